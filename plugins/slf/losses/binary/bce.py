@@ -1,0 +1,79 @@
+"""Binary cross-entropy for 0/1 (or pairwise) targets (``bce``, task ``binary``)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..base import check_reduction, per_sample_mean, reduce_loss
+from ..registry import register
+from .._utils import check_binary_inputs
+from ._base import BinaryLoss
+
+
+def _bce_binary(input: Tensor, target: Tensor, from_logits: bool) -> Tensor:
+    target = target.to(input.dtype)
+    if from_logits:
+        values = F.binary_cross_entropy_with_logits(input, target, reduction="none")
+    else:
+        values = F.binary_cross_entropy(input, target, reduction="none")  # logs clamped at -100
+    return per_sample_mean(values)
+
+
+def bce_binary_loss(
+    input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean"
+) -> Tensor:
+    r"""Binary cross-entropy against 0/1 targets, from logits or from probabilities.
+
+    .. math::
+
+        \ell(x, t) = -\bigl[t \log q + (1 - t) \log(1 - q)\bigr], \qquad
+        q = \begin{cases} \sigma(x) & \text{from\_logits} \\ x & \text{otherwise} \end{cases}
+
+    From logits it is ``F.binary_cross_entropy_with_logits`` (stable for any finite
+    logits); from probabilities it is ``F.binary_cross_entropy``, whose logs are
+    clamped at :math:`-100`. Per-sample values average the non-batch dimensions.
+
+    Args:
+        input: logits (``from_logits=True``) or probabilities in ``[0, 1]``.
+        target: labels in ``[0, 1]`` (0/1; soft labels are accepted), same shape.
+        from_logits: whether ``input`` holds logits (apply a sigmoid) or probabilities.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Shape:
+        - input: :math:`(N)` or :math:`(N, *)`, floating point.
+        - target: same shape as input, floating point.
+        - output: :math:`(N,)` for ``'none'``, else a scalar.
+
+    Example:
+        >>> x = torch.tensor([2.0, -1.0, 0.0])
+        >>> bce_binary_loss(x, torch.tensor([1.0, 0.0, 1.0]), reduction="none")
+        tensor([0.1269, 0.3133, 0.6931])
+        >>> bce_binary_loss(torch.sigmoid(x), torch.tensor([1.0, 0.0, 1.0]), from_logits=False)
+        tensor(0.3778)
+    """
+    check_reduction(reduction)
+    check_binary_inputs(input, target, from_logits, "bce")
+    return reduce_loss(_bce_binary(input, target, from_logits), reduction)
+
+
+@register("bce", "binary")
+class BCEBinaryLoss(BinaryLoss):
+    r"""Binary cross-entropy for binary / pairwise problems; see :func:`bce_binary_loss`.
+
+    Args:
+        from_logits: ``True`` (default): the input holds logits; ``False``: probabilities in ``[0, 1]``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Shape:
+        - input: :math:`(N)` or :math:`(N, *)`; target: same shape, values in ``[0, 1]``.
+        - output: :math:`(N,)` for ``'none'``, else a scalar.
+
+    Example:
+        >>> loss = BCEBinaryLoss(reduction="none")
+        >>> loss(torch.tensor([[2.0, -1.0], [0.0, 0.0]]), torch.tensor([[1.0, 0.0], [1.0, 0.0]]))
+        tensor([0.2201, 0.6931])
+    """
+
+    def per_sample(self, input: Tensor, target: Tensor) -> Tensor:
+        return _bce_binary(input, target, self.from_logits)

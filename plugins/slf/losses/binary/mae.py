@@ -1,0 +1,69 @@
+"""Absolute error between a probability and a 0/1 target (``mae``, task ``binary``)."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..base import check_reduction, per_sample_mean, reduce_loss
+from ..registry import register
+from .._utils import check_binary_inputs, to_probability
+from ._base import BinaryLoss
+
+
+def _mae_binary(input: Tensor, target: Tensor, from_logits: bool) -> Tensor:
+    q = to_probability(input, from_logits)
+    return per_sample_mean((q - target.to(q.dtype)).abs())
+
+
+def mae_binary_loss(
+    input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean"
+) -> Tensor:
+    r"""Absolute error between the predicted probability and the 0/1 target.
+
+    .. math::
+
+        \ell(x, t) = |q - t|, \qquad
+        q = \begin{cases} \sigma(x) & \text{from\_logits} \\ x & \text{otherwise} \end{cases}
+
+    Per-sample values average the non-batch dimensions; values lie in :math:`[0, 1]`.
+
+    Args:
+        input: logits (``from_logits=True``) or probabilities in ``[0, 1]``.
+        target: labels in ``[0, 1]``, same shape.
+        from_logits: whether ``input`` holds logits (apply a sigmoid) or probabilities.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Shape:
+        - input: :math:`(N)` or :math:`(N, *)`, floating point.
+        - target: same shape as input, floating point.
+        - output: :math:`(N,)` for ``'none'``, else a scalar.
+
+    Example:
+        >>> mae_binary_loss(torch.tensor([0.9, 0.2]), torch.tensor([1.0, 1.0]), from_logits=False, reduction="none")
+        tensor([0.1000, 0.8000])
+    """
+    check_reduction(reduction)
+    check_binary_inputs(input, target, from_logits, "mae")
+    return reduce_loss(_mae_binary(input, target, from_logits), reduction)
+
+
+@register("mae", "binary")
+class MAEBinaryLoss(BinaryLoss):
+    r"""Absolute error of a probability against 0/1 targets; see :func:`mae_binary_loss`.
+
+    Args:
+        from_logits: ``True`` (default): the input holds logits; ``False``: probabilities in ``[0, 1]``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Shape:
+        - input: :math:`(N)` or :math:`(N, *)`; target: same shape, values in ``[0, 1]``.
+        - output: :math:`(N,)` for ``'none'``, else a scalar.
+
+    Example:
+        >>> loss = MAEBinaryLoss()
+        >>> loss(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 0.0]))
+        tensor(0.5000)
+    """
+
+    def per_sample(self, input: Tensor, target: Tensor) -> Tensor:
+        return _mae_binary(input, target, self.from_logits)

@@ -1,0 +1,71 @@
+"""Cosine proximity between softmax probabilities and one-hot targets (``cosine``, classification)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..registry import register
+from .._utils import gather_target
+
+
+def _cosine_classification(logits: Tensor, target: Tensor) -> Tensor:
+    # -p_y / ||p||_2 in log space: log p_y - 0.5 * log sum_c p_c^2, finite for any logits.
+    log_p = F.log_softmax(logits, dim=1)
+    return -torch.exp(gather_target(log_p, target) - 0.5 * torch.logsumexp(2.0 * log_p, dim=1))
+
+
+def cosine_classification_loss(logits: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    r"""Cosine proximity (Keras ``cosine_proximity``) of softmax probabilities and the one-hot target.
+
+    .. math::
+
+        \ell(z, y) = -\cos(p, t) = -\frac{p \cdot t}{\lVert p \rVert_2 \lVert t \rVert_2}
+                   = -\frac{p_y}{\lVert p \rVert_2}, \qquad p = \operatorname{softmax}(z)
+
+    The loss is **negative** by definition (as in the paper): values lie in
+    :math:`[-1, 0)` and the minimum :math:`-1` is reached as :math:`p \to t`.
+    It is computed in log space, so it is finite for any finite logits.
+
+    Args:
+        logits: unnormalised class scores.
+        target: class indices in ``[0, C)``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Shape:
+        - logits: :math:`(N, C)`, floating point.
+        - target: :math:`(N,)`, integer.
+        - output: :math:`(N,)` for ``'none'``, else a scalar.
+
+    Example:
+        >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+        >>> cosine_classification_loss(logits, torch.tensor([0, 2]), reduction="none")
+        tensor([-0.9748, -0.9967])
+    """
+    check_reduction(reduction)
+    check_classification_inputs(logits, target, "cosine")
+    return reduce_loss(_cosine_classification(logits, target), reduction)
+
+
+@register("cosine", "classification")
+class CosineClassificationLoss(BaseLoss):
+    r"""Negative cosine similarity of softmax and one-hot; see :func:`cosine_classification_loss`.
+
+    Args:
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Shape:
+        - input: :math:`(N, C)` logits; target: :math:`(N,)` class indices.
+        - output: :math:`(N,)` for ``'none'``, else a scalar; values in :math:`[-1, 0)`.
+
+    Example:
+        >>> loss = CosineClassificationLoss()
+        >>> loss(torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]]), torch.tensor([0, 2]))
+        tensor(-0.9858)
+    """
+
+    task = "classification"
+
+    def per_sample(self, input: Tensor, target: Tensor) -> Tensor:
+        return _cosine_classification(input, target)

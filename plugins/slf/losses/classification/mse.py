@@ -1,0 +1,67 @@
+"""Mean squared error between softmax probabilities and one-hot targets (``mse``, classification)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..registry import register
+from .._utils import one_hot_like
+
+
+def _mse_classification(logits: Tensor, target: Tensor) -> Tensor:
+    return (F.softmax(logits, dim=1) - one_hot_like(target, logits)).pow(2).mean(dim=1)
+
+
+def mse_classification_loss(logits: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    r"""Mean squared error between the softmax probabilities and the one-hot target.
+
+    .. math::
+
+        \ell(z, y) = \frac{1}{C} \sum_{c=1}^{C} (p_c - t_c)^2, \qquad
+        p = \operatorname{softmax}(z),\ t = \operatorname{onehot}(y)
+
+    Values lie in :math:`[0, 2/C]`; the minimum 0 is reached as :math:`p \to t`.
+
+    Args:
+        logits: unnormalised class scores.
+        target: class indices in ``[0, C)``.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Shape:
+        - logits: :math:`(N, C)`, floating point.
+        - target: :math:`(N,)`, integer.
+        - output: :math:`(N,)` for ``'none'``, else a scalar.
+
+    Example:
+        >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
+        >>> mse_classification_loss(logits, torch.tensor([0, 2]), reduction="none")
+        tensor([0.0261, 0.0054])
+    """
+    check_reduction(reduction)
+    check_classification_inputs(logits, target, "mse")
+    return reduce_loss(_mse_classification(logits, target), reduction)
+
+
+@register("mse", "classification")
+class MSEClassificationLoss(BaseLoss):
+    r"""Mean squared error on softmax probabilities; see :func:`mse_classification_loss`.
+
+    Args:
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Shape:
+        - input: :math:`(N, C)` logits; target: :math:`(N,)` class indices.
+        - output: :math:`(N,)` for ``'none'``, else a scalar.
+
+    Example:
+        >>> loss = MSEClassificationLoss(reduction="sum")
+        >>> loss(torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]]), torch.tensor([0, 2]))
+        tensor(0.0315)
+    """
+
+    task = "classification"
+
+    def per_sample(self, input: Tensor, target: Tensor) -> Tensor:
+        return _mse_classification(input, target)

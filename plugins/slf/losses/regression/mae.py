@@ -1,0 +1,60 @@
+"""Mean absolute error for regression (``mae``, task ``regression``)."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..base import BaseLoss, check_reduction, check_same_shape_inputs, per_sample_mean, reduce_loss
+from ..registry import register
+
+
+def _mae_regression(pred: Tensor, target: Tensor) -> Tensor:
+    return per_sample_mean((pred - target).abs())
+
+
+def mae_regression_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    r"""Absolute error, averaged over the non-batch dimensions of each sample.
+
+    .. math::
+
+        \ell(\hat y, y) = \frac{1}{D} \sum_{d=1}^{D} |\hat y_d - y_d|
+
+    Args:
+        pred: predictions.
+        target: targets, same shape.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Shape:
+        - pred: :math:`(N)` or :math:`(N, *)`, floating point.
+        - target: same shape as pred, floating point.
+        - output: :math:`(N,)` for ``'none'``, else a scalar.
+
+    Example:
+        >>> mae_regression_loss(torch.tensor([[1.0, -2.0], [0.0, 0.0]]), torch.zeros(2, 2), reduction="none")
+        tensor([1.5000, 0.0000])
+    """
+    check_reduction(reduction)
+    check_same_shape_inputs(pred, target, "mae")
+    return reduce_loss(_mae_regression(pred, target), reduction)
+
+
+@register("mae", "regression")
+class MAERegressionLoss(BaseLoss):
+    r"""Mean absolute error; see :func:`mae_regression_loss`.
+
+    Args:
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Shape:
+        - input: :math:`(N)` or :math:`(N, *)`; target: same shape.
+        - output: :math:`(N,)` for ``'none'``, else a scalar.
+
+    Example:
+        >>> MAERegressionLoss()(torch.tensor([1.0, -3.0]), torch.tensor([0.0, 0.0]))
+        tensor(2.)
+    """
+
+    task = "regression"
+
+    def per_sample(self, input: Tensor, target: Tensor) -> Tensor:
+        return _mae_regression(input, target)

@@ -1,0 +1,474 @@
+"""The Stochastic Loss Function (Liu & Lai, AAAI 2020) with three ways to learn it.
+
+.. math::
+
+    H(\\mathcal{L}, w, v) = \\sum_{i=1}^{n} \\hat{p}_i\\, \\ell_i(f(x; w), y),\\qquad
+    \\hat{p} = \\frac{1}{K}\\sum_{k=1}^{K} \\operatorname{softmax}\\Big(
+        \\frac{\\log h(f(x;w); v) + G_k}{\\tau}\\Big)
+
+Modes of learning the decision parameters v:
+
+- ``joint``: Algorithm 1 as written: w and v both minimise H in one backward pass.
+  Known to collapse onto the numerically smallest candidate (see README); scale
+  normalisation (``normalize='mean'``) softens but does not remove this.
+- ``softmax``: the paper's SLF-Softmax ablation, :math:`\\hat p = h(p; v)` with no noise,
+  learned jointly like ``joint``.
+- ``validation``: H trains w only (the weights are constants for w's backward); v is
+  learned to reduce a held-out loss after a one-step look-ahead of w, see
+  :mod:`slf.lookahead`. Call :meth:`StochasticLoss.validation_step` once per step.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+import torch
+from torch import Tensor, nn
+
+from . import losses as loss_registry
+from .decision import DecisionMLP, GlobalDecision, decision_features, feature_size
+from .gumbel import multiple_gumbel_softmax, sample_gumbel
+from .losses.base import TASKS, check_classification_inputs, check_same_shape_inputs, reduce_loss
+from .schedules import TauSchedule
+
+MODES = ("joint", "softmax", "validation")
+SELECTIONS = ("batch", "sample")
+NORMALIZATIONS = (None, "mean")
+PAPER_CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
+DEFAULT_VALIDATION_LOSS = {"classification": "ce", "binary": "bce", "regression": "mse"}
+
+Candidate = Union[str, nn.Module]
+
+
+class StochasticLoss(nn.Module):
+    """Learned selection and weighting of candidate losses by multiple Gumbel-Softmax.
+
+    Args:
+        candidates: registry names (``slf.losses.available(task)``) or modules that map
+            ``(output, target)`` to per-sample losses ``(N,)``.
+        task: ``'classification'`` (logits ``(N, C)``, class indices ``(N,)``),
+            ``'binary'`` (``(N, *)`` logits or probabilities, 0/1 targets) or ``'regression'``.
+        num_samples: K, the number of Gumbel-Softmax samples averaged (>= 1).
+        tau: initial temperature (> 0).
+        tau_schedule: ``'constant'`` or ``'exponential'`` (``tau * tau_decay**step``,
+            floored at ``tau_min``).
+        hard: straight-through one-hot samples (exact one-hot in the forward pass).
+        selection: ``'batch'`` (one weight vector per batch, from the decision network's
+            mean logits) or ``'sample'`` (one per sample).
+        decision: ``'mlp'`` (default), ``'global'`` (input-free logits) or a module
+            mapping decision features ``(N, F)`` to logits ``(N, n)``.
+        prior: initial weights for ``decision='global'``.
+        mode: ``'joint'``, ``'softmax'`` or ``'validation'`` (see the module docs).
+        normalize: ``None`` or ``'mean'``: divide each candidate by a running mean of
+            its absolute value, so no candidate wins by its scale alone.
+        normalize_momentum: momentum of that running mean.
+        decision_lr: learning rate of the decision network's own Adam optimizer
+            (validation mode only; in the other modes v trains with the model's optimizer).
+        validation_loss: the held-out objective of validation mode (registry name or
+            module; default ``ce`` / ``bce`` / ``mse`` by task).
+        lookahead: ``'first_order'`` (a forward-mode JVP, cheap) or ``'exact'``
+            (differentiate through one SGD step, costly) hypergradient.
+        lookahead_lr: the look-ahead step size eta.
+        from_logits: binary task: the output holds logits (True) or probabilities.
+        candidate_kwargs: extra arguments per candidate name, e.g. ``{'huber': {'delta': 2}}``.
+        history_interval: record the weights every this many training steps.
+        reduction: ``'mean'``, ``'sum'`` or ``'none'`` over samples.
+        seed: seed of the loss's own Gumbel noise generator (default: drawn from torch's
+            global generator, so ``torch.manual_seed`` makes runs repeatable).
+
+    Shape:
+        - output: :math:`(N, C)` (classification) or :math:`(N, *)`.
+        - target: :math:`(N,)` class indices or the output's shape.
+        - result: scalar, or :math:`(N,)` with ``reduction='none'``.
+
+    Example:
+        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> crit = StochasticLoss(["ce", "mse", "hinge"], num_samples=3)
+        >>> logits = torch.randn(8, 10, requires_grad=True)
+        >>> loss = crit(logits, torch.randint(0, 10, (8,)))
+        >>> loss.backward()
+        >>> crit.weights.shape
+        torch.Size([3])
+    """
+
+    def __init__(
+        self,
+        candidates: Sequence[Candidate] = PAPER_CANDIDATES,
+        task: str = "classification",
+        num_samples: int = 3,
+        tau: float = 1.0,
+        tau_schedule: str = "constant",
+        tau_decay: float = 0.999,
+        tau_min: float = 0.1,
+        hard: bool = False,
+        selection: str = "batch",
+        decision: Union[str, nn.Module] = "mlp",
+        decision_hidden: int = 32,
+        prior: Optional[Sequence[float]] = None,
+        mode: str = "joint",
+        normalize: Optional[str] = None,
+        normalize_momentum: float = 0.99,
+        decision_lr: float = 1e-2,
+        validation_loss: Optional[Candidate] = None,
+        lookahead: str = "first_order",
+        lookahead_lr: float = 0.1,
+        from_logits: bool = True,
+        candidate_kwargs: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        history_interval: int = 10,
+        reduction: str = "mean",
+        seed: Optional[int] = None,
+    ) -> None:
+        super().__init__()
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}")
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+            raise ValueError(f"num_samples (K) must be an integer >= 1, got {num_samples!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
+        if selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {list(SELECTIONS)}, got {selection!r}")
+        if normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {list(NORMALIZATIONS)}, got {normalize!r}")
+        if lookahead not in ("first_order", "exact"):
+            raise ValueError(f"lookahead must be 'first_order' or 'exact', got {lookahead!r}")
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"reduction must be one of ['mean', 'sum', 'none'], got {reduction!r}")
+        if history_interval < 1:
+            raise ValueError(f"history_interval must be >= 1, got {history_interval}")
+        if not 0 <= normalize_momentum < 1:
+            raise ValueError(f"normalize_momentum must be in [0, 1), got {normalize_momentum}")
+        self.task = task
+        self.num_samples = num_samples
+        self.schedule = TauSchedule(tau, tau_schedule, tau_decay, tau_min)
+        self.hard = hard
+        self.selection = selection
+        self.mode = mode
+        self.normalize = normalize
+        self.normalize_momentum = normalize_momentum
+        self.lookahead = lookahead
+        self.lookahead_lr = lookahead_lr
+        self.from_logits = from_logits
+        self.history_interval = history_interval
+        self.reduction = reduction
+
+        kwargs = {name: dict(value) for name, value in (candidate_kwargs or {}).items()}
+        if not candidates:
+            raise ValueError(f"candidates must hold at least one loss; valid names: {loss_registry.available(task)}")
+        self.candidate_names: List[str] = []
+        modules = []
+        for candidate in candidates:
+            name, module = self._build_candidate(candidate, kwargs.pop(candidate, {}) if isinstance(candidate, str) else {})
+            if name in self.candidate_names:
+                raise ValueError(f"candidate {name!r} appears twice")
+            self.candidate_names.append(name)
+            modules.append(module)
+        if kwargs:
+            raise ValueError(f"candidate_kwargs names {sorted(kwargs)} that are not candidates {self.candidate_names}")
+        self.candidates = nn.ModuleList(modules)
+        num = len(modules)
+
+        if isinstance(decision, nn.Module):
+            self.decision = decision
+        elif decision == "mlp":
+            self.decision = DecisionMLP(feature_size(task), num, decision_hidden)
+        elif decision == "global":
+            self.decision = GlobalDecision(num, prior)
+        else:
+            raise ValueError(f"decision must be 'mlp', 'global' or an nn.Module, got {decision!r}")
+        if prior is not None and decision != "global":
+            raise ValueError("prior applies to decision='global' only")
+
+        self.validation_loss: Optional[nn.Module] = None
+        if mode == "validation":
+            self.validation_loss = self._build_candidate(validation_loss or DEFAULT_VALIDATION_LOSS[task], {})[1]
+            # v has its own optimizer: H must not move it, the validation signal does.
+            self.decision_optimizer = torch.optim.Adam(self.decision.parameters(), lr=decision_lr)
+
+        self.register_buffer("loss_scale", torch.ones(num))
+        self.register_buffer("scale_initialized", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("weight_sum", torch.zeros(num, dtype=torch.float64))
+        self.register_buffer("selection_counts", torch.zeros(num, dtype=torch.long))
+        self.register_buffer("nonfinite_counts", torch.zeros(num, dtype=torch.long))
+        self.step = 0
+        self.history: List[Dict[str, Any]] = []
+        self.last_weights = torch.full((num,), 1.0 / num)
+        if seed is None:
+            seed = int(torch.randint(0, 2**62, (1,)).item())
+        self.generator = torch.Generator().manual_seed(seed)
+        self._checked_inputs = False
+        self._saved: Optional[Dict[str, Tensor]] = None
+
+    # ------------------------------------------------------------------ construction
+    def _build_candidate(self, candidate: Candidate, kwargs: Dict[str, Any]) -> "tuple[str, nn.Module]":
+        if isinstance(candidate, str):
+            if self.task == "binary":
+                kwargs.setdefault("from_logits", self.from_logits)
+            module = loss_registry.build(candidate, task=self.task, reduction="none", **kwargs)
+            name = candidate
+        elif isinstance(candidate, nn.Module):
+            module = candidate
+            name = getattr(candidate, "registry_name", None) or type(candidate).__name__
+            declared = getattr(candidate, "task", None)
+            if declared is not None and declared != self.task:
+                raise ValueError(f"candidate {name!r} is a {declared!r} loss; this StochasticLoss has task {self.task!r}")
+            if getattr(candidate, "reduction", "none") != "none":
+                raise ValueError(f"candidate {name!r} must return per-sample losses: build it with reduction='none'")
+        else:
+            raise TypeError(f"a candidate must be a loss name or an nn.Module, got {type(candidate).__name__}")
+        if getattr(module, "input_kind", "logits") != "logits":
+            raise ValueError(
+                f"candidate {name!r} reads penultimate features, not the model output; it cannot be an SLF candidate"
+            )
+        return name, module
+
+    # ------------------------------------------------------------------ public state
+    @property
+    def tau(self) -> float:
+        """The temperature at the current step."""
+        return self.schedule(self.step)
+
+    @property
+    def weights(self) -> Tensor:
+        """Mean selection weight per candidate in the last forward pass, shape ``(n,)``."""
+        return self.last_weights
+
+    @property
+    def mean_weights(self) -> Tensor:
+        """Mean selection weight per candidate over all training steps so far."""
+        return (self.weight_sum / max(self.step, 1)).float()
+
+    @property
+    def selection_frequency(self) -> Tensor:
+        """How often each candidate had the largest weight (per batch or per sample)."""
+        total = self.selection_counts.sum().clamp_min(1)
+        return self.selection_counts.float() / total
+
+    def trainable_with_model(self) -> bool:
+        """Whether this loss's parameters belong in the model's optimizer.
+
+        True in ``joint``/``softmax`` modes (v follows H's gradient) and for candidates
+        with parameters; in ``validation`` mode the decision network has its own optimizer.
+        """
+        return any(True for _ in self.parameters_for_model_optimizer())
+
+    def parameters_for_model_optimizer(self):
+        """Parameters the model's optimizer should update (see :meth:`trainable_with_model`)."""
+        if self.mode != "validation":
+            yield from self.decision.parameters()
+        for module in self.candidates:
+            yield from module.parameters()
+
+    def stats(self) -> Dict[str, float]:
+        """Scalars for a logger: current and mean weight, selection frequency per candidate."""
+        out: Dict[str, float] = {"tau": self.tau, "step": float(self.step)}
+        frequency = self.selection_frequency
+        mean = self.mean_weights
+        for i, name in enumerate(self.candidate_names):
+            out[f"weight/{name}"] = float(self.last_weights[i])
+            out[f"mean_weight/{name}"] = float(mean[i])
+            out[f"selected/{name}"] = float(frequency[i])
+            out[f"nonfinite/{name}"] = float(self.nonfinite_counts[i])
+        return out
+
+    # ------------------------------------------------------------------ forward
+    def candidate_losses(self, output: Tensor, target: Tensor) -> Tensor:
+        """Per-sample loss of every candidate, shape ``(N, n)`` (before normalisation)."""
+        return torch.stack(self._candidate_columns(output, target), dim=1)
+
+    def _candidate_columns(self, output: Tensor, target: Tensor) -> List[Tensor]:
+        columns = []
+        for name, module in zip(self.candidate_names, self.candidates):
+            per_sample = module.per_sample if isinstance(module, loss_registry.BaseLoss) else module
+            value = per_sample(output, target)
+            if value.shape != (output.shape[0],):
+                raise ValueError(
+                    f"candidate {name!r} returned shape {tuple(value.shape)}; expected per-sample losses "
+                    f"({output.shape[0]},) (build it with reduction='none')"
+                )
+            columns.append(value)
+        return columns
+
+    def _check_inputs(self, output: Tensor, target: Tensor) -> None:
+        if self.task == "classification":
+            check_classification_inputs(output, target, "StochasticLoss")
+        else:
+            check_same_shape_inputs(output, target, "StochasticLoss")
+        self._checked_inputs = True
+
+    def decision_logits(self, features: Tensor) -> Tensor:
+        """Log-probabilities over candidates, ``(1, n)`` per batch or ``(N, n)`` per sample."""
+        logits = self.decision(features).float()
+        if logits.dim() != 2 or logits.shape[1] != len(self.candidates):
+            raise ValueError(
+                f"the decision network must return logits of shape (N, {len(self.candidates)}), "
+                f"got {tuple(logits.shape)}"
+            )
+        if self.selection == "batch":
+            logits = logits.mean(dim=0, keepdim=True)
+        return torch.log_softmax(logits, dim=1)
+
+    def selection_weights(self, log_probs: Tensor, noise: Optional[Tensor]) -> Tensor:
+        """Weights p_hat from decision log-probabilities (and Gumbel noise unless softmax mode)."""
+        if self.mode == "softmax":
+            return log_probs.exp()
+        return multiple_gumbel_softmax(log_probs, noise.to(log_probs.device), self.tau, self.hard)
+
+    def _draw_noise(self, rows: int) -> Optional[Tensor]:
+        if self.mode == "softmax":
+            return None
+        return sample_gumbel((self.num_samples, rows, len(self.candidates)), self.generator)
+
+    def scale_values(self, values: Tensor, keep: Optional[List[int]] = None) -> Tensor:
+        """Divide candidate losses (columns ``keep``, default all) by their running scale."""
+        if self.normalize is None:
+            return values
+        scale = self.loss_scale if keep is None else self.loss_scale[keep]
+        return values / scale.to(values.dtype)
+
+    def _update_scale(self, values: Tensor, keep: Optional[List[int]]) -> None:
+        if self.normalize is None or not self.training:
+            return
+        with torch.no_grad():
+            batch_scale = values.detach().abs().mean(dim=0).clamp_min(1e-8)
+            index = slice(None) if keep is None else keep
+            if not bool(self.scale_initialized):
+                self.loss_scale[index] = batch_scale
+                self.scale_initialized.fill_(True)
+            else:
+                current = self.loss_scale[index]
+                self.loss_scale[index] = current * self.normalize_momentum + batch_scale * (1 - self.normalize_momentum)
+
+    def forward(self, output: Tensor, target: Tensor) -> Tensor:
+        if not self._checked_inputs:
+            self._check_inputs(output, target)
+        elif output.shape[0] != target.shape[0]:
+            raise ValueError(f"output and target disagree on the batch size: {output.shape[0]} vs {target.shape[0]}")
+        columns = self._candidate_columns(output, target)
+        values = torch.stack(columns, dim=1)
+        keep = self._finite_candidates(values)
+        if keep is not None:
+            # Rebuilt from the finite columns alone, so no NaN reaches the graph of H.
+            values = torch.stack([columns[i] for i in keep], dim=1)
+        self._update_scale(values, keep)
+        values = self.scale_values(values, keep)
+
+        features = decision_features(output, self.task, self.from_logits)
+        noise = self._draw_noise(1 if self.selection == "batch" else output.shape[0])
+        if self.mode == "validation":
+            with torch.no_grad():
+                weights = self.selection_weights(self.decision_logits(features), noise)
+            if self.training:
+                self._saved = {"features": features, "noise": noise}
+        else:
+            weights = self.selection_weights(self.decision_logits(features), noise)
+        recorded = weights
+        if keep is not None:
+            weights, recorded = self._renormalize(weights, keep)
+        per_sample = (values * weights.to(values.dtype)).sum(dim=1)
+        if self.training:
+            self._record(recorded.detach())
+        return reduce_loss(per_sample, self.reduction)
+
+    def _finite_candidates(self, values: Tensor) -> Optional[List[int]]:
+        """Indices of the candidates with finite losses this batch, or None when all are."""
+        finite = torch.isfinite(values.detach().sum(dim=0)).tolist()
+        if all(finite):
+            return None
+        bad = [name for name, ok in zip(self.candidate_names, finite) if not ok]
+        if not any(finite):
+            raise FloatingPointError(f"every candidate loss is NaN/Inf for this batch ({bad}); check the model output")
+        for i, ok in enumerate(finite):
+            if not ok:
+                self.nonfinite_counts[i] += 1
+        warnings.warn(f"StochasticLoss: candidate(s) {bad} returned NaN/Inf; masked out for this batch", RuntimeWarning)
+        return [i for i, ok in enumerate(finite) if ok]
+
+    @staticmethod
+    def _renormalize(weights: Tensor, keep: List[int]) -> "tuple[Tensor, Tensor]":
+        """Weights of the kept candidates, summing to 1, and the full vector to record."""
+        kept = weights[:, keep]
+        total = kept.sum(dim=1, keepdim=True)
+        uniform = torch.full_like(kept, 1.0 / len(keep))
+        kept = torch.where(total > 1e-6, kept / total.clamp_min(1e-6), uniform)
+        index = torch.tensor(keep, device=weights.device)
+        recorded = torch.zeros_like(weights).index_copy(1, index, kept.detach())
+        return kept, recorded
+
+    def _record(self, weights: Tensor) -> None:
+        with torch.no_grad():
+            mean = weights.float().mean(dim=0).cpu()
+            self.last_weights = mean
+            self.weight_sum += mean.to(self.weight_sum)
+            self.selection_counts += torch.bincount(weights.argmax(dim=1), minlength=len(self.candidates)).to(
+                self.selection_counts.device
+            )
+        if self.step % self.history_interval == 0:
+            self.history.append({"step": self.step, "weights": mean.tolist(), "tau": self.tau})
+        self.step += 1
+
+    # ------------------------------------------------------------------ validation mode
+    def validation_step(
+        self,
+        model: nn.Module,
+        inputs: Tensor,
+        targets: Tensor,
+        val_inputs: Tensor,
+        val_targets: Tensor,
+    ) -> Dict[str, float]:
+        """Update the decision network from a held-out batch (validation mode).
+
+        Call once per training step, after ``loss.backward()`` (before or after the
+        optimizer's step), with the training batch just used and a held-out batch.
+
+        Args:
+            model: the main network f(.; w); its parameters are not changed.
+            inputs, targets: the training batch of the last forward.
+            val_inputs, val_targets: a held-out batch.
+
+        Returns:
+            ``{'validation_loss': ..., 'hypergradient_norm': ...}``.
+        """
+        from .lookahead import decision_hypergradient
+
+        if self.mode != "validation":
+            raise RuntimeError(f"validation_step needs mode='validation'; this StochasticLoss has mode={self.mode!r}")
+        if self._saved is None:
+            raise RuntimeError("validation_step must follow a training-mode forward pass of this loss")
+        saved, self._saved = self._saved, None
+        coefficients, val_loss = decision_hypergradient(self, model, inputs, targets, val_inputs, val_targets,
+                                                        saved)
+        self.decision_optimizer.zero_grad(set_to_none=True)
+        weights = self.selection_weights(self.decision_logits(saved["features"]), saved["noise"])
+        surrogate = (weights * coefficients.to(weights.dtype)).sum()
+        surrogate.backward()
+        grad_norm = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in self.decision.parameters() if p.grad is not None))
+        self.decision_optimizer.step()
+        return {"validation_loss": float(val_loss), "hypergradient_norm": grad_norm}
+
+    # ------------------------------------------------------------------ checkpoints
+    def get_extra_state(self) -> Dict[str, Any]:
+        state: Dict[str, Any] = {
+            "step": self.step,
+            "history": [dict(row) for row in self.history],
+            "last_weights": self.last_weights.clone(),
+            "generator": self.generator.get_state(),
+            "checked_inputs": self._checked_inputs,
+        }
+        if self.mode == "validation":
+            state["decision_optimizer"] = self.decision_optimizer.state_dict()
+        return state
+
+    def set_extra_state(self, state: Dict[str, Any]) -> None:
+        self.step = int(state["step"])
+        self.history = [dict(row) for row in state["history"]]
+        self.last_weights = state["last_weights"].clone()
+        self.generator.set_state(state["generator"])
+        self._checked_inputs = bool(state.get("checked_inputs", False))
+        if self.mode == "validation" and "decision_optimizer" in state:
+            self.decision_optimizer.load_state_dict(state["decision_optimizer"])
+
+    def extra_repr(self) -> str:
+        return (f"candidates={self.candidate_names}, task={self.task!r}, mode={self.mode!r}, K={self.num_samples}, "
+                f"tau={self.schedule.initial}, selection={self.selection!r}, normalize={self.normalize!r}")

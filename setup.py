@@ -1,0 +1,41 @@
+"""stochastic-loss: learned loss selection (SLF, MILS) for PyTorch and its model zoos."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+CORE = [
+    "torch>=2.1",
+    "numpy",
+    "tqdm",
+    "matplotlib",
+    "mlxtend",
+    "scikit-learn",
+    "scipy",
+]
+EXTRAS = {
+    "mmdet": ["mmengine==0.10.7", "mmcv==2.1.0", "mmdet==3.3.0", "tensorboard"],
+    # fairseq-fixed itself is installed with --no-deps (it declares torchaudio, a CUDA
+    # build); these are the dependencies it really needs. See README.
+    "fairseq": ["hydra-core==1.3.2", "omegaconf==2.3.0", "bitarray", "sacrebleu",
+                "regex", "cython", "cffi", "packaging", "tensorboard"],
+    "pyg": ["torch-geometric>=2.5", "rdkit", "datamol"],
+    "test": ["pytest>=7", "pytest-timeout"],
+}
+EXTRAS["all"] = sorted({req for name in ("mmdet", "fairseq", "pyg") for req in EXTRAS[name]})
+
+setup(
+    name="stochastic-loss",
+    version="0.1.0",
+    description="Learned loss selection (Stochastic Loss Function, MILS) for PyTorch hosts",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    package_dir={"": "plugins"},
+    packages=find_packages("plugins"),
+    install_requires=CORE,
+    extras_require=EXTRAS,
+    entry_points={"console_scripts": ["slf = slf.cli:main"]},
+    license="MIT",
+)

@@ -1,0 +1,296 @@
+"""StochasticLoss: shapes, gradients, sampling, modes, checkpoints, robustness."""
+from __future__ import annotations
+
+import io
+import math
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from slf import StochasticLoss, losses
+from slf.gumbel import multiple_gumbel_softmax, sample_gumbel
+from slf.lookahead import decision_hypergradient
+
+PAPER = ["ce", "mse", "mae", "hinge", "cosine", "bce"]
+
+
+def batch(n: int = 16, classes: int = 10, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, classes, generator=g), torch.randint(0, classes, (n,), generator=g)
+
+
+def small_model(inputs: int = 20, classes: int = 10) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(inputs, 32), nn.ReLU(), nn.Linear(32, classes))
+
+
+@pytest.mark.parametrize("mode", ["joint", "softmax"])
+@pytest.mark.parametrize("selection", ["batch", "sample"])
+def test_scalar_loss_and_gradients_reach_decision_network(mode, selection):
+    crit = StochasticLoss(PAPER, num_samples=3, mode=mode, selection=selection, seed=0)
+    logits, target = batch()
+    logits.requires_grad_(True)
+    loss = crit(logits, target)
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+    grads = [p.grad for p in crit.decision.parameters()]
+    assert all(g is not None for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+    assert crit.weights.shape == (6,)
+    assert math.isclose(float(crit.weights.sum()), 1.0, rel_tol=1e-5)
+
+
+def test_reduction_none_gives_per_sample_values():
+    crit = StochasticLoss(["ce", "mae"], selection="sample", reduction="none", seed=0)
+    logits, target = batch(n=7)
+    assert crit(logits, target).shape == (7,)
+
+
+def test_weighted_sum_matches_the_candidates():
+    """H = sum_i p_hat_i * l_i with the candidates' own per-sample values."""
+    crit = StochasticLoss(["ce", "mse"], mode="softmax", decision="global", prior=[3.0, 1.0], seed=0)
+    logits, target = batch()
+    expected = 0.75 * losses.build("ce")(logits, target) + 0.25 * losses.build("mse")(logits, target)
+    assert torch.allclose(crit(logits, target), expected, atol=1e-6)
+
+
+def test_k1_hard_samples_are_exactly_one_hot():
+    crit = StochasticLoss(PAPER, num_samples=1, hard=True, selection="sample", seed=0)
+    logits, target = batch(n=32)
+    features = torch.rand(32, 11)
+    weights = crit.selection_weights(crit.decision_logits(features), crit._draw_noise(32))
+    assert set(weights.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(weights.sum(dim=1), torch.ones(32))
+    crit(logits, target)
+    assert torch.equal(crit.selection_counts.sum(), torch.tensor(32))
+
+
+def test_multiple_samples_average_and_concentrate_with_k():
+    log_probs = torch.log(torch.tensor([[0.6, 0.3, 0.1]]))
+    gen = torch.Generator().manual_seed(0)
+    spread = {}
+    for k in (1, 64):
+        draws = torch.stack([
+            multiple_gumbel_softmax(log_probs, sample_gumbel((k, 1, 3), gen), tau=0.1) for _ in range(200)
+        ])
+        assert torch.allclose(draws.sum(-1), torch.ones(200, 1))
+        spread[k] = draws.std(dim=0).mean().item()
+        if k == 64:  # low temperature, many samples: p_hat ~ p
+            assert torch.allclose(draws.mean(dim=0), torch.tensor([[0.6, 0.3, 0.1]]), atol=0.03)
+    assert spread[64] < spread[1] / 4
+
+
+def test_seeded_determinism():
+    logits, target = batch()
+    a = StochasticLoss(PAPER, seed=123)
+    b = StochasticLoss(PAPER, seed=123)
+    b.load_state_dict(a.state_dict())
+    for _ in range(3):
+        assert torch.equal(a(logits, target), b(logits, target))
+    torch.manual_seed(5)
+    c = StochasticLoss(PAPER)
+    torch.manual_seed(5)
+    d = StochasticLoss(PAPER)
+    assert torch.equal(c(logits, target), d(logits, target))
+
+
+def test_tau_schedule_follows_the_step():
+    crit = StochasticLoss(["ce", "mse"], tau=2.0, tau_schedule="exponential", tau_decay=0.5, tau_min=0.3, seed=0)
+    logits, target = batch()
+    taus = []
+    for _ in range(4):
+        taus.append(crit.tau)
+        crit(logits, target)
+    assert taus == [2.0, 1.0, 0.5, 0.3]
+    crit.eval()
+    crit(logits, target)
+    assert crit.step == 4  # evaluation does not advance the schedule
+
+
+def _train(crit: StochasticLoss, model: nn.Module, opt, steps: int, data, val=None):
+    out = []
+    for step in range(steps):
+        x, y = data[step % len(data)]
+        loss = crit(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if crit.mode == "validation":
+            crit.validation_step(model, x, y, *val)
+        out.append(loss.detach())
+    return out
+
+
+@pytest.mark.parametrize("mode", ["joint", "validation"])
+def test_checkpoint_round_trip_resumes_bit_identically(mode):
+    gen = torch.Generator().manual_seed(1)
+    data = [(torch.randn(16, 20, generator=gen), torch.randint(0, 10, (16,), generator=gen)) for _ in range(4)]
+    val = (torch.randn(16, 20, generator=gen), torch.randint(0, 10, (16,), generator=gen))
+
+    def fresh():
+        model = small_model()
+        crit = StochasticLoss(PAPER, mode=mode, normalize="mean", tau_schedule="exponential", seed=7)
+        params = list(model.parameters()) + list(crit.parameters_for_model_optimizer())
+        return model, crit, torch.optim.Adam(params, lr=1e-2)
+
+    model, crit, opt = fresh()
+    _train(crit, model, opt, 5, data, val)
+    buffer = io.BytesIO()
+    torch.save({"model": model.state_dict(), "crit": crit.state_dict(), "opt": opt.state_dict()}, buffer)
+    expected = _train(crit, model, opt, 3, data, val)
+
+    model2, crit2, opt2 = fresh()
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+    model2.load_state_dict(state["model"])
+    crit2.load_state_dict(state["crit"])
+    opt2.load_state_dict(state["opt"])
+    assert crit2.step == 5 and crit2.tau == crit.schedule(5)
+    resumed = _train(crit2, model2, opt2, 3, data, val)
+    assert all(torch.equal(a, b) for a, b in zip(expected, resumed))
+    for p, q in zip(list(model.parameters()) + list(crit.parameters()),
+                    list(model2.parameters()) + list(crit2.parameters())):
+        assert torch.equal(p, q)
+    assert crit.history == crit2.history
+
+
+class NaNOnDemand(nn.Module):
+    task = "classification"
+    reduction = "none"
+
+    def __init__(self):
+        super().__init__()
+        self.broken = True
+
+    def forward(self, logits, target):
+        values = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+        return values * float("nan") if self.broken else values
+
+
+def test_nonfinite_candidate_is_masked_not_propagated():
+    bad = NaNOnDemand()
+    crit = StochasticLoss(["ce", bad, "mse"], seed=0)
+    logits, target = batch()
+    logits.requires_grad_(True)
+    with pytest.warns(RuntimeWarning, match="NaNOnDemand"):
+        loss = crit(logits, target)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert torch.isfinite(logits.grad).all()
+    assert all(torch.isfinite(p.grad).all() for p in crit.decision.parameters() if p.grad is not None)
+    assert crit.weights[1] == 0 and math.isclose(float(crit.weights.sum()), 1.0, rel_tol=1e-5)
+    assert crit.nonfinite_counts.tolist() == [0, 1, 0]
+    bad.broken = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        crit(logits, target)
+    assert crit.stats()["nonfinite/NaNOnDemand"] == 1.0
+
+
+def test_all_candidates_nonfinite_is_an_error():
+    crit = StochasticLoss([NaNOnDemand()], seed=0)
+    with pytest.raises(FloatingPointError, match="every candidate"):
+        crit(*batch())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(num_samples=0), "num_samples"),
+    (dict(tau=0.0), "tau must be > 0"),
+    (dict(tau=1.0, tau_schedule="cosine"), "tau schedule"),
+    (dict(mode="literal"), "mode must be one of"),
+    (dict(selection="token"), "selection must be one of"),
+    (dict(candidates=["ce", "huber"]), "valid names"),
+    (dict(candidates=["ce", "ce"]), "appears twice"),
+    (dict(candidates=[]), "at least one"),
+    (dict(normalize="std"), "normalize"),
+    (dict(decision="transformer"), "decision must be"),
+])
+def test_bad_configuration_fails_at_construction(kwargs, message):
+    kwargs = {"candidates": ["ce", "mse"], **kwargs}
+    with pytest.raises(ValueError, match=message):
+        StochasticLoss(**kwargs)
+
+
+def test_candidates_that_do_not_fit_are_refused():
+    with pytest.raises(ValueError, match="regression"):
+        StochasticLoss(["ce", losses.build("huber", task="regression", reduction="none")])
+    with pytest.raises(ValueError, match="reduction='none'"):
+        StochasticLoss(["ce", losses.build("mse")])
+    with pytest.raises(ValueError, match="penultimate features"):
+        StochasticLoss(["ce", losses.build("large_margin_softmax", in_features=8, num_classes=10, reduction="none")])
+
+
+def test_bad_targets_fail_at_first_call():
+    crit = StochasticLoss(["ce", "mse"], seed=0)
+    logits, target = batch()
+    with pytest.raises(TypeError, match="integer"):
+        crit(logits, target.float())
+    with pytest.raises(ValueError, match="shape"):
+        crit(logits, target[:3])
+    with pytest.raises(ValueError, match="outside"):
+        crit(logits, target + 10)
+
+
+def test_regression_and_binary_tasks():
+    reg = StochasticLoss(["mse", "mae", "huber", "log_cosh"], task="regression", seed=0)
+    pred = torch.randn(12, 3, requires_grad=True)
+    reg(pred, torch.randn(12, 3)).backward()
+    assert pred.grad is not None
+    binary = StochasticLoss(["bce", "mse", "mae", "hinge", "cosine"], task="binary", from_logits=False, seed=0)
+    probs = torch.rand(12, requires_grad=True)
+    binary(probs, torch.randint(0, 2, (12,)).float()).backward()
+    assert torch.isfinite(probs.grad).all()
+
+
+def test_validation_mode_trains_v_only_through_validation_step():
+    model = small_model()
+    crit = StochasticLoss(PAPER, mode="validation", seed=0)
+    assert not any(True for _ in crit.parameters_for_model_optimizer())
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, 20, generator=gen), torch.randint(0, 10, (32,), generator=gen)
+    xv, yv = torch.randn(32, 20, generator=gen), torch.randint(0, 10, (32,), generator=gen)
+    crit(model(x), y).backward()
+    assert all(p.grad is None for p in crit.decision.parameters())
+    before = [p.detach().clone() for p in crit.decision.parameters()]
+    model_before = [p.detach().clone() for p in model.parameters()]
+    info = crit.validation_step(model, x, y, xv, yv)
+    assert info["hypergradient_norm"] > 0 and math.isfinite(info["validation_loss"])
+    assert any(not torch.equal(a, b) for a, b in zip(before, crit.decision.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(model_before, model.parameters()))
+    with pytest.raises(RuntimeError, match="must follow"):
+        crit.validation_step(model, x, y, xv, yv)
+
+
+@pytest.mark.parametrize("selection", ["batch", "sample"])
+def test_first_order_hypergradient_matches_exact_lookahead(selection):
+    """For a small look-ahead step the JVP form equals differentiating through the step."""
+    model = small_model()
+    for p in model.parameters():
+        p.data = p.data.double()
+    gen = torch.Generator().manual_seed(3)
+    x, y = torch.randn(24, 20, generator=gen).double(), torch.randint(0, 10, (24,), generator=gen)
+    xv, yv = torch.randn(24, 20, generator=gen).double(), torch.randint(0, 10, (24,), generator=gen)
+    coefficients = {}
+    for lookahead in ("first_order", "exact"):
+        crit = StochasticLoss(PAPER, mode="validation", selection=selection, lookahead=lookahead,
+                              lookahead_lr=1e-4, seed=0)
+        crit(model(x), y)
+        coefficients[lookahead], _ = decision_hypergradient(crit, model, x, y, xv, yv, crit._saved)
+    first, exact = coefficients["first_order"].double(), coefficients["exact"].double()
+    assert first.shape == exact.shape == ((1, 6) if selection == "batch" else (24, 6))
+    assert torch.allclose(first, exact, rtol=1e-3, atol=1e-12 + 1e-3 * float(exact.abs().max()))
+    assert exact.abs().max() > 0
+
+
+def test_stats_and_history_for_plots():
+    crit = StochasticLoss(["ce", "mse"], history_interval=2, seed=0)
+    logits, target = batch()
+    for _ in range(5):
+        crit(logits, target)
+    assert [row["step"] for row in crit.history] == [0, 2, 4]
+    stats = crit.stats()
+    assert set(stats) >= {"tau", "weight/ce", "mean_weight/mse", "selected/ce", "nonfinite/mse"}
+    assert math.isclose(stats["selected/ce"] + stats["selected/mse"], 1.0, rel_tol=1e-6)
