@@ -1,0 +1,226 @@
+"""Command line: ``slf demo | classify | plot``.
+
+Examples::
+
+    slf demo                                   # a few minutes on 2 CPU cores
+    slf classify --data mnist5k --model lenet --loss slf --slf-mode validation \\
+        --epochs 20 --seeds 5 --out runs/lenet-slf
+    slf classify --data cifar10:~/data/cifar-10-batches-py --model resnet20 --loss ce \\
+        --optimizer sgd --lr 0.1 --epochs 100 --seeds 3 --out runs/r20-ce
+    slf plot runs/lenet-slf
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from .data import DATASET_CHOICES, parse_dataset_spec
+from .models import MODEL_CHOICES
+
+SLF_MODE_CHOICES = ("joint", "softmax", "validation")
+DEMO_SEEDS = 2
+
+
+def _classification_losses() -> List[str]:
+    from . import losses
+
+    return list(losses.available("classification"))
+
+
+def _data_spec(value: str) -> str:
+    try:
+        parse_dataset_spec(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+    return number
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
+                        help="adam, or sgd with momentum 0.9 (default: adam)")
+    parser.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (default: 1e-3)")
+    parser.add_argument("--batch-size", type=_positive_int, default=128, help="batch size (default: 128)")
+    parser.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument("--max-train-samples", type=_positive_int, default=None,
+                        help="train on a stratified subset of this size")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
+    """The ``slf`` argument parser.
+
+    Args:
+        loss_choices: valid ``--loss`` values (default: the registry's classification
+            losses plus ``slf``).
+
+    Example:
+        >>> build_parser(["ce", "slf"]).parse_args(["plot", "runs/x"]).command
+        'plot'
+    """
+    if loss_choices is None:
+        loss_choices = [*_classification_losses(), "slf"]
+    parser = argparse.ArgumentParser(
+        prog="slf", description="Learned loss selection (Stochastic Loss Function) for PyTorch.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    classify = commands.add_parser(
+        "classify", help="train a classifier over several seeds and report test accuracy",
+        description="Train an image classifier with one loss, a baseline or SLF over several seeds; "
+                    "writes OUT/results.json, OUT/accuracy.png and (SLF) OUT/selection_weights.png.")
+    classify.add_argument("--data", type=_data_spec, default="mnist5k",
+                          help=f"data set: {', '.join(DATASET_CHOICES)} (default: mnist5k)")
+    classify.add_argument("--model", choices=MODEL_CHOICES, default="mlp", help="model (default: mlp)")
+    classify.add_argument("--loss", choices=list(loss_choices), default="ce", metavar="{NAME,slf}",
+                          help=f"a registry loss or slf; one of: {', '.join(loss_choices)} (default: ce)")
+    classify.add_argument("--slf-mode", choices=SLF_MODE_CHOICES, default="validation",
+                          help="how SLF learns its decision network (default: validation)")
+    classify.add_argument("--slf-candidates", default="ce,mse,mae,hinge,cosine,bce",
+                          help="comma-separated candidate losses (default: the paper's six)")
+    classify.add_argument("--slf-samples", type=_positive_int, default=3, help="K Gumbel-Softmax samples (default: 3)")
+    classify.add_argument("--slf-tau", type=_positive_float, default=1.0, help="temperature (default: 1.0)")
+    classify.add_argument("--slf-decision-lr", type=_positive_float, default=None,
+                          help="decision network learning rate in validation mode")
+    classify.add_argument("--epochs", type=_positive_int, default=10, help="epochs (default: 10)")
+    classify.add_argument("--seeds", type=_positive_int, default=3, help="seeds 0..N-1 (default: 3)")
+    classify.add_argument("--out", type=Path, required=True, help="output folder")
+    _add_training_options(classify)
+
+    demo = commands.add_parser(
+        "demo", help="MLP on 5,000 real MNIST digits: cross-entropy vs SLF (a few minutes on CPU)")
+    demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default: runs/demo)")
+    demo.add_argument("--epochs", type=_positive_int, default=5, help="epochs (default: 5)")
+    demo.add_argument("--seeds", type=_positive_int, default=DEMO_SEEDS, help=f"seeds (default: {DEMO_SEEDS})")
+    demo.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+    demo.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+    plot = commands.add_parser("plot", help="(re)write the PNGs of a run folder from its results.json")
+    plot.add_argument("run_dir", type=Path, metavar="RUN_DIR",
+                      help="a folder with results.json (or whose subfolders have one)")
+    return parser
+
+
+def _candidates(parser: argparse.ArgumentParser, text: str) -> List[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    valid = _classification_losses()
+    unknown = [name for name in names if name not in valid]
+    if not names or unknown:
+        parser.error(f"argument --slf-candidates: unknown loss(es) {unknown or [text]}; valid choices: "
+                     f"{', '.join(valid)}")
+    if len(set(names)) != len(names):
+        parser.error(f"argument --slf-candidates: a candidate appears twice in {names}")
+    return names
+
+
+def _run_classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .train import ClassifyConfig, print_summary_table, run_classify
+
+    cfg = ClassifyConfig(
+        data=args.data, model=args.model, loss=args.loss, slf_mode=args.slf_mode,
+        slf_candidates=tuple(_candidates(parser, args.slf_candidates)), slf_samples=args.slf_samples,
+        slf_tau=args.slf_tau, slf_decision_lr=args.slf_decision_lr, optimizer=args.optimizer, lr=args.lr,
+        batch_size=args.batch_size, epochs=args.epochs, device=args.device, num_threads=args.threads,
+        max_train_samples=args.max_train_samples,
+    )
+    try:
+        summary = run_classify(cfg, args.seeds, args.out, progress=not args.no_progress)
+    except FileNotFoundError as error:
+        print(f"slf classify: {error}", file=sys.stderr)
+        return 2
+    print_summary_table([summary])
+    print(f"results: {Path(summary['out_dir']) / 'results.json'}")
+    for path in summary["plots"]:
+        print(f"plot:    {path}")
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .plots import accuracy_curves, plot_curves
+    from .train import ClassifyConfig, print_summary_table, run_classify
+
+    base = ClassifyConfig(data="mnist5k", model="mlp", epochs=args.epochs, num_threads=args.threads)
+    configs = [replace(base, loss="ce"), replace(base, loss="slf", slf_mode="validation")]
+    print(f"slf demo: MLP on 5,000 real MNIST digits (3,500 train / 500 val / 1,000 test), "
+          f"{args.epochs} epochs, {args.seeds} seeds: cross-entropy vs SLF (validation mode)")
+    summaries: List[Dict[str, Any]] = []
+    for cfg in configs:
+        summaries.append(run_classify(cfg, args.seeds, args.out / cfg.method, progress=not args.no_progress))
+    curves: Dict[str, List[List[float]]] = {}
+    for summary in summaries:
+        test_curves = accuracy_curves(Path(summary["out_dir"]) / "results.json")
+        curves.update({label: values for label, values in test_curves.items() if label.endswith("test")})
+    comparison = plot_curves(curves, args.out / "accuracy.png", title="test accuracy per epoch: mnist5k / mlp")
+    print()
+    print_summary_table(summaries)
+    print()
+    print(f"outputs in {args.out}/:")
+    for summary in summaries:
+        print(f"  {summary['out_dir']}/results.json")
+        for path in summary["plots"]:
+            print(f"  {path}")
+    print(f"  {comparison}")
+    return 0
+
+
+def _run_plot(args: argparse.Namespace) -> int:
+    from .train import write_run_plots
+
+    run_dir: Path = args.run_dir
+    folders = [run_dir] if (run_dir / "results.json").is_file() else sorted(
+        path.parent for path in run_dir.glob("*/results.json"))
+    if not folders:
+        print(f"slf plot: no results.json in {run_dir} or its subfolders", file=sys.stderr)
+        return 2
+    for folder in folders:
+        for path in write_run_plots(folder):
+            print(f"wrote {path}")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``slf`` console script (and ``python -m slf``).
+
+    Args:
+        argv: arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        the exit status (0 on success).
+
+    Example:
+        >>> main(["plot", "runs/demo"])  # doctest: +SKIP
+        0
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "classify":
+        return _run_classify(args, parser)
+    if args.command == "demo":
+        return _run_demo(args)
+    return _run_plot(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

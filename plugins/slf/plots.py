@@ -1,0 +1,205 @@
+"""PNG plots of SLF selection weights and accuracy curves (matplotlib, Agg backend)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+History = Sequence[Mapping[str, Any]]
+RunSource = Union[str, Path, Mapping[str, Any], History, Sequence[History]]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _is_history(value: Any) -> bool:
+    return (
+        isinstance(value, Sequence)
+        and not isinstance(value, (str, bytes))
+        and all(isinstance(row, Mapping) and "weights" in row for row in value)
+    )
+
+
+def weight_histories(source: RunSource) -> Tuple[List[History], Optional[List[str]]]:
+    """Per-seed weight histories (and candidate names when the source holds them).
+
+    Args:
+        source: a ``results.json`` path, its loaded dict (``{'runs': [{'weights_history':
+            ..., 'candidates': ...}, ...]}``), one run's dict, one history (a list of
+            ``{'step', 'weights'}`` rows, as in ``StochasticLoss.history``) or a list of
+            histories (one per seed).
+
+    Example:
+        >>> weight_histories([{"step": 0, "weights": [0.5, 0.5]}])
+        ([[{'step': 0, 'weights': [0.5, 0.5]}]], None)
+    """
+    if isinstance(source, (str, Path)):
+        source = json.loads(Path(source).read_text(encoding="utf-8"))
+    if isinstance(source, Mapping):
+        runs = source.get("runs", [source])
+        histories = [run["weights_history"] for run in runs if run.get("weights_history")]
+        names = next((list(run["candidates"]) for run in runs if run.get("candidates")), None)
+        return histories, names
+    if _is_history(source):
+        return [list(source)], None
+    if isinstance(source, Sequence) and all(_is_history(item) for item in source):
+        return [list(item) for item in source], None
+    raise TypeError(
+        "expected a results.json path or dict, a weights history (list of {'step', 'weights'}) "
+        f"or a list of histories, got {type(source).__name__}"
+    )
+
+
+def _aligned(histories: Sequence[History]) -> Tuple[np.ndarray, np.ndarray]:
+    """Steps common to every history and weights ``(seeds, steps, candidates)`` there."""
+    common = sorted(set.intersection(*(set(int(row["step"]) for row in h) for h in histories)))
+    if not common:
+        # Histories recorded at different steps: fall back to the shortest length.
+        length = min(len(h) for h in histories)
+        steps = np.array([int(row["step"]) for row in histories[0][:length]])
+        weights = np.array([[row["weights"] for row in h[:length]] for h in histories], dtype=float)
+        return steps, weights
+    by_step = [{int(row["step"]): row["weights"] for row in h} for h in histories]
+    weights = np.array([[rows[s] for s in common] for rows in by_step], dtype=float)
+    return np.array(common), weights
+
+
+def plot_selection_weights(
+    history_or_run_json: RunSource,
+    names: Optional[Sequence[str]] = None,
+    path: Union[str, Path] = "selection_weights.png",
+    title: Optional[str] = None,
+) -> Path:
+    """Plot each candidate's selection weight over training steps.
+
+    One seed: a stacked area (the weights sum to one). Several seeds: one line per
+    candidate at the mean over seeds, with a +-1 std band (sample std, n-1, as in the summary table).
+
+    Args:
+        history_or_run_json: see :func:`weight_histories`.
+        names: candidate names (default: from the results, else ``loss 0``, ``loss 1``, ...).
+        path: where to write the PNG.
+        title: figure title.
+
+    Returns:
+        the PNG's path.
+
+    Example:
+        >>> import tempfile, os
+        >>> history = [{"step": s, "weights": [0.2 + 0.01 * s, 0.8 - 0.01 * s]} for s in range(10)]
+        >>> out = plot_selection_weights(history, ["ce", "mae"], os.path.join(tempfile.mkdtemp(), "w.png"))
+        >>> out.suffix
+        '.png'
+    """
+    histories, found_names = weight_histories(history_or_run_json)
+    if not histories:
+        raise ValueError("no selection-weight history to plot (was this an SLF run?)")
+    steps, weights = _aligned(histories)
+    num = weights.shape[2]
+    names = list(names or found_names or [f"loss {i}" for i in range(num)])
+    if len(names) != num:
+        raise ValueError(f"{len(names)} names for {num} candidates: {names}")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    colors = plt.get_cmap("tab10").colors
+    if len(histories) == 1:
+        ax.stackplot(steps, weights[0].T, labels=names, colors=colors[:num], alpha=0.85)
+        ax.set_ylim(0, 1)
+        default_title = "SLF selection weights"
+    else:
+        mean, std = weights.mean(axis=0), weights.std(axis=0, ddof=1)
+        for i, name in enumerate(names):
+            color = colors[i % len(colors)]
+            ax.plot(steps, mean[:, i], label=name, color=color)
+            ax.fill_between(steps, mean[:, i] - std[:, i], mean[:, i] + std[:, i], color=color, alpha=0.2)
+        ax.set_ylim(bottom=0)
+        default_title = f"SLF selection weights (mean +- std over {len(histories)} seeds)"
+    ax.set_xlabel("training step")
+    ax.set_ylabel("weight")
+    ax.set_title(title or default_title)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
+    return _save(fig, plt, path)
+
+
+def accuracy_curves(run_json: Union[str, Path, Mapping[str, Any]], label: Optional[str] = None
+                    ) -> Dict[str, List[List[float]]]:
+    """Per-seed validation and test accuracy per epoch from one ``results.json``.
+
+    Example:
+        >>> accuracy_curves({"method": "ce", "runs": [{"val_acc": [0.8], "test_acc": [0.79]}]})
+        {'ce val': [[0.8]], 'ce test': [[0.79]]}
+    """
+    if isinstance(run_json, (str, Path)):
+        run_json = json.loads(Path(run_json).read_text(encoding="utf-8"))
+    label = label or run_json.get("method", "run")
+    runs = run_json.get("runs", [run_json])
+    return {
+        f"{label} val": [list(run["val_acc"]) for run in runs],
+        f"{label} test": [list(run["test_acc"]) for run in runs],
+    }
+
+
+def plot_curves(
+    curves: Mapping[str, Sequence[Sequence[float]]],
+    path: Union[str, Path] = "accuracy.png",
+    ylabel: str = "accuracy",
+    title: Optional[str] = None,
+) -> Path:
+    """Plot per-epoch curves, one line per label (mean over seeds, +-1 std band).
+
+    Args:
+        curves: label (e.g. ``'slf test'``) -> one sequence of per-epoch values per seed.
+        path: where to write the PNG.
+        ylabel: y axis label.
+        title: figure title.
+
+    Returns:
+        the PNG's path.
+
+    Example:
+        >>> import tempfile, os
+        >>> curves = {"ce test": [[0.80, 0.90], [0.82, 0.91]], "slf test": [[0.81, 0.92]]}
+        >>> plot_curves(curves, os.path.join(tempfile.mkdtemp(), "acc.png")).name
+        'acc.png'
+    """
+    if not curves:
+        raise ValueError("no curves to plot")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, per_seed in curves.items():
+        length = min(len(values) for values in per_seed)
+        if length == 0:
+            continue
+        values = np.array([list(v)[:length] for v in per_seed], dtype=float)
+        epochs = np.arange(1, length + 1)
+        mean = values.mean(axis=0)
+        std = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros_like(mean)
+        (line,) = ax.plot(epochs, mean, marker="o", markersize=3, label=f"{label} (n={len(per_seed)})")
+        if len(per_seed) > 1:
+            ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title or f"{ylabel} per epoch (mean +- std over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, plt, path)
+
+
+def _save(fig, plt, path: Union[str, Path]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
