@@ -167,13 +167,8 @@ def loss_parameters_for_optimizer(criterion: nn.Module, kind: str) -> List[nn.Pa
     softmax modes; in validation mode the decision network has its own optimizer and
     only parameters of the candidates themselves (if any) are returned.
     """
-    if kind != "slf":
-        return [p for p in criterion.parameters() if p.requires_grad]
-    if hasattr(criterion, "parameters_for_model_optimizer"):
-        return [p for p in criterion.parameters_for_model_optimizer() if p.requires_grad]
-    if criterion.trainable_with_model():
-        return [p for p in criterion.parameters() if p.requires_grad]
-    return []
+    parameters = criterion.parameters_for_model_optimizer() if kind == "slf" else criterion.parameters()
+    return [p for p in parameters if p.requires_grad]
 
 
 def build_optimizer(cfg: ClassifyConfig, parameters: Sequence[nn.Parameter]) -> torch.optim.Optimizer:
