@@ -26,9 +26,19 @@ CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 SLF_MODES = ("joint", "softmax", "validation")
 
 
+# Variants of the SLF modes (README "Results" explains each).
+VARIANTS: Dict[str, Dict[str, Any]] = {
+    "slf-joint+normalize": {"loss": "slf", "slf_mode": "joint", "slf_options": {"normalize": "mean"}},
+    "slf-validation+sample": {"loss": "slf", "slf_mode": "validation", "slf_options": {"selection": "sample"}},
+    "slf-validation+smooth01": {"loss": "slf", "slf_mode": "validation",
+                                "slf_options": {"validation_loss": "smooth01"}},
+}
+
+
 def methods() -> List[Tuple[str, Dict[str, Any]]]:
     rows: List[Tuple[str, Dict[str, Any]]] = [(name, {"loss": name}) for name in CANDIDATES]
     rows += [(f"slf-{mode}", {"loss": "slf", "slf_mode": mode}) for mode in SLF_MODES]
+    rows += list(VARIANTS.items())
     return rows
 
 
@@ -91,7 +101,7 @@ def main() -> None:
                 names = rows[0]["candidates"]
                 avg = [statistics.fmean(r["mean_weights"][i] for r in rows) for i in range(len(names))]
                 weights = " ".join(f"{n} {w:.2f}" for n, w in zip(names, avg))
-            mark = " (best single)" if abs(mean - best_single) < 1e-12 else ""
+            mark = " (best single)" if method in CANDIDATES and abs(mean - best_single) < 1e-12 else ""
             print(f"| {model} | {method}{mark} | {mean:.4f} +- {std:.4f} | +-{half:.4f} | {best_val:.4f} | {weights} |")
     print(f"\nJSON: {out}")
 

@@ -43,7 +43,7 @@ Candidate = Union[str, nn.Module]
 
 
 class StochasticLoss(nn.Module):
-    """Learned selection and weighting of candidate losses by multiple Gumbel-Softmax.
+    r"""Learned selection and weighting of candidate losses by multiple Gumbel-Softmax.
 
     Args:
         candidates: registry names (``slf.losses.available(task)``) or modules that map
@@ -61,8 +61,10 @@ class StochasticLoss(nn.Module):
             mapping decision features ``(N, F)`` to logits ``(N, n)``.
         prior: initial weights for ``decision='global'``.
         mode: ``'joint'``, ``'softmax'`` or ``'validation'`` (see the module docs).
-        normalize: ``None`` or ``'mean'``: divide each candidate by a running mean of
-            its absolute value, so no candidate wins by its scale alone.
+        normalize: ``None`` or ``'mean'``: measure each candidate from its lower bound
+            (``minimum``, e.g. -1 for cosine proximity) and divide by the running mean of
+            that, :math:`\tilde\ell_i = (\ell_i - m_i) / \overline{(\ell_i - m_i)}`, so no
+            candidate wins by its offset or scale alone.
         normalize_momentum: momentum of that running mean.
         decision_lr: learning rate of the decision network's own Adam optimizer
             (validation mode only; in the other modes v trains with the model's optimizer).
@@ -200,6 +202,8 @@ class StochasticLoss(nn.Module):
             # v has its own optimizer: H must not move it, the validation signal does.
             self.decision_optimizer = torch.optim.Adam(self.decision.parameters(), lr=decision_lr)
 
+        floors = [getattr(module, "minimum", 0.0) for module in modules]
+        self.register_buffer("loss_floor", torch.tensor([0.0 if f is None else float(f) for f in floors]))
         self.register_buffer("loss_scale", torch.ones(num))
         self.register_buffer("scale_initialized", torch.zeros((), dtype=torch.bool))
         self.register_buffer("weight_sum", torch.zeros(num, dtype=torch.float64))
@@ -340,13 +344,14 @@ class StochasticLoss(nn.Module):
         """Divide candidate losses (columns ``keep``, default all) by their running scale."""
         if self.normalize is None:
             return values
+        floor = self.loss_floor if keep is None else self.loss_floor[keep]
         scale = self.loss_scale if keep is None else self.loss_scale[keep]
-        return values / scale.to(values.dtype)
+        return (values - floor.to(values.dtype)) / scale.to(values.dtype)
 
     def _update_scale(self, values: Tensor) -> None:
         """Running mean of each candidate's magnitude; a non-finite column keeps its scale."""
         with torch.no_grad():
-            batch = values.detach().abs().mean(dim=0).to(self.loss_scale)
+            batch = (values.detach() - self.loss_floor.to(values.dtype)).abs().mean(dim=0).to(self.loss_scale)
             batch = torch.where(torch.isfinite(batch), batch.clamp_min(1e-8), self.loss_scale)
             momentum = self.normalize_momentum
             blended = torch.where(self.scale_initialized, self.loss_scale * momentum + batch * (1 - momentum), batch)

@@ -294,3 +294,31 @@ def test_stats_and_history_for_plots():
     stats = crit.stats()
     assert set(stats) >= {"tau", "weight/ce", "mean_weight/mse", "selected/ce", "nonfinite/mse"}
     assert math.isclose(stats["selected/ce"] + stats["selected/mse"], 1.0, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("task", ["classification", "binary", "regression"])
+def test_declared_minimum_is_a_lower_bound(task):
+    gen = torch.Generator().manual_seed(0)
+    for name in losses.available(task):
+        cls = losses.resolve(name, task)
+        if getattr(cls, "input_kind", "logits") != "logits" or cls.minimum is None:
+            continue
+        loss = losses.build(name, task=task, reduction="none")
+        if task == "classification":
+            values = loss(torch.randn(256, 5, generator=gen) * 5, torch.randint(0, 5, (256,), generator=gen))
+        elif task == "binary":
+            values = loss(torch.randn(256, generator=gen) * 5, torch.randint(0, 2, (256,), generator=gen).float())
+        else:
+            values = loss(torch.randn(256, generator=gen) * 5, torch.randn(256, generator=gen))
+        assert float(values.min()) >= cls.minimum - 1e-6, name
+
+
+def test_normalized_candidates_start_level_whatever_their_offset():
+    """Measured from its floor (-1 for cosine) each candidate averages 1 on the first batch."""
+    crit = StochasticLoss(PAPER, normalize="mean", mode="softmax", decision="global", seed=0)
+    logits, target = batch(n=64)
+    assert crit.candidate_losses(logits, target)[:, PAPER.index("cosine")].max() < 0
+    crit(logits, target)
+    values = crit.scale_values(crit.candidate_losses(logits, target))
+    assert torch.allclose(values.mean(dim=0), torch.ones(6), atol=1e-5)
+    assert (values >= -1e-6).all()

@@ -103,10 +103,13 @@ class BaseLoss(nn.Module):
         task: the kind of inputs the loss reads, one of ``TASKS``.
         input_kind: ``'logits'`` for losses over the model's output, ``'features'``
             for losses that own the last layer and read penultimate features.
+        minimum: the loss's lower bound (``None`` when it has none, e.g. a negative
+            log-likelihood); SLF's scale normalisation measures each candidate from it.
     """
 
     task: ClassVar[str] = "classification"
     input_kind: ClassVar[str] = "logits"
+    minimum: ClassVar[Optional[float]] = 0.0
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()

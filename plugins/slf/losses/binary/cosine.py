@@ -77,5 +77,7 @@ class CosineBinaryLoss(BinaryLoss):
         tensor(-1.)
     """
 
+    minimum = -1.0
+
     def per_sample(self, input: Tensor, target: Tensor) -> Tensor:
         return _cosine_binary(input, target, self.from_logits)

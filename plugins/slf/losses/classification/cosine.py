@@ -66,6 +66,7 @@ class CosineClassificationLoss(BaseLoss):
     """
 
     task = "classification"
+    minimum = -1.0
 
     def per_sample(self, input: Tensor, target: Tensor) -> Tensor:
         return _cosine_classification(input, target)

@@ -247,6 +247,7 @@ class AdaptiveRobustLoss(BaseLoss):
     """
 
     task = "regression"
+    minimum = None  # a negative log-likelihood: unbounded below
 
     def __init__(
         self,
