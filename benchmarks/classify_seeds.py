@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Tuple
 from scipy import stats as scipy_stats
 from tqdm import tqdm
 
+from slf.plots import plot_method_comparison
 from slf.train import ClassifyConfig, train_classifier
 
 CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
@@ -60,16 +61,7 @@ def interval(values: List[float]) -> Tuple[float, float, float]:
     return mean, std, half
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default="mlp,lenet")
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=2, help="parallel processes, one torch thread each")
-    parser.add_argument("--only", default="", help="comma-separated method names to run (default all)")
-    parser.add_argument("--out", default="runs/bench_classify_seeds.json")
-    args = parser.parse_args()
-
+def train_all(args: argparse.Namespace) -> Dict[str, Dict[str, List[Dict[str, Any]]]]:
     chosen = [m for m in methods() if not args.only or m[0] in args.only.split(",")]
     jobs = []
     for model in args.models.split(","):
@@ -82,19 +74,55 @@ def main() -> None:
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         for model, method, row in tqdm(pool.map(run_one, jobs), total=len(jobs), desc="runs"):
             results.setdefault(model, {}).setdefault(method, []).append(row)
+    return results
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="mlp,lenet")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2, help="parallel processes, one torch thread each")
+    parser.add_argument("--only", default="", help="comma-separated method names to run (default all)")
+    parser.add_argument("--out", default="runs/bench_classify_seeds.json")
+    parser.add_argument("--from-json", nargs="+", default=None, metavar="JSON",
+                        help="do not train: print the table and plots of earlier --out files, merged")
+    args = parser.parse_args()
+
+    results: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
+    if args.from_json:
+        for path in args.from_json:
+            for model, by_method in json.loads(Path(path).read_text())["results"].items():
+                for method, rows in by_method.items():
+                    results.setdefault(model, {})[method] = rows
+        args.seeds = max(len(rows) for by_method in results.values() for rows in by_method.values())
+    else:
+        results = train_all(args)
+    order = [name for name, _ in methods()]
+    results = {model: dict(sorted(by_method.items(), key=lambda item: order.index(item[0])
+                                  if item[0] in order else len(order)))
+               for model, by_method in results.items()}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
     print(f"\nMNIST-5k (3,500 train / 500 val / 1,000 test, one split), {args.epochs} epochs, "
           f"Adam lr 1e-3, batch 128, {args.seeds} seeds; test accuracy at the last epoch")
-    print("| model | method | mean +- std | 95% CI | best-val-epoch acc | SLF mean weights |")
-    print("|---|---|---|---|---|---|")
+    print("| model | method | mean +- std | 95% CI | vs best single (paired t, p) | best-val-epoch acc "
+          "| SLF mean weights |")
+    print("|---|---|---|---|---|---|---|")
     for model, by_method in results.items():
         best_single = max(statistics.fmean(r["final_test_acc"] for r in by_method[m]) for m in CANDIDATES
                           if m in by_method) if any(m in by_method for m in CANDIDATES) else float("nan")
+        best_name = next((m for m in CANDIDATES if m in by_method and abs(
+            statistics.fmean(r["final_test_acc"] for r in by_method[m]) - best_single) < 1e-12), None)
         for method, rows in by_method.items():
             mean, std, half = interval([r["final_test_acc"] for r in rows])
+            versus = ""
+            if best_name and method != best_name and len(rows) == len(by_method[best_name]) > 1:
+                ours = [r["final_test_acc"] for r in sorted(rows, key=lambda r: r["seed"])]
+                theirs = [r["final_test_acc"] for r in sorted(by_method[best_name], key=lambda r: r["seed"])]
+                test = scipy_stats.ttest_rel(ours, theirs)
+                versus = f"{mean - best_single:+.4f} (p={test.pvalue:.2f})"
             best_val = statistics.fmean(r["best_val_test_acc"] for r in rows)
             weights = ""
             if "mean_weights" in rows[0]:
@@ -102,7 +130,13 @@ def main() -> None:
                 avg = [statistics.fmean(r["mean_weights"][i] for r in rows) for i in range(len(names))]
                 weights = " ".join(f"{n} {w:.2f}" for n, w in zip(names, avg))
             mark = " (best single)" if method in CANDIDATES and abs(mean - best_single) < 1e-12 else ""
-            print(f"| {model} | {method}{mark} | {mean:.4f} +- {std:.4f} | +-{half:.4f} | {best_val:.4f} | {weights} |")
+            print(f"| {model} | {method}{mark} | {mean:.4f} +- {std:.4f} | +-{half:.4f} | {versus} | {best_val:.4f} "
+                  f"| {weights} |")
+    for model, by_method in results.items():
+        png = plot_method_comparison({m: [r["final_test_acc"] for r in rows] for m, rows in by_method.items()},
+                                     out.with_name(f"{out.stem}_{model}.png"),
+                                     title=f"MNIST-5k, {model}: test accuracy, mean and 95% CI over seeds")
+        print(f"plot: {png}")
     print(f"\nJSON: {out}")
 
 

@@ -75,13 +75,14 @@ def _first_order(crit: "StochasticLoss", model: nn.Module, inputs: Tensor, targe
     try:
         _, derivative = jvp(candidate_matrix, (params,), (direction,))
     except (NotImplementedError, RuntimeError):
-        # Some ops lack forward-mode AD: the same JVP by the double-backward trick.
+        # Some ops lack forward-mode AD: the same JVP by the double-backward trick,
+        # d/d(probe) <J^T probe, u> = J u.
         leaves = {name: p.clone().requires_grad_(True) for name, p in params.items()}
         matrix = candidate_matrix(leaves)
         probe = torch.zeros_like(matrix, requires_grad=True)
         vjp = torch.autograd.grad(matrix, list(leaves.values()), probe, create_graph=True, allow_unused=True)
-        pairs = [(g, direction[name]) for g, name in zip(vjp, leaves) if g is not None]
-        derivative = torch.autograd.grad(pairs and sum((g * d).sum() for g, d in pairs), probe)[0]
+        inner = sum((g * direction[name]).sum() for g, name in zip(vjp, leaves) if g is not None)
+        derivative = torch.autograd.grad(inner, probe)[0]
     coefficients = -crit.lookahead_lr * _reduction_factor(crit, inputs.shape[0]) * derivative.detach()
     if crit.selection == "batch":
         coefficients = coefficients.sum(dim=0, keepdim=True)
@@ -94,7 +95,7 @@ def _exact(crit: "StochasticLoss", model: nn.Module, inputs: Tensor, targets: Te
     leaves = {name: p.clone().requires_grad_(True) for name, p in params.items()}
     output = functional_call(model, {**leaves, **{k: b.clone() for k, b in buffers.items()}}, (inputs,))
     values = crit.scale_values(crit.candidate_losses(output, targets))
-    weights = crit.selection_weights(crit.decision_logits(saved["features"]), saved["noise"]).detach()
+    weights = crit.selection_weights(crit.decision_logits(saved["features"]), saved["noise"], saved["tau"]).detach()
     weights.requires_grad_(True)
     finite = torch.isfinite(values.detach().sum(dim=0))
     values = torch.where(finite, values, torch.zeros_like(values))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
@@ -271,7 +271,7 @@ class StochasticLoss(nn.Module):
         """
         return any(True for _ in self.parameters_for_model_optimizer())
 
-    def parameters_for_model_optimizer(self):
+    def parameters_for_model_optimizer(self) -> Iterator[nn.Parameter]:
         """Parameters the model's optimizer should update (see :meth:`trainable_with_model`)."""
         if self.mode != "validation":
             yield from self.decision.parameters()
@@ -386,14 +386,15 @@ class StochasticLoss(nn.Module):
         elif output.shape[0] != target.shape[0]:
             raise ValueError(f"output and target disagree on the batch size: {output.shape[0]} vs {target.shape[0]}")
         noise = self._draw_noise(1 if self.selection == "batch" else output.shape[0])
+        tau = self.tau
         if self.compile:
             if self._compiled_core is None:
                 self._compiled_core = torch.compile(self._core, dynamic=False)
             # tau as a tensor, so a decaying temperature does not trigger recompilation.
             per_sample, weights, column_sums, features = self._compiled_core(output, target, noise,
-                                                                            torch.tensor(self.tau))
+                                                                            torch.tensor(tau))
         else:
-            per_sample, weights, column_sums, features = self._core(output, target, noise, self.tau)
+            per_sample, weights, column_sums, features = self._core(output, target, noise, tau)
         recorded = weights
         keep = self._finite_candidates(column_sums)
         if keep is not None:
@@ -404,7 +405,7 @@ class StochasticLoss(nn.Module):
             per_sample = (values * weights.to(values.dtype)).sum(dim=1)
         if self.training:
             if self.mode == "validation":
-                self._saved = {"features": features, "noise": noise}
+                self._saved = {"features": features, "noise": noise, "tau": tau}
             self._record(recorded.detach())
         return reduce_loss(per_sample, self.reduction)
 
@@ -477,7 +478,7 @@ class StochasticLoss(nn.Module):
         coefficients, val_loss = decision_hypergradient(self, model, inputs, targets, val_inputs, val_targets,
                                                         saved)
         self.decision_optimizer.zero_grad(set_to_none=True)
-        weights = self.selection_weights(self.decision_logits(saved["features"]), saved["noise"])
+        weights = self.selection_weights(self.decision_logits(saved["features"]), saved["noise"], saved["tau"])
         surrogate = (weights * coefficients.to(weights.dtype)).sum()
         surrogate.backward()
         grad_norm = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in self.decision.parameters() if p.grad is not None))

@@ -47,3 +47,12 @@ def test_bad_inputs_are_reported(tmp_path):
         plot_selection_weights({"runs": [{"val_acc": [1.0]}]}, None, tmp_path / "x.png")
     with pytest.raises(TypeError, match="weights history"):
         plot_selection_weights(42, None, tmp_path / "x.png")
+
+
+def test_method_comparison_plot_is_a_png_and_rejects_nothing(tmp_path):
+    from slf.plots import plot_method_comparison
+
+    path = plot_method_comparison({"ce": [0.90, 0.92, 0.91], "slf-joint": [0.93, 0.94, 0.92]}, tmp_path / "m.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="no scores"):
+        plot_method_comparison({}, tmp_path / "empty.png")

@@ -322,3 +322,24 @@ def test_normalized_candidates_start_level_whatever_their_offset():
     values = crit.scale_values(crit.candidate_losses(logits, target))
     assert torch.allclose(values.mean(dim=0), torch.ones(6), atol=1e-5)
     assert (values >= -1e-6).all()
+
+
+def test_double_backward_fallback_equals_forward_mode_jvp(monkeypatch):
+    """Where an op lacks forward-mode AD the look-ahead falls back to double backward."""
+    import slf.lookahead as lookahead
+
+    model = small_model()
+    gen = torch.Generator().manual_seed(4)
+    x, y = torch.randn(16, 20, generator=gen), torch.randint(0, 10, (16,), generator=gen)
+    xv, yv = torch.randn(16, 20, generator=gen), torch.randint(0, 10, (16,), generator=gen)
+    crit = StochasticLoss(PAPER, mode="validation", selection="sample", seed=0)
+    crit(model(x), y)
+    forward_mode, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit._saved)
+
+    def no_forward_ad(*args, **kwargs):
+        raise NotImplementedError("no forward AD for this op")
+
+    monkeypatch.setattr(lookahead, "jvp", no_forward_ad)
+    fallback, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit._saved)
+    assert forward_mode.abs().max() > 0
+    assert torch.allclose(forward_mode, fallback, atol=1e-6, rtol=1e-4)

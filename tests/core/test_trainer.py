@@ -144,12 +144,23 @@ def test_cli_classify_end_to_end(tmp_path, capsys):
     assert _is_png(out / "selection_weights.png") and _is_png(out / "accuracy.png")
 
 
-def test_cli_demo_runs_both_methods(tmp_path, capsys):
+def test_cli_classify_normalized_joint_slf(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["classify", "--data", "digits", "--loss", "slf", "--slf-mode", "joint", "--slf-normalize", "mean",
+                 "--epochs", "1", "--seeds", "1", "--out", str(out), "--threads", "1", "--no-progress"]) == 0
+    assert "slf-joint+normalize" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["slf_options"] == {"normalize": "mean"}
+    assert results["runs"][0]["method"] == "slf-joint+normalize"
+
+
+def test_cli_demo_runs_every_method(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--epochs", "1", "--seeds", "1", "--threads", "1",
                  "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    assert "ce " in printed and "slf-validation" in printed and str(tmp_path) in printed
-    for method in ("ce", "slf-validation"):
+    methods = ("ce", "slf-joint", "slf-joint+normalize", "slf-validation")
+    assert all(method in printed for method in methods) and str(tmp_path) in printed
+    for method in methods:
         assert (tmp_path / method / "results.json").is_file()
     assert _is_png(tmp_path / "slf-validation" / "selection_weights.png")
     assert _is_png(tmp_path / "accuracy.png")

@@ -110,8 +110,10 @@ class ClassifyConfig:
 
     @property
     def method(self) -> str:
-        """A short label: the loss name, or ``slf-<mode>``."""
-        return f"slf-{self.slf_mode}" if self.is_slf else self.loss
+        """A short label: the loss name, or ``slf-<mode>`` (``+normalize`` when normalised)."""
+        if not self.is_slf:
+            return self.loss
+        return f"slf-{self.slf_mode}" + ("+normalize" if self.slf_options.get("normalize") else "")
 
     @property
     def is_slf(self) -> bool:
