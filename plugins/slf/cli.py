@@ -21,7 +21,7 @@ from .data import DATASET_CHOICES, parse_dataset_spec
 from .models import MODEL_CHOICES
 
 SLF_MODE_CHOICES = ("joint", "softmax", "validation")
-DEMO_SEEDS = 2
+DEMO_SEEDS = 3
 
 
 def _classification_losses() -> List[str]:
@@ -116,7 +116,7 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.Argum
     demo = commands.add_parser(
         "demo", help="MLP on 5,000 real MNIST digits: cross-entropy vs SLF (a few minutes on CPU)")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default: runs/demo)")
-    demo.add_argument("--epochs", type=_positive_int, default=5, help="epochs (default: 5)")
+    demo.add_argument("--epochs", type=_positive_int, default=10, help="epochs (default: 10)")
     demo.add_argument("--seeds", type=_positive_int, default=DEMO_SEEDS, help=f"seeds (default: {DEMO_SEEDS})")
     demo.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bars")

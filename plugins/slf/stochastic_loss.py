@@ -75,7 +75,8 @@ class StochasticLoss(nn.Module):
         lookahead_lr: the look-ahead step size eta.
         from_logits: binary task: the output holds logits (True) or probabilities.
         candidate_kwargs: extra arguments per candidate name, e.g. ``{'huber': {'delta': 2}}``.
-        history_interval: record the weights every this many training steps.
+        history_interval: every this many training steps, add a row to ``history`` with
+            the mean weights since the previous row.
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` over samples.
         seed: seed of the loss's own Gumbel noise generator (default: drawn from torch's
             global generator, so ``torch.manual_seed`` makes runs repeatable).
@@ -212,6 +213,8 @@ class StochasticLoss(nn.Module):
         self.step = 0
         self.history: List[Dict[str, Any]] = []
         self.last_weights = torch.full((num,), 1.0 / num)
+        self._interval_sum = torch.zeros(num, dtype=torch.float64)
+        self._interval_count = 0
         if seed is None:
             seed = int(torch.randint(0, 2**62, (1,)).item())
         self.generator = torch.Generator().manual_seed(seed)
@@ -442,8 +445,14 @@ class StochasticLoss(nn.Module):
             self.selection_counts += torch.bincount(weights.argmax(dim=1), minlength=len(self.candidates)).to(
                 self.selection_counts.device
             )
+        self._interval_sum += mean.double()
+        self._interval_count += 1
         if self.step % self.history_interval == 0:
-            self.history.append({"step": self.step, "weights": mean.tolist(), "tau": self.tau})
+            # Each row holds the mean weights since the previous row, not one noisy draw.
+            interval_mean = (self._interval_sum / self._interval_count).float()
+            self.history.append({"step": self.step, "weights": interval_mean.tolist(), "tau": self.tau})
+            self._interval_sum.zero_()
+            self._interval_count = 0
         self.step += 1
 
     # ------------------------------------------------------------------ validation mode
@@ -491,6 +500,8 @@ class StochasticLoss(nn.Module):
             "step": self.step,
             "history": [dict(row) for row in self.history],
             "last_weights": self.last_weights.clone(),
+            "interval_sum": self._interval_sum.clone(),
+            "interval_count": self._interval_count,
             "generator": self.generator.get_state(),
             "checked_inputs": self._checked_inputs,
         }
@@ -502,6 +513,8 @@ class StochasticLoss(nn.Module):
         self.step = int(state["step"])
         self.history = [dict(row) for row in state["history"]]
         self.last_weights = state["last_weights"].clone()
+        self._interval_sum = state["interval_sum"].clone()
+        self._interval_count = int(state["interval_count"])
         self.generator.set_state(state["generator"])
         self._checked_inputs = bool(state.get("checked_inputs", False))
         if self.mode == "validation" and "decision_optimizer" in state:

@@ -343,3 +343,17 @@ def test_double_backward_fallback_equals_forward_mode_jvp(monkeypatch):
     fallback, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit._saved)
     assert forward_mode.abs().max() > 0
     assert torch.allclose(forward_mode, fallback, atol=1e-6, rtol=1e-4)
+
+
+def test_history_rows_average_the_weights_since_the_previous_row():
+    crit = StochasticLoss(["ce", "mse"], history_interval=3, seed=0)
+    logits, target = batch()
+    seen = []
+    for _ in range(7):
+        crit(logits, target)
+        seen.append(crit.weights.clone())
+    rows = {row["step"]: row["weights"] for row in crit.history}
+    assert sorted(rows) == [0, 3, 6]
+    assert torch.allclose(torch.tensor(rows[0]), seen[0])
+    assert torch.allclose(torch.tensor(rows[3]), torch.stack(seen[1:4]).mean(dim=0))
+    assert torch.allclose(torch.tensor(rows[6]), torch.stack(seen[4:7]).mean(dim=0))
