@@ -423,7 +423,8 @@ class StochasticLoss(nn.Module):
         for i, ok in enumerate(finite):
             if not ok:
                 self.nonfinite_counts[i] += 1
-        warnings.warn(f"StochasticLoss: candidate(s) {bad} returned NaN/Inf; masked out for this batch", RuntimeWarning)
+        warnings.warn(f"StochasticLoss: candidate(s) {bad} returned NaN/Inf; masked out for this batch",
+                      RuntimeWarning, stacklevel=3)
         return [i for i, ok in enumerate(finite) if ok]
 
     @staticmethod
