@@ -33,6 +33,7 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     "slf-validation+sample": {"loss": "slf", "slf_mode": "validation", "slf_options": {"selection": "sample"}},
     "slf-validation+smooth01": {"loss": "slf", "slf_mode": "validation",
                                 "slf_options": {"validation_loss": "smooth01"}},
+    "slf-validation+every4": {"loss": "slf", "slf_mode": "validation", "slf_options": {"validation_interval": 4}},
 }
 
 

@@ -20,10 +20,11 @@ the decision network descends the held-out loss after that step,
 - ``exact``: differentiate through the step (``create_graph``): one forward and a
   double backward on the training batch, one forward and backward on the held-out one.
 - ``first_order`` (default): evaluate :math:`\\nabla_w L_{val}` at w instead of w' (an
-  :math:`O(\\eta)` change) and get all inner products at once as the forward-mode
-  directional derivative of the candidate-loss matrix along :math:`u = \\nabla_w L_{val}(w)`:
-  one JVP forward on the training batch plus one forward and backward on the held-out
-  batch, about 1.5-2x a plain training step. With Adam on v the factor eta cancels.
+  :math:`O(\\eta)` change). With :math:`u = \\nabla_w L_{val}(w)` and the model output
+  :math:`z = f(x; w)`, :math:`\\langle u, \\nabla_w \\ell_{bi} \\rangle =
+  \\langle \\partial \\ell_{bi} / \\partial z_b, (J u)_b \\rangle`: one forward-mode JVP of
+  the model along u, one small backward per candidate on the output, plus one forward
+  and backward on the held-out batch. With Adam on v the factor eta cancels.
 
 Per-sample selection has one weight per (sample, candidate); the same formula holds
 with :math:`\\ell_{bi}` and the reduction's 1/N factor. Candidates with non-finite
@@ -35,7 +36,8 @@ from typing import TYPE_CHECKING, Dict, Tuple
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, jvp
+from torch.autograd import forward_ad
+from torch.func import functional_call
 
 if TYPE_CHECKING:  # pragma: no cover
     from .stochastic_loss import StochasticLoss
@@ -63,27 +65,56 @@ def _validation_gradient(crit: "StochasticLoss", model: nn.Module, params: Dict[
             val_loss.detach())
 
 
+def _output_jvp_forward_mode(model: nn.Module, params: Dict[str, Tensor], buffers: Dict[str, Tensor],
+                             inputs: Tensor, direction: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
+    with forward_ad.dual_level():
+        duals = {name: forward_ad.make_dual(p, direction[name]) for name, p in params.items()}
+        output = functional_call(model, {**duals, **{k: b.clone() for k, b in buffers.items()}}, (inputs,))
+        primal, tangent = forward_ad.unpack_dual(output)
+        tangent = torch.zeros_like(primal) if tangent is None else tangent
+        return primal.detach(), tangent.detach()
+
+
+def _output_jvp_double_backward(model: nn.Module, params: Dict[str, Tensor], buffers: Dict[str, Tensor],
+                                inputs: Tensor, direction: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
+    # J u = d/d(probe) <J^T probe, u>, for models with ops that lack forward-mode AD.
+    leaves = {name: p.clone().requires_grad_(True) for name, p in params.items()}
+    output = functional_call(model, {**leaves, **{k: b.clone() for k, b in buffers.items()}}, (inputs,))
+    probe = torch.zeros_like(output, requires_grad=True)
+    vjp = torch.autograd.grad(output, list(leaves.values()), probe, create_graph=True, allow_unused=True)
+    inner = sum((g * direction[name]).sum() for g, name in zip(vjp, leaves) if g is not None)
+    return output.detach(), torch.autograd.grad(inner, probe)[0].detach()
+
+
+def _output_jvp(model: nn.Module, params: Dict[str, Tensor], buffers: Dict[str, Tensor], inputs: Tensor,
+                direction: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
+    """The model's output at w and its directional derivative along ``direction``."""
+    try:
+        return _output_jvp_forward_mode(model, params, buffers, inputs, direction)
+    except (NotImplementedError, RuntimeError):
+        return _output_jvp_double_backward(model, params, buffers, inputs, direction)
+
+
 def _first_order(crit: "StochasticLoss", model: nn.Module, inputs: Tensor, targets: Tensor,
                  val_inputs: Tensor, val_targets: Tensor) -> Tuple[Tensor, Tensor]:
     params, buffers = _state(model)
     direction, val_loss = _validation_gradient(crit, model, params, buffers, val_inputs, val_targets)
-
-    def candidate_matrix(p: Dict[str, Tensor]) -> Tensor:
-        output = functional_call(model, {**p, **{k: b.clone() for k, b in buffers.items()}}, (inputs,))
-        return crit.scale_values(crit.candidate_losses(output, targets))
-
-    try:
-        _, derivative = jvp(candidate_matrix, (params,), (direction,))
-    except (NotImplementedError, RuntimeError):
-        # Some ops lack forward-mode AD: the same JVP by the double-backward trick,
-        # d/d(probe) <J^T probe, u> = J u.
-        leaves = {name: p.clone().requires_grad_(True) for name, p in params.items()}
-        matrix = candidate_matrix(leaves)
-        probe = torch.zeros_like(matrix, requires_grad=True)
-        vjp = torch.autograd.grad(matrix, list(leaves.values()), probe, create_graph=True, allow_unused=True)
-        inner = sum((g * direction[name]).sum() for g, name in zip(vjp, leaves) if g is not None)
-        derivative = torch.autograd.grad(inner, probe)[0]
-    coefficients = -crit.lookahead_lr * _reduction_factor(crit, inputs.shape[0]) * derivative.detach()
+    output, output_tangent = _output_jvp(model, params, buffers, inputs, direction)
+    # Each sample's loss depends on its own output row only, so
+    # <u, grad_w l_bi> = <d l_bi / d z_b, (J u)_b>: one small backward per candidate.
+    output.requires_grad_(True)
+    columns = crit._candidate_columns(output, targets)
+    rows = []
+    for i, column in enumerate(columns):
+        grad = None
+        if column.requires_grad:
+            (grad,) = torch.autograd.grad(column.sum(), output, retain_graph=i < len(columns) - 1, allow_unused=True)
+        rows.append(torch.zeros(len(output), dtype=output.dtype, device=output.device) if grad is None
+                    else (grad * output_tangent).reshape(len(output), -1).sum(dim=1))
+    derivative = torch.stack(rows, dim=1)
+    if crit.normalize is not None:
+        derivative = derivative / crit.loss_scale.to(derivative.dtype)
+    coefficients = -crit.lookahead_lr * _reduction_factor(crit, inputs.shape[0]) * derivative
     if crit.selection == "batch":
         coefficients = coefficients.sum(dim=0, keepdim=True)
     return coefficients, val_loss

@@ -73,6 +73,8 @@ class StochasticLoss(nn.Module):
         lookahead: ``'first_order'`` (a forward-mode JVP, cheap) or ``'exact'``
             (differentiate through one SGD step, costly) hypergradient.
         lookahead_lr: the look-ahead step size eta.
+        validation_interval: update v on every this many training steps (validation
+            mode); the other calls of :meth:`validation_step` return at once.
         from_logits: binary task: the output holds logits (True) or probabilities.
         candidate_kwargs: extra arguments per candidate name, e.g. ``{'huber': {'delta': 2}}``.
         history_interval: every this many training steps, add a row to ``history`` with
@@ -124,6 +126,7 @@ class StochasticLoss(nn.Module):
         validation_loss: Optional[Candidate] = None,
         lookahead: str = "first_order",
         lookahead_lr: float = 0.1,
+        validation_interval: int = 1,
         from_logits: bool = True,
         candidate_kwargs: Optional[Mapping[str, Mapping[str, Any]]] = None,
         history_interval: int = 10,
@@ -147,6 +150,8 @@ class StochasticLoss(nn.Module):
             raise ValueError(f"lookahead must be 'first_order' or 'exact', got {lookahead!r}")
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"reduction must be one of ['mean', 'sum', 'none'], got {reduction!r}")
+        if isinstance(validation_interval, bool) or not isinstance(validation_interval, int) or validation_interval < 1:
+            raise ValueError(f"validation_interval must be an integer >= 1, got {validation_interval!r}")
         if history_interval < 1:
             raise ValueError(f"history_interval must be >= 1, got {history_interval}")
         if not 0 <= normalize_momentum < 1:
@@ -161,6 +166,7 @@ class StochasticLoss(nn.Module):
         self.normalize_momentum = normalize_momentum
         self.lookahead = lookahead
         self.lookahead_lr = lookahead_lr
+        self.validation_interval = validation_interval
         self.from_logits = from_logits
         self.history_interval = history_interval
         self.reduction = reduction
@@ -476,7 +482,8 @@ class StochasticLoss(nn.Module):
             val_inputs, val_targets: a held-out batch.
 
         Returns:
-            ``{'validation_loss': ..., 'hypergradient_norm': ...}``.
+            ``{'validation_loss': ..., 'hypergradient_norm': ...}``, or ``{}`` on the steps
+            that ``validation_interval`` skips.
         """
         from .lookahead import decision_hypergradient
 
@@ -485,6 +492,8 @@ class StochasticLoss(nn.Module):
         if self._saved is None:
             raise RuntimeError("validation_step must follow a training-mode forward pass of this loss")
         saved, self._saved = self._saved, None
+        if (self.step - 1) % self.validation_interval != 0:  # self.step already counts this forward
+            return {}
         coefficients, val_loss = decision_hypergradient(self, model, inputs, targets, val_inputs, val_targets,
                                                         saved)
         self.decision_optimizer.zero_grad(set_to_none=True)

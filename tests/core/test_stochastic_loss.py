@@ -339,7 +339,7 @@ def test_double_backward_fallback_equals_forward_mode_jvp(monkeypatch):
     def no_forward_ad(*args, **kwargs):
         raise NotImplementedError("no forward AD for this op")
 
-    monkeypatch.setattr(lookahead, "jvp", no_forward_ad)
+    monkeypatch.setattr(lookahead, "_output_jvp_forward_mode", no_forward_ad)
     fallback, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit._saved)
     assert forward_mode.abs().max() > 0
     assert torch.allclose(forward_mode, fallback, atol=1e-6, rtol=1e-4)
@@ -357,3 +357,21 @@ def test_history_rows_average_the_weights_since_the_previous_row():
     assert torch.allclose(torch.tensor(rows[0]), seen[0])
     assert torch.allclose(torch.tensor(rows[3]), torch.stack(seen[1:4]).mean(dim=0))
     assert torch.allclose(torch.tensor(rows[6]), torch.stack(seen[4:7]).mean(dim=0))
+
+
+def test_validation_interval_updates_v_on_every_kth_step_only():
+    model = small_model()
+    crit = StochasticLoss(PAPER, mode="validation", validation_interval=3, seed=0)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(16, 20, generator=gen), torch.randint(0, 10, (16,), generator=gen)
+    updated = []
+    for _ in range(7):
+        before = [p.detach().clone() for p in crit.decision.parameters()]
+        crit(model(x), y)
+        info = crit.validation_step(model, x, y, x, y)
+        changed = any(not torch.equal(a, b) for a, b in zip(before, crit.decision.parameters()))
+        assert changed == bool(info)
+        updated.append(changed)
+    assert updated == [True, False, False, True, False, False, True]
+    with pytest.raises(ValueError, match="validation_interval"):
+        StochasticLoss(PAPER, mode="validation", validation_interval=0)
