@@ -1,13 +1,14 @@
 """stochastic-loss: learned loss selection (SLF, MILS) on one framework-free core.
 
 Example:
-    >>> from slf import StochasticLoss, losses
+    >>> from slf import MILS, StochasticLoss, losses
     >>> "ce" in losses.available("classification")
     True
 """
 from . import losses
 from .decision import DecisionMLP, GlobalDecision
+from .mils import MILS
 from .stochastic_loss import PAPER_CANDIDATES, StochasticLoss
 
 __version__ = "0.1.0"
-__all__ = ["StochasticLoss", "DecisionMLP", "GlobalDecision", "PAPER_CANDIDATES", "losses", "__version__"]
+__all__ = ["StochasticLoss", "MILS", "DecisionMLP", "GlobalDecision", "PAPER_CANDIDATES", "losses", "__version__"]

@@ -7,6 +7,8 @@ Examples::
         --epochs 20 --seeds 5 --out runs/lenet-slf
     slf classify --data cifar10:~/data/cifar-10-batches-py --model resnet20 --loss ce \\
         --optimizer sgd --lr 0.1 --epochs 100 --seeds 3 --out runs/r20-ce
+    slf classify --loss mils --mils-primary ce --mils-aux multi_margin,center --mils-rate 0.01 \
+        --epochs 10 --seeds 5 --out runs/mils
     slf plot runs/lenet-slf
 """
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .data import DATASET_CHOICES, parse_dataset_spec
 from .models import MODEL_CHOICES
 
 SLF_MODE_CHOICES = ("joint", "softmax", "validation")
+MILS_RULE_CHOICES = ("not_worse", "better", "always")
 DEMO_SEEDS = 3
 
 
@@ -58,6 +61,16 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _rate(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}")
+    return number
+
+
 def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
                         help="adam, or sgd with momentum 0.9 (default: adam)")
@@ -82,7 +95,7 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.Argum
         'plot'
     """
     if loss_choices is None:
-        loss_choices = [*_classification_losses(), "slf"]
+        loss_choices = [*_classification_losses(), "slf", "mils"]
     parser = argparse.ArgumentParser(
         prog="slf", description="Learned loss selection (Stochastic Loss Function) for PyTorch.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -94,8 +107,8 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.Argum
     classify.add_argument("--data", type=_data_spec, default="mnist5k",
                           help=f"data set: {', '.join(DATASET_CHOICES)} (default: mnist5k)")
     classify.add_argument("--model", choices=MODEL_CHOICES, default="mlp", help="model (default: mlp)")
-    classify.add_argument("--loss", choices=list(loss_choices), default="ce", metavar="{NAME,slf}",
-                          help=f"a registry loss or slf; one of: {', '.join(loss_choices)} (default: ce)")
+    classify.add_argument("--loss", choices=list(loss_choices), default="ce", metavar="{NAME,slf,mils}",
+                          help=f"a registry loss, slf or mils; one of: {', '.join(loss_choices)} (default: ce)")
     classify.add_argument("--slf-mode", choices=SLF_MODE_CHOICES, default="validation",
                           help="how SLF learns its decision network (default: validation)")
     classify.add_argument("--slf-candidates", default="ce,mse,mae,hinge,cosine,bce",
@@ -108,6 +121,16 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.Argum
                           help="measure each candidate from its floor and divide by its running mean (default: none)")
     classify.add_argument("--slf-compile", action="store_true",
                           help="run the loss through torch.compile (about a minute to compile, then faster steps)")
+    classify.add_argument("--mils-primary", default="ce", help="MILS primary loss (default: ce)")
+    classify.add_argument("--mils-aux", default="multi_margin",
+                          help="comma-separated MILS auxiliary losses (default: multi_margin)")
+    classify.add_argument("--mils-rate", type=_rate, default=0.01,
+                          help="MILS participation rate r in [0, 1] (default: 0.01)")
+    classify.add_argument("--mils-obs-size", type=_positive_int, default=128,
+                          help="MILS observation set size, drawn from the training split (default: 128)")
+    classify.add_argument("--mils-rule", choices=MILS_RULE_CHOICES, default="not_worse",
+                          help="accept an auxiliary step if observation accuracy is not worse, strictly better, "
+                               "or always (the ablation) (default: not_worse)")
     classify.add_argument("--epochs", type=_positive_int, default=10, help="epochs (default: 10)")
     classify.add_argument("--seeds", type=_positive_int, default=3, help="seeds 0..N-1 (default: 3)")
     classify.add_argument("--out", type=Path, required=True, help="output folder")
@@ -127,16 +150,27 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.Argum
     return parser
 
 
-def _candidates(parser: argparse.ArgumentParser, text: str) -> List[str]:
+def _candidates(parser: argparse.ArgumentParser, text: str, option: str = "--slf-candidates") -> List[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     valid = _classification_losses()
     unknown = [name for name in names if name not in valid]
     if not names or unknown:
-        parser.error(f"argument --slf-candidates: unknown loss(es) {unknown or [text]}; valid choices: "
+        parser.error(f"argument {option}: unknown loss(es) {unknown or [text]}; valid choices: "
                      f"{', '.join(valid)}")
     if len(set(names)) != len(names):
-        parser.error(f"argument --slf-candidates: a candidate appears twice in {names}")
+        parser.error(f"argument {option}: a loss appears twice in {names}")
     return names
+
+
+def _mils_primary(parser: argparse.ArgumentParser, text: str) -> str:
+    from . import losses
+
+    names = _candidates(parser, text, "--mils-primary")
+    if len(names) != 1:
+        parser.error(f"argument --mils-primary: expected one loss, got {names}")
+    if getattr(losses.resolve(names[0], "classification"), "input_kind", "logits") != "logits":
+        parser.error(f"argument --mils-primary: {names[0]!r} reads features; the primary loss must read logits")
+    return names[0]
 
 
 def _run_classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -148,6 +182,9 @@ def _run_classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         slf_tau=args.slf_tau, slf_decision_lr=args.slf_decision_lr,
         slf_options={**({"normalize": "mean"} if args.slf_normalize == "mean" else {}),
                      **({"compile": True} if args.slf_compile else {})},
+        mils_primary=_mils_primary(parser, args.mils_primary),
+        mils_aux=tuple(_candidates(parser, args.mils_aux, "--mils-aux")), mils_rate=args.mils_rate,
+        mils_obs_size=args.mils_obs_size, mils_rule=args.mils_rule,
         optimizer=args.optimizer, lr=args.lr,
         batch_size=args.batch_size, epochs=args.epochs, device=args.device, num_threads=args.threads,
         max_train_samples=args.max_train_samples,

@@ -24,7 +24,14 @@ from slf.losses.regression import adaptive_robust as adaptive_module
 C, D, N = 5, 6, 7  # classes, feature dim (large_margin_softmax), batch size
 # lambda_base=0: lambda stays 0, the full margin acts (the annealing is tested separately).
 LMS_KW = dict(in_features=D, num_classes=C, margin=2, lambda_base=0.0)
-KINKED = {"hinge", "categorical_hinge"}
+# Losses over penultimate features (N, D) that own per-class parameters (C, D).
+FEATURE_KW = {
+    "large_margin_softmax": LMS_KW,
+    "center": dict(in_features=D, num_classes=C),
+    "lgm": dict(in_features=D, num_classes=C),
+}
+QUADRATIC_FEATURE_LOSSES = {"center", "lgm"}  # values grow as ||f||^2
+KINKED = {"hinge", "categorical_hinge", "multi_margin"}
 DTYPES = [torch.float32, torch.float64]
 
 
@@ -42,6 +49,7 @@ EXPECTED = {
     "classification": {
         "ce", "mse", "mae", "hinge", "categorical_hinge", "cosine", "bce",
         "smooth01", "large_margin_softmax", "label_smoothing",
+        "multi_margin", "focal", "center", "lgm",
     },
     "binary": {"bce", "mse", "mae", "hinge", "cosine"},
     "regression": {"mse", "mae", "huber", "log_cosh", "robust", "adaptive_robust"},
@@ -57,7 +65,7 @@ def _cases():
                     tag = "logits" if from_logits else "probs"
                     cases.append(pytest.param(task, name, {"from_logits": from_logits}, id=f"binary-{name}-{tag}"))
             else:
-                kwargs = dict(LMS_KW) if name == "large_margin_softmax" else {}
+                kwargs = dict(FEATURE_KW.get(name, {}))
                 cases.append(pytest.param(task, name, kwargs, id=f"{task}-{name}"))
     return cases
 
@@ -79,7 +87,7 @@ def make_inputs(task, name, kwargs, n=N, dtype=torch.float64, seed=0):
     g = torch.Generator().manual_seed(seed)
     if task == "classification":
         target = torch.randint(0, C, (n,), generator=g)
-        if name == "large_margin_softmax":
+        if name in FEATURE_KW:
             return torch.randn(n, D, generator=g, dtype=dtype), target
         if name in KINKED and n > 0:
             # distinct logits 0.3 apart in {-0.55, ..., 0.65}: |1 - s z| >= 0.35,
@@ -110,6 +118,7 @@ def call_functional(task, name, loss, input, target, reduction):
         ("classification", "bce"): L.bce_classification_loss,
         ("classification", "smooth01"): L.smooth01_loss,
         ("classification", "label_smoothing"): L.label_smoothing_loss,
+        ("classification", "multi_margin"): L.multi_margin_loss,
         ("binary", "bce"): L.bce_binary_loss,
         ("binary", "mse"): L.mse_binary_loss,
         ("binary", "mae"): L.mae_binary_loss,
@@ -125,6 +134,12 @@ def call_functional(task, name, loss, input, target, reduction):
         return L.large_margin_softmax_loss(
             input, target, loss.weight, margin=loss.margin, lam=loss.current_lambda(), reduction=reduction
         )
+    if name == "focal":
+        return L.focal_loss(input, target, gamma=loss.gamma, alpha=loss.alpha, reduction=reduction)
+    if name == "center":
+        return L.center_loss(input, target, loss.centers, reduction=reduction)
+    if name == "lgm":
+        return L.lgm_loss(input, target, loss.means, alpha=loss.alpha, lambda_lkd=loss.lambda_lkd, reduction=reduction)
     if name == "adaptive_robust":
         return L.adaptive_robust_loss(input, target, loss.alpha(), loss.scale(), reduction=reduction)
     if task == "binary":
@@ -197,6 +212,8 @@ def test_gradcheck(task, name, kwargs):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("task,name,kwargs", LOGIT_CASES)
 def test_extreme_logits_give_finite_values_and_gradients(task, name, kwargs, dtype, scale):
+    if name in QUADRATIC_FEATURE_LOSSES and dtype == torch.float32 and scale > 1e10:
+        pytest.skip("0.5 ||f - c||^2 of features ~1e30 is ~1e60: beyond float32's range by definition")
     loss = make_loss(task, name, kwargs, dtype=dtype, reduction="none")
     g = torch.Generator().manual_seed(1)
     if task == "binary":
@@ -205,11 +222,12 @@ def test_extreme_logits_give_finite_values_and_gradients(task, name, kwargs, dty
         # random, confidently right, confidently wrong, exact ties at zero
         x = torch.cat([torch.randn(6, 3, generator=g, dtype=dtype), signs[6:9], -signs[9:12]]) * scale
         x[0] = 0.0
-    elif name == "large_margin_softmax":
+    elif name in FEATURE_KW:
+        weight = next(loss.parameters()).detach()  # class weights, centers or means (C, D)
         target = torch.randint(0, C, (12,), generator=g)
         x = scale * torch.randn(12, D, generator=g, dtype=dtype)
-        x[0] = scale * loss.weight.detach()[target[0]]  # theta = 0
-        x[1] = -scale * loss.weight.detach()[target[1]]  # theta = pi
+        x[0] = scale * weight[target[0]]  # theta = 0
+        x[1] = -scale * weight[target[1]]  # theta = pi
     else:
         target = torch.randint(0, C, (12,), generator=g)
         one_hot = F.one_hot(target, C).to(dtype)
@@ -245,9 +263,9 @@ def test_classification_minimum_at_perfect_prediction(task, name, kwargs):
     g = torch.Generator().manual_seed(2)
     target = torch.randint(0, C, (n,), generator=g)
     one_hot = F.one_hot(target, C).double()
-    if name == "large_margin_softmax":
-        with torch.no_grad():
-            loss.weight.copy_(torch.eye(C, D, dtype=torch.float64))
+    if name in FEATURE_KW:
+        with torch.no_grad():  # class weights, centers or means: 20 e_c, far apart
+            next(loss.parameters()).copy_(20.0 * torch.eye(C, D, dtype=torch.float64))
         perfect = 20.0 * torch.eye(C, D, dtype=torch.float64)[target]
         randoms = [2.0 * torch.randn(n, D, generator=g, dtype=torch.float64) for _ in range(5)]
     else:
@@ -358,7 +376,7 @@ def test_classification_input_errors(task, name, kwargs):
         wrong[3] = bad
         with pytest.raises(ValueError, match=rf"class indices outside \[0, {C}\)"):
             loss(input, wrong)
-    if name == "large_margin_softmax":
+    if name in FEATURE_KW:
         with pytest.raises(ValueError, match=rf"features must have shape \(N, {D}\)"):
             loss(torch.randn(N, D + 1, dtype=torch.float64), target)
 
@@ -415,6 +433,13 @@ def test_regression_input_errors(task, name, kwargs):
         ("label_smoothing", "classification", {"epsilon": 1.5}, r"epsilon must be a number in \[0, 1\]"),
         ("large_margin_softmax", "classification", dict(LMS_KW, margin=0), "margin must be an integer >= 1"),
         ("large_margin_softmax", "classification", dict(LMS_KW, gamma=-1.0), "gamma must be a finite number >= 0"),
+        ("multi_margin", "classification", {"margin": -1.0}, "margin must be a finite number >= 0"),
+        ("focal", "classification", {"gamma": -0.5}, "gamma must be a finite number >= 0"),
+        ("focal", "classification", {"alpha": [1.0, -1.0]}, "alpha must be None, a number >= 0 or a 1-D list"),
+        ("focal", "classification", {"alpha": "x"}, "alpha must be None, a number or a list"),
+        ("center", "classification", {"in_features": 0, "num_classes": C}, "in_features must be a positive integer"),
+        ("lgm", "classification", dict(FEATURE_KW["lgm"], alpha=-0.1), "alpha must be a finite number >= 0"),
+        ("lgm", "classification", dict(FEATURE_KW["lgm"], lambda_lkd=float("inf")), "lambda_lkd must be a finite"),
         ("adaptive_robust", "regression", {"alpha_lo": -0.5}, "0 <= alpha_lo < alpha_hi <= 2"),
         ("adaptive_robust", "regression", {"alpha_hi": 2.5}, "0 <= alpha_lo < alpha_hi <= 2"),
         ("adaptive_robust", "regression", {"alpha_init": 1.999}, "alpha_init must lie strictly inside"),
@@ -783,3 +808,69 @@ def test_lsoftmax_lambda_annealing_and_state_dict():
     assert floor.current_lambda() == pytest.approx(5.0)
     with pytest.raises(ValueError, match=rf"shape \(N, {D}\)"):
         loss.logits(torch.randn(3, D + 2))
+
+
+# --------------------------------------------------------------------------- MILS auxiliaries
+
+
+def test_multi_margin_matches_torch():
+    g = torch.Generator().manual_seed(20)
+    logits, target = torch.randn(32, C, generator=g, dtype=torch.float64), torch.randint(0, C, (32,), generator=g)
+    for margin in (1.0, 0.5, 2.0):
+        got = L.multi_margin_loss(logits, target, margin=margin, reduction="none")
+        torch.testing.assert_close(got, F.multi_margin_loss(logits, target, margin=margin, reduction="none"))
+    torch.testing.assert_close(L.MultiMarginLoss()(logits, target), F.multi_margin_loss(logits, target))
+
+
+def test_focal_gamma_zero_is_cross_entropy_and_down_weights_easy_samples():
+    g = torch.Generator().manual_seed(21)
+    logits, target = 3.0 * torch.randn(32, C, generator=g, dtype=torch.float64), torch.randint(0, C, (32,), generator=g)
+    ce = F.cross_entropy(logits, target, reduction="none")
+    torch.testing.assert_close(L.focal_loss(logits, target, gamma=0.0, reduction="none"), ce)
+    focal = L.focal_loss(logits, target, gamma=2.0, reduction="none")
+    p = torch.exp(-ce)
+    torch.testing.assert_close(focal, (1 - p) ** 2 * ce)
+    assert (focal <= ce).all()
+    weights = torch.rand(C, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(
+        L.FocalLoss(gamma=1.5, alpha=weights.tolist(), reduction="none")(logits, target),
+        weights[target] * (1 - p) ** 1.5 * ce,
+    )
+    torch.testing.assert_close(L.focal_loss(logits, target, gamma=0.0, alpha=0.25), 0.25 * ce.mean())
+    with pytest.raises(ValueError, match="alpha holds 2 class weights but logits have C = 5"):
+        L.focal_loss(logits, target, alpha=[1.0, 2.0])
+
+
+def test_center_loss_zero_at_centers_and_gradients_reach_centers():
+    loss = L.CenterLoss(in_features=D, num_classes=C, reduction="none")
+    target = torch.tensor([0, 3, 3, 4])
+    features = loss.centers.detach()[target].clone().requires_grad_(True)
+    values = loss(features, target)
+    assert torch.equal(values, torch.zeros(4))
+    shifted = features.detach() + torch.tensor([1.0, 0, 0, 0, 0, 2.0])
+    torch.testing.assert_close(loss(shifted, target), torch.full((4,), 2.5))
+    loss(shifted, target).sum().backward()
+    expected = torch.zeros(C, D)
+    expected[0] = expected[3] = expected[4] = -torch.tensor([1.0, 0, 0, 0, 0, 2.0])
+    expected[3] *= 2  # two samples of class 3
+    torch.testing.assert_close(loss.centers.grad, expected)
+    assert not hasattr(loss, "logits")
+
+
+def test_lgm_matches_naive_formula_and_predicts_nearest_mean():
+    g = torch.Generator().manual_seed(22)
+    loss = L.LGMLoss(in_features=D, num_classes=C, alpha=0.3, lambda_lkd=0.2, reduction="none").double()
+    features, target = torch.randn(16, D, generator=g, dtype=torch.float64), torch.randint(0, C, (16,), generator=g)
+    means = loss.means.detach()
+    d = 0.5 * torch.cdist(features, means) ** 2
+    margin_logits = -d.clone()
+    margin_logits[torch.arange(16), target] *= 1.3
+    expected = F.cross_entropy(margin_logits, target, reduction="none") + 0.2 * d[torch.arange(16), target]
+    torch.testing.assert_close(loss(features, target), expected)
+    torch.testing.assert_close(loss.logits(features), -d)
+    assert torch.equal(loss.logits(means).argmax(dim=1), torch.arange(C))
+    plain = L.lgm_loss(features, target, means, alpha=0.0, lambda_lkd=0.0, reduction="none")
+    torch.testing.assert_close(plain, F.cross_entropy(-d, target, reduction="none"))
+    assert (loss(features, target) > plain).all()  # the margin and the likelihood term only add
+    with pytest.raises(ValueError, match=rf"features must be a floating point tensor of shape \(N, {D}\)"):
+        loss.logits(torch.zeros(2, D + 1))

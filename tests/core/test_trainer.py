@@ -208,3 +208,54 @@ def test_python_dash_m_slf():
                                cwd=root, env={"PYTHONPATH": str(root / "plugins"), "PATH": ""}, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert "--slf-mode" in completed.stdout and "cifar100:PATH" in completed.stdout
+
+
+# --------------------------------------------------------------------------- MILS and fixed-weight sums
+
+
+def test_mils_run_records_its_stats_and_learns():
+    cfg = ClassifyConfig(loss="mils", mils_aux=("multi_margin", "center"), mils_rate=0.3, mils_obs_size=64,
+                         epochs=1, max_train_samples=1500, **FAST)
+    assert cfg.method == "mils-ce+multi_margin+center"
+    result = train_classifier(cfg, progress=False)
+    stats = result["mils_stats"]
+    assert stats["steps"] == result["num_steps"]
+    assert 0 < stats["attempted_total"] < result["num_steps"]
+    assert set(stats["attempted"]) == {"multi_margin", "center"}
+    assert result["final_test_acc"] > 0.6
+    json.dumps(result)
+
+
+def test_fixed_weight_sum_of_losses_trains_the_extra_loss_parameters():
+    cfg = ClassifyConfig(loss="ce", extra_losses={"center": 0.01}, epochs=1, max_train_samples=1000, **FAST)
+    assert cfg.method == "ce+0.01*center"
+    assert train_classifier(cfg, progress=False)["final_test_acc"] > 0.6
+    with pytest.raises(ValueError, match="no classifier of its own"):
+        build_criterion(ClassifyConfig(loss="center"), build_model("mlp", (1, 8, 8), 10), 10)
+
+
+def test_cli_mils_end_to_end(tmp_path, capsys):
+    out = tmp_path / "mils"
+    code = main(["classify", "--data", "digits", "--loss", "mils", "--mils-aux", "multi_margin,center",
+                 "--mils-rate", "0.5", "--mils-obs-size", "32", "--mils-rule", "not_worse", "--epochs", "1",
+                 "--seeds", "1", "--threads", "1", "--out", str(out), "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "mils accepted" in printed and "mils-ce+multi_margin+center" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["runs"][0]["mils_stats"]["attempted_total"] > 0
+    assert results["summary"]["mils_attempted"] == results["runs"][0]["mils_stats"]["attempted_total"]
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["classify", "--loss", "mils", "--mils-rate", "1.5", "--out", "x"], "number in [0, 1]"),
+    (["classify", "--loss", "mils", "--mils-aux", "ce,nope", "--out", "x"], "multi_margin"),
+    (["classify", "--loss", "mils", "--mils-primary", "center", "--out", "x"], "must read logits"),
+    (["classify", "--loss", "mils", "--mils-rule", "sometimes", "--out", "x"], "not_worse"),
+    (["classify", "--loss", "mils", "--mils-obs-size", "0", "--out", "x"], "positive integer"),
+])
+def test_cli_bad_mils_arguments_are_argparse_errors(argv, expected, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert expected in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Plain-PyTorch image classification with a registry loss, a baseline or SLF.
+"""Plain-PyTorch image classification with a registry loss, a baseline, SLF or MILS.
 
 One function trains one seed (:func:`train_classifier`); :func:`run_classify` repeats
 it over seeds, writes ``results.json`` and PNGs, and summarises test accuracy as
@@ -25,6 +25,7 @@ from ..models import build_model
 
 PAPER_CANDIDATES: Tuple[str, ...] = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 SLF_MODES = ("joint", "softmax", "validation")
+MILS_RULES = ("not_worse", "better", "always")
 OPTIMIZERS = ("adam", "sgd")
 MAX_HISTORY_ROWS = 1000
 RESULTS_FILE = "results.json"
@@ -38,7 +39,7 @@ class ClassifyConfig:
         data: ``'mnist5k'``, ``'digits'``, ``'cifar10:PATH'`` or ``'cifar100:PATH'``.
         model: ``'mlp'``, ``'lenet'``, ``'resnet8'``, ``'resnet20'`` or ``'resnet32'``.
         loss: a registry name (``slf.losses.available('classification')``, baselines
-            such as ``large_margin_softmax`` included) or ``'slf'``.
+            such as ``large_margin_softmax`` included), ``'slf'`` or ``'mils'``.
         slf_mode: ``'joint'`` (Algorithm 1 as written), ``'softmax'`` (SLF-Softmax) or
             ``'validation'`` (decision network learned on held-out batches; recommended).
         slf_candidates: candidate loss names (default: the paper's six).
@@ -48,6 +49,15 @@ class ClassifyConfig:
             (validation mode; ``None`` keeps StochasticLoss's default).
         slf_options: further ``StochasticLoss`` keyword arguments, e.g. ``{'normalize': 'mean'}``.
         loss_options: keyword arguments for a registry loss, e.g. ``{'gamma': 2.0}``.
+        extra_losses: further registry losses added to ``loss`` with fixed weights,
+            e.g. ``{'center': 0.01}`` trains on ``loss + 0.01 * center``
+            (feature losses read ``model.features(x)``; their parameters join the optimizer).
+        mils_primary: MILS's primary loss (``loss='mils'``).
+        mils_aux: MILS's auxiliary losses.
+        mils_rate: MILS's participation rate r in [0, 1].
+        mils_obs_size: size of MILS's observation set, drawn from the training split.
+        mils_rule: ``'not_worse'``, ``'better'`` or ``'always'`` (no accept test: the ablation).
+        mils_aux_weights: sampling weights of the auxiliaries (``None``: uniform).
         optimizer: ``'adam'`` or ``'sgd'`` (momentum ``momentum``).
         lr: learning rate of the model's optimizer.
         momentum: SGD momentum.
@@ -79,6 +89,13 @@ class ClassifyConfig:
     slf_decision_lr: Optional[float] = None
     slf_options: Dict[str, Any] = field(default_factory=dict)
     loss_options: Dict[str, Any] = field(default_factory=dict)
+    extra_losses: Dict[str, float] = field(default_factory=dict)
+    mils_primary: str = "ce"
+    mils_aux: Tuple[str, ...] = ("multi_margin",)
+    mils_rate: float = 0.01
+    mils_obs_size: int = 128
+    mils_rule: str = "not_worse"
+    mils_aux_weights: Optional[Tuple[float, ...]] = None
     optimizer: str = "adam"
     lr: float = 1e-3
     momentum: float = 0.9
@@ -96,6 +113,20 @@ class ClassifyConfig:
 
     def __post_init__(self) -> None:
         self.slf_candidates = tuple(self.slf_candidates)
+        self.mils_aux = (self.mils_aux,) if isinstance(self.mils_aux, str) else tuple(self.mils_aux)
+        if self.mils_aux_weights is not None:
+            self.mils_aux_weights = tuple(float(w) for w in self.mils_aux_weights)
+        if not 0.0 <= self.mils_rate <= 1.0:
+            raise ValueError(f"mils_rate must be a number in [0, 1], got {self.mils_rate}")
+        if self.mils_rule not in MILS_RULES:
+            raise ValueError(f"mils_rule must be one of {list(MILS_RULES)}, got {self.mils_rule!r}")
+        if self.mils_obs_size < 1:
+            raise ValueError(f"mils_obs_size must be >= 1, got {self.mils_obs_size}")
+        if self.is_mils and not self.mils_aux:
+            raise ValueError("mils_aux must name at least one auxiliary loss")
+        for name, weight in self.extra_losses.items():
+            if not (isinstance(weight, (int, float)) and math.isfinite(weight)):
+                raise ValueError(f"extra_losses[{name!r}] must be a finite number, got {weight!r}")
         if self.optimizer.lower() not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
         self.optimizer = self.optimizer.lower()
@@ -110,14 +141,22 @@ class ClassifyConfig:
 
     @property
     def method(self) -> str:
-        """A short label: the loss name, or ``slf-<mode>`` (``+normalize`` when normalised)."""
+        """A short label: the loss name, ``slf-<mode>`` (``+normalize`` when normalised) or
+        ``mils-<primary>+<aux>...`` (``-<rule>`` unless ``not_worse``)."""
+        if self.is_mils:
+            label = f"mils-{self.mils_primary}+" + "+".join(self.mils_aux)
+            return label + ("" if self.mils_rule == "not_worse" else f"-{self.mils_rule}")
         if not self.is_slf:
-            return self.loss
+            return self.loss + "".join(f"+{weight:g}*{name}" for name, weight in self.extra_losses.items())
         return f"slf-{self.slf_mode}" + ("+normalize" if self.slf_options.get("normalize") else "")
 
     @property
     def is_slf(self) -> bool:
         return self.loss == "slf"
+
+    @property
+    def is_mils(self) -> bool:
+        return self.loss == "mils"
 
 
 # ---------------------------------------------------------------------- building blocks
@@ -129,7 +168,10 @@ def seed_everything(seed: int) -> None:
 
 
 def build_criterion(cfg: ClassifyConfig, model: nn.Module, num_classes: int) -> Tuple[nn.Module, str]:
-    """The training loss for ``cfg`` and what it reads: ``'logits'``, ``'features'`` or ``'slf'``.
+    """The training loss for ``cfg`` and what it reads: ``'logits'``, ``'features'``, ``'slf'`` or ``'mils'``.
+
+    For ``loss='mils'`` it returns the primary loss (kind ``'mils'``); the trainer wraps
+    it, the model and the optimizer in :class:`slf.MILS`.
 
     A loss whose class has ``input_kind == 'features'`` owns the last layer: it is built
     with ``in_features=model.feature_dim`` and ``num_classes``, reads
@@ -152,9 +194,16 @@ def build_criterion(cfg: ClassifyConfig, model: nn.Module, num_classes: int) -> 
             options["decision_lr"] = cfg.slf_decision_lr
         options.update(cfg.slf_options)
         return StochasticLoss(**options), "slf"
+    if cfg.is_mils:
+        return losses.build(cfg.mils_primary, task="classification"), "mils"
     loss_cls = losses.resolve(cfg.loss, "classification")
     options = dict(cfg.loss_options)
     if getattr(loss_cls, "input_kind", "logits") == "features":
+        if not callable(getattr(loss_cls, "logits", None)):
+            raise ValueError(
+                f"loss {cfg.loss!r} reads features and has no classifier of its own (no .logits); "
+                f"use it as a MILS auxiliary (loss='mils') or in extra_losses next to a loss that trains the model"
+            )
         options.setdefault("in_features", int(model.feature_dim))
         options.setdefault("num_classes", int(num_classes))
         return losses.build(cfg.loss, task="classification", **options), "features"
@@ -169,6 +218,8 @@ def loss_parameters_for_optimizer(criterion: nn.Module, kind: str) -> List[nn.Pa
     softmax modes; in validation mode the decision network has its own optimizer and
     only parameters of the candidates themselves (if any) are returned.
     """
+    if kind == "mils":  # MILS updates its loss modules' parameters with its own optimizer
+        return []
     parameters = criterion.parameters_for_model_optimizer() if kind == "slf" else criterion.parameters()
     return [p for p in parameters if p.requires_grad]
 
@@ -274,7 +325,12 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
         model = build_model(cfg.model, splits.input_shape, splits.num_classes).to(device)
         criterion, kind = build_criterion(cfg, model, splits.num_classes)
         criterion = criterion.to(device)
-        optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters_for_optimizer(criterion, kind)])
+        extras = build_extra_losses(cfg, model, splits.num_classes, device)
+        extra_parameters = [p for module, _ in extras.values() for p in module.parameters() if p.requires_grad]
+        optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters_for_optimizer(criterion, kind),
+                                          *extra_parameters])
+        mils = build_mils(cfg, model, optimizer, criterion, train_x, train_y, splits.num_classes) \
+            if kind == "mils" else None
         validation_mode = kind == "slf" and criterion.mode == "validation"
         if validation_mode and len(val_y) == 0:
             raise ValueError("SLF validation mode needs a non-empty validation split (val_size > 0)")
@@ -293,19 +349,23 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
         for epoch in range(1, cfg.epochs + 1):
             model.train()
             criterion.train()
-            loss_sum, loss_count, val_loss_sum = 0.0, 0, 0.0
+            loss_sum, loss_count, val_loss_sum, val_loss_count = 0.0, 0, 0.0, 0
             for index in batches(len(train_y), cfg.batch_size, shuffle):
                 x, y = train_x[index], train_y[index]
                 started = time.perf_counter()
-                optimizer.zero_grad(set_to_none=True)
-                output = model.features(x) if kind == "features" else model(x)
-                loss = criterion(output, y)
-                loss.backward()
-                optimizer.step()
+                if mils is not None:
+                    loss = torch.tensor(mils.step(x, y)["loss"])
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = _loss_with_extras(model, criterion, kind, extras, x, y)
+                    loss.backward()
+                    optimizer.step()
                 if validation_mode:
                     held_x, held_y = next(held_out)
                     info = criterion.validation_step(model, x, y, held_x, held_y)
-                    val_loss_sum += float(info.get("validation_loss", float("nan")))
+                    if "validation_loss" in info:  # absent on steps that validation_interval skips
+                        val_loss_sum += info["validation_loss"]
+                        val_loss_count += 1
                 step_seconds.append(time.perf_counter() - started)
                 value = float(loss.detach())
                 if not math.isfinite(value):
@@ -324,7 +384,7 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
                     bar.set_postfix(postfix, refresh=False)
             result["train_loss"].append(loss_sum / max(loss_count, 1))
             if validation_mode:
-                result["validation_loss"].append(val_loss_sum / max(loss_count, 1))
+                result["validation_loss"].append(val_loss_sum / val_loss_count if val_loss_count else float("nan"))
             result["val_acc"].append(evaluate_accuracy(model, criterion, kind, val_x, val_y, cfg.eval_batch_size)
                                      if len(val_y) else float("nan"))
             result["test_acc"].append(evaluate_accuracy(model, criterion, kind, test_x, test_y,
@@ -358,7 +418,52 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
             mean_weights=[float(w) for w in getattr(criterion, "mean_weights", criterion.weights)],
             slf_stats={key: float(value) for key, value in criterion.stats().items()},
         )
+    if mils is not None:
+        result["mils_stats"] = mils.stats()
     return result
+
+
+def build_extra_losses(cfg: ClassifyConfig, model: nn.Module, num_classes: int, device: Any
+                       ) -> Dict[str, Tuple[nn.Module, float]]:
+    """``cfg.extra_losses`` built as ``{name: (module, weight)}`` (feature losses sized for ``model``)."""
+    extras: Dict[str, Tuple[nn.Module, float]] = {}
+    for name, weight in cfg.extra_losses.items():
+        cls = losses.resolve(name, "classification")
+        options: Dict[str, Any] = {}
+        if getattr(cls, "input_kind", "logits") == "features":
+            options = dict(in_features=int(model.feature_dim), num_classes=int(num_classes))
+        extras[name] = (losses.build(name, task="classification", **options).to(device), float(weight))
+    return extras
+
+
+def _loss_with_extras(model: nn.Module, criterion: nn.Module, kind: str,
+                      extras: Mapping[str, Tuple[nn.Module, float]], x: Tensor, y: Tensor) -> Tensor:
+    """The criterion's loss plus the fixed-weight extra losses (features computed once)."""
+    if not extras:
+        output = model.features(x) if kind == "features" else model(x)
+        return criterion(output, y)
+    features = model.features(x)
+    loss = criterion(features if kind == "features" else model.classifier(features), y)
+    logits = None
+    for module, weight in extras.values():
+        if getattr(module, "input_kind", "logits") == "features":
+            loss = loss + weight * module(features, y)
+        else:
+            logits = model.classifier(features) if logits is None else logits
+            loss = loss + weight * module(logits, y)
+    return loss
+
+
+def build_mils(cfg: ClassifyConfig, model: nn.Module, optimizer: torch.optim.Optimizer, primary: nn.Module,
+               train_x: Tensor, train_y: Tensor, num_classes: int):
+    """:class:`slf.MILS` for ``cfg``; its observation set is ``cfg.mils_obs_size`` random training samples."""
+    from ..mils import MILS
+
+    order = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(cfg.seed + 2))
+    index = order[:cfg.mils_obs_size].to(train_y.device)
+    return MILS(model, optimizer, primary=primary, auxiliaries=list(cfg.mils_aux), rate=cfg.mils_rate,
+                observation=(train_x[index], train_y[index]), aux_weights=cfg.mils_aux_weights,
+                rule=cfg.mils_rule, seed=cfg.seed, num_classes=num_classes)
 
 
 # ---------------------------------------------------------------------- several seeds
@@ -399,6 +504,11 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
         key = "mean_weights" if all(run.get("mean_weights") for run in runs) else "final_weights"
         mean = np.mean([run[key] for run in runs], axis=0)
         summary["mean_weights"] = {name: float(w) for name, w in zip(first["candidates"], mean)}
+    if all(run.get("mils_stats") for run in runs):
+        attempted = sum(run["mils_stats"]["attempted_total"] for run in runs)
+        accepted = sum(run["mils_stats"]["accepted_total"] for run in runs)
+        summary["mils_attempted"], summary["mils_accepted"] = attempted, accepted
+        summary["mils_success_rate"] = accepted / attempted if attempted else None
     return summary
 
 
@@ -466,6 +576,9 @@ def format_summary_table(summaries: Sequence[Mapping[str, Any]]) -> str:
     """
     header = ["method", "data", "model", "seeds", "test acc (final)", "test acc (best val)", "ms/step",
               "mean weights"]
+    with_mils = any("mils_attempted" in s for s in summaries)
+    if with_mils:
+        header.insert(7, "mils accepted")
     rows = []
     for s in summaries:
         weights = s.get("mean_weights") or {}
@@ -477,6 +590,8 @@ def format_summary_table(summaries: Sequence[Mapping[str, Any]]) -> str:
             f"{s['ms_per_step']:.1f}",
             ", ".join(f"{name} {w:.2f}" for name, w in top),
         ])
+        if with_mils:
+            rows[-1].insert(7, _mils_cell(s))
     widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
     right = {3, 6}
 
@@ -485,6 +600,14 @@ def format_summary_table(summaries: Sequence[Mapping[str, Any]]) -> str:
                          ).rstrip()
 
     return "\n".join([line(header), *(line(row) for row in rows)])
+
+
+def _mils_cell(summary: Mapping[str, Any]) -> str:
+    if "mils_attempted" not in summary:
+        return ""
+    rate = summary.get("mils_success_rate")
+    return f"{summary['mils_accepted']}/{summary['mils_attempted']}" + (f" ({100 * rate:.0f}%)" if rate is not None
+                                                                         else "")
 
 
 def print_summary_table(summaries: Sequence[Mapping[str, Any]]) -> None:
