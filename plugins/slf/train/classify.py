@@ -443,8 +443,8 @@ def _loss_with_extras(model: nn.Module, criterion: nn.Module, kind: str,
         output = model.features(x) if kind == "features" else model(x)
         return criterion(output, y)
     features = model.features(x)
-    loss = criterion(features if kind == "features" else model.classifier(features), y)
-    logits = None
+    logits = None if kind == "features" else model.classifier(features)
+    loss = criterion(features if kind == "features" else logits, y)
     for module, weight in extras.values():
         if getattr(module, "input_kind", "logits") == "features":
             loss = loss + weight * module(features, y)
