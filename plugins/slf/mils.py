@@ -45,8 +45,10 @@ def _loss_name(spec: LossSpec, module: nn.Module) -> str:
     return str(getattr(module, "registry_name", None) or type(module).__name__)
 
 
-class _StateSnapshot:
+class StateSnapshot:
     """Preallocated copies of module tensors, optimizer state and the global RNG.
+
+    Public so that host adapters (e.g. ``slf_mmdet``'s MILS train loop) reuse it.
 
     ``save`` copies the live tensors into buffers allocated once (reallocated only when
     the set of live tensors changes, e.g. when an optimizer creates its state);
@@ -150,6 +152,9 @@ def _copy_value(value: Any) -> Any:
     if isinstance(value, dict):
         return dict(value)
     return value
+
+
+_StateSnapshot = StateSnapshot  # former private name
 
 
 class MILS:
@@ -279,7 +284,7 @@ class MILS:
             self.loss_optimizer = type(optimizer)(loss_params, **options)
         self.generator = torch.Generator().manual_seed(int(seed))
         optimizers = [optimizer] + ([self.loss_optimizer] if self.loss_optimizer is not None else [])
-        self._snapshot = _StateSnapshot([model, *self.loss_modules()], optimizers)
+        self._snapshot = StateSnapshot([model, *self.loss_modules()], optimizers)
         self.attempted = {name: 0 for name in self.aux_names}
         self.accepted = {name: 0 for name in self.aux_names}
         self.steps = 0
@@ -455,4 +460,4 @@ class MILS:
             self.loss_optimizer.load_state_dict(state["loss_optimizer"])
 
 
-__all__ = ["MILS", "RULES"]
+__all__ = ["MILS", "RULES", "StateSnapshot"]

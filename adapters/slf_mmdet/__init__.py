@@ -1,0 +1,27 @@
+"""slf_mmdet: stochastic-loss components registered into mmengine / mmdet registries.
+
+Importing this package registers everything it provides, so any mmengine or mmdet
+config enables it with::
+
+    custom_imports = dict(imports=['slf_mmdet'], allow_failed_imports=False)
+
+(``adapters/`` must be importable, e.g. after ``pip install -e .`` or on ``PYTHONPATH``.)
+
+Registered so far:
+
+- ``MILSEpochBasedTrainLoop`` in mmengine's ``LOOPS``: MILS (Multiple Independent
+  Losses Scheduling) as a drop-in ``train_cfg``::
+
+      train_cfg = dict(type='MILSEpochBasedTrainLoop', max_epochs=12, val_interval=1,
+                       rate=0.1, rule='not_worse', observation_batches=1, seed=0,
+                       auxiliaries=[dict(name='focal', replace={
+                           'bbox_head.loss_cls': dict(type='FocalLoss', use_sigmoid=True)})])
+
+  See :mod:`slf_mmdet.mils_loop` for the step, the observation metric (the primary
+  total loss on the first train batches, lower is better) and the logged statistics.
+
+The core package ``slf`` never imports mmengine or mmdet; only this package does.
+"""
+from .mils_loop import MILSEpochBasedTrainLoop
+
+__all__ = ["MILSEpochBasedTrainLoop"]
