@@ -25,6 +25,10 @@ EXTRAS = {
 }
 EXTRAS["all"] = sorted({req for name in ("mmdet", "fairseq", "pyg") for req in EXTRAS[name]})
 
+# Each host adapter under adapters/ is its own top-level import package (slf_mmdet, ...).
+ADAPTERS = find_packages("adapters")
+PACKAGE_DIR = {"": "plugins", **{name: "adapters/" + name.replace(".", "/") for name in ADAPTERS}}
+
 setup(
     name="stochastic-loss",
     version="0.1.0",
@@ -32,8 +36,8 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    package_dir={"": "plugins"},
-    packages=find_packages("plugins"),
+    package_dir=PACKAGE_DIR,
+    packages=find_packages("plugins") + ADAPTERS,
     install_requires=CORE,
     extras_require=EXTRAS,
     entry_points={"console_scripts": ["slf = slf.cli:main"]},
