@@ -21,6 +21,8 @@ import torch
 from slf import MILS, losses
 from slf.models import build_model
 
+from _timing import interleaved_times, median_ratio
+
 
 def make_plain(inputs: torch.Tensor, targets: torch.Tensor, model_name: str) -> Callable[[], float]:
     torch.manual_seed(0)
@@ -74,21 +76,15 @@ def main() -> None:
     steps: Dict[str, Callable[[], float]] = {"primary only": make_plain(inputs, targets, args.model)}
     for rate in (float(r) for r in args.rates.split(",")):
         steps[f"MILS r={rate:g}"] = make_mils(inputs, targets, args.model, rate, aux)
-    for _ in range(args.warmup):
-        for step in steps.values():
-            step()
-    times: Dict[str, List[float]] = {label: [] for label in steps}
-    for _ in range(args.steps):
-        for label, step in steps.items():
-            times[label].append(step())
+    times = interleaved_times(steps, args.steps, args.warmup)
     base = times["primary only"]
     print(f"model={args.model} batch={args.batch_size} threads={args.threads} aux={aux} rounds={args.steps} "
           f"observation=128 samples")
     for label, values in times.items():
-        median_ratio = statistics.median(v / b for v, b in zip(values, base))
+        ratio = median_ratio(values, base)
         mean_ratio = statistics.fmean(values) / statistics.fmean(base)
         line = (f"{label:14s} median step {statistics.median(values) * 1e3:7.2f} ms  "
-                f"median ratio {median_ratio:.3f}  mean ratio {mean_ratio:.3f}")
+                f"median ratio {ratio:.3f}  mean ratio {mean_ratio:.3f}")
         mils = getattr(steps[label], "mils", None)
         if mils is not None:
             stats = mils.stats()

@@ -17,6 +17,8 @@ from torch import nn
 from slf import StochasticLoss
 from slf.models import build_model
 
+from _timing import interleaved_times, median_ratio
+
 
 def make_step(model: nn.Module, criterion: nn.Module, inputs: torch.Tensor, targets: torch.Tensor):
     params = list(model.parameters())
@@ -62,18 +64,12 @@ def main() -> None:
     for label, criterion in variants.items():
         torch.manual_seed(0)
         steps[label] = make_step(build_model(args.model, (1, 28, 28), 10), criterion, inputs, targets)
-    for _ in range(args.warmup):  # includes compilation
-        for step in steps.values():
-            step()
-    times = {label: [] for label in steps}
-    for _ in range(args.steps):  # interleaved: every variant once per round
-        for label, step in steps.items():
-            times[label].append(step())
+    times = interleaved_times(steps, args.steps, args.warmup)  # warm-up includes compilation
     base = times["cross-entropy"]
     print(f"model={args.model} batch={args.batch_size} threads={args.threads} K={args.samples} "
           f"candidates={len(names)} rounds={args.steps}")
     for label, values in times.items():
-        ratio = statistics.median(v / b for v, b in zip(values, base))
+        ratio = median_ratio(values, base)
         print(f"{label:28s} median step {statistics.median(values) * 1e3:7.2f} ms   "
               f"median ratio to cross-entropy {ratio:.3f}")
     print("goal: ratio <= 1.03")

@@ -81,6 +81,15 @@ def check_same_shape_inputs(pred: Tensor, target: Tensor, name: str) -> None:
         )
 
 
+def check_feature_matrix(features: Tensor, in_features: int, name: str) -> None:
+    """Features ``(N, in_features)``, floating point (for a feature loss's ``logits``)."""
+    if (not torch.is_tensor(features) or not features.is_floating_point() or features.dim() != 2
+            or features.shape[1] != in_features):
+        raise ValueError(
+            f"{name}: features must be a floating point tensor of shape (N, {in_features}), got {_describe(features)}"
+        )
+
+
 def per_sample_mean(values: Tensor) -> Tensor:
     """Average every dimension but the first: ``(N, *) -> (N,)``."""
     # flatten(1), not reshape(N, -1): the latter is ambiguous (and raises) for N == 0.

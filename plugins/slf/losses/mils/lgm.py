@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..base import BaseLoss, _describe, check_reduction, reduce_loss
+from ..base import BaseLoss, _describe, check_feature_matrix, check_reduction, reduce_loss
 from ..baselines.large_margin_softmax import _check_inputs as check_feature_inputs
 from ..registry import register
 from .._utils import gather_target, one_hot_like
@@ -142,16 +142,7 @@ class LGMLoss(BaseLoss):
 
     def logits(self, features: Tensor) -> Tensor:
         """Class scores :math:`-d_k` (no margin), ``(N, D) -> (N, C)``, for prediction."""
-        if (
-            not torch.is_tensor(features)
-            or not features.is_floating_point()
-            or features.dim() != 2
-            or features.shape[1] != self.in_features
-        ):
-            raise ValueError(
-                f"{self.name}: features must be a floating point tensor of shape (N, {self.in_features}), "
-                f"got {_describe(features)}"
-            )
+        check_feature_matrix(features, self.in_features, self.name)
         return -_distances(features, self.means)
 
     def extra_repr(self) -> str:
