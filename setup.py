@@ -15,7 +15,9 @@ CORE = [
     "scipy",
 ]
 EXTRAS = {
-    "mmdet": ["mmengine==0.10.7", "mmcv==2.1.0", "mmdet==3.3.0", "tensorboard"],
+    # mmengine resolves `_base_ = 'mmdet::...'` through pkg_resources, which setuptools 81 removed;
+    # torch 2.13 needs setuptools >= 77.0.3.
+    "mmdet": ["mmengine==0.10.7", "mmcv==2.1.0", "mmdet==3.3.0", "tensorboard", "setuptools>=77.0.3,<81"],
     # fairseq-fixed itself is installed with --no-deps (it declares torchaudio, a CUDA
     # build); these are the dependencies it really needs. See README.
     "fairseq": ["hydra-core==1.3.2", "omegaconf==2.3.0", "bitarray", "sacrebleu",

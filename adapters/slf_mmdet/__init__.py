@@ -7,7 +7,20 @@ config enables it with::
 
 (``adapters/`` must be importable, e.g. after ``pip install -e .`` or on ``PYTHONPATH``.)
 
-Registered so far:
+Registered:
+
+- ``StochasticLoss`` in mmdet's ``MODELS``: SLF wherever mmdet takes a loss, over core
+  losses and mmdet's own (:mod:`slf_mmdet.stochastic_loss`)::
+
+      loss_cls=dict(type='StochasticLoss', use_sigmoid=True, num_samples=3,
+                    candidates=['bce', dict(type='FocalLoss', use_sigmoid=True)])
+
+- ``SLFYOLOV3Head`` in mmdet's ``MODELS``: YOLOv3 with SLF-learned weights for its loss
+  parts (:mod:`slf_mmdet.yolo_head`).
+- ``SLFLoggerHook`` in mmengine's ``HOOKS``: the learned weights in the log, TensorBoard
+  and a PNG (:mod:`slf_mmdet.logger_hook`)::
+
+      custom_hooks = [dict(type='SLFLoggerHook')]
 
 - ``MILSEpochBasedTrainLoop`` in mmengine's ``LOOPS``: MILS (Multiple Independent
   Losses Scheduling) as a drop-in ``train_cfg``::
@@ -22,6 +35,9 @@ Registered so far:
 
 The core package ``slf`` never imports mmengine or mmdet; only this package does.
 """
+from .logger_hook import SLFLoggerHook
 from .mils_loop import MILSEpochBasedTrainLoop
+from .stochastic_loss import MMDetStochasticLoss
+from .yolo_head import SLFYOLOV3Head
 
-__all__ = ["MILSEpochBasedTrainLoop"]
+__all__ = ["MILSEpochBasedTrainLoop", "MMDetStochasticLoss", "SLFLoggerHook", "SLFYOLOV3Head"]

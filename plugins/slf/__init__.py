@@ -8,7 +8,8 @@ Example:
 from . import losses
 from .decision import DecisionMLP, GlobalDecision
 from .mils import MILS
+from .part_weighting import LossPartWeighting
 from .stochastic_loss import PAPER_CANDIDATES, StochasticLoss
 
 __version__ = "0.1.0"
-__all__ = ["StochasticLoss", "MILS", "DecisionMLP", "GlobalDecision", "PAPER_CANDIDATES", "losses", "__version__"]
+__all__ = ["StochasticLoss", "MILS", "LossPartWeighting", "DecisionMLP", "GlobalDecision", "PAPER_CANDIDATES", "losses", "__version__"]

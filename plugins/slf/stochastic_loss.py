@@ -418,6 +418,73 @@ class StochasticLoss(nn.Module):
             self._record(recorded.detach())
         return reduce_loss(per_sample, self.reduction)
 
+    def combine(self, columns: Sequence[Tensor], output: Optional[Tensor] = None) -> "tuple[Tensor, Tensor]":
+        r"""Weigh candidate losses that the caller computed itself (a host's own losses).
+
+        .. math::
+
+            H_r = \sum_{i=1}^{n} \hat p_{r,i}\, \tilde\ell_{r,i}
+
+        for rows r, where column i holds :math:`\ell_{\cdot,i}` in candidate order and
+        :math:`\tilde\ell` is the normalised value when ``normalize`` is set. A host that
+        needs its own reduction (mmdet's ``weight`` and ``avg_factor``) or whose parts are
+        not functions of one output (YOLO's loss parts) computes the columns and calls
+        this instead of :meth:`forward`; the decision, sampling, NaN masking, statistics
+        and checkpoint state are the same. Joint and softmax modes only.
+
+        Args:
+            columns: one tensor ``(R,)`` per candidate, in candidate order.
+            output: the model output whose rows feed the decision network (``(M, ...)``;
+                M must equal R with ``selection='sample'``); ``None`` with ``decision='global'``.
+
+        Returns:
+            ``(H, weights)``: H per row ``(R,)`` and the selection weights ``(1, n)`` or
+            ``(R, n)`` with their graph (a masked non-finite candidate has weight 0).
+
+        Example:
+            >>> crit = StochasticLoss(["mse", "mae"], task="regression", decision="global", seed=0)
+            >>> rows, weights = crit.combine([torch.ones(4), torch.full((4,), 3.0)])
+            >>> rows.shape, weights.shape
+            (torch.Size([4]), torch.Size([1, 2]))
+        """
+        if self.mode == "validation":
+            raise RuntimeError("combine() supports mode='joint' or 'softmax'; validation mode needs forward() "
+                               "and validation_step()")
+        if len(columns) != len(self.candidates):
+            raise ValueError(f"combine() got {len(columns)} columns for {len(self.candidates)} candidates "
+                             f"{self.candidate_names}")
+        rows = columns[0].shape[0] if columns[0].dim() == 1 else -1
+        for name, column in zip(self.candidate_names, columns):
+            if column.dim() != 1 or column.shape[0] != rows:
+                raise ValueError(f"combine(): candidate {name!r} column has shape {tuple(column.shape)}; every "
+                                 f"column must be 1-D with the same length ({tuple(columns[0].shape)})")
+        if output is None:
+            if not isinstance(self.decision, GlobalDecision):
+                raise ValueError("combine() needs the model output for the decision network unless decision='global'")
+            features = columns[0].new_zeros((rows, 0))
+        else:
+            if self.selection == "sample" and output.shape[0] != rows:
+                raise ValueError(f"selection='sample' needs one output row per loss row: {output.shape[0]} vs {rows}")
+            features = decision_features(output, self.task, self.from_logits)
+        values = torch.stack(list(columns), dim=1)
+        keep = self._finite_candidates(values.detach().sum(dim=0))
+        if self.normalize is not None and self.training:
+            self._update_scale(values)
+        noise = self._draw_noise(1 if self.selection == "batch" else rows)
+        weights = self.selection_weights(self.decision_logits(features), noise)
+        recorded = weights
+        if keep is None:
+            per_row = (self.scale_values(values) * weights.to(values.dtype)).sum(dim=1)
+        else:
+            kept_values = self.scale_values(torch.stack([columns[i] for i in keep], dim=1), keep)
+            kept, recorded = self._renormalize(weights, keep)
+            per_row = (kept_values * kept.to(kept_values.dtype)).sum(dim=1)
+            index = torch.tensor(keep, device=weights.device)
+            weights = torch.zeros_like(weights).index_copy(1, index, kept)
+        if self.training:
+            self._record(recorded.detach())
+        return per_row, weights
+
     def _finite_candidates(self, column_sums: Tensor) -> Optional[List[int]]:
         """Indices of the candidates with finite losses this batch, or None when all are."""
         finite = torch.isfinite(column_sums).tolist()

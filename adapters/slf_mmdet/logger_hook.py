@@ -1,0 +1,95 @@
+"""``SLFLoggerHook``: learned loss weights into mmengine's log, its visualizer backends and a PNG.
+
+Every training iteration the hook reads each SLF module in the model,
+:class:`slf.StochasticLoss` (``weight/<candidate>``, e.g. inside an mmdet
+``type='StochasticLoss'`` loss) and :class:`slf.LossPartWeighting` (``lambda/<part>``,
+e.g. ``SLFYOLOV3Head``), and writes the values to the message hub under
+``train/slf/<module path>/...``. mmengine's ``LoggerHook`` then prints them every
+logging interval (as the mean over that interval) and hands them to the visualizer,
+so they reach TensorBoard when ``visualizer.vis_backends`` has ``TensorboardVisBackend``.
+After each training epoch the weight history is drawn to ``<work_dir>/slf_<path>.png``.
+
+Config::
+
+    custom_hooks = [dict(type='SLFLoggerHook')]
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple, Union
+
+from mmengine.hooks import Hook, LoggerHook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+from torch import nn
+
+from slf import LossPartWeighting, StochasticLoss
+
+SLFModule = Union[StochasticLoss, LossPartWeighting]
+
+
+def slf_modules(model: nn.Module) -> Iterator[Tuple[str, SLFModule]]:
+    """Every SLF module of ``model`` with its path; a StochasticLoss inside a LossPartWeighting is its parent's."""
+    if is_model_wrapper(model):
+        model = model.module
+    owners: List[str] = []
+    for path, module in model.named_modules():
+        if isinstance(module, (StochasticLoss, LossPartWeighting)):
+            if any(path.startswith(owner + ".") for owner in owners):
+                continue
+            owners.append(path)
+            yield path or "model", module
+
+
+def slf_scalars(module: SLFModule) -> Dict[str, float]:
+    """The logged scalars of one module: its current part lambdas or candidate weights."""
+    if isinstance(module, LossPartWeighting):
+        return {f"lambda/{name}": float(value) for name, value in zip(module.part_names, module.lambdas)}
+    return {f"weight/{name}": float(value) for name, value in zip(module.candidate_names, module.weights)}
+
+
+@HOOKS.register_module()
+class SLFLoggerHook(Hook):
+    """Log the learned loss weights of every SLF module in the model; plot their history.
+
+    Args:
+        window: iterations averaged in each logged value (default: the ``LoggerHook``'s interval).
+        plot: draw the weight history to a PNG in the work dir after every training epoch.
+    """
+
+    priority = "NORMAL"  # before LoggerHook (BELOW_NORMAL), so its line holds this iteration's values
+
+    def __init__(self, window: Optional[int] = None, plot: bool = True) -> None:
+        if window is not None and window < 1:
+            raise ValueError(f"window must be >= 1 or None, got {window}")
+        self.window = window
+        self.plot = plot
+        self.keys: List[str] = []
+
+    def before_train(self, runner) -> None:
+        window = self.window or next((hook.interval for hook in runner.hooks if isinstance(hook, LoggerHook)), 10)
+        self.keys = [f"slf/{path}/{name}" for path, module in slf_modules(runner.model) for name in slf_scalars(module)]
+        if not self.keys:
+            runner.logger.warning("SLFLoggerHook: the model has no StochasticLoss or SLF-weighted head; nothing to log")
+        known = {cfg["data_src"] for cfg in runner.log_processor.custom_cfg}
+        # Non-loss scalars are logged at their last value; the weights are sampled, so log the interval's mean.
+        runner.log_processor.custom_cfg.extend(
+            dict(data_src=key, method_name="mean", window_size=window) for key in self.keys if key not in known)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        for path, module in slf_modules(runner.model):
+            for name, value in slf_scalars(module).items():
+                runner.message_hub.update_scalar(f"train/slf/{path}/{name}", value)
+
+    def after_train_epoch(self, runner) -> None:
+        if not self.plot or runner.rank != 0:
+            return
+        from slf.plots import plot_selection_weights
+
+        for path, module in slf_modules(runner.model):
+            if not module.history:
+                continue
+            names = module.part_names if isinstance(module, LossPartWeighting) else module.candidate_names
+            what = "lambda / sum of lambdas" if isinstance(module, LossPartWeighting) else "selection weight"
+            plot_selection_weights(module.history, names, Path(runner.work_dir) / f"slf_{path}.png",
+                                   title=f"{path}: {what} (epoch {runner.epoch + 1})")

@@ -1,0 +1,147 @@
+"""SLF-learned weights for the parts of a multi-part loss (YOLO's lambda_coord, lambda_obj, ...).
+
+The SLF paper's detection experiment lets the decision network weigh the parts of
+YOLO's loss instead of fixing lambda_coord, lambda_pred, lambda_obj and lambda_noobj by
+hand. Here the parts keep the weights a config gives them as the starting point and
+the weights keep their total:
+
+.. math::
+
+    L = \\sum_i \\lambda_i \\frac{P_i}{w_i},\\qquad \\lambda = S\\,\\hat p,\\qquad
+    S = \\sum_i w_i,\\qquad \\hat p = \\frac{1}{K}\\sum_{k=1}^{K}
+        \\operatorname{softmax}\\Big(\\frac{v + G_k}{\\tau}\\Big),\\qquad v^{(0)} = \\log\\frac{w}{S}
+
+where :math:`P_i` is part i as the host computes it with its configured weight
+:math:`w_i` (so :math:`P_i / w_i` is the unweighted part) and v are the decision
+logits (:class:`slf.decision.GlobalDecision`). In softmax mode (no noise) the loss
+starts equal to the host's; v is learned in the same backward pass as the model.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .stochastic_loss import StochasticLoss
+
+
+class _HostPart(nn.Module):
+    """A named loss part whose values the host computes (see :meth:`StochasticLoss.combine`)."""
+
+    reduction = "none"
+    input_kind = "logits"
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.registry_name = name
+
+    def forward(self, output: Tensor, target: Tensor) -> Tensor:
+        raise RuntimeError(f"loss part {self.registry_name!r} is computed by the host; use LossPartWeighting")
+
+
+class LossPartWeighting(nn.Module):
+    r"""Learned, scale-keeping weights :math:`\lambda` for the named parts of a loss.
+
+    Args:
+        parts: part names, e.g. ``('cls', 'obj', 'noobj', 'xy', 'wh')``.
+        prior_weights: the configured weight :math:`w_i > 0` of each part; the start of
+            :math:`\lambda` and its total :math:`S`.
+        num_samples: K, Gumbel-Softmax samples averaged per step.
+        tau: Gumbel-Softmax temperature; ``tau_schedule``/``tau_decay``/``tau_min`` as in
+            :class:`StochasticLoss`.
+        hard: straight-through one-hot samples.
+        mode: ``'joint'`` (the paper's Algorithm 1) or ``'softmax'`` (no noise: weights
+            :math:`\lambda = S\,\mathrm{softmax}(v)`).
+        history_interval: steps between rows of ``history``.
+        seed: seed of the Gumbel noise generator.
+
+    Shape:
+        - parts: scalars (or equal-length 1-D tensors), one per part name.
+        - result: the same keys, each part times :math:`\lambda_i / w_i`; their sum is the loss.
+
+    Example:
+        >>> weighting = LossPartWeighting(["cls", "xy"], [1.0, 2.0], mode="softmax")
+        >>> out = weighting({"cls": torch.tensor(4.0), "xy": torch.tensor(6.0)})
+        >>> round(float(sum(out.values())), 4)  # starts equal to 4 + 6
+        10.0
+        >>> [round(x, 3) for x in weighting.lambdas.tolist()]
+        [1.0, 2.0]
+    """
+
+    def __init__(
+        self,
+        parts: Sequence[str],
+        prior_weights: Sequence[float],
+        num_samples: int = 3,
+        tau: float = 1.0,
+        tau_schedule: str = "constant",
+        tau_decay: float = 0.999,
+        tau_min: float = 0.1,
+        hard: bool = False,
+        mode: str = "joint",
+        history_interval: int = 10,
+        seed: Optional[int] = None,
+    ) -> None:
+        super().__init__()
+        parts = list(parts)
+        if len(set(parts)) != len(parts) or not parts:
+            raise ValueError(f"parts must be distinct names, at least one, got {parts}")
+        if len(prior_weights) != len(parts):
+            raise ValueError(f"prior_weights needs one weight per part {parts}, got {list(prior_weights)}")
+        if any(not float(w) > 0 for w in prior_weights):
+            raise ValueError(f"every prior weight must be > 0 (a part with weight 0 cannot be learned; drop it "
+                             f"instead), got {dict(zip(parts, prior_weights))}")
+        if mode not in ("joint", "softmax"):
+            raise ValueError(f"mode must be 'joint' or 'softmax', got {mode!r}")
+        self.part_names: List[str] = parts
+        self.register_buffer("prior_weights", torch.tensor([float(w) for w in prior_weights]))
+        self.total = float(self.prior_weights.sum())
+        self.selection = StochasticLoss(
+            candidates=[_HostPart(name) for name in parts], task="regression", num_samples=num_samples,
+            tau=tau, tau_schedule=tau_schedule, tau_decay=tau_decay, tau_min=tau_min, hard=hard,
+            decision="global", prior=[float(w) for w in prior_weights], mode=mode,
+            history_interval=history_interval, seed=seed, fused=False,
+        )
+
+    @property
+    def lambdas(self) -> Tensor:
+        r"""The part weights :math:`\lambda = S \hat p` of the last training step, shape ``(n,)``.
+
+        Before the first training step: the noise-free start :math:`S\,\mathrm{softmax}(v)`.
+        """
+        if self.selection.step == 0:
+            with torch.no_grad():
+                return torch.softmax(self.selection.decision.logits.float().cpu(), dim=0) * self.total
+        return self.selection.weights * self.total
+
+    @property
+    def history(self) -> List[Dict[str, Any]]:
+        """Rows ``{'step', 'weights' (normalised, summing to 1), 'tau'}`` every ``history_interval`` steps."""
+        return self.selection.history
+
+    def forward(self, parts: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+        missing = [name for name in self.part_names if name not in parts]
+        extra = [name for name in parts if name not in self.part_names]
+        if missing or extra:
+            raise ValueError(f"LossPartWeighting expects parts {self.part_names}; missing {missing}, unexpected {extra}")
+        values = [parts[name].reshape(-1) for name in self.part_names]
+        unweighted = [value / weight for value, weight in zip(values, self.prior_weights.to(values[0].dtype))]
+        _, weights = self.selection.combine(unweighted)
+        lambdas = weights[0].to(values[0].dtype) * self.total
+        # combine() gave a non-finite part weight 0; 0 * NaN would still be NaN, so drop its graph.
+        return {name: (lambdas[i] * unweighted[i]).reshape(parts[name].shape)
+                if bool(torch.isfinite(unweighted[i]).all()) else parts[name].new_zeros(parts[name].shape)
+                for i, name in enumerate(self.part_names)}
+
+    def stats(self) -> Dict[str, float]:
+        """Scalars for a logger: ``lambda/<part>`` (last step), ``mean_lambda/<part>`` and ``tau``."""
+        out: Dict[str, float] = {"tau": self.selection.tau}
+        mean = self.selection.mean_weights * self.total
+        for i, name in enumerate(self.part_names):
+            out[f"lambda/{name}"] = float(self.lambdas[i])
+            out[f"mean_lambda/{name}"] = float(mean[i])
+        return out
+
+    def extra_repr(self) -> str:
+        return f"parts={self.part_names}, prior_weights={self.prior_weights.tolist()}"

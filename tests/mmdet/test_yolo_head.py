@@ -1,0 +1,84 @@
+"""SLFYOLOV3Head against mmdet's YOLOV3Head on the same predictions and boxes."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+pytestmark = [pytest.mark.mmdet, pytest.mark.usefixtures("mmdet_scope")]
+
+from mmdet.registry import MODELS  # noqa: E402
+from mmengine.structures import InstanceData  # noqa: E402
+
+import slf_mmdet  # noqa: E402,F401
+
+HEAD = dict(
+    num_classes=2, in_channels=[16, 16, 16], out_channels=[16, 16, 16],
+    loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=True, loss_weight=1.0, reduction="sum"),
+    loss_conf=dict(type="CrossEntropyLoss", use_sigmoid=True, loss_weight=1.0, reduction="sum"),
+    loss_xy=dict(type="CrossEntropyLoss", use_sigmoid=True, loss_weight=2.0, reduction="sum"),
+    loss_wh=dict(type="MSELoss", loss_weight=2.0, reduction="sum"),
+    train_cfg=dict(assigner=dict(type="GridAssigner", pos_iou_thr=0.5, neg_iou_thr=0.5, min_pos_iou=0)),
+)
+
+
+def batch(seed: int = 0, size: int = 128):
+    """Feature maps at strides 32/16/8 and tree-crown-sized boxes (15-60 px) for two images."""
+    g = torch.Generator().manual_seed(seed)
+    feats = tuple(torch.randn(2, 16, size // s, size // s, generator=g) for s in (32, 16, 8))
+    gts = []
+    for _ in range(2):
+        xy = torch.rand(6, 2, generator=g) * (size - 64)
+        wh = 15 + torch.rand(6, 2, generator=g) * 45
+        gts.append(InstanceData(bboxes=torch.cat([xy, xy + wh], 1), labels=torch.randint(0, 2, (6,), generator=g)))
+    metas = [dict(img_shape=(size, size), batch_input_shape=(size, size)) for _ in range(2)]
+    return feats, gts, metas
+
+
+def losses(head, feats, gts, metas):
+    return head.loss_by_feat(*head(feats), gts, metas)
+
+
+def test_softmax_start_equals_the_stock_head_part_by_part() -> None:
+    torch.manual_seed(0)
+    stock = MODELS.build(dict(type="YOLOV3Head", **HEAD))
+    slf = MODELS.build(dict(type="SLFYOLOV3Head", slf_weighting=dict(mode="softmax"), **HEAD))
+    slf.load_state_dict(stock.state_dict(), strict=False)
+    feats, gts, metas = batch()
+    expected = {k: sum(v) for k, v in losses(stock, feats, gts, metas).items()}
+    got = losses(slf, feats, gts, metas)
+    assert set(got) == {"loss_cls", "loss_obj", "loss_noobj", "loss_xy", "loss_wh"}
+    assert torch.allclose(got["loss_obj"] + got["loss_noobj"], expected["loss_conf"], rtol=1e-5)
+    for part in ("cls", "xy", "wh"):
+        assert torch.allclose(got[f"loss_{part}"], expected[f"loss_{part}"], rtol=1e-5)
+    assert got["loss_obj"] > 0 and got["loss_noobj"] > 0
+    assert torch.allclose(slf.part_weighting.lambdas, torch.tensor([1.0, 1.0, 1.0, 2.0, 2.0]), atol=1e-5)
+
+
+def test_joint_weights_learn_with_the_head_and_keep_their_total() -> None:
+    torch.manual_seed(0)
+    head = MODELS.build(dict(type="SLFYOLOV3Head", slf_weighting=dict(num_samples=3, seed=0), **HEAD))
+    start = head.part_weighting.lambdas.clone()
+    optimizer = torch.optim.SGD(head.parameters(), lr=1e-3, momentum=0.9)
+    feats, gts, metas = batch(seed=1)
+    for _ in range(10):
+        optimizer.zero_grad()
+        total = sum(losses(head, feats, gts, metas).values())
+        assert torch.isfinite(total)
+        total.backward()
+        assert head.part_weighting.selection.decision.logits.grad.abs().sum() > 0
+        optimizer.step()
+    assert not torch.allclose(head.part_weighting.lambdas, start)
+    assert abs(float(head.part_weighting.lambdas.sum()) - 7.0) < 1e-4
+    moved = head.part_weighting.selection.decision.logits.detach() - torch.log(torch.tensor([1, 1, 1, 2, 2.0]) / 7)
+    assert moved.abs().max() > 1e-3
+
+
+def test_configured_weights_are_the_prior_and_bad_options_fail() -> None:
+    cfg = copy.deepcopy(HEAD)
+    cfg["loss_cls"]["loss_weight"] = 0.5
+    head = MODELS.build(dict(type="SLFYOLOV3Head", slf_weighting=dict(mode="softmax"), **cfg))
+    assert torch.allclose(head.part_weighting.lambdas, torch.tensor([0.5, 1.0, 1.0, 2.0, 2.0]), atol=1e-5)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        MODELS.build(dict(type="SLFYOLOV3Head", slf_weighting=dict(temperature=1.0), **HEAD))
