@@ -35,9 +35,12 @@ as if the primary step had been taken directly, and ``rate=0`` is the stock loop
 
 **Observation metric.** For a generic mmengine model accuracy is not defined, so the
 metric is the model's *primary total loss* on the observation batches: the first
-``observation_batches`` batches of the train dataloader, deep-copied when training
-starts (the copy is taken with the global RNGs forked, so it does not shift the
-training randomness). Each batch goes through ``model.data_preprocessor(batch, True)``,
+``observation_batches * batch_size`` samples of the train dataset, loaded through its
+pipeline and collated with the dataloader's ``collate_fn`` when training starts. The
+copy never iterates the dataloader (a batch sampler such as mmdet's
+``AspectRatioBatchSampler`` would keep the unused rest of a partial pass and add it to
+the first epoch), and it is taken with the global RNGs forked, so it does not shift the
+training randomness. Each batch goes through ``model.data_preprocessor(batch, True)``,
 ``model(**data, mode='loss')`` and ``model.parse_losses``; the values are summed.
 **Lower is better**: ``'not_worse'`` accepts ``L1 <= L0``, ``'better'`` accepts
 ``L1 < L0``, ``'always'`` accepts every attempt without measuring (the paper's ablation)
@@ -226,15 +229,14 @@ class MILSEpochBasedTrainLoop(EpochBasedTrainLoop):
         return super().run()
 
     def _copy_observation(self) -> List[Any]:
-        batches = []
+        loader = self.dataloader
+        batch_size = getattr(loader.batch_sampler, "batch_size", None) or loader.batch_size or 1
+        size = min(len(loader.dataset), self.observation_batches * batch_size)
+        if size == 0:
+            raise ValueError("MILSEpochBasedTrainLoop: the train dataset is empty; no observation set")
         with _forked_rng():
-            for batch in self.dataloader:
-                batches.append(copy.deepcopy(batch))
-                if len(batches) >= self.observation_batches:
-                    break
-        if not batches:
-            raise ValueError("MILSEpochBasedTrainLoop: the train dataloader yielded no batch for the observation set")
-        return batches
+            samples = [loader.dataset[i] for i in range(size)]
+        return [loader.collate_fn(samples[start:start + batch_size]) for start in range(0, size, batch_size)]
 
     @torch.no_grad()
     def observation_loss(self) -> float:

@@ -214,8 +214,8 @@ class MMDetStochasticLoss(nn.Module):
         rows = int(math.prod(pred.shape[:-1])) if pred.dim() > 1 else pred.shape[0]
         columns = [self._row_share(name, loss_map, rows, reduction, avg_factor)
                    for name, loss_map in zip(self.candidate_names, maps)]
-        features = pred.reshape(rows, -1) if self.task != "regression" or pred.dim() > 1 else pred.reshape(rows, 1)
-        per_row, weights = self.slf.combine(columns, features)
+        # The decision network reads pred row by row: (R, C) logits, or (R, 4) boxes.
+        per_row, weights = self.slf.combine(columns, pred.reshape(rows, -1))
         if reduction != "none":
             return self.loss_weight * per_row.sum()
         if all(loss_map.shape == maps[0].shape for loss_map in maps) and maps[0].numel() % rows == 0:

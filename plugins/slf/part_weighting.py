@@ -130,8 +130,9 @@ class LossPartWeighting(nn.Module):
         _, weights = self.selection.combine(unweighted)
         lambdas = weights[0].to(values[0].dtype) * self.total
         # combine() gave a non-finite part weight 0; 0 * NaN would still be NaN, so drop its graph.
+        finite = torch.stack([torch.isfinite(value).all() for value in unweighted]).tolist()
         return {name: (lambdas[i] * unweighted[i]).reshape(parts[name].shape)
-                if bool(torch.isfinite(unweighted[i]).all()) else parts[name].new_zeros(parts[name].shape)
+                if finite[i] else parts[name].new_zeros(parts[name].shape)
                 for i, name in enumerate(self.part_names)}
 
     def stats(self) -> Dict[str, float]:

@@ -19,14 +19,15 @@ from mmengine.runner import Runner  # noqa: E402
 
 import slf_mmdet  # noqa: E402,F401
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "mmdet" / "yolov3_mobilenetv2_slf_deepforest.py"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "mmdet"
 KEY = "slf/bbox_head.part_weighting/lambda/"
 PARTS = ("cls", "obj", "noobj", "xy", "wh")
 
 
-def small_config(data_root: Path, work_dir: Path, epochs: int = 2) -> Config:
-    """The shipped config, on 8 training and 4 validation tiles, 2 iterations per epoch."""
-    cfg = Config.fromfile(CONFIG)
+def small_config(data_root: Path, work_dir: Path, epochs: int = 2,
+                 name: str = "yolov3_mobilenetv2_slf_deepforest.py") -> Config:
+    """A shipped config, on 8 training and 4 validation tiles, 2 iterations per epoch."""
+    cfg = Config.fromfile(CONFIGS / name)
     for loader, tiles in (("train_dataloader", 8), ("val_dataloader", 4)):
         cfg[loader].dataset.data_root = str(data_root)
         cfg[loader].dataset.indices = tiles
@@ -88,3 +89,22 @@ def test_cpu_config_trains_logs_and_resumes(deepforest_root: Path, tmp_path: Pat
     assert torch.equal(restored.selection.generator.get_state(), extra["generator"])
     resumed.train()
     assert restored.selection.step == 4 and resumed.epoch == 2
+
+
+def test_mils_loop_on_the_yolo_detector(deepforest_root: Path, tmp_path: Path) -> None:
+    """MILS as the train loop of the stock YOLOv3 config: focal-loss steps, tested and kept or undone."""
+    cfg = small_config(deepforest_root, tmp_path, epochs=1, name="yolov3_mobilenetv2_deepforest.py")
+    cfg.train_cfg = dict(type="MILSEpochBasedTrainLoop", max_epochs=1, val_interval=1, rate=1.0, seed=0,
+                         auxiliaries=[dict(name="focal", replace={"bbox_head.loss_cls": dict(
+                             type="FocalLoss", use_sigmoid=True, reduction="sum")})])
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    stats = runner.train_loop.mils_stats()
+    # Rate 1: both steps of the epoch try the auxiliary. (The observation copy must not add a
+    # batch: mmdet's AspectRatioBatchSampler keeps what a partial pass left over.)
+    assert runner.iter == 2 and stats["attempted"] == {"focal": 2}
+    assert 0 <= stats["accepted"]["focal"] <= 2
+    # Whatever was decided, the primary loss is back in place and the model is finite.
+    assert type(runner.model.bbox_head.loss_cls).__name__ == "CrossEntropyLoss"
+    assert all(torch.isfinite(p).all() for p in runner.model.parameters())
+    assert 0.0 <= runner.message_hub.get_scalar("val/pascal_voc/mAP").current() <= 1.0

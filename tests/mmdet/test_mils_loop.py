@@ -19,6 +19,7 @@ from mmengine.registry import MODELS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import slf_mmdet  # noqa: E402,F401  (registers MILSEpochBasedTrainLoop)
+from digits_data import DigitsDataset  # noqa: E402
 
 
 @MODELS.register_module(name="SLFTestCrossEntropy", force=True)
@@ -29,22 +30,6 @@ class _CrossEntropy(nn.CrossEntropyLoss):
 @MODELS.register_module(name="SLFTestMultiMargin", force=True)
 class _MultiMargin(nn.MultiMarginLoss):
     pass
-
-
-class DigitsDataset(torch.utils.data.Dataset):
-    def __init__(self, n: int = 384) -> None:
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
-        self.x = torch.tensor(digits.data[:n] / 16.0, dtype=torch.float32)
-        self.y = torch.tensor(digits.target[:n], dtype=torch.long)
-        self.metainfo = dict(classes=list(range(10)))
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def __getitem__(self, i: int) -> dict:
-        return dict(inputs=self.x[i], data_samples=self.y[i])
 
 
 class DigitsMLP(BaseModel):
