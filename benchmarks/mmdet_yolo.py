@@ -6,13 +6,17 @@ Two measurements, both on configs/mmdet/yolov3_mobilenetv2{,_slf}_deepforest.py:
    model on the same real batch, in interleaved rounds; the median per-round ratio
    SLF / stock (goal <= 1.02).
 2. Val mAP (mmdet's VOCMetric, IoU 0.5, area) after a fixed CPU budget: the same number
-   of epochs for both heads, from scratch, over seeds; mean +- std, a paired t-test and
-   the learned lambdas at the end. Writes JSON and a PNG (mAP per method with 95% CI)
-   to ``--out``.
+   of epochs for every head, from scratch, over seeds; mean +- std, a paired t-test
+   against the stock head and the learned lambdas at the end. Methods: ``stock``,
+   ``slf`` (the shipped SLF config: the paper's joint update) and ``slf_normalized``
+   (the same with ``normalize='mean'``). Writes JSON and a PNG (mAP per method with
+   95% CI) to ``--out``.
 
     python -m slf_mmdet.deepforest_tiles data/deepforest        # once
     python benchmarks/mmdet_yolo.py --seeds 3 --epochs 20
     python benchmarks/mmdet_yolo.py --seeds 1 --epochs 1 --rounds 5   # a smoke run
+    # add a method to an earlier run, reusing its runs of the others (runs are seeded, repeatable):
+    python benchmarks/mmdet_yolo.py --methods slf_normalized --skip-timing --reuse runs/mmdet_yolo/mmdet_yolo.json
 """
 from __future__ import annotations
 
@@ -31,13 +35,17 @@ from _timing import interleaved_times, median_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {"stock": ROOT / "configs/mmdet/yolov3_mobilenetv2_deepforest.py",
-           "slf": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py"}
+           "slf": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
+           "slf_normalized": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py"}
+OVERRIDES = {"slf_normalized": {"model.bbox_head.slf_weighting.normalize": "mean"}}
+LABELS = {"stock": "stock YOLOv3 head", "slf": "SLF head (joint)", "slf_normalized": "SLF head (joint, normalised)"}
 
 
 def load_config(method: str, data_root: str, work_dir: Path, epochs: int, seed: int):
     from mmengine.config import Config
 
     cfg = Config.fromfile(CONFIGS[method])
+    cfg.merge_from_dict(OVERRIDES.get(method, {}))
     for loader in ("train_dataloader", "val_dataloader"):
         cfg[loader].dataset.data_root = data_root
     cfg.train_cfg.max_epochs = epochs
@@ -75,7 +83,7 @@ def time_iterations(data_root: str, rounds: int, warmup: int) -> Dict[str, Any]:
 
     init_default_scope("mmdet")  # the Runner does this from the config; here datasets are built by hand
     models, batch = {}, None
-    for method in CONFIGS:
+    for method in ("stock", "slf"):
         cfg = load_config(method, data_root, Path("/tmp"), 1, 0)
         torch.manual_seed(0)
         models[method] = MODELS.build(cfg.model).train()
@@ -122,6 +130,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--methods", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument("--reuse", help="a previous mmdet_yolo.json whose runs of the other methods are kept")
     parser.add_argument("--out", default=str(ROOT / "runs/mmdet_yolo"))
     args = parser.parse_args()
     import slf_mmdet  # noqa: F401  (registers the SLF head and hook)
@@ -142,31 +152,47 @@ def main() -> None:
               f"ratio SLF/stock {timing['ratio']:.4f} (goal <= 1.02)")
 
     if not args.skip_training:
-        runs: Dict[str, List[Dict[str, Any]]] = {method: [] for method in CONFIGS}
-        jobs = [(method, seed) for seed in range(args.seeds) for method in CONFIGS]
+        runs: Dict[str, List[Dict[str, Any]]] = {}
+        if args.reuse:
+            previous = json.loads(Path(args.reuse).read_text())
+            if (previous["epochs"], previous["seeds"]) != (args.epochs, args.seeds):
+                raise SystemExit(f"--reuse {args.reuse} has {previous['epochs']} epochs and {previous['seeds']} seeds; "
+                                 f"this run asks for {args.epochs} and {args.seeds}")
+            runs = {m: r for m, r in previous["runs"].items() if m not in args.methods}
+            report["timing"] = report.get("timing", previous.get("timing"))
+        runs.update({method: [] for method in args.methods})
+        jobs = [(method, seed) for seed in range(args.seeds) for method in args.methods]
         for method, seed in tqdm(jobs, desc="training runs"):
             runs[method].append(train_once(method, data_root, out, args.epochs, seed))
+        runs = {method: runs[method] for method in CONFIGS if method in runs}
         report["runs"] = runs
         maps = {method: [run["mAP"] for run in method_runs] for method, method_runs in runs.items()}
-        print(f"\nval mAP@0.5 after {args.epochs} epochs ({runs['stock'][0]['iterations']} iterations), "
-              f"{args.seeds} seeds:")
+        iterations = next(iter(runs.values()))[0]["iterations"]
+        print(f"\nval mAP@0.5 after {args.epochs} epochs ({iterations} iterations), {args.seeds} seeds:")
         for method, values in maps.items():
             minutes = statistics.fmean(run["train_s"] for run in runs[method]) / 60
-            print(f"  {method:6s} {summary(values)}   per seed {[round(v, 4) for v in values]}   "
+            print(f"  {method:15s} {summary(values)}   per seed {[round(v, 4) for v in values]}   "
                   f"{minutes:.1f} min per run")
-        if args.seeds > 1:
-            test = scipy_stats.ttest_rel(maps["slf"], maps["stock"])
-            report["paired_t_p"] = float(test.pvalue)
-            print(f"  SLF - stock: {statistics.fmean(maps['slf']) - statistics.fmean(maps['stock']):+.4f}, "
+        report["paired_t_p"] = {}
+        for method in maps:
+            if method == "stock" or "stock" not in maps or args.seeds < 2:
+                continue
+            test = scipy_stats.ttest_rel(maps[method], maps["stock"])
+            report["paired_t_p"][method] = float(test.pvalue)
+            print(f"  {method} - stock: {statistics.fmean(maps[method]) - statistics.fmean(maps['stock']):+.4f}, "
                   f"paired t-test p = {test.pvalue:.3f}")
-        for part in runs["slf"][0]["lambdas"]:
-            final = [run["lambdas"][part] for run in runs["slf"]]
-            mean = [run["mean_lambdas"][part] for run in runs["slf"]]
-            print(f"  lambda_{part:6s} final {summary(final)}   mean over training {summary(mean)}")
+        for method, method_runs in runs.items():
+            if "lambdas" not in method_runs[0]:
+                continue
+            print(f"  {method}: learned lambdas (start 1, 1, 1, 2, 2)")
+            for part in method_runs[0]["lambdas"]:
+                final = [run["lambdas"][part] for run in method_runs]
+                mean = [run["mean_lambdas"][part] for run in method_runs]
+                print(f"    lambda_{part:6s} final {summary(final)}   mean over training {summary(mean)}")
         from slf.plots import plot_method_comparison
 
-        png = plot_method_comparison({"stock YOLOv3 head": maps["stock"], "SLF-weighted head": maps["slf"]},
-                                     out / "mmdet_yolo_map.png", ylabel="val mAP@0.5 (tree crowns)",
+        png = plot_method_comparison({LABELS[m]: v for m, v in maps.items()}, out / "mmdet_yolo_map.png",
+                                     ylabel="val mAP@0.5 (tree crowns)",
                                      title=f"YOLOv3-MobileNetV2, {args.epochs} epochs from scratch, CPU")
         print(f"plot: {png}")
     (out / "mmdet_yolo.json").write_text(json.dumps(report, indent=2))

@@ -32,8 +32,11 @@ class SLFYOLOV3Head(YOLOV3Head):
 
     Args:
         slf_weighting: options of :class:`slf.LossPartWeighting` (``num_samples``, ``tau``,
-            ``tau_schedule``, ``hard``, ``mode`` (``'joint'`` or ``'softmax'``),
-            ``history_interval``, ``seed``).
+            ``tau_schedule``, ``hard``, ``mode`` (``'joint'`` or ``'softmax'``), ``normalize``
+            (``None`` or ``'mean'``), ``history_interval``, ``seed``). The literal joint
+            update drifts onto the smallest unweighted part (wh on the tree-crown
+            benchmark, see the README); ``normalize='mean'`` reads parts relative to
+            their running means.
         *args, **kwargs: :class:`mmdet.models.dense_heads.YOLOV3Head`'s.
 
     The loss dict holds ``loss_cls``, ``loss_obj``, ``loss_noobj``, ``loss_xy`` and

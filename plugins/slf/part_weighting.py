@@ -15,6 +15,19 @@ where :math:`P_i` is part i as the host computes it with its configured weight
 :math:`w_i` (so :math:`P_i / w_i` is the unweighted part) and v are the decision
 logits (:class:`slf.decision.GlobalDecision`). In softmax mode (no noise) the loss
 starts equal to the host's; v is learned in the same backward pass as the model.
+
+Learned jointly as Algorithm 1 states, v follows :math:`\partial L / \partial \lambda_i =
+P_i / w_i` and drifts onto the part with the smallest unweighted value (measured on
+YOLOv3: all the weight on wh, see the README). With ``normalize='mean'`` v reads each
+part relative to its running mean :math:`m_i` instead, while the model still gets L:
+
+.. math::
+
+    L' = \sum_i \operatorname{sg}(\lambda_i) \frac{P_i}{w_i}
+        + \sum_i \big(\lambda_i - \operatorname{sg}(\lambda_i)\big)
+          \operatorname{sg}\Big(\frac{P_i}{w_i m_i}\Big)
+
+(sg: stop-gradient), equal to L in value and in its gradient for the model.
 """
 from __future__ import annotations
 
@@ -53,6 +66,9 @@ class LossPartWeighting(nn.Module):
         hard: straight-through one-hot samples.
         mode: ``'joint'`` (the paper's Algorithm 1) or ``'softmax'`` (no noise: weights
             :math:`\lambda = S\,\mathrm{softmax}(v)`).
+        normalize: ``None`` (v learns from the unweighted parts) or ``'mean'`` (from each
+            part divided by its running mean; see the module docs).
+        normalize_momentum: momentum of that running mean.
         history_interval: steps between rows of ``history``.
         seed: seed of the Gumbel noise generator.
 
@@ -80,6 +96,8 @@ class LossPartWeighting(nn.Module):
         tau_min: float = 0.1,
         hard: bool = False,
         mode: str = "joint",
+        normalize: Optional[str] = None,
+        normalize_momentum: float = 0.99,
         history_interval: int = 10,
         seed: Optional[int] = None,
     ) -> None:
@@ -100,8 +118,8 @@ class LossPartWeighting(nn.Module):
         self.selection = StochasticLoss(
             candidates=[_HostPart(name) for name in parts], task="regression", num_samples=num_samples,
             tau=tau, tau_schedule=tau_schedule, tau_decay=tau_decay, tau_min=tau_min, hard=hard,
-            decision="global", prior=[float(w) for w in prior_weights], mode=mode,
-            history_interval=history_interval, seed=seed, fused=False,
+            decision="global", prior=[float(w) for w in prior_weights], mode=mode, normalize=normalize,
+            normalize_momentum=normalize_momentum, history_interval=history_interval, seed=seed, fused=False,
         )
 
     @property
@@ -131,8 +149,13 @@ class LossPartWeighting(nn.Module):
         lambdas = weights[0].to(values[0].dtype) * self.total
         # combine() gave a non-finite part weight 0; 0 * NaN would still be NaN, so drop its graph.
         finite = torch.stack([torch.isfinite(value).all() for value in unweighted]).tolist()
-        return {name: (lambdas[i] * unweighted[i]).reshape(parts[name].shape)
-                if finite[i] else parts[name].new_zeros(parts[name].shape)
+        if self.selection.normalize is None:
+            weighted = [lambdas[i] * unweighted[i] for i in range(len(unweighted))]
+        else:
+            signal = self.selection.scale_values(torch.stack([u.detach().sum() for u in unweighted]).unsqueeze(0))[0]
+            fixed = lambdas.detach()
+            weighted = [fixed[i] * unweighted[i] + (lambdas[i] - fixed[i]) * signal[i] for i in range(len(unweighted))]
+        return {name: weighted[i].reshape(parts[name].shape) if finite[i] else parts[name].new_zeros(parts[name].shape)
                 for i, name in enumerate(self.part_names)}
 
     def stats(self) -> Dict[str, float]:

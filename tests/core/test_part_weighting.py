@@ -78,3 +78,26 @@ def test_state_survives_a_state_dict_round_trip() -> None:
     assert torch.equal(restored.lambdas, weighting.lambdas)
     next_a, next_b = weighting(parts()), restored(parts())
     assert all(torch.equal(next_a[k], next_b[k]) for k in next_a)
+
+
+def test_normalized_weights_read_parts_relative_to_their_running_means() -> None:
+    """Steady parts of very different sizes: the literal update collapses, the normalised one stays put."""
+    runs = {}
+    for normalize in (None, "mean"):
+        weighting = LossPartWeighting(["cls", "xy", "wh"], [1.0, 2.0, 2.0], mode="softmax", normalize=normalize)
+        optimizer = torch.optim.SGD(weighting.parameters(), lr=0.05)
+        for _ in range(60):
+            values = parts()
+            optimizer.zero_grad()
+            out = weighting(values)
+            total = sum(out.values())
+            # The model's loss and gradients are the same either way: lambda_i * P_i / w_i.
+            lambdas = weighting.lambdas
+            assert math.isclose(float(total), float(3.0 * lambdas[0] + 2.5 * lambdas[1] + 0.5 * lambdas[2]),
+                                rel_tol=1e-5)
+            total.backward()
+            assert math.isclose(float(values["wh"].grad), float(lambdas[2] / 2.0), rel_tol=1e-5)
+            optimizer.step()
+        runs[normalize] = weighting.lambdas
+    assert runs[None][2] > 3.0  # onto wh, the smallest unweighted part
+    assert torch.allclose(runs["mean"], torch.tensor([1.0, 2.0, 2.0]), atol=0.15)

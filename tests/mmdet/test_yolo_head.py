@@ -40,10 +40,11 @@ def losses(head, feats, gts, metas):
     return head.loss_by_feat(*head(feats), gts, metas)
 
 
-def test_softmax_start_equals_the_stock_head_part_by_part() -> None:
+@pytest.mark.parametrize("normalize", [None, "mean"])
+def test_softmax_start_equals_the_stock_head_part_by_part(normalize) -> None:
     torch.manual_seed(0)
     stock = MODELS.build(dict(type="YOLOV3Head", **HEAD))
-    slf = MODELS.build(dict(type="SLFYOLOV3Head", slf_weighting=dict(mode="softmax"), **HEAD))
+    slf = MODELS.build(dict(type="SLFYOLOV3Head", slf_weighting=dict(mode="softmax", normalize=normalize), **HEAD))
     slf.load_state_dict(stock.state_dict(), strict=False)
     feats, gts, metas = batch()
     expected = {k: sum(v) for k, v in losses(stock, feats, gts, metas).items()}
