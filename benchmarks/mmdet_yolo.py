@@ -8,8 +8,9 @@ Two measurements, both on configs/mmdet/yolov3_mobilenetv2{,_slf}_deepforest.py:
 2. Val mAP (mmdet's VOCMetric, IoU 0.5, area) after a fixed CPU budget: the same number
    of epochs for every head, from scratch, over seeds; mean +- std, a paired t-test
    against the stock head and the learned lambdas at the end. Methods: ``stock``,
-   ``slf`` (the shipped SLF config: the paper's joint update) and ``slf_normalized``
-   (the same with ``normalize='mean'``). Writes JSON and a PNG (mAP per method with
+   ``slf`` (the shipped SLF config: the paper's joint update), ``slf_normalized`` (the
+   same with ``normalize='mean'``) and ``slf_softmax_normalized`` (no Gumbel noise:
+   ``mode='softmax'``, normalised). Writes JSON and a PNG (mAP per method with
    95% CI) to ``--out``.
 
     python -m slf_mmdet.deepforest_tiles data/deepforest        # once
@@ -36,9 +37,13 @@ from _timing import interleaved_times, median_ratio
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {"stock": ROOT / "configs/mmdet/yolov3_mobilenetv2_deepforest.py",
            "slf": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
-           "slf_normalized": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py"}
-OVERRIDES = {"slf_normalized": {"model.bbox_head.slf_weighting.normalize": "mean"}}
-LABELS = {"stock": "stock YOLOv3 head", "slf": "SLF head (joint)", "slf_normalized": "SLF head (joint, normalised)"}
+           "slf_normalized": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
+           "slf_softmax_normalized": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py"}
+OVERRIDES = {"slf_normalized": {"model.bbox_head.slf_weighting.normalize": "mean"},
+             "slf_softmax_normalized": {"model.bbox_head.slf_weighting.normalize": "mean",
+                                        "model.bbox_head.slf_weighting.mode": "softmax"}}
+LABELS = {"stock": "stock", "slf": "SLF joint", "slf_normalized": "SLF joint\nnormalised",
+          "slf_softmax_normalized": "SLF softmax\nnormalised"}
 
 
 def load_config(method: str, data_root: str, work_dir: Path, epochs: int, seed: int):

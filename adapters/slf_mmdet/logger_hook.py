@@ -65,10 +65,13 @@ class SLFLoggerHook(Hook):
         self.window = window
         self.plot = plot
         self.keys: List[str] = []
+        self.modules: List[Tuple[str, SLFModule]] = []
 
     def before_train(self, runner) -> None:
         window = self.window or next((hook.interval for hook in runner.hooks if isinstance(hook, LoggerHook)), 10)
-        self.keys = [f"slf/{path}/{name}" for path, module in slf_modules(runner.model) for name in slf_scalars(module)]
+        # Found once: walking a detector's modules every iteration would cost more than logging.
+        self.modules = list(slf_modules(runner.model))
+        self.keys = [f"slf/{path}/{name}" for path, module in self.modules for name in slf_scalars(module)]
         if not self.keys:
             runner.logger.warning("SLFLoggerHook: the model has no StochasticLoss or SLF-weighted head; nothing to log")
         known = {cfg["data_src"] for cfg in runner.log_processor.custom_cfg}
@@ -77,7 +80,7 @@ class SLFLoggerHook(Hook):
             dict(data_src=key, method_name="mean", window_size=window) for key in self.keys if key not in known)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
-        for path, module in slf_modules(runner.model):
+        for path, module in self.modules:
             for name, value in slf_scalars(module).items():
                 runner.message_hub.update_scalar(f"train/slf/{path}/{name}", value)
 
@@ -86,7 +89,7 @@ class SLFLoggerHook(Hook):
             return
         from slf.plots import plot_selection_weights
 
-        for path, module in slf_modules(runner.model):
+        for path, module in self.modules:
             if not module.history:
                 continue
             names = module.part_names if isinstance(module, LossPartWeighting) else module.candidate_names
