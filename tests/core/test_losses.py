@@ -49,7 +49,7 @@ EXPECTED = {
     "classification": {
         "ce", "mse", "mae", "hinge", "categorical_hinge", "cosine", "bce",
         "smooth01", "large_margin_softmax", "label_smoothing",
-        "multi_margin", "focal", "center", "lgm",
+        "multi_margin", "focal", "center", "lgm", "poly1",
     },
     "binary": {"bce", "mse", "mae", "hinge", "cosine"},
     "regression": {"mse", "mae", "huber", "log_cosh", "robust", "adaptive_robust"},
@@ -136,6 +136,8 @@ def call_functional(task, name, loss, input, target, reduction):
         )
     if name == "focal":
         return L.focal_loss(input, target, gamma=loss.gamma, alpha=loss.alpha, reduction=reduction)
+    if name == "poly1":
+        return L.poly1_loss(input, target, epsilon=loss.epsilon, reduction=reduction)
     if name == "center":
         return L.center_loss(input, target, loss.centers, reduction=reduction)
     if name == "lgm":
@@ -825,6 +827,19 @@ def test_multi_margin_matches_torch():
         got = L.multi_margin_loss(logits, target, margin=margin, reduction="none")
         torch.testing.assert_close(got, F.multi_margin_loss(logits, target, margin=margin, reduction="none"))
     torch.testing.assert_close(L.MultiMarginLoss()(logits, target), F.multi_margin_loss(logits, target))
+
+
+def test_poly1_is_cross_entropy_plus_its_first_polynomial_term():
+    logits, target = torch.randn(16, 7, generator=torch.Generator().manual_seed(3)), torch.arange(16) % 7
+    ce = L.cross_entropy_loss(logits, target, reduction="none")
+    torch.testing.assert_close(L.poly1_loss(logits, target, epsilon=0.0, reduction="none"), ce)
+    p = torch.softmax(logits, 1).gather(1, target[:, None])[:, 0]
+    torch.testing.assert_close(L.poly1_loss(logits, target, epsilon=2.0, reduction="none"), ce + 2.0 * (1 - p))
+    # Log-probabilities in place of logits give the same values (what a seq2seq model hands a criterion).
+    torch.testing.assert_close(L.poly1_loss(torch.log_softmax(logits, 1), target, reduction="none"),
+                               L.poly1_loss(logits, target, reduction="none"))
+    with pytest.raises(ValueError, match="epsilon must be >= -1"):
+        L.Poly1Loss(epsilon=-2.0)
 
 
 def test_focal_gamma_zero_is_cross_entropy_and_down_weights_easy_samples():

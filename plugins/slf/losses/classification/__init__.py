@@ -6,6 +6,7 @@ from .cross_entropy import CrossEntropyLoss, cross_entropy_loss
 from .hinge import HingeClassificationLoss, hinge_classification_loss
 from .mae import MAEClassificationLoss, mae_classification_loss
 from .mse import MSEClassificationLoss, mse_classification_loss
+from .poly1 import Poly1Loss, poly1_loss
 
 __all__ = [
     "BCEClassificationLoss",
@@ -15,6 +16,7 @@ __all__ = [
     "HingeClassificationLoss",
     "MAEClassificationLoss",
     "MSEClassificationLoss",
+    "Poly1Loss",
     "bce_classification_loss",
     "categorical_hinge_loss",
     "cosine_classification_loss",
@@ -22,4 +24,5 @@ __all__ = [
     "hinge_classification_loss",
     "mae_classification_loss",
     "mse_classification_loss",
+    "poly1_loss",
 ]
