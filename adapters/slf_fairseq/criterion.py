@@ -1,0 +1,213 @@
+"""``--criterion slf``: SLF over token-level candidate losses, on fairseq's own criterion API.
+
+Per target token t (padding removed) with log-probabilities :math:`\\log p_t` over the
+vocabulary, the criterion is the core :class:`slf.StochasticLoss`,
+
+.. math::
+
+    \\mathcal{L} = \\sum_t \\sum_i \\hat p_{i}\\, \\ell_i(\\log p_t, y_t),\\qquad
+    \\hat p = \\frac{1}{K}\\sum_{k=1}^{K}\\operatorname{softmax}\\Big(\\frac{\\log h(\\phi) + G_k}{\\tau}\\Big)
+
+with candidates :math:`\\ell_i` from ``--slf-candidates``:
+
+- ``nll`` and ``label_smoothed_nll`` (fairseq's own ``label_smoothed_nll_loss``, with
+  ``--label-smoothing``);
+- ``focal`` (``--slf-focal-gamma``), ``poly1`` (``--slf-poly1-epsilon``), ``mse`` and
+  ``mae`` (Brier-style squared / absolute error of the probabilities, averaged over the
+  vocabulary), and any other core classification loss that reads the output
+  (``slf.losses.available('classification')``).
+
+**Decision features.** A vocabulary-sized output is too large for the decision network,
+so it reads per-token summaries: the 10 largest probabilities in decreasing order and
+the normalised entropy (:func:`slf.decision.decision_features`), averaged over the batch's
+tokens with ``--slf-selection batch`` (one weight vector per batch) or per token with
+``sample``. They do not depend on which word is which, nor on the vocabulary size.
+
+**Logging.** ``loss``, ``nll_loss`` and ``ppl`` as ``label_smoothed_cross_entropy``
+logs them, plus ``w_<candidate>``: the mean selection weight, averaged over tokens.
+They go to fairseq's progress bar, JSON log and ``--tensorboard-logdir``; the
+logging outputs are sums, so ``logging_outputs_can_be_summed`` holds.
+
+**Precision.** Under ``--fp16``/``--bf16`` fairseq calls ``criterion.half()``; this
+criterion keeps its decision network in float32 and computes the candidates and the
+Gumbel sampling on float32 log-probabilities.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Tuple
+
+import torch
+from fairseq.criterions import register_criterion
+from fairseq.criterions.label_smoothed_cross_entropy import (
+    LabelSmoothedCrossEntropyCriterion,
+    LabelSmoothedCrossEntropyCriterionConfig,
+    label_smoothed_nll_loss,
+)
+from fairseq.logging import metrics
+from torch import Tensor, nn
+
+from slf import StochasticLoss, losses
+
+FAIRSEQ_CANDIDATES = ("nll", "label_smoothed_nll")
+WEIGHT_PREFIX = "slf_weight_"
+
+
+class LabelSmoothedNLL(nn.Module):
+    """fairseq's ``label_smoothed_nll_loss`` per token (``epsilon=0``: the NLL), as an SLF candidate."""
+
+    reduction = "none"
+    input_kind = "logits"
+    task = "classification"
+    minimum = 0.0
+
+    def __init__(self, epsilon: float, name: str) -> None:
+        super().__init__()
+        self.epsilon = epsilon
+        self.registry_name = name
+
+    def forward(self, lprobs: Tensor, target: Tensor) -> Tensor:
+        return label_smoothed_nll_loss(lprobs, target, self.epsilon, ignore_index=None, reduce=False)[0]
+
+
+def valid_candidates() -> List[str]:
+    """Names ``--slf-candidates`` accepts: fairseq's NLL forms and the core losses that read the output."""
+    core = [name for name in losses.available("classification")
+            if getattr(losses.resolve(name, "classification"), "input_kind", "logits") == "logits"]
+    return list(FAIRSEQ_CANDIDATES) + core
+
+
+@dataclass
+class SLFCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig):
+    slf_candidates: str = field(
+        default="label_smoothed_nll,focal,poly1,mse",
+        metadata={"help": "comma-separated candidate losses: nll, label_smoothed_nll or a core classification "
+                          "loss (focal, poly1, mse, mae, ce, hinge, ...)"})
+    slf_samples: int = field(default=3, metadata={"help": "K, Gumbel-Softmax samples averaged"})
+    slf_tau: float = field(default=1.0, metadata={"help": "Gumbel-Softmax temperature"})
+    slf_tau_schedule: str = field(default="constant", metadata={"help": "constant or exponential"})
+    slf_tau_decay: float = field(default=0.999, metadata={"help": "per-step decay of an exponential schedule"})
+    slf_tau_min: float = field(default=0.1, metadata={"help": "floor of the exponential schedule"})
+    slf_mode: str = field(default="joint", metadata={"help": "joint (Algorithm 1) or softmax (no noise)"})
+    slf_normalize: str = field(default="none", metadata={"help": "none or mean (divide each candidate by its "
+                                                                  "running mean)"})
+    slf_selection: str = field(default="batch", metadata={"help": "batch (one weight vector) or sample (per token)"})
+    slf_decision: str = field(default="mlp", metadata={"help": "mlp (reads per-token features) or global"})
+    slf_hard: bool = field(default=False, metadata={"help": "straight-through one-hot samples"})
+    slf_focal_gamma: float = field(default=2.0, metadata={"help": "gamma of the focal candidate"})
+    slf_poly1_epsilon: float = field(default=1.0, metadata={"help": "epsilon of the poly1 candidate"})
+    slf_seed: int = field(default=1, metadata={"help": "seed of the Gumbel noise generator"})
+
+
+@register_criterion("slf", dataclass=SLFCriterionConfig)
+class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
+    """Stochastic Loss Function over token-level losses; see the module docs.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> from fairseq.data import Dictionary
+        >>> vocab = Dictionary()
+        >>> for word in "ein kleiner Test".split():
+        ...     _ = vocab.add_symbol(word)
+        >>> task = SimpleNamespace(target_dictionary=vocab)
+        >>> crit = SLFCriterion(task, sentence_avg=False, label_smoothing=0.1, slf_candidates="nll,label_smoothed_nll")
+        >>> crit.slf.candidate_names
+        ['nll', 'label_smoothed_nll']
+    """
+
+    def __init__(
+        self,
+        task: Any,
+        sentence_avg: bool,
+        label_smoothing: float,
+        ignore_prefix_size: int = 0,
+        report_accuracy: bool = False,
+        slf_candidates: str = "label_smoothed_nll,focal,poly1,mse",
+        slf_samples: int = 3,
+        slf_tau: float = 1.0,
+        slf_tau_schedule: str = "constant",
+        slf_tau_decay: float = 0.999,
+        slf_tau_min: float = 0.1,
+        slf_mode: str = "joint",
+        slf_normalize: str = "none",
+        slf_selection: str = "batch",
+        slf_decision: str = "mlp",
+        slf_hard: bool = False,
+        slf_focal_gamma: float = 2.0,
+        slf_poly1_epsilon: float = 1.0,
+        slf_seed: int = 1,
+    ) -> None:
+        super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
+        if slf_mode not in ("joint", "softmax"):
+            raise ValueError(f"--slf-mode must be 'joint' or 'softmax', got {slf_mode!r} (validation mode needs a "
+                             "held-out look-ahead step that fairseq's trainer does not take)")
+        if slf_normalize not in ("none", "mean"):
+            raise ValueError(f"--slf-normalize must be 'none' or 'mean', got {slf_normalize!r}")
+        names = [name.strip() for name in slf_candidates.split(",") if name.strip()]
+        valid = valid_candidates()
+        unknown = [name for name in names if name not in valid]
+        if unknown or not names:
+            raise ValueError(f"--slf-candidates: unknown {unknown or 'empty list'}; valid names: {valid}")
+        candidates: List[Any] = []
+        kwargs: Dict[str, Dict[str, float]] = {}
+        for name in names:
+            if name in FAIRSEQ_CANDIDATES:
+                candidates.append(LabelSmoothedNLL(label_smoothing if name == "label_smoothed_nll" else 0.0, name))
+            else:
+                candidates.append(name)
+        if "focal" in names:
+            kwargs["focal"] = {"gamma": slf_focal_gamma}
+        if "poly1" in names:
+            kwargs["poly1"] = {"epsilon": slf_poly1_epsilon}
+        self.slf = StochasticLoss(
+            candidates, task="classification", num_samples=slf_samples, tau=slf_tau, tau_schedule=slf_tau_schedule,
+            tau_decay=slf_tau_decay, tau_min=slf_tau_min, hard=slf_hard, selection=slf_selection,
+            decision=slf_decision, mode=slf_mode, normalize=None if slf_normalize == "none" else slf_normalize,
+            candidate_kwargs=kwargs, reduction="sum", seed=slf_seed,
+        )
+
+    def half(self) -> "SLFCriterion":
+        # fairseq casts the criterion with --fp16; the decision network and sampling stay float32.
+        return self
+
+    def bfloat16(self) -> "SLFCriterion":
+        return self
+
+    def forward(self, model: nn.Module, sample: Dict[str, Any], reduce: bool = True) -> Tuple[Tensor, int, Dict]:
+        if not reduce:
+            raise ValueError("the slf criterion returns summed losses only (reduce=False is not supported)")
+        net_output = model(**sample["net_input"])
+        lprobs, target = self.get_lprobs_and_target(model, net_output, sample)
+        tokens = target.ne(self.padding_idx)
+        lprobs, target = lprobs[tokens].float(), target[tokens]
+        loss = self.slf(lprobs, target)
+        nll_loss = -lprobs.detach().gather(1, target.unsqueeze(1)).sum()
+        sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
+        logging_output = {
+            "loss": loss.data,
+            "nll_loss": nll_loss.data,
+            "ntokens": sample["ntokens"],
+            "nsentences": sample["target"].size(0),
+            "sample_size": sample_size,
+        }
+        if self.training:
+            for name, weight in zip(self.slf.candidate_names, self.slf.weights.tolist()):
+                logging_output[WEIGHT_PREFIX + name] = weight * sample["ntokens"]
+        if self.report_accuracy:
+            n_correct, total = self.compute_accuracy(model, net_output, sample)
+            logging_output["n_correct"] = n_correct.item()
+            logging_output["total"] = total.item()
+        return loss, sample_size, logging_output
+
+    @classmethod
+    def reduce_metrics(cls, logging_outputs: List[Dict[str, Any]]) -> None:
+        """fairseq's loss / nll_loss / ppl (and accuracy), plus ``w_<candidate>`` averaged over tokens."""
+        super().reduce_metrics(logging_outputs)
+        ntokens = sum(log.get("ntokens", 0) for log in logging_outputs)
+        names = sorted({key[len(WEIGHT_PREFIX):] for log in logging_outputs for key in log
+                        if key.startswith(WEIGHT_PREFIX)})
+        for name in names:
+            total = sum(log.get(WEIGHT_PREFIX + name, 0) for log in logging_outputs)
+            if ntokens > 0:
+                metrics.log_scalar(f"w_{name}", total / ntokens, ntokens, round=3)

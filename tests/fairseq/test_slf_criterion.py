@@ -1,0 +1,97 @@
+"""The ``slf`` criterion on fairseq's API, with a real (tiny) transformer on real German-English pairs."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.fairseq
+
+from fairseq.criterions import CRITERION_REGISTRY  # noqa: E402
+from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion  # noqa: E402
+from fairseq.logging import metrics  # noqa: E402
+
+import slf_fairseq  # noqa: E402
+from slf_fairseq.criterion import SLFCriterion, valid_candidates  # noqa: E402
+
+
+def gradients(model):
+    return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+def test_one_candidate_equals_label_smoothed_cross_entropy(tiny_translation) -> None:
+    task, build_model, batch = tiny_translation
+    results = []
+    for criterion in (LabelSmoothedCrossEntropyCriterion(task, False, 0.1),
+                      SLFCriterion(task, False, 0.1, slf_candidates="label_smoothed_nll")):
+        model = build_model(seed=0)
+        loss, sample_size, log = criterion(model, batch)
+        loss.backward()
+        results.append((loss.detach(), sample_size, log, gradients(model)))
+    (ref_loss, ref_size, ref_log, ref_grads), (loss, size, log, grads) = results
+    torch.testing.assert_close(loss, ref_loss, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(log["nll_loss"], ref_log["nll_loss"], rtol=1e-5, atol=1e-5)
+    assert size == ref_size and log["ntokens"] == ref_log["ntokens"]
+    assert grads.keys() == ref_grads.keys() and len(grads) > 10
+    for name in grads:
+        torch.testing.assert_close(grads[name], ref_grads[name], rtol=1e-4, atol=1e-6)
+    assert log["slf_weight_label_smoothed_nll"] == log["ntokens"]  # weight 1 on every token
+
+
+def test_several_candidates_train_the_decision_network(tiny_translation) -> None:
+    task, build_model, batch = tiny_translation
+    criterion = SLFCriterion(task, False, 0.1, slf_candidates="label_smoothed_nll,focal,poly1,mse,mae")
+    model = build_model()
+    loss, sample_size, log = criterion(model, batch)
+    assert torch.isfinite(loss) and sample_size == batch["ntokens"]
+    loss.backward()
+    decision = list(criterion.slf.decision.parameters())
+    assert decision and any(p.grad is not None and p.grad.abs().sum() > 0 for p in decision)
+    # fairseq's trainer optimises criterion.parameters(): the decision network is among them.
+    assert {id(p) for p in decision} <= {id(p) for p in criterion.parameters()}
+    weights = [log[f"slf_weight_{name}"] for name in ("label_smoothed_nll", "focal", "poly1", "mse", "mae")]
+    assert math.isclose(sum(weights), log["ntokens"], rel_tol=1e-5)
+    with metrics.aggregate() as aggregated:
+        SLFCriterion.reduce_metrics([log, log])
+    values = aggregated.get_smoothed_values()
+    assert {"loss", "nll_loss", "ppl", "w_focal", "w_mse"} <= set(values)
+    assert math.isclose(sum(values[f"w_{n}"] for n in ("label_smoothed_nll", "focal", "poly1", "mse", "mae")), 1.0,
+                        abs_tol=5e-3)
+    assert SLFCriterion.logging_outputs_can_be_summed()
+
+
+def test_padding_is_ignored(tiny_translation) -> None:
+    task, build_model, batch = tiny_translation
+    criterion = SLFCriterion(task, False, 0.0, slf_candidates="nll", slf_mode="softmax")
+    model = build_model()
+    model.eval()
+    loss, _, log = criterion(model, batch)
+    net_output = model(**batch["net_input"])
+    lprobs = model.get_normalized_probs(net_output, log_probs=True)
+    target = batch["target"]
+    tokens = target.ne(task.target_dictionary.pad())
+    expected = -lprobs.gather(2, target.unsqueeze(2)).squeeze(2)[tokens].sum()
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-4)
+    assert int(tokens.sum()) == log["ntokens"] < target.numel()
+
+
+def test_fp16_cast_keeps_the_decision_network_float32(tiny_translation) -> None:
+    task, _, _ = tiny_translation
+    criterion = SLFCriterion(task, False, 0.1).half()
+    assert all(p.dtype == torch.float32 for p in criterion.parameters())
+
+
+def test_registered_once_and_bad_options_name_the_choices(tiny_translation) -> None:
+    task, _, _ = tiny_translation
+    assert CRITERION_REGISTRY["slf"] is SLFCriterion
+    assert slf_fairseq.SLFCriterion is SLFCriterion
+    with pytest.raises(ValueError, match="valid names: .*label_smoothed_nll.*poly1"):
+        SLFCriterion(task, False, 0.1, slf_candidates="nll,no_such_loss")
+    with pytest.raises(ValueError, match="'joint' or 'softmax'"):
+        SLFCriterion(task, False, 0.1, slf_mode="validation")
+    # Losses that read penultimate features (center, lgm) cannot weigh a model's output.
+    with pytest.raises(ValueError, match=r"unknown \['center'\]"):
+        SLFCriterion(task, False, 0.1, slf_candidates="nll,center")
+    with pytest.raises(ValueError, match="reduce=False"):
+        SLFCriterion(task, False, 0.1)(None, {}, reduce=False)
