@@ -21,7 +21,9 @@ EXTRAS = {
     # fairseq-fixed itself is installed with --no-deps (it declares torchaudio, a CUDA
     # build); these are the dependencies it really needs. See README.
     "fairseq": ["hydra-core==1.3.2", "omegaconf==2.3.0", "bitarray", "sacrebleu",
-                "regex", "cython", "cffi", "packaging", "tensorboard"],
+                "regex", "cython", "cffi", "packaging", "tensorboard",
+                # the small real corpus: Moses tokenisation and BPE, as fairseq's translation example
+                "sacremoses", "subword-nmt"],
     "pyg": ["torch-geometric>=2.5", "rdkit", "datamol"],
     "test": ["pytest>=7", "pytest-timeout"],
 }

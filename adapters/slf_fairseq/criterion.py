@@ -32,8 +32,7 @@ logging outputs are sums, so ``logging_outputs_can_be_summed`` holds.
 criterion keeps its decision network in float32 and computes the candidates and the
 Gumbel sampling on float32 log-probabilities.
 """
-from __future__ import annotations
-
+# No `from __future__ import annotations`: fairseq reads the config dataclass's field types at runtime.
 import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Tuple

@@ -147,7 +147,24 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.Argum
     plot = commands.add_parser("plot", help="(re)write the PNGs of a run folder from its results.json")
     plot.add_argument("run_dir", type=Path, metavar="RUN_DIR",
                       help="a folder with results.json (or whose subfolders have one)")
+
+    commands.add_parser("fairseq-user-dir",
+                        help="print the folder to pass to fairseq's --user-dir for --criterion slf")
     return parser
+
+
+def fairseq_user_dir() -> Path:
+    """The ``slf_fairseq`` package folder, found without importing fairseq.
+
+    Raises:
+        ModuleNotFoundError: the adapter is not installed (``pip install ".[fairseq]"``).
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("slf_fairseq")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError('slf_fairseq is not installed: pip install ".[fairseq]" from a checkout')
+    return Path(list(spec.submodule_search_locations)[0])
 
 
 def _candidates(parser: argparse.ArgumentParser, text: str, option: str = "--slf-candidates") -> List[str]:
@@ -269,6 +286,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _run_classify(args, parser)
     if args.command == "demo":
         return _run_demo(args)
+    if args.command == "fairseq-user-dir":
+        print(fairseq_user_dir())
+        return 0
     return _run_plot(args)
 
 

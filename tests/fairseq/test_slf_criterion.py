@@ -95,3 +95,18 @@ def test_registered_once_and_bad_options_name_the_choices(tiny_translation) -> N
         SLFCriterion(task, False, 0.1, slf_candidates="nll,center")
     with pytest.raises(ValueError, match="reduce=False"):
         SLFCriterion(task, False, 0.1)(None, {}, reduce=False)
+
+
+def test_user_dir_and_import_register_once() -> None:
+    from argparse import Namespace
+
+    from fairseq.utils import import_user_module
+
+    from slf.cli import fairseq_user_dir, main
+
+    folder = fairseq_user_dir()
+    assert folder.name == "slf_fairseq" and (folder / "criterion.py").is_file()
+    import_user_module(Namespace(user_dir=str(folder)))  # already imported as slf_fairseq: not registered again
+    import_user_module(Namespace(user_dir=str(folder)))
+    assert CRITERION_REGISTRY["slf"] is SLFCriterion
+    assert main(["fairseq-user-dir"]) == 0

@@ -1,0 +1,50 @@
+"""fairseq-train --user-dir --criterion slf on the real Ding corpus, then resume, generate and score."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import torch
+
+pytestmark = [pytest.mark.fairseq, pytest.mark.slow]
+
+import slf_fairseq  # noqa: E402,F401  (also lets torch's safe loader read fairseq checkpoints)
+from slf_fairseq.ding_translate import SMALL_TRANSFORMER, run, train_command  # noqa: E402
+
+CANDIDATES = ["--slf-candidates", "label_smoothed_nll,focal,poly1,mse"]
+
+
+def criterion_state(path):
+    checkpoint = torch.load(path, map_location="cpu")  # weights_only: no unsafe unpickling needed
+    return checkpoint["criterion"]
+
+
+def test_train_generate_score_and_resume(ding_data, tmp_path) -> None:
+    out = tmp_path / "slf"
+    results = run(out, "slf", max_epoch=1, seed=1, data=ding_data, extra=[*CANDIDATES, "--max-update", "30"], beam=1)
+    assert results["test_sentences"] == 600
+    assert 0.0 <= results["bleu"] <= 100.0 and results["train_wps"] > 0
+    assert set(results["weights"]) == {"label_smoothed_nll", "focal", "poly1", "mse"}
+    assert abs(sum(results["weights"].values()) - 1.0) < 0.01
+    log = (out / "train.log").read_text()
+    assert '"w_focal"' in log and '"ppl"' in log
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard" / "train_inner"))
+    events.Reload()
+    assert {"w_focal", "w_label_smoothed_nll", "loss", "nll_loss"} <= set(events.Tags()["scalars"])
+
+    first = criterion_state(out / "checkpoints" / "checkpoint_last.pt")
+    assert first["slf._extra_state"]["step"] == 30
+    # Resume: fairseq-train restores checkpoint_last.pt, the criterion's parameters and state included.
+    command = train_command(ding_data / "data-bin", out, "slf", 1, 1, SMALL_TRANSFORMER,
+                            [*CANDIDATES, "--max-update", "40"])
+    resumed = subprocess.run(command, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert "Loaded checkpoint" in resumed.stdout + resumed.stderr
+    second = criterion_state(out / "checkpoints" / "checkpoint_last.pt")
+    assert second["slf._extra_state"]["step"] == 40  # 30 restored + 10 new steps
+    assert second["slf._extra_state"]["history"][:3] == first["slf._extra_state"]["history"][:3]
+    assert not torch.equal(second["slf.decision.out.weight"], first["slf.decision.out.weight"])
+    assert json.loads((out / "results.json").read_text())["criterion"] == "slf"
