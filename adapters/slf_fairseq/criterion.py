@@ -14,14 +14,18 @@ with candidates :math:`\\ell_i` from ``--slf-candidates``:
   ``--label-smoothing``);
 - ``focal`` (``--slf-focal-gamma``), ``poly1`` (``--slf-poly1-epsilon``), ``mse`` and
   ``mae`` (Brier-style squared / absolute error of the probabilities, averaged over the
-  vocabulary), and any other core classification loss that reads the output
-  (``slf.losses.available('classification')``).
+  vocabulary), computed from the target's log-probability
+  (:mod:`slf_fairseq.token_losses`: no extra pass over the vocabulary per candidate);
+- any other core classification loss that reads the output
+  (``slf.losses.available('classification')``), applied to the log-probabilities.
 
 **Decision features.** A vocabulary-sized output is too large for the decision network,
-so it reads per-token summaries: the 10 largest probabilities in decreasing order and
-the normalised entropy (:func:`slf.decision.decision_features`), averaged over the batch's
-tokens with ``--slf-selection batch`` (one weight vector per batch) or per token with
-``sample``. They do not depend on which word is which, nor on the vocabulary size.
+so it reads three per-token summaries: the target's probability, the largest
+probability and the normalised entropy
+(:func:`slf_fairseq.token_losses.token_decision_features`). With ``--slf-selection
+batch`` the decision logits are averaged over the batch's tokens (one weight vector per
+batch); with ``sample`` each token gets its own. They do not depend on which word is
+which, nor on the vocabulary size.
 
 **Logging.** ``loss``, ``nll_loss`` and ``ppl`` as ``label_smoothed_cross_entropy``
 logs them, plus ``w_<candidate>``: the mean selection weight, averaged over tokens.
@@ -35,7 +39,7 @@ Gumbel sampling on float32 log-probabilities.
 # No `from __future__ import annotations`: fairseq reads the config dataclass's field types at runtime.
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from fairseq.criterions import register_criterion
@@ -47,40 +51,25 @@ from fairseq.criterions.label_smoothed_cross_entropy import (
 from fairseq.logging import metrics
 from torch import Tensor, nn
 
-from slf import StochasticLoss, losses
+from slf import DecisionMLP, GlobalDecision, StochasticLoss, losses
 
-FAIRSEQ_CANDIDATES = ("nll", "label_smoothed_nll")
+from .token_losses import TOKEN_FEATURES, TOKEN_LOSSES, TokenLoss, token_decision_features, token_statistics
+
 WEIGHT_PREFIX = "slf_weight_"
-
-
-class LabelSmoothedNLL(nn.Module):
-    """fairseq's ``label_smoothed_nll_loss`` per token (``epsilon=0``: the NLL), as an SLF candidate."""
-
-    reduction = "none"
-    input_kind = "logits"
-    task = "classification"
-    minimum = 0.0
-
-    def __init__(self, epsilon: float, name: str) -> None:
-        super().__init__()
-        self.epsilon = epsilon
-        self.registry_name = name
-
-    def forward(self, lprobs: Tensor, target: Tensor) -> Tensor:
-        return label_smoothed_nll_loss(lprobs, target, self.epsilon, ignore_index=None, reduce=False)[0]
+FEATURE_TOKENS = 512
 
 
 def valid_candidates() -> List[str]:
-    """Names ``--slf-candidates`` accepts: fairseq's NLL forms and the core losses that read the output."""
-    core = [name for name in losses.available("classification")
-            if getattr(losses.resolve(name, "classification"), "input_kind", "logits") == "logits"]
-    return list(FAIRSEQ_CANDIDATES) + core
+    """Names ``--slf-candidates`` accepts: the token losses and the other core losses that read the output."""
+    core = [name for name in losses.available("classification") if name not in TOKEN_LOSSES
+            and getattr(losses.resolve(name, "classification"), "input_kind", "logits") == "logits"]
+    return list(TOKEN_LOSSES) + core
 
 
 @dataclass
 class SLFCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig):
     slf_candidates: str = field(
-        default="label_smoothed_nll,focal,poly1,mse",
+        default="label_smoothed_nll,focal,poly1,mae",
         metadata={"help": "comma-separated candidate losses: nll, label_smoothed_nll or a core classification "
                           "loss (focal, poly1, mse, mae, ce, hinge, ...)"})
     slf_samples: int = field(default=3, metadata={"help": "K, Gumbel-Softmax samples averaged"})
@@ -122,7 +111,7 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         label_smoothing: float,
         ignore_prefix_size: int = 0,
         report_accuracy: bool = False,
-        slf_candidates: str = "label_smoothed_nll,focal,poly1,mse",
+        slf_candidates: str = "label_smoothed_nll,focal,poly1,mae",
         slf_samples: int = 3,
         slf_tau: float = 1.0,
         slf_tau_schedule: str = "constant",
@@ -148,23 +137,29 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         unknown = [name for name in names if name not in valid]
         if unknown or not names:
             raise ValueError(f"--slf-candidates: unknown {unknown or 'empty list'}; valid names: {valid}")
-        candidates: List[Any] = []
-        kwargs: Dict[str, Dict[str, float]] = {}
-        for name in names:
-            if name in FAIRSEQ_CANDIDATES:
-                candidates.append(LabelSmoothedNLL(label_smoothing if name == "label_smoothed_nll" else 0.0, name))
-            else:
-                candidates.append(name)
-        if "focal" in names:
-            kwargs["focal"] = {"gamma": slf_focal_gamma}
-        if "poly1" in names:
-            kwargs["poly1"] = {"epsilon": slf_poly1_epsilon}
+        epsilon = {"label_smoothed_nll": label_smoothing, "poly1": slf_poly1_epsilon}
+        candidates = [TokenLoss(name, epsilon=epsilon.get(name, 0.0), gamma=slf_focal_gamma)
+                      if name in TOKEN_LOSSES else name for name in names]
         self.slf = StochasticLoss(
             candidates, task="classification", num_samples=slf_samples, tau=slf_tau, tau_schedule=slf_tau_schedule,
             tau_decay=slf_tau_decay, tau_min=slf_tau_min, hard=slf_hard, selection=slf_selection,
-            decision=slf_decision, mode=slf_mode, normalize=None if slf_normalize == "none" else slf_normalize,
-            candidate_kwargs=kwargs, reduction="sum", seed=slf_seed,
+            decision=DecisionMLP(TOKEN_FEATURES, len(candidates)) if slf_decision == "mlp" else slf_decision,
+            mode=slf_mode, normalize=None if slf_normalize == "none" else slf_normalize,
+            reduction="sum", seed=slf_seed,
         )
+
+        self.needs = sorted({need for c in candidates if isinstance(c, TokenLoss) for need in c.needs})
+
+    def _features(self, lprobs: Tensor, log_p: Tensor, tokens: Tensor) -> Optional[Tensor]:
+        """Decision features of the real tokens; with one weight vector per batch, of at most
+        ``FEATURE_TOKENS`` of them, evenly spaced (the mean of the decision logits over a
+        sample of tokens estimates their batch mean, at a fraction of the passes over V)."""
+        if isinstance(self.slf.decision, GlobalDecision):
+            return None
+        rows = tokens.nonzero().squeeze(1)
+        if self.slf.selection == "batch" and len(rows) > FEATURE_TOKENS:
+            rows = rows[torch.linspace(0, len(rows) - 1, FEATURE_TOKENS, device=rows.device).long()]
+        return token_decision_features(lprobs.index_select(0, rows), log_p.index_select(0, rows))
 
     def half(self) -> "SLFCriterion":
         # fairseq casts the criterion with --fp16; the decision network and sampling stay float32.
@@ -178,10 +173,15 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
             raise ValueError("the slf criterion returns summed losses only (reduce=False is not supported)")
         net_output = model(**sample["net_input"])
         lprobs, target = self.get_lprobs_and_target(model, net_output, sample)
+        lprobs = lprobs.float()
         tokens = target.ne(self.padding_idx)
-        lprobs, target = lprobs[tokens].float(), target[tokens]
-        loss = self.slf(lprobs, target)
-        nll_loss = -lprobs.detach().gather(1, target.unsqueeze(1)).sum()
+        # Per-token losses on all rows, then the real tokens picked from the (T,) columns:
+        # picking rows of the (T, V) log-probabilities would copy them, and scatter their gradient back.
+        stats = token_statistics(lprobs, target, self.needs)
+        columns = [(candidate(stats) if isinstance(candidate, TokenLoss) else candidate(lprobs, target))[tokens]
+                   for candidate in self.slf.candidates]
+        loss = self.slf.combine(columns, features=self._features(lprobs, stats["log_p"], tokens))[0].sum()
+        nll_loss = -stats["log_p"].detach()[tokens].sum()
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
         logging_output = {
             "loss": loss.data,

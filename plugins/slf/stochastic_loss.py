@@ -418,7 +418,8 @@ class StochasticLoss(nn.Module):
             self._record(recorded.detach())
         return reduce_loss(per_sample, self.reduction)
 
-    def combine(self, columns: Sequence[Tensor], output: Optional[Tensor] = None) -> "tuple[Tensor, Tensor]":
+    def combine(self, columns: Sequence[Tensor], output: Optional[Tensor] = None,
+                features: Optional[Tensor] = None) -> "tuple[Tensor, Tensor]":
         r"""Weigh candidate losses that the caller computed itself (a host's own losses).
 
         .. math::
@@ -436,6 +437,8 @@ class StochasticLoss(nn.Module):
             columns: one tensor ``(R,)`` per candidate, in candidate order.
             output: the model output whose rows feed the decision network (``(M, ...)``;
                 M must equal R with ``selection='sample'``); ``None`` with ``decision='global'``.
+            features: the decision features ``(M, F)`` (:func:`slf.decision.decision_features`)
+                when the caller has them, in place of ``output``.
 
         Returns:
             ``(H, weights)``: H per row ``(R,)`` and the selection weights ``(1, n)`` or
@@ -458,14 +461,14 @@ class StochasticLoss(nn.Module):
             if column.dim() != 1 or column.shape[0] != rows:
                 raise ValueError(f"combine(): candidate {name!r} column has shape {tuple(column.shape)}; every "
                                  f"column must be 1-D with the same length ({tuple(columns[0].shape)})")
-        if output is None:
+        if features is None and output is not None:
+            features = decision_features(output, self.task, self.from_logits)
+        if features is None:
             if not isinstance(self.decision, GlobalDecision):
                 raise ValueError("combine() needs the model output for the decision network unless decision='global'")
             features = columns[0].new_zeros((rows, 0))
-        else:
-            if self.selection == "sample" and output.shape[0] != rows:
-                raise ValueError(f"selection='sample' needs one output row per loss row: {output.shape[0]} vs {rows}")
-            features = decision_features(output, self.task, self.from_logits)
+        elif self.selection == "sample" and features.shape[0] != rows:
+            raise ValueError(f"selection='sample' needs one output row per loss row: {features.shape[0]} vs {rows}")
         values = torch.stack(list(columns), dim=1)
         keep = self._finite_candidates(values.detach().sum(dim=0))
         if self.normalize is not None and self.training:

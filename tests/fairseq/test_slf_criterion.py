@@ -110,3 +110,25 @@ def test_user_dir_and_import_register_once() -> None:
     import_user_module(Namespace(user_dir=str(folder)))
     assert CRITERION_REGISTRY["slf"] is SLFCriterion
     assert main(["fairseq-user-dir"]) == 0
+
+
+@pytest.mark.parametrize("name,core,kwargs", [("nll", "ce", {}), ("focal", "focal", {"gamma": 2.0}),
+                                              ("poly1", "poly1", {"epsilon": 1.0}), ("mse", "mse", {}),
+                                              ("mae", "mae", {})])
+def test_token_losses_equal_the_core_losses_on_log_probabilities(name, core, kwargs) -> None:
+    """Each token loss, from the shared per-token statistics, against the core loss on log-probabilities."""
+    from slf import losses
+    from slf_fairseq.token_losses import TokenLoss, token_statistics
+
+    logits = torch.randn(40, 500, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    target = torch.randint(0, 500, (40,), generator=torch.Generator().manual_seed(1))
+    results = []
+    token = TokenLoss(name, epsilon=kwargs.get("epsilon", 0.0), gamma=kwargs.get("gamma", 2.0))
+    reference = losses.build(core, task="classification", reduction="none", **kwargs)
+    for loss in (lambda lp: token(token_statistics(lp, target, token.needs)), lambda lp: reference(lp, target)):
+        z = logits.clone().requires_grad_()
+        value = loss(torch.log_softmax(z, dim=1))
+        (value * torch.linspace(0.5, 1.5, 40, dtype=torch.float64)).sum().backward()
+        results.append((value.detach(), z.grad))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1])

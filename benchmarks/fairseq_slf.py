@@ -1,0 +1,141 @@
+"""fairseq on the real Ding German-English corpus: ``--criterion slf`` against ``label_smoothed_cross_entropy``.
+
+1. Words per second: one training step (forward, criterion, backward, Adam step) of two
+   copies of the same transformer, one per criterion, on the same real batches, in
+   interleaved rounds; the median per-round ratio slf / label_smoothed_cross_entropy
+   (goal >= 0.95).
+2. BLEU after a fixed CPU budget: ``python -m slf_fairseq.ding_translate`` for both
+   criteria (same model, data, epochs; seeds 1..N), sacrebleu on the 600 test pairs;
+   mean +- std and a paired t-test. Writes JSON and a PNG to ``--out``.
+
+    python benchmarks/fairseq_slf.py --seeds 3 --epochs 3
+    python benchmarks/fairseq_slf.py --seeds 1 --epochs 1 --rounds 5     # a smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import shlex
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import torch
+from scipy import stats as scipy_stats
+from tqdm import tqdm
+
+from _timing import interleaved_times, median_ratio
+
+ROOT = Path(__file__).resolve().parents[1]
+CANDIDATES = "label_smoothed_nll,focal,poly1,mae"
+CRITERIA = {"label_smoothed_cross_entropy": [], "slf": ["--slf-candidates", CANDIDATES]}
+
+
+def training_step(model, criterion, optimizer, batch) -> float:
+    """One step; returns the batch's target words per second."""
+    start = time.perf_counter()
+    loss, _, _ = criterion(model, batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return batch["ntokens"] / (time.perf_counter() - start)
+
+
+def words_per_second(data_bin: Path, rounds: int, warmup: int) -> Dict[str, Any]:
+    from fairseq import options, tasks
+
+    import slf_fairseq
+    from slf_fairseq.ding_translate import SMALL_TRANSFORMER
+
+    base = [str(data_bin), "--user-dir", str(Path(slf_fairseq.__file__).parent), *shlex.split(SMALL_TRANSFORMER),
+            "--label-smoothing", "0.1", "--cpu", "--max-tokens", "4096"]
+    steps, batches = {}, None
+    model = None
+    for name, extra in CRITERIA.items():
+        args = options.parse_args_and_arch(options.get_training_parser(), [*base, "--criterion", name, *extra])
+        task = tasks.setup_task(args)
+        if batches is None:
+            task.load_dataset("train")
+            iterator = task.get_batch_iterator(dataset=task.dataset("train"), max_tokens=4096, seed=1)
+            batches = [batch for _, batch in zip(range(rounds + warmup), iterator.next_epoch_itr(shuffle=True))]
+            torch.manual_seed(1)
+            model = task.build_model(args)
+        copy_of_model = copy.deepcopy(model).train()
+        criterion = task.build_criterion(args).train()
+        optimizer = torch.optim.Adam(list(copy_of_model.parameters()) + list(criterion.parameters()), lr=1e-4)
+        # The same batch in every variant's round r; cycling keeps each round's tokens equal.
+        position = {"i": 0}
+
+        def step(model=copy_of_model, criterion=criterion, optimizer=optimizer, position=position) -> float:
+            batch = batches[position["i"] % len(batches)]
+            position["i"] += 1
+            return training_step(model, criterion, optimizer, batch)
+
+        steps[name] = step
+    # Each step returns words per second; interleaved_times collects whatever the steps return.
+    wps = interleaved_times(steps, rounds, warmup)
+    return {"label_smoothed_wps": statistics.median(wps["label_smoothed_cross_entropy"]),
+            "slf_wps": statistics.median(wps["slf"]),
+            "ratio": median_ratio(wps["slf"], wps["label_smoothed_cross_entropy"]), "rounds": rounds}
+
+
+def summary(values: List[float]) -> str:
+    return f"{statistics.fmean(values):.2f} +- {statistics.stdev(values) if len(values) > 1 else 0.0:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=ROOT / "data/ding")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs/fairseq_slf")
+    parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--skip-training", action="store_true")
+    args = parser.parse_args()
+    from slf_fairseq.ding_prepare import prepare_ding
+    from slf_fairseq.ding_translate import run
+
+    data_bin = prepare_ding(args.data)
+    args.out.mkdir(parents=True, exist_ok=True)
+    report: Dict[str, Any] = {"epochs": args.epochs, "seeds": args.seeds, "candidates": CANDIDATES}
+    if not args.skip_timing:
+        timing = words_per_second(data_bin, args.rounds, args.warmup)
+        report["timing"] = timing
+        print(f"words/s (median of {timing['rounds']} interleaved training steps): label_smoothed_cross_entropy "
+              f"{timing['label_smoothed_wps']:.0f}, slf {timing['slf_wps']:.0f}, ratio slf / label_smoothed "
+              f"{timing['ratio']:.3f} (goal >= 0.95)")
+    if not args.skip_training:
+        runs: Dict[str, List[Dict[str, Any]]] = {name: [] for name in CRITERIA}
+        jobs = [(name, seed) for seed in range(1, args.seeds + 1) for name in CRITERIA]
+        for name, seed in tqdm(jobs, desc="train + generate"):
+            runs[name].append(run(args.out / f"{name}_seed{seed}", name, args.epochs, seed, data=args.data,
+                                  extra=CRITERIA[name]))
+        report["runs"] = runs
+        scores = {name: [r["bleu"] for r in rs] for name, rs in runs.items()}
+        print(f"\ntest BLEU (sacrebleu, 600 pairs) after {args.epochs} epochs, seeds 1..{args.seeds}:")
+        for name, values in scores.items():
+            wps = statistics.fmean(r["train_wps"] for r in runs[name])
+            print(f"  {name:30s} {summary(values)}   per seed {[round(v, 2) for v in values]}   "
+                  f"fairseq train wps {wps:.0f}")
+        if args.seeds > 1:
+            test = scipy_stats.ttest_rel(scores["slf"], scores["label_smoothed_cross_entropy"])
+            report["paired_t_p"] = float(test.pvalue)
+            print(f"  slf - label_smoothed: {statistics.fmean(scores['slf']) - statistics.fmean(scores['label_smoothed_cross_entropy']):+.2f} BLEU, paired t-test p = {test.pvalue:.3f}")
+        for candidate in runs["slf"][0]["weights"]:
+            print(f"  w_{candidate:20s} {summary([r['weights'][candidate] for r in runs['slf']])} (last epoch)")
+        from slf.plots import plot_method_comparison
+
+        png = plot_method_comparison({"label smoothed CE": scores["label_smoothed_cross_entropy"],
+                                      "SLF": scores["slf"]}, args.out / "fairseq_bleu.png", ylabel="test BLEU",
+                                     title=f"Ding de-en, small transformer, {args.epochs} epochs, CPU")
+        print(f"plot: {png}")
+    (args.out / "fairseq_slf.json").write_text(json.dumps(report, indent=2))
+    print(f"results: {args.out / 'fairseq_slf.json'}")
+
+
+if __name__ == "__main__":
+    main()
