@@ -10,7 +10,7 @@ vocabulary, the criterion is the core :class:`slf.StochasticLoss`,
 
 with candidates :math:`\\ell_i` from ``--slf-candidates``:
 
-- ``nll`` and ``label_smoothed_nll`` (fairseq's own ``label_smoothed_nll_loss``, with
+- ``nll`` and ``label_smoothed_nll`` (fairseq's ``label_smoothed_nll_loss`` formula, with
   ``--label-smoothing``);
 - ``focal`` (``--slf-focal-gamma``), ``poly1`` (``--slf-poly1-epsilon``), ``mse`` and
   ``mae`` (Brier-style squared / absolute error of the probabilities, averaged over the
@@ -37,7 +37,6 @@ criterion keeps its decision network in float32 and computes the candidates and 
 Gumbel sampling on float32 log-probabilities.
 """
 # No `from __future__ import annotations`: fairseq reads the config dataclass's field types at runtime.
-import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -46,7 +45,6 @@ from fairseq.criterions import register_criterion
 from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterion,
     LabelSmoothedCrossEntropyCriterionConfig,
-    label_smoothed_nll_loss,
 )
 from fairseq.logging import metrics
 from torch import Tensor, nn
@@ -147,7 +145,6 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
             mode=slf_mode, normalize=None if slf_normalize == "none" else slf_normalize,
             reduction="sum", seed=slf_seed,
         )
-
         self.needs = sorted({need for c in candidates if isinstance(c, TokenLoss) for need in c.needs})
 
     def _features(self, lprobs: Tensor, log_p: Tensor, tokens: Tensor) -> Optional[Tensor]:
