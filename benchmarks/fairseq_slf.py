@@ -4,11 +4,14 @@
    copies of the same transformer, one per criterion, on the same real batches, in
    interleaved rounds; the median per-round ratio slf / label_smoothed_cross_entropy
    (goal >= 0.95).
-2. BLEU after a fixed CPU budget: ``python -m slf_fairseq.ding_translate`` for both
-   criteria (same model, data, epochs; seeds 1..N), sacrebleu on the 600 test pairs;
-   mean +- std and a paired t-test. Writes JSON and a PNG to ``--out``.
+2. BLEU after a fixed CPU budget: ``python -m slf_fairseq.ding_translate`` for each
+   method of ``--methods`` (same model, data, epochs; seeds 1..N), sacrebleu on the 600
+   test pairs; mean +- std and a paired t-test against label smoothing. Writes JSON and a
+   PNG to ``--out``.
 
-    python benchmarks/fairseq_slf.py --seeds 3 --epochs 3
+    python benchmarks/fairseq_slf.py --seeds 3 --epochs 10
+    python benchmarks/fairseq_slf.py --seeds 3 --epochs 10 --skip-timing --methods slf_validation \
+        --reuse runs/fairseq_slf/fairseq_slf.json                        # add a method to earlier runs
     python benchmarks/fairseq_slf.py --seeds 1 --epochs 1 --rounds 5     # a smoke run
 """
 from __future__ import annotations
@@ -31,6 +34,15 @@ from _timing import interleaved_times, median_ratio
 ROOT = Path(__file__).resolve().parents[1]
 CANDIDATES = "label_smoothed_nll,focal,poly1,mae"
 CRITERIA = {"label_smoothed_cross_entropy": [], "slf": ["--slf-candidates", CANDIDATES]}
+# Method name -> (criterion, extra fairseq-train arguments).
+METHODS = {
+    "label_smoothed": ("label_smoothed_cross_entropy", []),
+    "slf_joint": ("slf", ["--slf-candidates", CANDIDATES]),
+    "slf_softmax_mean": ("slf", ["--slf-candidates", CANDIDATES, "--slf-mode", "softmax", "--slf-normalize", "mean"]),
+    "slf_validation": ("slf", ["--slf-candidates", CANDIDATES, "--slf-mode", "validation"]),
+}
+LABELS = {"label_smoothed": "label smoothed CE", "slf_joint": "SLF joint", "slf_softmax_mean": "SLF softmax+mean",
+          "slf_validation": "SLF validation"}
 
 
 def training_step(model, criterion, optimizer, batch) -> float:
@@ -95,13 +107,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "runs/fairseq_slf")
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--reuse", type=Path, help="a previous fairseq_slf.json whose runs of the other methods are kept")
     args = parser.parse_args()
     from slf_fairseq.ding_prepare import prepare_ding
     from slf_fairseq.ding_translate import run
 
     data_bin = prepare_ding(args.data)
     args.out.mkdir(parents=True, exist_ok=True)
-    report: Dict[str, Any] = {"epochs": args.epochs, "seeds": args.seeds, "candidates": CANDIDATES}
+    report: Dict[str, Any] = {"epochs": args.epochs, "seeds": args.seeds, "candidates": CANDIDATES,
+                              "methods": {m: METHODS[m] for m in args.methods}}
     if not args.skip_timing:
         timing = words_per_second(data_bin, args.rounds, args.warmup)
         report["timing"] = timing
@@ -109,28 +124,46 @@ def main() -> None:
               f"{timing['label_smoothed_wps']:.0f}, slf {timing['slf_wps']:.0f}, ratio slf / label_smoothed "
               f"{timing['ratio']:.3f} (goal >= 0.95)")
     if not args.skip_training:
-        runs: Dict[str, List[Dict[str, Any]]] = {name: [] for name in CRITERIA}
-        jobs = [(name, seed) for seed in range(1, args.seeds + 1) for name in CRITERIA]
-        for name, seed in tqdm(jobs, desc="train + generate"):
-            runs[name].append(run(args.out / f"{name}_seed{seed}", name, args.epochs, seed, data=args.data,
-                                  extra=CRITERIA[name]))
+        runs: Dict[str, List[Dict[str, Any]]] = {}
+        if args.reuse:
+            previous = json.loads(args.reuse.read_text())
+            if (previous["epochs"], previous["seeds"]) != (args.epochs, args.seeds):
+                raise SystemExit(f"--reuse {args.reuse} has {previous['epochs']} epochs and {previous['seeds']} seeds; "
+                                 f"this run asks for {args.epochs} and {args.seeds}")
+            runs = {m: r for m, r in previous["runs"].items() if m not in args.methods}
+            report["timing"] = report.get("timing", previous.get("timing"))
+        runs.update({method: [] for method in args.methods})
+        jobs = [(method, seed) for seed in range(1, args.seeds + 1) for method in args.methods]
+        for method, seed in tqdm(jobs, desc="train + generate"):
+            criterion, extra = METHODS[method]
+            runs[method].append(run(args.out / f"{method}_seed{seed}", criterion, args.epochs, seed, data=args.data,
+                                    extra=extra))
+        runs = {method: runs[method] for method in METHODS if method in runs}
         report["runs"] = runs
-        scores = {name: [r["bleu"] for r in rs] for name, rs in runs.items()}
+        scores = {method: [r["bleu"] for r in rs] for method, rs in runs.items()}
         print(f"\ntest BLEU (sacrebleu, 600 pairs) after {args.epochs} epochs, seeds 1..{args.seeds}:")
-        for name, values in scores.items():
-            wps = statistics.fmean(r["train_wps"] for r in runs[name])
-            print(f"  {name:30s} {summary(values)}   per seed {[round(v, 2) for v in values]}   "
-                  f"fairseq train wps {wps:.0f}")
-        if args.seeds > 1:
-            test = scipy_stats.ttest_rel(scores["slf"], scores["label_smoothed_cross_entropy"])
-            report["paired_t_p"] = float(test.pvalue)
-            print(f"  slf - label_smoothed: {statistics.fmean(scores['slf']) - statistics.fmean(scores['label_smoothed_cross_entropy']):+.2f} BLEU, paired t-test p = {test.pvalue:.3f}")
-        for candidate in runs["slf"][0]["weights"]:
-            print(f"  w_{candidate:20s} {summary([r['weights'][candidate] for r in runs['slf']])} (last epoch)")
+        for method, values in scores.items():
+            wps = statistics.fmean(r["train_wps"] for r in runs[method])
+            nll = statistics.fmean(r["valid_nll_loss"] for r in runs[method])
+            print(f"  {method:18s} {summary(values)}   per seed {[round(v, 2) for v in values]}   "
+                  f"valid nll {nll:.2f}   fairseq train wps {wps:.0f}")
+        report["paired_t_p"] = {}
+        for method in scores:
+            if method == "label_smoothed" or "label_smoothed" not in scores or args.seeds < 2:
+                continue
+            test = scipy_stats.ttest_rel(scores[method], scores["label_smoothed"])
+            report["paired_t_p"][method] = float(test.pvalue)
+            print(f"  {method} - label_smoothed: "
+                  f"{statistics.fmean(scores[method]) - statistics.fmean(scores['label_smoothed']):+.2f} BLEU, "
+                  f"paired t-test p = {test.pvalue:.3f}")
+        for method, method_runs in runs.items():
+            for candidate in method_runs[0]["weights"]:
+                print(f"  {method} w_{candidate:20s} {summary([r['weights'][candidate] for r in method_runs])} "
+                      "(last epoch)")
         from slf.plots import plot_method_comparison
 
-        png = plot_method_comparison({"label smoothed CE": scores["label_smoothed_cross_entropy"],
-                                      "SLF": scores["slf"]}, args.out / "fairseq_bleu.png", ylabel="test BLEU",
+        png = plot_method_comparison({LABELS[m]: v for m, v in scores.items()}, args.out / "fairseq_bleu.png",
+                                     ylabel="test BLEU",
                                      title=f"Ding de-en, small transformer, {args.epochs} epochs, CPU")
         print(f"plot: {png}")
     (args.out / "fairseq_slf.json").write_text(json.dumps(report, indent=2))

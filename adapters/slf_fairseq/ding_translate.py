@@ -8,7 +8,9 @@
    ``transformer_iwslt_de_en`` (2+2 layers, width 128; ``--arch-args`` replaces it), Adam
    with inverse-sqrt warm-up, label smoothing 0.1, JSON logs and ``--tensorboard-logdir``;
    arguments after ``--`` go to ``fairseq-train`` as they are;
-3. ``fairseq-generate`` on the test split (beam 5, BPE removed) with the best checkpoint;
+3. ``fairseq-generate`` on the test split (beam 5, BPE removed) with the best checkpoint,
+   chosen by validation ``nll_loss`` (``slf``'s ``loss`` mixes candidates whose weights
+   move, so its values are not comparable from epoch to epoch);
 4. sacrebleu on the Moses-detokenised hypotheses against the raw references, lowercased
    (the data is lowercased, as in fairseq's IWSLT recipe).
 
@@ -41,6 +43,7 @@ def train_command(data_bin: Path, out: Path, criterion: str, max_epoch: int, see
             "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "1e-3", "--lr-scheduler", "inverse_sqrt",
             "--warmup-updates", "200", "--max-tokens", "4096", "--max-epoch", str(max_epoch), "--seed", str(seed),
             "--cpu", "--num-workers", "0", "--save-dir", str(out / "checkpoints"), "--no-epoch-checkpoints",
+            "--best-checkpoint-metric", "nll_loss",
             "--log-format", "json", "--log-interval", "20", "--tensorboard-logdir", str(out / "tensorboard"),
             *extra]
 
