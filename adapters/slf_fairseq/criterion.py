@@ -27,6 +27,24 @@ batch`` the decision logits are averaged over the batch's tokens (one weight vec
 batch); with ``sample`` each token gets its own. They do not depend on which word is
 which, nor on the vocabulary size.
 
+**Modes** (``--slf-mode``, as in the core): ``joint`` (Algorithm 1: the decision network
+descends the same loss as the model, and drifts onto the candidate with the smallest
+values), ``softmax`` (no Gumbel noise) and ``validation``: the loss does not train the
+decision network; after each training forward (every ``--slf-validation-interval``) it
+takes a first-order look-ahead step on a held-out batch from ``--slf-validation-subset``
+(default ``valid``; batches of ``--slf-validation-max-tokens``, cycled):
+
+.. math::
+
+    c_i = -\\eta\\, \\langle \\nabla_w \\mathrm{NLL}_{val}(w),\\ \\nabla_w \\ell_i(w) \\rangle,
+
+with the inner product taken as a central difference of the training batch's candidate
+losses along the held-out gradient (:func:`slf.lookahead.directional_derivative`: one
+forward and backward on the held-out batch, two forward passes on the training batch,
+all in eval mode), then one Adam step (``--slf-decision-lr``) of the decision network on
+:math:`\\sum_i \\hat p_i c_i` (:meth:`slf.StochasticLoss.validation_update`). The
+held-out NLL is logged as ``slf_val_nll``.
+
 **Logging.** ``loss``, ``nll_loss`` and ``ppl`` as ``label_smoothed_cross_entropy``
 logs them, plus ``w_<candidate>``: the mean selection weight, averaged over tokens.
 They go to fairseq's progress bar, JSON log and ``--tensorboard-logdir``; the
@@ -41,6 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
+from fairseq import utils
 from fairseq.criterions import register_criterion
 from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterion,
@@ -50,11 +69,13 @@ from fairseq.logging import metrics
 from torch import Tensor, nn
 
 from slf import DecisionMLP, GlobalDecision, StochasticLoss, losses
+from slf.lookahead import directional_derivative
 
 from .token_losses import TOKEN_FEATURES, TOKEN_LOSSES, TokenLoss, token_decision_features, token_statistics
 
 WEIGHT_PREFIX = "slf_weight_"
 FEATURE_TOKENS = 512
+MODES = ("joint", "softmax", "validation")
 
 
 def valid_candidates() -> List[str]:
@@ -75,7 +96,8 @@ class SLFCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig):
     slf_tau_schedule: str = field(default="constant", metadata={"help": "constant or exponential"})
     slf_tau_decay: float = field(default=0.999, metadata={"help": "per-step decay of an exponential schedule"})
     slf_tau_min: float = field(default=0.1, metadata={"help": "floor of the exponential schedule"})
-    slf_mode: str = field(default="joint", metadata={"help": "joint (Algorithm 1) or softmax (no noise)"})
+    slf_mode: str = field(default="joint", metadata={"help": "joint (Algorithm 1), softmax (no noise) or validation "
+                                                              "(held-out look-ahead)"})
     slf_normalize: str = field(default="none", metadata={"help": "none or mean (divide each candidate by its "
                                                                   "running mean)"})
     slf_selection: str = field(default="batch", metadata={"help": "batch (one weight vector) or sample (per token)"})
@@ -84,6 +106,14 @@ class SLFCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig):
     slf_focal_gamma: float = field(default=2.0, metadata={"help": "gamma of the focal candidate"})
     slf_poly1_epsilon: float = field(default=1.0, metadata={"help": "epsilon of the poly1 candidate"})
     slf_seed: int = field(default=1, metadata={"help": "seed of the Gumbel noise generator"})
+    slf_validation_subset: str = field(default="valid", metadata={"help": "validation mode: the split that gives "
+                                                                          "the held-out batches"})
+    slf_validation_max_tokens: int = field(default=2048, metadata={"help": "validation mode: tokens per held-out "
+                                                                           "batch"})
+    slf_validation_interval: int = field(default=1, metadata={"help": "validation mode: update the decision network "
+                                                                      "every this many steps"})
+    slf_decision_lr: float = field(default=1e-2, metadata={"help": "validation mode: Adam learning rate of the "
+                                                                   "decision network"})
 
 
 @register_criterion("slf", dataclass=SLFCriterionConfig)
@@ -123,11 +153,16 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         slf_focal_gamma: float = 2.0,
         slf_poly1_epsilon: float = 1.0,
         slf_seed: int = 1,
+        slf_validation_subset: str = "valid",
+        slf_validation_max_tokens: int = 2048,
+        slf_validation_interval: int = 1,
+        slf_decision_lr: float = 1e-2,
     ) -> None:
         super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
-        if slf_mode not in ("joint", "softmax"):
-            raise ValueError(f"--slf-mode must be 'joint' or 'softmax', got {slf_mode!r} (validation mode needs a "
-                             "held-out look-ahead step that fairseq's trainer does not take)")
+        if slf_mode not in MODES:
+            raise ValueError(f"--slf-mode must be one of {list(MODES)}, got {slf_mode!r}")
+        if slf_validation_max_tokens < 1:
+            raise ValueError(f"--slf-validation-max-tokens must be >= 1, got {slf_validation_max_tokens}")
         if slf_normalize not in ("none", "mean"):
             raise ValueError(f"--slf-normalize must be 'none' or 'mean', got {slf_normalize!r}")
         names = [name.strip() for name in slf_candidates.split(",") if name.strip()]
@@ -143,9 +178,14 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
             tau_decay=slf_tau_decay, tau_min=slf_tau_min, hard=slf_hard, selection=slf_selection,
             decision=DecisionMLP(TOKEN_FEATURES, len(candidates)) if slf_decision == "mlp" else slf_decision,
             mode=slf_mode, normalize=None if slf_normalize == "none" else slf_normalize,
-            reduction="sum", seed=slf_seed,
+            decision_lr=slf_decision_lr, validation_interval=slf_validation_interval, reduction="sum", seed=slf_seed,
         )
         self.needs = sorted({need for c in candidates if isinstance(c, TokenLoss) for need in c.needs})
+        self.validation_subset = slf_validation_subset
+        self.validation_max_tokens = slf_validation_max_tokens
+        self.held_out_seed = slf_seed
+        self._held_out_batches: Any = None
+        self._held_out_epoch: Any = None
 
     def _features(self, lprobs: Tensor, log_p: Tensor, tokens: Tensor) -> Optional[Tensor]:
         """Decision features of the real tokens; with one weight vector per batch, of at most
@@ -165,18 +205,27 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
     def bfloat16(self) -> "SLFCriterion":
         return self
 
-    def forward(self, model: nn.Module, sample: Dict[str, Any], reduce: bool = True) -> Tuple[Tensor, int, Dict]:
-        if not reduce:
-            raise ValueError("the slf criterion returns summed losses only (reduce=False is not supported)")
-        net_output = model(**sample["net_input"])
-        lprobs, target = self.get_lprobs_and_target(model, net_output, sample)
-        lprobs = lprobs.float()
-        tokens = target.ne(self.padding_idx)
+    def _candidate_columns(self, lprobs: Tensor, target: Tensor, tokens: Tensor
+                           ) -> Tuple[List[Tensor], Dict[str, Tensor]]:
+        """Each candidate's loss per real token ``(T_real,)``, and the token statistics."""
         # Per-token losses on all rows, then the real tokens picked from the (T,) columns:
         # picking rows of the (T, V) log-probabilities would copy them, and scatter their gradient back.
         stats = token_statistics(lprobs, target, self.needs)
         columns = [(candidate(stats) if isinstance(candidate, TokenLoss) else candidate(lprobs, target))[tokens]
                    for candidate in self.slf.candidates]
+        return columns, stats
+
+    def _lprobs_and_target(self, model: nn.Module, sample: Dict[str, Any]) -> Tuple[Tensor, Tensor, Any]:
+        net_output = model(**sample["net_input"])
+        lprobs, target = self.get_lprobs_and_target(model, net_output, sample)
+        return lprobs.float(), target, net_output
+
+    def forward(self, model: nn.Module, sample: Dict[str, Any], reduce: bool = True) -> Tuple[Tensor, int, Dict]:
+        if not reduce:
+            raise ValueError("the slf criterion returns summed losses only (reduce=False is not supported)")
+        lprobs, target, net_output = self._lprobs_and_target(model, sample)
+        tokens = target.ne(self.padding_idx)
+        columns, stats = self._candidate_columns(lprobs, target, tokens)
         loss = self.slf.combine(columns, features=self._features(lprobs, stats["log_p"], tokens))[0].sum()
         nll_loss = -stats["log_p"].detach()[tokens].sum()
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
@@ -190,11 +239,67 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         if self.training:
             for name, weight in zip(self.slf.candidate_names, self.slf.weights.tolist()):
                 logging_output[WEIGHT_PREFIX + name] = weight * sample["ntokens"]
+            if self.slf.validation_due:
+                held_out_nll = self.validation_update(model, sample, sample_size)
+                logging_output["slf_val_nll"] = held_out_nll
+                logging_output["slf_val_updates"] = 1
         if self.report_accuracy:
             n_correct, total = self.compute_accuracy(model, net_output, sample)
             logging_output["n_correct"] = n_correct.item()
             logging_output["total"] = total.item()
         return loss, sample_size, logging_output
+
+    def validation_update(self, model: nn.Module, sample: Dict[str, Any], sample_size: int) -> float:
+        """Validation mode: one look-ahead step of the decision network (module docs); returns the held-out NLL.
+
+        The model's parameters come back bit for bit, and the graph of the training forward
+        stays valid for the trainer's backward.
+        """
+        held_out = self._held_out_sample(model)
+        params = {name: p for name, p in model.named_parameters() if p.requires_grad}
+        was_training = model.training
+        model.eval()  # deterministic passes: a central difference under two dropout masks is noise
+        try:
+            with torch.enable_grad():
+                held_out_nll = self._mean_nll(model, held_out)
+                grads = torch.autograd.grad(held_out_nll, list(params.values()), allow_unused=True)
+            direction = {name: g for name, g in zip(params, grads) if g is not None}
+
+            def training_columns() -> Tensor:
+                lprobs, target, _ = self._lprobs_and_target(model, sample)
+                return torch.stack(self._candidate_columns(lprobs, target, target.ne(self.padding_idx))[0], dim=1)
+
+            derivatives = directional_derivative(model, direction, training_columns)
+        finally:
+            model.train(was_training)
+        # The trainer divides the summed loss by sample_size before the optimizer sees it.
+        self.slf.validation_update(derivatives / max(float(sample_size), 1.0))
+        return float(held_out_nll.detach())
+
+    def _mean_nll(self, model: nn.Module, sample: Dict[str, Any]) -> Tensor:
+        lprobs, target, _ = self._lprobs_and_target(model, sample)
+        tokens = target.ne(self.padding_idx)
+        log_p = lprobs.gather(1, target.unsqueeze(1)).squeeze(1)
+        return -log_p[tokens].sum() / tokens.sum().clamp_min(1)
+
+    def _held_out_sample(self, model: nn.Module) -> Dict[str, Any]:
+        """The next held-out batch, on the model's device; the split is reshuffled each time it runs out."""
+        if self._held_out_batches is None:
+            subset = self.validation_subset
+            if subset not in self.task.datasets:
+                try:
+                    self.task.load_dataset(subset, combine=False, epoch=1)
+                except FileNotFoundError as error:
+                    raise ValueError(f"--slf-validation-subset {subset!r}: no such split in the data directory "
+                                     f"({error})") from error
+            self._held_out_batches = self.task.get_batch_iterator(
+                dataset=self.task.dataset(subset), max_tokens=self.validation_max_tokens,
+                max_positions=utils.resolve_max_positions(self.task.max_positions(), model.max_positions()),
+                ignore_invalid_inputs=True, seed=self.held_out_seed, disable_iterator_cache=True)
+        if self._held_out_epoch is None or not self._held_out_epoch.has_next():
+            self._held_out_epoch = self._held_out_batches.next_epoch_itr(shuffle=True)
+        device = next(model.parameters()).device
+        return utils.apply_to_sample(lambda tensor: tensor.to(device), next(self._held_out_epoch))
 
     @classmethod
     def reduce_metrics(cls, logging_outputs: List[Dict[str, Any]]) -> None:
@@ -207,3 +312,7 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
             total = sum(log.get(WEIGHT_PREFIX + name, 0) for log in logging_outputs)
             if ntokens > 0:
                 metrics.log_scalar(f"w_{name}", total / ntokens, ntokens, round=3)
+        updates = sum(log.get("slf_val_updates", 0) for log in logging_outputs)
+        if updates > 0:
+            held_out_nll = sum(log.get("slf_val_nll", 0.0) for log in logging_outputs) / updates
+            metrics.log_scalar("slf_val_nll", held_out_nll, updates, round=3)

@@ -29,10 +29,16 @@ the decision network descends the held-out loss after that step,
 Per-sample selection has one weight per (sample, candidate); the same formula holds
 with :math:`\\ell_{bi}` and the reduction's 1/N factor. Candidates with non-finite
 values get zero coefficients.
+
+Hosts whose models are not ``model(inputs)`` (fairseq's encoder-decoders, which take a
+dict of tensors) compute :math:`\\langle u, \\nabla_w \\ell_{bi} \\rangle` with
+:func:`directional_derivative`, central differences of the candidate losses along u
+(two forward passes, no backward), and hand them to
+:meth:`slf.StochasticLoss.validation_update`.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -111,13 +117,76 @@ def _first_order(crit: "StochasticLoss", model: nn.Module, inputs: Tensor, targe
             (grad,) = torch.autograd.grad(column.sum(), output, retain_graph=i < len(columns) - 1, allow_unused=True)
         rows.append(torch.zeros(len(output), dtype=output.dtype, device=output.device) if grad is None
                     else (grad * output_tangent).reshape(len(output), -1).sum(dim=1))
-    derivative = torch.stack(rows, dim=1)
+    derivative = torch.stack(rows, dim=1) * _reduction_factor(crit, inputs.shape[0])
+    return coefficients_from_derivatives(crit, derivative), val_loss
+
+
+def coefficients_from_derivatives(crit: "StochasticLoss", derivative: Tensor) -> Tensor:
+    """First-order :math:`\\partial L_{val}(w') / \\partial \\hat p` from
+    :math:`d_{bi} = \\langle \\nabla_w L_{val}, \\nabla_w \\ell_{bi} \\rangle`.
+
+    ``derivative`` is ``(N, n)``, of the rows' losses as the optimizer sees them (with the
+    reduction's factor). Divided by the running scale when ``normalize`` is set (the
+    weights multiply the scaled losses), times :math:`-\\eta`, summed over the rows for
+    batch selection.
+    """
     if crit.normalize is not None:
         derivative = derivative / crit.loss_scale.to(derivative.dtype)
-    coefficients = -crit.lookahead_lr * _reduction_factor(crit, inputs.shape[0]) * derivative
+    coefficients = -crit.lookahead_lr * derivative
     if crit.selection == "batch":
         coefficients = coefficients.sum(dim=0, keepdim=True)
-    return coefficients, val_loss
+    return torch.nan_to_num(coefficients, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+@torch.no_grad()
+def directional_derivative(model: nn.Module, direction: Dict[str, Tensor], evaluate: Callable[[], Tensor],
+                           radius: float = 1e-3) -> Tensor:
+    """Central difference of ``evaluate()`` along a direction in the model's parameters.
+
+    .. math::
+
+        D \\approx \\frac{E(w + h u) - E(w - h u)}{2 h},\\qquad h = \\frac{r}{\\lVert u \\rVert}
+
+    so that the parameters move by ``radius`` r (Euclidean) each way; the error is
+    :math:`O(h^2)`. The parameters are changed in place through ``.data`` (so the graph of
+    a forward pass taken before stays valid for its backward) and restored bit for bit
+    from a copy. ``evaluate`` must be deterministic (put the model in eval mode, or fix the
+    dropout RNG) and may return any tensor, e.g. per-row candidate losses ``(N, n)``.
+
+    Args:
+        model: the network whose named parameters ``direction`` indexes.
+        direction: u, by parameter name (missing names do not move).
+        evaluate: reads the model, returns the quantity E to differentiate.
+        radius: the parameter-space step r.
+
+    Returns:
+        D, shaped like ``evaluate()``'s result; zeros when u is zero.
+
+    Example:
+        >>> net = nn.Linear(2, 1, bias=False)
+        >>> _ = net.weight.data.copy_(torch.tensor([[1.0, 2.0]]))
+        >>> x = torch.tensor([[3.0, 4.0]])
+        >>> d = directional_derivative(net, {"weight": torch.tensor([[1.0, 0.0]])}, lambda: net(x) ** 2)
+        >>> round(float(d), 1)  # d/dt (3 (1 + t) + 8)^2 at t = 0 = 2 * 11 * 3
+        66.0
+    """
+    params = {name: p.data for name, p in model.named_parameters() if name in direction}
+    norm = torch.sqrt(sum((direction[name].double() ** 2).sum() for name in params)) if params else 0.0
+    if not params or float(norm) == 0.0:
+        return torch.zeros_like(evaluate())
+    step = radius / float(norm)
+    saved = {name: p.detach().clone() for name, p in params.items()}
+    try:
+        for name, p in params.items():
+            p.add_(direction[name].to(p.dtype), alpha=step)
+        plus = evaluate().double()
+        for name, p in params.items():
+            p.copy_(saved[name]).add_(direction[name].to(p.dtype), alpha=-step)
+        minus = evaluate().double()
+    finally:
+        for name, p in params.items():
+            p.copy_(saved[name])
+    return ((plus - minus) / (2 * step)).float()
 
 
 def _exact(crit: "StochasticLoss", model: nn.Module, inputs: Tensor, targets: Tensor, val_inputs: Tensor,

@@ -16,16 +16,16 @@ where :math:`P_i` is part i as the host computes it with its configured weight
 logits (:class:`slf.decision.GlobalDecision`). In softmax mode (no noise) the loss
 starts equal to the host's; v is learned in the same backward pass as the model.
 
-Learned jointly as Algorithm 1 states, v follows :math:`\partial L / \partial \lambda_i =
+Learned jointly as Algorithm 1 states, v follows :math:`\\partial L / \\partial \\lambda_i =
 P_i / w_i` and drifts onto the part with the smallest unweighted value (measured on
 YOLOv3: all the weight on wh, see the README). With ``normalize='mean'`` v reads each
 part relative to its running mean :math:`m_i` instead, while the model still gets L:
 
 .. math::
 
-    L' = \sum_i \operatorname{sg}(\lambda_i) \frac{P_i}{w_i}
-        + \sum_i \big(\lambda_i - \operatorname{sg}(\lambda_i)\big)
-          \operatorname{sg}\Big(\frac{P_i}{w_i m_i}\Big)
+    L' = \\sum_i \\operatorname{sg}(\\lambda_i) \\frac{P_i}{w_i}
+        + \\sum_i \\big(\\lambda_i - \\operatorname{sg}(\\lambda_i)\\big)
+          \\operatorname{sg}\\Big(\\frac{P_i}{w_i m_i}\\Big)
 
 (sg: stop-gradient), equal to L in value and in its gradient for the model.
 """

@@ -431,7 +431,8 @@ class StochasticLoss(nn.Module):
         needs its own reduction (mmdet's ``weight`` and ``avg_factor``) or whose parts are
         not functions of one output (YOLO's loss parts) computes the columns and calls
         this instead of :meth:`forward`; the decision, sampling, NaN masking, statistics
-        and checkpoint state are the same. Joint and softmax modes only.
+        and checkpoint state are the same. In validation mode H does not train the decision
+        network; follow with :meth:`validation_update`.
 
         Args:
             columns: one tensor ``(R,)`` per candidate, in candidate order.
@@ -450,9 +451,6 @@ class StochasticLoss(nn.Module):
             >>> rows.shape, weights.shape
             (torch.Size([4]), torch.Size([1, 2]))
         """
-        if self.mode == "validation":
-            raise RuntimeError("combine() supports mode='joint' or 'softmax'; validation mode needs forward() "
-                               "and validation_step()")
         if len(columns) != len(self.candidates):
             raise ValueError(f"combine() got {len(columns)} columns for {len(self.candidates)} candidates "
                              f"{self.candidate_names}")
@@ -474,7 +472,11 @@ class StochasticLoss(nn.Module):
         if self.normalize is not None and self.training:
             self._update_scale(values)
         noise = self._draw_noise(1 if self.selection == "batch" else rows)
-        weights = self.selection_weights(self.decision_logits(features), noise)
+        if self.mode == "validation":
+            with torch.no_grad():
+                weights = self.selection_weights(self.decision_logits(features), noise)
+        else:
+            weights = self.selection_weights(self.decision_logits(features), noise)
         recorded = weights
         if keep is None:
             per_row = (self.scale_values(values) * weights.to(values.dtype)).sum(dim=1)
@@ -485,6 +487,8 @@ class StochasticLoss(nn.Module):
             index = torch.tensor(keep, device=weights.device)
             weights = torch.zeros_like(weights).index_copy(1, index, kept)
         if self.training:
+            if self.mode == "validation":
+                self._saved = {"features": features.detach(), "noise": noise, "tau": self.tau}
             self._record(recorded.detach())
         return per_row, weights
 
@@ -557,22 +561,86 @@ class StochasticLoss(nn.Module):
         """
         from .lookahead import decision_hypergradient
 
-        if self.mode != "validation":
-            raise RuntimeError(f"validation_step needs mode='validation'; this StochasticLoss has mode={self.mode!r}")
-        if self._saved is None:
-            raise RuntimeError("validation_step must follow a training-mode forward pass of this loss")
-        saved, self._saved = self._saved, None
-        if (self.step - 1) % self.validation_interval != 0:  # self.step already counts this forward
+        saved = self._take_saved("validation_step")
+        if not self._validation_due():
             return {}
         coefficients, val_loss = decision_hypergradient(self, model, inputs, targets, val_inputs, val_targets,
                                                         saved)
+        return {"validation_loss": float(val_loss), "hypergradient_norm": self._descend(coefficients, saved)}
+
+    @property
+    def validation_due(self) -> bool:
+        """Whether the last training forward's step updates v (``validation_interval``), in validation mode."""
+        return self.mode == "validation" and self._saved is not None and self._validation_due()
+
+    def validation_update(self, derivatives: Tensor, validation_loss: Optional[float] = None) -> Dict[str, float]:
+        r"""Update the decision network from derivatives a host computed (validation mode).
+
+        The first-order look-ahead of :mod:`slf.lookahead` for hosts whose models are not
+        ``model(inputs)``: the host passes, for the rows of its last :meth:`combine`,
+
+        .. math::
+
+            d_{ri} = \langle \nabla_w L_{val}(w),\ \nabla_w \ell_{ri}(w) \rangle
+
+        (for instance from :func:`slf.lookahead.directional_derivative`), of the losses as
+        its optimizer sees them; v descends :math:`\sum_{ri} \hat p_{ri}(v)\, c_{ri}` with
+        :math:`c = -\eta\, d` (summed over rows for batch selection). Call it after the
+        training forward when :attr:`validation_due` is true.
+
+        Args:
+            derivatives: ``(R, n)``, rows as in :meth:`combine`, candidates in order.
+            validation_loss: the held-out loss, only reported back.
+
+        Returns:
+            ``{'hypergradient_norm': ...}`` (and ``'validation_loss'`` when given), or ``{}``
+            on the steps ``validation_interval`` skips.
+
+        Example:
+            >>> crit = StochasticLoss(["mse", "mae"], task="regression", decision="global", mode="validation",
+            ...                       seed=0)
+            >>> _ = crit.combine([torch.ones(4), torch.full((4,), 3.0)])
+            >>> sorted(crit.validation_update(torch.tensor([[1.0, -1.0]]).repeat(4, 1)))
+            ['hypergradient_norm']
+        """
+        from .lookahead import coefficients_from_derivatives
+
+        if derivatives.dim() != 2 or derivatives.shape[1] != len(self.candidates):
+            raise ValueError(f"validation_update() needs derivatives shaped (rows, {len(self.candidates)}), "
+                             f"got {tuple(derivatives.shape)}")
+        saved = self._take_saved("validation_update")
+        if not self._validation_due():
+            return {}
+        if self.selection == "sample" and derivatives.shape[0] != saved["features"].shape[0]:
+            raise ValueError(f"selection='sample' needs one derivative row per weighted row: "
+                             f"{derivatives.shape[0]} vs {saved['features'].shape[0]}")
+        result = {"hypergradient_norm": self._descend(coefficients_from_derivatives(self, derivatives), saved)}
+        if validation_loss is not None:
+            result["validation_loss"] = float(validation_loss)
+        return result
+
+    def _take_saved(self, caller: str) -> Dict[str, Any]:
+        if self.mode != "validation":
+            raise RuntimeError(f"{caller} needs mode='validation'; this StochasticLoss has mode={self.mode!r}")
+        if self._saved is None:
+            raise RuntimeError(f"{caller} must follow a training-mode forward pass of this loss")
+        saved, self._saved = self._saved, None
+        return saved
+
+    def _validation_due(self) -> bool:
+        return (self.step - 1) % self.validation_interval == 0  # self.step already counts the forward
+
+    def _descend(self, coefficients: Tensor, saved: Dict[str, Any]) -> float:
+        """One step of v on the surrogate sum(p_hat(v) * coefficients); returns the gradient norm."""
         self.decision_optimizer.zero_grad(set_to_none=True)
         weights = self.selection_weights(self.decision_logits(saved["features"]), saved["noise"], saved["tau"])
         surrogate = (weights * coefficients.to(weights.dtype)).sum()
         surrogate.backward()
         grad_norm = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in self.decision.parameters() if p.grad is not None))
         self.decision_optimizer.step()
-        return {"validation_loss": float(val_loss), "hypergradient_norm": grad_norm}
+        # A host optimizer that also holds v (fairseq's, over criterion.parameters()) must not step it again.
+        self.decision_optimizer.zero_grad(set_to_none=True)
+        return grad_norm
 
     # ------------------------------------------------------------------ checkpoints
     def get_extra_state(self) -> Dict[str, Any]:

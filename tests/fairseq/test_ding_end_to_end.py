@@ -48,3 +48,25 @@ def test_train_generate_score_and_resume(ding_data, tmp_path) -> None:
     assert second["slf._extra_state"]["history"][:3] == first["slf._extra_state"]["history"][:3]
     assert not torch.equal(second["slf.decision.out.weight"], first["slf.decision.out.weight"])
     assert json.loads((out / "results.json").read_text())["criterion"] == "slf"
+
+
+def test_validation_mode_trains_and_resumes_its_decision_optimizer(ding_data, tmp_path) -> None:
+    """--slf-mode validation under fairseq-train: held-out NLL logged, v's Adam state saved and restored."""
+    extra = [*CANDIDATES, "--slf-mode", "validation", "--slf-validation-max-tokens", "1024", "--log-interval", "2"]
+
+    def train(max_update: int) -> str:
+        command = train_command(ding_data / "data-bin", tmp_path, "slf", 1, 1, SMALL_TRANSFORMER,
+                                [*extra, "--max-update", str(max_update)])
+        done = subprocess.run(command, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout + done.stderr
+
+    log = train(6)
+    assert '"slf_val_nll"' in log and '"w_focal"' in log
+    state = criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"]
+    adam_steps = {int(s["step"]) for s in state["decision_optimizer"]["state"].values()}
+    assert state["step"] == 6 and adam_steps == {6}
+    assert "Loaded checkpoint" in train(9)
+    state = criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"]
+    assert state["step"] == 9
+    assert {int(s["step"]) for s in state["decision_optimizer"]["state"].values()} == {9}

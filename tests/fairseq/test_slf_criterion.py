@@ -76,6 +76,65 @@ def test_padding_is_ignored(tiny_translation) -> None:
     assert int(tokens.sum()) == log["ntokens"] < target.numel()
 
 
+def held_out_split(task, pairs):
+    """Real pairs the training batch does not hold, as a split of the task."""
+    from fairseq.data import LanguagePairDataset
+
+    def encode(dictionary, text):
+        return dictionary.encode_line(text, add_if_not_exist=False, append_eos=True).long()
+
+    src = [encode(task.src_dict, de) for de, _ in pairs]
+    tgt = [encode(task.tgt_dict, en) for _, en in pairs]
+    return LanguagePairDataset(src, [len(s) for s in src], task.src_dict, tgt, [len(t) for t in tgt], task.tgt_dict)
+
+
+def test_validation_mode_steps_the_decision_network_on_held_out_batches(tiny_translation, ding_pairs) -> None:
+    from slf.lookahead import directional_derivative
+
+    task, build_model, batch = tiny_translation
+    task.datasets["heldout"] = held_out_split(task, ding_pairs[16:64])  # the batch holds pairs 0..15
+    criterion = SLFCriterion(task, False, 0.1, slf_mode="validation", slf_validation_subset="heldout",
+                             slf_validation_max_tokens=256).train()
+    model = build_model().train()
+    model_before = {name: p.detach().clone() for name, p in model.state_dict().items()}
+    decision_before = [p.detach().clone() for p in criterion.slf.decision.parameters()]
+    loss, _, log = criterion(model, batch)
+    assert all(torch.equal(model_before[name], p) for name, p in model.state_dict().items())
+    assert any(not torch.equal(a, b) for a, b in zip(decision_before, criterion.slf.decision.parameters()))
+    # fairseq's optimizer also holds v: no gradient may be left for it to apply again.
+    assert all(p.grad is None for p in criterion.slf.decision.parameters())
+    assert model.training and 0 < log["slf_val_nll"] < 20 and log["slf_val_updates"] == 1
+    loss.backward()  # the training graph survived the look-ahead passes
+    assert all(p.grad is None for p in criterion.slf.decision.parameters())
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    with metrics.aggregate() as aggregated:
+        SLFCriterion.reduce_metrics([log, {**log, "slf_val_nll": 2 * log["slf_val_nll"]}])
+    assert aggregated.get_smoothed_values()["slf_val_nll"] == pytest.approx(1.5 * log["slf_val_nll"], abs=1e-3)
+
+    # The central difference against autograd: <grad NLL_val, grad sum_t loss_i> per candidate.
+    model.eval()
+    held_out = criterion._held_out_sample(model)
+    params = dict(model.named_parameters())
+    direction = dict(zip(params, torch.autograd.grad(criterion._mean_nll(model, held_out), list(params.values()))))
+
+    def columns():
+        lprobs, target, _ = criterion._lprobs_and_target(model, batch)
+        return criterion._candidate_columns(lprobs, target, target.ne(criterion.padding_idx))[0]
+
+    estimate = directional_derivative(model, direction, lambda: torch.stack(columns(), dim=1)).sum(dim=0)
+    for i, name in enumerate(criterion.slf.candidate_names):
+        grads = torch.autograd.grad(columns()[i].sum(), list(params.values()))
+        exact = sum((g * direction[n]).sum() for g, n in zip(grads, params))
+        assert float(estimate[i]) == pytest.approx(float(exact), rel=5e-3, abs=1e-5), name
+
+
+def test_validation_mode_names_a_missing_split(tiny_translation) -> None:
+    task, build_model, batch = tiny_translation
+    criterion = SLFCriterion(task, False, 0.1, slf_mode="validation", slf_validation_subset="nope").train()
+    with pytest.raises(ValueError, match="--slf-validation-subset 'nope': no such split"):
+        criterion(build_model().train(), batch)
+
+
 def test_fp16_cast_keeps_the_decision_network_float32(tiny_translation) -> None:
     task, _, _ = tiny_translation
     criterion = SLFCriterion(task, False, 0.1).half()
@@ -88,8 +147,8 @@ def test_registered_once_and_bad_options_name_the_choices(tiny_translation) -> N
     assert slf_fairseq.SLFCriterion is SLFCriterion
     with pytest.raises(ValueError, match="valid names: .*label_smoothed_nll.*poly1"):
         SLFCriterion(task, False, 0.1, slf_candidates="nll,no_such_loss")
-    with pytest.raises(ValueError, match="'joint' or 'softmax'"):
-        SLFCriterion(task, False, 0.1, slf_mode="validation")
+    with pytest.raises(ValueError, match=r"--slf-mode must be one of \['joint', 'softmax', 'validation'\]"):
+        SLFCriterion(task, False, 0.1, slf_mode="lookahead")
     # Losses that read penultimate features (center, lgm) cannot weigh a model's output.
     with pytest.raises(ValueError, match=r"unknown \['center'\]"):
         SLFCriterion(task, False, 0.1, slf_candidates="nll,center")
