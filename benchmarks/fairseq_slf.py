@@ -12,6 +12,7 @@
     python benchmarks/fairseq_slf.py --seeds 3 --epochs 10
     python benchmarks/fairseq_slf.py --seeds 3 --epochs 10 --skip-timing --methods slf_validation \
         --reuse runs/fairseq_slf/fairseq_slf.json                        # add a method to earlier runs
+    python benchmarks/fairseq_slf.py --seeds 3 --epochs 10 --keep-finished  # finish an interrupted one
     python benchmarks/fairseq_slf.py --seeds 1 --epochs 1 --rounds 5     # a smoke run
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ import shlex
 import statistics
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import torch
 from scipy import stats as scipy_stats
@@ -39,7 +40,9 @@ METHODS = {
     "label_smoothed": ("label_smoothed_cross_entropy", []),
     "slf_joint": ("slf", ["--slf-candidates", CANDIDATES]),
     "slf_softmax_mean": ("slf", ["--slf-candidates", CANDIDATES, "--slf-mode", "softmax", "--slf-normalize", "mean"]),
-    "slf_validation": ("slf", ["--slf-candidates", CANDIDATES, "--slf-mode", "validation"]),
+    # The look-ahead costs about a training step; every 4th step keeps it near a quarter of one.
+    "slf_validation": ("slf", ["--slf-candidates", CANDIDATES, "--slf-mode", "validation",
+                               "--slf-validation-interval", "4"]),
 }
 LABELS = {"label_smoothed": "label smoothed CE", "slf_joint": "SLF joint", "slf_softmax_mean": "SLF softmax+mean",
           "slf_validation": "SLF validation"}
@@ -93,6 +96,17 @@ def words_per_second(data_bin: Path, rounds: int, warmup: int) -> Dict[str, Any]
             "ratio": median_ratio(wps["slf"], wps["label_smoothed_cross_entropy"]), "rounds": rounds}
 
 
+def finished_run(folder: Path, criterion: str, extra: List[str], epochs: int, seed: int) -> Optional[Dict[str, Any]]:
+    """The results.json of an earlier run with exactly these settings, if there is one."""
+    path = folder / "results.json"
+    if not path.is_file():
+        return None
+    results = json.loads(path.read_text())
+    same = (results["criterion"], results["extra"], results["max_epoch"], results["seed"]) == (
+        criterion, list(extra), epochs, seed)
+    return results if same else None
+
+
 def summary(values: List[float]) -> str:
     return f"{statistics.fmean(values):.2f} +- {statistics.stdev(values) if len(values) > 1 else 0.0:.2f}"
 
@@ -108,6 +122,8 @@ def main() -> None:
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--keep-finished", action="store_true",
+                        help="reuse a run folder's results.json when its settings match (an interrupted benchmark)")
     parser.add_argument("--reuse", type=Path, help="a previous fairseq_slf.json whose runs of the other methods are kept")
     args = parser.parse_args()
     from slf_fairseq.ding_prepare import prepare_ding
@@ -136,8 +152,9 @@ def main() -> None:
         jobs = [(method, seed) for seed in range(1, args.seeds + 1) for method in args.methods]
         for method, seed in tqdm(jobs, desc="train + generate"):
             criterion, extra = METHODS[method]
-            runs[method].append(run(args.out / f"{method}_seed{seed}", criterion, args.epochs, seed, data=args.data,
-                                    extra=extra))
+            folder = args.out / f"{method}_seed{seed}"
+            finished = finished_run(folder, criterion, extra, args.epochs, seed) if args.keep_finished else None
+            runs[method].append(finished or run(folder, criterion, args.epochs, seed, data=args.data, extra=extra))
         runs = {method: runs[method] for method in METHODS if method in runs}
         report["runs"] = runs
         scores = {method: [r["bleu"] for r in rs] for method, rs in runs.items()}
