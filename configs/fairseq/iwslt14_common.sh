@@ -5,8 +5,11 @@
 # Arguments given to a recipe are passed on to fairseq-train (e.g. --max-epoch 50 --cpu).
 DATA=${DATA:-data-bin/iwslt14.tokenized.de-en}
 CRITERION=${CRITERION:-slf}
-SLF_ARGS=()
+# The best checkpoint by validation nll_loss: slf's loss mixes candidates whose weights move,
+# so its values are not comparable from epoch to epoch (the same metric for the baseline).
+CRITERION_ARGS=(--best-checkpoint-metric nll_loss)
 if [ "$CRITERION" = slf ]; then
-    SLF_ARGS=(--user-dir "$(slf fairseq-user-dir)" --slf-candidates label_smoothed_nll,focal,poly1,mae
-              --slf-samples 3 --slf-tau 1.0 --slf-mode joint)
+    # --slf-mode validation (held-out look-ahead on the valid split) or softmax are the alternatives.
+    CRITERION_ARGS+=(--user-dir "$(slf fairseq-user-dir)" --slf-candidates label_smoothed_nll,focal,poly1,mae
+                     --slf-samples 3 --slf-tau 1.0 --slf-mode joint)
 fi

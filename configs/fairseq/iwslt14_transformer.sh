@@ -3,7 +3,7 @@
 #     bash configs/fairseq/iwslt14_transformer.sh [fairseq-train options]
 set -euo pipefail
 source "$(dirname "$0")/iwslt14_common.sh"
-exec fairseq-train "$DATA" "${SLF_ARGS[@]}" --criterion "$CRITERION" --label-smoothing 0.1 \
+exec fairseq-train "$DATA" "${CRITERION_ARGS[@]}" --criterion "$CRITERION" --label-smoothing 0.1 \
     --arch transformer_iwslt_de_en --share-decoder-input-output-embed \
     --optimizer adam --adam-betas '(0.9, 0.98)' --clip-norm 0.0 \
     --lr 5e-4 --lr-scheduler inverse_sqrt --warmup-updates 4000 \
