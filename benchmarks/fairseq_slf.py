@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import torch
-from scipy import stats as scipy_stats
 from tqdm import tqdm
 
+from _comparison import earlier_runs, paired_t_tests, summary
 from _timing import interleaved_times, median_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,10 +107,6 @@ def finished_run(folder: Path, criterion: str, extra: List[str], epochs: int, se
     return results if same else None
 
 
-def summary(values: List[float]) -> str:
-    return f"{statistics.fmean(values):.2f} +- {statistics.stdev(values) if len(values) > 1 else 0.0:.2f}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
@@ -142,12 +138,8 @@ def main() -> None:
     if not args.skip_training:
         runs: Dict[str, List[Dict[str, Any]]] = {}
         if args.reuse:
-            previous = json.loads(args.reuse.read_text())
-            if (previous["epochs"], previous["seeds"]) != (args.epochs, args.seeds):
-                raise SystemExit(f"--reuse {args.reuse} has {previous['epochs']} epochs and {previous['seeds']} seeds; "
-                                 f"this run asks for {args.epochs} and {args.seeds}")
-            runs = {m: r for m, r in previous["runs"].items() if m not in args.methods}
-            report["timing"] = report.get("timing", previous.get("timing"))
+            runs, timing = earlier_runs(args.reuse, args.epochs, args.seeds, args.methods)
+            report["timing"] = report.get("timing", timing)
         runs.update({method: [] for method in args.methods})
         jobs = [(method, seed) for seed in range(1, args.seeds + 1) for method in args.methods]
         for method, seed in tqdm(jobs, desc="train + generate"):
@@ -164,15 +156,7 @@ def main() -> None:
             nll = statistics.fmean(r["valid_nll_loss"] for r in runs[method])
             print(f"  {method:18s} {summary(values)}   per seed {[round(v, 2) for v in values]}   "
                   f"valid nll {nll:.2f}   fairseq train wps {wps:.0f}")
-        report["paired_t_p"] = {}
-        for method in scores:
-            if method == "label_smoothed" or "label_smoothed" not in scores or args.seeds < 2:
-                continue
-            test = scipy_stats.ttest_rel(scores[method], scores["label_smoothed"])
-            report["paired_t_p"][method] = float(test.pvalue)
-            print(f"  {method} - label_smoothed: "
-                  f"{statistics.fmean(scores[method]) - statistics.fmean(scores['label_smoothed']):+.2f} BLEU, "
-                  f"paired t-test p = {test.pvalue:.3f}")
+        report["paired_t_p"] = paired_t_tests(scores, "label_smoothed", "BLEU")
         for method, method_runs in runs.items():
             for candidate in method_runs[0]["weights"]:
                 print(f"  {method} w_{candidate:20s} {summary([r['weights'][candidate] for r in method_runs])} "

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List
 
 import torch
-from scipy import stats as scipy_stats
 from tqdm import tqdm
 
+from _comparison import earlier_runs, paired_t_tests, summary
 from _timing import interleaved_times, median_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,12 +119,6 @@ def train_once(method: str, data_root: str, out: Path, epochs: int, seed: int) -
     return result
 
 
-def summary(values: List[float]) -> str:
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{mean:.4f} +- {std:.4f}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default=str(ROOT / "data/deepforest"))
@@ -159,12 +153,8 @@ def main() -> None:
     if not args.skip_training:
         runs: Dict[str, List[Dict[str, Any]]] = {}
         if args.reuse:
-            previous = json.loads(Path(args.reuse).read_text())
-            if (previous["epochs"], previous["seeds"]) != (args.epochs, args.seeds):
-                raise SystemExit(f"--reuse {args.reuse} has {previous['epochs']} epochs and {previous['seeds']} seeds; "
-                                 f"this run asks for {args.epochs} and {args.seeds}")
-            runs = {m: r for m, r in previous["runs"].items() if m not in args.methods}
-            report["timing"] = report.get("timing", previous.get("timing"))
+            runs, timing = earlier_runs(Path(args.reuse), args.epochs, args.seeds, args.methods)
+            report["timing"] = report.get("timing", timing)
         runs.update({method: [] for method in args.methods})
         jobs = [(method, seed) for seed in range(args.seeds) for method in args.methods]
         for method, seed in tqdm(jobs, desc="training runs"):
@@ -176,16 +166,9 @@ def main() -> None:
         print(f"\nval mAP@0.5 after {args.epochs} epochs ({iterations} iterations), {args.seeds} seeds:")
         for method, values in maps.items():
             minutes = statistics.fmean(run["train_s"] for run in runs[method]) / 60
-            print(f"  {method:15s} {summary(values)}   per seed {[round(v, 4) for v in values]}   "
+            print(f"  {method:15s} {summary(values, 4)}   per seed {[round(v, 4) for v in values]}   "
                   f"{minutes:.1f} min per run")
-        report["paired_t_p"] = {}
-        for method in maps:
-            if method == "stock" or "stock" not in maps or args.seeds < 2:
-                continue
-            test = scipy_stats.ttest_rel(maps[method], maps["stock"])
-            report["paired_t_p"][method] = float(test.pvalue)
-            print(f"  {method} - stock: {statistics.fmean(maps[method]) - statistics.fmean(maps['stock']):+.4f}, "
-                  f"paired t-test p = {test.pvalue:.3f}")
+        report["paired_t_p"] = paired_t_tests(maps, "stock", "mAP", digits=4)
         for method, method_runs in runs.items():
             if "lambdas" not in method_runs[0]:
                 continue
@@ -193,7 +176,7 @@ def main() -> None:
             for part in method_runs[0]["lambdas"]:
                 final = [run["lambdas"][part] for run in method_runs]
                 mean = [run["mean_lambdas"][part] for run in method_runs]
-                print(f"    lambda_{part:6s} final {summary(final)}   mean over training {summary(mean)}")
+                print(f"    lambda_{part:6s} final {summary(final, 4)}   mean over training {summary(mean, 4)}")
         from slf.plots import plot_method_comparison
 
         png = plot_method_comparison({LABELS[m]: v for m, v in maps.items()}, out / "mmdet_yolo_map.png",

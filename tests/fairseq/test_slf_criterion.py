@@ -13,7 +13,7 @@ from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEn
 from fairseq.logging import metrics  # noqa: E402
 
 import slf_fairseq  # noqa: E402
-from slf_fairseq.criterion import SLFCriterion, valid_candidates  # noqa: E402
+from slf_fairseq.criterion import SLFCriterion  # noqa: E402
 
 
 def gradients(model):

@@ -1,0 +1,43 @@
+"""Seed-comparison helpers shared by the host benchmarks: summaries, earlier runs, paired t-tests."""
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from scipy import stats as scipy_stats
+
+
+def summary(values: Sequence[float], digits: int = 2) -> str:
+    """``mean +- sample std`` (std 0 for one value)."""
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.{digits}f} +- {std:.{digits}f}"
+
+
+def earlier_runs(path: Path, epochs: int, seeds: int, methods: Sequence[str]
+                 ) -> Tuple[Dict[str, List[Dict[str, Any]]], Optional[Dict[str, Any]]]:
+    """The runs of the methods *not* in ``methods`` from an earlier report, and its timing.
+
+    Refuses a report made with other epochs or seeds: its runs would not be comparable.
+    """
+    previous = json.loads(Path(path).read_text())
+    if (previous["epochs"], previous["seeds"]) != (epochs, seeds):
+        raise SystemExit(f"--reuse {path} has {previous['epochs']} epochs and {previous['seeds']} seeds; "
+                         f"this run asks for {epochs} and {seeds}")
+    return {m: r for m, r in previous["runs"].items() if m not in methods}, previous.get("timing")
+
+
+def paired_t_tests(scores: Dict[str, List[float]], baseline: str, unit: str, digits: int = 2) -> Dict[str, float]:
+    """Paired t-test of each method against ``baseline`` over seeds; prints the differences, returns the p-values."""
+    p_values: Dict[str, float] = {}
+    if baseline not in scores:
+        return p_values
+    for method, values in scores.items():
+        if method == baseline or len(values) < 2:
+            continue
+        test = scipy_stats.ttest_rel(values, scores[baseline])
+        p_values[method] = float(test.pvalue)
+        difference = statistics.fmean(values) - statistics.fmean(scores[baseline])
+        print(f"  {method} - {baseline}: {difference:+.{digits}f} {unit}, paired t-test p = {test.pvalue:.3f}")
+    return p_values
