@@ -1,4 +1,4 @@
-"""Command line: ``slf demo | classify | plot``.
+"""Command line: ``slf demo | classify | graph | plot``.
 
 Examples::
 
@@ -9,11 +9,13 @@ Examples::
         --optimizer sgd --lr 0.1 --epochs 100 --seeds 3 --out runs/r20-ce
     slf classify --loss mils --mils-primary ce --mils-aux multi_margin,center --mils-rate 0.01 \
         --epochs 10 --seeds 5 --out runs/mils
+    slf graph --data chembl2321810 --model chebnet --loss slf --seeds 5 --out runs/chebnet-slf
     slf plot runs/lenet-slf
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +33,12 @@ def _classification_losses() -> List[str]:
     from . import losses
 
     return list(losses.available("classification"))
+
+
+def _regression_losses() -> List[str]:
+    from . import losses
+
+    return list(losses.available("regression"))
 
 
 def _data_spec(value: str) -> str:
@@ -79,7 +87,7 @@ def _add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--max-train-samples", type=_positive_int, default=None,
-                        help="train on a stratified subset of this size")
+                        help="train on a subset of this size (classify: stratified by class)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
@@ -144,6 +152,39 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.Argum
     demo.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
+    graph = commands.add_parser(
+        "graph", help="graph regression (PyG) over several seeds: R^2 and RMSE (needs the pyg extra)",
+        description="Train a PyG graph regression model on molecules (or Merck descriptor signals) with one "
+                    "regression loss or SLF over several seeds; writes OUT/results.json, OUT/r2.png, "
+                    "OUT/parity.png and (SLF) OUT/selection_weights.png.")
+    graph.add_argument("--data", default="chembl2321810",
+                       help="chembl2321810, freesolv or dpp4:PATH (a Merck challenge CSV) (default: chembl2321810)")
+    graph.add_argument("--root", type=Path, default=None,
+                       help="cache folder of the molecule data sets (default: ~/.cache/stochastic-loss/pyg)")
+    graph.add_argument("--split", choices=("auto", "scaffold", "random"), default="auto",
+                       help="80/10/10 split by scaffold (molecules only) or at random; auto: scaffold for "
+                            "molecules, random for dpp4 (default: auto)")
+    graph.add_argument("--model", default="chebnet", help="gcn, chebnet, ecc, scn, lcn or dfn (default: chebnet)")
+    graph.add_argument("--hidden", type=_positive_int, default=64, help="hidden channels (default: 64)")
+    graph.add_argument("--layers", type=_positive_int, default=3, help="graph convolutions (default: 3)")
+    graph.add_argument("--loss", default="mse", metavar="{NAME,slf}",
+                       help="a regression registry loss or slf (default: mse)")
+    graph.add_argument("--slf-mode", choices=SLF_MODE_CHOICES, default="validation",
+                       help="how SLF learns its decision network (default: validation)")
+    graph.add_argument("--slf-candidates", default="mse,mae,huber,log_cosh,robust",
+                       help="comma-separated regression candidates (default: mse,mae,huber,log_cosh,robust)")
+    graph.add_argument("--slf-samples", type=_positive_int, default=3, help="K Gumbel-Softmax samples (default: 3)")
+    graph.add_argument("--slf-tau", type=_positive_float, default=1.0, help="temperature (default: 1.0)")
+    graph.add_argument("--slf-decision-lr", type=_positive_float, default=None,
+                       help="decision network learning rate in validation mode")
+    graph.add_argument("--slf-decision-input", choices=("prediction", "prediction+embedding"),
+                       default="prediction", help="what the decision network reads (default: prediction)")
+    graph.add_argument("--epochs", type=_positive_int, default=30, help="epochs (default: 30)")
+    graph.add_argument("--seeds", type=_positive_int, default=5, help="seeds 0..N-1 (default: 5)")
+    graph.add_argument("--out", type=Path, required=True, help="output folder")
+    _add_training_options(graph)
+    graph.set_defaults(batch_size=64)
+
     plot = commands.add_parser("plot", help="(re)write the PNGs of a run folder from its results.json")
     plot.add_argument("run_dir", type=Path, metavar="RUN_DIR",
                       help="a folder with results.json (or whose subfolders have one)")
@@ -167,9 +208,10 @@ def fairseq_user_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def _candidates(parser: argparse.ArgumentParser, text: str, option: str = "--slf-candidates") -> List[str]:
+def _candidates(parser: argparse.ArgumentParser, text: str, option: str = "--slf-candidates",
+                valid: Optional[Sequence[str]] = None) -> List[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
-    valid = _classification_losses()
+    valid = list(valid) if valid is not None else _classification_losses()
     unknown = [name for name in names if name not in valid]
     if not names or unknown:
         parser.error(f"argument {option}: unknown loss(es) {unknown or [text]}; valid choices: "
@@ -212,6 +254,41 @@ def _run_classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         print(f"slf classify: {error}", file=sys.stderr)
         return 2
     print_summary_table([summary])
+    print(f"results: {Path(summary['out_dir']) / 'results.json'}")
+    for path in summary["plots"]:
+        print(f"plot:    {path}")
+    return 0
+
+
+def _run_graph(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    try:
+        from slf_pyg.models import MODELS
+        from slf_pyg.train_graph import GraphRegressionConfig, format_graph_table, run_graph
+    except ModuleNotFoundError as error:
+        print(f"slf graph: {error}; install the PyG extra: pip install -e \".[pyg]\"", file=sys.stderr)
+        return 2
+    regression = _regression_losses()
+    if args.loss not in [*regression, "slf"]:
+        parser.error(f"argument --loss: invalid choice {args.loss!r}; valid choices: {', '.join(regression)}, slf")
+    if args.model not in MODELS:
+        parser.error(f"argument --model: invalid choice {args.model!r}; valid choices: {', '.join(MODELS)}")
+    try:
+        cfg = GraphRegressionConfig(
+            data=args.data, root=None if args.root is None else str(args.root), split=args.split, model=args.model,
+            hidden_channels=args.hidden, num_layers=args.layers, loss=args.loss, slf_mode=args.slf_mode,
+            slf_candidates=tuple(_candidates(parser, args.slf_candidates, valid=regression)),
+            slf_samples=args.slf_samples, slf_tau=args.slf_tau, slf_decision_lr=args.slf_decision_lr,
+            slf_decision_input=args.slf_decision_input, optimizer=args.optimizer, lr=args.lr,
+            batch_size=args.batch_size, epochs=args.epochs, device=args.device, num_threads=args.threads,
+            max_train_samples=args.max_train_samples)
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        summary = run_graph(cfg, args.seeds, args.out, progress=not args.no_progress)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"slf graph: {error}", file=sys.stderr)
+        return 2
+    print(format_graph_table([summary]))
     print(f"results: {Path(summary['out_dir']) / 'results.json'}")
     for path in summary["plots"]:
         print(f"plot:    {path}")
@@ -262,7 +339,12 @@ def _run_plot(args: argparse.Namespace) -> int:
         print(f"slf plot: no results.json in {run_dir} or its subfolders", file=sys.stderr)
         return 2
     for folder in folders:
-        for path in write_run_plots(folder):
+        results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        if results.get("trainer") == "graph_regression":
+            from slf_pyg.train_graph import write_graph_plots as write_plots
+        else:
+            write_plots = write_run_plots
+        for path in write_plots(folder):
             print(f"wrote {path}")
     return 0
 
@@ -286,6 +368,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _run_classify(args, parser)
     if args.command == "demo":
         return _run_demo(args)
+    if args.command == "graph":
+        return _run_graph(args, parser)
     if args.command == "fairseq-user-dir":
         print(fairseq_user_dir())
         return 0

@@ -117,7 +117,7 @@ def _first_order(crit: "StochasticLoss", model: nn.Module, inputs: Tensor, targe
             (grad,) = torch.autograd.grad(column.sum(), output, retain_graph=i < len(columns) - 1, allow_unused=True)
         rows.append(torch.zeros(len(output), dtype=output.dtype, device=output.device) if grad is None
                     else (grad * output_tangent).reshape(len(output), -1).sum(dim=1))
-    derivative = torch.stack(rows, dim=1) * _reduction_factor(crit, inputs.shape[0])
+    derivative = torch.stack(rows, dim=1) * _reduction_factor(crit, len(targets))
     return coefficients_from_derivatives(crit, derivative), val_loss
 
 

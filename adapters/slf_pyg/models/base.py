@@ -169,7 +169,7 @@ class GraphRegressor(torch.nn.Module):
             batch, num_graphs = x.new_zeros(x.size(0), dtype=torch.long), 1
         else:
             num_graphs = getattr(data, "num_graphs", None) or int(batch.max()) + 1
-        h = self.encoder(x.float())
+        h = self.encoder(x.to(self.encoder.weight.dtype))
         for layer, norm in zip(self.convs, self.norms, strict=True):
             h = F.relu(norm(self.conv(layer, h, data.edge_index, edge_weight, edge_attr)))
             h = F.dropout(h, p=self.dropout, training=self.training)

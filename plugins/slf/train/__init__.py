@@ -1,4 +1,5 @@
-"""Trainers for plain PyTorch: ``ClassifyConfig``, ``train_classifier``, ``run_classify``."""
+"""Trainers for plain PyTorch: ``ClassifyConfig``, ``train_classifier``, ``run_classify``, and the
+helpers every trainer shares (:mod:`slf.train.common`)."""
 from .classify import (
     PAPER_CANDIDATES,
     ClassifyConfig,
@@ -13,6 +14,16 @@ from .classify import (
     train_classifier,
     write_run_plots,
 )
+from .common import (
+    format_table,
+    format_top_weights,
+    mean_selection_weights,
+    mean_std,
+    seed_everything,
+    slf_run_record,
+    thin_history,
+    top_weight,
+)
 
 __all__ = [
     "PAPER_CANDIDATES",
@@ -22,9 +33,17 @@ __all__ = [
     "build_mils",
     "evaluate_accuracy",
     "format_summary_table",
+    "format_table",
+    "format_top_weights",
+    "mean_selection_weights",
+    "mean_std",
     "print_summary_table",
     "run_classify",
+    "seed_everything",
+    "slf_run_record",
     "summarize_runs",
+    "thin_history",
+    "top_weight",
     "train_classifier",
     "write_run_plots",
 ]

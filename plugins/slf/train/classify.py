@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import statistics
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -22,12 +21,13 @@ from torch import Tensor, nn
 from .. import losses
 from ..data import DatasetSplits, load_dataset
 from ..models import build_model
+from .common import (format_table, format_top_weights, mean_selection_weights, mean_std, seed_everything,
+                     slf_run_record, top_weight)
 
 PAPER_CANDIDATES: Tuple[str, ...] = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 SLF_MODES = ("joint", "softmax", "validation")
 MILS_RULES = ("not_worse", "better", "always")
 OPTIMIZERS = ("adam", "sgd")
-MAX_HISTORY_ROWS = 1000
 RESULTS_FILE = "results.json"
 
 
@@ -160,13 +160,6 @@ class ClassifyConfig:
 
 
 # ---------------------------------------------------------------------- building blocks
-def seed_everything(seed: int) -> None:
-    """Seed Python's, numpy's and torch's global generators."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 def build_criterion(cfg: ClassifyConfig, model: nn.Module, num_classes: int) -> Tuple[nn.Module, str]:
     """The training loss for ``cfg`` and what it reads: ``'logits'``, ``'features'``, ``'slf'`` or ``'mils'``.
 
@@ -271,20 +264,6 @@ def evaluate_accuracy(model: nn.Module, criterion: nn.Module, kind: str, inputs:
     return correct / max(len(targets), 1)
 
 
-def _thin(history: Sequence[Mapping[str, Any]], max_rows: int = MAX_HISTORY_ROWS) -> List[Dict[str, Any]]:
-    stride = max(1, math.ceil(len(history) / max_rows))
-    rows = [dict(row) for row in history[::stride]]
-    if history and rows[-1]["step"] != history[-1]["step"]:
-        rows.append(dict(history[-1]))
-    return rows
-
-
-def _top_weight(criterion: nn.Module) -> str:
-    weights = criterion.weights
-    index = int(torch.argmax(weights))
-    return f"{criterion.candidate_names[index]} {float(weights[index]):.2f}"
-
-
 # ---------------------------------------------------------------------- one seed
 def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, Any]:
     """Train and evaluate one seed.
@@ -380,7 +359,7 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
                 if step % 10 == 0 or step == 1:
                     postfix = {"loss": f"{value:.4f}"}
                     if kind == "slf":
-                        postfix["top"] = _top_weight(criterion)
+                        postfix["top"] = top_weight(criterion)
                     bar.set_postfix(postfix, refresh=False)
             result["train_loss"].append(loss_sum / max(loss_count, 1))
             if validation_mode:
@@ -411,13 +390,7 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
         sizes=dict(zip(("train", "val", "test"), splits.sizes())),
     )
     if kind == "slf":
-        result.update(
-            candidates=list(criterion.candidate_names),
-            weights_history=_thin(criterion.history),
-            final_weights=[float(w) for w in criterion.weights],
-            mean_weights=[float(w) for w in getattr(criterion, "mean_weights", criterion.weights)],
-            slf_stats={key: float(value) for key, value in criterion.stats().items()},
-        )
+        result.update(slf_run_record(criterion))
     if mils is not None:
         result["mils_stats"] = mils.stats()
     return result
@@ -467,11 +440,6 @@ def build_mils(cfg: ClassifyConfig, model: nn.Module, optimizer: torch.optim.Opt
 
 
 # ---------------------------------------------------------------------- several seeds
-def _mean_std(values: Sequence[float]) -> Tuple[float, float]:
-    values = [float(v) for v in values]
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 def summarize_runs(runs: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
     """Mean and sample std (n-1) over seeds of the runs' accuracies and step time.
 
@@ -487,8 +455,8 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
     if not runs:
         raise ValueError("no runs to summarise")
     first = runs[0]
-    test_mean, test_std = _mean_std([run["final_test_acc"] for run in runs])
-    best_mean, best_std = _mean_std([run["best_val_test_acc"] for run in runs])
+    test_mean, test_std = mean_std([run["final_test_acc"] for run in runs])
+    best_mean, best_std = mean_std([run["best_val_test_acc"] for run in runs])
     summary: Dict[str, Any] = {
         "method": first["method"],
         "data": first["config"]["data"],
@@ -500,10 +468,9 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
         "best_val_test_acc_std": best_std,
         "ms_per_step": 1000 * statistics.fmean(run["time_per_step_s"] for run in runs),
     }
-    if first.get("candidates"):
-        key = "mean_weights" if all(run.get("mean_weights") for run in runs) else "final_weights"
-        mean = np.mean([run[key] for run in runs], axis=0)
-        summary["mean_weights"] = {name: float(w) for name, w in zip(first["candidates"], mean)}
+    weights = mean_selection_weights(runs)
+    if weights is not None:
+        summary["mean_weights"] = weights
     if all(run.get("mils_stats") for run in runs):
         attempted = sum(run["mils_stats"]["attempted_total"] for run in runs)
         accepted = sum(run["mils_stats"]["accepted_total"] for run in runs)
@@ -581,25 +548,16 @@ def format_summary_table(summaries: Sequence[Mapping[str, Any]]) -> str:
         header.insert(7, "mils accepted")
     rows = []
     for s in summaries:
-        weights = s.get("mean_weights") or {}
-        top = sorted(weights.items(), key=lambda item: -item[1])[:3]
         rows.append([
             str(s["method"]), str(s["data"]), str(s["model"]), str(s["seeds"]),
             f"{s['test_acc_mean']:.4f} +- {s['test_acc_std']:.4f}",
             f"{s['best_val_test_acc_mean']:.4f} +- {s['best_val_test_acc_std']:.4f}",
             f"{s['ms_per_step']:.1f}",
-            ", ".join(f"{name} {w:.2f}" for name, w in top),
+            format_top_weights(s.get("mean_weights")),
         ])
         if with_mils:
             rows[-1].insert(7, _mils_cell(s))
-    widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
-    right = {3, 6}
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-                         ).rstrip()
-
-    return "\n".join([line(header), *(line(row) for row in rows)])
+    return format_table(header, rows, right=(3, 6))
 
 
 def _mils_cell(summary: Mapping[str, Any]) -> str:

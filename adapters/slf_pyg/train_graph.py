@@ -1,0 +1,514 @@
+r"""Graph regression with a registry loss or SLF: one seed (:func:`train_graph_regression`),
+several seeds with JSON and plots (:func:`run_graph`), and the table of ``slf graph``.
+
+**Metric.** As in the SLF paper's DPP4 experiment (and the Merck challenge), the headline
+metric is the squared Pearson correlation between predicted and measured activity,
+
+.. math::
+
+    R^2 = \left(\frac{\sum_i (\hat y_i - \bar{\hat y})(y_i - \bar y)}
+        {\sqrt{\sum_i (\hat y_i - \bar{\hat y})^2 \sum_i (y_i - \bar y)^2}}\right)^2 ,
+
+computed with :func:`scipy.stats.pearsonr`; beside it the root mean squared error and
+the coefficient of determination :math:`1 - \sum (y - \hat y)^2 / \sum (y - \bar y)^2`
+from scikit-learn (which, unlike the squared correlation, penalises a biased or
+mis-scaled prediction).
+
+**SLF for regression.** The candidates are the core's regression losses on the
+standardised targets (default MSE, MAE, Huber, log-cosh and Barron's robust loss). The
+decision network reads the prediction (``slf_decision_input='prediction'``) or the
+prediction and the graph embedding :math:`\mathbf z_b` (``'prediction+embedding'``,
+detached so it does not train the model). Modes as in :class:`slf.StochasticLoss`:
+``validation`` (default) learns the decision network from a one-step look-ahead on a
+held-out batch of the validation split (:meth:`slf.StochasticLoss.validation_step`
+with the PyG batch as the model's input); ``joint`` is the paper's Algorithm 1.
+"""
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from slf import losses
+from slf.train.common import (format_table, format_top_weights, mean_selection_weights, mean_std, seed_everything,
+                              slf_run_record, top_weight)
+from slf.train.classify import build_optimizer, loss_parameters_for_optimizer
+
+from .graph_data import GraphSplits, load_graph_data, parse_graph_data
+from .splits import SPLITS
+
+__all__ = [
+    "DECISION_INPUTS",
+    "REGRESSION_CANDIDATES",
+    "GraphRegressionConfig",
+    "format_graph_table",
+    "regression_metrics",
+    "run_graph",
+    "summarize_graph_runs",
+    "train_graph_regression",
+    "write_graph_plots",
+]
+
+REGRESSION_CANDIDATES: Tuple[str, ...] = ("mse", "mae", "huber", "log_cosh", "robust")
+DECISION_INPUTS = ("prediction", "prediction+embedding")
+SLF_MODES = ("joint", "softmax", "validation")
+RESULTS_FILE = "results.json"
+TRAINER = "graph_regression"
+
+
+@dataclass
+class GraphRegressionConfig:
+    """Everything one graph regression run needs; stored verbatim in ``results.json``.
+
+    Attributes:
+        data: ``'chembl2321810'``, ``'freesolv'`` or ``'dpp4:PATH'`` (:mod:`slf_pyg.graph_data`).
+        root: cache folder of the molecule data sets (``None``: ``~/.cache/stochastic-loss/pyg``).
+        split: ``'scaffold'`` (molecules), ``'random'``, or ``'auto'``: scaffold for
+            molecules, random for ``dpp4:PATH`` (whose file has no SMILES).
+        split_fractions: ``(train, val, test)``.
+        model: a name of :data:`slf_pyg.models.MODELS`.
+        hidden_channels, num_layers, dropout: the model's width, depth and dropout.
+        model_options: further model arguments, e.g. ``{'K': 3}`` for ChebNet.
+        loss: a regression registry loss (``slf.losses.available('regression')``) or ``'slf'``.
+        loss_options: its keyword arguments, e.g. ``{'delta': 0.5}``.
+        slf_mode: ``'validation'`` (recommended), ``'joint'`` or ``'softmax'``.
+        slf_candidates: candidate regression losses.
+        slf_samples: K, Gumbel-Softmax samples averaged.
+        slf_tau: Gumbel-Softmax temperature.
+        slf_decision_lr: the decision network's learning rate (validation mode; ``None``: the default).
+        slf_decision_input: ``'prediction'`` or ``'prediction+embedding'``.
+        slf_options: further ``StochasticLoss`` arguments, e.g. ``{'validation_interval': 2}``.
+        optimizer, lr, momentum, weight_decay: the model's optimizer (``'adam'`` or ``'sgd'``).
+        batch_size: graphs per training batch (also the held-out batch in validation mode).
+        epochs: passes over the training split.
+        seed: seeds torch, numpy and random, the batch order and a random split.
+        device: torch device.
+        num_threads: CPU threads for torch (``None``: torch's default).
+        max_train_samples: train on this many training graphs (``None``: all).
+        eval_batch_size: graphs per evaluation batch.
+        dpp4_k, dpp4_min_nonzero: the descriptor graph's neighbours and rare-descriptor filter.
+
+    Example:
+        >>> GraphRegressionConfig(loss="slf").method
+        'slf-validation'
+        >>> GraphRegressionConfig(split="stratified")
+        Traceback (most recent call last):
+        ...
+        ValueError: split must be one of ['auto', 'scaffold', 'random'], got 'stratified'
+    """
+
+    data: str = "chembl2321810"
+    root: Optional[str] = None
+    split: str = "auto"
+    split_fractions: Tuple[float, float, float] = (0.8, 0.1, 0.1)
+    model: str = "chebnet"
+    hidden_channels: int = 64
+    num_layers: int = 3
+    dropout: float = 0.0
+    model_options: Dict[str, Any] = field(default_factory=dict)
+    loss: str = "mse"
+    loss_options: Dict[str, Any] = field(default_factory=dict)
+    slf_mode: str = "validation"
+    slf_candidates: Tuple[str, ...] = REGRESSION_CANDIDATES
+    slf_samples: int = 3
+    slf_tau: float = 1.0
+    slf_decision_lr: Optional[float] = None
+    slf_decision_input: str = "prediction"
+    slf_options: Dict[str, Any] = field(default_factory=dict)
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    epochs: int = 30
+    seed: int = 0
+    device: str = "cpu"
+    num_threads: Optional[int] = None
+    max_train_samples: Optional[int] = None
+    eval_batch_size: int = 256
+    dpp4_k: int = 8
+    dpp4_min_nonzero: int = 20
+
+    def __post_init__(self) -> None:
+        self.slf_candidates = tuple(self.slf_candidates)
+        self.split_fractions = tuple(float(f) for f in self.split_fractions)  # type: ignore[assignment]
+        kind, _ = parse_graph_data(self.data)
+        if self.split == "auto":
+            self.split = "random" if kind == "dpp4" else "scaffold"
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {['auto', *SPLITS]}, got {self.split!r}")
+        if self.slf_mode not in SLF_MODES:
+            raise ValueError(f"slf_mode must be one of {list(SLF_MODES)}, got {self.slf_mode!r}")
+        if self.slf_decision_input not in DECISION_INPUTS:
+            raise ValueError(f"slf_decision_input must be one of {list(DECISION_INPUTS)}, "
+                             f"got {self.slf_decision_input!r}")
+        if self.loss != "slf" and self.loss not in losses.available("regression"):
+            raise ValueError(f"unknown loss {self.loss!r}; valid choices: "
+                             f"{[*losses.available('regression'), 'slf']}")
+        unknown = [name for name in self.slf_candidates if name not in losses.available("regression")]
+        if unknown or not self.slf_candidates:
+            raise ValueError(f"slf_candidates {list(self.slf_candidates)}: unknown {unknown}; valid choices: "
+                             f"{losses.available('regression')}")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        for name in ("epochs", "batch_size", "slf_samples", "eval_batch_size", "hidden_channels", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+    @property
+    def is_slf(self) -> bool:
+        return self.loss == "slf"
+
+    @property
+    def method(self) -> str:
+        """``'<loss>'`` or ``'slf-<mode>'`` (``+embedding`` when the decision reads it)."""
+        if not self.is_slf:
+            return self.loss
+        return f"slf-{self.slf_mode}" + ("+embedding" if self.slf_decision_input != "prediction" else "")
+
+
+# ---------------------------------------------------------------------- building blocks
+def regression_metrics(predictions: Sequence[float], targets: Sequence[float]) -> Dict[str, float]:
+    """``r2`` (squared Pearson correlation), ``rmse`` and ``coefficient_of_determination``.
+
+    ``r2`` is NaN when either side is constant (no correlation is defined).
+
+    Example:
+        >>> m = regression_metrics([1.0, 2.0, 3.0], [2.0, 4.0, 6.0])
+        >>> round(m["r2"], 6), round(m["rmse"], 4), round(m["coefficient_of_determination"], 4)
+        (1.0, 2.1602, -0.75)
+    """
+    from scipy.stats import pearsonr
+    from sklearn.metrics import mean_squared_error, r2_score
+
+    pred = np.asarray(predictions, dtype=np.float64)
+    true = np.asarray(targets, dtype=np.float64)
+    if pred.shape != true.shape or pred.ndim != 1 or len(pred) < 2:
+        raise ValueError(f"need two 1-D sequences of the same length >= 2, got {pred.shape} and {true.shape}")
+    constant = np.ptp(pred) == 0 or np.ptp(true) == 0
+    r2 = float("nan") if constant else float(pearsonr(pred, true).statistic ** 2)
+    return {"r2": r2, "rmse": float(math.sqrt(mean_squared_error(true, pred))),
+            "coefficient_of_determination": float(r2_score(true, pred))}
+
+
+def build_graph_criterion(cfg: GraphRegressionConfig, hidden_channels: int) -> nn.Module:
+    """The training loss: a registry regression loss, or a regression ``StochasticLoss``.
+
+    With ``slf_decision_input='prediction+embedding'`` the decision network is an MLP over
+    the 2 prediction features and the ``hidden_channels`` of the graph embedding.
+    """
+    if not cfg.is_slf:
+        return losses.build(cfg.loss, task="regression", **cfg.loss_options)
+    from slf import StochasticLoss
+    from slf.decision import DecisionMLP, feature_size
+
+    options: Dict[str, Any] = dict(candidates=list(cfg.slf_candidates), task="regression",
+                                   num_samples=cfg.slf_samples, tau=cfg.slf_tau, mode=cfg.slf_mode,
+                                   seed=cfg.seed)
+    if cfg.slf_decision_lr is not None:
+        options["decision_lr"] = cfg.slf_decision_lr
+    if cfg.slf_decision_input == "prediction+embedding":
+        options["decision"] = DecisionMLP(feature_size("regression") + hidden_channels, len(cfg.slf_candidates))
+    options.update(cfg.slf_options)
+    return StochasticLoss(**options)
+
+
+def _slf_loss(criterion: nn.Module, prediction: Tensor, target: Tensor, embedding: Optional[Tensor]) -> Tensor:
+    """H for one batch; with an embedding, the decision features are the prediction's and z's."""
+    if embedding is None:
+        return criterion(prediction, target)
+    from slf.decision import decision_features
+
+    features = torch.cat([decision_features(prediction, "regression"), embedding.detach().float()], dim=1)
+    rows, _ = criterion.combine(list(criterion.candidate_losses(prediction, target).unbind(1)), features=features)
+    return rows.mean()
+
+
+def _endless(loader) -> Iterator[Any]:
+    while True:
+        yield from loader
+
+
+@torch.no_grad()
+def predict(model: nn.Module, graphs: Sequence[Any], batch_size: int, device: torch.device,
+            y_mean: float = 0.0, y_std: float = 1.0) -> Tuple[np.ndarray, np.ndarray]:
+    """``(predictions, targets)`` over ``graphs`` in eval mode, predictions mapped back to
+    the original units (:math:`\\hat y \\sigma + \\mu`)."""
+    from torch_geometric.loader import DataLoader
+
+    was_training = model.training
+    model.eval()
+    preds, targets = [], []
+    for batch in DataLoader(list(graphs), batch_size=batch_size, shuffle=False):
+        batch = batch.to(device)
+        preds.append(model(batch).double().cpu() * y_std + y_mean)
+        targets.append(batch.y.view(-1).double().cpu())
+    model.train(was_training)
+    return torch.cat(preds).numpy(), torch.cat(targets).numpy()
+
+
+# ---------------------------------------------------------------------- one seed
+def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
+                           data: Optional[GraphSplits] = None) -> Dict[str, Any]:
+    """Train and evaluate one seed.
+
+    Args:
+        cfg: the configuration (``cfg.seed`` is the seed).
+        progress: a tqdm progress bar over training steps.
+        data: the splits, when the caller loaded them already (else from ``cfg``).
+
+    Returns:
+        a JSON-serialisable dict: ``config``, ``method``, ``seed``, ``sizes``, per-epoch
+        lists ``train_loss``, ``val_r2``, ``test_r2``, ``val_rmse``, ``test_rmse``;
+        ``final`` and ``best_val`` (the test metrics of :func:`regression_metrics` after
+        the last epoch and at the epoch of best validation R^2), ``best_val_epoch``,
+        ``test_predictions`` / ``test_targets`` (final model), ``time_per_step_s``,
+        ``num_steps``; for SLF the fields of :func:`slf.train.slf_run_record` and (validation
+        mode) per-epoch ``validation_loss``.
+
+    Example:
+        >>> cfg = GraphRegressionConfig(data="freesolv", model="gcn", epochs=1)
+        >>> result = train_graph_regression(cfg, progress=False)  # doctest: +SKIP
+        >>> sorted(result["final"])  # doctest: +SKIP
+        ['coefficient_of_determination', 'r2', 'rmse']
+    """
+    from torch_geometric.loader import DataLoader
+    from tqdm.auto import tqdm
+
+    from .models import build_model
+
+    previous_threads = torch.get_num_threads()
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    try:
+        seed_everything(cfg.seed)
+        device = torch.device(cfg.device)
+        if data is None:
+            data = load_graph_data(cfg.data, cfg.root, cfg.split, cfg.split_fractions, cfg.seed,
+                                   cfg.max_train_samples, cfg.dpp4_k, cfg.dpp4_min_nonzero)
+        model = build_model(cfg.model, in_channels=data.in_channels, edge_dim=data.edge_dim,
+                            hidden_channels=cfg.hidden_channels, num_layers=cfg.num_layers, dropout=cfg.dropout,
+                            **cfg.model_options).to(device)
+        criterion = build_graph_criterion(cfg, cfg.hidden_channels).to(device)
+        optimizer = build_optimizer(cfg, [*model.parameters(),
+                                          *loss_parameters_for_optimizer(criterion, "slf" if cfg.is_slf else "loss")])
+        validation_mode = cfg.is_slf and cfg.slf_mode == "validation"
+        with_embedding = cfg.is_slf and cfg.slf_decision_input == "prediction+embedding"
+        mean, std = data.y_mean, data.y_std
+
+        def standardized(y: Tensor) -> Tensor:
+            return (y.view(-1).float() - mean) / std
+
+        loader = DataLoader(data.train, batch_size=cfg.batch_size, shuffle=True,
+                            generator=torch.Generator().manual_seed(cfg.seed))
+        held_out = _endless(DataLoader(data.val, batch_size=cfg.batch_size, shuffle=True,
+                                       generator=torch.Generator().manual_seed(cfg.seed + 1))) \
+            if validation_mode else None
+        bar = tqdm(total=len(loader) * cfg.epochs, disable=not progress, unit="step", dynamic_ncols=True,
+                   desc=f"{cfg.method} {cfg.model} seed {cfg.seed}")
+        result: Dict[str, Any] = {key: [] for key in ("train_loss", "val_r2", "test_r2", "val_rmse", "test_rmse")}
+        if validation_mode:
+            result["validation_loss"] = []
+        step_seconds: List[float] = []
+        step = 0
+        best: Tuple[float, int, Dict[str, float]] = (-math.inf, 0, {})
+        for epoch in range(1, cfg.epochs + 1):
+            model.train()
+            criterion.train()
+            loss_sum, val_losses = 0.0, []
+            for batch in loader:
+                batch = batch.to(device)
+                started = time.perf_counter()
+                optimizer.zero_grad(set_to_none=True)
+                target = standardized(batch.y)
+                if cfg.is_slf:
+                    prediction, embedding = model(batch, return_embedding=True)
+                    loss = _slf_loss(criterion, prediction, target, embedding if with_embedding else None)
+                else:
+                    loss = criterion(model(batch), target)
+                loss.backward()
+                optimizer.step()
+                if validation_mode:
+                    held = next(held_out).to(device)
+                    info = criterion.validation_step(model, batch, target, held, standardized(held.y))
+                    if "validation_loss" in info:
+                        val_losses.append(info["validation_loss"])
+                step_seconds.append(time.perf_counter() - started)
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    raise FloatingPointError(f"{cfg.method} seed {cfg.seed}: the training loss became {value} at "
+                                             f"step {step} (epoch {epoch}); try a smaller lr")
+                loss_sum += value
+                step += 1
+                bar.update(1)
+                if step % 10 == 0 or step == 1:
+                    postfix = {"loss": f"{value:.4f}"}
+                    if cfg.is_slf:
+                        postfix["top"] = top_weight(criterion)
+                    bar.set_postfix(postfix, refresh=False)
+            result["train_loss"].append(loss_sum / max(len(loader), 1))
+            if validation_mode:
+                result["validation_loss"].append(statistics.fmean(val_losses) if val_losses else float("nan"))
+            val = regression_metrics(*predict(model, data.val, cfg.eval_batch_size, device, mean, std))
+            test_pred, test_true = predict(model, data.test, cfg.eval_batch_size, device, mean, std)
+            test = regression_metrics(test_pred, test_true) if len(test_true) >= 2 else \
+                {"r2": float("nan"), "rmse": float("nan"), "coefficient_of_determination": float("nan")}
+            for split_name, metrics in (("val", val), ("test", test)):
+                result[f"{split_name}_r2"].append(metrics["r2"])
+                result[f"{split_name}_rmse"].append(metrics["rmse"])
+            score = val["r2"] if math.isfinite(val["r2"]) else -math.inf
+            if score > best[0] or epoch == 1:
+                best = (score, epoch, test)
+            bar.set_postfix({"loss": f"{result['train_loss'][-1]:.4f}", "val R2": f"{val['r2']:.3f}"}, refresh=True)
+        bar.close()
+    finally:
+        torch.set_num_threads(previous_threads)
+
+    result.update(
+        trainer=TRAINER,
+        config=asdict(cfg),
+        method=cfg.method,
+        seed=cfg.seed,
+        sizes=data.sizes(),
+        final=test,
+        best_val_epoch=best[1],
+        best_val=best[2],
+        test_predictions=[float(v) for v in test_pred],
+        test_targets=[float(v) for v in test_true],
+        time_per_step_s=statistics.fmean(step_seconds) if step_seconds else float("nan"),
+        num_steps=step,
+        train_time_s=sum(step_seconds),
+    )
+    if cfg.is_slf:
+        result.update(slf_run_record(criterion))
+    return result
+
+
+# ---------------------------------------------------------------------- several seeds
+def summarize_graph_runs(runs: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+    """Mean and sample std over seeds of test R^2 and RMSE (final and at best validation R^2).
+
+    Example:
+        >>> runs = [{"method": "mse", "config": {"data": "freesolv", "model": "gcn", "split": "random"},
+        ...          "final": {"r2": r, "rmse": 1.0}, "best_val": {"r2": r, "rmse": 1.0},
+        ...          "time_per_step_s": 0.01} for r in (0.6, 0.8)]
+        >>> s = summarize_graph_runs(runs)
+        >>> round(s["r2_mean"], 2), round(s["r2_std"], 4)
+        (0.7, 0.1414)
+    """
+    if not runs:
+        raise ValueError("no runs to summarise")
+    first = runs[0]
+    summary: Dict[str, Any] = {
+        "method": first["method"], "data": first["config"]["data"], "model": first["config"]["model"],
+        "split": first["config"]["split"], "seeds": len(runs),
+        "ms_per_step": 1000 * statistics.fmean(run["time_per_step_s"] for run in runs),
+    }
+    for prefix, key in (("", "final"), ("best_val_", "best_val")):
+        for metric in ("r2", "rmse"):
+            summary[f"{prefix}{metric}_mean"], summary[f"{prefix}{metric}_std"] = mean_std(
+                [run[key][metric] for run in runs])
+    weights = mean_selection_weights(runs)
+    if weights is not None:
+        summary["mean_weights"] = weights
+    return summary
+
+
+def format_graph_table(summaries: Sequence[Mapping[str, Any]]) -> str:
+    """One row per method: test R^2 and RMSE as mean +- std over seeds.
+
+    Example:
+        >>> print(format_graph_table([{"method": "mse", "data": "freesolv", "model": "gcn", "split": "random",
+        ...     "seeds": 2, "r2_mean": 0.7, "r2_std": 0.1, "rmse_mean": 1.2, "rmse_std": 0.1,
+        ...     "best_val_r2_mean": 0.72, "best_val_r2_std": 0.1, "ms_per_step": 4.0}]))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        method  data      model  split   seeds  test R2 (final)  test R2 (best val)  test RMSE      ms/step  mean weights
+        mse     freesolv  gcn    random      2  0.700 +- 0.100   0.720 +- 0.100      1.200 +- 0.100     4.0
+    """
+    header = ["method", "data", "model", "split", "seeds", "test R2 (final)", "test R2 (best val)", "test RMSE",
+              "ms/step", "mean weights"]
+    rows = [[str(s["method"]), str(s["data"]), str(s["model"]), str(s["split"]), str(s["seeds"]),
+             f"{s['r2_mean']:.3f} +- {s['r2_std']:.3f}", f"{s['best_val_r2_mean']:.3f} +- {s['best_val_r2_std']:.3f}",
+             f"{s['rmse_mean']:.3f} +- {s['rmse_std']:.3f}", f"{s['ms_per_step']:.1f}",
+             format_top_weights(s.get("mean_weights"))] for s in summaries]
+    return format_table(header, rows, right=(4, 8))
+
+
+def write_graph_plots(run_dir: Union[str, Path]) -> List[Path]:
+    """(Re)write ``r2.png`` (validation and test R^2 per epoch), ``parity.png`` (predicted
+    vs measured test values, every seed) and, for SLF, ``selection_weights.png``.
+
+    Example:
+        >>> write_graph_plots("runs/graph/slf-validation")  # doctest: +SKIP
+        [PosixPath('runs/graph/slf-validation/r2.png'), ...]
+    """
+    from slf.plots import _pyplot, _save, plot_curves, plot_selection_weights
+
+    run_dir = Path(run_dir)
+    path = run_dir / RESULTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: is {run_dir} a run folder written by `slf graph`?")
+    results = json.loads(path.read_text(encoding="utf-8"))
+    runs, method = results["runs"], results.get("method", "run")
+    title = f"{method} on {results['config']['data']} / {results['config']['model']}"
+    curves = {f"{method} {split}": [run[f"{split}_r2"] for run in runs] for split in ("val", "test")}
+    paths = [plot_curves(curves, run_dir / "r2.png", ylabel="R² (squared correlation)", title=title)]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for run in runs:
+        ax.scatter(run["test_targets"], run["test_predictions"], s=8, alpha=0.5,
+                   label=f"seed {run['seed']}: R² {run['final']['r2']:.3f}")
+    values = [v for run in runs for v in (*run["test_targets"], *run["test_predictions"])]
+    if values:
+        low, high = min(values), max(values)
+        ax.plot([low, high], [low, high], color="gray", linewidth=1)
+    ax.set_xlabel("measured")
+    ax.set_ylabel("predicted")
+    ax.set_title(f"test set: {title}", fontsize="small")
+    ax.legend(fontsize="x-small")
+    paths.append(_save(fig, plt, run_dir / "parity.png"))
+    if any(run.get("weights_history") for run in runs):
+        paths.append(plot_selection_weights(results, None, run_dir / "selection_weights.png",
+                                            title=f"selection weights: {title}"))
+    return paths
+
+
+def run_graph(cfg: GraphRegressionConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True
+              ) -> Dict[str, Any]:
+    """Train seeds ``0 .. seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise.
+
+    A scaffold split is the same for every seed (only the model's seed changes); a random
+    split is redrawn with each seed.
+
+    Returns:
+        :func:`summarize_graph_runs` plus ``out_dir`` and ``plots``.
+
+    Example:
+        >>> summary = run_graph(GraphRegressionConfig(loss="slf"), 5, "runs/chebnet-slf")  # doctest: +SKIP
+        >>> print(format_graph_table([summary]))  # doctest: +SKIP
+    """
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shared = None
+    if cfg.split == "scaffold":
+        shared = load_graph_data(cfg.data, cfg.root, cfg.split, cfg.split_fractions, 0, cfg.max_train_samples,
+                                 cfg.dpp4_k, cfg.dpp4_min_nonzero)
+    runs = [train_graph_regression(replace(cfg, seed=seed), progress=progress, data=shared) for seed in range(seeds)]
+    summary = summarize_graph_runs(runs)
+    results = {"trainer": TRAINER, "method": cfg.method, "config": asdict(cfg), "seeds": list(range(seeds)),
+               "summary": summary, "runs": runs}
+    (out_dir / RESULTS_FILE).write_text(json.dumps(results, indent=1, allow_nan=True), encoding="utf-8")
+    plots = write_graph_plots(out_dir)
+    return {**summary, "out_dir": str(out_dir), "plots": [str(p) for p in plots]}
