@@ -38,8 +38,8 @@ import torch
 from torch import Tensor, nn
 
 from slf import losses
-from slf.train.common import (format_table, format_top_weights, mean_selection_weights, mean_std, seed_everything,
-                              slf_run_record, top_weight)
+from slf.train.common import (RESULTS_FILE, format_table, format_top_weights, load_run_results, mean_selection_weights,
+                              mean_std, seed_everything, slf_run_record, top_weight)
 from slf.train.classify import build_optimizer, loss_parameters_for_optimizer
 
 from .graph_data import GraphSplits, load_graph_data, parse_graph_data
@@ -60,7 +60,6 @@ __all__ = [
 REGRESSION_CANDIDATES: Tuple[str, ...] = ("mse", "mae", "huber", "log_cosh", "robust")
 DECISION_INPUTS = ("prediction", "prediction+embedding")
 SLF_MODES = ("joint", "softmax", "validation")
-RESULTS_FILE = "results.json"
 TRAINER = "graph_regression"
 
 
@@ -452,31 +451,17 @@ def write_graph_plots(run_dir: Union[str, Path]) -> List[Path]:
         >>> write_graph_plots("runs/graph/slf-validation")  # doctest: +SKIP
         [PosixPath('runs/graph/slf-validation/r2.png'), ...]
     """
-    from slf.plots import _pyplot, _save, plot_curves, plot_selection_weights
+    from slf.plots import plot_curves, plot_parity, plot_selection_weights
 
     run_dir = Path(run_dir)
-    path = run_dir / RESULTS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: is {run_dir} a run folder written by `slf graph`?")
-    results = json.loads(path.read_text(encoding="utf-8"))
+    results = load_run_results(run_dir, "slf graph")
     runs, method = results["runs"], results.get("method", "run")
     title = f"{method} on {results['config']['data']} / {results['config']['model']}"
     curves = {f"{method} {split}": [run[f"{split}_r2"] for run in runs] for split in ("val", "test")}
-    paths = [plot_curves(curves, run_dir / "r2.png", ylabel="R² (squared correlation)", title=title)]
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    for run in runs:
-        ax.scatter(run["test_targets"], run["test_predictions"], s=8, alpha=0.5,
-                   label=f"seed {run['seed']}: R² {run['final']['r2']:.3f}")
-    values = [v for run in runs for v in (*run["test_targets"], *run["test_predictions"])]
-    if values:
-        low, high = min(values), max(values)
-        ax.plot([low, high], [low, high], color="gray", linewidth=1)
-    ax.set_xlabel("measured")
-    ax.set_ylabel("predicted")
-    ax.set_title(f"test set: {title}", fontsize="small")
-    ax.legend(fontsize="x-small")
-    paths.append(_save(fig, plt, run_dir / "parity.png"))
+    paths = [plot_curves(curves, run_dir / "r2.png", ylabel="R² (squared correlation)", title=title),
+             plot_parity([run["test_targets"] for run in runs], [run["test_predictions"] for run in runs],
+                         [f"seed {run['seed']}: R² {run['final']['r2']:.3f}" for run in runs],
+                         run_dir / "parity.png", title=f"test set: {title}")]
     if any(run.get("weights_history") for run in runs):
         paths.append(plot_selection_weights(results, None, run_dir / "selection_weights.png",
                                             title=f"selection weights: {title}"))

@@ -245,6 +245,43 @@ def plot_method_comparison(
     return _save(fig, plt, path)
 
 
+def plot_parity(
+    targets: Sequence[Sequence[float]],
+    predictions: Sequence[Sequence[float]],
+    labels: Sequence[str],
+    path: Union[str, Path] = "parity.png",
+    title: Optional[str] = None,
+) -> Path:
+    """Predicted against measured values, one colour per seed, with the identity line.
+
+    Args:
+        targets, predictions: one sequence of values per seed.
+        labels: one legend label per seed.
+        path: where to write the PNG.
+        title: figure title.
+
+    Example:
+        >>> import tempfile, os
+        >>> plot_parity([[1.0, 2.0]], [[1.1, 1.8]], ["seed 0"], os.path.join(tempfile.mkdtemp(), "p.png")).name
+        'p.png'
+    """
+    if not (len(targets) == len(predictions) == len(labels)):
+        raise ValueError(f"need one target list, prediction list and label per seed, got {len(targets)}, "
+                         f"{len(predictions)} and {len(labels)}")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for true, pred, label in zip(targets, predictions, labels):
+        ax.scatter(true, pred, s=8, alpha=0.5, label=label)
+    values = [float(v) for seq in (*targets, *predictions) for v in seq]
+    if values:
+        ax.plot([min(values), max(values)], [min(values), max(values)], color="gray", linewidth=1)
+    ax.set_xlabel("measured")
+    ax.set_ylabel("predicted")
+    ax.set_title(title or "predicted vs measured", fontsize="small")
+    ax.legend(fontsize="x-small")
+    return _save(fig, plt, path)
+
+
 def _save(fig, plt, path: Union[str, Path]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,14 +21,13 @@ from torch import Tensor, nn
 from .. import losses
 from ..data import DatasetSplits, load_dataset
 from ..models import build_model
-from .common import (format_table, format_top_weights, mean_selection_weights, mean_std, seed_everything,
-                     slf_run_record, top_weight)
+from .common import (RESULTS_FILE, format_table, format_top_weights, load_run_results, mean_selection_weights,
+                     mean_std, seed_everything, slf_run_record, top_weight)
 
 PAPER_CANDIDATES: Tuple[str, ...] = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 SLF_MODES = ("joint", "softmax", "validation")
 MILS_RULES = ("not_worse", "better", "always")
 OPTIMIZERS = ("adam", "sgd")
-RESULTS_FILE = "results.json"
 
 
 @dataclass
@@ -489,10 +488,7 @@ def write_run_plots(run_dir: Union[str, Path]) -> List[Path]:
     from ..plots import accuracy_curves, plot_curves, plot_selection_weights
 
     run_dir = Path(run_dir)
-    results_path = run_dir / RESULTS_FILE
-    if not results_path.is_file():
-        raise FileNotFoundError(f"{results_path} not found: is {run_dir} a run folder written by `slf classify`?")
-    results = json.loads(results_path.read_text(encoding="utf-8"))
+    results = load_run_results(run_dir, "slf classify")
     title = f"{results.get('method', 'run')} on {results['config']['data']} / {results['config']['model']}"
     paths = [plot_curves(accuracy_curves(results), run_dir / "accuracy.png", title=title)]
     if any(run.get("weights_history") for run in results["runs"]):

@@ -6,16 +6,19 @@ regression trainer of ``slf_pyg``, ...) record a StochasticLoss run the same way
 """
 from __future__ import annotations
 
+import json
 import math
 import random
 import statistics
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 
 MAX_HISTORY_ROWS = 1000
+RESULTS_FILE = "results.json"
 
 
 def seed_everything(seed: int) -> None:
@@ -135,3 +138,21 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Se
                          ).rstrip()
 
     return "\n".join([line(header), *(line(row) for row in rows)])
+
+
+def load_run_results(run_dir: Union[str, Path], command: str) -> Dict[str, Any]:
+    """The ``results.json`` of a run folder written by ``command`` (e.g. ``'slf graph'``).
+
+    Raises:
+        FileNotFoundError: the folder has no ``results.json`` (the message names the command).
+
+    Example:
+        >>> load_run_results("/nonexistent", "slf graph")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: /nonexistent/results.json not found: is /nonexistent a run folder written by `slf graph`?
+    """
+    path = Path(run_dir) / RESULTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: is {run_dir} a run folder written by `{command}`?")
+    return json.loads(path.read_text(encoding="utf-8"))
