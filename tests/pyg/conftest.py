@@ -44,3 +44,14 @@ def pyg_merck_sample(pyg_chembl_rows) -> dict:
     assert x.shape == (60, PYG_COUNT_DESCRIPTORS) and np.all(x == np.round(x)) and np.all(x >= 0)
     return {"ids": [r[1] for r in rows], "activity": np.array([r[2] for r in rows]),
             "descriptors": x, "names": [f"D_{n}" for n, _ in calcs], "smiles": [r[0] for r in rows]}
+
+
+@pytest.fixture
+def pyg_merck_file(tmp_path, pyg_merck_sample):
+    """:func:`pyg_merck_sample` written as a Merck challenge CSV (the real layout)."""
+    from slf_pyg.merck_activity import write_merck_csv
+
+    s = pyg_merck_sample
+    path = tmp_path / "DPP4_like_training.csv"
+    write_merck_csv(path, s["ids"], s["activity"], s["descriptors"], s["names"])
+    return path

@@ -14,11 +14,8 @@ pytestmark = pytest.mark.pyg
 
 
 @pytest.fixture
-def merck_file(tmp_path, pyg_merck_sample):
-    s = pyg_merck_sample
-    path = tmp_path / "DPP4_like_training.csv"
-    write_merck_csv(path, s["ids"], s["activity"], s["descriptors"], s["names"])
-    return path
+def merck_file(pyg_merck_file):
+    return pyg_merck_file
 
 
 def _replace_cell(path, line_no: int, column: str, value: str) -> None:

@@ -11,7 +11,6 @@ from slf import StochasticLoss
 from slf.cli import main
 from slf.lookahead import decision_hypergradient, directional_derivative
 from slf_pyg.graph_data import load_graph_data, parse_graph_data
-from slf_pyg.merck_activity import write_merck_csv
 from slf_pyg.molecules import Chembl2321810
 from slf_pyg.splits import murcko_scaffold, random_split, scaffold_split
 from slf_pyg.train_graph import (
@@ -38,11 +37,8 @@ def pyg_chembl_splits(pyg_graph_root):
 
 
 @pytest.fixture
-def pyg_dpp4_file(tmp_path, pyg_merck_sample):
-    s = pyg_merck_sample
-    path = tmp_path / "DPP4_like_training.csv"
-    write_merck_csv(path, s["ids"], s["activity"], s["descriptors"], s["names"])
-    return path
+def pyg_dpp4_file(pyg_merck_file):
+    return pyg_merck_file
 
 
 # ---------------------------------------------------------------------- splits
