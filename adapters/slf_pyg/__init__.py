@@ -1,4 +1,4 @@
-"""slf_pyg: stochastic-loss for PyTorch Geometric, its data layer first.
+"""slf_pyg: stochastic-loss for PyTorch Geometric: molecule and descriptor data, models, the `slf graph` trainer.
 
 - :mod:`slf_pyg.merck_activity`: the Merck Molecular Activity Challenge CSV format (the
   DPP4 set of the SLF paper): :func:`load_merck_csv`, :func:`write_merck_csv`,
@@ -12,6 +12,10 @@
 - :mod:`slf_pyg.models`: the graph regression models of the SLF paper's DPP4 experiment
   (``gcn``, ``chebnet``, ``ecc``, ``scn``, ``lcn``, ``dfn``), each on a PyG layer:
   :data:`MODELS`, :func:`build_model`, :class:`GraphRegressor` and its subclasses.
+- :mod:`slf_pyg.splits` and :mod:`slf_pyg.graph_data`: scaffold / random splits,
+  :func:`load_graph_data` for ``chembl2321810``, ``freesolv`` and ``dpp4:PATH``.
+- :mod:`slf_pyg.train_graph`: :class:`GraphRegressionConfig`, :func:`train_graph_regression`,
+  :func:`run_graph` (what ``slf graph`` runs), :func:`regression_metrics`.
 
 Names are imported on first use, so ``import slf_pyg`` loads neither torch_geometric
 nor rdkit.
@@ -43,6 +47,13 @@ _EXPORTS = {
     "SCNRegressor": "models",
     "LCNRegressor": "models",
     "DFNRegressor": "models",
+    "scaffold_split": "splits",
+    "random_split": "splits",
+    "load_graph_data": "graph_data",
+    "GraphRegressionConfig": "train_graph",
+    "train_graph_regression": "train_graph",
+    "run_graph": "train_graph",
+    "regression_metrics": "train_graph",
 }
 
 __all__ = [
@@ -54,6 +65,7 @@ __all__ = [
     "ECCRegressor",
     "FreeSolv",
     "GCNRegressor",
+    "GraphRegressionConfig",
     "GraphRegressor",
     "LCNRegressor",
     "MerckActivity",
@@ -61,11 +73,17 @@ __all__ = [
     "build_model",
     "descriptor_correlation",
     "descriptor_graph",
+    "load_graph_data",
     "load_merck_csv",
     "molecule_dataset",
     "molecule_signals",
     "preprocess_descriptors",
+    "random_split",
+    "regression_metrics",
+    "run_graph",
+    "scaffold_split",
     "smiles_to_graphs",
+    "train_graph_regression",
     "write_merck_csv",
 ]
 
