@@ -11,6 +11,7 @@ CORE = [
     "tqdm",
     "matplotlib",
     "mlxtend",
+    "pillow",
     "scikit-learn",
     "scipy",
 ]

@@ -1,4 +1,4 @@
-"""Command line: ``slf demo | classify | graph | plot``.
+"""Command line: ``slf demo | classify | cluster | graph | plot``.
 
 Examples::
 
@@ -9,6 +9,7 @@ Examples::
         --optimizer sgd --lr 0.1 --epochs 100 --seeds 3 --out runs/r20-ce
     slf classify --loss mils --mils-primary ce --mils-aux multi_margin,center --mils-rate 0.01 \
         --epochs 10 --seeds 5 --out runs/mils
+    slf cluster --data mnist5k --loss slf --seeds 5 --out runs/dac-slf
     slf graph --data chembl2321810 --model chebnet --loss slf --seeds 5 --out runs/chebnet-slf
     slf plot runs/lenet-slf
 """
@@ -151,6 +152,47 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.Argum
     demo.add_argument("--seeds", type=_positive_int, default=DEMO_SEEDS, help=f"seeds (default: {DEMO_SEEDS})")
     demo.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+    cluster = commands.add_parser(
+        "cluster", help="Deep Adaptive Clustering with BCE, another pairwise loss or SLF: NMI, ARI and ACC",
+        description="Cluster images with DAC (Chang et al. 2017) over several seeds, the pairwise loss being DAC's "
+                    "bce, another pairwise loss or SLF over them; writes OUT/results.json, OUT/metrics.png, "
+                    "OUT/confusion.png and (SLF) OUT/selection_weights.png.")
+    cluster.add_argument("--data", default="mnist5k",
+                         help="mnist5k, digits, cifar10:PATH, imagenet10:PATH or imagenet_dog:PATH (an image "
+                              "folder with one subfolder per class) (default: mnist5k)")
+    cluster.add_argument("--image-size", type=_positive_int, default=None,
+                         help="side images of an image folder are resized to (default: 96)")
+    cluster.add_argument("--min-retention", type=_positive_float, default=None, metavar="R",
+                         help="imbalanced subset: class 0 kept with probability R, the last class with 1, linear "
+                              "between (default: all images)")
+    cluster.add_argument("--clusters", type=int, default=None, metavar="K",
+                         help="number of clusters k (default: the number of classes)")
+    cluster.add_argument("--loss", default="bce", metavar="{NAME,slf}",
+                         help="bce (DAC), mse, mae, hinge, cosine or slf (default: bce)")
+    cluster.add_argument("--slf-mode", default="joint", help="joint or softmax (default: joint)")
+    cluster.add_argument("--slf-candidates", default="mse,mae,hinge,cosine,bce",
+                         help="comma-separated pairwise candidates (default: mse,mae,hinge,cosine,bce)")
+    cluster.add_argument("--slf-samples", type=_positive_int, default=3, help="K Gumbel-Softmax samples (default: 3)")
+    cluster.add_argument("--slf-tau", type=_positive_float, default=1.0, help="temperature (default: 1.0)")
+    cluster.add_argument("--slf-normalize", choices=["none", "mean"], default="none",
+                         help="measure each candidate from its floor and divide by its running mean (default: none)")
+    cluster.add_argument("--width", type=_positive_int, default=64,
+                         help="channels of the network's first stage (default: 64, as DAC)")
+    cluster.add_argument("--rounds", type=_positive_int, default=None,
+                         help="rounds of the threshold schedule (default: DAC's, 46)")
+    cluster.add_argument("--epochs-per-round", type=_positive_int, default=1,
+                         help="passes over the images per round (default: 1)")
+    cluster.add_argument("--no-augment", action="store_true", help="no random rotation / shift / zoom")
+    cluster.add_argument("--optimizer", choices=("rmsprop", "adam", "sgd"), default="rmsprop",
+                         help="rmsprop (DAC), adam, or sgd with momentum 0.9 (default: rmsprop)")
+    cluster.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (default: 1e-3)")
+    cluster.add_argument("--batch-size", type=_positive_int, default=128, help="batch size (default: 128)")
+    cluster.add_argument("--seeds", type=_positive_int, default=5, help="seeds 0..N-1 (default: 5)")
+    cluster.add_argument("--out", type=Path, required=True, help="output folder")
+    cluster.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+    cluster.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    cluster.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
     graph = commands.add_parser(
         "graph", help="graph regression (PyG) over several seeds: R^2 and RMSE (needs the pyg extra)",
@@ -295,6 +337,41 @@ def _run_graph(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     return 0
 
 
+def _run_cluster(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from . import losses
+    from slf_dac import DACConfig, format_cluster_table, parse_cluster_spec, run_cluster
+
+    try:
+        parse_cluster_spec(args.data)
+    except ValueError as error:
+        parser.error(f"argument --data: {error}")
+    pairwise = list(losses.available("binary"))
+    if args.loss not in [*pairwise, "slf"]:
+        parser.error(f"argument --loss: invalid choice {args.loss!r}; valid choices: {', '.join(pairwise)}, slf")
+    try:
+        cfg = DACConfig(
+            data=args.data, image_size=args.image_size, min_retention=args.min_retention,
+            num_clusters=args.clusters, width=args.width, loss=args.loss, slf_mode=args.slf_mode,
+            slf_candidates=tuple(_candidates(parser, args.slf_candidates, valid=pairwise)),
+            slf_samples=args.slf_samples, slf_tau=args.slf_tau,
+            slf_options={"normalize": "mean"} if args.slf_normalize == "mean" else {},
+            rounds=args.rounds, epochs_per_round=args.epochs_per_round, augment=not args.no_augment,
+            optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, device=args.device,
+            num_threads=args.threads)
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        summary = run_cluster(cfg, args.seeds, args.out, progress=not args.no_progress)
+    except (FileNotFoundError, NotADirectoryError, ValueError) as error:
+        print(f"slf cluster: {error}", file=sys.stderr)
+        return 2
+    print(format_cluster_table([summary]))
+    print(f"results: {Path(summary['out_dir']) / 'results.json'}")
+    for path in summary["plots"]:
+        print(f"plot:    {path}")
+    return 0
+
+
 def _run_demo(args: argparse.Namespace) -> int:
     from .plots import accuracy_curves, plot_curves
     from .train import ClassifyConfig, print_summary_table, run_classify
@@ -342,6 +419,8 @@ def _run_plot(args: argparse.Namespace) -> int:
         results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
         if results.get("trainer") == "graph_regression":
             from slf_pyg.train_graph import write_graph_plots as write_plots
+        elif results.get("trainer") == "dac":
+            from slf_dac import write_cluster_plots as write_plots
         else:
             write_plots = write_run_plots
         for path in write_plots(folder):
@@ -370,6 +449,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _run_demo(args)
     if args.command == "graph":
         return _run_graph(args, parser)
+    if args.command == "cluster":
+        return _run_cluster(args, parser)
     if args.command == "fairseq-user-dir":
         print(fairseq_user_dir())
         return 0

@@ -152,6 +152,7 @@ def plot_curves(
     path: Union[str, Path] = "accuracy.png",
     ylabel: str = "accuracy",
     title: Optional[str] = None,
+    xlabel: str = "epoch",
 ) -> Path:
     """Plot per-epoch curves, one line per label (mean over seeds, +-1 std band).
 
@@ -160,6 +161,7 @@ def plot_curves(
         path: where to write the PNG.
         ylabel: y axis label.
         title: figure title.
+        xlabel: x axis label (the unit of one value: ``'epoch'``, ``'round'``, ...).
 
     Returns:
         the PNG's path.
@@ -188,9 +190,9 @@ def plot_curves(
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title or f"{ylabel} per epoch (mean +- std over seeds)")
+    ax.set_title(title or f"{ylabel} per {xlabel} (mean +- std over seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     return _save(fig, plt, path)
@@ -279,6 +281,50 @@ def plot_parity(
     ax.set_ylabel("predicted")
     ax.set_title(title or "predicted vs measured", fontsize="small")
     ax.legend(fontsize="x-small")
+    return _save(fig, plt, path)
+
+
+def plot_confusion_matrix(
+    matrix: Sequence[Sequence[float]],
+    class_names: Sequence[str],
+    path: Union[str, Path] = "confusion.png",
+    title: Optional[str] = None,
+) -> Path:
+    """Confusion matrix as a heat map: rows are true classes, columns predicted (or assigned)
+    classes; colours show each row's share, cells the counts.
+
+    Args:
+        matrix: counts ``(C, C)``.
+        class_names: one name per row/column.
+        path: where to write the PNG.
+        title: figure title.
+
+    Example:
+        >>> import tempfile, os
+        >>> plot_confusion_matrix([[5, 1], [0, 6]], ["cat", "dog"], os.path.join(tempfile.mkdtemp(), "c.png")).name
+        'c.png'
+    """
+    counts = np.asarray(matrix, dtype=float)
+    if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.shape[0] != len(class_names):
+        raise ValueError(f"need a square matrix with one class name per row, got shape {counts.shape} and "
+                         f"{len(class_names)} names")
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    plt = _pyplot()
+    size = max(4.0, 0.45 * len(class_names) + 2)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    if len(class_names) <= 20:
+        for (row, column), count in np.ndenumerate(counts):
+            if count:
+                ax.text(column, row, f"{count:g}", ha="center", va="center", fontsize="x-small",
+                        color="white" if shares[row, column] > 0.5 else "black")
+    ticks = range(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=45, ha="right", fontsize="small")
+    ax.set_yticks(ticks, class_names, fontsize="small")
+    ax.set_xlabel("assigned class")
+    ax.set_ylabel("true class")
+    ax.set_title(title or "confusion matrix", fontsize="small")
     return _save(fig, plt, path)
 
 

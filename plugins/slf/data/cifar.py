@@ -82,7 +82,18 @@ def read_cifar_batch(path: Union[str, Path], label_key: bytes) -> Tuple[np.ndarr
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def _resolve_dir(root: Union[str, Path], subdir: str, required: List[str]) -> Path:
+def resolve_cifar_folder(root: Union[str, Path], subdir: str, required: List[str]) -> Path:
+    """The folder holding the CIFAR files ``required``: ``root`` itself or ``root/subdir``.
+
+    Raises:
+        FileNotFoundError: ``root`` is missing, or neither folder holds every file (the message names the missing ones).
+
+    Example:
+        >>> resolve_cifar_folder("/nonexistent", "cifar-10-batches-py", ["test_batch"])
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: CIFAR folder not found: /nonexistent
+    """
     root = Path(root).expanduser()
     if not root.exists():
         raise FileNotFoundError(f"CIFAR folder not found: {root}")
@@ -153,7 +164,7 @@ def load_cifar10(
         >>> splits.sizes()  # doctest: +SKIP
         (45000, 5000, 10000)
     """
-    folder = _resolve_dir(root, "cifar-10-batches-py", [*CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE])
+    folder = resolve_cifar_folder(root, "cifar-10-batches-py", [*CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE])
     return _load(
         "cifar10", [folder / f for f in CIFAR10_TRAIN_FILES], folder / CIFAR10_TEST_FILE,
         b"labels", 10, seed, val_size, test_size, train_size,
@@ -181,7 +192,7 @@ def load_cifar100(
         >>> splits.num_classes  # doctest: +SKIP
         100
     """
-    folder = _resolve_dir(root, "cifar-100-python", [CIFAR100_TRAIN_FILE, CIFAR100_TEST_FILE])
+    folder = resolve_cifar_folder(root, "cifar-100-python", [CIFAR100_TRAIN_FILE, CIFAR100_TEST_FILE])
     return _load(
         "cifar100", [folder / CIFAR100_TRAIN_FILE], folder / CIFAR100_TEST_FILE,
         b"fine_labels", 100, seed, val_size, test_size, train_size,

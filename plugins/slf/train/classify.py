@@ -217,9 +217,12 @@ def loss_parameters_for_optimizer(criterion: nn.Module, kind: str) -> List[nn.Pa
 
 
 def build_optimizer(cfg: ClassifyConfig, parameters: Sequence[nn.Parameter]) -> torch.optim.Optimizer:
-    """Adam, or SGD with momentum, over ``parameters``."""
+    """Adam, RMSprop or SGD with momentum over ``parameters``, from ``cfg.optimizer``, ``lr``,
+    ``momentum`` and ``weight_decay``."""
     if cfg.optimizer == "adam":
         return torch.optim.Adam(parameters, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.SGD(parameters, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 

@@ -1,0 +1,431 @@
+r"""Deep Adaptive Clustering with a pluggable pairwise loss: one seed (:func:`train_dac`),
+several seeds with JSON and plots (:func:`run_cluster`), and the table of ``slf cluster``.
+
+**The algorithm** (Chang et al., ICCV 2017, Algorithm 1). For rounds
+:math:`t = 0, 1, \dots` while :math:`u(\lambda_t) > l(\lambda_t)`
+(:class:`slf_dac.thresholds.AdaptiveThresholds`): for each mini-batch of B images,
+compute the label features :math:`\mathbf l_i` (:class:`slf_dac.model.DACNet`), the
+similarities :math:`g_{ij} = \mathbf l_i \cdot \mathbf l_j`, select the confident pairs
+:math:`v_{ij}` with labels :math:`r_{ij}` (:func:`slf_dac.thresholds.select_pairs`), and
+take one optimiser step on
+
+.. math::
+
+    E(\mathbf w) = \frac{1}{B(B-1)} \sum_{i \ne j} v_{ij}\, L(r_{ij}, g_{ij}).
+
+After the last round each image's cluster is :math:`\arg\max_h l_{ih}`.
+
+**The pairwise loss** L is DAC's binary cross-entropy ``bce``, any other core pairwise
+loss (``slf.losses.available('binary')`` on probabilities: ``mse``, ``mae``, ``hinge``,
+``cosine``), or SLF over them (the SLF paper's clustering experiment): a
+:class:`slf.StochasticLoss` with task ``'binary'`` whose decision network reads each
+selected pair's similarity :math:`g_{ij}` (and its confidence :math:`|2g_{ij} - 1|`).
+SLF runs in ``joint`` (the paper's Algorithm 1) or ``softmax`` mode; ``validation`` mode
+needs labelled held-out data, which clustering does not have.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from slf import StochasticLoss, losses
+from slf.train.classify import batches, build_optimizer, loss_parameters_for_optimizer
+from slf.train.common import (RESULTS_FILE, format_table, format_top_weights, load_run_results, mean_selection_weights,
+                              mean_std, seed_everything, slf_run_record, top_weight)
+
+from .augment import random_affine
+from .cluster_data import ClusterData, imbalanced_subset, load_cluster_data
+from .metrics import assigned_confusion, clustering_metrics
+from .model import DACNet
+from .thresholds import AdaptiveThresholds, pair_similarities, select_pairs
+
+__all__ = [
+    "PAIRWISE_CANDIDATES",
+    "DACConfig",
+    "build_pairwise_criterion",
+    "dac_pair_loss",
+    "format_cluster_table",
+    "predict_clusters",
+    "run_cluster",
+    "summarize_cluster_runs",
+    "train_dac",
+    "write_cluster_plots",
+]
+
+PAIRWISE_CANDIDATES: Tuple[str, ...] = ("mse", "mae", "hinge", "cosine", "bce")
+SLF_MODES = ("joint", "softmax")
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
+TRAINER = "dac"
+# Similarities are clamped away from 0 and 1 so that BCE's logs stay finite.
+SIMILARITY_EPS = 1e-6
+
+
+@dataclass
+class DACConfig:
+    """Everything one DAC run needs; stored verbatim in ``results.json``.
+
+    Attributes:
+        data: ``'mnist5k'``, ``'digits'``, ``'cifar10:PATH'``, ``'imagenet10:PATH'`` or
+            ``'imagenet_dog:PATH'`` (:mod:`slf_dac.cluster_data`).
+        image_size: side the images of an image folder are resized to (default 96, as DAC).
+        min_retention: r of the imbalanced subset (class 0 kept with probability r, the
+            last class with 1, linear between; drawn with the run's seed); ``None``: all images.
+        num_clusters: k (default: the number of classes of the data).
+        width: channels of the network's first stage (DAC: 64).
+        loss: ``'bce'`` (DAC), another pairwise loss of ``slf.losses.available('binary')``, or ``'slf'``.
+        loss_options: keyword arguments of that loss.
+        slf_candidates: SLF's candidate pairwise losses (default: the SLF paper's five).
+        slf_mode: ``'joint'`` (the paper's update) or ``'softmax'``.
+        slf_samples: K, the number of Gumbel-Softmax samples averaged.
+        slf_tau: Gumbel-Softmax temperature.
+        slf_options: further ``StochasticLoss`` arguments, e.g. ``{'normalize': 'mean'}``.
+        rounds: rounds of the threshold schedule; ``None``: DAC's (lambda grows by 1.1 x 0.009
+            a round: 46 rounds); a number N spreads the same thresholds over N rounds.
+        upper_start, lower_start, lower_slope: u(0), l(0) and the slope of l (DAC: 0.95, 0.455, 0.1).
+        epochs_per_round: passes over the images in each round.
+        augment: DAC's random rotation / shift / zoom of each training batch.
+        optimizer: ``'rmsprop'`` (DAC), ``'adam'`` or ``'sgd'``.
+        lr, momentum, weight_decay: the optimiser's settings.
+        batch_size: images per mini-batch (B; B(B-1) pairs).
+        seed: seeds torch, numpy and random, the imbalanced subset and the loss's noise.
+        device: torch device.
+        num_threads: CPU threads for torch (``None``: torch's default).
+        eval_batch_size: batch size when computing every image's cluster.
+
+    Example:
+        >>> DACConfig(loss="slf").method
+        'slf-joint'
+    """
+
+    data: str = "mnist5k"
+    image_size: Optional[int] = None
+    min_retention: Optional[float] = None
+    num_clusters: Optional[int] = None
+    width: int = 64
+    loss: str = "bce"
+    loss_options: Dict[str, Any] = field(default_factory=dict)
+    slf_candidates: Tuple[str, ...] = PAIRWISE_CANDIDATES
+    slf_mode: str = "joint"
+    slf_samples: int = 3
+    slf_tau: float = 1.0
+    slf_options: Dict[str, Any] = field(default_factory=dict)
+    rounds: Optional[int] = None
+    upper_start: float = 0.95
+    lower_start: float = 0.455
+    lower_slope: float = 0.1
+    epochs_per_round: int = 1
+    augment: bool = True
+    optimizer: str = "rmsprop"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    seed: int = 0
+    device: str = "cpu"
+    num_threads: Optional[int] = None
+    eval_batch_size: int = 1024
+
+    def __post_init__(self) -> None:
+        pairwise = losses.available("binary")
+        if self.loss != "slf" and self.loss not in pairwise:
+            raise ValueError(f"unknown pairwise loss {self.loss!r}; valid choices: {', '.join(pairwise)}, slf")
+        if self.loss == "slf":
+            if self.slf_mode == "validation":
+                raise ValueError("slf_mode 'validation' needs labelled held-out data, which clustering does not "
+                                 f"have; valid choices: {', '.join(SLF_MODES)}")
+            if self.slf_mode not in SLF_MODES:
+                raise ValueError(f"unknown slf_mode {self.slf_mode!r}; valid choices: {', '.join(SLF_MODES)}")
+            self.slf_candidates = tuple(self.slf_candidates)
+            unknown = [name for name in self.slf_candidates if name not in pairwise]
+            if unknown or not self.slf_candidates:
+                raise ValueError(f"SLF candidates {unknown or '(none)'} are not pairwise losses; valid choices: "
+                                 f"{', '.join(pairwise)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid choices: {', '.join(OPTIMIZERS)}")
+        if self.num_clusters is not None and self.num_clusters < 2:
+            raise ValueError(f"num_clusters (k) must be >= 2, got {self.num_clusters}")
+        if self.min_retention is not None and not 0.0 < self.min_retention <= 1.0:
+            raise ValueError(f"min_retention (r) must be in (0, 1], got {self.min_retention}")
+        for name in ("batch_size", "epochs_per_round", "width", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2 (pairs need two images), got {self.batch_size}")
+        self.thresholds()  # checks the schedule
+
+    @property
+    def method(self) -> str:
+        """``'bce'``, ``'mse'``, ... or ``'slf-joint'`` / ``'slf-softmax'``."""
+        return f"slf-{self.slf_mode}" if self.loss == "slf" else self.loss
+
+    def thresholds(self) -> AdaptiveThresholds:
+        """The threshold schedule this configuration asks for."""
+        if self.rounds is None:
+            return AdaptiveThresholds(self.upper_start, self.lower_start, self.lower_slope)
+        return AdaptiveThresholds.with_rounds(self.rounds, self.upper_start, self.lower_start, self.lower_slope)
+
+
+def build_pairwise_criterion(cfg: DACConfig) -> nn.Module:
+    """The pairwise loss on probabilities with per-pair values (``reduction='none'``).
+
+    Example:
+        >>> crit = build_pairwise_criterion(DACConfig(loss="slf", slf_candidates=("bce", "mse")))
+        >>> crit(torch.tensor([0.9, 0.2]), torch.tensor([1.0, 0.0])).shape
+        torch.Size([2])
+    """
+    if cfg.loss == "slf":
+        options = {"num_samples": cfg.slf_samples, "tau": cfg.slf_tau, "mode": cfg.slf_mode,
+                   "seed": cfg.seed, **cfg.slf_options}
+        return StochasticLoss(list(cfg.slf_candidates), task="binary", from_logits=False, reduction="none",
+                              **options)
+    return losses.build(cfg.loss, task="binary", from_logits=False, reduction="none", **cfg.loss_options)
+
+
+def dac_pair_loss(criterion: nn.Module, label_features: Tensor, upper: float, lower: float
+                  ) -> Tuple[Optional[Tensor], Dict[str, Optional[float]]]:
+    r"""DAC's objective :math:`\frac{1}{B(B-1)}\sum_{i \ne j} v_{ij} L(r_{ij}, g_{ij})` for one batch.
+
+    Returns:
+        ``(loss, stats)``: the loss (``None`` when no pair is selected) and the fractions
+        of pairs ``selected`` and, among those, ``positive``.
+
+    Example:
+        >>> features = torch.tensor([[1.0, 0.0], [0.98, 0.02], [0.0, 1.0]], requires_grad=True)
+        >>> loss, stats = dac_pair_loss(losses.build("bce", task="binary", from_logits=False, reduction="none"),
+        ...                             features, upper=0.95, lower=0.455)
+        >>> round(stats["selected"], 3), round(stats["positive"], 3)
+        (1.0, 0.333)
+    """
+    size = label_features.shape[0]
+    similarity = pair_similarities(label_features)
+    targets, selected = select_pairs(similarity, upper, lower)
+    count = int(selected.sum())
+    stats = {"selected": count / max(size * (size - 1), 1),
+             "positive": float(targets[selected].mean()) if count else None}
+    if not count:
+        return None, stats
+    chosen = similarity[selected].clamp(SIMILARITY_EPS, 1.0 - SIMILARITY_EPS)
+    per_pair = criterion(chosen, targets[selected])
+    return per_pair.sum() / (size * (size - 1)), stats
+
+
+@torch.no_grad()
+def predict_clusters(model: DACNet, images: Tensor, batch_size: int, device: torch.device) -> np.ndarray:
+    """Each image's cluster, :math:`\\arg\\max_h l_{ih}`, with the model in eval mode."""
+    was_training = model.training
+    model.eval()
+    clusters = [model(images[start:start + batch_size].to(device)).argmax(dim=1).cpu()
+                for start in range(0, len(images), batch_size)]
+    model.train(was_training)
+    return torch.cat(clusters).numpy()
+
+
+def _prepare_data(cfg: DACConfig, data: Optional[ClusterData]) -> ClusterData:
+    if data is None:
+        data = load_cluster_data(cfg.data, image_size=cfg.image_size)
+    if cfg.min_retention is not None:
+        data = data.subset(imbalanced_subset(data.labels.numpy(), cfg.min_retention, cfg.seed))
+    if len(data) < 2:
+        raise ValueError(f"{data.name}: clustering needs at least 2 images, got {len(data)}")
+    return data
+
+
+def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData] = None) -> Dict[str, Any]:
+    """Train DAC for one seed; return its record (per-round metrics, final NMI/ARI/ACC, confusion).
+
+    Args:
+        cfg: the run's configuration.
+        progress: a tqdm progress bar over training steps.
+        data: the loaded images (to share one load across seeds); the imbalanced subset
+            of ``cfg.min_retention`` is drawn here with ``cfg.seed``.
+
+    Example:
+        >>> run = train_dac(DACConfig(data="digits", width=8, rounds=2), progress=False)  # doctest: +SKIP
+        >>> sorted(run["final"])  # doctest: +SKIP
+        ['acc', 'ari', 'nmi']
+    """
+    from tqdm.auto import tqdm
+
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    data = _prepare_data(cfg, data)
+    seed_everything(cfg.seed)
+    device = torch.device(cfg.device)
+    k = cfg.num_clusters or data.num_clusters
+    channels, height, width = data.input_shape
+    model = DACNet(channels, k, max(height, width), cfg.width).to(device)
+    criterion = build_pairwise_criterion(cfg).to(device)
+    kind = "slf" if cfg.loss == "slf" else "single"
+    optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters_for_optimizer(criterion, kind)])
+    schedule = cfg.thresholds()
+    generator = torch.Generator().manual_seed(cfg.seed)
+    labels = data.labels.numpy()
+
+    initial = clustering_metrics(labels, predict_clusters(model, data.images, cfg.eval_batch_size, device))
+    batch_count = sum(1 for _ in batches(len(data), cfg.batch_size, torch.Generator().manual_seed(0)))
+    bar = tqdm(total=schedule.num_rounds * cfg.epochs_per_round * batch_count, disable=not progress, unit="step",
+               dynamic_ncols=True, desc=f"{cfg.method} seed {cfg.seed}")
+    rounds: List[Dict[str, Any]] = []
+    steps, skipped, train_time = 0, 0, 0.0
+    for round_index in range(schedule.num_rounds):
+        upper, lower = schedule.upper(round_index), schedule.lower(round_index)
+        losses_seen, selected_seen, positive_seen = [], [], []
+        model.train()
+        criterion.train()
+        for _ in range(cfg.epochs_per_round):
+            for index in batches(len(data), cfg.batch_size, generator):
+                start = time.perf_counter()
+                images = data.images[index]
+                if cfg.augment:
+                    images = random_affine(images, generator=generator)
+                loss, stats = dac_pair_loss(criterion, model.label_features(images.to(device)), upper, lower)
+                selected_seen.append(stats["selected"])
+                if loss is None:  # no similar pair yet: nothing to learn from this batch
+                    skipped += 1
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    losses_seen.append(float(loss.detach()))
+                    positive_seen.append(stats["positive"])
+                    steps += 1
+                train_time += time.perf_counter() - start
+                bar.update(1)
+        metrics = clustering_metrics(labels, predict_clusters(model, data.images, cfg.eval_batch_size, device))
+        rounds.append({"round": round_index + 1, "lambda": schedule.lam(round_index), "upper": upper, "lower": lower,
+                       **metrics, "loss": float(np.mean(losses_seen)) if losses_seen else None,
+                       "selected_pairs": float(np.mean(selected_seen)),
+                       "positive_pairs": float(np.mean(positive_seen)) if positive_seen else None})
+        postfix = {"u": f"{upper:.3f}", "l": f"{lower:.3f}", "nmi": f"{metrics['nmi']:.3f}",
+                   "acc": f"{metrics['acc']:.3f}"}
+        if kind == "slf":
+            postfix["top"] = top_weight(criterion)
+        bar.set_postfix(postfix)
+    bar.close()
+
+    clusters = predict_clusters(model, data.images, cfg.eval_batch_size, device)
+    record: Dict[str, Any] = {
+        "seed": cfg.seed, "method": cfg.method, "config": asdict(cfg), "num_images": len(data),
+        "num_clusters": k, "class_names": list(data.class_names), "initial": initial, "rounds": rounds,
+        "final": clustering_metrics(labels, clusters),
+        "confusion": assigned_confusion(labels, clusters, max(k, data.num_clusters)).tolist(),
+        "cluster_sizes": np.bincount(clusters, minlength=k).tolist(),
+        "steps": steps, "skipped_batches": skipped, "time_per_step_s": train_time / max(steps + skipped, 1),
+    }
+    if kind == "slf":
+        record.update(slf_run_record(criterion))
+    return record
+
+
+# ---------------------------------------------------------------------- several seeds
+def summarize_cluster_runs(runs: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+    """Mean and sample std over seeds of the final NMI, ARI and ACC (and of the untrained network's NMI).
+
+    Example:
+        >>> runs = [{"method": "bce", "config": {"data": "digits", "min_retention": None}, "num_images": 10,
+        ...          "initial": {"nmi": 0.1}, "final": {"nmi": v, "ari": v, "acc": v}, "rounds": [{}],
+        ...          "time_per_step_s": 0.01} for v in (0.6, 0.8)]
+        >>> s = summarize_cluster_runs(runs)
+        >>> round(s["acc_mean"], 2), round(s["acc_std"], 4)
+        (0.7, 0.1414)
+    """
+    if not runs:
+        raise ValueError("no runs to summarise")
+    first = runs[0]
+    summary: Dict[str, Any] = {
+        "method": first["method"], "data": first["config"]["data"], "min_retention": first["config"]["min_retention"],
+        "seeds": len(runs), "images": statistics.fmean(run["num_images"] for run in runs),
+        "rounds": len(first["rounds"]), "ms_per_step": 1000 * statistics.fmean(run["time_per_step_s"] for run in runs),
+    }
+    for metric in ("nmi", "ari", "acc"):
+        summary[f"{metric}_mean"], summary[f"{metric}_std"] = mean_std([run["final"][metric] for run in runs])
+    summary["initial_nmi_mean"], summary["initial_nmi_std"] = mean_std([run["initial"]["nmi"] for run in runs])
+    weights = mean_selection_weights(runs)
+    if weights is not None:
+        summary["mean_weights"] = weights
+    return summary
+
+
+def format_cluster_table(summaries: Sequence[Mapping[str, Any]]) -> str:
+    """One row per method: NMI, ARI and ACC as mean +- std over seeds.
+
+    Example:
+        >>> print(format_cluster_table([{"method": "bce", "data": "digits", "min_retention": None, "seeds": 2,
+        ...     "rounds": 10, "nmi_mean": 0.7, "nmi_std": 0.1, "ari_mean": 0.6, "ari_std": 0.1, "acc_mean": 0.8,
+        ...     "acc_std": 0.05, "initial_nmi_mean": 0.1, "ms_per_step": 4.0}]))
+        ... # doctest: +NORMALIZE_WHITESPACE
+        method  data    r  seeds  rounds  NMI             ARI             ACC             NMI untrained  ms/step  mean weights
+        bce     digits  -      2      10  0.700 +- 0.100  0.600 +- 0.100  0.800 +- 0.050  0.100              4.0
+    """
+    header = ["method", "data", "r", "seeds", "rounds", "NMI", "ARI", "ACC", "NMI untrained", "ms/step",
+              "mean weights"]
+    rows = [[str(s["method"]), str(s["data"]), "-" if s.get("min_retention") is None else f"{s['min_retention']:g}",
+             str(s["seeds"]), str(s["rounds"]),
+             *(f"{s[f'{m}_mean']:.3f} +- {s[f'{m}_std']:.3f}" for m in ("nmi", "ari", "acc")),
+             f"{s['initial_nmi_mean']:.3f}", f"{s['ms_per_step']:.1f}", format_top_weights(s.get("mean_weights"))]
+            for s in summaries]
+    return format_table(header, rows, right=(3, 4, 9))
+
+
+def write_cluster_plots(run_dir: Union[str, Path]) -> List[Path]:
+    """(Re)write ``metrics.png`` (NMI, ARI, ACC per round), ``confusion.png`` (true class by
+    assigned class, summed over seeds) and, for SLF, ``selection_weights.png``.
+
+    Example:
+        >>> write_cluster_plots("runs/dac/slf-joint")  # doctest: +SKIP
+        [PosixPath('runs/dac/slf-joint/metrics.png'), ...]
+    """
+    from slf.plots import plot_confusion_matrix, plot_curves, plot_selection_weights
+
+    run_dir = Path(run_dir)
+    results = load_run_results(run_dir, "slf cluster")
+    runs, method = results["runs"], results.get("method", "run")
+    title = f"DAC + {method} on {results['config']['data']}"
+    curves = {f"{method} {metric.upper()}": [[row[metric] for row in run["rounds"]] for run in runs]
+              for metric in ("nmi", "ari", "acc")}
+    confusion = np.sum([np.asarray(run["confusion"]) for run in runs], axis=0)
+    class_names = runs[0].get("class_names") or [str(i) for i in range(len(confusion))]
+    paths = [plot_curves(curves, run_dir / "metrics.png", ylabel="score", xlabel="round", title=title),
+             plot_confusion_matrix(confusion, class_names[:len(confusion)], run_dir / "confusion.png",
+                                   title=f"{title}: true class by assigned cluster ({len(runs)} seeds)")]
+    if any(run.get("weights_history") for run in runs):
+        paths.append(plot_selection_weights(results, None, run_dir / "selection_weights.png",
+                                            title=f"selection weights: {title}"))
+    return paths
+
+
+def run_cluster(cfg: DACConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True,
+                data: Optional[ClusterData] = None) -> Dict[str, Any]:
+    """Train seeds ``0 .. seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise.
+
+    The images are loaded once; an imbalanced subset (``min_retention``) is redrawn with
+    each seed.
+
+    Returns:
+        :func:`summarize_cluster_runs` plus ``out_dir`` and ``plots``.
+
+    Example:
+        >>> summary = run_cluster(DACConfig(loss="slf"), 5, "runs/dac-slf")  # doctest: +SKIP
+        >>> print(format_cluster_table([summary]))  # doctest: +SKIP
+    """
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if data is None:
+        data = load_cluster_data(cfg.data, image_size=cfg.image_size)
+    runs = [train_dac(replace(cfg, seed=seed), progress=progress, data=data) for seed in range(seeds)]
+    summary = summarize_cluster_runs(runs)
+    results = {"trainer": TRAINER, "method": cfg.method, "config": asdict(cfg), "seeds": list(range(seeds)),
+               "summary": summary, "runs": runs}
+    (out_dir / RESULTS_FILE).write_text(json.dumps(results, indent=1, allow_nan=True), encoding="utf-8")
+    plots = write_cluster_plots(out_dir)
+    return {**summary, "out_dir": str(out_dir), "plots": [str(p) for p in plots]}
