@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import statistics
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from scipy import stats as scipy_stats
 
@@ -41,3 +41,21 @@ def paired_t_tests(scores: Dict[str, List[float]], baseline: str, unit: str, dig
         difference = statistics.fmean(values) - statistics.fmean(scores[baseline])
         print(f"  {method} - {baseline}: {difference:+.{digits}f} {unit}, paired t-test p = {test.pvalue:.3f}")
     return p_values
+
+
+def paired_p(a: Sequence[float], b: Sequence[float]) -> float:
+    """p-value of a paired t-test of ``a`` against ``b`` (NaN for one seed or identical scores)."""
+    return float(scipy_stats.ttest_rel(a, b).pvalue) if len(a) > 1 and list(a) != list(b) else float("nan")
+
+
+def cached_run(path: Path, config: Dict[str, Any], train: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
+    """One seed's run, read back from ``path`` when an earlier run with the same ``config`` saved it,
+    else ``train()`` saved there: an interrupted benchmark continues where it stopped."""
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved["config"] == json.loads(json.dumps(config)):
+            return saved
+    result = train()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, allow_nan=True))
+    return result

@@ -31,13 +31,12 @@ from typing import Any, Dict, List
 
 import matplotlib
 import numpy as np
-from scipy import stats as scipy_stats
 from slf_pyg.graph_data import load_graph_data
 from slf_pyg.models import MODELS
 from slf_pyg.train_graph import REGRESSION_CANDIDATES, GraphRegressionConfig, train_graph_regression
 from tqdm import tqdm
 
-from _comparison import summary
+from _comparison import cached_run, paired_p, summary
 
 SLF_METHODS = {"slf_joint": dict(loss="slf", slf_mode="joint"), "slf_validation": dict(loss="slf",
                                                                                          slf_mode="validation")}
@@ -50,19 +49,8 @@ def method_config(base: GraphRegressionConfig, model: str, method: str) -> Graph
 def run_one(base: GraphRegressionConfig, model: str, method: str, seed: int, out: Path, data) -> Dict[str, Any]:
     """One run, read back from ``out`` when an earlier run with the same settings saved it."""
     cfg = replace(method_config(base, model, method), seed=seed)
-    path = out / model / method / f"seed{seed}.json"
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        if saved["config"] == json.loads(json.dumps(cfg.__dict__)):
-            return saved
-    result = train_graph_regression(cfg, progress=False, data=data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, allow_nan=True))
-    return result
-
-
-def paired_p(a: List[float], b: List[float]) -> float:
-    return float(scipy_stats.ttest_rel(a, b).pvalue) if len(a) > 1 and a != b else float("nan")
+    return cached_run(out / model / method / f"seed{seed}.json", cfg.__dict__,
+                      lambda: train_graph_regression(cfg, progress=False, data=data))
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.optim.swa_utils import update_bn
 
 from slf import StochasticLoss, losses
 from slf.train.classify import batches, build_optimizer, loss_parameters_for_optimizer
@@ -218,8 +219,21 @@ def dac_pair_loss(criterion: nn.Module, label_features: Tensor, upper: float, lo
 
 
 @torch.no_grad()
-def predict_clusters(model: DACNet, images: Tensor, batch_size: int, device: torch.device) -> np.ndarray:
-    """Each image's cluster, :math:`\\arg\\max_h l_{ih}`, with the model in eval mode."""
+def predict_clusters(model: DACNet, images: Tensor, batch_size: int, device: torch.device,
+                     statistics_batch_size: Optional[int] = None) -> np.ndarray:
+    """Each image's cluster, :math:`\\arg\\max_h l_{ih}`, with the model in eval mode.
+
+    With ``statistics_batch_size`` (the training batch size) the batch-norm statistics are
+    first re-estimated over ``images``, un-augmented, in one pass of batches of that size
+    (``torch.optim.swa_utils.update_bn``).
+    DAC's network moves fast and trains on augmented images, so the running averages
+    kept during training lag behind it: measured on MNIST-5k, clusters from the stale
+    statistics swung between 0.23 and 0.76 ACC from round to round while the same
+    network with fresh statistics improved steadily (0.44 -> 0.76).
+    """
+    if statistics_batch_size is not None:
+        step = statistics_batch_size
+        update_bn((images[start:start + step] for start in range(0, len(images), step)), model, device=device)
     was_training = model.training
     model.eval()
     clusters = [model(images[start:start + batch_size].to(device)).argmax(dim=1).cpu()
@@ -269,7 +283,10 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
     generator = torch.Generator().manual_seed(cfg.seed)
     labels = data.labels.numpy()
 
-    initial = clustering_metrics(labels, predict_clusters(model, data.images, cfg.eval_batch_size, device))
+    def current_clusters() -> np.ndarray:
+        return predict_clusters(model, data.images, cfg.eval_batch_size, device, statistics_batch_size=cfg.batch_size)
+
+    initial = clustering_metrics(labels, current_clusters())
     batch_count = sum(1 for _ in batches(len(data), cfg.batch_size, torch.Generator().manual_seed(0)))
     bar = tqdm(total=schedule.num_rounds * cfg.epochs_per_round * batch_count, disable=not progress, unit="step",
                dynamic_ncols=True, desc=f"{cfg.method} seed {cfg.seed}")
@@ -299,7 +316,7 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
                     steps += 1
                 train_time += time.perf_counter() - start
                 bar.update(1)
-        metrics = clustering_metrics(labels, predict_clusters(model, data.images, cfg.eval_batch_size, device))
+        metrics = clustering_metrics(labels, current_clusters())
         rounds.append({"round": round_index + 1, "lambda": schedule.lam(round_index), "upper": upper, "lower": lower,
                        **metrics, "loss": float(np.mean(losses_seen)) if losses_seen else None,
                        "selected_pairs": float(np.mean(selected_seen)),
@@ -311,7 +328,7 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
         bar.set_postfix(postfix)
     bar.close()
 
-    clusters = predict_clusters(model, data.images, cfg.eval_batch_size, device)
+    clusters = current_clusters()
     record: Dict[str, Any] = {
         "seed": cfg.seed, "method": cfg.method, "config": asdict(cfg), "num_images": len(data),
         "num_clusters": k, "class_names": list(data.class_names), "initial": initial, "rounds": rounds,

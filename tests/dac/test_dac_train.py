@@ -13,8 +13,8 @@ from slf import losses
 from slf.cli import main
 from slf_dac import (AdaptiveThresholds, ClusterData, DACConfig, DACNet, assigned_confusion,
                      build_pairwise_criterion, cluster_to_class, clustering_accuracy, clustering_metrics,
-                     dac_pair_loss, load_cluster_data, pair_similarities, random_affine, run_cluster,
-                     select_pairs, train_dac)
+                     dac_pair_loss, load_cluster_data, pair_similarities, predict_clusters, random_affine,
+                     run_cluster, select_pairs, train_dac)
 
 FAST = dict(width=8, rounds=3, num_threads=2)
 
@@ -131,6 +131,25 @@ def test_dac_network_gives_label_features(size, channels):
     features = net.label_features(torch.randn(3, channels, size, size))
     assert features.shape == (3, 7)
     assert torch.allclose(features.sum(dim=1), torch.ones(3)) and bool((features >= 0).all())
+
+
+def test_predict_clusters_refreshes_stale_batch_norm_statistics(digits):
+    net = DACNet(1, num_clusters=10, image_size=8, width=4)
+    first_conv, first_norm = net.body[0], net.body[1]
+    first_norm.running_mean.fill_(5.0)  # stale statistics, as after training on augmented batches
+    first_norm.running_var.fill_(9.0)
+    images = digits.images[:300]
+    stale = predict_clusters(net, images, 64, torch.device("cpu"))
+    fresh = predict_clusters(net, images, 64, torch.device("cpu"), statistics_batch_size=100)
+    with torch.no_grad():
+        activations = first_conv(images)
+    expected_mean = activations.mean(dim=(0, 2, 3))
+    assert torch.allclose(first_norm.running_mean, expected_mean, atol=1e-5)
+    assert net.training and first_norm.momentum == 0.1  # the training setup is left as it was
+    assert not np.array_equal(stale, fresh)
+    net.eval()
+    with torch.no_grad():
+        assert np.array_equal(fresh, net(images).argmax(dim=1).numpy())
 
 
 def test_bad_cluster_counts_and_settings_are_refused():

