@@ -26,7 +26,7 @@ EXTRAS = {
                 # the small real corpus: Moses tokenisation and BPE, as fairseq's translation example
                 "sacremoses", "subword-nmt"],
     "pyg": ["torch-geometric>=2.5", "rdkit", "datamol"],
-    "test": ["pytest>=7", "pytest-timeout"],
+    "test": ["pytest>=7", "pytest-timeout", "hypothesis"],
 }
 EXTRAS["all"] = sorted({req for name in ("mmdet", "fairseq", "pyg") for req in EXTRAS[name]})
 

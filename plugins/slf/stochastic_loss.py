@@ -30,7 +30,7 @@ from . import losses as loss_registry
 from .fused import FUSABLE, fused_classification_losses
 from .decision import DecisionMLP, GlobalDecision, decision_features, feature_size
 from .gumbel import multiple_gumbel_softmax, sample_gumbel
-from .losses.base import TASKS, check_classification_inputs, check_same_shape_inputs, reduce_loss
+from .losses.base import SLF_TASKS, check_classification_inputs, check_same_shape_inputs, reduce_loss
 from .schedules import TauSchedule
 
 MODES = ("joint", "softmax", "validation")
@@ -136,8 +136,8 @@ class StochasticLoss(nn.Module):
         compile: bool = False,
     ) -> None:
         super().__init__()
-        if task not in TASKS:
-            raise ValueError(f"task must be one of {list(TASKS)}, got {task!r}")
+        if task not in SLF_TASKS:
+            raise ValueError(f"task must be one of {list(SLF_TASKS)}, got {task!r}")
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"num_samples (K) must be an integer >= 1, got {num_samples!r}")
         if mode not in MODES:

@@ -12,8 +12,13 @@ import torch
 from torch import Tensor, nn
 
 REDUCTIONS = ("none", "mean", "sum")
+# The tasks whose inputs StochasticLoss reads (a decision network over the model's output):
 # "binary" covers pairwise problems too (DAC): probabilities or logits against 0/1 targets.
-TASKS = ("classification", "binary", "regression")
+SLF_TASKS = ("classification", "binary", "regression")
+# Every task of the registry: the SLF tasks, then the advanced losses' own input kinds
+# (segmentation maps, detection boxes with their IoUs, images through a feature network,
+# discriminator outputs of a GAN).
+TASKS = SLF_TASKS + ("segmentation", "detection", "image", "gan")
 
 
 def reduce_loss(per_sample: Tensor, reduction: str) -> Tensor:

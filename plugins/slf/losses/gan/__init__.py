@@ -1,0 +1,3 @@
+"""GAN losses over discriminator (critic) outputs, and the WGAN-GP gradient penalty."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Image losses: predicted images ``(N, C, H, W)`` against target images of the same shape."""
+
+__all__ = []
