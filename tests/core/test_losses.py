@@ -49,9 +49,9 @@ EXPECTED = {
     "classification": {
         "ce", "mse", "mae", "hinge", "categorical_hinge", "cosine", "bce",
         "smooth01", "large_margin_softmax", "label_smoothing",
-        "multi_margin", "focal", "center", "lgm", "poly1",
+        "multi_margin", "focal", "center", "lgm", "poly1", "bi_tempered",
     },
-    "binary": {"bce", "mse", "mae", "hinge", "cosine"},
+    "binary": {"bce", "mse", "mae", "hinge", "cosine", "bi_tempered", "focal"},
     "regression": {"mse", "mae", "huber", "log_cosh", "robust", "adaptive_robust"},
 }
 
@@ -135,8 +135,17 @@ def call_functional(task, name, loss, input, target, reduction):
         return L.large_margin_softmax_loss(
             input, target, loss.weight, margin=loss.margin, lam=loss.current_lambda(), reduction=reduction
         )
-    if name == "focal":
+    if name == "focal" and task == "classification":
         return L.focal_loss(input, target, gamma=loss.gamma, alpha=loss.alpha, reduction=reduction)
+    if name == "focal":
+        return L.sigmoid_focal_loss(
+            input, target, gamma=loss.gamma, alpha=loss.alpha, from_logits=loss.from_logits, reduction=reduction
+        )
+    if name == "bi_tempered":
+        tempered = dict(label_smoothing=loss.label_smoothing, num_iters=loss.num_iters, reduction=reduction)
+        if task == "binary":
+            return L.bi_tempered_binary_loss(input, target, loss.t1, loss.t2, from_logits=loss.from_logits, **tempered)
+        return L.bi_tempered_logistic_loss(input, target, loss.t1, loss.t2, **tempered)
     if name == "poly1":
         return L.poly1_loss(input, target, epsilon=loss.epsilon, reduction=reduction)
     if name == "center":
@@ -278,6 +287,8 @@ def test_classification_minimum_at_perfect_prediction(task, name, kwargs):
         randoms = [2.0 * torch.randn(n, D, generator=g, dtype=torch.float64) for _ in range(5)]
     else:
         perfect = 20.0 * (2.0 * one_hot - 1.0)  # +20 for the target, -20 elsewhere
+        if name == "bi_tempered":  # t2 > 1: a polynomial tail, the minimum 0 is reached only in the limit
+            perfect = 1e3 * perfect
         randoms = [s * torch.randn(n, C, generator=g, dtype=torch.float64) for s in (0.5, 1.0, 2.0, 4.0, 8.0)]
     if name == "label_smoothing":
         smoothed = (1.0 - loss.epsilon) * one_hot + loss.epsilon / C
@@ -299,6 +310,8 @@ def test_binary_minimum_at_perfect_prediction(task, name, kwargs):
     loss = make_loss(task, name, kwargs, reduction="none")
     input, target = make_inputs(task, name, kwargs, n=32)
     perfect = 20.0 * (2.0 * target - 1.0) if kwargs["from_logits"] else target.clone()
+    if name == "bi_tempered" and kwargs["from_logits"]:  # t2 > 1: a polynomial tail, 0 only in the limit
+        perfect = 1e3 * perfect
     best = loss(perfect, target)
     minimum = -1.0 if name == "cosine" else 0.0
     torch.testing.assert_close(best, torch.full_like(best, minimum), atol=1e-6, rtol=0)

@@ -1,5 +1,13 @@
 """Classification losses: logits ``(N, C)`` against integer class indices ``(N,)``."""
 from .bce import BCEClassificationLoss, bce_classification_loss
+from .bi_tempered import (
+    BiTemperedLoss,
+    bi_tempered_logistic_loss,
+    exp_t,
+    log_t,
+    tempered_normalization,
+    tempered_softmax,
+)
 from .categorical_hinge import CategoricalHingeLoss, categorical_hinge_loss
 from .cosine import CosineClassificationLoss, cosine_classification_loss
 from .cross_entropy import CrossEntropyLoss, cross_entropy_loss
@@ -10,6 +18,7 @@ from .poly1 import Poly1Loss, poly1_loss
 
 __all__ = [
     "BCEClassificationLoss",
+    "BiTemperedLoss",
     "CategoricalHingeLoss",
     "CosineClassificationLoss",
     "CrossEntropyLoss",
@@ -18,11 +27,16 @@ __all__ = [
     "MSEClassificationLoss",
     "Poly1Loss",
     "bce_classification_loss",
+    "bi_tempered_logistic_loss",
     "categorical_hinge_loss",
     "cosine_classification_loss",
     "cross_entropy_loss",
+    "exp_t",
     "hinge_classification_loss",
+    "log_t",
     "mae_classification_loss",
     "mse_classification_loss",
     "poly1_loss",
+    "tempered_normalization",
+    "tempered_softmax",
 ]
