@@ -32,12 +32,24 @@ Registered:
 
   See :mod:`slf_mmdet.mils_loop` for the step, the observation metric (the primary
   total loss on the first train batches, lower is better) and the logged statistics.
+- The guide's losses that mmdet lacks, in ``MODELS`` (mmdet's own focal, GIoU, Dice ... are
+  used as they are): ``BoundaryLoss`` for mask logits with mmdet's ``DiceLoss`` contract
+  (:mod:`slf_mmdet.boundary_loss`); ``IoUBalancedClsLoss``, ``IoUBalancedLocLoss`` and
+  ``IoUBalancedRetinaHead``, the RetinaNet head that hands each positive's IoU to them
+  (:mod:`slf_mmdet.iou_balanced`)::
+
+      bbox_head=dict(type='IoUBalancedRetinaHead',
+                     loss_cls=dict(type='IoUBalancedClsLoss', eta=1.5, gamma=2.0, alpha=0.25),
+                     loss_bbox=dict(type='IoUBalancedLocLoss', lam=1.5, beta=0.11))
 
 The core package ``slf`` never imports mmengine or mmdet; only this package does.
 """
+from .boundary_loss import MMDetBoundaryLoss
+from .iou_balanced import IoUBalancedRetinaHead, MMDetIoUBalancedClsLoss, MMDetIoUBalancedLocLoss
 from .logger_hook import SLFLoggerHook
 from .mils_loop import MILSEpochBasedTrainLoop
 from .stochastic_loss import MMDetStochasticLoss
 from .yolo_head import SLFYOLOV3Head
 
-__all__ = ["MILSEpochBasedTrainLoop", "MMDetStochasticLoss", "SLFLoggerHook", "SLFYOLOV3Head"]
+__all__ = ["IoUBalancedRetinaHead", "MILSEpochBasedTrainLoop", "MMDetBoundaryLoss", "MMDetIoUBalancedClsLoss",
+           "MMDetIoUBalancedLocLoss", "MMDetStochasticLoss", "SLFLoggerHook", "SLFYOLOV3Head"]
