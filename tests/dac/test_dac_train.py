@@ -162,7 +162,7 @@ def test_bad_cluster_counts_and_settings_are_refused():
     with pytest.raises(ValueError, match="clustering does not have.*joint, softmax"):
         DACConfig(loss="slf", slf_mode="validation")
     with pytest.raises(ValueError, match="not pairwise losses.*cosine"):
-        DACConfig(loss="slf", slf_candidates=("bce", "focal"))
+        DACConfig(loss="slf", slf_candidates=("bce", "huber"))
     with pytest.raises(ValueError, match="min_retention"):
         DACConfig(min_retention=0.0)
     with pytest.raises(ValueError, match="optimizer"):
@@ -252,7 +252,7 @@ def test_cli_cluster_on_mnist5k_then_plot(tmp_path, capsys):
     (["--loss", "ce"], "invalid choice 'ce'; valid choices: bce"),
     (["--clusters", "1"], "num_clusters"),
     (["--loss", "slf", "--slf-mode", "validation"], "clustering does not have"),
-    (["--slf-candidates", "bce,focal"], "unknown loss"),
+    (["--slf-candidates", "bce,huber"], "unknown loss"),
     (["--data", "imagenet10"], "needs"),
     (["--min-retention", "1.5"], "min_retention"),
 ])
