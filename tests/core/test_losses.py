@@ -49,7 +49,7 @@ EXPECTED = {
     "classification": {
         "ce", "mse", "mae", "hinge", "categorical_hinge", "cosine", "bce",
         "smooth01", "large_margin_softmax", "label_smoothing",
-        "multi_margin", "focal", "center", "lgm", "poly1", "bi_tempered",
+        "multi_margin", "focal", "center", "lgm", "poly1", "bi_tempered", "gce", "sce",
     },
     "binary": {"bce", "mse", "mae", "hinge", "cosine", "bi_tempered", "focal"},
     "regression": {"mse", "mae", "huber", "log_cosh", "robust", "adaptive_robust"},
@@ -148,6 +148,12 @@ def call_functional(task, name, loss, input, target, reduction):
         return L.bi_tempered_logistic_loss(input, target, loss.t1, loss.t2, **tempered)
     if name == "poly1":
         return L.poly1_loss(input, target, epsilon=loss.epsilon, reduction=reduction)
+    if name == "gce":
+        return L.generalized_cross_entropy_loss(input, target, q=loss.q, k=loss.k, reduction=reduction)
+    if name == "sce":
+        return L.symmetric_cross_entropy_loss(
+            input, target, alpha=loss.alpha, beta=loss.beta, A=loss.A, reduction=reduction
+        )
     if name == "center":
         return L.center_loss(input, target, loss.centers, reduction=reduction)
     if name == "lgm":

@@ -11,10 +11,12 @@ from .bi_tempered import (
 from .categorical_hinge import CategoricalHingeLoss, categorical_hinge_loss
 from .cosine import CosineClassificationLoss, cosine_classification_loss
 from .cross_entropy import CrossEntropyLoss, cross_entropy_loss
+from .gce import GeneralizedCrossEntropyLoss, generalized_cross_entropy_loss
 from .hinge import HingeClassificationLoss, hinge_classification_loss
 from .mae import MAEClassificationLoss, mae_classification_loss
 from .mse import MSEClassificationLoss, mse_classification_loss
 from .poly1 import Poly1Loss, poly1_loss
+from .sce import SymmetricCrossEntropyLoss, symmetric_cross_entropy_loss
 
 __all__ = [
     "BCEClassificationLoss",
@@ -22,21 +24,25 @@ __all__ = [
     "CategoricalHingeLoss",
     "CosineClassificationLoss",
     "CrossEntropyLoss",
+    "GeneralizedCrossEntropyLoss",
     "HingeClassificationLoss",
     "MAEClassificationLoss",
     "MSEClassificationLoss",
     "Poly1Loss",
+    "SymmetricCrossEntropyLoss",
     "bce_classification_loss",
     "bi_tempered_logistic_loss",
     "categorical_hinge_loss",
     "cosine_classification_loss",
     "cross_entropy_loss",
     "exp_t",
+    "generalized_cross_entropy_loss",
     "hinge_classification_loss",
     "log_t",
     "mae_classification_loss",
     "mse_classification_loss",
     "poly1_loss",
+    "symmetric_cross_entropy_loss",
     "tempered_normalization",
     "tempered_softmax",
 ]
