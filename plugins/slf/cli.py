@@ -9,6 +9,7 @@ Examples::
         --optimizer sgd --lr 0.1 --epochs 100 --seeds 3 --out runs/r20-ce
     slf classify --loss mils --mils-primary ce --mils-aux multi_margin,center --mils-rate 0.01 \
         --epochs 10 --seeds 5 --out runs/mils
+    slf classify --loss slf --label-noise 0.4 --noise-type symmetric --seeds 5 --out runs/noisy
     slf cluster --data mnist5k --loss slf --seeds 5 --out runs/dac-slf
     slf graph --data chembl2321810 --model chebnet --loss slf --seeds 5 --out runs/chebnet-slf
     slf plot runs/lenet-slf
@@ -22,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from .data import DATASET_CHOICES, parse_dataset_spec
+from .data import DATASET_CHOICES, NOISE_TYPES, parse_dataset_spec
 from .models import MODEL_CHOICES
 
 SLF_MODE_CHOICES = ("joint", "softmax", "validation")
@@ -77,6 +78,16 @@ def _rate(value: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}") from None
     if not 0.0 <= number <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}")
+    return number
+
+
+def _noise_rate(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value!r}") from None
+    if not 0.0 <= number < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value!r}")
     return number
 
 
@@ -140,6 +151,12 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.Argum
     classify.add_argument("--mils-rule", choices=MILS_RULE_CHOICES, default="not_worse",
                           help="accept an auxiliary step if observation accuracy is not worse, strictly better, "
                                "or always (the ablation) (default: not_worse)")
+    classify.add_argument("--label-noise", type=_noise_rate, default=0.0, metavar="RATE",
+                          help="flip exactly this fraction in [0, 1) of the training labels; validation and test "
+                               "labels stay clean (default: 0)")
+    classify.add_argument("--noise-type", choices=NOISE_TYPES, default="symmetric",
+                          help="symmetric: a flipped label goes to a random other class; pairflip: class c goes to "
+                               "c + 1 (default: symmetric)")
     classify.add_argument("--epochs", type=_positive_int, default=10, help="epochs (default: 10)")
     classify.add_argument("--seeds", type=_positive_int, default=3, help="seeds 0..N-1 (default: 3)")
     classify.add_argument("--out", type=Path, required=True, help="output folder")
@@ -288,7 +305,7 @@ def _run_classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         mils_obs_size=args.mils_obs_size, mils_rule=args.mils_rule,
         optimizer=args.optimizer, lr=args.lr,
         batch_size=args.batch_size, epochs=args.epochs, device=args.device, num_threads=args.threads,
-        max_train_samples=args.max_train_samples,
+        max_train_samples=args.max_train_samples, label_noise=args.label_noise, noise_type=args.noise_type,
     )
     try:
         summary = run_classify(cfg, args.seeds, args.out, progress=not args.no_progress)

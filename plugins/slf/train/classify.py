@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import losses
-from ..data import DatasetSplits, load_dataset
+from ..data import NOISE_TYPES, DatasetSplits, corrupt_labels, load_dataset
 from ..models import build_model
 from .common import (RESULTS_FILE, format_table, format_top_weights, load_run_results, mean_selection_weights,
                      mean_std, seed_everything, slf_run_record, top_weight)
@@ -54,7 +54,8 @@ class ClassifyConfig:
         mils_primary: MILS's primary loss (``loss='mils'``).
         mils_aux: MILS's auxiliary losses.
         mils_rate: MILS's participation rate r in [0, 1].
-        mils_obs_size: size of MILS's observation set, drawn from the training split.
+        mils_obs_size: size of MILS's observation set, drawn from the training split (with its
+            noisy labels when ``label_noise > 0``: MILS judges on the labels it trains on).
         mils_rule: ``'not_worse'``, ``'better'`` or ``'always'`` (no accept test: the ablation).
         mils_aux_weights: sampling weights of the auxiliaries (``None``: uniform).
         optimizer: ``'adam'`` or ``'sgd'`` (momentum ``momentum``).
@@ -71,6 +72,12 @@ class ClassifyConfig:
         test_size: test samples (``None``: the data set's default).
         max_train_samples: cap on training samples, a stratified subset (``None``: all).
         eval_batch_size: batch size for accuracy evaluation.
+        label_noise: fraction in [0, 1) of the *training* labels flipped, exactly
+            ``round(label_noise * N)`` of them (:func:`slf.data.corrupt_labels`); validation and
+            test labels stay clean, so model selection and SLF's validation mode see clean data.
+        noise_type: ``'symmetric'`` (a flipped label goes to a uniformly random other class) or
+            ``'pairflip'`` (class c goes to c + 1 mod C).
+        noise_seed: seed of the label flips (``None``: the run's seed).
 
     Example:
         >>> cfg = ClassifyConfig(loss="slf", slf_mode="joint", epochs=1)
@@ -109,6 +116,9 @@ class ClassifyConfig:
     test_size: Optional[int] = None
     max_train_samples: Optional[int] = None
     eval_batch_size: int = 1000
+    label_noise: float = 0.0
+    noise_type: str = "symmetric"
+    noise_seed: Optional[int] = None
 
     def __post_init__(self) -> None:
         self.slf_candidates = tuple(self.slf_candidates)
@@ -137,6 +147,10 @@ class ClassifyConfig:
                 raise ValueError(f"{name} must be >= 1, got {value}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.noise_type not in NOISE_TYPES:
+            raise ValueError(f"noise_type must be one of {list(NOISE_TYPES)}, got {self.noise_type!r}")
+        if not 0.0 <= self.label_noise < 1.0:
+            raise ValueError(f"label_noise must be a number in [0, 1), got {self.label_noise}")
 
     @property
     def method(self) -> str:
@@ -281,7 +295,10 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
         ``num_steps``, ``train_time_s``, ``sizes``; for SLF also ``candidates``,
         ``weights_history`` (``{'step', 'weights', 'tau'}`` rows), ``final_weights``,
         ``mean_weights``, ``slf_stats`` and (validation mode) per-epoch
-        ``validation_loss``.
+        ``validation_loss``; with ``label_noise > 0`` also ``label_noise``: ``{'rate', 'type',
+        'seed', 'flipped', 'actual_rate', 'clean_labels', 'noisy_labels'}``, the two label lists
+        in training-split order. Only the training labels are corrupted; the model (and MILS's
+        observation set) learn from the noisy ones, accuracies are measured on clean labels.
 
     Example:
         >>> result = train_classifier(ClassifyConfig(data="digits", epochs=1), progress=False)
@@ -300,6 +317,10 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
         splits: DatasetSplits = load_dataset(cfg.data, data_seed, cfg.val_size, cfg.test_size,
                                              cfg.max_train_samples)
         train_x, train_y = (t.to(device) for t in splits.train.tensors)
+        noise_record = None
+        if cfg.label_noise > 0:
+            train_y, noise_record = noisy_training_labels(cfg, splits)
+            train_y = train_y.to(device)
         val_x, val_y = (t.to(device) for t in splits.val.tensors)
         test_x, test_y = (t.to(device) for t in splits.test.tensors)
 
@@ -395,7 +416,28 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
         result.update(slf_run_record(criterion))
     if mils is not None:
         result["mils_stats"] = mils.stats()
+    if noise_record is not None:
+        result["label_noise"] = noise_record
     return result
+
+
+def noisy_training_labels(cfg: ClassifyConfig, splits: DatasetSplits) -> Tuple[Tensor, Dict[str, Any]]:
+    """The training labels with ``cfg.label_noise`` of them flipped, and the run's record of the flips.
+
+    Example:
+        >>> from slf.data import load_dataset
+        >>> labels, record = noisy_training_labels(ClassifyConfig(data="digits", label_noise=0.2),
+        ...                                        load_dataset("digits", seed=0))
+        >>> record["flipped"], round(record["actual_rate"], 4), len(record["noisy_labels"]) == len(labels)
+        (159, 0.1995, True)
+    """
+    seed = cfg.seed if cfg.noise_seed is None else cfg.noise_seed
+    clean = splits.train.tensors[1]
+    noisy, flipped = corrupt_labels(clean, cfg.label_noise, cfg.noise_type, splits.num_classes, seed)
+    record = {"rate": cfg.label_noise, "type": cfg.noise_type, "seed": seed, "flipped": int(flipped.sum()),
+              "actual_rate": float(flipped.mean()) if len(flipped) else 0.0,
+              "clean_labels": clean.tolist(), "noisy_labels": noisy.tolist()}
+    return torch.from_numpy(noisy), record
 
 
 def build_extra_losses(cfg: ClassifyConfig, model: nn.Module, num_classes: int, device: Any
@@ -431,7 +473,11 @@ def _loss_with_extras(model: nn.Module, criterion: nn.Module, kind: str,
 
 def build_mils(cfg: ClassifyConfig, model: nn.Module, optimizer: torch.optim.Optimizer, primary: nn.Module,
                train_x: Tensor, train_y: Tensor, num_classes: int):
-    """:class:`slf.MILS` for ``cfg``; its observation set is ``cfg.mils_obs_size`` random training samples."""
+    """:class:`slf.MILS` for ``cfg``; its observation set is ``cfg.mils_obs_size`` random training samples.
+
+    ``train_y`` are the labels the model trains on, so under ``cfg.label_noise`` the observation
+    set holds noisy labels too (the paper copies it from the training set).
+    """
     from ..mils import MILS
 
     order = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(cfg.seed + 2))
