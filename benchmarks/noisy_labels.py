@@ -121,8 +121,7 @@ def main() -> None:
             cells = []
             for method in slf:
                 p = paired_p(test(model, setting, method), test(model, setting, best)) if best else float("nan")
-                weights = runs[model][setting][method][0]
-                names = weights.get("candidates") or []
+                names = runs[model][setting][method][0].get("candidates") or []
                 mean_weights = [statistics.fmean(r["mean_weights"][i] for r in runs[model][setting][method])
                                 for i in range(len(names))]
                 top = sorted(zip(names, mean_weights), key=lambda item: -item[1])[:2]

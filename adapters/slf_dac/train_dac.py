@@ -286,7 +286,8 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
     def current_clusters() -> np.ndarray:
         return predict_clusters(model, data.images, cfg.eval_batch_size, device, statistics_batch_size=cfg.batch_size)
 
-    initial = clustering_metrics(labels, current_clusters())
+    clusters = current_clusters()
+    initial = metrics = clustering_metrics(labels, clusters)
     batch_count = sum(1 for _ in batches(len(data), cfg.batch_size, torch.Generator().manual_seed(0)))
     bar = tqdm(total=schedule.num_rounds * cfg.epochs_per_round * batch_count, disable=not progress, unit="step",
                dynamic_ncols=True, desc=f"{cfg.method} seed {cfg.seed}")
@@ -316,7 +317,8 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
                     steps += 1
                 train_time += time.perf_counter() - start
                 bar.update(1)
-        metrics = clustering_metrics(labels, current_clusters())
+        clusters = current_clusters()
+        metrics = clustering_metrics(labels, clusters)
         rounds.append({"round": round_index + 1, "lambda": schedule.lam(round_index), "upper": upper, "lower": lower,
                        **metrics, "loss": float(np.mean(losses_seen)) if losses_seen else None,
                        "selected_pairs": float(np.mean(selected_seen)),
@@ -328,11 +330,10 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
         bar.set_postfix(postfix)
     bar.close()
 
-    clusters = current_clusters()
     record: Dict[str, Any] = {
         "seed": cfg.seed, "method": cfg.method, "config": asdict(cfg), "num_images": len(data),
         "num_clusters": k, "class_names": list(data.class_names), "initial": initial, "rounds": rounds,
-        "final": clustering_metrics(labels, clusters),
+        "final": metrics,
         "confusion": assigned_confusion(labels, clusters, max(k, data.num_clusters)).tolist(),
         "cluster_sizes": np.bincount(clusters, minlength=k).tolist(),
         "steps": steps, "skipped_batches": skipped, "time_per_step_s": train_time / max(steps + skipped, 1),
