@@ -139,6 +139,13 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.Argum
                           help="decision network learning rate in validation mode")
     classify.add_argument("--slf-normalize", choices=["none", "mean"], default="none",
                           help="measure each candidate from its floor and divide by its running mean (default: none)")
+    classify.add_argument("--slf-selection", choices=["batch", "sample"], default="batch",
+                          help="one weight vector per batch or one per sample (default: batch)")
+    classify.add_argument("--slf-hypergradient", choices=["inner", "cosine"], default="inner",
+                          help="validation mode: descend the look-ahead's inner product or its cosine, the "
+                               "direction only (default: inner)")
+    classify.add_argument("--slf-decision-reads-losses", action="store_true",
+                          help="the decision network also reads each candidate's value on the sample")
     classify.add_argument("--slf-compile", action="store_true",
                           help="run the loss through torch.compile (about a minute to compile, then faster steps)")
     classify.add_argument("--mils-primary", default="ce", help="MILS primary loss (default: ce)")
@@ -299,6 +306,9 @@ def _run_classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         slf_candidates=tuple(_candidates(parser, args.slf_candidates)), slf_samples=args.slf_samples,
         slf_tau=args.slf_tau, slf_decision_lr=args.slf_decision_lr,
         slf_options={**({"normalize": "mean"} if args.slf_normalize == "mean" else {}),
+                     **({"selection": "sample"} if args.slf_selection == "sample" else {}),
+                     **({"hypergradient": "cosine"} if args.slf_hypergradient == "cosine" else {}),
+                     **({"decision_reads_losses": True} if args.slf_decision_reads_losses else {}),
                      **({"compile": True} if args.slf_compile else {})},
         mils_primary=_mils_primary(parser, args.mils_primary),
         mils_aux=tuple(_candidates(parser, args.mils_aux, "--mils-aux")), mils_rate=args.mils_rate,

@@ -61,6 +61,33 @@ def decision_features(output: Tensor, task: str, from_logits: bool = True) -> Te
     raise ValueError(f"unknown task {task!r}")
 
 
+def loss_value_features(values: Tensor, floors: Tensor) -> Tensor:
+    """The candidates' own per-sample values as decision features (``decision_reads_losses``).
+
+    .. math::
+
+        \\phi_{bi} = \\log\\left(1 + \\max(\\ell_{bi} - m_i, 0)\\right)
+
+    with :math:`m_i` the candidate's lower bound (``minimum``), so each feature is 0 at a
+    perfect fit and grows slowly with the loss. Under label noise a sample whose loss stays
+    high late in training is likely mislabelled, which is what a per-sample decision can
+    read from them. Detached; non-finite values become 0 (NaN) or 20 (inf).
+
+    Args:
+        values: per-sample candidate losses ``(N, n)``.
+        floors: the candidates' lower bounds ``(n,)``.
+
+    Returns:
+        ``(N, n)`` features.
+
+    Example:
+        >>> loss_value_features(torch.tensor([[0.0, 1.0]]), torch.tensor([0.0, -1.0]))
+        tensor([[0.0000, 1.0986]])
+    """
+    shifted = (values.detach().float() - floors.to(values.device).float()).clamp_min(0.0)
+    return torch.nan_to_num(torch.log1p(shifted), nan=0.0, posinf=20.0)
+
+
 class DecisionMLP(nn.Module):
     """Two-layer MLP decision network.
 

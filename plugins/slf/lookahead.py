@@ -26,6 +26,12 @@ the decision network descends the held-out loss after that step,
   the model along u, one small backward per candidate on the output, plus one forward
   and backward on the held-out batch. With Adam on v the factor eta cancels.
 
+``hypergradient='cosine'`` replaces the inner product by the cosine
+:math:`\\langle u, g_i \\rangle / (\\lVert u \\rVert \\lVert g_i \\rVert)`, with
+:math:`g_i = \\nabla_w \\ell_i` the candidate's batch gradient (per-sample rows are divided
+by the same batch norms, so they still sum to the cosine): one more forward and one
+batched backward give every :math:`\\lVert g_i \\rVert`.
+
 Per-sample selection has one weight per (sample, candidate); the same formula holds
 with :math:`\\ell_{bi}` and the reduction's 1/N factor. Candidates with non-finite
 values get zero coefficients.
@@ -110,15 +116,40 @@ def _first_order(crit: "StochasticLoss", model: nn.Module, inputs: Tensor, targe
     # <u, grad_w l_bi> = <d l_bi / d z_b, (J u)_b>: one small backward per candidate.
     output.requires_grad_(True)
     columns = crit._candidate_columns(output, targets)
-    rows = []
+    output_grads = []
     for i, column in enumerate(columns):
         grad = None
         if column.requires_grad:
             (grad,) = torch.autograd.grad(column.sum(), output, retain_graph=i < len(columns) - 1, allow_unused=True)
-        rows.append(torch.zeros(len(output), dtype=output.dtype, device=output.device) if grad is None
-                    else (grad * output_tangent).reshape(len(output), -1).sum(dim=1))
+        output_grads.append(torch.zeros_like(output) if grad is None else grad)
+    rows = [(grad * output_tangent).reshape(len(output), -1).sum(dim=1) for grad in output_grads]
     derivative = torch.stack(rows, dim=1) * _reduction_factor(crit, len(targets))
+    if crit.hypergradient == "cosine":
+        norms = _candidate_gradient_norms(model, params, buffers, inputs, torch.nan_to_num(torch.stack(output_grads)))
+        norms = norms * _reduction_factor(crit, len(targets))
+        direction_norm = torch.sqrt(sum((u.double() ** 2).sum() for u in direction.values())).to(derivative.dtype)
+        derivative = derivative / (norms.clamp_min(1e-12) * direction_norm.clamp_min(1e-12))
     return coefficients_from_derivatives(crit, derivative), val_loss
+
+
+def _candidate_gradient_norms(model: nn.Module, params: Dict[str, Tensor], buffers: Dict[str, Tensor],
+                              inputs: Tensor, output_grads: Tensor) -> Tensor:
+    """:math:`\\lVert \\nabla_w \\sum_b \\ell_{bi} \\rVert` for every candidate i, from the
+    candidates' output gradients ``(n, N, ...)``: one forward and one batched backward
+    (``is_grads_batched``), or one backward per candidate where vmap does not apply."""
+    leaves = {name: p.clone().requires_grad_(True) for name, p in params.items()}
+    output = functional_call(model, {**leaves, **{k: b.clone() for k, b in buffers.items()}}, (inputs,))
+    try:
+        grads = torch.autograd.grad(output, list(leaves.values()), output_grads, is_grads_batched=True,
+                                    retain_graph=True, allow_unused=True)
+    except (NotImplementedError, RuntimeError):
+        per_candidate = [torch.autograd.grad(output, list(leaves.values()), g, retain_graph=True, allow_unused=True)
+                         for g in output_grads]
+        grads = tuple(None if gs[0] is None else torch.stack(gs) for gs in zip(*per_candidate))
+    squares = [(g.double() ** 2).reshape(len(output_grads), -1).sum(dim=1) for g in grads if g is not None]
+    if not squares:
+        return torch.zeros(len(output_grads), dtype=output_grads.dtype, device=output_grads.device)
+    return torch.sqrt(torch.stack(squares).sum(dim=0)).to(output_grads.dtype)
 
 
 def coefficients_from_derivatives(crit: "StochasticLoss", derivative: Tensor) -> Tensor:
@@ -130,7 +161,7 @@ def coefficients_from_derivatives(crit: "StochasticLoss", derivative: Tensor) ->
     weights multiply the scaled losses), times :math:`-\\eta`, summed over the rows for
     batch selection.
     """
-    if crit.normalize is not None:
+    if crit.normalize is not None and crit.hypergradient == "inner":  # a cosine has no scale
         derivative = derivative / crit.loss_scale.to(derivative.dtype)
     coefficients = -crit.lookahead_lr * derivative
     if crit.selection == "batch":

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from . import losses as loss_registry
 from .fused import FUSABLE, fused_classification_losses
-from .decision import DecisionMLP, GlobalDecision, decision_features, feature_size
+from .decision import DecisionMLP, GlobalDecision, decision_features, feature_size, loss_value_features
 from .gumbel import multiple_gumbel_softmax, sample_gumbel
 from .losses.base import SLF_TASKS, check_classification_inputs, check_same_shape_inputs, reduce_loss
 from .schedules import TauSchedule
@@ -36,6 +36,7 @@ from .schedules import TauSchedule
 MODES = ("joint", "softmax", "validation")
 SELECTIONS = ("batch", "sample")
 NORMALIZATIONS = (None, "mean")
+HYPERGRADIENTS = ("inner", "cosine")
 PAPER_CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 DEFAULT_VALIDATION_LOSS = {"classification": "ce", "binary": "bce", "regression": "mse"}
 
@@ -59,6 +60,10 @@ class StochasticLoss(nn.Module):
             mean logits) or ``'sample'`` (one per sample).
         decision: ``'mlp'`` (default), ``'global'`` (input-free logits) or a module
             mapping decision features ``(N, F)`` to logits ``(N, n)``.
+        decision_reads_losses: the decision network also reads every candidate's value on
+            the sample, :math:`\log(1 + \ell_{bi} - m_i)` (:func:`slf.decision.loss_value_features`),
+            besides the output summary; with ``selection='sample'`` each sample's weights can
+            then follow its own losses (e.g. a robust loss where the label looks wrong).
         prior: initial weights for ``decision='global'``.
         mode: ``'joint'``, ``'softmax'`` or ``'validation'`` (see the module docs).
         normalize: ``None`` or ``'mean'``: measure each candidate from its lower bound
@@ -73,6 +78,12 @@ class StochasticLoss(nn.Module):
         lookahead: ``'first_order'`` (a forward-mode JVP, cheap) or ``'exact'``
             (differentiate through one SGD step, costly) hypergradient.
         lookahead_lr: the look-ahead step size eta.
+        hypergradient: ``'inner'`` (default): v descends the look-ahead's
+            :math:`-\eta \langle \nabla_w L_{val}, \nabla_w \ell_i \rangle`, which grows with
+            each candidate's gradient size; ``'cosine'``: it descends
+            :math:`-\cos(\nabla_w L_{val}, \nabla_w \ell_i)`, the direction only (for a model
+            trained by Adam, whose step size does not follow the gradient's). First-order
+            look-ahead only; costs one more forward and a batched backward per update.
         validation_interval: update v on every this many training steps (validation
             mode); the other calls of :meth:`validation_step` return at once.
         from_logits: binary task: the output holds logits (True) or probabilities.
@@ -118,6 +129,7 @@ class StochasticLoss(nn.Module):
         selection: str = "batch",
         decision: Union[str, nn.Module] = "mlp",
         decision_hidden: int = 32,
+        decision_reads_losses: bool = False,
         prior: Optional[Sequence[float]] = None,
         mode: str = "joint",
         normalize: Optional[str] = None,
@@ -126,6 +138,7 @@ class StochasticLoss(nn.Module):
         validation_loss: Optional[Candidate] = None,
         lookahead: str = "first_order",
         lookahead_lr: float = 0.1,
+        hypergradient: str = "inner",
         validation_interval: int = 1,
         from_logits: bool = True,
         candidate_kwargs: Optional[Mapping[str, Mapping[str, Any]]] = None,
@@ -148,6 +161,11 @@ class StochasticLoss(nn.Module):
             raise ValueError(f"normalize must be one of {list(NORMALIZATIONS)}, got {normalize!r}")
         if lookahead not in ("first_order", "exact"):
             raise ValueError(f"lookahead must be 'first_order' or 'exact', got {lookahead!r}")
+        if hypergradient not in HYPERGRADIENTS:
+            raise ValueError(f"hypergradient must be one of {list(HYPERGRADIENTS)}, got {hypergradient!r}")
+        if hypergradient == "cosine" and lookahead != "first_order":
+            raise ValueError("hypergradient='cosine' needs lookahead='first_order' (the exact look-ahead "
+                             "differentiates through the step itself, which has no direction-only form)")
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"reduction must be one of ['mean', 'sum', 'none'], got {reduction!r}")
         if isinstance(validation_interval, bool) or not isinstance(validation_interval, int) or validation_interval < 1:
@@ -166,6 +184,7 @@ class StochasticLoss(nn.Module):
         self.normalize_momentum = normalize_momentum
         self.lookahead = lookahead
         self.lookahead_lr = lookahead_lr
+        self.hypergradient = hypergradient
         self.validation_interval = validation_interval
         self.from_logits = from_logits
         self.history_interval = history_interval
@@ -195,11 +214,16 @@ class StochasticLoss(nn.Module):
         if isinstance(decision, nn.Module):
             self.decision = decision
         elif decision == "mlp":
-            self.decision = DecisionMLP(feature_size(task), num, decision_hidden)
+            self.decision = DecisionMLP(feature_size(task) + (num if decision_reads_losses else 0), num,
+                                        decision_hidden)
         elif decision == "global":
             self.decision = GlobalDecision(num, prior)
         else:
             raise ValueError(f"decision must be 'mlp', 'global' or an nn.Module, got {decision!r}")
+        if decision_reads_losses and isinstance(self.decision, GlobalDecision):
+            raise ValueError("decision_reads_losses needs a decision network that reads inputs ('mlp' or a module); "
+                             "decision='global' reads none")
+        self.decision_reads_losses = decision_reads_losses
         if prior is not None and decision != "global":
             raise ValueError("prior applies to decision='global' only")
 
@@ -381,6 +405,8 @@ class StochasticLoss(nn.Module):
         if self.normalize is not None and self.training:
             self._update_scale(values)
         features = decision_features(output, self.task, self.from_logits)
+        if self.decision_reads_losses:
+            features = torch.cat([features, loss_value_features(values, self.loss_floor)], dim=1)
         if self.mode == "validation":
             with torch.no_grad():
                 weights = self.selection_weights(self.decision_logits(features), noise, tau)
@@ -468,6 +494,11 @@ class StochasticLoss(nn.Module):
         elif self.selection == "sample" and features.shape[0] != rows:
             raise ValueError(f"selection='sample' needs one output row per loss row: {features.shape[0]} vs {rows}")
         values = torch.stack(list(columns), dim=1)
+        if self.decision_reads_losses:
+            if features.shape[0] != rows:
+                raise ValueError(f"decision_reads_losses needs one output row per loss row: {features.shape[0]} "
+                                 f"vs {rows}")
+            features = torch.cat([features, loss_value_features(values, self.loss_floor)], dim=1)
         keep = self._finite_candidates(values.detach().sum(dim=0))
         if self.normalize is not None and self.training:
             self._update_scale(values)
@@ -605,6 +636,9 @@ class StochasticLoss(nn.Module):
         """
         from .lookahead import coefficients_from_derivatives
 
+        if self.hypergradient != "inner":
+            raise ValueError(f"validation_update() takes inner products; hypergradient={self.hypergradient!r} "
+                             "needs the model's parameter gradients, so use validation_step()")
         if derivatives.dim() != 2 or derivatives.shape[1] != len(self.candidates):
             raise ValueError(f"validation_update() needs derivatives shaped (rows, {len(self.candidates)}), "
                              f"got {tuple(derivatives.shape)}")

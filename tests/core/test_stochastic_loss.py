@@ -11,6 +11,7 @@ from torch import nn
 
 from slf import StochasticLoss, losses
 from slf.gumbel import multiple_gumbel_softmax, sample_gumbel
+from slf.decision import loss_value_features
 from slf.lookahead import decision_hypergradient
 
 PAPER = ["ce", "mse", "mae", "hinge", "cosine", "bce"]
@@ -285,6 +286,59 @@ def test_first_order_hypergradient_matches_exact_lookahead(selection):
     assert exact.abs().max() > 0
 
 
+@pytest.mark.parametrize("selection,normalize", [("batch", None), ("sample", None), ("batch", "mean")])
+def test_cosine_hypergradient_is_the_cosine_of_held_out_and_candidate_gradients(selection, normalize):
+    """-eta cos(grad L_val, grad l_i), from autograd through the whole model; no loss scale enters it."""
+    model = small_model().double()
+    gen = torch.Generator().manual_seed(5)
+    x, y = torch.randn(24, 20, generator=gen).double(), torch.randint(0, 10, (24,), generator=gen)
+    xv, yv = torch.randn(24, 20, generator=gen).double(), torch.randint(0, 10, (24,), generator=gen)
+    crit = StochasticLoss(PAPER, mode="validation", selection=selection, hypergradient="cosine", normalize=normalize,
+                          lookahead_lr=0.5, seed=0)
+    crit(model(x), y)
+    coefficients, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit._saved)
+    params = list(model.parameters())
+    flat = lambda grads: torch.cat([g.reshape(-1) for g in grads])  # noqa: E731
+    held_out = flat(torch.autograd.grad(crit.validation_loss(model(xv), yv).mean(), params))
+    columns = crit._candidate_columns(model(x), y)
+    expected = torch.stack([-0.5 * torch.nn.functional.cosine_similarity(
+        held_out, flat(torch.autograd.grad(column.mean(), params, retain_graph=True)), dim=0) for column in columns])
+    assert coefficients.shape == ((1, 6) if selection == "batch" else (24, 6))
+    torch.testing.assert_close(coefficients.double().sum(dim=0), expected, rtol=1e-4, atol=1e-6)
+    assert float(coefficients.abs().max()) <= 0.5 + 1e-6 or selection == "sample"
+
+
+def test_cosine_hypergradient_falls_back_to_one_backward_per_candidate(monkeypatch):
+    model = small_model()
+    gen = torch.Generator().manual_seed(6)
+    x, y = torch.randn(16, 20, generator=gen), torch.randint(0, 10, (16,), generator=gen)
+    crit = StochasticLoss(PAPER, mode="validation", hypergradient="cosine", seed=0)
+    crit(model(x), y)
+    batched, _ = decision_hypergradient(crit, model, x, y, x, y, crit._saved)
+    grad = torch.autograd.grad
+
+    def no_vmap(*args, **kwargs):
+        if kwargs.get("is_grads_batched"):
+            raise RuntimeError("vmap: this op has no batching rule")
+        return grad(*args, **kwargs)
+
+    monkeypatch.setattr(torch.autograd, "grad", no_vmap)
+    looped, _ = decision_hypergradient(crit, model, x, y, x, y, crit._saved)
+    assert batched.abs().max() > 0
+    torch.testing.assert_close(batched, looped, rtol=1e-4, atol=1e-6)
+
+
+def test_cosine_hypergradient_rejects_what_it_cannot_do():
+    with pytest.raises(ValueError, match="hypergradient must be one of \\['inner', 'cosine'\\]"):
+        StochasticLoss(PAPER, mode="validation", hypergradient="angle")
+    with pytest.raises(ValueError, match="first_order"):
+        StochasticLoss(PAPER, mode="validation", hypergradient="cosine", lookahead="exact")
+    crit = StochasticLoss(PAPER, mode="validation", hypergradient="cosine", decision="global", seed=0)
+    crit.combine([torch.ones(4) for _ in PAPER])
+    with pytest.raises(ValueError, match="validation_step"):
+        crit.validation_update(torch.ones(4, 6))
+
+
 def test_stats_and_history_for_plots():
     crit = StochasticLoss(["ce", "mse"], history_interval=2, seed=0)
     logits, target = batch()
@@ -375,3 +429,33 @@ def test_validation_interval_updates_v_on_every_kth_step_only():
     assert updated == [True, False, False, True, False, False, True]
     with pytest.raises(ValueError, match="validation_interval"):
         StochasticLoss(PAPER, mode="validation", validation_interval=0)
+
+
+def test_decision_that_reads_losses_tells_apart_samples_with_the_same_output():
+    """Same logits, different labels: only the candidates' values can separate the two rows."""
+    logits = torch.tensor([[3.0, 0.0, -1.0]]).repeat(2, 1)
+    target = torch.tensor([0, 2])
+    for reads in (False, True):
+        crit = StochasticLoss(PAPER, mode="validation", selection="sample", decision_reads_losses=reads, seed=0)
+        crit(logits, target)
+        features = crit._saved["features"]
+        assert features.shape == (2, 11 + (6 if reads else 0))
+        torch.manual_seed(0)
+        for p in crit.decision.parameters():  # the last layer starts at zero (uniform weights)
+            nn.init.normal_(p)
+        rows = crit.decision_logits(features)
+        assert torch.allclose(rows[0], rows[1]) is not reads
+    expected = loss_value_features(crit.candidate_losses(logits, target), crit.loss_floor)
+    torch.testing.assert_close(features[:, 11:], expected)
+    assert float(expected[1, PAPER.index("ce")]) > float(expected[0, PAPER.index("ce")]) > 0
+
+
+def test_decision_that_reads_losses_through_combine_and_its_errors():
+    crit = StochasticLoss(["mse", "mae"], task="regression", selection="sample", decision_reads_losses=True, seed=0)
+    output = torch.randn(5, 1)
+    rows, weights = crit.combine([torch.rand(5), torch.rand(5)], output=output)
+    assert rows.shape == (5,) and weights.shape == (5, 2)
+    with pytest.raises(ValueError, match="one output row per loss row"):
+        crit.combine([torch.rand(4), torch.rand(4)], output=torch.randn(2, 1))
+    with pytest.raises(ValueError, match="decision='global' reads none"):
+        StochasticLoss(PAPER, decision="global", decision_reads_losses=True)

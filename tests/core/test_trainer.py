@@ -154,6 +154,23 @@ def test_cli_classify_normalized_joint_slf(tmp_path, capsys):
     assert results["runs"][0]["method"] == "slf-joint+normalize"
 
 
+def test_cli_classify_per_sample_cosine_slf_that_reads_losses(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["classify", "--data", "digits", "--loss", "slf", "--slf-selection", "sample", "--slf-hypergradient",
+                 "cosine", "--slf-decision-reads-losses", "--label-noise", "0.4", "--epochs", "1", "--seeds", "1",
+                 "--out", str(out), "--threads", "1", "--no-progress"]) == 0
+    assert "slf-validation+cosine+per-sample+reads-losses" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert results["config"]["slf_options"] == {"selection": "sample", "hypergradient": "cosine",
+                                                "decision_reads_losses": True}
+    run = results["runs"][0]
+    assert run["method"] == "slf-validation+cosine+per-sample+reads-losses"
+    assert abs(sum(run["final_weights"]) - 1) < 1e-5 and all(math.isfinite(v) for v in run["validation_loss"])
+    with pytest.raises(SystemExit):
+        main(["classify", "--loss", "slf", "--slf-hypergradient", "angle"])
+    assert "invalid choice: 'angle' (choose from 'inner', 'cosine')" in capsys.readouterr().err
+
+
 def test_cli_demo_runs_every_method(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--epochs", "1", "--seeds", "1", "--threads", "1",
                  "--no-progress"]) == 0

@@ -154,14 +154,19 @@ class ClassifyConfig:
 
     @property
     def method(self) -> str:
-        """A short label: the loss name, ``slf-<mode>`` (``+normalize`` when normalised) or
+        """A short label: the loss name, ``slf-<mode>`` (with ``+normalize``, ``+cosine``,
+        ``+per-sample``, ``+reads-losses`` for those options) or
         ``mils-<primary>+<aux>...`` (``-<rule>`` unless ``not_worse``)."""
         if self.is_mils:
             label = f"mils-{self.mils_primary}+" + "+".join(self.mils_aux)
             return label + ("" if self.mils_rule == "not_worse" else f"-{self.mils_rule}")
         if not self.is_slf:
             return self.loss + "".join(f"+{weight:g}*{name}" for name, weight in self.extra_losses.items())
-        return f"slf-{self.slf_mode}" + ("+normalize" if self.slf_options.get("normalize") else "")
+        options = self.slf_options
+        return (f"slf-{self.slf_mode}" + ("+normalize" if options.get("normalize") else "")
+                + ("+cosine" if options.get("hypergradient") == "cosine" else "")
+                + ("+per-sample" if options.get("selection") == "sample" else "")
+                + ("+reads-losses" if options.get("decision_reads_losses") else ""))
 
     @property
     def is_slf(self) -> bool:
