@@ -3,17 +3,20 @@
 For each model, noise setting (clean, 20% and 40% symmetric, 40% pairflip: each class
 flipped to the next one) and seed, it trains every candidate alone (the SLF paper's six,
 and the robust ``gce``, ``sce``, ``bi_tempered``) and SLF over all nine: the literal joint
-update, the validation-driven update (one-step look-ahead on a clean held-out batch), and
-the validation update with a 10x larger decision-network learning rate (the variant that
-found MAE fastest in DESIGN.md's probe). Only the 3,500 training labels are corrupted;
-the 500 validation and 1,000 test labels stay clean.
+update, the validation-driven update (one-step look-ahead on a clean held-out batch), the
+same with a direction-only (cosine) hypergradient, and per-sample decisions that read the
+candidates' values with the cosine hypergradient. ``--methods`` also takes the other
+variants tried on the way (``SLF_METHODS``: a 10x decision learning rate, scale
+normalisation, an MAE held-out objective, per-sample with the inner product). Only the
+3,500 training labels are corrupted; the 500 validation and 1,000 test labels stay clean.
 
 Each cell is the clean test accuracy at the last epoch, mean +- std over seeds; the best
 single loss of a setting is the one with the best mean *validation* accuracy (clean
 labels, so picking it is what a user with a clean validation split would do), and p is a
 paired t-test (same seeds) against it. Runs are saved under ``--out`` and reused by a rerun
 with the same settings, so an interrupted run continues. Writes ``noisy_labels.md``,
-``noisy_labels.json`` and ``selection_weights_<model>_<setting>.png`` for each SLF method.
+``noisy_labels.json``, ``selection_weights_<model>_<setting>_<method>.png`` for each SLF method
+and ``selection_weights_<setting>.png``, every model and SLF method side by side.
 
     python benchmarks/noisy_labels.py --workers 2                       # the README table
     python benchmarks/noisy_labels.py --models mlp --settings sym0.4 --seeds 2 --epochs 3 \\
@@ -30,7 +33,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-from slf.plots import plot_selection_weights
+from slf.plots import plot_selection_weight_grid, plot_selection_weights
 from slf.train import ClassifyConfig, train_classifier
 from tqdm import tqdm
 
@@ -46,7 +49,8 @@ SLF_METHODS: Dict[str, Dict[str, Any]] = {
     "slf-validation-cosine": {"loss": "slf", "slf_mode": "validation", "slf_options": {"hypergradient": "cosine"}},
     "slf-validation-cosine-normalize": {"loss": "slf", "slf_mode": "validation",
                                         "slf_options": {"hypergradient": "cosine", "normalize": "mean"}},
-    "slf-validation-mae-objective": {"loss": "slf", "slf_mode": "validation", "slf_options": {"validation_loss": "mae"}},
+    "slf-validation-mae-objective": {"loss": "slf", "slf_mode": "validation",
+                                     "slf_options": {"validation_loss": "mae"}},
     "slf-validation-sample-losses": {"loss": "slf", "slf_mode": "validation",
                                      "slf_options": {"selection": "sample", "decision_reads_losses": True}},
     "slf-validation-sample-losses-cosine": {"loss": "slf", "slf_mode": "validation",
@@ -166,6 +170,13 @@ def main() -> None:
                 plots.append(plot_selection_weights(
                     {"runs": rows}, None, args.out / f"selection_weights_{model}_{setting}_{method}.png",
                     title=f"{method}, {model}, {setting}: mean weights over {len(rows)} seeds"))
+    for setting in args.settings:
+        if slf:
+            plots.append(plot_selection_weight_grid(
+                {f"{model}, {method}": {"runs": runs[model][setting][method]}
+                 for model in args.models for method in slf},
+                args.out / f"selection_weights_{setting}.png", columns=len(slf),
+                title=f"MNIST-5k, {setting}: SLF selection weights over training (mean +- std over seeds)"))
     print(f"\nwrote {args.out / 'noisy_labels.md'}, {args.out / 'noisy_labels.json'} and {len(plots)} plots "
           f"({minutes:.1f} min)")
 

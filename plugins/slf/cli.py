@@ -322,6 +322,10 @@ def _run_classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     except FileNotFoundError as error:
         print(f"slf classify: {error}", file=sys.stderr)
         return 2
+    from .distributed import rank
+
+    if rank() != 0:  # torchrun: one report, from rank 0
+        return 0
     print_summary_table([summary])
     print(f"results: {Path(summary['out_dir']) / 'results.json'}")
     for path in summary["plots"]:

@@ -32,6 +32,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from . import distributed
 from . import losses as loss_registry
 
 RULES = ("not_worse", "better", "always")
@@ -353,6 +354,9 @@ class MILS:
         else:
             value = loss_module(self.model(x), y)
         value.backward()
+        if not isinstance(self.model, nn.parallel.DistributedDataParallel):
+            # A plain module under torch.distributed: average here what DDP would have.
+            distributed.average_gradients([p for group in self.optimizer.param_groups for p in group["params"]])
         self.optimizer.step()
         if self.loss_optimizer is not None:
             self.loss_optimizer.step()
@@ -372,9 +376,21 @@ class MILS:
             self.model.train(was_training)
         return correct
 
+    def _observation_correct_all_ranks(self) -> int:
+        # Under torch.distributed each rank holds a shard of the observation set: one
+        # count over all of them, so every rank takes the same accept/reject decision.
+        if distributed.world_size() == 1:
+            return self.observation_correct()
+        return int(distributed.all_reduce_sum(torch.tensor([float(self.observation_correct())])).item())
+
+    def _observation_size(self) -> int:
+        if distributed.world_size() == 1:
+            return len(self.y_obs)
+        return int(distributed.all_reduce_sum(torch.tensor([float(len(self.y_obs))])).item())
+
     def _accept(self, before: int, after: int) -> bool:
         if callable(self.rule):
-            size = len(self.y_obs)
+            size = self._observation_size()
             return bool(self.rule(before / size, after / size))
         if self.rule == "always":
             return True
@@ -387,6 +403,8 @@ class MILS:
             ``{'loss': float, 'kind': 'primary' | 'accepted' | 'rejected', 'auxiliary': name or None}``;
             ``loss`` is the value of the loss whose update was kept.
         """
+        if self.steps == 0:
+            distributed.broadcast_generator(self.generator)  # the same attempts on every rank
         self.steps += 1
         if self.rate > 0.0 and float(torch.rand((), generator=self.generator)) < self.rate:
             start = time.perf_counter()
@@ -394,11 +412,11 @@ class MILS:
             name = self.aux_names[index]
             self.attempted[name] += 1
             self._snapshot.save()
-            before = self.observation_correct() if self.rule != "always" else 0
+            before = self._observation_correct_all_ranks() if self.rule != "always" else 0
             update_start = time.perf_counter()
             value = self._update(self.auxiliaries[name], x, y)
             update_seconds = time.perf_counter() - update_start
-            after = self.observation_correct() if self.rule != "always" else 0
+            after = self._observation_correct_all_ranks() if self.rule != "always" else 0
             if self._accept(before, after):
                 self.accepted[name] += 1
                 self.seconds += time.perf_counter() - start - update_seconds

@@ -102,30 +102,83 @@ def plot_selection_weights(
     histories, found_names = weight_histories(history_or_run_json)
     if not histories:
         raise ValueError("no selection-weight history to plot (was this an SLF run?)")
-    steps, weights = _aligned(histories)
-    num = weights.shape[2]
-    names = list(names or found_names or [f"loss {i}" for i in range(num)])
-    if len(names) != num:
-        raise ValueError(f"{len(names)} names for {num} candidates: {names}")
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    colors = plt.get_cmap("tab10").colors
-    if len(histories) == 1:
-        ax.stackplot(steps, weights[0].T, labels=names, colors=colors[:num], alpha=0.85)
-        ax.set_ylim(0, 1)
-        default_title = "SLF selection weights"
-    else:
-        mean, std = weights.mean(axis=0), weights.std(axis=0, ddof=1)
-        for i, name in enumerate(names):
-            color = colors[i % len(colors)]
-            ax.plot(steps, mean[:, i], label=name, color=color)
-            ax.fill_between(steps, mean[:, i] - std[:, i], mean[:, i] + std[:, i], color=color, alpha=0.2)
-        ax.set_ylim(bottom=0)
-        default_title = f"SLF selection weights (mean +- std over {len(histories)} seeds)"
-    ax.set_xlabel("training step")
-    ax.set_ylabel("weight")
+    default_title = _draw_weights(ax, plt, histories, names or found_names)
     ax.set_title(title or default_title)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
+    return _save(fig, plt, path)
+
+
+def _draw_weights(ax: Any, plt: Any, histories: Sequence[History], names: Optional[Sequence[str]]) -> str:
+    """Draw one panel of selection weights on ``ax``; returns the panel's default title."""
+    steps, weights = _aligned(histories)
+    num = weights.shape[2]
+    names = list(names or [f"loss {i}" for i in range(num)])
+    if len(names) != num:
+        raise ValueError(f"{len(names)} names for {num} candidates: {names}")
+    colors = plt.get_cmap("tab10").colors
+    ax.set_xlabel("training step")
+    ax.set_ylabel("weight")
+    if len(histories) == 1:
+        ax.stackplot(steps, weights[0].T, labels=names, colors=[colors[i % len(colors)] for i in range(num)],
+                     alpha=0.85)
+        ax.set_ylim(0, 1)
+        return "SLF selection weights"
+    mean, std = weights.mean(axis=0), weights.std(axis=0, ddof=1)
+    for i, name in enumerate(names):
+        color = colors[i % len(colors)]
+        ax.plot(steps, mean[:, i], label=name, color=color)
+        ax.fill_between(steps, mean[:, i] - std[:, i], mean[:, i] + std[:, i], color=color, alpha=0.2)
+    ax.set_ylim(bottom=0)
+    return f"SLF selection weights (mean +- std over {len(histories)} seeds)"
+
+
+def plot_selection_weight_grid(panels: Mapping[str, RunSource], path: Union[str, Path] = "selection_weights.png",
+                               columns: int = 3, title: Optional[str] = None) -> Path:
+    """Several selection-weight plots side by side, one panel per titled source, one legend.
+
+    Each panel is drawn as by :func:`plot_selection_weights` (mean +- std over seeds); the
+    candidates of the first panel name the legend, so every panel must weigh the same ones.
+
+    Args:
+        panels: panel title -> run source (see :func:`weight_histories`).
+        path: where to write the PNG.
+        columns: panels per row.
+        title: figure title.
+
+    Returns:
+        the PNG's path.
+
+    Example:
+        >>> import tempfile, os
+        >>> history = [{"step": s, "weights": [0.9, 0.1]} for s in range(3)]
+        >>> run = {"candidates": ["ce", "mae"], "weights_history": history}
+        >>> plot_selection_weight_grid({"a": run, "b": run}, os.path.join(tempfile.mkdtemp(), "g.png")).suffix
+        '.png'
+    """
+    if not panels:
+        raise ValueError("plot_selection_weight_grid needs at least one panel")
+    if columns < 1:
+        raise ValueError(f"columns must be >= 1, got {columns}")
+    loaded = {name: weight_histories(source) for name, source in panels.items()}
+    empty = [name for name, (histories, _) in loaded.items() if not histories]
+    if empty:
+        raise ValueError(f"no selection-weight history to plot for panels {empty} (were these SLF runs?)")
+    names = next((found for _, found in loaded.values() if found), None)
+    plt = _pyplot()
+    rows = -(-len(loaded) // columns)
+    fig, axes = plt.subplots(rows, min(columns, len(loaded)), figsize=(4.2 * min(columns, len(loaded)), 3.2 * rows),
+                             squeeze=False, sharey=True)
+    for ax, (panel, (histories, found)) in zip(axes.flat, loaded.items()):
+        _draw_weights(ax, plt, histories, found or names)
+        ax.set_title(panel, fontsize="medium")
+    for ax in list(axes.flat)[len(loaded):]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
+    if title:
+        fig.suptitle(title)
     return _save(fig, plt, path)
 
 

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from . import losses as loss_registry
 from .fused import FUSABLE, fused_classification_losses
+from . import distributed
 from .decision import DecisionMLP, GlobalDecision, decision_features, feature_size, loss_value_features
 from .gumbel import multiple_gumbel_softmax, sample_gumbel
 from .losses.base import SLF_TASKS, check_classification_inputs, check_same_shape_inputs, reduce_loss
@@ -249,6 +250,7 @@ class StochasticLoss(nn.Module):
             seed = int(torch.randint(0, 2**62, (1,)).item())
         self.generator = torch.Generator().manual_seed(seed)
         self._checked_inputs = False
+        self._ranks_synchronized = False
         self._saved: Optional[Dict[str, Tensor]] = None
 
     # ------------------------------------------------------------------ construction
@@ -385,6 +387,12 @@ class StochasticLoss(nn.Module):
         """Running mean of each candidate's magnitude; a non-finite column keeps its scale."""
         with torch.no_grad():
             batch = (values.detach() - self.loss_floor.to(values.dtype)).abs().mean(dim=0).to(self.loss_scale)
+            if distributed.world_size() > 1:  # the mean over the ranks' finite batch means
+                finite = torch.isfinite(batch)
+                summed = distributed.all_reduce_sum(torch.cat([torch.where(finite, batch, torch.zeros_like(batch)),
+                                                               finite.to(batch.dtype)]))
+                total, count = summed.split(len(batch))
+                batch = torch.where(count > 0, total / count.clamp_min(1), torch.full_like(batch, float("nan")))
             batch = torch.where(torch.isfinite(batch), batch.clamp_min(1e-8), self.loss_scale)
             momentum = self.normalize_momentum
             blended = torch.where(self.scale_initialized, self.loss_scale * momentum + batch * (1 - momentum), batch)
@@ -415,7 +423,14 @@ class StochasticLoss(nn.Module):
         per_sample = (self.scale_values(values) * weights.to(values.dtype)).sum(dim=1)
         return per_sample, weights, values.detach().sum(dim=0), features
 
+    def _synchronize_ranks_once(self) -> None:
+        # Rank 0's decision network, so that identically averaged steps keep it identical.
+        if not self._ranks_synchronized and self.training and distributed.world_size() > 1:
+            distributed.broadcast_parameters(self.decision)
+            self._ranks_synchronized = True
+
     def forward(self, output: Tensor, target: Tensor) -> Tensor:
+        self._synchronize_ranks_once()
         if not self._checked_inputs:
             self._check_inputs(output, target)
         elif output.shape[0] != target.shape[0]:
@@ -477,6 +492,7 @@ class StochasticLoss(nn.Module):
             >>> rows.shape, weights.shape
             (torch.Size([4]), torch.Size([1, 2]))
         """
+        self._synchronize_ranks_once()
         if len(columns) != len(self.candidates):
             raise ValueError(f"combine() got {len(columns)} columns for {len(self.candidates)} candidates "
                              f"{self.candidate_names}")
@@ -552,11 +568,14 @@ class StochasticLoss(nn.Module):
     def _record(self, weights: Tensor) -> None:
         with torch.no_grad():
             mean = weights.float().mean(dim=0).cpu()
+            counts = torch.bincount(weights.argmax(dim=1).cpu(), minlength=len(self.candidates))
+            if distributed.world_size() > 1:  # every rank records the same, all ranks' statistics
+                summed = distributed.all_reduce_sum(torch.cat([mean.double(), counts.double()]))
+                mean = (summed[:len(mean)] / distributed.world_size()).float()
+                counts = summed[len(mean):].round().long()
             self.last_weights = mean
             self.weight_sum += mean.to(self.weight_sum)
-            self.selection_counts += torch.bincount(weights.argmax(dim=1), minlength=len(self.candidates)).to(
-                self.selection_counts.device
-            )
+            self.selection_counts += counts.to(self.selection_counts.device)
         self._interval_sum += mean.double()
         self._interval_count += 1
         if self.step % self.history_interval == 0:
@@ -670,6 +689,7 @@ class StochasticLoss(nn.Module):
         weights = self.selection_weights(self.decision_logits(saved["features"]), saved["noise"], saved["tau"])
         surrogate = (weights * coefficients.to(weights.dtype)).sum()
         surrogate.backward()
+        distributed.average_gradients(self.decision.parameters())  # no host DDP covers this step
         grad_norm = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in self.decision.parameters() if p.grad is not None))
         self.decision_optimizer.step()
         # A host optimizer that also holds v (fairseq's, over criterion.parameters()) must not step it again.

@@ -56,3 +56,22 @@ def test_method_comparison_plot_is_a_png_and_rejects_nothing(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="no scores"):
         plot_method_comparison({}, tmp_path / "empty.png")
+
+
+def test_weight_grid_draws_one_panel_per_source_and_names_empty_ones(tmp_path):
+    from matplotlib.image import imread
+
+    from slf.plots import plot_selection_weight_grid
+
+    run = {"candidates": ["ce", "mae"], "weights_history": _history(range(0, 50, 10), 0.01)}
+    seeds = {"runs": [run, {**run, "weights_history": _history(range(0, 50, 10), 0.005)}]}
+    wide = plot_selection_weight_grid({"one seed": run, "two seeds": seeds, "third": run}, tmp_path / "wide.png")
+    tall = plot_selection_weight_grid({"one seed": run, "two seeds": seeds, "third": run}, tmp_path / "tall.png",
+                                      columns=1, title="weights")
+    assert wide.read_bytes()[:8] == PNG_MAGIC
+    (wide_h, wide_w), (tall_h, tall_w) = imread(wide).shape[:2], imread(tall).shape[:2]
+    assert wide_w > 2 * tall_w and tall_h > 2 * wide_h  # 1 x 3 panels vs 3 x 1
+    with pytest.raises(ValueError, match=r"panels \['ce alone'\]"):
+        plot_selection_weight_grid({"slf": run, "ce alone": {"runs": [{"val_acc": [1.0]}]}}, tmp_path / "x.png")
+    with pytest.raises(ValueError, match="at least one panel"):
+        plot_selection_weight_grid({}, tmp_path / "x.png")

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .. import losses
+from .. import distributed, losses
 from ..data import NOISE_TYPES, DatasetSplits, corrupt_labels, load_dataset
 from ..models import build_model
 from .common import (RESULTS_FILE, format_table, format_top_weights, load_run_results, mean_selection_weights,
@@ -317,7 +317,9 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
         torch.set_num_threads(cfg.num_threads)
     try:
         seed_everything(cfg.seed)
-        device = torch.device(cfg.device)
+        distributed.init_from_environment(cfg.device)
+        world, rank = distributed.world_size(), distributed.rank()
+        device = distributed.local_device(cfg.device)
         data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
         splits: DatasetSplits = load_dataset(cfg.data, data_seed, cfg.val_size, cfg.test_size,
                                              cfg.max_train_samples)
@@ -334,9 +336,12 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
         criterion = criterion.to(device)
         extras = build_extra_losses(cfg, model, splits.num_classes, device)
         extra_parameters = [p for module, _ in extras.values() for p in module.parameters() if p.requires_grad]
-        optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters_for_optimizer(criterion, kind),
-                                          *extra_parameters])
-        mils = build_mils(cfg, model, optimizer, criterion, train_x, train_y, splits.num_classes) \
+        loss_parameters = [*loss_parameters_for_optimizer(criterion, kind), *extra_parameters]
+        optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters])
+        # DDP where the step is model(x); feature-reading losses average their gradients explicitly.
+        trained = (nn.parallel.DistributedDataParallel(model) if world > 1 and _reads_logits_only(cfg, kind, extras)
+                   else model)
+        mils = build_mils(cfg, trained, optimizer, criterion, train_x, train_y, splits.num_classes) \
             if kind == "mils" else None
         validation_mode = kind == "slf" and criterion.mode == "validation"
         if validation_mode and len(val_y) == 0:
@@ -346,7 +351,7 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
         held_out = (cycle_batches(val_x, val_y, cfg.batch_size, torch.Generator().manual_seed(cfg.seed + 1))
                     if validation_mode else None)
         per_epoch = steps_per_epoch(len(train_y), cfg.batch_size)
-        bar = tqdm(total=per_epoch * cfg.epochs, disable=not progress, unit="step",
+        bar = tqdm(total=per_epoch * cfg.epochs, disable=not progress or rank != 0, unit="step",
                    desc=f"{cfg.method} seed {cfg.seed}", dynamic_ncols=True)
         result: Dict[str, Any] = {"train_loss": [], "val_acc": [], "test_acc": []}
         if validation_mode:
@@ -358,23 +363,32 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
             criterion.train()
             loss_sum, loss_count, val_loss_sum, val_loss_count = 0.0, 0, 0.0, 0
             for index in batches(len(train_y), cfg.batch_size, shuffle):
+                if world > 1:  # each rank its shard of the global batch
+                    if len(index) < world:
+                        continue
+                    index = index[rank::world]
                 x, y = train_x[index], train_y[index]
                 started = time.perf_counter()
                 if mils is not None:
                     loss = torch.tensor(mils.step(x, y)["loss"])
                 else:
                     optimizer.zero_grad(set_to_none=True)
-                    loss = _loss_with_extras(model, criterion, kind, extras, x, y)
+                    loss = _loss_with_extras(trained, criterion, kind, extras, x, y)
                     loss.backward()
+                    if world > 1:
+                        distributed.average_gradients(loss_parameters if trained is not model
+                                                      else [*model.parameters(), *loss_parameters])
                     optimizer.step()
                 if validation_mode:
                     held_x, held_y = next(held_out)
+                    if world > 1:
+                        held_x, held_y = held_x[rank::world], held_y[rank::world]
                     info = criterion.validation_step(model, x, y, held_x, held_y)
                     if "validation_loss" in info:  # absent on steps that validation_interval skips
                         val_loss_sum += info["validation_loss"]
                         val_loss_count += 1
                 step_seconds.append(time.perf_counter() - started)
-                value = float(loss.detach())
+                value = float(distributed.all_reduce_mean(loss.detach().reshape(1)))
                 if not math.isfinite(value):
                     raise FloatingPointError(
                         f"{cfg.method} seed {cfg.seed}: the training loss became {value} at step {step} "
@@ -419,6 +433,14 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
     )
     if kind == "slf":
         result.update(slf_run_record(criterion))
+    if world > 1:
+        result["distributed"] = {
+            "world_size": world, "backend": torch.distributed.get_backend(),
+            "model_max_rank_difference": distributed.max_rank_difference(
+                torch.cat([p.detach().reshape(-1) for p in model.parameters()])),
+            **({"decision_max_rank_difference": distributed.max_rank_difference(
+                torch.cat([p.detach().reshape(-1) for p in criterion.decision.parameters()]))}
+               if kind == "slf" else {})}
     if mils is not None:
         result["mils_stats"] = mils.stats()
     if noise_record is not None:
@@ -458,6 +480,17 @@ def build_extra_losses(cfg: ClassifyConfig, model: nn.Module, num_classes: int, 
     return extras
 
 
+def _reads_logits_only(cfg: ClassifyConfig, kind: str, extras: Mapping[str, Tuple[nn.Module, float]]) -> bool:
+    """Whether every loss of the step reads ``model(x)`` alone, so DDP's forward sees it all."""
+    if kind == "features" or extras:
+        return False
+    if kind == "mils":
+        names = (cfg.mils_primary, *cfg.mils_aux)
+        return all(getattr(losses.resolve(name, "classification"), "input_kind", "logits") == "logits"
+                   for name in names)
+    return True
+
+
 def _loss_with_extras(model: nn.Module, criterion: nn.Module, kind: str,
                       extras: Mapping[str, Tuple[nn.Module, float]], x: Tensor, y: Tensor) -> Tensor:
     """The criterion's loss plus the fixed-weight extra losses (features computed once)."""
@@ -486,7 +519,8 @@ def build_mils(cfg: ClassifyConfig, model: nn.Module, optimizer: torch.optim.Opt
     from ..mils import MILS
 
     order = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(cfg.seed + 2))
-    index = order[:cfg.mils_obs_size].to(train_y.device)
+    # Under torch.distributed each rank observes its shard; MILS sums the counts over ranks.
+    index = order[:cfg.mils_obs_size][distributed.rank()::distributed.world_size()].to(train_y.device)
     return MILS(model, optimizer, primary=primary, auxiliaries=list(cfg.mils_aux), rate=cfg.mils_rate,
                 observation=(train_x[index], train_y[index]), aux_weights=cfg.mils_aux_weights,
                 rule=cfg.mils_rule, seed=cfg.seed, num_classes=num_classes)
@@ -576,6 +610,8 @@ def run_classify(cfg: ClassifyConfig, seeds: int, out_dir: Union[str, Path], pro
     summary = summarize_runs(runs)
     results = {"method": cfg.method, "config": asdict(cfg), "seeds": list(range(seeds)),
                "summary": summary, "runs": runs}
+    if distributed.rank() != 0:  # under torchrun, rank 0 writes for all
+        return {**summary, "out_dir": str(out_dir), "plots": []}
     (out_dir / RESULTS_FILE).write_text(json.dumps(results, indent=1, allow_nan=True), encoding="utf-8")
     plots = write_run_plots(out_dir)
     return {**summary, "out_dir": str(out_dir), "plots": [str(p) for p in plots]}
