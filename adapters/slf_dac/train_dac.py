@@ -37,7 +37,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import update_bn
 
-from slf import StochasticLoss, losses
+from slf import StochasticLoss, distributed, losses
 from slf.train.classify import batches, build_optimizer, loss_parameters_for_optimizer
 from slf.train.common import (RESULTS_FILE, format_table, format_top_weights, load_run_results, mean_selection_weights,
                               mean_std, seed_everything, slf_run_record, top_weight)
@@ -272,13 +272,17 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
         torch.set_num_threads(cfg.num_threads)
     data = _prepare_data(cfg, data)
     seed_everything(cfg.seed)
-    device = torch.device(cfg.device)
+    distributed.init_from_environment(cfg.device)
+    world, rank = distributed.world_size(), distributed.rank()
+    device = distributed.local_device(cfg.device)
     k = cfg.num_clusters or data.num_clusters
     channels, height, width = data.input_shape
     model = DACNet(channels, k, max(height, width), cfg.width).to(device)
     criterion = build_pairwise_criterion(cfg).to(device)
     kind = "slf" if cfg.loss == "slf" else "single"
-    optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters_for_optimizer(criterion, kind)])
+    loss_parameters = list(loss_parameters_for_optimizer(criterion, kind))
+    optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters])
+    trained = distributed.data_parallel(model)
     schedule = cfg.thresholds()
     generator = torch.Generator().manual_seed(cfg.seed)
     labels = data.labels.numpy()
@@ -288,8 +292,12 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
 
     clusters = current_clusters()
     initial = metrics = clustering_metrics(labels, clusters)
-    batch_count = sum(1 for _ in batches(len(data), cfg.batch_size, torch.Generator().manual_seed(0)))
-    bar = tqdm(total=schedule.num_rounds * cfg.epochs_per_round * batch_count, disable=not progress, unit="step",
+    # Pairs are formed within a batch, so under torchrun each rank takes a batch of its own
+    # (--batch-size is per process): its shard of a global batch of world x batch_size.
+    global_batch = cfg.batch_size * world
+    batch_count = sum(1 for _ in batches(len(data), global_batch, torch.Generator().manual_seed(0)))
+    bar = tqdm(total=schedule.num_rounds * cfg.epochs_per_round * batch_count, disable=not progress or rank != 0,
+               unit="step",
                dynamic_ncols=True, desc=f"{cfg.method} seed {cfg.seed}")
     rounds: List[Dict[str, Any]] = []
     steps, skipped, train_time = 0, 0, 0.0
@@ -299,18 +307,25 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
         model.train()
         criterion.train()
         for _ in range(cfg.epochs_per_round):
-            for index in batches(len(data), cfg.batch_size, generator):
+            for index in batches(len(data), global_batch, generator):
                 start = time.perf_counter()
                 images = data.images[index]
                 if cfg.augment:
                     images = random_affine(images, generator=generator)
-                loss, stats = dac_pair_loss(criterion, model.label_features(images.to(device)), upper, lower)
+                if world > 1:
+                    images = images[rank::world]
+                features = torch.softmax(trained(images.to(device)), dim=1)  # model.label_features through DDP
+                if world > 1 and not _every_rank_has_pairs(features, upper, lower):
+                    loss, stats = None, {"selected": 0.0}  # all ranks skip together (SLF's statistics are shared)
+                else:
+                    loss, stats = dac_pair_loss(criterion, features, upper, lower)
                 selected_seen.append(stats["selected"])
                 if loss is None:  # no similar pair yet: nothing to learn from this batch
                     skipped += 1
                 else:
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
+                    distributed.average_gradients(loss_parameters)  # DDP covers the model, not the loss
                     optimizer.step()
                     losses_seen.append(float(loss.detach()))
                     positive_seen.append(stats["positive"])
@@ -340,7 +355,19 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
     }
     if kind == "slf":
         record.update(slf_run_record(criterion))
+    if world > 1:
+        record["distributed"] = distributed.rank_agreement(model, criterion.decision if kind == "slf" else None)
     return record
+
+
+def _every_rank_has_pairs(label_features: Tensor, upper: float, lower: float) -> bool:
+    """Whether every rank's batch selects a pair (one collective). Under torch.distributed
+    the ranks step together or skip together, since each step's DDP and SLF collectives
+    must be reached by all of them."""
+    with torch.no_grad():
+        _, selected = select_pairs(pair_similarities(label_features.detach()), upper, lower)
+    ranks_with_pairs = distributed.all_reduce_sum(torch.tensor([1.0 if bool(selected.any()) else 0.0]))
+    return int(ranks_with_pairs.item()) == distributed.world_size()
 
 
 # ---------------------------------------------------------------------- several seeds
@@ -444,6 +471,8 @@ def run_cluster(cfg: DACConfig, seeds: int, out_dir: Union[str, Path], progress:
     summary = summarize_cluster_runs(runs)
     results = {"trainer": TRAINER, "method": cfg.method, "config": asdict(cfg), "seeds": list(range(seeds)),
                "summary": summary, "runs": runs}
+    if distributed.rank() != 0:  # under torchrun, rank 0 writes for all
+        return {**summary, "out_dir": str(out_dir), "plots": []}
     (out_dir / RESULTS_FILE).write_text(json.dumps(results, indent=1, allow_nan=True), encoding="utf-8")
     plots = write_cluster_plots(out_dir)
     return {**summary, "out_dir": str(out_dir), "plots": [str(p) for p in plots]}

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from slf import losses
+from slf import distributed, losses
 from slf.train.common import (RESULTS_FILE, format_table, format_top_weights, load_run_results, mean_selection_weights,
                               mean_std, seed_everything, slf_run_record, top_weight)
 from slf.train.classify import build_optimizer, loss_parameters_for_optimizer
@@ -233,6 +233,19 @@ def _slf_loss(criterion: nn.Module, prediction: Tensor, target: Tensor, embeddin
     return rows.mean()
 
 
+def _graph_loader(graphs: Sequence[Any], batch_size: int, seed: int) -> Any:
+    """A shuffling PyG loader; under torch.distributed each rank gets its shard of every
+    global batch of ``batch_size`` graphs (:class:`~torch.utils.data.DistributedSampler`)."""
+    from torch.utils.data.distributed import DistributedSampler
+    from torch_geometric.loader import DataLoader
+
+    world = distributed.world_size()
+    if world == 1:
+        return DataLoader(graphs, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    sampler = DistributedSampler(graphs, num_replicas=world, rank=distributed.rank(), shuffle=True, seed=seed)
+    return DataLoader(graphs, batch_size=max(1, -(-batch_size // world)), sampler=sampler)
+
+
 def _endless(loader) -> Iterator[Any]:
     while True:
         yield from loader
@@ -281,7 +294,6 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
         >>> sorted(result["final"])  # doctest: +SKIP
         ['coefficient_of_determination', 'r2', 'rmse']
     """
-    from torch_geometric.loader import DataLoader
     from tqdm.auto import tqdm
 
     from .models import build_model
@@ -291,16 +303,20 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
         torch.set_num_threads(cfg.num_threads)
     try:
         seed_everything(cfg.seed)
-        device = torch.device(cfg.device)
+        distributed.init_from_environment(cfg.device)
+        world = distributed.world_size()
+        device = distributed.local_device(cfg.device)
         if data is None:
-            data = load_graph_data(cfg.data, cfg.root, cfg.split, cfg.split_fractions, cfg.seed,
-                                   cfg.max_train_samples, cfg.dpp4_k, cfg.dpp4_min_nonzero)
+            with distributed.rank_zero_first():  # one process writes the processed data set
+                data = load_graph_data(cfg.data, cfg.root, cfg.split, cfg.split_fractions, cfg.seed,
+                                       cfg.max_train_samples, cfg.dpp4_k, cfg.dpp4_min_nonzero)
         model = build_model(cfg.model, in_channels=data.in_channels, edge_dim=data.edge_dim,
                             hidden_channels=cfg.hidden_channels, num_layers=cfg.num_layers, dropout=cfg.dropout,
                             **cfg.model_options).to(device)
         criterion = build_graph_criterion(cfg, cfg.hidden_channels).to(device)
-        optimizer = build_optimizer(cfg, [*model.parameters(),
-                                          *loss_parameters_for_optimizer(criterion, "slf" if cfg.is_slf else "loss")])
+        loss_parameters = list(loss_parameters_for_optimizer(criterion, "slf" if cfg.is_slf else "loss"))
+        optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters])
+        trained = distributed.data_parallel(model)
         validation_mode = cfg.is_slf and cfg.slf_mode == "validation"
         with_embedding = cfg.is_slf and cfg.slf_decision_input == "prediction+embedding"
         mean, std = data.y_mean, data.y_std
@@ -308,12 +324,10 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
         def standardized(y: Tensor) -> Tensor:
             return (y.view(-1).float() - mean) / std
 
-        loader = DataLoader(data.train, batch_size=cfg.batch_size, shuffle=True,
-                            generator=torch.Generator().manual_seed(cfg.seed))
-        held_out = _endless(DataLoader(data.val, batch_size=cfg.batch_size, shuffle=True,
-                                       generator=torch.Generator().manual_seed(cfg.seed + 1))) \
-            if validation_mode else None
-        bar = tqdm(total=len(loader) * cfg.epochs, disable=not progress, unit="step", dynamic_ncols=True,
+        loader = _graph_loader(data.train, cfg.batch_size, cfg.seed)
+        held_out = _endless(_graph_loader(data.val, cfg.batch_size, cfg.seed + 1)) if validation_mode else None
+        bar = tqdm(total=len(loader) * cfg.epochs, disable=not progress or distributed.rank() != 0, unit="step",
+                   dynamic_ncols=True,
                    desc=f"{cfg.method} {cfg.model} seed {cfg.seed}")
         result: Dict[str, Any] = {key: [] for key in ("train_loss", "val_r2", "test_r2", "val_rmse", "test_rmse")}
         if validation_mode:
@@ -325,17 +339,20 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
             model.train()
             criterion.train()
             loss_sum, val_losses = 0.0, []
+            if world > 1:
+                loader.sampler.set_epoch(epoch)
             for batch in loader:
                 batch = batch.to(device)
                 started = time.perf_counter()
                 optimizer.zero_grad(set_to_none=True)
                 target = standardized(batch.y)
                 if cfg.is_slf:
-                    prediction, embedding = model(batch, return_embedding=True)
+                    prediction, embedding = trained(batch, return_embedding=True)
                     loss = _slf_loss(criterion, prediction, target, embedding if with_embedding else None)
                 else:
-                    loss = criterion(model(batch), target)
+                    loss = criterion(trained(batch), target)
                 loss.backward()
+                distributed.average_gradients(loss_parameters)  # DDP covers the model, not the loss
                 optimizer.step()
                 if validation_mode:
                     held = next(held_out).to(device)
@@ -343,7 +360,7 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
                     if "validation_loss" in info:
                         val_losses.append(info["validation_loss"])
                 step_seconds.append(time.perf_counter() - started)
-                value = float(loss.detach())
+                value = float(distributed.all_reduce_mean(loss.detach().reshape(1)))
                 if not math.isfinite(value):
                     raise FloatingPointError(f"{cfg.method} seed {cfg.seed}: the training loss became {value} at "
                                              f"step {step} (epoch {epoch}); try a smaller lr")
@@ -390,6 +407,8 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
     )
     if cfg.is_slf:
         result.update(slf_run_record(criterion))
+    if world > 1:
+        result["distributed"] = distributed.rank_agreement(model, criterion.decision if cfg.is_slf else None)
     return result
 
 
@@ -487,13 +506,17 @@ def run_graph(cfg: GraphRegressionConfig, seeds: int, out_dir: Union[str, Path],
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     shared = None
+    distributed.init_from_environment(cfg.device)
     if cfg.split == "scaffold":
-        shared = load_graph_data(cfg.data, cfg.root, cfg.split, cfg.split_fractions, 0, cfg.max_train_samples,
-                                 cfg.dpp4_k, cfg.dpp4_min_nonzero)
+        with distributed.rank_zero_first():
+            shared = load_graph_data(cfg.data, cfg.root, cfg.split, cfg.split_fractions, 0, cfg.max_train_samples,
+                                     cfg.dpp4_k, cfg.dpp4_min_nonzero)
     runs = [train_graph_regression(replace(cfg, seed=seed), progress=progress, data=shared) for seed in range(seeds)]
     summary = summarize_graph_runs(runs)
     results = {"trainer": TRAINER, "method": cfg.method, "config": asdict(cfg), "seeds": list(range(seeds)),
                "summary": summary, "runs": runs}
+    if distributed.rank() != 0:  # under torchrun, rank 0 writes for all
+        return {**summary, "out_dir": str(out_dir), "plots": []}
     (out_dir / RESULTS_FILE).write_text(json.dumps(results, indent=1, allow_nan=True), encoding="utf-8")
     plots = write_graph_plots(out_dir)
     return {**summary, "out_dir": str(out_dir), "plots": [str(p) for p in plots]}

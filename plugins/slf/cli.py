@@ -361,6 +361,10 @@ def _run_graph(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     except (FileNotFoundError, ValueError) as error:
         print(f"slf graph: {error}", file=sys.stderr)
         return 2
+    from .distributed import rank
+
+    if rank() != 0:  # torchrun: one report, from rank 0
+        return 0
     print(format_graph_table([summary]))
     print(f"results: {Path(summary['out_dir']) / 'results.json'}")
     for path in summary["plots"]:
@@ -396,6 +400,10 @@ def _run_cluster(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     except (FileNotFoundError, NotADirectoryError, ValueError) as error:
         print(f"slf cluster: {error}", file=sys.stderr)
         return 2
+    from .distributed import rank
+
+    if rank() != 0:  # torchrun: one report, from rank 0
+        return 0
     print(format_cluster_table([summary]))
     print(f"results: {Path(summary['out_dir']) / 'results.json'}")
     for path in summary["plots"]:

@@ -17,8 +17,9 @@ points every rank reaches (once per training step, once per MILS check).
 """
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Iterable
+from typing import Any, Dict, Iterable, Iterator, Optional
 
 import torch
 import torch.distributed as dist
@@ -194,3 +195,58 @@ def max_rank_difference(tensor: Tensor) -> float:
     dist.all_reduce(both, op=dist.ReduceOp.MAX)
     highest, negated_lowest = both.split(tensor.numel())
     return float((highest + negated_lowest).max()) if tensor.numel() else 0.0
+
+
+def data_parallel(model: nn.Module) -> nn.Module:
+    """``model`` wrapped in :class:`~torch.nn.parallel.DistributedDataParallel` when this
+    process is one of several (on its own GPU under NCCL), else ``model`` itself.
+
+    Example:
+        >>> layer = nn.Linear(2, 1)
+        >>> data_parallel(layer) is layer
+        True
+    """
+    if world_size() == 1:
+        return model
+    device = next(model.parameters()).device
+    return nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+
+
+def rank_agreement(model: nn.Module, decision: Optional[nn.Module] = None) -> Dict[str, Any]:
+    """What a run records about its ranks: world size, backend, and how far apart the
+    ranks' model (and decision-network) parameters ended up; both are 0.0 when data
+    parallel training kept them identical. Empty in one process. Every rank must call it.
+
+    Example:
+        >>> rank_agreement(nn.Linear(2, 1))
+        {}
+    """
+    if world_size() == 1:
+        return {}
+
+    def flat(module: nn.Module) -> Tensor:
+        return torch.cat([p.detach().reshape(-1) for p in module.parameters()])
+
+    record: Dict[str, Any] = {"world_size": world_size(), "backend": dist.get_backend(),
+                              "model_max_rank_difference": max_rank_difference(flat(model))}
+    if decision is not None:
+        record["decision_max_rank_difference"] = max_rank_difference(flat(decision))
+    return record
+
+
+@contextlib.contextmanager
+def rank_zero_first() -> Iterator[None]:
+    """Run the block on rank 0 first, then on the other ranks: for work that writes shared
+    files once (a data set's download and processing) and that the others then read.
+
+    Example:
+        >>> with rank_zero_first():
+        ...     pass
+    """
+    if world_size() > 1 and rank() != 0:
+        dist.barrier()
+    try:
+        yield
+    finally:
+        if world_size() > 1 and rank() == 0:
+            dist.barrier()

@@ -339,8 +339,7 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
         loss_parameters = [*loss_parameters_for_optimizer(criterion, kind), *extra_parameters]
         optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters])
         # DDP where the step is model(x); feature-reading losses average their gradients explicitly.
-        trained = (nn.parallel.DistributedDataParallel(model) if world > 1 and _reads_logits_only(cfg, kind, extras)
-                   else model)
+        trained = distributed.data_parallel(model) if _reads_logits_only(cfg, kind, extras) else model
         mils = build_mils(cfg, trained, optimizer, criterion, train_x, train_y, splits.num_classes) \
             if kind == "mils" else None
         validation_mode = kind == "slf" and criterion.mode == "validation"
@@ -434,13 +433,7 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
     if kind == "slf":
         result.update(slf_run_record(criterion))
     if world > 1:
-        result["distributed"] = {
-            "world_size": world, "backend": torch.distributed.get_backend(),
-            "model_max_rank_difference": distributed.max_rank_difference(
-                torch.cat([p.detach().reshape(-1) for p in model.parameters()])),
-            **({"decision_max_rank_difference": distributed.max_rank_difference(
-                torch.cat([p.detach().reshape(-1) for p in criterion.decision.parameters()]))}
-               if kind == "slf" else {})}
+        result["distributed"] = distributed.rank_agreement(model, criterion.decision if kind == "slf" else None)
     if mils is not None:
         result["mils_stats"] = mils.stats()
     if noise_record is not None:
