@@ -15,6 +15,7 @@ Config::
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
@@ -83,6 +84,20 @@ class SLFLoggerHook(Hook):
         for path, module in self.modules:
             for name, value in slf_scalars(module).items():
                 runner.message_hub.update_scalar(f"train/slf/{path}/{name}", value)
+
+    def after_train(self, runner) -> None:
+        """Under torch.distributed, check that every rank ended with the same SLF parameters:
+        ``<work_dir>/slf_ranks.json`` (rank 0) holds, per module, how far apart the ranks'
+        model and SLF parameters are (0.0: identical)."""
+        from slf import distributed
+
+        if distributed.world_size() == 1 or not self.modules:
+            return
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        record = {path: distributed.rank_agreement(model, module) for path, module in self.modules}
+        if runner.rank == 0:
+            Path(runner.work_dir, "slf_ranks.json").write_text(json.dumps(record, indent=1))
+            runner.logger.info(f"SLFLoggerHook: rank agreement {record}")
 
     def after_train_epoch(self, runner) -> None:
         if not self.plot or runner.rank != 0:

@@ -80,3 +80,6 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=5),
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=2))
 visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
+# Under several processes (torchrun ... -m slf_mmdet.train CONFIG --launcher pytorch): the
+# backbone has parameters that the loss never reaches (DDP stops on them otherwise).
+find_unused_parameters = True

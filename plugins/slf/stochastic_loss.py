@@ -19,6 +19,7 @@ Modes of learning the decision parameters v:
 """
 from __future__ import annotations
 
+import io
 import math
 import warnings
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
@@ -697,7 +698,29 @@ class StochasticLoss(nn.Module):
         return grad_norm
 
     # ------------------------------------------------------------------ checkpoints
-    def get_extra_state(self) -> Dict[str, Any]:
+    def get_extra_state(self) -> Tensor:
+        """The state outside parameters and buffers (step, history, Gumbel generator, v's
+        optimizer), serialised into one byte tensor, so the ``state_dict`` holds tensors only
+        (mmengine broadcasts every entry at distributed start-up). :meth:`read_extra_state`
+        decodes it."""
+        buffer = io.BytesIO()
+        torch.save(self._plain_extra_state(), buffer)
+        return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
+
+    @staticmethod
+    def read_extra_state(state: Union[Tensor, Mapping[str, Any]]) -> Dict[str, Any]:
+        """The plain dict (``step``, ``history``, ...) of a checkpoint's ``<prefix>._extra_state``.
+
+        Example:
+            >>> crit = StochasticLoss(["ce", "mse"], seed=0)
+            >>> StochasticLoss.read_extra_state(crit.state_dict()["_extra_state"])["step"]
+            0
+        """
+        if isinstance(state, Mapping):  # written before the state was serialised
+            return dict(state)
+        return torch.load(io.BytesIO(state.cpu().numpy().tobytes()), weights_only=True)
+
+    def _plain_extra_state(self) -> Dict[str, Any]:
         state: Dict[str, Any] = {
             "step": self.step,
             "history": [dict(row) for row in self.history],
@@ -711,7 +734,8 @@ class StochasticLoss(nn.Module):
             state["decision_optimizer"] = self.decision_optimizer.state_dict()
         return state
 
-    def set_extra_state(self, state: Dict[str, Any]) -> None:
+    def set_extra_state(self, state: Union[Tensor, Mapping[str, Any]]) -> None:
+        state = self.read_extra_state(state)
         self.step = int(state["step"])
         self.history = [dict(row) for row in state["history"]]
         self.last_weights = state["last_weights"].clone()

@@ -12,6 +12,8 @@ pytestmark = [pytest.mark.fairseq, pytest.mark.slow]
 import slf_fairseq  # noqa: E402,F401  (also lets torch's safe loader read fairseq checkpoints)
 from slf_fairseq.ding_translate import SMALL_TRANSFORMER, run, train_command  # noqa: E402
 
+from slf import StochasticLoss  # noqa: E402
+
 CANDIDATES = ["--slf-candidates", "label_smoothed_nll,focal,poly1,mse"]
 
 
@@ -36,7 +38,8 @@ def test_train_generate_score_and_resume(ding_data, tmp_path) -> None:
     assert {"w_focal", "w_label_smoothed_nll", "loss", "nll_loss"} <= set(events.Tags()["scalars"])
 
     first = criterion_state(out / "checkpoints" / "checkpoint_last.pt")
-    assert first["slf._extra_state"]["step"] == 30
+    first_state = StochasticLoss.read_extra_state(first["slf._extra_state"])
+    assert first_state["step"] == 30
     # Resume: fairseq-train restores checkpoint_last.pt, the criterion's parameters and state included.
     command = train_command(ding_data / "data-bin", out, "slf", 1, 1, SMALL_TRANSFORMER,
                             [*CANDIDATES, "--max-update", "40"])
@@ -44,8 +47,9 @@ def test_train_generate_score_and_resume(ding_data, tmp_path) -> None:
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert "Loaded checkpoint" in resumed.stdout + resumed.stderr
     second = criterion_state(out / "checkpoints" / "checkpoint_last.pt")
-    assert second["slf._extra_state"]["step"] == 40  # 30 restored + 10 new steps
-    assert second["slf._extra_state"]["history"][:3] == first["slf._extra_state"]["history"][:3]
+    second_state = StochasticLoss.read_extra_state(second["slf._extra_state"])
+    assert second_state["step"] == 40  # 30 restored + 10 new steps
+    assert second_state["history"][:3] == first_state["history"][:3]
     assert not torch.equal(second["slf.decision.out.weight"], first["slf.decision.out.weight"])
     assert json.loads((out / "results.json").read_text())["criterion"] == "slf"
 
@@ -63,10 +67,12 @@ def test_validation_mode_trains_and_resumes_its_decision_optimizer(ding_data, tm
 
     log = train(6)
     assert '"slf_val_nll"' in log and '"w_focal"' in log
-    state = criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"]
+    state = StochasticLoss.read_extra_state(
+        criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"])
     adam_steps = {int(s["step"]) for s in state["decision_optimizer"]["state"].values()}
     assert state["step"] == 6 and adam_steps == {6}
     assert "Loaded checkpoint" in train(9)
-    state = criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"]
+    state = StochasticLoss.read_extra_state(
+        criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"])
     assert state["step"] == 9
     assert {int(s["step"]) for s in state["decision_optimizer"]["state"].values()} == {9}

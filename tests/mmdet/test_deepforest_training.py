@@ -18,6 +18,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import slf_mmdet  # noqa: E402,F401
+from slf import StochasticLoss  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "mmdet"
 KEY = "slf/bbox_head.part_weighting/lambda/"
@@ -83,7 +84,7 @@ def test_cpu_config_trains_logs_and_resumes(deepforest_root: Path, tmp_path: Pat
     restored = part_weighting(resumed)
     assert torch.equal(restored.selection.decision.logits.detach(),
                        saved["bbox_head.part_weighting.selection.decision.logits"])
-    extra = saved["bbox_head.part_weighting.selection._extra_state"]
+    extra = StochasticLoss.read_extra_state(saved["bbox_head.part_weighting.selection._extra_state"])
     assert restored.selection.step == extra["step"] == 2
     assert restored.history == extra["history"] == weighting.history[:len(extra["history"])]
     assert torch.equal(restored.selection.generator.get_state(), extra["generator"])
@@ -108,3 +109,28 @@ def test_mils_loop_on_the_yolo_detector(deepforest_root: Path, tmp_path: Path) -
     assert type(runner.model.bbox_head.loss_cls).__name__ == "CrossEntropyLoss"
     assert all(torch.isfinite(p).all() for p in runner.model.parameters())
     assert 0.0 <= runner.message_hub.get_scalar("val/pascal_voc/mAP").current() <= 1.0
+
+
+def test_two_cpu_processes_through_mmdets_train_script_keep_the_slf_weights_identical(deepforest_root: Path,
+                                                                                       tmp_path: Path) -> None:
+    """torchrun + mmdet's tools/train.py (--launcher pytorch, gloo via slf_mmdet.train), 8 tiles, 2 epochs."""
+    import subprocess
+    import sys
+
+    work_dir = tmp_path / "ddp"
+    options = [f"train_dataloader.dataset.data_root={deepforest_root}",
+               f"val_dataloader.dataset.data_root={deepforest_root}", "train_dataloader.dataset.indices=8",
+               "val_dataloader.dataset.indices=4", "train_dataloader.num_workers=0", "val_dataloader.num_workers=0",
+               "train_cfg.max_epochs=2", "train_cfg.val_interval=2",
+               "default_hooks.logger.interval=1", "randomness.seed=0"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+               "slf_mmdet.train", str(CONFIGS / "yolov3_mobilenetv2_slf_deepforest.py"), "--launcher", "pytorch",
+               "--work-dir", str(work_dir), "--cfg-options", *options]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-3000:]
+    ranks = json.loads((work_dir / "slf_ranks.json").read_text())
+    assert ranks == {"bbox_head.part_weighting": {"world_size": 2, "backend": "gloo", "model_max_rank_difference": 0.0,
+                                                  "decision_max_rank_difference": 0.0}}
+    checkpoint = torch.load(work_dir / "epoch_2.pth", map_location="cpu", weights_only=False)
+    state = StochasticLoss.read_extra_state(checkpoint["state_dict"]["bbox_head.part_weighting.selection._extra_state"])
+    assert state["step"] == 2  # 8 tiles, 4 per process and iteration: one iteration per epoch
