@@ -68,7 +68,7 @@ from fairseq.criterions.label_smoothed_cross_entropy import (
 from fairseq.logging import metrics
 from torch import Tensor, nn
 
-from slf import DecisionMLP, GlobalDecision, StochasticLoss, losses
+from slf import DecisionMLP, GlobalDecision, StochasticLoss, distributed, losses
 from slf.lookahead import directional_derivative
 
 from .token_losses import TOKEN_FEATURES, TOKEN_LOSSES, TokenLoss, token_decision_features, token_statistics
@@ -239,6 +239,9 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         if self.training:
             for name, weight in zip(self.slf.candidate_names, self.slf.weights.tolist()):
                 logging_output[WEIGHT_PREFIX + name] = weight * sample["ntokens"]
+            if distributed.world_size() > 1:  # 0.0 while every rank's decision network is the same
+                logging_output["slf_rank_gap"] = distributed.max_rank_difference(
+                    torch.cat([p.detach().reshape(-1) for p in self.slf.decision.parameters()]))
             if self.slf.validation_due:
                 held_out_nll = self.validation_update(model, sample, sample_size)
                 logging_output["slf_val_nll"] = held_out_nll
@@ -312,6 +315,9 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
             total = sum(log.get(WEIGHT_PREFIX + name, 0) for log in logging_outputs)
             if ntokens > 0:
                 metrics.log_scalar(f"w_{name}", total / ntokens, ntokens, round=3)
+        gaps = [log["slf_rank_gap"] for log in logging_outputs if "slf_rank_gap" in log]
+        if gaps:
+            metrics.log_scalar("slf_rank_gap", max(float(gap) for gap in gaps), 1, round=6)
         updates = sum(log.get("slf_val_updates", 0) for log in logging_outputs)
         if updates > 0:
             held_out_nll = sum(log.get("slf_val_nll", 0.0) for log in logging_outputs) / updates

@@ -76,3 +76,28 @@ def test_validation_mode_trains_and_resumes_its_decision_optimizer(ding_data, tm
         criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"])
     assert state["step"] == 9
     assert {int(s["step"]) for s in state["decision_optimizer"]["state"].values()} == {9}
+
+
+def test_two_cpu_processes_with_fairseqs_own_distributed_options(ding_data, tmp_path) -> None:
+    """fairseq-train twice, ranks 0 and 1 (--distributed-init-method tcp://, gloo, legacy_ddp on CPU):
+    validation-mode SLF keeps one decision network (slf_rank_gap 0 at every log line)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    extra = [*CANDIDATES, "--slf-mode", "validation", "--slf-validation-max-tokens", "1024", "--max-update", "6",
+             "--log-interval", "2", "--distributed-world-size", "2", "--distributed-backend", "gloo",
+             "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn",
+             "--ddp-backend", "legacy_ddp"]
+    ranks = [subprocess.Popen(train_command(ding_data / "data-bin", tmp_path, "slf", 1, 1, SMALL_TRANSFORMER,
+                                            [*extra, "--distributed-rank", str(rank)]),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for rank in range(2)]
+    logs = [rank.communicate(timeout=600)[0] for rank in ranks]
+    assert [rank.returncode for rank in ranks] == [0, 0], logs[0][-3000:]
+    records = [json.loads(line[line.index("{"):]) for line in logs[0].splitlines() if "| train_inner |" in line]
+    assert len(records) == 3 and all(float(r["slf_rank_gap"]) == 0.0 for r in records)
+    assert all("w_focal" in r and "slf_val_nll" in r for r in records)
+    state = StochasticLoss.read_extra_state(
+        criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"])
+    assert state["step"] == 6
