@@ -1,0 +1,135 @@
+"""How SLF's step overhead grows: SLF / cross-entropy step-time ratio against batch size and candidates.
+
+The MNIST MLP (28x28 inputs, 10 classes), SGD, CPU; each ratio is the median over
+interleaved rounds (a CE step, then each SLF step) so all variants see the same machine
+state. Two sweeps:
+
+- batch size 32 ... 4096 with the paper's six candidates, SLF joint (the default fused
+  block) and SLF validation (one-step look-ahead on a held-out batch of the same size);
+- number of candidates 2 ... 15 (every classification loss of the registry that reads
+  logits) at batch 128, SLF joint.
+
+Prints both tables and writes ``--out/slf_scaling.png``.
+
+    python benchmarks/slf_scaling.py --threads 2 --rounds 30
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Sequence
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from slf import StochasticLoss, losses
+from slf.models import build_model
+
+from _timing import interleaved_times, median_ratio
+
+PAPER = ("ce", "mse", "mae", "hinge", "cosine", "bce")
+
+
+def logit_candidates() -> List[str]:
+    """Every classification loss that reads logits, the paper's six first."""
+    others = [name for name in losses.available("classification")
+              if getattr(losses.resolve(name, "classification"), "input_kind", "logits") == "logits"
+              and name not in PAPER]
+    return [*PAPER, *others]
+
+
+def timed_step(model: nn.Module, criterion: nn.Module, x: torch.Tensor, y: torch.Tensor,
+               held_out: Sequence[torch.Tensor] = ()) -> Callable[[], float]:
+    params = list(model.parameters())
+    if isinstance(criterion, StochasticLoss):
+        params += list(criterion.parameters_for_model_optimizer())
+    optimizer = torch.optim.SGD(params, lr=0.01, momentum=0.9)
+
+    def step() -> float:
+        start = time.perf_counter()
+        loss = criterion(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if held_out:
+            criterion.validation_step(model, x, y, *held_out)
+        return time.perf_counter() - start
+
+    return step
+
+
+def ratios(batch_size: int, candidates: Sequence[str], modes: Sequence[str], rounds: int, warmup: int
+           ) -> Dict[str, float]:
+    torch.manual_seed(0)
+    model = build_model("mlp", (1, 28, 28), 10)
+    x, y = torch.randn(batch_size, 1, 28, 28), torch.randint(0, 10, (batch_size,))
+    held = (torch.randn(batch_size, 1, 28, 28), torch.randint(0, 10, (batch_size,)))
+    steps = {"ce": timed_step(model, nn.CrossEntropyLoss(), x, y)}
+    for mode in modes:
+        crit = StochasticLoss(list(candidates), mode=mode, seed=0)
+        steps[mode] = timed_step(model, crit, x, y, held if mode == "validation" else ())
+    times = interleaved_times(steps, rounds, warmup)
+    return {mode: median_ratio(times[mode], times["ce"]) for mode in modes} | {
+        "ce_ms": 1000 * sorted(times["ce"])[len(times["ce"]) // 2]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 512, 2048, 4096])
+    parser.add_argument("--candidate-counts", type=int, nargs="+", default=[2, 4, 6, 8, 12, 15])
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("runs/slf_scaling"))
+    args = parser.parse_args()
+    names = logit_candidates()
+    too_many = [n for n in args.candidate_counts if not 1 <= n <= len(names)]
+    if too_many:
+        parser.error(f"--candidate-counts {too_many}: the registry has {len(names)} logit losses ({', '.join(names)})")
+    torch.set_num_threads(args.threads)
+
+    by_batch = {b: ratios(b, PAPER, ("joint", "validation"), args.rounds, args.warmup)
+                for b in tqdm(args.batch_sizes, desc="batch sizes", unit="size")}
+    by_count = {n: ratios(128, names[:n], ("joint",), args.rounds, args.warmup)
+                for n in tqdm(args.candidate_counts, desc="candidate counts", unit="count")}
+
+    print(f"\nMLP, CPU, {args.threads} threads, median of {args.rounds} interleaved rounds\n")
+    print("| batch | CE step (ms) | SLF joint / CE | SLF validation / CE |\n|---|---|---|---|")
+    for b, r in by_batch.items():
+        print(f"| {b} | {r['ce_ms']:.2f} | {r['joint']:.3f} | {r['validation']:.3f} |")
+    print("\n| candidates (batch 128) | SLF joint / CE |\n|---|---|")
+    for n, r in by_count.items():
+        print(f"| {n} ({', '.join(names[:n]) if n <= 6 else '+ ' + ', '.join(names[6:n])}) | {r['joint']:.3f} |")
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    sizes = list(by_batch)
+    left.plot(sizes, [by_batch[b]["joint"] for b in sizes], "o-", label="SLF joint")
+    left.plot(sizes, [by_batch[b]["validation"] for b in sizes], "s-", label="SLF validation")
+    left.set_xscale("log", base=2)
+    left.set_xlabel("batch size (6 candidates)")
+    left.set_ylabel("step time / cross-entropy step")
+    left.axhline(1.0, color="grey", lw=0.8)
+    left.legend()
+    counts = list(by_count)
+    right.plot(counts, [by_count[n]["joint"] for n in counts], "o-", label="SLF joint (batch 128)")
+    right.set_xlabel("number of candidate losses")
+    right.axhline(1.0, color="grey", lw=0.8)
+    right.legend()
+    fig.suptitle("SLF step-time overhead, MLP on CPU")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "slf_scaling.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"\nwrote {path}")
+
+
+if __name__ == "__main__":
+    main()
