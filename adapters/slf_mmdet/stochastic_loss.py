@@ -34,7 +34,8 @@ CandidateSpec = Union[str, Mapping[str, Any]]
 REDUCTIONS = ("none", "mean", "sum")
 # StochasticLoss options this adapter fixes itself (the task from use_sigmoid, mmdet's reduction).
 _FIXED = {"self", "candidates", "task", "reduction", "fused", "compile", "validation_loss", "lookahead",
-          "lookahead_lr", "validation_interval", "decision_lr", "from_logits", "candidate_kwargs"}
+          "lookahead_lr", "validation_interval", "decision_lr", "from_logits", "candidate_kwargs", "hypergradient",
+          "decision_reads_losses"}
 SLF_OPTIONS = tuple(name for name in inspect.signature(StochasticLoss.__init__).parameters if name not in _FIXED)
 
 
