@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 import statistics
-from typing import Callable, Dict, List, Mapping
+import time
+from typing import Callable, Dict, List, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from slf import StochasticLoss
 
 
 def interleaved_times(steps: Mapping[str, Callable[[], float]], rounds: int, warmup: int) -> Dict[str, List[float]]:
@@ -24,3 +30,25 @@ def interleaved_times(steps: Mapping[str, Callable[[], float]], rounds: int, war
 def median_ratio(values: List[float], base: List[float]) -> float:
     """Median over rounds of the per-round ratio ``value / base``."""
     return statistics.median(v / b for v, b in zip(values, base))
+
+
+def timed_training_step(model: nn.Module, criterion: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                        held_out: Sequence[torch.Tensor] = ()) -> Callable[[], float]:
+    """One SGD training step on a fixed batch, returning its duration; with ``held_out``
+    (inputs, targets) it also takes SLF's validation step, as a validation-mode run does."""
+    params = list(model.parameters())
+    if isinstance(criterion, StochasticLoss):
+        params += list(criterion.parameters_for_model_optimizer())
+    optimizer = torch.optim.SGD(params, lr=0.01, momentum=0.9)
+
+    def step() -> float:
+        start = time.perf_counter()
+        loss = criterion(model(inputs), targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if held_out:
+            criterion.validation_step(model, inputs, targets, *held_out)
+        return time.perf_counter() - start
+
+    return step

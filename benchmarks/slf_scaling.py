@@ -16,9 +16,8 @@ Prints both tables and writes ``--out/slf_scaling.png``.
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence
+from typing import Dict, List, Sequence
 
 import torch
 from torch import nn
@@ -27,7 +26,7 @@ from tqdm import tqdm
 from slf import StochasticLoss, losses
 from slf.models import build_model
 
-from _timing import interleaved_times, median_ratio
+from _timing import interleaved_times, median_ratio, timed_training_step
 
 PAPER = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 
@@ -40,36 +39,16 @@ def logit_candidates() -> List[str]:
     return [*PAPER, *others]
 
 
-def timed_step(model: nn.Module, criterion: nn.Module, x: torch.Tensor, y: torch.Tensor,
-               held_out: Sequence[torch.Tensor] = ()) -> Callable[[], float]:
-    params = list(model.parameters())
-    if isinstance(criterion, StochasticLoss):
-        params += list(criterion.parameters_for_model_optimizer())
-    optimizer = torch.optim.SGD(params, lr=0.01, momentum=0.9)
-
-    def step() -> float:
-        start = time.perf_counter()
-        loss = criterion(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if held_out:
-            criterion.validation_step(model, x, y, *held_out)
-        return time.perf_counter() - start
-
-    return step
-
-
 def ratios(batch_size: int, candidates: Sequence[str], modes: Sequence[str], rounds: int, warmup: int
            ) -> Dict[str, float]:
     torch.manual_seed(0)
     model = build_model("mlp", (1, 28, 28), 10)
     x, y = torch.randn(batch_size, 1, 28, 28), torch.randint(0, 10, (batch_size,))
     held = (torch.randn(batch_size, 1, 28, 28), torch.randint(0, 10, (batch_size,)))
-    steps = {"ce": timed_step(model, nn.CrossEntropyLoss(), x, y)}
+    steps = {"ce": timed_training_step(model, nn.CrossEntropyLoss(), x, y)}
     for mode in modes:
         crit = StochasticLoss(list(candidates), mode=mode, seed=0)
-        steps[mode] = timed_step(model, crit, x, y, held if mode == "validation" else ())
+        steps[mode] = timed_training_step(model, crit, x, y, held if mode == "validation" else ())
     times = interleaved_times(steps, rounds, warmup)
     return {mode: median_ratio(times[mode], times["ce"]) for mode in modes} | {
         "ce_ms": 1000 * sorted(times["ce"])[len(times["ce"]) // 2]}

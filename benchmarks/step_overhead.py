@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 from torch import nn
@@ -17,24 +16,7 @@ from torch import nn
 from slf import StochasticLoss
 from slf.models import build_model
 
-from _timing import interleaved_times, median_ratio
-
-
-def make_step(model: nn.Module, criterion: nn.Module, inputs: torch.Tensor, targets: torch.Tensor):
-    params = list(model.parameters())
-    if isinstance(criterion, StochasticLoss):
-        params += list(criterion.parameters_for_model_optimizer())
-    optimizer = torch.optim.SGD(params, lr=0.01, momentum=0.9)
-
-    def step() -> float:
-        start = time.perf_counter()
-        loss = criterion(model(inputs), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return time.perf_counter() - start
-
-    return step
+from _timing import interleaved_times, median_ratio, timed_training_step
 
 
 def main() -> None:
@@ -63,7 +45,7 @@ def main() -> None:
     steps = {}
     for label, criterion in variants.items():
         torch.manual_seed(0)
-        steps[label] = make_step(build_model(args.model, (1, 28, 28), 10), criterion, inputs, targets)
+        steps[label] = timed_training_step(build_model(args.model, (1, 28, 28), 10), criterion, inputs, targets)
     times = interleaved_times(steps, args.steps, args.warmup)  # warm-up includes compilation
     base = times["cross-entropy"]
     print(f"model={args.model} batch={args.batch_size} threads={args.threads} K={args.samples} "

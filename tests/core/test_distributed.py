@@ -121,27 +121,13 @@ def test_helpers_are_identities_in_one_process():
 
 
 # --------------------------------------------------------------------------- slf classify under torchrun
-def _torchrun(tmp_path: Path, name: str, *arguments: str) -> dict:
-    import subprocess
-    import sys
-
-    out = tmp_path / name
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(WORLD),
-               "-m", "slf", "classify", "--data", "digits", "--seeds", "1", "--threads", "1", "--no-progress",
-               "--out", str(out), *arguments]
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    assert finished.stdout.count("results:") == 1  # one report, from rank 0
-    return json.loads((out / "results.json").read_text())["runs"][0]
-
-
 @pytest.mark.parametrize("arguments", [
     ("--loss", "slf", "--slf-mode", "validation", "--epochs", "2"),
     ("--loss", "slf", "--slf-mode", "joint", "--slf-normalize", "mean", "--epochs", "2"),
     ("--loss", "mils", "--mils-rate", "0.5", "--mils-aux", "multi_margin,center", "--epochs", "2"),
 ], ids=["slf-validation", "slf-joint-normalize", "mils-with-a-feature-loss"])
-def test_cli_classify_under_torchrun_keeps_every_rank_identical(tmp_path, arguments):
-    run = _torchrun(tmp_path, "run", *arguments)
+def test_cli_classify_under_torchrun_keeps_every_rank_identical(slf_torchrun, arguments):
+    run = slf_torchrun("classify", "--data", "digits", "--seeds", "1", *arguments)
     record = run["distributed"]
     assert (record["world_size"], record["backend"]) == (WORLD, "gloo")
     assert record["model_max_rank_difference"] == 0.0
@@ -154,11 +140,11 @@ def test_cli_classify_under_torchrun_keeps_every_rank_identical(tmp_path, argume
     assert run["test_acc"][-1] > (0.15 if "mils" in arguments else 0.5)
 
 
-def test_cli_classify_on_two_ranks_trains_like_one_process_on_the_whole_batch(tmp_path):
+def test_cli_classify_on_two_ranks_trains_like_one_process_on_the_whole_batch(slf_torchrun):
     """Each rank takes half of every batch and DDP averages: cross-entropy follows the 1-process run."""
     from slf.train import ClassifyConfig, train_classifier
 
-    ranks = _torchrun(tmp_path, "ce", "--loss", "ce", "--epochs", "3")
+    ranks = slf_torchrun("classify", "--data", "digits", "--seeds", "1", "--loss", "ce", "--epochs", "3")
     alone = train_classifier(ClassifyConfig(data="digits", loss="ce", epochs=3, num_threads=1), progress=False)
     # Only the last, odd-sized batch of an epoch splits unevenly (15 / 14), so the curves differ by a hair.
     assert np.allclose(ranks["train_loss"], alone["train_loss"], atol=2e-3), (ranks["train_loss"], alone["train_loss"])

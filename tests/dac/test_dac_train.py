@@ -269,19 +269,9 @@ def test_cli_cluster_reports_a_missing_folder(tmp_path, capsys):
     assert "nowhere" in capsys.readouterr().err
 
 
-def test_slf_cluster_under_torchrun_keeps_every_rank_identical(tmp_path):
+def test_slf_cluster_under_torchrun_keeps_every_rank_identical(slf_torchrun):
     """Two CPU processes (gloo), each with a batch of its own; ranks step or skip together."""
-    import subprocess
-    import sys
-
-    out = tmp_path / "ddp"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "slf",
-               "cluster", "--data", "digits", "--loss", "slf", "--seeds", "1", "--rounds", "2", "--width", "4",
-               "--threads", "1", "--no-progress", "--out", str(out)]
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    assert finished.stdout.count("results:") == 1
-    run = json.loads((out / "results.json").read_text())["runs"][0]
+    run = slf_torchrun("cluster", "--data", "digits", "--loss", "slf", "--seeds", "1", "--rounds", "2", "--width", "4")
     assert run["distributed"] == {"world_size": 2, "backend": "gloo", "model_max_rank_difference": 0.0,
                                   "decision_max_rank_difference": 0.0}
     assert run["steps"] > 0 and run["final"]["nmi"] > run["initial"]["nmi"]

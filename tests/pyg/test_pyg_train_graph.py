@@ -217,20 +217,10 @@ def test_slf_graph_bad_arguments(tmp_path, capsys, argv, message):
     assert stop.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_slf_graph_under_torchrun_keeps_every_rank_identical(tmp_path):
+def test_slf_graph_under_torchrun_keeps_every_rank_identical(slf_torchrun, tmp_path):
     """Two CPU processes (gloo), each with its shard of every batch; rank 0 processes the data set first."""
-    import subprocess
-    import sys
-
-    out = tmp_path / "ddp"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "slf",
-               "graph", "--data", "chembl2321810", "--root", str(tmp_path / "data"), "--model", "gcn", "--loss", "slf",
-               "--hidden", "16", "--epochs", "2", "--seeds", "1", "--max-train-samples", "200", "--threads", "1",
-               "--out", str(out), "--no-progress"]
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    assert finished.stdout.count("results:") == 1
-    run = json.loads((out / "results.json").read_text())["runs"][0]
+    run = slf_torchrun("graph", "--data", "chembl2321810", "--root", str(tmp_path / "data"), "--model", "gcn",
+                       "--loss", "slf", "--hidden", "16", "--epochs", "2", "--seeds", "1", "--max-train-samples", "200")
     assert run["distributed"] == {"world_size": 2, "backend": "gloo", "model_max_rank_difference": 0.0,
                                   "decision_max_rank_difference": 0.0}
     assert all(math.isfinite(v) for v in run["train_loss"]) and len(run["weights_history"]) > 0
