@@ -240,8 +240,7 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
             for name, weight in zip(self.slf.candidate_names, self.slf.weights.tolist()):
                 logging_output[WEIGHT_PREFIX + name] = weight * sample["ntokens"]
             if distributed.world_size() > 1:  # 0.0 while every rank's decision network is the same
-                logging_output["slf_rank_gap"] = distributed.max_rank_difference(
-                    torch.cat([p.detach().reshape(-1) for p in self.slf.decision.parameters()]))
+                logging_output["slf_rank_gap"] = distributed.parameter_rank_difference(self.slf.decision)
             if self.slf.validation_due:
                 held_out_nll = self.validation_update(model, sample, sample_size)
                 logging_output["slf_val_nll"] = held_out_nll

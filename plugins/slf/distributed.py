@@ -223,15 +223,22 @@ def rank_agreement(model: nn.Module, decision: Optional[nn.Module] = None) -> Di
     """
     if world_size() == 1:
         return {}
-
-    def flat(module: nn.Module) -> Tensor:
-        return torch.cat([p.detach().reshape(-1) for p in module.parameters()])
-
     record: Dict[str, Any] = {"world_size": world_size(), "backend": dist.get_backend(),
-                              "model_max_rank_difference": max_rank_difference(flat(model))}
+                              "model_max_rank_difference": parameter_rank_difference(model)}
     if decision is not None:
-        record["decision_max_rank_difference"] = max_rank_difference(flat(decision))
+        record["decision_max_rank_difference"] = parameter_rank_difference(decision)
     return record
+
+
+def parameter_rank_difference(module: nn.Module) -> float:
+    """:func:`max_rank_difference` of all of ``module``'s parameters (0.0 when every rank
+    holds the same ones, and in one process). Every rank must call it.
+
+    Example:
+        >>> parameter_rank_difference(nn.Linear(2, 1))
+        0.0
+    """
+    return max_rank_difference(torch.cat([p.detach().reshape(-1) for p in module.parameters()]))
 
 
 @contextlib.contextmanager
