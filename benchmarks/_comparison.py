@@ -15,6 +15,22 @@ def summary(values: Sequence[float], digits: int = 2) -> str:
     return f"{statistics.fmean(values):.{digits}f} +- {std:.{digits}f}"
 
 
+def mean_and_half_width(values: Sequence[float], level: float = 0.95) -> Tuple[float, float]:
+    """Mean and the half-width of its Student-t confidence interval, ``t_{(1+level)/2, n-1} s / sqrt(n)``
+    (half-width 0 for one value)."""
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, 0.0
+    half = scipy_stats.t.ppf((1 + level) / 2, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
+    return mean, float(half)
+
+
+def ci_cell(values: Sequence[float], digits: int = 3) -> str:
+    """``mean +- half-width of the 95% CI`` over seeds."""
+    mean, half = mean_and_half_width(values)
+    return f"{mean:.{digits}f} +- {half:.{digits}f}"
+
+
 def earlier_runs(path: Path, epochs: int, seeds: int, methods: Sequence[str]
                  ) -> Tuple[Dict[str, List[Dict[str, Any]]], Optional[Dict[str, Any]]]:
     """The runs of the methods *not* in ``methods`` from an earlier report, and its timing.

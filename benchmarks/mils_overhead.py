@@ -8,12 +8,16 @@ step; goal <= 1.02 at r = 0.01) and the ratio of mean step times (which also cou
 occasional auxiliary attempt: snapshot, two observation passes, maybe a restore).
 
     python benchmarks/mils_overhead.py --steps 300 --threads 2
+
+Writes the figures to ``--out/mils_overhead.json``.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import time
+from pathlib import Path
 from typing import Callable, Dict, List
 
 import torch
@@ -67,6 +71,7 @@ def main() -> None:
     parser.add_argument("--model", default="lenet")
     parser.add_argument("--aux", default="multi_margin", help="comma-separated auxiliary losses")
     parser.add_argument("--rates", default="0.01,0.1")
+    parser.add_argument("--out", type=Path, default=Path("runs/mils_overhead"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -80,9 +85,11 @@ def main() -> None:
     base = times["primary only"]
     print(f"model={args.model} batch={args.batch_size} threads={args.threads} aux={aux} rounds={args.steps} "
           f"observation=128 samples")
+    figures = {}
     for label, values in times.items():
         ratio = median_ratio(values, base)
         mean_ratio = statistics.fmean(values) / statistics.fmean(base)
+        figures[label] = {"median_ms": statistics.median(values) * 1e3, "median_ratio": ratio, "mean_ratio": mean_ratio}
         line = (f"{label:14s} median step {statistics.median(values) * 1e3:7.2f} ms  "
                 f"median ratio {ratio:.3f}  mean ratio {mean_ratio:.3f}")
         mils = getattr(steps[label], "mils", None)
@@ -90,8 +97,12 @@ def main() -> None:
             stats = mils.stats()
             line += (f"  attempts {stats['attempted_total']} accepted {stats['accepted_total']} "
                      f"MILS seconds {stats['seconds']:.3f}")
+            figures[label].update(attempted=stats["attempted_total"], accepted=stats["accepted_total"])
         print(line)
     print("goal: median ratio <= 1.02 at r = 0.01")
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    (args.out / "mils_overhead.json").write_text(json.dumps({"settings": settings, "variants": figures}, indent=1))
 
 
 if __name__ == "__main__":

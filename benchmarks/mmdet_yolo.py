@@ -31,7 +31,7 @@ from typing import Any, Callable, Dict, List
 import torch
 from tqdm import tqdm
 
-from _comparison import earlier_runs, paired_t_tests, summary
+from _comparison import cached_run, earlier_runs, paired_t_tests, summary
 from _timing import interleaved_times, median_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,7 +158,11 @@ def main() -> None:
         runs.update({method: [] for method in args.methods})
         jobs = [(method, seed) for seed in range(args.seeds) for method in args.methods]
         for method, seed in tqdm(jobs, desc="training runs"):
-            runs[method].append(train_once(method, data_root, out, args.epochs, seed))
+            # Runs are seeded and repeat exactly, so a finished one is read back (an interrupted benchmark resumes).
+            settings = {"method": method, "config": CONFIGS[method].name, "overrides": OVERRIDES.get(method, {}),
+                        "epochs": args.epochs, "seed": seed}
+            runs[method].append(cached_run(out / f"{method}_seed{seed}" / "result.json", settings, lambda: {
+                "config": settings, **train_once(method, data_root, out, args.epochs, seed)}))
         runs = {method: runs[method] for method in CONFIGS if method in runs}
         report["runs"] = runs
         maps = {method: [run["mAP"] for run in method_runs] for method, method_runs in runs.items()}

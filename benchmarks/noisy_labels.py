@@ -159,9 +159,15 @@ def main() -> None:
     (args.out / "noisy_labels.md").write_text(markdown + "\n")
     scores = {model: {setting: {method: test(model, setting, method) for method in args.methods}
                       for setting in args.settings} for model in args.models}
+    final_val = {model: {setting: {method: [run["val_acc"][-1] for run in runs[model][setting][method]]
+                                   for method in args.methods} for setting in args.settings} for model in args.models}
+    weights = {model: {setting: {method: [statistics.fmean(column) for column in
+                                          zip(*(run["mean_weights"] for run in runs[model][setting][method]))]
+                                 for method in slf} for setting in args.settings} for model in args.models}
     (args.out / "noisy_labels.json").write_text(json.dumps(
         {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-         "test_acc": scores, "minutes": minutes}, indent=1))
+         "test_acc": scores, "val_acc": final_val, "candidates": list(SLF_CANDIDATES), "mean_weights": weights,
+         "minutes": minutes}, indent=1))
     plots = []
     for model in args.models:
         for setting in args.settings:

@@ -9,13 +9,14 @@ state. Two sweeps:
 - number of candidates 2 ... 15 (every classification loss of the registry that reads
   logits) at batch 128, SLF joint.
 
-Prints both tables and writes ``--out/slf_scaling.png``.
+Prints both tables and writes ``--out/slf_scaling.json`` and ``--out/slf_scaling.png``.
 
     python benchmarks/slf_scaling.py --threads 2 --rounds 30
 """
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Dict, List, Sequence
 
@@ -107,7 +108,10 @@ def main() -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    print(f"\nwrote {path}")
+    (args.out / "slf_scaling.json").write_text(json.dumps(
+        {"threads": args.threads, "rounds": args.rounds, "candidates": names, "by_batch": by_batch,
+         "by_count": by_count}, indent=1))
+    print(f"\nwrote {path}, {args.out / 'slf_scaling.json'}")
 
 
 if __name__ == "__main__":

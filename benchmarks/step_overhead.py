@@ -4,11 +4,15 @@ LeNet on 28x28 inputs, batch 128, CPU, interleaved runs (CE step, SLF step, CE s
 so that both see the same machine state. Goal: <= 1.03.
 
     python benchmarks/step_overhead.py --steps 200 --threads 2
+
+Writes the figures to ``--out/step_overhead.json``.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -29,6 +33,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=3, help="K")
     parser.add_argument("--candidates", default="ce,mse,mae,hinge,cosine,bce")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
+    parser.add_argument("--out", type=Path, default=Path("runs/step_overhead"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -50,11 +55,16 @@ def main() -> None:
     base = times["cross-entropy"]
     print(f"model={args.model} batch={args.batch_size} threads={args.threads} K={args.samples} "
           f"candidates={len(names)} rounds={args.steps}")
+    figures = {}
     for label, values in times.items():
         ratio = median_ratio(values, base)
-        print(f"{label:28s} median step {statistics.median(values) * 1e3:7.2f} ms   "
+        figures[label] = {"median_ms": statistics.median(values) * 1e3, "ratio": ratio}
+        print(f"{label:28s} median step {figures[label]['median_ms']:7.2f} ms   "
               f"median ratio to cross-entropy {ratio:.3f}")
     print("goal: ratio <= 1.03")
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    (args.out / "step_overhead.json").write_text(json.dumps({"settings": settings, "variants": figures}, indent=1))
 
 
 if __name__ == "__main__":

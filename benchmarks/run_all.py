@@ -1,0 +1,183 @@
+"""Every benchmark of the suite at one budget, then the reproduction report ``RESULTS.md``.
+
+Each section runs one benchmark script as its own process (its progress bar on stderr, its
+printed tables in ``<runs>/<section>/run_all.log``) and writes its JSON and PNGs under
+``<runs>/<section>``; the report is rendered from those files (``benchmarks/_report.py``).
+The benchmarks save each training run, so an interrupted ``run_all`` continues where it
+stopped, and a section whose exact command already finished is not run again
+(``--rerun`` forces it).
+
+Budgets:
+
+- ``--full`` (the default): the settings of the report, at least 5 seeds per cell;
+  many hours on 2 CPU cores (the README's per-benchmark times add up to about 7).
+  Writes ``RESULTS.md`` at the repository root from ``runs/``.
+- ``--quick``: a smoke run of every section (1-2 epochs, 2 seeds) in ``runs/quick``,
+  report ``runs/quick/RESULTS.md``. Its figures mean nothing; it checks that the
+  pipeline runs end to end.
+
+    python benchmarks/run_all.py                         # the full report
+    python benchmarks/run_all.py --quick                 # smoke run, a few minutes
+    python benchmarks/run_all.py --only classify k_sweep # some sections; the report keeps the others' results
+    python benchmarks/run_all.py --render-only           # redraw RESULTS.md from what has been run
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = Path(__file__).resolve().parent
+STAMP = "run_all.stamp.json"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One benchmark run at the two budgets.
+
+    Attributes:
+        name: the section's name, also its folder under the runs root.
+        script: the benchmark file in ``benchmarks/``.
+        full: its arguments at the report's budget.
+        quick: its arguments for the smoke run.
+        out: how it is told where to write; ``{out}`` is the section's folder.
+    """
+
+    name: str
+    script: str
+    full: Tuple[str, ...]
+    quick: Tuple[str, ...]
+    out: Tuple[str, ...] = ("--out", "{out}")
+
+    def command(self, budget: str, folder: Path) -> List[str]:
+        """The command line that runs this section at ``budget`` into ``folder``."""
+        arguments = self.full if budget == "full" else self.quick
+        return [sys.executable, str(BENCHMARKS / self.script), *arguments,
+                *(part.format(out=folder) for part in self.out)]
+
+
+# Ordered cheapest first; the timing sections last, on a machine no other section is loading.
+SECTIONS: Tuple[Section, ...] = (
+    Section("classify", "classify_seeds.py", ("--seeds", "5", "--epochs", "10", "--workers", "2"),
+            ("--models", "mlp", "--seeds", "2", "--epochs", "1", "--workers", "2",
+             "--only", "ce,mse,mae,hinge,cosine,bce,slf-joint,slf-softmax,slf-validation,slf-joint+normalize"),
+            out=("--out", "{out}/classify_seeds.json")),
+    Section("k_sweep", "k_sweep.py", ("--workers", "2"),
+            ("--models", "mlp", "--samples", "1", "3", "--seeds", "2", "--epochs", "1", "--workers", "2")),
+    Section("mils", "mils_seeds.py", ("--seeds", "5", "--epochs", "10", "--workers", "2"),
+            ("--model", "mlp", "--seeds", "2", "--epochs", "1", "--workers", "2"),
+            out=("--out", "{out}/mils_seeds.json")),
+    Section("noisy_labels", "noisy_labels.py", ("--workers", "2"),
+            ("--models", "mlp", "--settings", "clean", "sym0.4", "--seeds", "2", "--epochs", "2", "--workers", "2",
+             "--methods", "ce", "mae", "gce", "slf-joint", "slf-validation")),
+    Section("pyg", "pyg_seeds.py", ("--seeds", "5", "--epochs", "20"),
+            ("--models", "gcn", "--seeds", "2", "--epochs", "2")),
+    Section("dac", "dac_seeds.py", ("--workers", "2"),
+            ("--seeds", "2", "--rounds", "2", "--epochs-per-round", "1", "--retentions", "0.5", "--workers", "2",
+             "--methods", "bce", "mse", "slf-joint", "slf-softmax", "--imbalanced-methods", "bce", "slf-joint")),
+    Section("mmdet", "mmdet_yolo.py", ("--seeds", "5", "--epochs", "20"),
+            ("--seeds", "2", "--epochs", "1", "--rounds", "3", "--methods", "stock", "slf")),
+    Section("fairseq", "fairseq_slf.py",
+            ("--seeds", "5", "--epochs", "10", "--keep-finished", "--methods", "label_smoothed", "slf_joint",
+             "slf_validation"),
+            ("--seeds", "2", "--epochs", "1", "--rounds", "3", "--keep-finished", "--methods", "label_smoothed",
+             "slf_joint")),
+    Section("scaling", "slf_scaling.py", ("--threads", "2", "--rounds", "60", "--warmup", "10"),
+            ("--threads", "2", "--rounds", "3", "--warmup", "1", "--batch-sizes", "32", "512",
+             "--candidate-counts", "2", "6")),
+    Section("step_overhead", "step_overhead.py", ("--steps", "300", "--threads", "2"),
+            ("--steps", "10", "--warmup", "2", "--no-compile")),
+    Section("mils_overhead", "mils_overhead.py", ("--steps", "300", "--threads", "2"),
+            ("--steps", "10", "--warmup", "2")),
+)
+BY_NAME: Dict[str, Section] = {section.name: section for section in SECTIONS}
+
+
+def finished(folder: Path, command: Sequence[str]) -> bool:
+    """Whether ``command`` already ran to completion into ``folder``."""
+    stamp = folder / STAMP
+    if not stamp.is_file():
+        return False
+    saved = json.loads(stamp.read_text())
+    return saved.get("returncode") == 0 and saved.get("command") == _portable(command)
+
+
+def _portable(command: Sequence[str]) -> List[str]:
+    """The command without the interpreter's path, so a stamp survives a new virtual environment."""
+    return [Path(part).name if i == 0 else str(Path(part).relative_to(ROOT)) if Path(part).is_absolute()
+            and ROOT in Path(part).parents else part for i, part in enumerate(command)]
+
+
+def run_section(section: Section, budget: str, folder: Path, rerun: bool) -> Dict[str, object]:
+    """Runs one section unless its command already finished; returns its stamp."""
+    command = section.command(budget, folder)
+    if not rerun and finished(folder, command):
+        return json.loads((folder / STAMP).read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with open(folder / "run_all.log", "w") as log:
+        log.write("$ " + shlex.join(_portable(command)) + "\n")
+        log.flush()
+        returncode = subprocess.run(command, cwd=ROOT, stdout=log, stderr=sys.stderr).returncode
+    stamp = {"command": _portable(command), "returncode": returncode,
+             "minutes": round((time.perf_counter() - started) / 60, 2),
+             "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    (folder / STAMP).write_text(json.dumps(stamp, indent=1))
+    return stamp
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--full", dest="budget", action="store_const", const="full",
+                        help="the report's budget (default)")
+    budget.add_argument("--quick", dest="budget", action="store_const", const="quick",
+                        help="a smoke run of every section")
+    parser.set_defaults(budget="full")
+    parser.add_argument("--only", nargs="+", default=None, metavar="SECTION",
+                        help=f"run only these sections (of: {', '.join(BY_NAME)}); the report keeps the others")
+    parser.add_argument("--render-only", action="store_true", help="run nothing; redraw the report")
+    parser.add_argument("--rerun", action="store_true", help="run sections even where their command already finished")
+    parser.add_argument("--runs", type=Path, default=None,
+                        help="root of the sections' folders (default: runs/ for --full, runs/quick for --quick)")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="the report's path (default: RESULTS.md for --full, <runs>/RESULTS.md for --quick)")
+    args = parser.parse_args()
+    unknown = sorted(set(args.only or []) - set(BY_NAME))
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; valid: {', '.join(BY_NAME)}")
+    runs = args.runs or (ROOT / "runs" if args.budget == "full" else ROOT / "runs" / "quick")
+    results = args.results or (ROOT / "RESULTS.md" if args.budget == "full" else runs / "RESULTS.md")
+
+    failed = []
+    if not args.render_only:
+        chosen = [s for s in SECTIONS if args.only is None or s.name in args.only]
+        for section in tqdm(chosen, desc="sections", unit="section"):
+            tqdm.write(f"[run_all] {section.name}: " + shlex.join(_portable(section.command(args.budget,
+                                                                                             runs / section.name))))
+            stamp = run_section(section, args.budget, runs / section.name, args.rerun)
+            if stamp["returncode"] != 0:
+                failed.append(section.name)
+                tqdm.write(f"[run_all] {section.name} FAILED (exit {stamp['returncode']}); "
+                           f"see {runs / section.name / 'run_all.log'}")
+
+    from _report import write_report
+
+    write_report(results, runs, {s.name: _portable(s.command(args.budget, runs / s.name)) for s in SECTIONS},
+                 args.budget)
+    print(f"wrote {results}")
+    if failed:
+        raise SystemExit(f"sections failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()
