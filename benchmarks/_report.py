@@ -337,17 +337,21 @@ def k_sweep(ctx: Context) -> Rendered:
     if data is None:
         return ctx.missing()
     samples = data["settings"]["samples"]
-    lines = ["| model | method | " + " | ".join(f"K = {k}" for k in samples) + " | best K |",
-             "|---|---|" + "---|" * (len(samples) + 1)]
+    lines = ["| model | method | " + " | ".join(f"K = {k}" for k in samples)
+             + f" | best K | largest weight at K = {samples[0]} / {samples[-1]} |",
+             "|---|---|" + "---|" * (len(samples) + 2)]
+    names = data["candidates"]
     for model, by_method in data["scores"].items():
         lines.append(f"| {model} | SLF-Softmax (no K) | {ci_cell(by_method['slf-softmax']['-'], 4)} |"
-                     + " |" * len(samples))
+                     + " |" * (len(samples) + 1))
         for method, by_k in by_method.items():
             if method == "slf-softmax":
                 continue
             best = max(samples, key=lambda k: _mean(by_k[str(k)]))
+            weights = data["mean_weights"][model][method]
+            largest = " / ".join(_top_weights(names, weights[str(k)], 1) for k in (samples[0], samples[-1]))
             lines.append(f"| {model} | {method} | " + " | ".join(ci_cell(by_k[str(k)], 4) for k in samples)
-                         + f" | {best} |")
+                         + f" | {best} | {largest} |")
     text = [f"SLF over the paper's six candidates on MNIST-5k, {data['settings']['epochs']} epochs, "
             f"{data['settings']['seeds']} seeds; test accuracy. The paper's Fig. 2a finds "
             f"K = {SLF_FIG2A_BEST_K['MNIST']}"

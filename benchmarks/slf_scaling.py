@@ -6,8 +6,8 @@ state. Two sweeps:
 
 - batch size 32 ... 4096 with the paper's six candidates, SLF joint (the default fused
   block) and SLF validation (one-step look-ahead on a held-out batch of the same size);
-- number of candidates 2 ... 15 (every classification loss of the registry that reads
-  logits) at batch 128, SLF joint.
+- number of candidates 2 ... 16 at batch 128, SLF joint: every classification loss of the
+  registry that reads logits (15), then focal loss at a second gamma (0.5) as the 16th.
 
 Prints both tables and writes ``--out/slf_scaling.json`` and ``--out/slf_scaling.png``.
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -40,7 +40,15 @@ def logit_candidates() -> List[str]:
     return [*PAPER, *others]
 
 
-def ratios(batch_size: int, candidates: Sequence[str], modes: Sequence[str], rounds: int, warmup: int
+def candidate_pool() -> Tuple[List[Union[str, nn.Module]], List[str]]:
+    """The candidates of the count sweep and their labels: the registry's logit losses, then focal at gamma 0.5."""
+    names = logit_candidates()
+    second_focal = losses.build("focal", gamma=0.5, reduction="none")
+    second_focal.registry_name = "focal(gamma=0.5)"  # StochasticLoss names a module candidate by this
+    return [*names, second_focal], [*names, second_focal.registry_name]
+
+
+def ratios(batch_size: int, candidates: Sequence[Union[str, nn.Module]], modes: Sequence[str], rounds: int, warmup: int
            ) -> Dict[str, float]:
     torch.manual_seed(0)
     model = build_model("mlp", (1, 28, 28), 10)
@@ -58,21 +66,21 @@ def ratios(batch_size: int, candidates: Sequence[str], modes: Sequence[str], rou
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 512, 2048, 4096])
-    parser.add_argument("--candidate-counts", type=int, nargs="+", default=[2, 4, 6, 8, 12, 15])
+    parser.add_argument("--candidate-counts", type=int, nargs="+", default=[2, 4, 6, 8, 12, 16])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("runs/slf_scaling"))
     args = parser.parse_args()
-    names = logit_candidates()
-    too_many = [n for n in args.candidate_counts if not 1 <= n <= len(names)]
+    pool, names = candidate_pool()
+    too_many = [n for n in args.candidate_counts if not 1 <= n <= len(pool)]
     if too_many:
-        parser.error(f"--candidate-counts {too_many}: the registry has {len(names)} logit losses ({', '.join(names)})")
+        parser.error(f"--candidate-counts {too_many}: choose from 1 to {len(pool)} ({', '.join(names)})")
     torch.set_num_threads(args.threads)
 
     by_batch = {b: ratios(b, PAPER, ("joint", "validation"), args.rounds, args.warmup)
                 for b in tqdm(args.batch_sizes, desc="batch sizes", unit="size")}
-    by_count = {n: ratios(128, names[:n], ("joint",), args.rounds, args.warmup)
+    by_count = {n: ratios(128, pool[:n], ("joint",), args.rounds, args.warmup)
                 for n in tqdm(args.candidate_counts, desc="candidate counts", unit="count")}
 
     print(f"\nMLP, CPU, {args.threads} threads, median of {args.rounds} interleaved rounds\n")
