@@ -117,6 +117,18 @@ def _by_seed(rows: Sequence[Dict[str, Any]], key: str) -> List[float]:
     return [row[key] for row in sorted(rows, key=lambda row: row.get("seed", 0))]
 
 
+def _host_headline(task: str, runs: Dict[str, List[Dict[str, Any]]], score: str, baseline: Tuple[str, str],
+                   literal: str, labels: Dict[str, str], digits: int) -> List[Headline]:
+    """The headline row of a host benchmark whose ``runs`` map each method to its seeds' records."""
+    scores = {method: [row[score] for row in rows] for method, rows in runs.items()}
+    slf = [method for method in scores if method != baseline[0]]
+    if not slf:
+        return []
+    top = max(slf, key=lambda method: _mean(scores[method]))
+    return [Headline(task, baseline[1], scores[baseline[0]], labels.get(top, top), scores[top], scores.get(literal),
+                     digits=digits)]
+
+
 # --- the SLF paper's Table 1 -------------------------------------------------------------------
 
 CLASSIFY_CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
@@ -271,13 +283,8 @@ def translation(ctx: Context) -> Rendered:
                      f"{'-' if method == 'label_smoothed' else _p(paired_p(bleu, base))} | "
                      f"{statistics.fmean(r['valid_nll_loss'] for r in rows):.2f} | "
                      f"{_top_weights(list(weights), mean) if weights else ''} |")
-    slf = [m for m in runs if m.startswith("slf")]
-    headlines = []
-    if slf:
-        top = max(slf, key=lambda m: _mean([r["bleu"] for r in runs[m]]))
-        headlines.append(Headline("fairseq translation, Ding de-en (BLEU)", "label smoothing", base,
-                                  FAIRSEQ_LABELS.get(top, top), [r["bleu"] for r in runs[top]],
-                                  [r["bleu"] for r in runs["slf_joint"]] if "slf_joint" in runs else None, digits=2))
+    headlines = _host_headline("fairseq translation, Ding de-en (BLEU)", runs, "bleu", ("label_smoothed",
+                               "label smoothing"), "slf_joint", FAIRSEQ_LABELS, digits=2)
     paper = SLF_TABLE4_IWSLT14["Transformer"]
     text = [f"fairseq transformer (2+2 layers, width 128) on the Ding German-English corpus, {data['epochs']} epochs, "
             f"{data['seeds']} seeds; sacrebleu on the 600 test pairs, beam 5. The paper's IWSLT-14 Transformer: "
@@ -311,13 +318,8 @@ def detection(ctx: Context) -> Rendered:
                                 for part in rows[0]["mean_lambdas"])
         lines.append(f"| {MMDET_LABELS.get(method, method)} | {ci_cell(maps, 4)} | "
                      f"{'-' if method == 'stock' else _p(paired_p(maps, stock))} | {lambdas} |")
-    slf = [m for m in runs if m != "stock"]
-    headlines = []
-    if slf:
-        top = max(slf, key=lambda m: _mean([r["mAP"] for r in runs[m]]))
-        headlines.append(Headline("mmdet YOLOv3 tree crowns (mAP@0.5)", "stock head", stock,
-                                  MMDET_LABELS.get(top, top), [r["mAP"] for r in runs[top]],
-                                  [r["mAP"] for r in runs["slf"]] if "slf" in runs else None, digits=4))
+    headlines = _host_headline("mmdet YOLOv3 tree crowns (mAP@0.5)", runs, "mAP", ("stock", "stock head"), "slf",
+                               MMDET_LABELS, digits=4)
     paper = SLF_TABLE5_VOC
     text = [f"YOLOv3-MobileNetV2 at 320 px from scratch on the DeepForest tree-crown tiles, {data['epochs']} epochs, "
             f"{data['seeds']} seeds; mmdet's VOCMetric on the held-out image. The paper (PASCAL VOC 2007, not "
