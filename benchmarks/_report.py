@@ -92,6 +92,10 @@ class Context:
         shutil.copyfile(source, target)
         return f"\n![{caption}]({target.relative_to(self.report.parent).as_posix()})\n"
 
+    def where(self) -> str:
+        """The section's folder, relative to the repository when it is inside it."""
+        return str(self.folder.relative_to(ROOT)) if ROOT in self.folder.parents else str(self.folder)
+
     def how(self) -> str:
         flag = "" if self.budget == "full" else " --quick"
         return (f"Command: `python benchmarks/run_all.py{flag} --only {self.name}`, which runs\n"
@@ -467,8 +471,10 @@ def label_noise(ctx: Context) -> Rendered:
             f"{settings['seeds']} seeds; clean test accuracy. SLF over nine candidates (the paper's six, gce, sce, "
             "bi_tempered). *best single* is picked by clean validation accuracy; p is against it. Neither paper "
             "has a label-noise table.", "", *lines]
-    for setting in next(iter(test.values())):
+    # The noisiest settings only: each grid is a few hundred kB; the others are under the section's folder.
+    for setting in [s for s in next(iter(test.values())) if s.endswith("0.4")]:
         text.append(ctx.figure(f"selection_weights_{setting}.png", f"SLF selection weights, {setting}"))
+    text.append(f"The selection weights of every setting: `{ctx.where()}/selection_weights_<setting>.png`.")
     return Rendered("\n".join(text) + "\n\n" + ctx.how() + "\n", headlines)
 
 
@@ -587,6 +593,8 @@ def write_report(path: Path, runs: Path, commands: Dict[str, List[str]], budget:
     """
     at_root = path.resolve() == (ROOT / "RESULTS.md").resolve()
     figures = ROOT / "docs" / "results" if at_root else path.parent / "figures"
+    for stale in figures.glob("*.png"):  # the folder is the report's own: what it shows is copied anew below
+        stale.unlink()
     contexts = {name: Context(name, runs / name, command, figures, path, budget) for name, command in commands.items()}
     parts: List[Tuple[str, Callable[[], Any]]] = [
         ("Table 1: classification (the SLF paper's Table 1)", lambda: classification(contexts["classify"])),
