@@ -23,6 +23,8 @@ from tqdm import tqdm
 from slf.plots import plot_method_comparison
 from slf.train import ClassifyConfig, train_classifier
 
+from _comparison import mean_std_half
+
 CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 SLF_MODES = ("joint", "softmax", "validation")
 
@@ -53,13 +55,6 @@ def run_one(job: Tuple[str, str, ClassifyConfig]) -> Tuple[str, str, Dict[str, A
         keep["mean_weights"] = result["mean_weights"]
         keep["candidates"] = result["candidates"]
     return model, method, keep
-
-
-def interval(values: List[float]) -> Tuple[float, float, float]:
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    half = scipy_stats.t.ppf(0.975, len(values) - 1) * std / len(values) ** 0.5 if len(values) > 1 else 0.0
-    return mean, std, half
 
 
 def train_all(args: argparse.Namespace) -> Dict[str, Dict[str, List[Dict[str, Any]]]]:
@@ -117,7 +112,7 @@ def main() -> None:
         best_name = next((m for m in CANDIDATES if m in by_method and abs(
             statistics.fmean(r["final_test_acc"] for r in by_method[m]) - best_single) < 1e-12), None)
         for method, rows in by_method.items():
-            mean, std, half = interval([r["final_test_acc"] for r in rows])
+            mean, std, half = mean_std_half([r["final_test_acc"] for r in rows])
             versus = ""
             if best_name and method != best_name and len(rows) == len(by_method[best_name]) > 1:
                 ours = [r["final_test_acc"] for r in sorted(rows, key=lambda r: r["seed"])]

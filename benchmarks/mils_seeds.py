@@ -20,10 +20,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-from scipy import stats as scipy_stats
 from tqdm import tqdm
 
 from slf.train import ClassifyConfig, train_classifier
+
+from _comparison import mean_std_half
 
 
 def methods(rate: float, obs_size: int) -> List[Tuple[str, Dict[str, Any]]]:
@@ -45,13 +46,6 @@ def run_one(job: Tuple[str, ClassifyConfig]) -> Tuple[str, Dict[str, Any]]:
     if "mils_stats" in result:
         keep["mils_stats"] = result["mils_stats"]
     return method, keep
-
-
-def interval(values: List[float]) -> Tuple[float, float, float]:
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    half = scipy_stats.t.ppf(0.975, len(values) - 1) * std / len(values) ** 0.5 if len(values) > 1 else 0.0
-    return mean, std, half
 
 
 def main() -> None:
@@ -87,7 +81,7 @@ def main() -> None:
     print("| method | mean +- std | 95% CI | best-val-epoch acc | ms/step | MILS accepted/attempted |")
     print("|---|---|---|---|---|---|")
     for method, rows in results.items():
-        mean, std, half = interval([r["final_test_acc"] for r in rows])
+        mean, std, half = mean_std_half([r["final_test_acc"] for r in rows])
         best_val = statistics.fmean(r["best_val_test_acc"] for r in rows)
         ms = 1000 * statistics.fmean(r["time_per_step_s"] for r in rows)
         acceptance = ""
