@@ -21,6 +21,7 @@ import argparse
 import copy
 import json
 import shlex
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -121,6 +122,7 @@ def main() -> None:
     parser.add_argument("--keep-finished", action="store_true",
                         help="reuse a run folder's results.json when its settings match (an interrupted benchmark)")
     parser.add_argument("--reuse", type=Path, help="a previous fairseq_slf.json whose runs of the other methods are kept")
+    parser.add_argument("--keep-checkpoints", action="store_true", help="keep each run's checkpoints")
     args = parser.parse_args()
     from slf_fairseq.ding_prepare import prepare_ding
     from slf_fairseq.ding_translate import run
@@ -146,7 +148,11 @@ def main() -> None:
             criterion, extra = METHODS[method]
             folder = args.out / f"{method}_seed{seed}"
             finished = finished_run(folder, criterion, extra, args.epochs, seed) if args.keep_finished else None
-            runs[method].append(finished or run(folder, criterion, args.epochs, seed, data=args.data, extra=extra))
+            if finished is None:
+                finished = run(folder, criterion, args.epochs, seed, data=args.data, extra=extra)
+                if not args.keep_checkpoints:  # about 30 MB a run; BLEU and the weights are in results.json
+                    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+            runs[method].append(finished)
         runs = {method: runs[method] for method in METHODS if method in runs}
         report["runs"] = runs
         scores = {method: [r["bleu"] for r in rs] for method, rs in runs.items()}

@@ -103,12 +103,17 @@ def time_iterations(data_root: str, rounds: int, warmup: int) -> Dict[str, Any]:
             "batch_size": len(batch["inputs"])}
 
 
-def train_once(method: str, data_root: str, out: Path, epochs: int, seed: int) -> Dict[str, Any]:
+def train_once(method: str, data_root: str, out: Path, epochs: int, seed: int,
+               keep_checkpoint: bool = False) -> Dict[str, Any]:
     from mmengine.runner import Runner
 
-    runner = Runner.from_cfg(load_config(method, data_root, out / f"{method}_seed{seed}", epochs, seed))
+    work_dir = out / f"{method}_seed{seed}"
+    runner = Runner.from_cfg(load_config(method, data_root, work_dir, epochs, seed))
     start = time.perf_counter()
     runner.train()
+    if not keep_checkpoint:  # 27 MB a run; the benchmark needs only the scores
+        for checkpoint in work_dir.glob("*.pth"):
+            checkpoint.unlink()
     result = {"mAP": float(runner.message_hub.get_scalar("val/pascal_voc/mAP").current()),
               "train_s": time.perf_counter() - start, "iterations": runner.iter}
     head = runner.model.bbox_head
@@ -131,6 +136,7 @@ def main() -> None:
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--methods", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--reuse", help="a previous mmdet_yolo.json whose runs of the other methods are kept")
+    parser.add_argument("--keep-checkpoints", action="store_true", help="keep each run's final checkpoint")
     parser.add_argument("--out", default=str(ROOT / "runs/mmdet_yolo"))
     args = parser.parse_args()
     import slf_mmdet  # noqa: F401  (registers the SLF head and hook)
@@ -162,7 +168,7 @@ def main() -> None:
             settings = {"method": method, "config": CONFIGS[method].name, "overrides": OVERRIDES.get(method, {}),
                         "epochs": args.epochs, "seed": seed}
             runs[method].append(cached_run(out / f"{method}_seed{seed}" / "result.json", settings, lambda: {
-                "config": settings, **train_once(method, data_root, out, args.epochs, seed)}))
+                "config": settings, **train_once(method, data_root, out, args.epochs, seed, args.keep_checkpoints)}))
         runs = {method: runs[method] for method in CONFIGS if method in runs}
         report["runs"] = runs
         maps = {method: [run["mAP"] for run in method_runs] for method, method_runs in runs.items()}
