@@ -97,18 +97,18 @@ def main() -> None:
     minutes = (time.perf_counter() - started) / 60
     print(f"\nMNIST-5k, {args.epochs} epochs, seeds 0..{args.seeds - 1}; test accuracy, mean +- 95% CI half-width")
     print(markdown)
-    for model, by_method in weights.items():
+    mean_weights = {model: {method: {k: [statistics.fmean(column) for column in zip(*rows)]
+                                     for k, rows in by_k.items()} for method, by_k in by_method.items()}
+                    for model, by_method in weights.items()}
+    for model, by_method in mean_weights.items():
         for method in SAMPLED_METHODS:
             for k in args.samples:
-                mean = [statistics.fmean(column) for column in zip(*by_method[method][str(k)])]
+                mean = by_method[method][str(k)]
                 top = max(range(len(mean)), key=mean.__getitem__)
                 print(f"  {model} {method} K={k}: largest mean weight {candidates[top]} {mean[top]:.2f}")
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "k_sweep.md").write_text(markdown + "\n")
-    mean_weights = {model: {method: {k: [statistics.fmean(column) for column in zip(*rows)]
-                                     for k, rows in by_k.items()} for method, by_k in by_method.items()}
-                    for model, by_method in weights.items()}
     (args.out / "k_sweep.json").write_text(json.dumps(
         {"settings": {"models": args.models, "samples": args.samples, "seeds": args.seeds, "epochs": args.epochs},
          "scores": scores, "candidates": candidates, "mean_weights": mean_weights, "minutes": minutes}, indent=1))

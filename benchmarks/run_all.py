@@ -31,7 +31,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
@@ -102,13 +102,13 @@ SECTIONS: Tuple[Section, ...] = (
 BY_NAME: Dict[str, Section] = {section.name: section for section in SECTIONS}
 
 
-def finished(folder: Path, command: Sequence[str]) -> bool:
-    """Whether ``command`` already ran to completion into ``folder``."""
+def finished(folder: Path, command: Sequence[str]) -> Optional[Dict[str, object]]:
+    """The stamp of ``command``'s completed run into ``folder``, or ``None`` if it has not completed."""
     stamp = folder / STAMP
     if not stamp.is_file():
-        return False
+        return None
     saved = json.loads(stamp.read_text())
-    return saved.get("returncode") == 0 and saved.get("command") == _portable(command)
+    return saved if saved.get("returncode") == 0 and saved.get("command") == _portable(command) else None
 
 
 def _portable(command: Sequence[str]) -> List[str]:
@@ -120,8 +120,9 @@ def _portable(command: Sequence[str]) -> List[str]:
 def run_section(section: Section, budget: str, folder: Path, rerun: bool) -> Dict[str, object]:
     """Runs one section unless its command already finished; returns its stamp."""
     command = section.command(budget, folder)
-    if not rerun and finished(folder, command):
-        return json.loads((folder / STAMP).read_text())
+    done = None if rerun else finished(folder, command)
+    if done is not None:
+        return done
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with open(folder / "run_all.log", "w") as log:
