@@ -9,9 +9,9 @@ SLF loses.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shlex
-import shutil
 import statistics
 import subprocess
 import time
@@ -72,25 +72,22 @@ class Rendered:
 
 
 class Context:
-    """Where a section's files are, the command that made them, and where the report keeps its figures."""
+    """Where a section's files are, the command that made them, and where the report is written."""
 
-    def __init__(self, name: str, folder: Path, command: Sequence[str], figures: Path, report: Path, budget: str):
+    def __init__(self, name: str, folder: Path, command: Sequence[str], report: Path, budget: str):
         self.name, self.folder, self.command = name, folder, list(command)
-        self.figures, self.report, self.budget = figures, report, budget
+        self.report, self.budget = report, budget
 
     def json(self, relative: str) -> Optional[Dict[str, Any]]:
         path = self.folder / relative
         return json.loads(path.read_text()) if path.is_file() else None
 
     def figure(self, relative: str, caption: str) -> str:
-        """Copies a PNG next to the report and returns its markdown image line ('' if it was not drawn)."""
+        """The markdown image line of a PNG the section drew, linked where it lies ('' if it was not drawn)."""
         source = self.folder / relative
         if not source.is_file():
             return ""
-        self.figures.mkdir(parents=True, exist_ok=True)
-        target = self.figures / f"{self.name}_{source.name}"
-        shutil.copyfile(source, target)
-        return f"\n![{caption}]({target.relative_to(self.report.parent).as_posix()})\n"
+        return f"\n![{caption}]({Path(os.path.relpath(source, self.report.parent)).as_posix()})\n"
 
     def where(self) -> str:
         """The section's folder, relative to the repository when it is inside it."""
@@ -574,28 +571,25 @@ def _machine() -> str:
 
 
 def _stamps(contexts: Dict[str, Context]) -> str:
-    lines = ["| section | minutes | finished | exit |", "|---|---|---|---|"]
+    lines = ["| section | minutes | finished | exit | machine | commit |", "|---|---|---|---|---|---|"]
     for name, ctx in contexts.items():
         stamp = ctx.folder / "run_all.stamp.json"
         if stamp.is_file():
             saved = json.loads(stamp.read_text())
-            lines.append(f"| {name} | {saved['minutes']} | {saved['finished']} | {saved['returncode']} |")
+            lines.append(f"| {name} | {saved['minutes']} | {saved['finished']} | {saved['returncode']} "
+                         f"| {saved.get('machine', '-')} | {saved.get('commit', '-')} |")
         else:
-            lines.append(f"| {name} | - | not run | - |")
+            lines.append(f"| {name} | - | not run | - | - | - |")
     return "\n".join(lines)
 
 
-def write_report(path: Path, runs: Path, commands: Dict[str, List[str]], budget: str) -> Path:
-    """Renders every section from ``runs/<section>`` into the markdown report at ``path``.
+def write_report(path: Path, sections: Path, commands: Dict[str, List[str]], budget: str) -> Path:
+    """Renders every section from ``sections/<section>`` into the markdown report at ``path``.
 
-    The PNGs are copied next to the report (``docs/results`` for the full budget's
-    ``RESULTS.md``, ``<runs>/figures`` otherwise), so the report shows them where it is committed.
+    ``sections`` is ``benchmarks/results`` for the full budget (committed, so the PNGs the
+    report links are committed with it) and the runs folder otherwise.
     """
-    at_root = path.resolve() == (ROOT / "RESULTS.md").resolve()
-    figures = ROOT / "docs" / "results" if at_root else path.parent / "figures"
-    for stale in figures.glob("*.png"):  # the folder is the report's own: what it shows is copied anew below
-        stale.unlink()
-    contexts = {name: Context(name, runs / name, command, figures, path, budget) for name, command in commands.items()}
+    contexts = {name: Context(name, sections / name, command, path, budget) for name, command in commands.items()}
     parts: List[Tuple[str, Callable[[], Any]]] = [
         ("Table 1: classification (the SLF paper's Table 1)", lambda: classification(contexts["classify"])),
         ("Table 2: clustering with DAC (the SLF paper's Table 2 and Fig. 2b)", lambda: clustering(contexts["dac"])),
@@ -621,8 +615,10 @@ def write_report(path: Path, runs: Path, commands: Dict[str, List[str]], budget:
     head = [
         "# Reproduction report", "",
         f"Produced by `{command}` on {time.strftime('%Y-%m-%d', time.gmtime())} ({_machine()}).",
-        "Every benchmark's own command is named under its table; each run is saved under `runs/`, so the command "
-        "continues an interrupted report and redraws a finished one.", "",
+        "Every benchmark's own command is named under its table. Each run is saved; at the full budget the results "
+        "are kept in `benchmarks/results/` (committed), so the command continues an interrupted report, also in a "
+        "fresh checkout, and redraws a finished one. Sections may come from different sittings: the table at the "
+        "end names each one's machine and commit.", "",
         "Each cell is `mean +- h` over seeds, h the half-width of the 95% Student-t confidence interval "
         "(`t_{0.975, n-1} s / sqrt(n)`); p is a paired t-test over the same seeds. Paper figures are copied from "
         "the seed papers (`benchmarks/_paper_figures.py`), on their data sets; ours are on the real data that "

@@ -2,16 +2,21 @@
 
 Each section runs one benchmark script as its own process (its progress bar on stderr, its
 printed tables in ``<runs>/<section>/run_all.log``) and writes its JSON and PNGs under
-``<runs>/<section>``; the report is rendered from those files (``benchmarks/_report.py``).
-The benchmarks save each training run, so an interrupted ``run_all`` continues where it
-stopped, and a section whose exact command already finished is not run again
-(``--rerun`` forces it).
+``<runs>/<section>``. The benchmarks save each training run, so an interrupted ``run_all``
+continues where it stopped, and a section whose exact command already finished is not run
+again (``--rerun`` forces it).
+
+``runs/`` is scratch space (checkpoints, logs) and is not committed. At the full budget the
+small files of each section (its JSON, its PNGs, each run's saved result, the stamp and the
+log) are archived in ``benchmarks/results/<section>``, which is committed: the report is
+rendered from there, and a fresh checkout restores it into ``runs/`` before running, so a
+report too long for one sitting continues across checkouts and machines.
 
 Budgets:
 
 - ``--full`` (the default): the settings of the report, at least 5 seeds per cell;
   many hours on 2 CPU cores (the README's per-benchmark times add up to about 7).
-  Writes ``RESULTS.md`` at the repository root from ``runs/``.
+  Writes ``RESULTS.md`` at the repository root from ``benchmarks/results``.
 - ``--quick``: a smoke run of every section (1-2 epochs, 2 seeds) in ``runs/quick``,
   report ``runs/quick/RESULTS.md``. Its figures mean nothing; it checks that the
   pipeline runs end to end.
@@ -24,8 +29,12 @@ Budgets:
 from __future__ import annotations
 
 import argparse
+import filecmp
 import json
+import os
+import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -37,7 +46,11 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = Path(__file__).resolve().parent
+ARCHIVE = BENCHMARKS / "results"
 STAMP = "run_all.stamp.json"
+# Every section's own top-level files; a benchmark's per-run results are named in its Section.
+ARCHIVED = ("*.json", "*.png", "*.md", "run_all.log")
+LARGEST_ARCHIVED = 2 * 1024 * 1024  # bytes; anything bigger is a checkpoint or a log, not a result
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,8 @@ class Section:
         full: its arguments at the report's budget.
         quick: its arguments for the smoke run.
         out: how it is told where to write; ``{out}`` is the section's folder.
+        saved_runs: glob patterns, relative to the section's folder, of the per-run results the
+            benchmark reads back instead of training again; they are archived with the section.
     """
 
     name: str
@@ -57,6 +72,7 @@ class Section:
     full: Tuple[str, ...]
     quick: Tuple[str, ...]
     out: Tuple[str, ...] = ("--out", "{out}")
+    saved_runs: Tuple[str, ...] = ()
 
     def command(self, budget: str, folder: Path) -> List[str]:
         """The command line that runs this section at ``budget`` into ``folder``."""
@@ -72,25 +88,30 @@ SECTIONS: Tuple[Section, ...] = (
              "--only", "ce,mse,mae,hinge,cosine,bce,slf-joint,slf-softmax,slf-validation,slf-joint+normalize"),
             out=("--out", "{out}/classify_seeds.json")),
     Section("k_sweep", "k_sweep.py", ("--workers", "2"),
-            ("--models", "mlp", "--samples", "1", "3", "--seeds", "2", "--epochs", "1", "--workers", "2")),
+            ("--models", "mlp", "--samples", "1", "3", "--seeds", "2", "--epochs", "1", "--workers", "2"),
+            saved_runs=("*/*/*seed*.json",)),
     Section("mils", "mils_seeds.py", ("--seeds", "5", "--epochs", "10", "--workers", "2"),
             ("--model", "mlp", "--seeds", "2", "--epochs", "1", "--workers", "2"),
             out=("--out", "{out}/mils_seeds.json")),
     Section("noisy_labels", "noisy_labels.py", ("--workers", "2"),
             ("--models", "mlp", "--settings", "clean", "sym0.4", "--seeds", "2", "--epochs", "2", "--workers", "2",
-             "--methods", "ce", "mae", "gce", "slf-joint", "slf-validation")),
+             "--methods", "ce", "mae", "gce", "slf-joint", "slf-validation"),
+            saved_runs=("*/*/*/seed*.json",)),
     Section("pyg", "pyg_seeds.py", ("--seeds", "5", "--epochs", "20"),
-            ("--models", "gcn", "--seeds", "2", "--epochs", "2")),
+            ("--models", "gcn", "--seeds", "2", "--epochs", "2"), saved_runs=("*/*/seed*.json",)),
     Section("dac", "dac_seeds.py", ("--workers", "2"),
             ("--seeds", "2", "--rounds", "2", "--epochs-per-round", "1", "--retentions", "0.5", "--workers", "2",
-             "--methods", "bce", "mse", "slf-joint", "slf-softmax", "--imbalanced-methods", "bce", "slf-joint")),
+             "--methods", "bce", "mse", "slf-joint", "slf-softmax", "--imbalanced-methods", "bce", "slf-joint"),
+            saved_runs=("*/*/seed*.json",)),
     Section("mmdet", "mmdet_yolo.py", ("--seeds", "5", "--epochs", "20"),
-            ("--seeds", "2", "--epochs", "1", "--rounds", "3", "--methods", "stock", "slf")),
+            ("--seeds", "2", "--epochs", "1", "--rounds", "3", "--methods", "stock", "slf"),
+            saved_runs=("*_seed*/result.json",)),
     Section("fairseq", "fairseq_slf.py",
             ("--seeds", "5", "--epochs", "10", "--keep-finished", "--methods", "label_smoothed", "slf_joint",
              "slf_validation"),
             ("--seeds", "2", "--epochs", "1", "--rounds", "3", "--keep-finished", "--methods", "label_smoothed",
-             "slf_joint")),
+             "slf_joint"),
+            saved_runs=("*_seed*/results.json",)),
     Section("scaling", "slf_scaling.py", ("--threads", "2", "--rounds", "60", "--warmup", "10"),
             ("--threads", "2", "--rounds", "3", "--warmup", "1", "--batch-sizes", "32", "512",
              "--candidate-counts", "2", "6")),
@@ -117,6 +138,50 @@ def _portable(command: Sequence[str]) -> List[str]:
             and ROOT in Path(part).parents else part for i, part in enumerate(command)]
 
 
+def _archived_files(section: Section, folder: Path) -> List[Path]:
+    """The files of ``folder`` that the archive keeps, relative to it."""
+    found = {path for pattern in (*ARCHIVED, *section.saved_runs) for path in folder.glob(pattern) if path.is_file()}
+    return sorted(path.relative_to(folder) for path in found)
+
+
+def archive(section: Section, folder: Path, archived: Path) -> int:
+    """Copies the section's small files from its run folder into its archive folder; returns how many changed.
+
+    A file over ``LARGEST_ARCHIVED`` bytes is left out with a warning, so no checkpoint or
+    data set lands in the repository by accident.
+    """
+    changed = 0
+    for relative in _archived_files(section, folder):
+        source, target = folder / relative, archived / relative
+        if source.stat().st_size > LARGEST_ARCHIVED:
+            tqdm.write(f"[run_all] not archived, {source.stat().st_size / 2**20:.1f} MB: {source}")
+            continue
+        if target.is_file() and filecmp.cmp(source, target, shallow=False):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        changed += 1
+    return changed
+
+
+def restore(section: Section, archived: Path, folder: Path) -> int:
+    """Copies the archived files that ``folder`` lacks back into it (a fresh checkout continues); returns how many."""
+    missing = [relative for relative in _archived_files(section, archived) if not (folder / relative).exists()]
+    for relative in missing:
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(archived / relative, folder / relative)
+    return len(missing)
+
+
+def _machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores"
+
+
+def _commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
 def run_section(section: Section, budget: str, folder: Path, rerun: bool) -> Dict[str, object]:
     """Runs one section unless its command already finished; returns its stamp."""
     command = section.command(budget, folder)
@@ -131,7 +196,8 @@ def run_section(section: Section, budget: str, folder: Path, rerun: bool) -> Dic
         returncode = subprocess.run(command, cwd=ROOT, stdout=log, stderr=sys.stderr).returncode
     stamp = {"command": _portable(command), "returncode": returncode,
              "minutes": round((time.perf_counter() - started) / 60, 2),
-             "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+             "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": _machine(),
+             "commit": _commit()}
     (folder / STAMP).write_text(json.dumps(stamp, indent=1))
     return stamp
 
@@ -152,29 +218,43 @@ def main() -> None:
                         help="root of the sections' folders (default: runs/ for --full, runs/quick for --quick)")
     parser.add_argument("--results", type=Path, default=None,
                         help="the report's path (default: RESULTS.md for --full, <runs>/RESULTS.md for --quick)")
+    parser.add_argument("--archive", type=Path, default=None,
+                        help="where the sections' small files are kept and the report is rendered from "
+                             "(default: benchmarks/results for --full, none for --quick)")
     args = parser.parse_args()
     unknown = sorted(set(args.only or []) - set(BY_NAME))
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; valid: {', '.join(BY_NAME)}")
     runs = args.runs or (ROOT / "runs" if args.budget == "full" else ROOT / "runs" / "quick")
     results = args.results or (ROOT / "RESULTS.md" if args.budget == "full" else runs / "RESULTS.md")
+    archived = args.archive or (ARCHIVE if args.budget == "full" else None)
 
     failed = []
     if not args.render_only:
         chosen = [s for s in SECTIONS if args.only is None or s.name in args.only]
         for section in tqdm(chosen, desc="sections", unit="section"):
-            tqdm.write(f"[run_all] {section.name}: " + shlex.join(_portable(section.command(args.budget,
-                                                                                             runs / section.name))))
-            stamp = run_section(section, args.budget, runs / section.name, args.rerun)
+            folder = runs / section.name
+            if archived is not None and restore(section, archived / section.name, folder):
+                tqdm.write(f"[run_all] {section.name}: continuing from {archived / section.name}")
+            tqdm.write(f"[run_all] {section.name}: " + shlex.join(_portable(section.command(args.budget, folder))))
+            try:
+                stamp = run_section(section, args.budget, folder, args.rerun)
+            finally:  # an interrupted section keeps the runs it finished
+                if archived is not None:
+                    archive(section, folder, archived / section.name)
             if stamp["returncode"] != 0:
                 failed.append(section.name)
                 tqdm.write(f"[run_all] {section.name} FAILED (exit {stamp['returncode']}); "
-                           f"see {runs / section.name / 'run_all.log'}")
+                           f"see {folder / 'run_all.log'}")
+    if archived is not None:  # also what a killed run_all left in runs/
+        for section in SECTIONS:
+            if (runs / section.name).is_dir():
+                archive(section, runs / section.name, archived / section.name)
 
     from _report import write_report
 
-    write_report(results, runs, {s.name: _portable(s.command(args.budget, runs / s.name)) for s in SECTIONS},
-                 args.budget)
+    write_report(results, archived or runs,
+                 {s.name: _portable(s.command(args.budget, runs / s.name)) for s in SECTIONS}, args.budget)
     print(f"wrote {results}")
     if failed:
         raise SystemExit(f"sections failed: {', '.join(failed)}")

@@ -1,6 +1,7 @@
 """benchmarks/run_all.py: the quick budget of the core sections runs end to end and renders the report."""
 import json
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -21,15 +22,17 @@ def run_all(*arguments: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    runs = tmp_path_factory.mktemp("quick")
-    finished = run_all("--only", *CORE, "--runs", str(runs))
+    """The core sections at the quick budget, archived as the full budget archives into benchmarks/results."""
+    base = tmp_path_factory.mktemp("quick")
+    finished = run_all("--only", *CORE, "--runs", str(base / "runs"), "--archive", str(base / "archive"),
+                       "--results", str(base / "RESULTS.md"))
     assert finished.returncode == 0, finished.stderr[-3000:]
-    return runs, (runs / "RESULTS.md").read_text()
+    return base, (base / "RESULTS.md").read_text()
 
 
 def test_table_1_cells_are_the_mean_and_95_percent_interval_of_the_saved_runs(quick):
-    runs, report = quick
-    saved = json.loads((runs / "classify/classify_seeds.json").read_text())["results"]["mlp"]
+    base, report = quick
+    saved = json.loads((base / "archive/classify/classify_seeds.json").read_text())["results"]["mlp"]
     row = next(line for line in report.splitlines() if line.startswith("| mlp | 0.9806 | 0.9852 |"))
     ce_mean, ce_half = map(float, CELL.findall(row)[0])  # the CE column follows the paper's two
     accuracy = [r["final_test_acc"] for r in saved["ce"]]
@@ -40,7 +43,7 @@ def test_table_1_cells_are_the_mean_and_95_percent_interval_of_the_saved_runs(qu
 
 
 def test_every_core_section_is_rendered_with_its_command_and_figures(quick):
-    runs, report = quick
+    base, report = quick
     for title in ("Table 1: classification", "number of samples K", "Gumbel-Softmax against softmax", "MILS against",
                   "Label noise", "Literal against validation-driven", "how it scales"):
         assert f"{title}" in report
@@ -49,23 +52,46 @@ def test_every_core_section_is_rendered_with_its_command_and_figures(quick):
     rows = [line for line in headline.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) >= 4  # classification, MILS and the two label-noise settings
     assert all(re.search(r"SLF ahead|SLF loses|level", row) for row in rows)
-    for png in ("classify_classify_seeds_mlp.png", "k_sweep_k_sweep.png", "scaling_slf_scaling.png",
-                "noisy_labels_selection_weights_sym0.4.png"):
-        assert (runs / "figures" / png).stat().st_size > 10_000
-        assert f"](figures/{png})" in report
+    for png in ("classify/classify_seeds_mlp.png", "k_sweep/k_sweep.png", "scaling/slf_scaling.png",
+                "noisy_labels/selection_weights_sym0.4.png"):
+        assert (base / "archive" / png).stat().st_size > 10_000  # linked where the archive keeps it
+        assert f"](archive/{png})" in report
     # The host sections were not run, and the report says how to run them instead of leaving a gap.
     for host in ("dac", "pyg", "fairseq", "mmdet"):
         assert f"Not run at this budget yet. Command: `python benchmarks/run_all.py --quick --only {host}`" in report
 
 
-def test_a_finished_section_is_not_run_again_unless_asked(quick):
-    runs, _ = quick
-    stamp = runs / "k_sweep/run_all.stamp.json"
-    before = stamp.read_text()
-    again = run_all("--only", "k_sweep", "--runs", str(runs))
+def test_the_archive_keeps_each_run_and_a_fresh_checkout_continues_from_it(quick):
+    base, _ = quick
+    archive, runs = base / "archive", base / "runs"
+    assert len(list(archive.glob("k_sweep/mlp/*/*seed*.json"))) == len(list(runs.glob("k_sweep/mlp/*/*seed*.json")))
+    assert len(list(archive.glob("noisy_labels/mlp/*/*/seed*.json"))) == 2 * 5 * 2  # settings x methods x seeds
+    stamp = json.loads((archive / "k_sweep/run_all.stamp.json").read_text())
+    assert stamp["returncode"] == 0 and stamp["command"][1] == "benchmarks/k_sweep.py" and "cores" in stamp["machine"]
+
+    shutil.rmtree(runs / "k_sweep")  # what a new checkout has: the archive, no runs/
+    again = run_all("--only", "k_sweep", "--runs", str(runs), "--archive", str(archive),
+                    "--results", str(base / "RESULTS.md"))
     assert again.returncode == 0, again.stderr[-2000:]
-    assert stamp.read_text() == before
-    assert "k_sweep" in (runs / "RESULTS.md").read_text()
+    assert "k_sweep: continuing from" in again.stdout
+    assert json.loads((runs / "k_sweep/run_all.stamp.json").read_text()) == stamp  # restored, not run again
+    assert "Ablation: the number of samples K" in (base / "RESULTS.md").read_text()
+
+
+def test_a_file_too_big_to_be_a_result_is_not_archived(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_all as module
+
+    folder, archive = tmp_path / "runs", tmp_path / "archive"
+    (folder / "a_seed0").mkdir(parents=True)
+    (folder / "pyg_seeds.json").write_text("{}")
+    (folder / "checkpoint_dump.json").write_bytes(b" " * (module.LARGEST_ARCHIVED + 1))
+    (folder / "a_seed0/result.json").write_text("{}")
+    section = module.Section("mmdet", "mmdet_yolo.py", (), (), saved_runs=("*_seed*/result.json",))
+    assert module.archive(section, folder, archive) == 2
+    assert sorted(p.relative_to(archive).as_posix() for p in archive.rglob("*.json")) == [
+        "a_seed0/result.json", "pyg_seeds.json"]
+    assert module.archive(section, folder, archive) == 0  # nothing changed, nothing copied
 
 
 def test_an_unknown_section_is_refused_with_the_valid_choices(tmp_path):
