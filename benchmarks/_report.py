@@ -558,16 +558,21 @@ def cost(scaling: Context, step: Context) -> str:
 
 # --- the report -----------------------------------------------------------------------------
 
-def _machine() -> str:
-    import torch
-
+def git_commit() -> str:
+    """The checkout's short commit hash ('unknown' outside git)."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True).stdout.strip()
     except OSError:
-        commit = "unknown"
+        commit = ""
+    return commit or "unknown"
+
+
+def _machine() -> str:
+    import torch
+
     return (f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads available, Python "
-            f"{platform.python_version()}, torch {torch.__version__}, commit {commit or 'unknown'}")
+            f"{platform.python_version()}, torch {torch.__version__}, commit {git_commit()}")
 
 
 def _stamps(contexts: Dict[str, Context]) -> str:

@@ -44,6 +44,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
+from _report import git_commit, write_report
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = Path(__file__).resolve().parent
 ARCHIVE = BENCHMARKS / "results"
@@ -177,11 +179,6 @@ def _machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores"
 
 
-def _commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return done.stdout.strip() or "unknown"
-
-
 def run_section(section: Section, budget: str, folder: Path, rerun: bool) -> Dict[str, object]:
     """Runs one section unless its command already finished; returns its stamp."""
     command = section.command(budget, folder)
@@ -197,7 +194,7 @@ def run_section(section: Section, budget: str, folder: Path, rerun: bool) -> Dic
     stamp = {"command": _portable(command), "returncode": returncode,
              "minutes": round((time.perf_counter() - started) / 60, 2),
              "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": _machine(),
-             "commit": _commit()}
+             "commit": git_commit()}
     (folder / STAMP).write_text(json.dumps(stamp, indent=1))
     return stamp
 
@@ -250,8 +247,6 @@ def main() -> None:
         for section in SECTIONS:
             if (runs / section.name).is_dir():
                 archive(section, runs / section.name, archived / section.name)
-
-    from _report import write_report
 
     write_report(results, archived or runs,
                  {s.name: _portable(s.command(args.budget, runs / s.name)) for s in SECTIONS}, args.budget)
