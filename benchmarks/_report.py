@@ -193,6 +193,10 @@ def classification(ctx: Context) -> Rendered:
 DAC_METRICS = ("nmi", "ari", "acc")
 
 
+DAC_LABELS = {"slf-joint": "SLF joint (literal)", "slf-joint-norm": "SLF joint + normalize",
+              "slf-softmax": "SLF-Softmax"}
+
+
 def clustering(ctx: Context) -> Rendered:
     data = ctx.json("dac_seeds.json")
     if data is None:
@@ -205,7 +209,7 @@ def clustering(ctx: Context) -> Rendered:
         paper = SLF_TABLE2_CIFAR10.get(method)
         paper_cell = (f"{paper['row']}: {paper['nmi']:.3f} / {paper['ari']:.3f} / {paper['acc']:.3f}" if paper else "")
         p = "-" if method == "bce" else _p(paired_p(metrics["acc"], everything["bce"]["acc"]))
-        lines.append(f"| {method} | " + " | ".join(ci_cell(metrics[m]) for m in DAC_METRICS)
+        lines.append(f"| {DAC_LABELS.get(method, method)} | " + " | ".join(ci_cell(metrics[m]) for m in DAC_METRICS)
                      + f" | {p} | {paper_cell} |")
     slf = [m for m in everything if m.startswith("slf")]
     singles = [m for m in everything if not m.startswith("slf")]
@@ -213,7 +217,8 @@ def clustering(ctx: Context) -> Rendered:
     headlines = []
     if slf:
         top = max(slf, key=lambda m: _mean(everything[m]["acc"]))
-        headlines.append(Headline("DAC clustering on MNIST-5k (ACC)", best, everything[best]["acc"], top,
+        headlines.append(Headline("DAC clustering on MNIST-5k (ACC)", best, everything[best]["acc"],
+                                  DAC_LABELS.get(top, top),
                                   everything[top]["acc"], everything.get("slf-joint", {}).get("acc")))
     imbalanced = sorted((folder for folder in scores if folder != "all"), key=lambda f: float(f[1:]))
     text = [f"DAC on all 5,000 MNIST-5k digits (k = 10), width {data['settings']['width']}, "
@@ -225,7 +230,8 @@ def clustering(ctx: Context) -> Rendered:
         text += ["", "**Imbalanced subsets (the paper's Fig. 2b):** class 0 kept with probability r, class 9 with 1, "
                  "linear between; ACC. The paper reports DAC+SLF more than 5 points ahead on such subsets "
                  "(the figure's values are not printed).", "",
-                 "| r | " + " | ".join(f"ACC {m}" for m in methods) + f" | p ({methods[-1]} vs {methods[0]}) |",
+                 "| r | " + " | ".join(f"ACC {DAC_LABELS.get(m, m)}" for m in methods)
+                 + f" | p ({DAC_LABELS.get(methods[-1], methods[-1])} vs {methods[0]}) |",
                  "|---|" + "---|" * (len(methods) + 1)]
         for folder in imbalanced:
             by_method = scores[folder]
