@@ -193,8 +193,7 @@ def classification(ctx: Context) -> Rendered:
 DAC_METRICS = ("nmi", "ari", "acc")
 
 
-DAC_LABELS = {"slf-joint": "SLF joint (literal)", "slf-joint-norm": "SLF joint + normalize",
-              "slf-softmax": "SLF-Softmax"}
+DAC_LABELS = {**CLASSIFY_SLF, "slf-joint-norm": CLASSIFY_SLF["slf-joint+normalize"]}
 
 
 def clustering(ctx: Context) -> Rendered:
