@@ -251,6 +251,34 @@ def plot_curves(
     return _save(fig, plt, path)
 
 
+def comparison_axis_limits(means: Sequence[float], halves: Sequence[float]) -> Tuple[float, float]:
+    """y range that shows every bar's interval with a 10% margin, clipped to [0, 1] only for fractions.
+
+    Scores such as accuracy or mAP live in [0, 1], so when every mean does the axis stops at 1; scores
+    such as BLEU or R² can exceed it, and clipping them at 1 would hide the bars.
+
+    Args:
+        means: one mean per bar.
+        halves: the half-width of each bar's interval.
+
+    Returns:
+        (bottom, top) of the y axis.
+
+    Example:
+        >>> comparison_axis_limits([0.9, 0.95], [0.01, 0.01])
+        (0.883, 0.967)
+        >>> comparison_axis_limits([2.3, 0.35], [0.4, 0.06])[1] > 2.7
+        True
+    """
+    low = min(m - h for m, h in zip(means, halves))
+    high = max(m + h for m, h in zip(means, halves))
+    margin = 0.1 * (high - low + 1e-9)
+    bottom, top = max(0.0, low - margin), high + margin
+    if max(means) <= 1.0:
+        top = min(1.0, top)
+    return round(bottom, 6), round(top, 6)
+
+
 def plot_method_comparison(
     scores: Mapping[str, Sequence[float]],
     path: Union[str, Path] = "methods.png",
@@ -288,11 +316,9 @@ def plot_method_comparison(
             if len(values) > 1 else 0.0
         halves.append(spread)
     fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(labels) + 2), 4))
-    colors = ["tab:orange" if label.startswith("slf") else "tab:blue" for label in labels]
+    colors = ["tab:orange" if label.lower().startswith(("slf", "mils")) else "tab:blue" for label in labels]
     ax.bar(range(len(labels)), means, yerr=halves, capsize=3, color=colors)
-    low = min(m - h for m, h in zip(means, halves))
-    high = max(m + h for m, h in zip(means, halves))
-    ax.set_ylim(max(0.0, low - 0.1 * (high - low + 1e-9)), min(1.0, high + 0.1 * (high - low + 1e-9)))
+    ax.set_ylim(*comparison_axis_limits(means, halves))
     ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize="small")
     ax.set_ylabel(ylabel)
     ax.set_title(title or f"{ylabel}: mean and 95% CI over seeds")

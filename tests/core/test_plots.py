@@ -75,3 +75,12 @@ def test_weight_grid_draws_one_panel_per_source_and_names_empty_ones(tmp_path):
         plot_selection_weight_grid({"slf": run, "ce alone": {"runs": [{"val_acc": [1.0]}]}}, tmp_path / "x.png")
     with pytest.raises(ValueError, match="at least one panel"):
         plot_selection_weight_grid({}, tmp_path / "x.png")
+
+
+def test_comparison_axis_shows_scores_above_one_and_clips_fractions():
+    from slf.plots import comparison_axis_limits
+
+    bottom, top = comparison_axis_limits([2.31, 0.35, 2.39], [0.37, 0.06, 0.25])
+    assert bottom < 0.29 and top > 2.68
+    bottom, top = comparison_axis_limits([0.97, 0.99], [0.02, 0.05])
+    assert top == 1.0 and bottom < 0.95
