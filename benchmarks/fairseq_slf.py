@@ -14,16 +14,19 @@
         --reuse runs/fairseq_slf/fairseq_slf.json                        # add a method to earlier runs
     python benchmarks/fairseq_slf.py --seeds 3 --epochs 10 --keep-finished  # finish an interrupted one
     python benchmarks/fairseq_slf.py --seeds 1 --epochs 1 --rounds 5     # a smoke run
+    python benchmarks/fairseq_slf.py --seeds 5 --epochs 10 --workers 2   # two runs at a time, one thread each
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import os
 import shlex
 import shutil
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -123,7 +126,12 @@ def main() -> None:
                         help="reuse a run folder's results.json when its settings match (an interrupted benchmark)")
     parser.add_argument("--reuse", type=Path, help="a previous fairseq_slf.json whose runs of the other methods are kept")
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep each run's checkpoints")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="runs side by side, the cores shared between them (a second 2-thread run on 2 cores "
+                             "slows both several-fold)")
     args = parser.parse_args()
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
     from slf_fairseq.ding_prepare import prepare_ding
     from slf_fairseq.ding_translate import run
 
@@ -144,14 +152,23 @@ def main() -> None:
             report["timing"] = report.get("timing", timing)
         runs.update({method: [] for method in args.methods})
         jobs = [(method, seed) for seed in range(1, args.seeds + 1) for method in args.methods]
-        for method, seed in tqdm(jobs, desc="train + generate"):
+        threads = None if args.workers == 1 else max(1, (os.cpu_count() or 1) // args.workers)
+
+        def train_and_score(job) -> Dict[str, Any]:
+            method, seed = job
             criterion, extra = METHODS[method]
             folder = args.out / f"{method}_seed{seed}"
             finished = finished_run(folder, criterion, extra, args.epochs, seed) if args.keep_finished else None
             if finished is None:
-                finished = run(folder, criterion, args.epochs, seed, data=args.data, extra=extra)
+                finished = run(folder, criterion, args.epochs, seed, data=args.data, extra=extra, threads=threads)
                 if not args.keep_checkpoints:  # about 30 MB a run; BLEU and the weights are in results.json
                     shutil.rmtree(folder / "checkpoints", ignore_errors=True)
+            return finished
+
+        # Each run is its own fairseq-train process, so threads are enough to run them side by side.
+        with ThreadPoolExecutor(max_workers=args.workers) as pool:
+            results = list(tqdm(pool.map(train_and_score, jobs), total=len(jobs), desc="train + generate"))
+        for (method, _), finished in zip(jobs, results):
             runs[method].append(finished)
         runs = {method: runs[method] for method in METHODS if method in runs}
         report["runs"] = runs

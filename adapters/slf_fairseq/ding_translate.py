@@ -19,6 +19,7 @@ candidate weights) next to ``train.log``, ``generate.txt`` and ``checkpoints/``.
 """
 import argparse
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -77,23 +78,33 @@ def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
 
 
 def run(out: Path, criterion: str, max_epoch: int, seed: int, data: Optional[Path] = None,
-        arch_args: str = SMALL_TRANSFORMER, extra: Sequence[str] = (), beam: int = 5) -> Dict[str, Any]:
-    """Prepare (once), train, generate and score; returns and writes ``results.json``."""
+        arch_args: str = SMALL_TRANSFORMER, extra: Sequence[str] = (), beam: int = 5,
+        threads: Optional[int] = None) -> Dict[str, Any]:
+    """Prepare (once), train, generate and score; returns and writes ``results.json``.
+
+    ``threads`` sets ``OMP_NUM_THREADS`` of the fairseq processes (default: torch's own choice,
+    every core); runs side by side on one machine each need a share, or they slow each other
+    down several-fold.
+    """
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1 (or None for torch's default), got {threads}")
     out.mkdir(parents=True, exist_ok=True)
     data_dir = data or out.parent / "ding-data"
     data_bin = prepare_ding(data_dir)
     command = train_command(data_bin, out, criterion, max_epoch, seed, arch_args, extra)
+    thread_vars = {} if threads is None else {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    env = {**os.environ, **thread_vars} if thread_vars else None
     with open(out / "train.log", "w") as log:
-        log.write(shlex.join(command) + "\n")
+        log.write(" ".join([*(f"{name}={value}" for name, value in thread_vars.items()), shlex.join(command)]) + "\n")
         log.flush()
-        train = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+        train = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     lines = (out / "train.log").read_text().splitlines()
     if train.returncode != 0:
         raise RuntimeError(f"fairseq-train failed; the end of {out / 'train.log'}:\n" + "\n".join(lines[-20:]))
     generate = [sys.executable, "-m", "fairseq_cli.generate", str(data_bin), "--user-dir", str(PACKAGE_DIR),
                 "--path", str(out / "checkpoints" / "checkpoint_best.pt"), "--gen-subset", "test", "--beam",
                 str(beam), "--remove-bpe", "--batch-size", "128", "--cpu"]
-    generated = subprocess.run(generate, capture_output=True, text=True)
+    generated = subprocess.run(generate, capture_output=True, text=True, env=env)
     (out / "generate.txt").write_text(generated.stdout)
     if generated.returncode != 0:
         raise RuntimeError(f"fairseq-generate failed:\n{generated.stderr[-2000:]}")
@@ -131,8 +142,10 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--data", type=Path, default=None, help="prepared data folder (default: OUT/../ding-data)")
     parser.add_argument("--arch-args", default=SMALL_TRANSFORMER, help="model options for fairseq-train")
     parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of fairseq (default: every core)")
     args = parser.parse_args(argv)
-    results = run(args.out, args.criterion, args.max_epoch, args.seed, args.data, args.arch_args, extra, args.beam)
+    results = run(args.out, args.criterion, args.max_epoch, args.seed, args.data, args.arch_args, extra, args.beam,
+                  args.threads)
     print(json.dumps(results, indent=2))
 
 

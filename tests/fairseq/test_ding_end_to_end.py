@@ -24,13 +24,15 @@ def criterion_state(path):
 
 def test_train_generate_score_and_resume(ding_data, tmp_path) -> None:
     out = tmp_path / "slf"
-    results = run(out, "slf", max_epoch=1, seed=1, data=ding_data, extra=[*CANDIDATES, "--max-update", "30"], beam=1)
+    results = run(out, "slf", max_epoch=1, seed=1, data=ding_data, extra=[*CANDIDATES, "--max-update", "30"], beam=1,
+                  threads=1)
     assert results["test_sentences"] == 600
     assert 0.0 <= results["bleu"] <= 100.0 and results["train_wps"] > 0
     assert set(results["weights"]) == {"label_smoothed_nll", "focal", "poly1", "mse"}
     assert abs(sum(results["weights"].values()) - 1.0) < 0.01
     log = (out / "train.log").read_text()
     assert '"w_focal"' in log and '"ppl"' in log
+    assert log.startswith("OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 ")  # the one command line that reruns the run
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(out / "tensorboard" / "train_inner"))
@@ -52,6 +54,12 @@ def test_train_generate_score_and_resume(ding_data, tmp_path) -> None:
     assert second_state["history"][:3] == first_state["history"][:3]
     assert not torch.equal(second["slf.decision.out.weight"], first["slf.decision.out.weight"])
     assert json.loads((out / "results.json").read_text())["criterion"] == "slf"
+
+
+def test_a_thread_count_below_one_is_refused_before_anything_runs(tmp_path) -> None:
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        run(tmp_path / "none", "slf", max_epoch=1, seed=1, data=tmp_path / "no-data", threads=0)
+    assert not (tmp_path / "none").exists()
 
 
 def test_validation_mode_trains_and_resumes_its_decision_optimizer(ding_data, tmp_path) -> None:
