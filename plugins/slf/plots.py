@@ -255,7 +255,7 @@ def comparison_axis_limits(means: Sequence[float], halves: Sequence[float]) -> T
     """y range that shows every bar's interval with a 10% margin, clipped to [0, 1] only for fractions.
 
     Scores such as accuracy or mAP live in [0, 1], so when every mean does the axis stops at 1; scores
-    such as BLEU or R² can exceed it, and clipping them at 1 would hide the bars.
+    such as BLEU or a loss do not, and clipping them at 1 would hide the bars.
 
     Args:
         means: one mean per bar.
