@@ -36,7 +36,7 @@ PACKAGE_DIR = {"": "plugins", **{name: "adapters/" + name.replace(".", "/") for 
 
 setup(
     name="stochastic-loss",
-    version="0.1.0",
+    version="0.2.0",
     description="Learned loss selection (Stochastic Loss Function, MILS) for PyTorch hosts",
     long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",

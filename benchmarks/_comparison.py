@@ -70,14 +70,39 @@ def paired_p(a: Sequence[float], b: Sequence[float]) -> float:
     return float(scipy_stats.ttest_rel(a, b).pvalue) if len(a) > 1 and list(a) != list(b) else float("nan")
 
 
+def comparable_config(config: Dict[str, Any]) -> Dict[str, Any]:
+    """A run's configuration without what does not act on it: the ``slf_*`` options of a run whose
+    loss is not SLF (so a changed SLF default leaves the single-loss runs as they were).
+
+    Example:
+        >>> comparable_config({"loss": "ce", "slf_mode": "align", "epochs": 3})
+        {'loss': 'ce', 'epochs': 3}
+    """
+    config = json.loads(json.dumps(config))
+    if config.get("loss", "slf") != "slf":
+        config = {key: value for key, value in config.items() if not key.startswith("slf_")}
+    return config
+
+
+def recipe_signature() -> Dict[str, float]:
+    """The default recipe's constants (``slf.alignment``): a run saved under other ones is stale,
+    though its config, which names no constant, reads the same."""
+    from slf import alignment
+
+    return {"temperature": alignment.DEFAULT_TEMPERATURE, "momentum": alignment.DEFAULT_MOMENTUM,
+            "reference_momentum": alignment.DEFAULT_REFERENCE_MOMENTUM, "margin": alignment.DEFAULT_MARGIN}
+
+
 def cached_run(path: Path, config: Dict[str, Any], train: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
-    """One seed's run, read back from ``path`` when an earlier run with the same ``config`` saved it,
-    else ``train()`` saved there: an interrupted benchmark continues where it stopped."""
+    """One seed's run, read back from ``path`` when an earlier run with the same ``config`` (and the
+    same recipe constants, where the saved run records them) saved it, else ``train()`` saved
+    there: an interrupted benchmark continues where it stopped."""
     if path.is_file():
         saved = json.loads(path.read_text())
-        if saved["config"] == json.loads(json.dumps(config)):
+        if (comparable_config(saved["config"]) == comparable_config(config)
+                and saved.get("recipe", recipe_signature()) == recipe_signature()):
             return saved
-    result = train()
+    result = {**train(), "recipe": recipe_signature()}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, allow_nan=True))
     return result

@@ -5,21 +5,24 @@ The shape of the SLF paper's Table 2 (DAC + each loss, NMI / ARI / ACC) and its 
 MNIST images). With seeds 0..N-1 it trains
 
 - DAC with each pairwise loss alone: ``bce`` (DAC's own), ``mse``, ``mae``, ``hinge``, ``cosine``;
-- DAC with SLF over those five: the paper's joint update (``slf-joint``), without the Gumbel
+- DAC with SLF over those five: the default recipe (``slf-align``: weights from how each
+  candidate's gradient at the last layer aligns with BCE's on the previous batch, since
+  clustering has no labelled held-out data), the paper's joint update (``slf-joint``), without the Gumbel
   noise (``slf-softmax``, the paper's "DAC+softmax" ablation), and the joint update
   with each candidate measured from its floor and divided by its running mean
   (``slf-joint-norm``: ``normalize='mean'``, against the collapse onto the smallest loss);
-- the imbalanced study: BCE and SLF (``slf-joint``) on subsets where class 0
+- the imbalanced study: BCE and SLF (``slf-align``, ``slf-joint``) on subsets where class 0
   is kept with probability r and class 9 with 1 (linear between), r in {0.1, 0.3, 0.5, 0.7,
   0.9}, the subset redrawn with each seed.
 
 Each cell is the final clustering's score, mean +- std over seeds, with a paired t-test
 (same seeds) against BCE. Runs are saved under ``--out`` and reused by a rerun with the
-same settings. Writes ``dac_seeds.json``, ``dac_seeds.md`` and ``dac_imbalanced.png``.
+same settings. Writes ``dac_seeds.json``, ``dac_seeds.md``, ``dac_imbalanced.png`` and
+``dac_default_weights.png`` (the default recipe's weights over training, every subset).
 
     python benchmarks/dac_seeds.py --workers 2                      # the README's tables: about 1.5 hours on 2 cores
     python benchmarks/dac_seeds.py --seeds 2 --rounds 2 --epochs-per-round 1 --retentions 0.5 \
-        --methods bce slf-joint --imbalanced-methods bce slf-joint  # smoke run
+        --methods bce slf-align slf-joint --imbalanced-methods bce slf-align slf-joint  # smoke run
 """
 from __future__ import annotations
 
@@ -34,13 +37,18 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import matplotlib
 import numpy as np
+from slf.plots import plot_selection_weight_grid
 from slf_dac import PAIRWISE_CANDIDATES, ClusterData, DACConfig, load_cluster_data, train_dac
 from tqdm import tqdm
 
 from _comparison import cached_run, paired_p, summary
 
-SLF_METHODS = {"slf-joint": dict(loss="slf"), "slf-joint-norm": dict(loss="slf", slf_options={"normalize": "mean"}),
+# Every mode explicit: DACConfig's default changed from 'joint' to 'align', and the archived runs are joint.
+SLF_METHODS = {"slf-align": dict(loss="slf", slf_mode="align"),  # the default recipe
+               "slf-joint": dict(loss="slf", slf_mode="joint"),
+               "slf-joint-norm": dict(loss="slf", slf_mode="joint", slf_options={"normalize": "mean"}),
                "slf-softmax": dict(loss="slf", slf_mode="softmax")}
+DEFAULT_METHOD = "slf-align"
 METRICS = ("nmi", "ari", "acc")
 
 
@@ -60,12 +68,13 @@ def run_job(job: Tuple[str, str, DACConfig, Path]) -> Tuple[str, str, Dict[str, 
                                       lambda: train_dac(cfg, progress=False, data=_LOADED[cfg.data]))
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", default=["bce", *[c for c in PAIRWISE_CANDIDATES if c != "bce"],
-                                                         "slf-joint", "slf-joint-norm", "slf-softmax"],
+                                                         "slf-align", "slf-joint", "slf-joint-norm", "slf-softmax"],
                         help="pairwise losses and SLF variants on the whole MNIST-5k")
-    parser.add_argument("--imbalanced-methods", nargs="+", default=["bce", "slf-joint"])
+    parser.add_argument("--imbalanced-methods", nargs="+", default=["bce", "slf-align", "slf-joint"],
+                        help="the first is the baseline of the p-values")
     parser.add_argument("--retentions", nargs="*", type=float, default=[0.1, 0.3, 0.5, 0.7, 0.9])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--imbalanced-seeds", type=int, default=None, help="(default: --seeds)")
@@ -76,19 +85,31 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="parallel runs (processes)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run (default: 1)")
     parser.add_argument("--out", type=Path, default=Path("runs/dac_seeds"))
-    args = parser.parse_args()
-    imbalanced_seeds = args.imbalanced_seeds or args.seeds
+    return parser
 
-    base = DACConfig(data="mnist5k", width=args.width, rounds=args.rounds, epochs_per_round=args.epochs_per_round,
+
+def base_config(args: argparse.Namespace) -> DACConfig:
+    return DACConfig(data="mnist5k", width=args.width, rounds=args.rounds, epochs_per_round=args.epochs_per_round,
                      optimizer=args.optimizer, num_threads=args.threads)
+
+
+def jobs_of(args: argparse.Namespace) -> List[Tuple[str, str, DACConfig, Path]]:
+    """Every run of this benchmark: (folder, method, its configuration, where its record is saved)."""
+    base = base_config(args)
     jobs: List[Tuple[str, str, Optional[float], int]] = [("all", method, None, seed) for method in args.methods
                                                            for seed in range(args.seeds)]
     jobs += [(f"r{r:g}", method, r, seed) for r in args.retentions for method in args.imbalanced_methods
-             for seed in range(imbalanced_seeds)]
-    print(f"MNIST-5k, width {args.width}, {args.rounds} rounds x {args.epochs_per_round} epochs, {args.optimizer}; "
-          f"{len(jobs)} runs on {args.workers} worker(s)")
-    work = [(folder, method, method_config(base, method, min_retention=r, seed=seed),
+             for seed in range(args.imbalanced_seeds or args.seeds)]
+    return [(folder, method, method_config(base, method, min_retention=r, seed=seed),
              args.out / folder / method / f"seed{seed}.json") for folder, method, r, seed in jobs]
+
+
+def main() -> None:
+    args = build_parser().parse_args()
+    imbalanced_seeds = args.imbalanced_seeds or args.seeds
+    work = jobs_of(args)
+    print(f"MNIST-5k, width {args.width}, {args.rounds} rounds x {args.epochs_per_round} epochs, {args.optimizer}; "
+          f"{len(work)} runs on {args.workers} worker(s)")
     runs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
@@ -134,10 +155,23 @@ def main() -> None:
     (args.out / "dac_seeds.md").write_text(markdown + "\n")
     table = {folder: {method: {m: scores(folder, method, m) for m in METRICS} for method in methods}
              for folder, methods in runs.items()}
+    # Each SLF method's weights, mean over training, then over seeds (in the order of "candidates").
+    weights = {folder: {method: np.mean([run["mean_weights"] for run in rows], axis=0).round(4).tolist()
+                        for method, rows in methods.items() if rows[0].get("mean_weights")}
+               for folder, methods in runs.items()}
+    candidates = next((rows[0]["candidates"] for methods in runs.values() for rows in methods.values()
+                       if rows[0].get("candidates")), None)
     (args.out / "dac_seeds.json").write_text(json.dumps(
         {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "scores": table,
-         "minutes": minutes}, indent=1, allow_nan=True))
+         "candidates": candidates, "mean_weights": weights, "minutes": minutes}, indent=1, allow_nan=True))
     written = [args.out / "dac_seeds.md", args.out / "dac_seeds.json"]
+    panels = {("all digits" if folder == "all" else f"imbalanced, r = {folder[1:]}"): {"runs": methods[DEFAULT_METHOD]}
+              for folder, methods in runs.items()
+              if any(run.get("weights_history") for run in methods.get(DEFAULT_METHOD, []))}
+    if panels:
+        written.append(plot_selection_weight_grid(
+            panels, args.out / "dac_default_weights.png", columns=min(3, len(panels)),
+            title="DAC, MNIST-5k: SLF default recipe (align), weights over training (mean +- std over seeds)"))
     if args.retentions:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt

@@ -1,13 +1,16 @@
 """fairseq on the real Ding German-English corpus: ``--criterion slf`` against ``label_smoothed_cross_entropy``.
 
-1. Words per second: one training step (forward, criterion, backward, Adam step) of two
-   copies of the same transformer, one per criterion, on the same real batches, in
-   interleaved rounds; the median per-round ratio slf / label_smoothed_cross_entropy
-   (goal >= 0.95).
+1. Words per second: one training step (forward, criterion, backward, Adam step) of
+   copies of the same transformer, one per criterion (``CRITERIA``: label smoothing, SLF's
+   default recipe ``--criterion slf``, and the literal ``--slf-mode joint``), on the same
+   real batches, in interleaved rounds; the median per-round ratio of the default recipe
+   to label_smoothed_cross_entropy (``ratio``, goal >= 0.95) and of the literal one
+   (``ratio_joint``).
 2. BLEU after a fixed CPU budget: ``python -m slf_fairseq.ding_translate`` for each
    method of ``--methods`` (same model, data, epochs; seeds 1..N), sacrebleu on the 600
-   test pairs; mean +- std and a paired t-test against label smoothing. Writes JSON and a
-   PNG to ``--out``.
+   test pairs; mean +- std and a paired t-test against label smoothing. Writes JSON, a
+   PNG per method and ``fairseq_default_weights.png`` (the default recipe's weights over
+   training, read from fairseq's training log) to ``--out``.
 
     python benchmarks/fairseq_slf.py --seeds 3 --epochs 10
     python benchmarks/fairseq_slf.py --seeds 3 --epochs 10 --skip-timing --methods slf_validation \
@@ -28,27 +31,37 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from tqdm import tqdm
 
-from _comparison import earlier_runs, paired_t_tests, summary
+from slf.stochastic_loss import DEFAULT_MODE
+
+from _comparison import earlier_runs, paired_t_tests, recipe_signature, summary
 from _timing import interleaved_times, median_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 CANDIDATES = "label_smoothed_nll,focal,poly1,mae"
-CRITERIA = {"label_smoothed_cross_entropy": [], "slf": ["--slf-candidates", CANDIDATES]}
+# The criteria timed against each other: name -> (criterion, extra arguments). "slf" is the default recipe.
+CRITERIA = {"label_smoothed_cross_entropy": ("label_smoothed_cross_entropy", []),
+            "slf": ("slf", ["--slf-candidates", CANDIDATES]),
+            "slf_joint": ("slf", ["--slf-candidates", CANDIDATES, "--slf-mode", "joint"])}
+# --slf-mode of the runs saved before align became the criterion's default (their extra has no --slf-mode).
+ARCHIVED_DEFAULT_MODE = "joint"
 # Method name -> (criterion, extra fairseq-train arguments).
 METHODS = {
     "label_smoothed": ("label_smoothed_cross_entropy", []),
-    "slf_joint": ("slf", ["--slf-candidates", CANDIDATES]),
+    "slf_align": ("slf", ["--slf-candidates", CANDIDATES]),  # the default recipe: no --slf-mode
+    "slf_joint": ("slf", ["--slf-candidates", CANDIDATES, "--slf-mode", "joint"]),
     "slf_softmax_mean": ("slf", ["--slf-candidates", CANDIDATES, "--slf-mode", "softmax", "--slf-normalize", "mean"]),
     # The look-ahead costs about a training step; every 4th step keeps it near a quarter of one.
     "slf_validation": ("slf", ["--slf-candidates", CANDIDATES, "--slf-mode", "validation",
                                "--slf-validation-interval", "4"]),
 }
-LABELS = {"label_smoothed": "label smoothed CE", "slf_joint": "SLF joint", "slf_softmax_mean": "SLF softmax+mean",
+DEFAULT_METHOD = "slf_align"
+LABELS = {"label_smoothed": "label smoothed CE", "slf_align": "SLF default\n(align)", "slf_joint": "SLF joint",
+          "slf_softmax_mean": "SLF softmax+mean",
           "slf_validation": "SLF validation"}
 
 
@@ -72,8 +85,9 @@ def words_per_second(data_bin: Path, rounds: int, warmup: int) -> Dict[str, Any]
             "--label-smoothing", "0.1", "--cpu", "--max-tokens", "4096"]
     steps, batches = {}, None
     model = None
-    for name, extra in CRITERIA.items():
-        args = options.parse_args_and_arch(options.get_training_parser(), [*base, "--criterion", name, *extra])
+    for name, (criterion_name, extra) in CRITERIA.items():
+        args = options.parse_args_and_arch(options.get_training_parser(),
+                                           [*base, "--criterion", criterion_name, *extra])
         task = tasks.setup_task(args)
         if batches is None:
             task.load_dataset("train")
@@ -95,20 +109,75 @@ def words_per_second(data_bin: Path, rounds: int, warmup: int) -> Dict[str, Any]
         steps[name] = step
     # Each step returns words per second; interleaved_times collects whatever the steps return.
     wps = interleaved_times(steps, rounds, warmup)
+    # "slf" (ratio) is the default recipe; "slf_joint" (ratio_joint) the literal update.
     return {"label_smoothed_wps": statistics.median(wps["label_smoothed_cross_entropy"]),
-            "slf_wps": statistics.median(wps["slf"]),
-            "ratio": median_ratio(wps["slf"], wps["label_smoothed_cross_entropy"]), "rounds": rounds}
+            "slf_wps": statistics.median(wps["slf"]), "slf_joint_wps": statistics.median(wps["slf_joint"]),
+            "ratio": median_ratio(wps["slf"], wps["label_smoothed_cross_entropy"]),
+            "ratio_joint": median_ratio(wps["slf_joint"], wps["label_smoothed_cross_entropy"]),
+            "slf_mode": DEFAULT_MODE, "rounds": rounds}
+
+
+def settled(criterion: str, extra: Sequence[str], default_mode: str) -> Tuple[str, List[str]]:
+    """``criterion`` and ``extra`` with the SLF mode written out: ``default_mode`` where ``extra`` names none.
+
+    Example:
+        >>> settled("slf", ["--slf-candidates", "a,b"], "joint")
+        ('slf', ['--slf-candidates', 'a,b', '--slf-mode', 'joint'])
+    """
+    extra = list(extra)
+    if criterion == "slf" and "--slf-mode" not in extra:
+        extra += ["--slf-mode", default_mode]
+    return criterion, extra
 
 
 def finished_run(folder: Path, criterion: str, extra: List[str], epochs: int, seed: int) -> Optional[Dict[str, Any]]:
-    """The results.json of an earlier run with exactly these settings, if there is one."""
+    """The results.json of an earlier run with these settings, if there is one.
+
+    A run without ``--slf-mode`` ran the criterion's default of its day: the one it saved as
+    ``slf_default_mode``, or ``ARCHIVED_DEFAULT_MODE`` (joint) for runs made before align was the default.
+    """
     path = folder / "results.json"
     if not path.is_file():
         return None
     results = json.loads(path.read_text())
-    same = (results["criterion"], results["extra"], results["max_epoch"], results["seed"]) == (
-        criterion, list(extra), epochs, seed)
-    return results if same else None
+    saved = settled(results["criterion"], results["extra"], results.get("slf_default_mode", ARCHIVED_DEFAULT_MODE))
+    same = (*saved, results["max_epoch"], results["seed"]) == (*settled(criterion, extra, DEFAULT_MODE), epochs, seed)
+    # A default-recipe run made under other recipe constants is stale (runs before the record: other modes).
+    current = results.get("recipe", recipe_signature()) == recipe_signature()
+    return results if same and current else None
+
+
+def weights_history(train_log: Path) -> List[Dict[str, Any]]:
+    """The candidate weights fairseq logged during training (``train_inner`` records, every
+    ``--log-interval`` updates), as ``{'step', 'weights': {candidate: weight}}`` rows."""
+    if not train_log.is_file():
+        return []
+    rows = []
+    for line in train_log.read_text().splitlines():
+        if "| train_inner |" not in line or "{" not in line:
+            continue
+        record = json.loads(line[line.index("{"):])
+        record = {key[len("train_inner_"):] if key.startswith("train_inner_") else key: value
+                  for key, value in record.items()}
+        weights = {key[len("w_"):]: float(value) for key, value in record.items() if key.startswith("w_")}
+        if weights:
+            rows.append({"step": int(float(record.get("num_updates", len(rows)))), "weights": weights})
+    return rows
+
+
+def record_history(folder: Path, results: Dict[str, Any]) -> Dict[str, Any]:
+    """Adds to a new run's ``results.json`` the mode its default stood for, and (SLF) its weights over
+    training with their mean (``weights_history``, ``candidates``, ``mean_weights``)."""
+    results = {**results, "slf_default_mode": DEFAULT_MODE, "recipe": recipe_signature()}
+    history = weights_history(folder / "train.log")
+    if history:
+        names = list(history[0]["weights"])
+        results["candidates"] = names
+        results["weights_history"] = [{"step": row["step"], "weights": [row["weights"].get(n, 0.0) for n in names]}
+                                      for row in history]
+        results["mean_weights"] = {n: statistics.fmean(row["weights"].get(n, 0.0) for row in history) for n in names}
+    (folder / "results.json").write_text(json.dumps(results, indent=2))
+    return results
 
 
 def main() -> None:
@@ -143,8 +212,9 @@ def main() -> None:
         timing = words_per_second(data_bin, args.rounds, args.warmup)
         report["timing"] = timing
         print(f"words/s (median of {timing['rounds']} interleaved training steps): label_smoothed_cross_entropy "
-              f"{timing['label_smoothed_wps']:.0f}, slf {timing['slf_wps']:.0f}, ratio slf / label_smoothed "
-              f"{timing['ratio']:.3f} (goal >= 0.95)")
+              f"{timing['label_smoothed_wps']:.0f}, slf (default recipe, {DEFAULT_MODE}) {timing['slf_wps']:.0f}, "
+              f"slf joint {timing['slf_joint_wps']:.0f}; ratio slf / label_smoothed {timing['ratio']:.3f} "
+              f"(goal >= 0.95), joint / label_smoothed {timing['ratio_joint']:.3f}")
     if not args.skip_training:
         runs: Dict[str, List[Dict[str, Any]]] = {}
         if args.reuse:
@@ -161,6 +231,7 @@ def main() -> None:
             finished = finished_run(folder, criterion, extra, args.epochs, seed) if args.keep_finished else None
             if finished is None:
                 finished = run(folder, criterion, args.epochs, seed, data=args.data, extra=extra, threads=threads)
+                finished = record_history(folder, finished)
                 if not args.keep_checkpoints:  # about 30 MB a run; BLEU and the weights are in results.json
                     shutil.rmtree(folder / "checkpoints", ignore_errors=True)
             return finished
@@ -181,7 +252,7 @@ def main() -> None:
                   f"valid nll {nll:.2f}   fairseq train wps {wps:.0f}")
         report["paired_t_p"] = paired_t_tests(scores, "label_smoothed", "BLEU")
         for method, method_runs in runs.items():
-            for candidate in method_runs[0]["weights"]:
+            for candidate in method_runs[0].get("weights") or {}:
                 print(f"  {method} w_{candidate:20s} {summary([r['weights'][candidate] for r in method_runs])} "
                       "(last epoch)")
         from slf.plots import plot_method_comparison
@@ -190,6 +261,14 @@ def main() -> None:
                                      ylabel="test BLEU",
                                      title=f"Ding de-en, small transformer, {args.epochs} epochs, CPU")
         print(f"plot: {png}")
+        default_runs = [r for r in runs.get(DEFAULT_METHOD, []) if r.get("weights_history")]
+        if default_runs:
+            from slf.plots import plot_selection_weights
+
+            png = plot_selection_weights({"runs": default_runs}, None, args.out / "fairseq_default_weights.png",
+                                         title=f"fairseq Ding de-en: SLF default recipe (align), weights over "
+                                               f"training, {len(default_runs)} seeds")
+            print(f"plot: {png}")
     (args.out / "fairseq_slf.json").write_text(json.dumps(report, indent=2))
     print(f"results: {args.out / 'fairseq_slf.json'}")
 

@@ -39,7 +39,7 @@ def test_table_1_cells_are_the_mean_and_95_percent_interval_of_the_saved_runs(qu
     half = stats.t.ppf(0.975, len(accuracy) - 1) * statistics.stdev(accuracy) / len(accuracy) ** 0.5
     assert ce_mean == pytest.approx(statistics.fmean(accuracy), abs=5e-5)
     assert ce_half == pytest.approx(half, abs=5e-5)
-    assert len(CELL.findall(row)) == 2 + 4  # CE, best single and the four SLF modes run at this budget
+    assert len(CELL.findall(row)) == 2 + 5  # CE, best single, the default recipe and the four SLF modes run here
 
 
 def test_every_core_section_is_rendered_with_its_command_and_figures(quick):
@@ -53,7 +53,8 @@ def test_every_core_section_is_rendered_with_its_command_and_figures(quick):
     assert len(rows) >= 4  # classification, MILS and the two label-noise settings
     assert all(re.search(r"SLF ahead|SLF loses|level", row) for row in rows)
     for png in ("classify/classify_seeds_mlp.png", "k_sweep/k_sweep.png", "scaling/slf_scaling.png",
-                "noisy_labels/selection_weights_sym0.4.png"):
+                "noisy_labels/selection_weights_sym0.4.png", "classify/classify_default_weights.png",
+                "noisy_labels/noisy_labels_default_weights.png"):
         assert (base / "archive" / png).stat().st_size > 10_000  # linked where the archive keeps it
         assert f"](archive/{png})" in report
     # The host sections were not run, and the report says how to run them instead of leaving a gap.
@@ -65,7 +66,7 @@ def test_the_archive_keeps_each_run_and_a_fresh_checkout_continues_from_it(quick
     base, _ = quick
     archive, runs = base / "archive", base / "runs"
     assert len(list(archive.glob("k_sweep/mlp/*/*seed*.json"))) == len(list(runs.glob("k_sweep/mlp/*/*seed*.json")))
-    assert len(list(archive.glob("noisy_labels/mlp/*/*/seed*.json"))) == 2 * 5 * 2  # settings x methods x seeds
+    assert len(list(archive.glob("noisy_labels/mlp/*/*/seed*.json"))) == 2 * 6 * 2  # settings x methods x seeds
     stamp = json.loads((archive / "k_sweep/run_all.stamp.json").read_text())
     assert stamp["returncode"] == 0 and stamp["command"][1] == "benchmarks/k_sweep.py" and "cores" in stamp["machine"]
 

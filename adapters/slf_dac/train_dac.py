@@ -18,10 +18,14 @@ After the last round each image's cluster is :math:`\arg\max_h l_{ih}`.
 **The pairwise loss** L is DAC's binary cross-entropy ``bce``, any other core pairwise
 loss (``slf.losses.available('binary')`` on probabilities: ``mse``, ``mae``, ``hinge``,
 ``cosine``), or SLF over them (the SLF paper's clustering experiment): a
-:class:`slf.StochasticLoss` with task ``'binary'`` whose decision network reads each
-selected pair's similarity :math:`g_{ij}` (and its confidence :math:`|2g_{ij} - 1|`).
-SLF runs in ``joint`` (the paper's Algorithm 1) or ``softmax`` mode; ``validation`` mode
-needs labelled held-out data, which clustering does not have.
+:class:`slf.StochasticLoss` with task ``'binary'``. Clustering has no labels, so no
+held-out score: the default recipe (``align``) compares each candidate's gradient at the
+network's last layer with DAC's own loss (BCE) on the *previous* batch's selected pairs,
+a batch the step does not train on (``held_out='previous_batch'``), and keeps the
+candidates whose steps carry over from batch to batch. ``joint`` (the paper's Algorithm 1)
+and ``softmax`` learn a decision network that reads each selected pair's similarity
+:math:`g_{ij}` (and its confidence :math:`|2g_{ij} - 1|`); ``validation`` mode needs
+labelled held-out data, which clustering does not have.
 """
 from __future__ import annotations
 
@@ -62,7 +66,7 @@ __all__ = [
 ]
 
 PAIRWISE_CANDIDATES: Tuple[str, ...] = ("mse", "mae", "hinge", "cosine", "bce")
-SLF_MODES = ("joint", "softmax")
+SLF_MODES = ("align", "joint", "softmax")
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 TRAINER = "dac"
 # Similarities are clamped away from 0 and 1 so that BCE's logs stay finite.
@@ -84,7 +88,8 @@ class DACConfig:
         loss: ``'bce'`` (DAC), another pairwise loss of ``slf.losses.available('binary')``, or ``'slf'``.
         loss_options: keyword arguments of that loss.
         slf_candidates: SLF's candidate pairwise losses (default: the SLF paper's five).
-        slf_mode: ``'joint'`` (the paper's update) or ``'softmax'``.
+        slf_mode: ``'align'`` (the default recipe, against the previous batch), ``'joint'``
+            (the paper's update) or ``'softmax'``.
         slf_samples: K, the number of Gumbel-Softmax samples averaged.
         slf_tau: Gumbel-Softmax temperature.
         slf_options: further ``StochasticLoss`` arguments, e.g. ``{'normalize': 'mean'}``.
@@ -103,7 +108,7 @@ class DACConfig:
 
     Example:
         >>> DACConfig(loss="slf").method
-        'slf-joint'
+        'slf-align'
     """
 
     data: str = "mnist5k"
@@ -114,7 +119,7 @@ class DACConfig:
     loss: str = "bce"
     loss_options: Dict[str, Any] = field(default_factory=dict)
     slf_candidates: Tuple[str, ...] = PAIRWISE_CANDIDATES
-    slf_mode: str = "joint"
+    slf_mode: str = "align"
     slf_samples: int = 3
     slf_tau: float = 1.0
     slf_options: Dict[str, Any] = field(default_factory=dict)
@@ -164,7 +169,7 @@ class DACConfig:
 
     @property
     def method(self) -> str:
-        """``'bce'``, ``'mse'``, ... or ``'slf-joint'`` / ``'slf-softmax'``."""
+        """``'bce'``, ``'mse'``, ... or ``'slf-align'`` / ``'slf-joint'`` / ``'slf-softmax'``."""
         return f"slf-{self.slf_mode}" if self.loss == "slf" else self.loss
 
     def thresholds(self) -> AdaptiveThresholds:
@@ -185,6 +190,8 @@ def build_pairwise_criterion(cfg: DACConfig) -> nn.Module:
     if cfg.loss == "slf":
         options = {"num_samples": cfg.slf_samples, "tau": cfg.slf_tau, "mode": cfg.slf_mode,
                    "seed": cfg.seed, **cfg.slf_options}
+        if cfg.slf_mode == "align":
+            options.setdefault("held_out", "previous_batch")
         return StochasticLoss(list(cfg.slf_candidates), task="binary", from_logits=False, reduction="none",
                               **options)
     return losses.build(cfg.loss, task="binary", from_logits=False, reduction="none", **cfg.loss_options)

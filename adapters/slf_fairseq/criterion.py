@@ -27,9 +27,18 @@ batch`` the decision logits are averaged over the batch's tokens (one weight vec
 batch); with ``sample`` each token gets its own. They do not depend on which word is
 which, nor on the vocabulary size.
 
-**Modes** (``--slf-mode``, as in the core): ``joint`` (Algorithm 1: the decision network
-descends the same loss as the model, and drifts onto the candidate with the smallest
-values), ``softmax`` (no Gumbel noise) and ``validation``: the loss does not train the
+**Modes** (``--slf-mode``, as in the core). ``align`` (the default recipe,
+:mod:`slf.alignment`): every training step compares each candidate's gradient at the
+output layer with the gradient of the held-out NLL on a batch of ``--slf-validation-subset``
+(default ``valid``; batches of ``--slf-validation-max-tokens``, cycled; in eval mode) and
+weighs the candidates by a sharp softmax of the smoothed cosines, with the margin's head
+start for ``label_smoothed_nll`` (fairseq's stock criterion) when it is a candidate. With the decoder's
+input and output embeddings shared, the compared layer is the one before the output
+projection (the shared matrix's gradient would run through the whole decoder). Without a
+validation split the reference is the previous training batch's NLL, with a warning.
+``joint`` (Algorithm 1: the decision network descends the same loss as the model, and
+drifts onto the candidate with the smallest values), ``softmax`` (no Gumbel noise) and
+``validation``: the loss does not train the
 decision network; after each training forward (every ``--slf-validation-interval``) it
 takes a first-order look-ahead step on a held-out batch from ``--slf-validation-subset``
 (default ``valid``; batches of ``--slf-validation-max-tokens``, cycled):
@@ -69,13 +78,14 @@ from fairseq.logging import metrics
 from torch import Tensor, nn
 
 from slf import DecisionMLP, GlobalDecision, StochasticLoss, distributed, losses
+from slf.alignment import last_layer_parameters
 from slf.lookahead import directional_derivative
+from slf.stochastic_loss import DEFAULT_MODE, MODES
 
 from .token_losses import TOKEN_FEATURES, TOKEN_LOSSES, TokenLoss, token_decision_features, token_statistics
 
 WEIGHT_PREFIX = "slf_weight_"
 FEATURE_TOKENS = 512
-MODES = ("joint", "softmax", "validation")
 
 
 def valid_candidates() -> List[str]:
@@ -96,8 +106,10 @@ class SLFCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig):
     slf_tau_schedule: str = field(default="constant", metadata={"help": "constant or exponential"})
     slf_tau_decay: float = field(default=0.999, metadata={"help": "per-step decay of an exponential schedule"})
     slf_tau_min: float = field(default=0.1, metadata={"help": "floor of the exponential schedule"})
-    slf_mode: str = field(default="joint", metadata={"help": "joint (Algorithm 1), softmax (no noise) or validation "
-                                                              "(held-out look-ahead)"})
+    slf_mode: str = field(default=DEFAULT_MODE, metadata={"help": "align (the default recipe: gradient alignment with "
+                                                                   "the held-out NLL), joint (Algorithm 1, collapses), "
+                                                                   "softmax (no noise) or validation (held-out "
+                                                                   "look-ahead)"})
     slf_normalize: str = field(default="none", metadata={"help": "none or mean (divide each candidate by its "
                                                                   "running mean)"})
     slf_selection: str = field(default="batch", metadata={"help": "batch (one weight vector) or sample (per token)"})
@@ -106,10 +118,10 @@ class SLFCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig):
     slf_focal_gamma: float = field(default=2.0, metadata={"help": "gamma of the focal candidate"})
     slf_poly1_epsilon: float = field(default=1.0, metadata={"help": "epsilon of the poly1 candidate"})
     slf_seed: int = field(default=1, metadata={"help": "seed of the Gumbel noise generator"})
-    slf_validation_subset: str = field(default="valid", metadata={"help": "validation mode: the split that gives "
-                                                                          "the held-out batches"})
-    slf_validation_max_tokens: int = field(default=2048, metadata={"help": "validation mode: tokens per held-out "
-                                                                           "batch"})
+    slf_validation_subset: str = field(default="valid", metadata={"help": "align and validation modes: the split that "
+                                                                          "gives the held-out batches"})
+    slf_validation_max_tokens: int = field(default=2048, metadata={"help": "align and validation modes: tokens per "
+                                                                           "held-out batch"})
     slf_validation_interval: int = field(default=1, metadata={"help": "validation mode: update the decision network "
                                                                       "every this many steps"})
     slf_decision_lr: float = field(default=1e-2, metadata={"help": "validation mode: Adam learning rate of the "
@@ -145,7 +157,7 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         slf_tau_schedule: str = "constant",
         slf_tau_decay: float = 0.999,
         slf_tau_min: float = 0.1,
-        slf_mode: str = "joint",
+        slf_mode: str = DEFAULT_MODE,
         slf_normalize: str = "none",
         slf_selection: str = "batch",
         slf_decision: str = "mlp",
@@ -173,19 +185,50 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         epsilon = {"label_smoothed_nll": label_smoothing, "poly1": slf_poly1_epsilon}
         candidates = [TokenLoss(name, epsilon=epsilon.get(name, 0.0), gamma=slf_focal_gamma)
                       if name in TOKEN_LOSSES else name for name in names]
+        # The recipe leaves the stock criterion's loss only for a clearly better aligned candidate.
+        stock = next((name for name in ("label_smoothed_nll", "nll") if name in names), None)
+        learned = dict(alignment={"preferred": stock}) if slf_mode == "align" else dict(
+            selection=slf_selection, decision_lr=slf_decision_lr, validation_interval=slf_validation_interval,
+            decision=DecisionMLP(TOKEN_FEATURES, len(candidates)) if slf_decision == "mlp" else slf_decision)
         self.slf = StochasticLoss(
             candidates, task="classification", num_samples=slf_samples, tau=slf_tau, tau_schedule=slf_tau_schedule,
-            tau_decay=slf_tau_decay, tau_min=slf_tau_min, hard=slf_hard, selection=slf_selection,
-            decision=DecisionMLP(TOKEN_FEATURES, len(candidates)) if slf_decision == "mlp" else slf_decision,
-            mode=slf_mode, normalize=None if slf_normalize == "none" else slf_normalize,
-            decision_lr=slf_decision_lr, validation_interval=slf_validation_interval, reduction="sum", seed=slf_seed,
+            tau_decay=slf_tau_decay, tau_min=slf_tau_min, hard=slf_hard, mode=slf_mode,
+            normalize=None if slf_normalize == "none" else slf_normalize, reduction="sum", seed=slf_seed, **learned,
         )
         self.needs = sorted({need for c in candidates if isinstance(c, TokenLoss) for need in c.needs})
+        self._no_held_out = False
+        self._reference_step: Optional[int] = None
         self.validation_subset = slf_validation_subset
         self.validation_max_tokens = slf_validation_max_tokens
         self.held_out_seed = slf_seed
         self._held_out_batches: Any = None
         self._held_out_epoch: Any = None
+
+    def _align_reference(self, model: nn.Module, lprobs: Tensor) -> None:
+        """``align`` mode: find the compared layer once; on a step that is due, the held-out NLL's
+        gradient becomes the reference (eval mode: no dropout)."""
+        slf = self.slf
+        if slf.last_layer is None:
+            # A shared input/output embedding is reached again at the decoder's input: its gradient
+            # would run through the whole decoder, so the layer before the projection is compared.
+            shared = [module.weight for name, module in model.named_modules()
+                      if name.endswith("embed_tokens") and isinstance(getattr(module, "weight", None), Tensor)]
+            slf.last_layer = last_layer_parameters([lprobs], exclude=shared)
+        if self._no_held_out or not slf.decision.reference_due(slf.step) or slf.step == self._reference_step:
+            return
+        try:
+            held_out = self._held_out_sample(model)
+        except ValueError:
+            self._no_held_out = True  # the loss falls back to the previous batch, and says so once
+            return
+        self._reference_step = slf.step
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.enable_grad():
+                slf.set_reference(self._mean_nll(model, held_out))
+        finally:
+            model.train(was_training)
 
     def _features(self, lprobs: Tensor, log_p: Tensor, tokens: Tensor) -> Optional[Tensor]:
         """Decision features of the real tokens; with one weight vector per batch, of at most
@@ -226,7 +269,12 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         lprobs, target, net_output = self._lprobs_and_target(model, sample)
         tokens = target.ne(self.padding_idx)
         columns, stats = self._candidate_columns(lprobs, target, tokens)
-        loss = self.slf.combine(columns, features=self._features(lprobs, stats["log_p"], tokens))[0].sum()
+        if self.slf.mode == "align":
+            if self.training:
+                self._align_reference(model, lprobs)
+            loss = self.slf.combine(columns, reference=-stats["log_p"][tokens])[0].sum()
+        else:
+            loss = self.slf.combine(columns, features=self._features(lprobs, stats["log_p"], tokens))[0].sum()
         nll_loss = -stats["log_p"].detach()[tokens].sum()
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
         logging_output = {

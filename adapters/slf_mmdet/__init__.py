@@ -17,6 +17,11 @@ Registered:
 
 - ``SLFYOLOV3Head`` in mmdet's ``MODELS``: YOLOv3 with SLF-learned weights for its loss
   parts (:mod:`slf_mmdet.yolo_head`).
+- ``SLFHeldOutHook`` in mmengine's ``HOOKS``: held-out batches (the val dataloader's) for
+  the default recipe of every SLF loss in the model (:mod:`slf_mmdet.held_out_hook`)::
+
+      custom_hooks = [dict(type='SLFHeldOutHook')]
+
 - ``SLFLoggerHook`` in mmengine's ``HOOKS``: the learned weights in the log, TensorBoard
   and a PNG (:mod:`slf_mmdet.logger_hook`)::
 
@@ -45,6 +50,7 @@ Registered:
 The core package ``slf`` never imports mmengine or mmdet; only this package does.
 """
 from .boundary_loss import MMDetBoundaryLoss
+from .held_out_hook import SLFHeldOutHook
 from .iou_balanced import IoUBalancedRetinaHead, MMDetIoUBalancedClsLoss, MMDetIoUBalancedLocLoss
 from .logger_hook import SLFLoggerHook
 from .mils_loop import MILSEpochBasedTrainLoop
@@ -52,4 +58,4 @@ from .stochastic_loss import MMDetStochasticLoss
 from .yolo_head import SLFYOLOV3Head
 
 __all__ = ["IoUBalancedRetinaHead", "MILSEpochBasedTrainLoop", "MMDetBoundaryLoss", "MMDetIoUBalancedClsLoss",
-           "MMDetIoUBalancedLocLoss", "MMDetStochasticLoss", "SLFLoggerHook", "SLFYOLOV3Head"]
+           "MMDetIoUBalancedLocLoss", "MMDetStochasticLoss", "SLFHeldOutHook", "SLFLoggerHook", "SLFYOLOV3Head"]

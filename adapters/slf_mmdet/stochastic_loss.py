@@ -16,6 +16,13 @@ so :math:`\\sum_r c_{r,i}` is exactly what candidate i alone returns in mmdet. T
 rows (all leading dimensions of ``pred``) are weighed by :meth:`slf.StochasticLoss.combine`
 and the result is ``loss_weight * sum_r H_r``: with all the weight on one candidate it
 equals that candidate's mmdet loss.
+
+The default recipe (``mode='align'``) compares each candidate's gradient at the layer
+that produced ``pred`` with that of the stock loss of the slot (``bce`` with
+``use_sigmoid``, ``ce`` without, ``mse`` for boxes). Its reference comes from the val
+dataloader through :class:`slf_mmdet.SLFHeldOutHook`; without the hook, from the previous
+training batch (with a warning). A head that calls the loss once per feature level (YOLOv3)
+makes one step of it per iteration: the calls share mmengine's iteration number.
 """
 from __future__ import annotations
 
@@ -29,13 +36,15 @@ from mmdet.registry import MODELS
 from torch import Tensor, nn
 
 from slf import StochasticLoss, losses
+from slf.stochastic_loss import DEFAULT_MODE, DEFAULT_VALIDATION_LOSS
 
 CandidateSpec = Union[str, Mapping[str, Any]]
 REDUCTIONS = ("none", "mean", "sum")
 # StochasticLoss options this adapter fixes itself (the task from use_sigmoid, mmdet's reduction).
 _FIXED = {"self", "candidates", "task", "reduction", "fused", "compile", "validation_loss", "lookahead",
           "lookahead_lr", "validation_interval", "decision_lr", "from_logits", "candidate_kwargs", "hypergradient",
-          "decision_reads_losses"}
+          "decision_reads_losses", "held_out", "last_layer"}
+MODES = ("align", "joint", "softmax")
 SLF_OPTIONS = tuple(name for name in inspect.signature(StochasticLoss.__init__).parameters if name not in _FIXED)
 
 
@@ -99,6 +108,16 @@ class _HostCandidate(nn.Module):
         return self.loss(pred, target, weight=weight, reduction_override="none")
 
 
+def mmengine_iteration() -> Optional[int]:
+    """The training iteration mmengine's runner is in (``None`` outside its training loop): the
+    calls of one iteration, one per feature level in YOLOv3, form one step of the loss."""
+    from mmengine.logging import MessageHub
+
+    hub = MessageHub.get_current_instance()
+    # RuntimeInfoHook sets the stage for the training loop only and removes it after.
+    return hub.get_info("iter") if hub.get_info("loop_stage") == "train" else None
+
+
 @MODELS.register_module(name="StochasticLoss")
 class MMDetStochasticLoss(nn.Module):
     r"""SLF as an mmdet loss: learned, sampled weighting of candidate losses.
@@ -114,8 +133,10 @@ class MMDetStochasticLoss(nn.Module):
         reduction: ``'mean'``, ``'sum'`` or ``'none'``, as mmdet's losses.
         loss_weight: multiplies the result.
         candidate_kwargs: extra arguments for core candidates by name, e.g. ``{'huber': {'delta': 2.0}}``.
-        **slf_options: :class:`slf.StochasticLoss` options (``SLF_OPTIONS``): ``num_samples``,
-            ``tau``, ``mode`` (``'joint'`` or ``'softmax'``), ``decision``, ``normalize``, ``seed``, ...
+        **slf_options: :class:`slf.StochasticLoss` options (``SLF_OPTIONS``): ``mode``
+            (``'align'``, the default recipe; ``'joint'``, the paper's Algorithm 1, which
+            collapses; or ``'softmax'``), ``alignment``, ``prior``, and for the learned modes
+            ``num_samples``, ``tau``, ``decision``, ``normalize``, ``seed``, ...
 
     Shape:
         - pred: :math:`(*, C)` logits (or boxes with ``task='regression'``).
@@ -151,9 +172,11 @@ class MMDetStochasticLoss(nn.Module):
         if unknown:
             raise ValueError(f"StochasticLoss got unknown option(s) {unknown}; valid: candidates, use_sigmoid, task, "
                              f"reduction, loss_weight, candidate_kwargs, {', '.join(SLF_OPTIONS)}")
-        if slf_options.get("mode", "joint") not in ("joint", "softmax"):
-            raise ValueError(f"mode must be 'joint' or 'softmax' inside an mmdet model, got {slf_options['mode']!r} "
-                             "(validation mode needs a held-out step that mmdet's loop does not take)")
+        mode = slf_options.get("mode", DEFAULT_MODE)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {list(MODES)} inside an mmdet model, got {mode!r} (validation mode "
+                             "needs a look-ahead step that mmdet's loop does not take; 'align' takes its held-out "
+                             "data from SLFHeldOutHook)")
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
         task = task or ("binary" if use_sigmoid else "classification")
@@ -179,6 +202,9 @@ class MMDetStochasticLoss(nn.Module):
         self.reduction = reduction
         self.loss_weight = loss_weight
         self.slf = StochasticLoss(candidates=modules, task=task, reduction="none", **slf_options)
+        self.reference = _CoreCandidate(DEFAULT_VALIDATION_LOSS[task], task) if self.slf.mode == "align" else None
+        if self.reference is not None:
+            self.slf.step_key = mmengine_iteration
 
     @property
     def candidate_names(self) -> List[str]:
@@ -215,8 +241,15 @@ class MMDetStochasticLoss(nn.Module):
         rows = int(math.prod(pred.shape[:-1])) if pred.dim() > 1 else pred.shape[0]
         columns = [self._row_share(name, loss_map, rows, reduction, avg_factor)
                    for name, loss_map in zip(self.candidate_names, maps)]
-        # The decision network reads pred row by row: (R, C) logits, or (R, 4) boxes.
-        per_row, weights = self.slf.combine(columns, pred.reshape(rows, -1))
+        if self.reference is not None:
+            reference = self._row_share("reference", self.reference(pred, target, weight), rows, reduction,
+                                        avg_factor)
+            per_row, weights = self.slf.combine(columns, pred, reference=reference)
+            if self.slf.in_reference_pass:
+                return self.loss_weight * (per_row if reduction == "none" else per_row.sum())
+        else:
+            # The decision network reads pred row by row: (R, C) logits, or (R, 4) boxes.
+            per_row, weights = self.slf.combine(columns, pred.reshape(rows, -1))
         if reduction != "none":
             return self.loss_weight * per_row.sum()
         if all(loss_map.shape == maps[0].shape for loss_map in maps) and maps[0].numel() % rows == 0:

@@ -22,6 +22,7 @@ from mmdet.registry import MODELS
 from torch import Tensor
 
 from slf import LossPartWeighting
+from slf.stochastic_loss import DEFAULT_MODE
 
 PARTS = ("cls", "obj", "noobj", "xy", "wh")
 
@@ -31,12 +32,15 @@ class SLFYOLOV3Head(YOLOV3Head):
     r"""YOLOv3 head whose total loss is an SLF-learned weighting of its five parts.
 
     Args:
-        slf_weighting: options of :class:`slf.LossPartWeighting` (``num_samples``, ``tau``,
-            ``tau_schedule``, ``hard``, ``mode`` (``'joint'`` or ``'softmax'``), ``normalize``
-            (``None`` or ``'mean'``), ``history_interval``, ``seed``). The literal joint
-            update drifts onto the smallest unweighted part (wh on the tree-crown
-            benchmark, see the README); ``normalize='mean'`` reads parts relative to
-            their running means.
+        slf_weighting: options of :class:`slf.LossPartWeighting`: ``mode`` (``'align'``,
+            the default recipe, which compares each part's gradient at the head's output
+            convolutions with the stock total loss's on held-out data, given by
+            :class:`slf_mmdet.SLFHeldOutHook`; ``'joint'``, the paper's literal update;
+            or ``'softmax'``), ``alignment`` (e.g. ``dict(temperature=1.0)``), and for the
+            learned modes ``num_samples``, ``tau``, ``tau_schedule``, ``hard``,
+            ``normalize`` (``None`` or ``'mean'``), ``history_interval``, ``seed``. The
+            literal joint update drifts onto the smallest unweighted part (wh on the
+            tree-crown benchmark, see the README).
         *args, **kwargs: :class:`mmdet.models.dense_heads.YOLOV3Head`'s.
 
     The loss dict holds ``loss_cls``, ``loss_obj``, ``loss_noobj``, ``loss_xy`` and
@@ -60,7 +64,10 @@ class SLFYOLOV3Head(YOLOV3Head):
         conf_weight = getattr(self.loss_conf, "loss_weight", 1.0)
         prior = [getattr(self.loss_cls, "loss_weight", 1.0), conf_weight, conf_weight,
                  getattr(self.loss_xy, "loss_weight", 1.0), getattr(self.loss_wh, "loss_weight", 1.0)]
-        self.part_weighting = LossPartWeighting(PARTS, prior, **dict(slf_weighting or {}))
+        options = dict(slf_weighting or {})
+        if options.get("mode", DEFAULT_MODE) == "align":
+            options.setdefault("last_layer", list(self.convs_pred.parameters()))
+        self.part_weighting = LossPartWeighting(PARTS, prior, **options)
 
     def loss_by_feat_single(self, pred_map: Tensor, target_map: Tensor, neg_map: Tensor) -> tuple:
         """mmdet's per-level loss with objectness split: ``(cls, (obj, noobj), xy, wh)``.

@@ -19,9 +19,11 @@ standardised targets (default MSE, MAE, Huber, log-cosh and Barron's robust loss
 decision network reads the prediction (``slf_decision_input='prediction'``) or the
 prediction and the graph embedding :math:`\mathbf z_b` (``'prediction+embedding'``,
 detached so it does not train the model). Modes as in :class:`slf.StochasticLoss`:
-``validation`` (default) learns the decision network from a one-step look-ahead on a
-held-out batch of the validation split (:meth:`slf.StochasticLoss.validation_step`
-with the PyG batch as the model's input); ``joint`` is the paper's Algorithm 1.
+``align`` (default, the suite's recipe) weighs the candidates by how their gradients at
+the model's output layer align with MSE's on a batch of the validation split
+(:class:`slf.HeldOut` over the PyG batches); ``validation`` learns the decision network
+from a one-step look-ahead on such a batch (:meth:`slf.StochasticLoss.validation_step`);
+``joint`` is the paper's Algorithm 1.
 """
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from slf import distributed, losses
+from slf import HeldOut, distributed, losses
+from slf.stochastic_loss import DEFAULT_MODE, MODES as SLF_MODES
 from slf.train.common import (RESULTS_FILE, format_table, format_top_weights, load_run_results, mean_selection_weights,
                               mean_std, seed_everything, slf_run_record, top_weight)
 from slf.train.classify import build_optimizer, loss_parameters_for_optimizer
@@ -59,7 +62,6 @@ __all__ = [
 
 REGRESSION_CANDIDATES: Tuple[str, ...] = ("mse", "mae", "huber", "log_cosh", "robust")
 DECISION_INPUTS = ("prediction", "prediction+embedding")
-SLF_MODES = ("joint", "softmax", "validation")
 TRAINER = "graph_regression"
 
 
@@ -78,7 +80,7 @@ class GraphRegressionConfig:
         model_options: further model arguments, e.g. ``{'K': 3}`` for ChebNet.
         loss: a regression registry loss (``slf.losses.available('regression')``) or ``'slf'``.
         loss_options: its keyword arguments, e.g. ``{'delta': 0.5}``.
-        slf_mode: ``'validation'`` (recommended), ``'joint'`` or ``'softmax'``.
+        slf_mode: ``'align'`` (the default recipe), ``'validation'``, ``'joint'`` or ``'softmax'``.
         slf_candidates: candidate regression losses.
         slf_samples: K, Gumbel-Softmax samples averaged.
         slf_tau: Gumbel-Softmax temperature.
@@ -97,7 +99,7 @@ class GraphRegressionConfig:
 
     Example:
         >>> GraphRegressionConfig(loss="slf").method
-        'slf-validation'
+        'slf-align'
         >>> GraphRegressionConfig(split="stratified")
         Traceback (most recent call last):
         ...
@@ -115,7 +117,7 @@ class GraphRegressionConfig:
     model_options: Dict[str, Any] = field(default_factory=dict)
     loss: str = "mse"
     loss_options: Dict[str, Any] = field(default_factory=dict)
-    slf_mode: str = "validation"
+    slf_mode: str = DEFAULT_MODE
     slf_candidates: Tuple[str, ...] = REGRESSION_CANDIDATES
     slf_samples: int = 3
     slf_tau: float = 1.0
@@ -149,6 +151,9 @@ class GraphRegressionConfig:
         if self.slf_decision_input not in DECISION_INPUTS:
             raise ValueError(f"slf_decision_input must be one of {list(DECISION_INPUTS)}, "
                              f"got {self.slf_decision_input!r}")
+        if self.slf_mode == "align" and self.slf_decision_input != "prediction":
+            raise ValueError("slf_decision_input sets what the learned modes' decision network reads; "
+                             "slf_mode='align' has none (use 'joint', 'softmax' or 'validation' with it)")
         if self.loss != "slf" and self.loss not in losses.available("regression"):
             raise ValueError(f"unknown loss {self.loss!r}; valid choices: "
                              f"{[*losses.available('regression'), 'slf']}")
@@ -200,11 +205,13 @@ def regression_metrics(predictions: Sequence[float], targets: Sequence[float]) -
             "coefficient_of_determination": float(r2_score(true, pred))}
 
 
-def build_graph_criterion(cfg: GraphRegressionConfig, hidden_channels: int) -> nn.Module:
+def build_graph_criterion(cfg: GraphRegressionConfig, hidden_channels: int,
+                          held_out: Optional[HeldOut] = None) -> nn.Module:
     """The training loss: a registry regression loss, or a regression ``StochasticLoss``.
 
     With ``slf_decision_input='prediction+embedding'`` the decision network is an MLP over
-    the 2 prediction features and the ``hidden_channels`` of the graph embedding.
+    the 2 prediction features and the ``hidden_channels`` of the graph embedding. ``held_out``
+    (validation batches) gives the default recipe its reference.
     """
     if not cfg.is_slf:
         return losses.build(cfg.loss, task="regression", **cfg.loss_options)
@@ -218,6 +225,8 @@ def build_graph_criterion(cfg: GraphRegressionConfig, hidden_channels: int) -> n
         options["decision_lr"] = cfg.slf_decision_lr
     if cfg.slf_decision_input == "prediction+embedding":
         options["decision"] = DecisionMLP(feature_size("regression") + hidden_channels, len(cfg.slf_candidates))
+    if cfg.slf_mode == "align" and held_out is not None:
+        options["held_out"] = held_out
     options.update(cfg.slf_options)
     return StochasticLoss(**options)
 
@@ -313,16 +322,23 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
         model = build_model(cfg.model, in_channels=data.in_channels, edge_dim=data.edge_dim,
                             hidden_channels=cfg.hidden_channels, num_layers=cfg.num_layers, dropout=cfg.dropout,
                             **cfg.model_options).to(device)
-        criterion = build_graph_criterion(cfg, cfg.hidden_channels).to(device)
+        mean, std = data.y_mean, data.y_std
+
+        def standardized(y: Tensor) -> Tensor:
+            return (y.view(-1).float() - mean) / std
+
+        def held_out_forward(net: nn.Module, graphs: Any) -> Tuple[Tensor, Tensor]:
+            graphs = graphs.to(device)
+            return net(graphs), standardized(graphs.y)
+
+        reference = (HeldOut(model, _graph_loader(data.val, cfg.batch_size, cfg.seed + 1), held_out_forward)
+                     if cfg.is_slf and cfg.slf_mode == "align" and len(data.val) else None)
+        criterion = build_graph_criterion(cfg, cfg.hidden_channels, reference).to(device)
         loss_parameters = list(loss_parameters_for_optimizer(criterion, "slf" if cfg.is_slf else "loss"))
         optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters])
         trained = distributed.data_parallel(model)
         validation_mode = cfg.is_slf and cfg.slf_mode == "validation"
         with_embedding = cfg.is_slf and cfg.slf_decision_input == "prediction+embedding"
-        mean, std = data.y_mean, data.y_std
-
-        def standardized(y: Tensor) -> Tensor:
-            return (y.view(-1).float() - mean) / std
 
         loader = _graph_loader(data.train, cfg.batch_size, cfg.seed)
         held_out = _endless(_graph_loader(data.val, cfg.batch_size, cfg.seed + 1)) if validation_mode else None

@@ -6,10 +6,13 @@ Example:
     True
 """
 from . import losses
+from .alignment import GradientAlignment
 from .decision import DecisionMLP, GlobalDecision
+from .held_out import HeldOut
 from .mils import MILS
 from .part_weighting import LossPartWeighting
 from .stochastic_loss import PAPER_CANDIDATES, StochasticLoss
 
-__version__ = "0.1.0"
-__all__ = ["StochasticLoss", "MILS", "LossPartWeighting", "DecisionMLP", "GlobalDecision", "PAPER_CANDIDATES", "losses", "__version__"]
+__version__ = "0.2.0"
+__all__ = ["StochasticLoss", "HeldOut", "GradientAlignment", "MILS", "LossPartWeighting", "DecisionMLP", "GlobalDecision",
+           "PAPER_CANDIDATES", "losses", "__version__"]

@@ -231,14 +231,18 @@ def rank_agreement(model: nn.Module, decision: Optional[nn.Module] = None) -> Di
 
 
 def parameter_rank_difference(module: nn.Module) -> float:
-    """:func:`max_rank_difference` of all of ``module``'s parameters (0.0 when every rank
-    holds the same ones, and in one process). Every rank must call it.
+    """:func:`max_rank_difference` of all of ``module``'s parameters, or of its floating-point
+    buffers when it has no parameters (0.0 when every rank holds the same ones, and in one
+    process). Every rank must call it.
 
     Example:
         >>> parameter_rank_difference(nn.Linear(2, 1))
         0.0
     """
-    return max_rank_difference(torch.cat([p.detach().reshape(-1) for p in module.parameters()]))
+    tensors = [p.detach().reshape(-1) for p in module.parameters()]
+    if not tensors:  # a rule without parameters (align mode's): compare its state
+        tensors = [b.detach().double().reshape(-1) for b in module.buffers() if b.is_floating_point()]
+    return max_rank_difference(torch.cat(tensors)) if tensors else 0.0
 
 
 @contextlib.contextmanager

@@ -28,6 +28,15 @@ part relative to its running mean :math:`m_i` instead, while the model still get
           \\operatorname{sg}\\Big(\\frac{P_i}{w_i m_i}\\Big)
 
 (sg: stop-gradient), equal to L in value and in its gradient for the model.
+
+The default, ``mode='align'`` (:mod:`slf.alignment`), learns nothing by gradient: each
+step it compares every part's gradient at the head's output layers with the gradient of
+the host's own total loss :math:`\\sum_i P_i` on held-out data (or, without any, on the
+previous batch), and sets :math:`\\lambda = S\\,\\operatorname{softmax}(\\log(w / S) + a / T)`
+with :math:`a` the smoothed cosines. Every part is needed, so the temperature is mild
+(``PART_TEMPERATURE``: a cosine 0.1 higher than another's multiplies that part's weight
+by about 1.1 relative to it): the weights start at the configured ones and move by the
+evidence, never onto one part.
 """
 from __future__ import annotations
 
@@ -36,7 +45,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .stochastic_loss import StochasticLoss
+from .stochastic_loss import DEFAULT_MODE, StochasticLoss
+
+PART_TEMPERATURE = 1.0
+PART_MODES = ("align", "joint", "softmax")
 
 
 class _HostPart(nn.Module):
@@ -64,8 +76,13 @@ class LossPartWeighting(nn.Module):
         tau: Gumbel-Softmax temperature; ``tau_schedule``/``tau_decay``/``tau_min`` as in
             :class:`StochasticLoss`.
         hard: straight-through one-hot samples.
-        mode: ``'joint'`` (the paper's Algorithm 1) or ``'softmax'`` (no noise: weights
-            :math:`\lambda = S\,\mathrm{softmax}(v)`).
+        mode: ``'align'`` (the default recipe: weights from each part's gradient alignment
+            with the host's total loss, see the module docs), ``'joint'`` (the paper's
+            Algorithm 1) or ``'softmax'`` (no noise: weights :math:`\lambda = S\,\mathrm{softmax}(v)`).
+        alignment: ``align`` mode: options of :class:`slf.GradientAlignment` (default
+            temperature ``PART_TEMPERATURE``).
+        last_layer: ``align`` mode: the parameters whose gradients are compared (the head's
+            output convolutions; default: found from the parts' autograd graphs).
         normalize: ``None`` (v learns from the unweighted parts) or ``'mean'`` (from each
             part divided by its running mean; see the module docs).
         normalize_momentum: momentum of that running mean.
@@ -95,7 +112,9 @@ class LossPartWeighting(nn.Module):
         tau_decay: float = 0.999,
         tau_min: float = 0.1,
         hard: bool = False,
-        mode: str = "joint",
+        mode: str = DEFAULT_MODE,
+        alignment: Optional[Mapping[str, Any]] = None,
+        last_layer: Optional[Sequence[nn.Parameter]] = None,
         normalize: Optional[str] = None,
         normalize_momentum: float = 0.99,
         history_interval: int = 10,
@@ -110,16 +129,23 @@ class LossPartWeighting(nn.Module):
         if any(not float(w) > 0 for w in prior_weights):
             raise ValueError(f"every prior weight must be > 0 (a part with weight 0 cannot be learned; drop it "
                              f"instead), got {dict(zip(parts, prior_weights))}")
-        if mode not in ("joint", "softmax"):
-            raise ValueError(f"mode must be 'joint' or 'softmax', got {mode!r}")
+        if mode not in PART_MODES:
+            raise ValueError(f"mode must be one of {list(PART_MODES)}, got {mode!r}")
         self.part_names: List[str] = parts
         self.register_buffer("prior_weights", torch.tensor([float(w) for w in prior_weights]))
         self.total = float(self.prior_weights.sum())
+        if mode == "align":
+            rule = dict(alignment=dict({"temperature": PART_TEMPERATURE}, **dict(alignment or {})),
+                        last_layer=last_layer)
+        elif alignment is not None or last_layer is not None:
+            raise ValueError(f"alignment and last_layer belong to mode='align'; this weighting has mode={mode!r}")
+        else:
+            rule = dict(decision="global")
         self.selection = StochasticLoss(
             candidates=[_HostPart(name) for name in parts], task="regression", num_samples=num_samples,
             tau=tau, tau_schedule=tau_schedule, tau_decay=tau_decay, tau_min=tau_min, hard=hard,
-            decision="global", prior=[float(w) for w in prior_weights], mode=mode, normalize=normalize,
-            normalize_momentum=normalize_momentum, history_interval=history_interval, seed=seed, fused=False,
+            prior=[float(w) for w in prior_weights], mode=mode, normalize=normalize,
+            normalize_momentum=normalize_momentum, history_interval=history_interval, seed=seed, fused=False, **rule,
         )
 
     @property
@@ -130,6 +156,8 @@ class LossPartWeighting(nn.Module):
         """
         if self.selection.step == 0:
             with torch.no_grad():
+                if self.selection.mode == "align":
+                    return self.selection.decision.probabilities().float().cpu() * self.total
                 return torch.softmax(self.selection.decision.logits.float().cpu(), dim=0) * self.total
         return self.selection.weights * self.total
 
@@ -145,7 +173,11 @@ class LossPartWeighting(nn.Module):
             raise ValueError(f"LossPartWeighting expects parts {self.part_names}; missing {missing}, unexpected {extra}")
         values = [parts[name].reshape(-1) for name in self.part_names]
         unweighted = [value / weight for value, weight in zip(values, self.prior_weights.to(values[0].dtype))]
-        _, weights = self.selection.combine(unweighted)
+        if self.selection.mode == "align":
+            # The host's own loss (the configured weights) is the reference.
+            _, weights = self.selection.combine(unweighted, reference=sum(values))
+        else:
+            _, weights = self.selection.combine(unweighted)
         lambdas = weights[0].to(values[0].dtype) * self.total
         # combine() gave a non-finite part weight 0; 0 * NaN would still be NaN, so drop its graph.
         finite = torch.stack([torch.isfinite(value).all() for value in unweighted]).tolist()

@@ -6,7 +6,16 @@
     \\hat{p} = \\frac{1}{K}\\sum_{k=1}^{K} \\operatorname{softmax}\\Big(
         \\frac{\\log h(f(x;w); v) + G_k}{\\tau}\\Big)
 
-Modes of learning the decision parameters v:
+How the weights are chosen (``mode``):
+
+- ``align`` (the default recipe, :mod:`slf.alignment`): no decision network is trained; the
+  weights are a sharp softmax of each candidate's gradient alignment with a reference loss
+  on held-out data, smoothed over steps. It does not collapse onto the numerically
+  smallest candidate and follows the data when the best loss changes during training.
+  Held-out data comes from ``held_out=HeldOut(model, batches)``, from a host that calls
+  :meth:`StochasticLoss.set_reference`, or (with a warning) from the previous training batch.
+
+The learned modes keep the paper's decision network v:
 
 - ``joint``: Algorithm 1 as written: w and v both minimise H in one backward pass.
   Known to collapse onto the numerically smallest candidate (see README); scale
@@ -19,6 +28,7 @@ Modes of learning the decision parameters v:
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import warnings
@@ -30,12 +40,17 @@ from torch import Tensor, nn
 from . import losses as loss_registry
 from .fused import FUSABLE, fused_classification_losses
 from . import distributed
+from .alignment import GradientAlignment, candidate_gradients, flat_gradient, last_layer_parameters, layer_key
 from .decision import DecisionMLP, GlobalDecision, decision_features, feature_size, loss_value_features
 from .gumbel import multiple_gumbel_softmax, sample_gumbel
+from .held_out import HeldOut
 from .losses.base import SLF_TASKS, check_classification_inputs, check_same_shape_inputs, reduce_loss
 from .schedules import TauSchedule
 
-MODES = ("joint", "softmax", "validation")
+MODES = ("align", "joint", "softmax", "validation")
+DEFAULT_MODE = "align"
+LEARNED_MODES = ("joint", "softmax", "validation")
+REFERENCE_SOURCES = ("none", "held_out", "host", "previous_batch")
 SELECTIONS = ("batch", "sample")
 NORMALIZATIONS = (None, "mean")
 HYPERGRADIENTS = ("inner", "cosine")
@@ -43,6 +58,10 @@ PAPER_CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 DEFAULT_VALIDATION_LOSS = {"classification": "ce", "binary": "bce", "regression": "mse"}
 
 Candidate = Union[str, nn.Module]
+
+
+def _registry_name(loss: Candidate) -> Optional[str]:
+    return loss if isinstance(loss, str) else getattr(loss, "registry_name", None)
 
 
 class StochasticLoss(nn.Module):
@@ -60,14 +79,27 @@ class StochasticLoss(nn.Module):
         hard: straight-through one-hot samples (exact one-hot in the forward pass).
         selection: ``'batch'`` (one weight vector per batch, from the decision network's
             mean logits) or ``'sample'`` (one per sample).
-        decision: ``'mlp'`` (default), ``'global'`` (input-free logits) or a module
-            mapping decision features ``(N, F)`` to logits ``(N, n)``.
+        decision: for the learned modes: ``'mlp'`` (their default), ``'global'`` (input-free
+            logits) or a module mapping decision features ``(N, F)`` to logits ``(N, n)``.
+            ``None`` (default): ``'mlp'``, or the alignment rule in ``align`` mode.
         decision_reads_losses: the decision network also reads every candidate's value on
             the sample, :math:`\log(1 + \ell_{bi} - m_i)` (:func:`slf.decision.loss_value_features`),
             besides the output summary; with ``selection='sample'`` each sample's weights can
             then follow its own losses (e.g. a robust loss where the label looks wrong).
-        prior: initial weights for ``decision='global'``.
-        mode: ``'joint'``, ``'softmax'`` or ``'validation'`` (see the module docs).
+        prior: initial weights for ``decision='global'``, or the prior :math:`\pi` of ``align`` mode.
+        mode: ``'align'`` (the default recipe), ``'joint'`` (the paper's literal Algorithm 1),
+            ``'softmax'`` or ``'validation'`` (see the module docs).
+        held_out: ``align`` mode: a :class:`slf.HeldOut` (the model and held-out batches) that
+            the loss draws its reference batch from, or ``'previous_batch'`` where no held-out
+            data exists (clustering): the reference loss on the previous training batch. Without
+            it (and without a host calling :meth:`set_reference`) the loss uses the previous
+            batch too, with a warning.
+        alignment: ``align`` mode: options of :class:`slf.alignment.GradientAlignment`
+            (``temperature``, ``momentum``, ``reference_momentum``, ``interval``, ``margin``)
+            and ``preferred``, the candidate that gets the margin's head start (default: the
+            reference loss when it is a candidate; ``None``: none).
+        last_layer: ``align`` mode: the parameters whose gradients are compared (default:
+            found from the output's autograd graph, :func:`slf.alignment.last_layer_parameters`).
         normalize: ``None`` or ``'mean'``: measure each candidate from its lower bound
             (``minimum``, e.g. -1 for cosine proximity) and divide by the running mean of
             that, :math:`\tilde\ell_i = (\ell_i - m_i) / \overline{(\ell_i - m_i)}`, so no
@@ -75,8 +107,8 @@ class StochasticLoss(nn.Module):
         normalize_momentum: momentum of that running mean.
         decision_lr: learning rate of the decision network's own Adam optimizer
             (validation mode only; in the other modes v trains with the model's optimizer).
-        validation_loss: the held-out objective of validation mode (registry name or
-            module; default ``ce`` / ``bce`` / ``mse`` by task).
+        validation_loss: the held-out objective of validation mode and the reference loss
+            of ``align`` mode (registry name or module; default ``ce`` / ``bce`` / ``mse`` by task).
         lookahead: ``'first_order'`` (a forward-mode JVP, cheap) or ``'exact'``
             (differentiate through one SGD step, costly) hypergradient.
         lookahead_lr: the look-ahead step size eta.
@@ -98,9 +130,13 @@ class StochasticLoss(nn.Module):
         fused: compute the paper's classification candidates in one autograd node
             (:mod:`slf.fused`; same values and gradients, fewer ops) when all candidates
             are such names without extra arguments.
-        compile: run the loss's tensor work through ``torch.compile`` (one fused
-            forward and backward; pays a one-off compilation of about a minute on CPU,
+        compile: run the loss's tensor work through ``torch.compile`` (learned modes: one
+            fused forward and backward; pays a one-off compilation of about a minute on CPU,
             then brings the step overhead on small models to ~1%, see README).
+
+    ``num_samples``, ``tau`` and its schedule, ``hard``, ``selection`` and the decision
+    options belong to the learned modes; ``align`` mode weighs each batch with one
+    deterministic vector.
 
     Shape:
         - output: :math:`(N, C)` (classification) or :math:`(N, *)`.
@@ -110,12 +146,14 @@ class StochasticLoss(nn.Module):
     Example:
         >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
         <torch._C.Generator object at ...>
-        >>> crit = StochasticLoss(["ce", "mse", "hinge"], num_samples=3)
-        >>> logits = torch.randn(8, 10, requires_grad=True)
-        >>> loss = crit(logits, torch.randint(0, 10, (8,)))
+        >>> model = nn.Linear(20, 10)
+        >>> held_out = HeldOut(model, [(torch.randn(16, 20), torch.randint(0, 10, (16,)))])
+        >>> crit = StochasticLoss(["ce", "mse", "hinge"], held_out=held_out)
+        >>> loss = crit(model(torch.randn(8, 20)), torch.randint(0, 10, (8,)))
         >>> loss.backward()
-        >>> crit.weights.shape
-        torch.Size([3])
+        >>> crit.weights.shape, crit.mode
+        (torch.Size([3]), 'align')
+        >>> literal = StochasticLoss(["ce", "mse", "hinge"], mode="joint", num_samples=3)
     """
 
     def __init__(
@@ -129,11 +167,14 @@ class StochasticLoss(nn.Module):
         tau_min: float = 0.1,
         hard: bool = False,
         selection: str = "batch",
-        decision: Union[str, nn.Module] = "mlp",
+        decision: Union[str, nn.Module, None] = None,
         decision_hidden: int = 32,
         decision_reads_losses: bool = False,
         prior: Optional[Sequence[float]] = None,
-        mode: str = "joint",
+        mode: str = DEFAULT_MODE,
+        held_out: Union[HeldOut, str, None] = None,
+        alignment: Optional[Mapping[str, Any]] = None,
+        last_layer: Optional[Sequence[nn.Parameter]] = None,
         normalize: Optional[str] = None,
         normalize_momentum: float = 0.99,
         decision_lr: float = 1e-2,
@@ -213,9 +254,28 @@ class StochasticLoss(nn.Module):
         self.candidates = nn.ModuleList(modules)
         num = len(modules)
 
-        if isinstance(decision, nn.Module):
+        self.held_out = held_out if isinstance(held_out, HeldOut) else None
+        # 'previous_batch' says there is no held-out data by design: the fallback, without a warning.
+        self._warned_no_held_out = held_out == "previous_batch"
+        self.last_layer: Optional[List[nn.Parameter]] = None if last_layer is None else list(last_layer)
+        self.reference_source = "none"
+        if mode == "align":
+            self._check_align_options(decision, selection, decision_reads_losses, compile, held_out, alignment)
+            options = dict(alignment or {})
+            stock = options.pop("preferred", _registry_name(validation_loss or DEFAULT_VALIDATION_LOSS[task]))
+            if stock is not None and stock not in self.candidate_names:
+                if "preferred" in dict(alignment or {}):
+                    raise ValueError(f"alignment['preferred'] must name a candidate {self.candidate_names}, "
+                                     f"got {stock!r}")
+                stock = None
+            self.decision = GradientAlignment(num, prior=prior, preferred=None if stock is None else
+                                              self.candidate_names.index(stock), **options)
+        elif held_out is not None or alignment is not None or last_layer is not None:
+            raise ValueError(f"held_out, alignment and last_layer belong to mode='align'; this StochasticLoss has "
+                             f"mode={mode!r}")
+        elif isinstance(decision, nn.Module):
             self.decision = decision
-        elif decision == "mlp":
+        elif decision in (None, "mlp"):
             self.decision = DecisionMLP(feature_size(task) + (num if decision_reads_losses else 0), num,
                                         decision_hidden)
         elif decision == "global":
@@ -226,12 +286,13 @@ class StochasticLoss(nn.Module):
             raise ValueError("decision_reads_losses needs a decision network that reads inputs ('mlp' or a module); "
                              "decision='global' reads none")
         self.decision_reads_losses = decision_reads_losses
-        if prior is not None and decision != "global":
-            raise ValueError("prior applies to decision='global' only")
+        if prior is not None and decision != "global" and mode != "align":
+            raise ValueError("prior applies to decision='global' and to mode='align' only")
 
         self.validation_loss: Optional[nn.Module] = None
-        if mode == "validation":
+        if mode in ("validation", "align"):
             self.validation_loss = self._build_candidate(validation_loss or DEFAULT_VALIDATION_LOSS[task], {})[1]
+        if mode == "validation":
             # v has its own optimizer: H must not move it, the validation signal does.
             self.decision_optimizer = torch.optim.Adam(self.decision.parameters(), lr=decision_lr)
 
@@ -253,8 +314,31 @@ class StochasticLoss(nn.Module):
         self._checked_inputs = False
         self._ranks_synchronized = False
         self._saved: Optional[Dict[str, Tensor]] = None
+        self._in_reference_pass = False
+        # A host whose model calls the loss several times per iteration (once per feature level)
+        # sets this to a function returning the iteration: calls with one key form one step.
+        self.step_key: Optional[Callable[[], Any]] = None
+        self._step_key: Any = None
 
     # ------------------------------------------------------------------ construction
+    @staticmethod
+    def _check_align_options(decision: Any, selection: str, reads_losses: bool, compile: bool,
+                             held_out: Any, alignment: Any) -> None:
+        if decision is not None:
+            raise ValueError("decision= chooses the network of the learned modes; mode='align' weighs the candidates "
+                             "by gradient alignment (pass mode='joint', 'softmax' or 'validation' to use a decision "
+                             "network)")
+        if selection != "batch":
+            raise ValueError(f"mode='align' weighs each batch with one vector; selection={selection!r} applies to the "
+                             f"learned modes ('joint', 'softmax', 'validation')")
+        if reads_losses:
+            raise ValueError("decision_reads_losses applies to the learned modes' decision network, not mode='align'")
+        if compile:
+            raise ValueError("compile=True applies to the learned modes ('joint', 'softmax', 'validation')")
+        if held_out is not None and not isinstance(held_out, HeldOut) and held_out != "previous_batch":
+            raise ValueError(f"held_out must be a slf.HeldOut(model, batches) or 'previous_batch', got {held_out!r}")
+        if alignment is not None and not isinstance(alignment, Mapping):
+            raise TypeError(f"alignment must be a dict of GradientAlignment options, got {type(alignment).__name__}")
     def _build_candidate(self, candidate: Candidate, kwargs: Dict[str, Any]) -> "tuple[str, nn.Module]":
         if isinstance(candidate, str):
             if self.task == "binary":
@@ -315,7 +399,9 @@ class StochasticLoss(nn.Module):
             yield from module.parameters()
 
     def stats(self) -> Dict[str, float]:
-        """Scalars for a logger: current and mean weight, selection frequency per candidate."""
+        """Scalars for a logger: current and mean weight, selection frequency per candidate; in
+        ``align`` mode also each candidate's smoothed alignment score and whether the reference
+        comes from held-out data (1.0) or from the previous training batch (0.0)."""
         out: Dict[str, float] = {"tau": self.tau, "step": float(self.step)}
         frequency = self.selection_frequency
         mean = self.mean_weights
@@ -324,6 +410,10 @@ class StochasticLoss(nn.Module):
             out[f"mean_weight/{name}"] = float(mean[i])
             out[f"selected/{name}"] = float(frequency[i])
             out[f"nonfinite/{name}"] = float(self.nonfinite_counts[i])
+            if self.mode == "align":
+                out[f"alignment/{name}"] = float(self.decision.scores[i])
+        if self.mode == "align":
+            out["held_out_reference"] = float(self.reference_source in ("held_out", "host"))
         return out
 
     # ------------------------------------------------------------------ forward
@@ -436,6 +526,8 @@ class StochasticLoss(nn.Module):
             self._check_inputs(output, target)
         elif output.shape[0] != target.shape[0]:
             raise ValueError(f"output and target disagree on the batch size: {output.shape[0]} vs {target.shape[0]}")
+        if self.mode == "align":
+            return self._forward_align(output, target)
         noise = self._draw_noise(1 if self.selection == "batch" else output.shape[0])
         tau = self.tau
         if self.compile:
@@ -460,8 +552,31 @@ class StochasticLoss(nn.Module):
             self._record(recorded.detach())
         return reduce_loss(per_sample, self.reduction)
 
+    def _forward_align(self, output: Tensor, target: Tensor) -> Tensor:
+        if self._in_reference_pass:
+            reference = self.validation_loss(output, target)
+            self._set_reference(reference.mean(), "host")
+            return reduce_loss(reference, self.reduction)
+        if self.fused:
+            values = fused_classification_losses(output, target, self.candidate_names)
+        else:
+            values = self.candidate_losses(output, target)
+        keep = self._finite_candidates(values.detach().sum(dim=0))
+        if self.normalize is not None and self.training:
+            self._update_scale(values)
+        if keep is not None:  # rebuilt from the finite columns alone, so no NaN reaches the graph
+            columns = self._candidate_columns(output, target)
+            values = torch.stack([columns[i] for i in keep], dim=1)
+        weights, begins = self._align_weights(values.mean(dim=0).unbind(), [output], keep,
+                                              lambda: self.validation_loss(output, target).mean())
+        kept = weights if keep is None else weights[:, keep]
+        per_sample = (self.scale_values(values, keep) * kept.to(values.dtype)).sum(dim=1)
+        if self.training and begins:
+            self._record(weights.detach())
+        return reduce_loss(per_sample, self.reduction)
+
     def combine(self, columns: Sequence[Tensor], output: Optional[Tensor] = None,
-                features: Optional[Tensor] = None) -> "tuple[Tensor, Tensor]":
+                features: Optional[Tensor] = None, reference: Optional[Tensor] = None) -> "tuple[Tensor, Tensor]":
         r"""Weigh candidate losses that the caller computed itself (a host's own losses).
 
         .. math::
@@ -482,13 +597,16 @@ class StochasticLoss(nn.Module):
                 M must equal R with ``selection='sample'``); ``None`` with ``decision='global'``.
             features: the decision features ``(M, F)`` (:func:`slf.decision.decision_features`)
                 when the caller has them, in place of ``output``.
+            reference: ``align`` mode: the host's stock loss on the same rows ``(R,)``, with its
+                graph: the reference when no held-out data reaches the loss (the previous
+                batch's), and what a :meth:`reference_pass` returns. Default: the columns' mean.
 
         Returns:
             ``(H, weights)``: H per row ``(R,)`` and the selection weights ``(1, n)`` or
             ``(R, n)`` with their graph (a masked non-finite candidate has weight 0).
 
         Example:
-            >>> crit = StochasticLoss(["mse", "mae"], task="regression", decision="global", seed=0)
+            >>> crit = StochasticLoss(["mse", "mae"], task="regression", mode="joint", decision="global", seed=0)
             >>> rows, weights = crit.combine([torch.ones(4), torch.full((4,), 3.0)])
             >>> rows.shape, weights.shape
             (torch.Size([4]), torch.Size([1, 2]))
@@ -502,6 +620,8 @@ class StochasticLoss(nn.Module):
             if column.dim() != 1 or column.shape[0] != rows:
                 raise ValueError(f"combine(): candidate {name!r} column has shape {tuple(column.shape)}; every "
                                  f"column must be 1-D with the same length ({tuple(columns[0].shape)})")
+        if self.mode == "align":
+            return self._combine_align(list(columns), output, reference)
         if features is None and output is not None:
             features = decision_features(output, self.task, self.from_logits)
         if features is None:
@@ -538,6 +658,27 @@ class StochasticLoss(nn.Module):
             if self.mode == "validation":
                 self._saved = {"features": features.detach(), "noise": noise, "tau": self.tau}
             self._record(recorded.detach())
+        return per_row, weights
+
+    def _combine_align(self, columns: List[Tensor], output: Optional[Tensor], reference: Optional[Tensor]
+                       ) -> "tuple[Tensor, Tensor]":
+        if reference is None:
+            reference = torch.stack(columns, dim=1).mean(dim=1)
+        if self._in_reference_pass:
+            self._set_reference(reference.sum(), "host")
+            return reference, self.decision.probabilities().unsqueeze(0)
+        values = torch.stack(columns, dim=1)
+        keep = self._finite_candidates(values.detach().sum(dim=0))
+        if self.normalize is not None and self.training:
+            self._update_scale(values)
+        if keep is not None:
+            values = torch.stack([columns[i] for i in keep], dim=1)
+        roots = [output] if output is not None and output.requires_grad else list(values.unbind(dim=1))
+        weights, begins = self._align_weights(values.sum(dim=0).unbind(), roots, keep, lambda: reference.sum())
+        kept = weights if keep is None else weights[:, keep]
+        per_row = (self.scale_values(values, keep) * kept.to(values.dtype)).sum(dim=1)
+        if self.training and begins:
+            self._record(weights.detach())
         return per_row, weights
 
     def _finite_candidates(self, column_sums: Tensor) -> Optional[List[int]]:
@@ -586,6 +727,112 @@ class StochasticLoss(nn.Module):
             self._interval_sum.zero_()
             self._interval_count = 0
         self.step += 1
+
+    # ------------------------------------------------------------------ align mode
+    def set_reference(self, loss: Tensor) -> None:
+        """Give ``align`` mode its reference: a held-out loss, with its graph, computed by the host.
+
+        The gradient of ``loss`` with respect to the compared layer is blended into the
+        reference (:class:`slf.alignment.GradientAlignment`); while a host keeps calling this,
+        the loss does not fall back to the previous training batch.
+
+        Example:
+            >>> model = nn.Linear(4, 3)
+            >>> crit = StochasticLoss(["ce", "mae"])
+            >>> crit.set_reference(nn.functional.cross_entropy(model(torch.randn(8, 4)), torch.randint(0, 3, (8,))))
+            >>> crit.reference_source
+            'host'
+        """
+        self._set_reference(loss, "host")
+
+    def _set_reference(self, loss: Tensor, source: str) -> None:
+        if self.mode != "align":
+            raise RuntimeError(f"set_reference() belongs to mode='align'; this StochasticLoss has mode={self.mode!r}")
+        if not loss.requires_grad:
+            raise ValueError("set_reference() needs the held-out loss with its graph (computed with gradients "
+                             "enabled), to differentiate it with respect to the model's last layer")
+        layer = self.last_layer or last_layer_parameters([loss])
+        self.decision.set_reference(layer_key(layer), flat_gradient(loss, layer, retain_graph=False))
+        self.reference_source = source
+
+    @contextlib.contextmanager
+    def reference_pass(self) -> Iterator[None]:
+        """Within the block, training calls of this loss set the reference from their inputs
+        (the reference loss on them) instead of training: for a host that runs its own
+        forward on a held-out batch. The loss returns the reference loss there.
+
+        Example:
+            >>> model = nn.Linear(4, 3)
+            >>> crit = StochasticLoss(["ce", "mae"])
+            >>> with crit.reference_pass():
+            ...     _ = crit(model(torch.randn(8, 4)), torch.randint(0, 3, (8,)))
+            >>> crit.reference_source, crit.step
+            ('host', 0)
+        """
+        if self.mode != "align":
+            raise RuntimeError(f"reference_pass() belongs to mode='align'; this StochasticLoss has mode={self.mode!r}")
+        previous, self._in_reference_pass = self._in_reference_pass, True
+        try:
+            yield
+        finally:
+            self._in_reference_pass = previous
+
+    @property
+    def in_reference_pass(self) -> bool:
+        """Whether a :meth:`reference_pass` is active (calls set the reference, train nothing)."""
+        return self._in_reference_pass
+
+    def _begins_step(self) -> bool:
+        """Whether this training call starts a new step (``step_key`` groups calls of one iteration)."""
+        if self.step_key is None:
+            return True
+        key = self.step_key()
+        begins = key != self._step_key or key is None
+        self._step_key = key
+        return begins
+
+    def _align_weights(self, columns: Sequence[Tensor], roots: Sequence[Tensor], keep: Optional[List[int]],
+                       reference: Optional[Callable[[], Tensor]]) -> "tuple[Tensor, bool]":
+        """``align`` mode: track this call's candidate gradients, update the scores; return the
+        weights ``(1, n)`` and whether this call began a training step.
+
+        ``columns`` are the kept candidates' batch losses (scalars, with their graphs), in
+        the order of ``keep`` (all candidates when None); ``reference`` gives the reference
+        loss on the same batch, the fallback when no held-out data reaches the loss.
+        """
+        if not self.training:
+            return self.decision.probabilities(keep).unsqueeze(0), False
+        begins = self._begins_step()
+        if begins and self.step_key is not None:
+            self.decision.finish_step()  # the previous iteration, all its calls together
+        if begins and self.held_out is not None and self.decision.reference_due(self.step):
+            output, target = self.held_out.next_batch()
+            self._set_reference(self.validation_loss(output, target).mean(), "held_out")
+        layer = self.last_layer or last_layer_parameters(roots)
+        if layer:
+            kept = candidate_gradients(columns, layer)
+            gradients = kept.new_zeros((len(self.candidates), kept.shape[1]))
+            gradients[torch.tensor(keep if keep is not None else range(len(self.candidates)))] = kept
+            fallback = self.reference_source in ("none", "previous_batch") and reference is not None
+            if fallback:
+                self._warn_no_held_out()
+                self.reference_source = "previous_batch"
+            self.decision.track(layer_key(layer), gradients,
+                                flat_gradient(reference(), layer) if fallback else None)
+        if self.step_key is None:
+            self.decision.finish_step()
+        return self.decision.probabilities(keep).unsqueeze(0), begins
+
+    def _warn_no_held_out(self) -> None:
+        if self._warned_no_held_out:
+            return
+        self._warned_no_held_out = True
+        warnings.warn(
+            "StochasticLoss(mode='align') has no held-out data: it compares the candidates with the reference loss "
+            "on the previous training batch. Under label noise that reference is noisy too; give it held-out data "
+            "with StochasticLoss(..., held_out=slf.HeldOut(model, val_batches)) or call set_reference() with a "
+            "held-out loss (the plain trainers, fairseq and the mmdet hook do this for you).",
+            UserWarning, stacklevel=4)
 
     # ------------------------------------------------------------------ validation mode
     def validation_step(
@@ -729,10 +976,26 @@ class StochasticLoss(nn.Module):
             "interval_count": self._interval_count,
             "generator": self.generator.get_state(),
             "checked_inputs": self._checked_inputs,
+            "reference_source": self.reference_source,
         }
         if self.mode == "validation":
             state["decision_optimizer"] = self.decision_optimizer.state_dict()
         return state
+
+    def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        # A checkpoint of the other kind (a learned decision network, or align mode's scores)
+        # would otherwise fail on a list of key names; say what to build instead.
+        decision_keys = [key[len(prefix):] for key in state_dict if key.startswith(prefix + "decision.")]
+        written_by_align = any(key == "decision.scores" for key in decision_keys)
+        if decision_keys and written_by_align != (self.mode == "align"):
+            written = "mode='align' (the default recipe)" if written_by_align else \
+                "a learned decision network (mode='joint', 'softmax' or 'validation'; before version 0.2 the " \
+                "default mode was 'joint')"
+            build = "StochasticLoss(..., mode='align')" if written_by_align else \
+                "StochasticLoss(..., mode='joint') (or the mode it was trained with), with the same options,"
+            raise RuntimeError(f"this StochasticLoss checkpoint was written by {written}; this loss has "
+                               f"mode={self.mode!r}. Build {build} to load it.")
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def set_extra_state(self, state: Union[Tensor, Mapping[str, Any]]) -> None:
         state = self.read_extra_state(state)
@@ -743,6 +1006,7 @@ class StochasticLoss(nn.Module):
         self._interval_count = int(state["interval_count"])
         self.generator.set_state(state["generator"])
         self._checked_inputs = bool(state.get("checked_inputs", False))
+        self.reference_source = str(state.get("reference_source", "none"))
         if self.mode == "validation" and "decision_optimizer" in state:
             self.decision_optimizer.load_state_dict(state["decision_optimizer"])
 

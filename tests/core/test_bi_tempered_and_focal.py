@@ -447,7 +447,7 @@ def test_sigmoid_focal_bad_arguments(kwargs, match):
 def test_stochastic_loss_with_bi_tempered_trains_a_step():
     torch.manual_seed(0)
     model = nn.Linear(8, 4)
-    crit = StochasticLoss(["ce", "bi_tempered"], task="classification", num_samples=2, seed=0)
+    crit = StochasticLoss(["ce", "bi_tempered"], task="classification", mode="joint", num_samples=2, seed=0)
     features, target = torch.randn(32, 8), torch.randint(0, 4, (32,))
     columns = crit.candidate_losses(model(features), target)
     torch.testing.assert_close(columns[:, 1], L.bi_tempered_logistic_loss(model(features), target, 0.8, 1.2,

@@ -122,18 +122,21 @@ def test_helpers_are_identities_in_one_process():
 
 # --------------------------------------------------------------------------- slf classify under torchrun
 @pytest.mark.parametrize("arguments", [
+    ("--loss", "slf", "--epochs", "2"),
     ("--loss", "slf", "--slf-mode", "validation", "--epochs", "2"),
     ("--loss", "slf", "--slf-mode", "joint", "--slf-normalize", "mean", "--epochs", "2"),
     ("--loss", "mils", "--mils-rate", "0.5", "--mils-aux", "multi_margin,center", "--epochs", "2"),
-], ids=["slf-validation", "slf-joint-normalize", "mils-with-a-feature-loss"])
+], ids=["slf-default-recipe", "slf-validation", "slf-joint-normalize", "mils-with-a-feature-loss"])
 def test_cli_classify_under_torchrun_keeps_every_rank_identical(slf_torchrun, arguments):
     run = slf_torchrun("classify", "--data", "digits", "--seeds", "1", *arguments)
     record = run["distributed"]
     assert (record["world_size"], record["backend"]) == (WORLD, "gloo")
     assert record["model_max_rank_difference"] == 0.0
     if "slf" in arguments:
-        assert record["decision_max_rank_difference"] == 0.0
+        assert record["decision_max_rank_difference"] == 0.0  # align: the scores, from cosines averaged over ranks
         assert len(run["weights_history"]) > 0 and abs(sum(run["final_weights"]) - 1) < 1e-5
+        if "--slf-mode" not in arguments:
+            assert run["method"] == "slf-align" and run["slf_stats"]["held_out_reference"] == 1.0
     else:
         assert run["mils_stats"]["attempted_total"] > 0
     # It learned (10 classes, chance 0.1); the center loss slows MILS down early (0.28 in one process).

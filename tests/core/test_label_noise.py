@@ -155,7 +155,7 @@ def test_trainer_corrupts_only_the_training_labels(monkeypatch):
 
     recorder = _RecordingLoss()
     monkeypatch.setattr(classify_module, "evaluate_accuracy", recording_evaluate)
-    monkeypatch.setattr(classify_module, "build_criterion", lambda cfg, model, num_classes: (recorder, "logits"))
+    monkeypatch.setattr(classify_module, "build_criterion", lambda cfg, model, num_classes, **_: (recorder, "logits"))
     cfg = ClassifyConfig(label_noise=0.4, **FAST)
     result = train_classifier(cfg, progress=False)
 

@@ -27,7 +27,7 @@ def test_softmax_mode_starts_at_the_host_loss_and_keeps_the_total() -> None:
 
 def test_joint_training_moves_the_weights_and_keeps_their_sum() -> None:
     torch.manual_seed(0)
-    weighting = LossPartWeighting(["cls", "xy", "wh"], [1.0, 2.0, 2.0], num_samples=3, seed=0)
+    weighting = LossPartWeighting(["cls", "xy", "wh"], [1.0, 2.0, 2.0], mode="joint", num_samples=3, seed=0)
     optimizer = torch.optim.SGD(weighting.parameters(), lr=0.05)
     start = weighting.lambdas.clone()
     for _ in range(50):
@@ -59,20 +59,22 @@ def test_bad_arguments_name_the_problem() -> None:
         LossPartWeighting(["a", "b"], [1.0, 0.0])
     with pytest.raises(ValueError, match="distinct"):
         LossPartWeighting(["a", "a"], [1.0, 1.0])
-    with pytest.raises(ValueError, match="'joint' or 'softmax'"):
+    with pytest.raises(ValueError, match=r"mode must be one of \['align', 'joint', 'softmax'\]"):
         LossPartWeighting(["a"], [1.0], mode="validation")
+    with pytest.raises(ValueError, match="belong to mode='align'"):
+        LossPartWeighting(["a"], [1.0], mode="joint", alignment={"temperature": 1.0})
     with pytest.raises(ValueError, match="missing \\['b'\\]"):
         LossPartWeighting(["a", "b"], [1.0, 1.0])({"a": torch.tensor(1.0)})
 
 
 def test_state_survives_a_state_dict_round_trip() -> None:
-    weighting = LossPartWeighting(["cls", "xy", "wh"], [1.0, 2.0, 2.0], seed=0)
+    weighting = LossPartWeighting(["cls", "xy", "wh"], [1.0, 2.0, 2.0], mode="joint", seed=0)
     optimizer = torch.optim.SGD(weighting.parameters(), lr=0.05)
     for _ in range(12):
         optimizer.zero_grad()
         sum(weighting(parts()).values()).backward()
         optimizer.step()
-    restored = LossPartWeighting(["cls", "xy", "wh"], [1.0, 2.0, 2.0], seed=99)
+    restored = LossPartWeighting(["cls", "xy", "wh"], [1.0, 2.0, 2.0], mode="joint", seed=99)
     restored.load_state_dict(weighting.state_dict())
     assert restored.selection.step == 12 and restored.history == weighting.history
     assert torch.equal(restored.lambdas, weighting.lambdas)

@@ -45,7 +45,7 @@ def test_scalar_loss_and_gradients_reach_decision_network(mode, selection):
 
 
 def test_reduction_none_gives_per_sample_values():
-    crit = StochasticLoss(["ce", "mae"], selection="sample", reduction="none", seed=0)
+    crit = StochasticLoss(["ce", "mae"], mode="joint", selection="sample", reduction="none", seed=0)
     logits, target = batch(n=7)
     assert crit(logits, target).shape == (7,)
 
@@ -59,7 +59,7 @@ def test_weighted_sum_matches_the_candidates():
 
 
 def test_k1_hard_samples_are_exactly_one_hot():
-    crit = StochasticLoss(PAPER, num_samples=1, hard=True, selection="sample", seed=0)
+    crit = StochasticLoss(PAPER, mode="joint", num_samples=1, hard=True, selection="sample", seed=0)
     logits, target = batch(n=32)
     features = torch.rand(32, 11)
     weights = crit.selection_weights(crit.decision_logits(features), crit._draw_noise(32))
@@ -207,7 +207,14 @@ def test_all_candidates_nonfinite_is_an_error():
     (dict(candidates=["ce", "ce"]), "appears twice"),
     (dict(candidates=[]), "at least one"),
     (dict(normalize="std"), "normalize"),
-    (dict(decision="transformer"), "decision must be"),
+    (dict(decision="transformer", mode="joint"), "decision must be"),
+    (dict(decision="mlp"), "mode='align' weighs the candidates by gradient alignment"),
+    (dict(selection="sample"), "mode='align' weighs each batch with one vector"),
+    (dict(held_out="val"), "held_out must be a slf.HeldOut"),
+    (dict(mode="joint", held_out="previous_batch"), "belong to mode='align'"),
+    (dict(alignment={"temperature": 0}), "temperature must be a number > 0"),
+    (dict(alignment={"momentum": 1.0}), "momentum must be a number in"),
+    (dict(alignment={"interval": 0}), "interval must be an integer"),
 ])
 def test_bad_configuration_fails_at_construction(kwargs, message):
     kwargs = {"candidates": ["ce", "mse"], **kwargs}
@@ -451,11 +458,12 @@ def test_decision_that_reads_losses_tells_apart_samples_with_the_same_output():
 
 
 def test_decision_that_reads_losses_through_combine_and_its_errors():
-    crit = StochasticLoss(["mse", "mae"], task="regression", selection="sample", decision_reads_losses=True, seed=0)
+    crit = StochasticLoss(["mse", "mae"], task="regression", mode="joint", selection="sample", decision_reads_losses=True,
+                          seed=0)
     output = torch.randn(5, 1)
     rows, weights = crit.combine([torch.rand(5), torch.rand(5)], output=output)
     assert rows.shape == (5,) and weights.shape == (5, 2)
     with pytest.raises(ValueError, match="one output row per loss row"):
         crit.combine([torch.rand(4), torch.rand(4)], output=torch.randn(2, 1))
     with pytest.raises(ValueError, match="decision='global' reads none"):
-        StochasticLoss(PAPER, decision="global", decision_reads_losses=True)
+        StochasticLoss(PAPER, mode="joint", decision="global", decision_reads_losses=True)

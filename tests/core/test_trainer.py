@@ -156,8 +156,8 @@ def test_cli_classify_normalized_joint_slf(tmp_path, capsys):
 
 def test_cli_classify_per_sample_cosine_slf_that_reads_losses(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["classify", "--data", "digits", "--loss", "slf", "--slf-selection", "sample", "--slf-hypergradient",
-                 "cosine", "--slf-decision-reads-losses", "--label-noise", "0.4", "--epochs", "1", "--seeds", "1",
+    assert main(["classify", "--data", "digits", "--loss", "slf", "--slf-mode", "validation", "--slf-selection", "sample",
+                 "--slf-hypergradient", "cosine", "--slf-decision-reads-losses", "--label-noise", "0.4", "--epochs", "1", "--seeds", "1",
                  "--out", str(out), "--threads", "1", "--no-progress"]) == 0
     assert "slf-validation+cosine+per-sample+reads-losses" in capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
@@ -171,15 +171,19 @@ def test_cli_classify_per_sample_cosine_slf_that_reads_losses(tmp_path, capsys):
     assert "invalid choice: 'angle' (choose from 'inner', 'cosine')" in capsys.readouterr().err
 
 
-def test_cli_demo_runs_every_method(tmp_path, capsys):
+def test_cli_demo_shows_the_default_recipe_beside_cross_entropy_and_the_best_single_loss(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--epochs", "1", "--seeds", "1", "--threads", "1",
                  "--no-progress"]) == 0
     printed = capsys.readouterr().out
-    methods = ("ce", "slf-joint", "slf-joint+normalize", "slf-validation")
+    methods = ("ce", "mse", "mae", "hinge", "cosine", "bce", "slf-align")
     assert all(method in printed for method in methods) and str(tmp_path) in printed
+    assert "40% of the training labels flipped" in printed
     for method in methods:
         assert (tmp_path / method / "results.json").is_file()
-    assert _is_png(tmp_path / "slf-validation" / "selection_weights.png")
+    val = {method: json.loads((tmp_path / method / "results.json").read_text())["runs"][0]["val_acc"][-1]
+           for method in methods[:-1]}
+    assert f"best single loss by validation accuracy: {max(val, key=val.get)} " in printed
+    assert _is_png(tmp_path / "slf-align" / "selection_weights.png")
     assert _is_png(tmp_path / "accuracy.png")
 
 
@@ -187,7 +191,7 @@ def test_cli_demo_runs_every_method(tmp_path, capsys):
     (["classify", "--model", "vgg", "--out", "x"], "resnet20"),
     (["classify", "--loss", "nope", "--out", "x"], "large_margin_softmax"),
     (["classify", "--data", "imagenet", "--out", "x"], "cifar10:PATH"),
-    (["classify", "--slf-mode", "greedy", "--out", "x"], "validation"),
+    (["classify", "--slf-mode", "greedy", "--out", "x"], "'align', 'joint', 'softmax', 'validation'"),
     (["classify", "--epochs", "0", "--out", "x"], "positive integer"),
     (["classify", "--loss", "slf", "--slf-candidates", "ce,nope", "--epochs", "1", "--out", "x"], "hinge"),
     (["classify"], "--out"),

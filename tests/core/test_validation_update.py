@@ -99,7 +99,7 @@ def test_validation_update_checks_its_input_and_the_interval() -> None:
     assert not crit.validation_due and crit.validation_update(torch.ones(4, 2)) == {}
     crit.combine(columns)  # step 3: due again
     assert crit.validation_due
-    joint = StochasticLoss(["mse", "mae"], task="regression", decision="global", seed=0)
+    joint = StochasticLoss(["mse", "mae"], task="regression", decision="global", mode="joint", seed=0)
     joint.combine(columns)
     assert not joint.validation_due
     with pytest.raises(RuntimeError, match="needs mode='validation'"):

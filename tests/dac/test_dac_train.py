@@ -190,7 +190,7 @@ def test_short_dac_run_on_real_digits_improves_nmi(digits):
 
 
 def test_slf_weights_move_and_the_same_seed_repeats(digits):
-    cfg = DACConfig(data="digits", loss="slf", **FAST)
+    cfg = DACConfig(data="digits", loss="slf", slf_mode="joint", **FAST)
     run = train_dac(cfg, progress=False, data=digits)
     assert run["candidates"] == ["mse", "mae", "hinge", "cosine", "bce"]
     first, last = np.array(run["weights_history"][0]["weights"]), np.array(run["final_weights"])
@@ -201,12 +201,33 @@ def test_slf_weights_move_and_the_same_seed_repeats(digits):
 
 
 def test_slf_pairwise_criterion_reads_each_pair():
-    crit = build_pairwise_criterion(DACConfig(loss="slf", slf_options={"selection": "sample"}))
+    crit = build_pairwise_criterion(DACConfig(loss="slf", slf_mode="joint", slf_options={"selection": "sample"}))
     similarity = torch.tensor([0.99, 0.97, 0.1, 0.3], requires_grad=True)
     per_pair = crit(similarity, torch.tensor([1.0, 1.0, 0.0, 0.0]))
     per_pair.sum().backward()
     assert per_pair.shape == (4,) and similarity.grad is not None
     assert len(list(crit.decision.parameters())) > 0 and crit.weights.shape == (5,)
+
+
+def test_the_default_recipe_compares_with_the_previous_batch_without_labels(digits):
+    import warnings
+
+    cfg = DACConfig(data="digits", loss="slf", **FAST)
+    assert cfg.method == "slf-align"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no labels by design: no "forgot the held-out data" warning
+        run = train_dac(cfg, progress=False, data=digits)
+    stats = run["slf_stats"]
+    assert stats["held_out_reference"] == 0.0 and stats["step"] == run["steps"]
+    scores = dict(zip(run["candidates"], (stats[f"alignment/{name}"] for name in run["candidates"])))
+    assert len(set(scores.values())) > 1 and all(-1.0 <= score <= 1.0 for score in scores.values())
+    weights = dict(zip(run["candidates"], run["mean_weights"]))
+    assert sum(weights.values()) == pytest.approx(1.0, abs=1e-5)
+    # BCE, DAC's own loss and the reference, keeps the weight unless another is clearly better aligned.
+    best = max(scores, key=scores.get)
+    leader = "bce" if scores[best] < scores["bce"] + 0.03 else best
+    assert weights[leader] > 0.5, (scores, weights)
+    assert run["final"]["acc"] > 0.3
 
 
 def test_too_few_images_is_a_clear_error(digits):

@@ -15,6 +15,8 @@ from slf_fairseq.ding_translate import SMALL_TRANSFORMER, run, train_command  # 
 from slf import StochasticLoss  # noqa: E402
 
 CANDIDATES = ["--slf-candidates", "label_smoothed_nll,focal,poly1,mse"]
+# The literal mode learns a decision network: its parameters and state go through fairseq's checkpoints.
+LITERAL = [*CANDIDATES, "--slf-mode", "joint"]
 
 
 def criterion_state(path):
@@ -24,7 +26,7 @@ def criterion_state(path):
 
 def test_train_generate_score_and_resume(ding_data, tmp_path) -> None:
     out = tmp_path / "slf"
-    results = run(out, "slf", max_epoch=1, seed=1, data=ding_data, extra=[*CANDIDATES, "--max-update", "30"], beam=1,
+    results = run(out, "slf", max_epoch=1, seed=1, data=ding_data, extra=[*LITERAL, "--max-update", "30"], beam=1,
                   threads=1)
     assert results["test_sentences"] == 600
     assert 0.0 <= results["bleu"] <= 100.0 and results["train_wps"] > 0
@@ -44,7 +46,7 @@ def test_train_generate_score_and_resume(ding_data, tmp_path) -> None:
     assert first_state["step"] == 30
     # Resume: fairseq-train restores checkpoint_last.pt, the criterion's parameters and state included.
     command = train_command(ding_data / "data-bin", out, "slf", 1, 1, SMALL_TRANSFORMER,
-                            [*CANDIDATES, "--max-update", "40"])
+                            [*LITERAL, "--max-update", "40"])
     resumed = subprocess.run(command, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert "Loaded checkpoint" in resumed.stdout + resumed.stderr
@@ -86,15 +88,17 @@ def test_validation_mode_trains_and_resumes_its_decision_optimizer(ding_data, tm
     assert {int(s["step"]) for s in state["decision_optimizer"]["state"].values()} == {9}
 
 
-def test_two_cpu_processes_with_fairseqs_own_distributed_options(ding_data, tmp_path) -> None:
-    """fairseq-train twice, ranks 0 and 1 (--distributed-init-method tcp://, gloo, legacy_ddp on CPU):
-    validation-mode SLF keeps one decision network (slf_rank_gap 0 at every log line)."""
+@pytest.mark.parametrize("mode", ["align", "validation"])
+def test_two_cpu_processes_with_fairseqs_own_distributed_options(ding_data, tmp_path, mode) -> None:
+    """fairseq-train twice, ranks 0 and 1 (--distributed-init-method tcp://, gloo, legacy_ddp on CPU): the
+    default recipe keeps one set of scores, validation-mode SLF one decision network (slf_rank_gap 0 at every
+    log line)."""
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    extra = [*CANDIDATES, "--slf-mode", "validation", "--slf-validation-max-tokens", "1024", "--max-update", "6",
+    extra = [*CANDIDATES, "--slf-mode", mode, "--slf-validation-max-tokens", "1024", "--max-update", "6",
              "--log-interval", "2", "--distributed-world-size", "2", "--distributed-backend", "gloo",
              "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn",
              "--ddp-backend", "legacy_ddp"]
@@ -105,6 +109,12 @@ def test_two_cpu_processes_with_fairseqs_own_distributed_options(ding_data, tmp_
     assert [rank.returncode for rank in ranks] == [0, 0], logs[0][-3000:]
     records = [json.loads(line[line.index("{"):]) for line in logs[0].splitlines() if "| train_inner |" in line]
     assert len(records) == 3 and all(float(r["slf_rank_gap"]) == 0.0 for r in records)
+    if mode == "align":
+        # fairseq checkpoints a criterion's state only when it has parameters; the recipe has none.
+        assert all("w_focal" in r for r in records) and "no held-out data" not in logs[0]
+        weights = [float(records[-1][f"w_{name}"]) for name in ("label_smoothed_nll", "focal", "poly1", "mse")]
+        assert sum(weights) == pytest.approx(1.0, abs=0.01) and max(weights) > 0.5
+        return
     assert all("w_focal" in r and "slf_val_nll" in r for r in records)
     state = StochasticLoss.read_extra_state(
         criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"])

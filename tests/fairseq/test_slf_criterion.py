@@ -41,7 +41,8 @@ def test_one_candidate_equals_label_smoothed_cross_entropy(tiny_translation) -> 
 
 def test_several_candidates_train_the_decision_network(tiny_translation) -> None:
     task, build_model, batch = tiny_translation
-    criterion = SLFCriterion(task, False, 0.1, slf_candidates="label_smoothed_nll,focal,poly1,mse,mae")
+    criterion = SLFCriterion(task, False, 0.1, slf_candidates="label_smoothed_nll,focal,poly1,mse,mae",
+                             slf_mode="joint")
     model = build_model()
     loss, sample_size, log = criterion(model, batch)
     assert torch.isfinite(loss) and sample_size == batch["ntokens"]
@@ -86,6 +87,39 @@ def held_out_split(task, pairs):
     src = [encode(task.src_dict, de) for de, _ in pairs]
     tgt = [encode(task.tgt_dict, en) for _, en in pairs]
     return LanguagePairDataset(src, [len(s) for s in src], task.src_dict, tgt, [len(t) for t in tgt], task.tgt_dict)
+
+
+def test_the_default_recipe_takes_its_reference_from_the_valid_split(tiny_translation, ding_pairs) -> None:
+    import warnings
+
+    from slf.alignment import flat_gradient
+
+    task, build_model, batch = tiny_translation
+    task.datasets["valid"] = held_out_split(task, ding_pairs[16:64])  # the batch holds pairs 0..15
+    criterion = SLFCriterion(task, False, 0.1).train()  # --criterion slf, nothing else
+    assert criterion.slf.mode == "align" and not list(criterion.parameters())
+    model = build_model().train()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loss, _, log = criterion(model, batch)
+    assert not [w for w in caught if "no held-out data" in str(w.message)]  # a held-out reference, no fallback
+    assert criterion.slf.reference_source == "host" and model.training
+    # The shared input/output embedding is passed over: the compared layer sits before the projection.
+    compared = {id(p) for p in criterion.slf.last_layer}
+    assert compared and id(model.decoder.embed_tokens.weight) not in compared
+    # The cosines are those of each candidate's summed loss with the held-out NLL, at that layer.
+    model.eval()
+    held_out = criterion._held_out_sample(model)
+    reference = flat_gradient(criterion._mean_nll(model, held_out), criterion.slf.last_layer)
+    lprobs, target, _ = criterion._lprobs_and_target(model, batch)
+    columns, _ = criterion._candidate_columns(lprobs, target, target.ne(criterion.padding_idx))
+    expected = [float(torch.nn.functional.cosine_similarity(flat_gradient(c.sum(), criterion.slf.last_layer),
+                                                            reference, dim=0)) for c in columns]
+    assert criterion.slf.decision.last_cosines.tolist() == pytest.approx(expected, abs=1e-4)
+    loss.backward()  # the training graph survived the held-out pass
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    weights = [log[f"slf_weight_{name}"] / log["ntokens"] for name in criterion.slf.candidate_names]
+    assert sum(weights) == pytest.approx(1.0, abs=1e-5) and max(weights) > 0.9
 
 
 def test_validation_mode_steps_the_decision_network_on_held_out_batches(tiny_translation, ding_pairs) -> None:
@@ -147,7 +181,7 @@ def test_registered_once_and_bad_options_name_the_choices(tiny_translation) -> N
     assert slf_fairseq.SLFCriterion is SLFCriterion
     with pytest.raises(ValueError, match="valid names: .*label_smoothed_nll.*poly1"):
         SLFCriterion(task, False, 0.1, slf_candidates="nll,no_such_loss")
-    with pytest.raises(ValueError, match=r"--slf-mode must be one of \['joint', 'softmax', 'validation'\]"):
+    with pytest.raises(ValueError, match=r"--slf-mode must be one of \['align', 'joint', 'softmax', 'validation'\]"):
         SLFCriterion(task, False, 0.1, slf_mode="lookahead")
     # Losses that read penultimate features (center, lgm) cannot weigh a model's output.
     with pytest.raises(ValueError, match=r"unknown \['center'\]"):

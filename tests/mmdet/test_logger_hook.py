@@ -24,14 +24,15 @@ KEY = "slf/loss_cls.slf/weight/"
 
 
 class DigitsMLP(BaseModel):
-    def __init__(self) -> None:
+    def __init__(self, **slf_options) -> None:
         super().__init__()
         from mmdet.registry import MODELS
 
         self.net = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
         with DefaultScope.overwrite_default_scope("mmdet"):
             self.loss_cls = MODELS.build(dict(type="StochasticLoss", use_sigmoid=False, seed=0, history_interval=2,
-                                              candidates=["ce", "categorical_hinge", dict(type="CrossEntropyLoss")]))
+                                              candidates=["ce", "categorical_hinge", dict(type="CrossEntropyLoss")],
+                                              **slf_options))
 
     def forward(self, inputs, data_samples=None, mode="tensor"):
         logits = self.net(inputs)
@@ -42,7 +43,7 @@ class DigitsMLP(BaseModel):
 
 def test_weights_reach_the_log_as_interval_means_and_a_plot(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    model = DigitsMLP()
+    model = DigitsMLP(mode="joint")  # sampled weights: each logged value is an interval mean
     assert [path for path, _ in slf_modules(model)] == ["loss_cls.slf"]
     runner = Runner(
         model=model, work_dir=str(tmp_path), experiment_name=f"hook_{uuid.uuid4().hex}",

@@ -59,8 +59,31 @@ def build(form: str, **overrides):
 
 
 @pytest.mark.parametrize("form", sorted(FORMS))
-def test_scalar_loss_reaches_pred_and_decision(form: str) -> None:
+def test_the_default_recipe_reaches_pred_and_moves_its_weights(form: str, recwarn) -> None:
     loss, kind = build(form)
+    assert loss.slf.mode == "align" and not list(loss.parameters())  # nothing for mmdet's weight decay
+    layer = None
+    for step in range(3):
+        start, target, weight = make_inputs(kind, seed=step)
+        if layer is None:  # the head's output layer, whose gradients the recipe compares
+            torch.manual_seed(0)
+            layer = torch.nn.Linear(8, start.shape[1])
+        pred = start.detach() + layer(torch.randn(len(start), 8))
+        value = loss(pred, target, weight=weight, avg_factor=float(weight.sum()))
+        assert value.dim() == 0 and torch.isfinite(value)
+        value.backward()
+        assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+    # No runner, no SLFHeldOutHook: the previous batch is the reference, and the user is told once.
+    assert loss.slf.reference_source == "previous_batch"
+    assert len([w for w in recwarn if "no held-out data" in str(w.message)]) == 1
+    # Each call is its own step outside mmengine's training loop; a step is scored when the next begins.
+    assert int(loss.slf.decision.observations) == 1 and loss.slf.step == 3
+    assert abs(float(loss.weights.sum()) - 1) < 1e-5 and not torch.allclose(loss.weights, loss.weights.mean())
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_scalar_loss_reaches_pred_and_decision(form: str) -> None:
+    loss, kind = build(form, mode="joint")
     pred, target, weight = make_inputs(kind)
     value = loss(pred, target, weight=weight, avg_factor=float(weight.sum()))
     assert value.dim() == 0 and torch.isfinite(value)
@@ -139,7 +162,7 @@ def test_sigmoid_one_hot_maps_inside_a_yolo_head_shape() -> None:
 def test_bad_configs_name_the_problem() -> None:
     with pytest.raises(ValueError, match="unknown option.*valid: .*num_samples"):
         MODELS.build(dict(type="StochasticLoss", candidates=["bce"], temperature=2.0))
-    with pytest.raises(ValueError, match="mode must be 'joint' or 'softmax'"):
+    with pytest.raises(ValueError, match=r"mode must be one of \['align', 'joint', 'softmax'\].*SLFHeldOutHook"):
         MODELS.build(dict(type="StochasticLoss", candidates=["bce"], mode="validation"))
     with pytest.raises(ValueError, match="valid names"):
         MODELS.build(dict(type="StochasticLoss", candidates=["bce", "no_such_loss"]))
@@ -154,11 +177,11 @@ def test_bad_configs_name_the_problem() -> None:
 
 
 def test_state_round_trips_through_state_dict() -> None:
-    loss, kind = build("sigmoid-mmdet")
+    loss, kind = build("sigmoid-mmdet", mode="joint")
     pred, target, weight = make_inputs(kind)
     for _ in range(3):
         loss(pred, target, weight=weight).backward()
-    restored, _ = build("sigmoid-mmdet", seed=123)
+    restored, _ = build("sigmoid-mmdet", mode="joint", seed=123)
     restored.load_state_dict(loss.state_dict())
     assert restored.slf.step == loss.slf.step == 3
     # Same decision parameters and the same noise generator state: the next call is identical.

@@ -59,7 +59,7 @@ def test_softmax_start_equals_the_stock_head_part_by_part(normalize) -> None:
 
 def test_joint_weights_learn_with_the_head_and_keep_their_total() -> None:
     torch.manual_seed(0)
-    head = MODELS.build(dict(type="SLFYOLOV3Head", slf_weighting=dict(num_samples=3, seed=0), **HEAD))
+    head = MODELS.build(dict(type="SLFYOLOV3Head", slf_weighting=dict(mode="joint", num_samples=3, seed=0), **HEAD))
     start = head.part_weighting.lambdas.clone()
     optimizer = torch.optim.SGD(head.parameters(), lr=1e-3, momentum=0.9)
     feats, gts, metas = batch(seed=1)
@@ -74,6 +74,27 @@ def test_joint_weights_learn_with_the_head_and_keep_their_total() -> None:
     assert abs(float(head.part_weighting.lambdas.sum()) - 7.0) < 1e-4
     moved = head.part_weighting.selection.decision.logits.detach() - torch.log(torch.tensor([1, 1, 1, 2, 2.0]) / 7)
     assert moved.abs().max() > 1e-3
+
+
+def test_the_default_recipe_weighs_the_parts_from_the_head_and_keeps_their_total() -> None:
+    torch.manual_seed(0)
+    head = MODELS.build(dict(type="SLFYOLOV3Head", **HEAD))  # no slf_weighting: the default recipe
+    weighting = head.part_weighting
+    assert weighting.selection.mode == "align" and not list(weighting.parameters())
+    assert {id(p) for p in weighting.selection.last_layer} == {id(p) for p in head.convs_pred.parameters()}
+    assert torch.allclose(weighting.lambdas, torch.tensor([1.0, 1.0, 1.0, 2.0, 2.0]), atol=1e-5)
+    optimizer = torch.optim.SGD(head.parameters(), lr=1e-3, momentum=0.9)
+    with pytest.warns(UserWarning, match="no held-out data"):
+        for seed in range(6):
+            optimizer.zero_grad()
+            total = sum(losses(head, *batch(seed=seed)).values())
+            assert torch.isfinite(total)
+            total.backward()
+            optimizer.step()
+    assert abs(float(weighting.lambdas.sum()) - 7.0) < 1e-4 and int(weighting.selection.decision.observations) == 5
+    # Mild: every part keeps a weight of the configured order, none is dropped.
+    ratio = weighting.lambdas / torch.tensor([1.0, 1.0, 1.0, 2.0, 2.0])
+    assert not torch.allclose(ratio, torch.ones(5), atol=1e-3) and float(ratio.min()) > 0.3
 
 
 def test_configured_weights_are_the_prior_and_bad_options_fail() -> None:

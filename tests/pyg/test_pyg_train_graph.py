@@ -161,7 +161,7 @@ def test_training_improves_r2_and_slf_weights_move(pyg_graph_root):
     assert mse["train_loss"][-1] < mse["train_loss"][0]
     assert len(mse["test_predictions"]) == 102 and "candidates" not in mse
 
-    slf = train_graph_regression(GraphRegressionConfig(**{**base.__dict__, "loss": "slf",
+    slf = train_graph_regression(GraphRegressionConfig(**{**base.__dict__, "loss": "slf", "slf_mode": "validation",
                                                           "slf_decision_input": "prediction+embedding"}),
                                  progress=False)
     weights = np.array(slf["final_weights"])
@@ -169,6 +169,22 @@ def test_training_improves_r2_and_slf_weights_move(pyg_graph_root):
     assert np.abs(weights - 0.2).max() > 0.02 and weights.sum() == pytest.approx(1.0, abs=1e-5)
     assert len(slf["validation_loss"]) == 4 and all(math.isfinite(v) for v in slf["validation_loss"])
     assert slf["final"]["r2"] > 0.3
+
+
+def test_the_default_recipe_takes_its_reference_from_the_validation_split(pyg_graph_root, recwarn):
+    cfg = GraphRegressionConfig(data="chembl2321810", root=pyg_graph_root, model="gcn", hidden_channels=32,
+                                epochs=3, num_threads=2, loss="slf")
+    assert cfg.slf_mode == "align" and cfg.method == "slf-align"
+    run = train_graph_regression(cfg, progress=False)
+    assert run["slf_stats"]["held_out_reference"] == 1.0  # the validation batches, through slf.HeldOut
+    assert not [w for w in recwarn if "no held-out data" in str(w.message)]
+    scores = [run["slf_stats"][f"alignment/{name}"] for name in run["candidates"]]
+    assert all(-1.0 <= score <= 1.0 for score in scores) and len(set(scores)) > 1
+    weights = np.array(run["mean_weights"])
+    assert np.abs(weights - 0.2).max() > 0.05 and weights.sum() == pytest.approx(1.0, abs=1e-5)
+    assert run["final"]["r2"] > 0.3
+    with pytest.raises(ValueError, match="slf_mode='align' has none"):
+        GraphRegressionConfig(loss="slf", slf_decision_input="prediction+embedding")
 
 
 def test_same_seed_same_run(pyg_graph_root):

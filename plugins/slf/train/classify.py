@@ -12,7 +12,7 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ from .common import (RESULTS_FILE, format_table, format_top_weights, load_run_re
                      mean_std, seed_everything, slf_run_record, top_weight)
 
 PAPER_CANDIDATES: Tuple[str, ...] = ("ce", "mse", "mae", "hinge", "cosine", "bce")
-SLF_MODES = ("joint", "softmax", "validation")
+from ..stochastic_loss import DEFAULT_MODE, MODES as SLF_MODES
 MILS_RULES = ("not_worse", "better", "always")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -39,8 +39,9 @@ class ClassifyConfig:
         model: ``'mlp'``, ``'lenet'``, ``'resnet8'``, ``'resnet20'`` or ``'resnet32'``.
         loss: a registry name (``slf.losses.available('classification')``, baselines
             such as ``large_margin_softmax`` included), ``'slf'`` or ``'mils'``.
-        slf_mode: ``'joint'`` (Algorithm 1 as written), ``'softmax'`` (SLF-Softmax) or
-            ``'validation'`` (decision network learned on held-out batches; recommended).
+        slf_mode: ``'align'`` (the default recipe: gradient alignment with the validation
+            split, :mod:`slf.alignment`), ``'joint'`` (Algorithm 1 as written), ``'softmax'``
+            (SLF-Softmax) or ``'validation'`` (decision network learned on held-out batches).
         slf_candidates: candidate loss names (default: the paper's six).
         slf_samples: K, the number of Gumbel-Softmax samples averaged.
         slf_tau: Gumbel-Softmax temperature.
@@ -88,7 +89,7 @@ class ClassifyConfig:
     data: str = "mnist5k"
     model: str = "mlp"
     loss: str = "ce"
-    slf_mode: str = "validation"
+    slf_mode: str = DEFAULT_MODE
     slf_candidates: Tuple[str, ...] = PAPER_CANDIDATES
     slf_samples: int = 3
     slf_tau: float = 1.0
@@ -178,8 +179,11 @@ class ClassifyConfig:
 
 
 # ---------------------------------------------------------------------- building blocks
-def build_criterion(cfg: ClassifyConfig, model: nn.Module, num_classes: int) -> Tuple[nn.Module, str]:
+def build_criterion(cfg: ClassifyConfig, model: nn.Module, num_classes: int,
+                    held_out: Optional[Iterable[Tuple[Tensor, Tensor]]] = None) -> Tuple[nn.Module, str]:
     """The training loss for ``cfg`` and what it reads: ``'logits'``, ``'features'``, ``'slf'`` or ``'mils'``.
+
+    ``held_out`` batches (the validation split's) give SLF's default recipe its reference.
 
     For ``loss='mils'`` it returns the primary loss (kind ``'mils'``); the trainer wraps
     it, the model and the optimizer in :class:`slf.MILS`.
@@ -195,6 +199,7 @@ def build_criterion(cfg: ClassifyConfig, model: nn.Module, num_classes: int) -> 
         'logits'
     """
     if cfg.is_slf:
+        from ..held_out import HeldOut
         from ..stochastic_loss import StochasticLoss
 
         options: Dict[str, Any] = dict(
@@ -203,6 +208,8 @@ def build_criterion(cfg: ClassifyConfig, model: nn.Module, num_classes: int) -> 
         )
         if cfg.slf_decision_lr is not None:
             options["decision_lr"] = cfg.slf_decision_lr
+        if cfg.slf_mode == "align" and held_out is not None:
+            options["held_out"] = HeldOut(model, held_out)
         options.update(cfg.slf_options)
         return StochasticLoss(**options), "slf"
     if cfg.is_mils:
@@ -332,7 +339,8 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
         test_x, test_y = (t.to(device) for t in splits.test.tensors)
 
         model = build_model(cfg.model, splits.input_shape, splits.num_classes).to(device)
-        criterion, kind = build_criterion(cfg, model, splits.num_classes)
+        criterion, kind = build_criterion(cfg, model, splits.num_classes,
+                                          held_out=_held_out_shards(val_x, val_y, cfg, world, rank))
         criterion = criterion.to(device)
         extras = build_extra_losses(cfg, model, splits.num_classes, device)
         extra_parameters = [p for module, _ in extras.values() for p in module.parameters() if p.requires_grad]
@@ -439,6 +447,15 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
     if noise_record is not None:
         result["label_noise"] = noise_record
     return result
+
+
+def _held_out_shards(val_x: Tensor, val_y: Tensor, cfg: ClassifyConfig, world: int, rank: int
+                     ) -> Optional[Iterator[Tuple[Tensor, Tensor]]]:
+    """Endless validation batches for SLF's reference (each rank its shard), or None without a validation split."""
+    if len(val_y) == 0:
+        return None
+    stream = cycle_batches(val_x, val_y, cfg.batch_size, torch.Generator().manual_seed(cfg.seed + 1))
+    return ((x[rank::world], y[rank::world]) for x, y in stream) if world > 1 else stream
 
 
 def noisy_training_labels(cfg: ClassifyConfig, splits: DatasetSplits) -> Tuple[Tensor, Dict[str, Any]]:

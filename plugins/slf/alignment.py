@@ -1,0 +1,319 @@
+r"""Gradient alignment: the default way StochasticLoss chooses its candidates.
+
+At every training step each candidate's gradient on the training batch is compared with
+the gradient of a *reference* loss on held-out data (cross-entropy for classification,
+the host's stock loss elsewhere), both taken with respect to the model's last layer
+:math:`\theta`:
+
+.. math::
+
+    g_i = \nabla_\theta \frac{1}{N}\sum_{b} \ell_i(f(x_b), y_b),\qquad
+    u \leftarrow \rho\, u + (1 - \rho)\, \nabla_\theta L_{ref}(f(x^{val}), y^{val}),\qquad
+    s_i = \cos(g_i, u) = \frac{\langle g_i, u\rangle}{\lVert g_i\rVert\,\lVert u\rVert}
+
+(the reference u is itself averaged over held-out batches: one batch's gradient is noisy).
+
+A candidate whose step would also lower the held-out loss has a large :math:`s_i`; one
+that fits what does not carry over (a mislabelled sample, a loss that rewards its own
+offset) has a small or negative one. The scores are smoothed over steps and turned into
+weights by a sharp softmax,
+
+.. math::
+
+    a_i \leftarrow \beta a_i + (1 - \beta) s_i,\qquad
+    \hat p = \operatorname{softmax}\big(\log \pi + (a + m\, e_{r}) / T\big),
+
+with :math:`\pi` a prior (uniform unless given) and a head start :math:`m` (the
+``margin``) for the candidate :math:`r` that is the host's stock loss, when it is one of
+them: the weights leave the stock loss only for a candidate whose alignment is clearly
+better, by more than :math:`m`, so where no candidate is, the recipe trains with the stock
+loss. Nothing here is learned by gradient
+descent, so nothing saturates: :math:`\hat p` follows the current alignment and moves back
+when it changes (a run under label noise typically starts on cross-entropy and moves to a
+bounded loss once cross-entropy starts to fit the wrong labels). The cosine judges
+direction only, so no candidate wins by its scale or its offset (the literal update's
+failure, which drifts onto the numerically smallest loss).
+
+Only the last layer is differentiated, so each step costs one small backward per
+candidate through that layer, plus the reference's held-out forward every
+``interval`` steps. The last layer is found from the output's autograd graph
+(:func:`last_layer_parameters`): the parameters closest to the output.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from . import distributed
+
+DEFAULT_TEMPERATURE = 1e-3
+DEFAULT_MOMENTUM = 0.9
+DEFAULT_REFERENCE_MOMENTUM = 0.95
+DEFAULT_MARGIN = 0.03
+
+
+def last_layer_parameters(outputs: Sequence[Tensor], exclude: Sequence[Tensor] = (), max_depth: int = 64
+                          ) -> List[nn.Parameter]:
+    """The trainable tensors closest to ``outputs`` in their autograd graph: the last layer.
+
+    A breadth-first walk from the outputs' ``grad_fn`` collects the leaves that require grad
+    (parameters) level by level, and stops after the level that holds the first weight
+    matrix or kernel (a parameter of two or more dimensions): a linear layer's bias and
+    weight, a convolution's, or a normalisation's scale and shift together with the linear
+    layer before it.
+
+    Args:
+        outputs: tensors with a graph (the model output, or several loss terms).
+        exclude: parameters to pass over (a weight shared with the input embedding, whose
+            gradient would run through the whole network).
+        max_depth: give up beyond this depth.
+
+    Returns:
+        the parameters, in the order found; empty when the outputs have no graph.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+        >>> found = last_layer_parameters([net(torch.randn(2, 4))])
+        >>> sorted(tuple(p.shape) for p in found)
+        [(3,), (3, 8)]
+    """
+    frontier = [t.grad_fn for t in outputs if t is not None and t.grad_fn is not None]
+    seen = set()
+    found: List[nn.Parameter] = []
+    found_ids = {id(p) for p in exclude}
+    for _ in range(max_depth):
+        following = []
+        for node in frontier:
+            for child, _ in node.next_functions:
+                if child is None or child in seen:
+                    continue
+                seen.add(child)
+                variable = getattr(child, "variable", None)
+                if variable is None:
+                    following.append(child)
+                elif variable.requires_grad and id(variable) not in found_ids:
+                    found.append(variable)
+                    found_ids.add(id(variable))
+        if any(p.dim() >= 2 for p in found) or not following:
+            break
+        frontier = following
+    return found
+
+
+def flat_gradient(loss: Tensor, parameters: Sequence[Tensor], retain_graph: bool = True) -> Tensor:
+    """:math:`\\nabla_\\theta` ``loss`` as one flat vector (zeros where a parameter is unused).
+
+    Example:
+        >>> w = torch.tensor([1.0, 2.0], requires_grad=True)
+        >>> flat_gradient((w ** 2).sum(), [w])
+        tensor([2., 4.])
+    """
+    grads = torch.autograd.grad(loss, list(parameters), retain_graph=retain_graph, allow_unused=True)
+    return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1).float()
+                      for p, g in zip(parameters, grads)])
+
+
+def candidate_gradients(columns: Sequence[Tensor], parameters: Sequence[Tensor]) -> Tensor:
+    """Each column's gradient with respect to ``parameters``, one flat row per column ``(n, P)``.
+
+    A column without a graph (a candidate that does not depend on the parameters) gives a
+    zero row. The graph is kept for the caller's backward.
+
+    Example:
+        >>> w = torch.tensor([1.0, -1.0], requires_grad=True)
+        >>> candidate_gradients([(w ** 2).sum(), w.sum()], [w])
+        tensor([[ 2., -2.],
+                [ 1.,  1.]])
+    """
+    rows = []
+    for column in columns:
+        if column.requires_grad:
+            rows.append(flat_gradient(column, parameters))
+        else:
+            rows.append(torch.cat([torch.zeros(p.numel(), device=p.device) for p in parameters]))
+    return torch.stack(rows)
+
+
+LayerKey = Tuple[int, ...]
+
+
+def layer_key(parameters: Sequence[Tensor]) -> LayerKey:
+    """An in-process key for a set of parameters (their identities), to pair gradients with references."""
+    return tuple(id(p) for p in parameters)
+
+
+class GradientAlignment(nn.Module):
+    r"""The state and the arithmetic of selection by gradient alignment (module docs).
+
+    Gradients and references are kept per set of parameters (a *layer*, keyed by
+    :func:`layer_key`): a loss called once per output layer (mmdet's YOLOv3 calls its
+    ``loss_cls`` once per feature level) compares each call's gradients with that layer's
+    reference, and the cosine of a step is taken over all its layers together,
+    :math:`s_i = \sum_l \langle g_i^l, u^l
+angle / \sqrt{\sum_l \lVert g_i^l
+Vert^2
+    \sum_l \lVert u^l
+Vert^2}`.
+
+    Args:
+        num_candidates: n.
+        temperature: T of :math:`\operatorname{softmax}(\log\pi + a / T)`; cosines differ by
+            about 0.01-0.3 between candidates, so the default 1e-3 is close to picking the
+            best-aligned candidate while two of nearly equal score share the weight.
+        momentum: :math:`eta` of the scores' moving average (0: the last step only).
+        reference_momentum: :math:`
+ho` of the reference gradient's moving average over
+            held-out batches (0: the last batch only).
+        interval: draw a new held-out batch for the reference every this many steps.
+        prior: positive weights :math:`\pi` (normalised; default uniform), the start and
+            the tie-breaker.
+        margin: the head start :math:`m` (in cosine) of candidate ``preferred``.
+        preferred: index of the candidate that is the host's stock loss (``None``: none is).
+
+    Example:
+        >>> alignment = GradientAlignment(2)
+        >>> alignment.probabilities()
+        tensor([0.5000, 0.5000])
+        >>> alignment.set_reference((0,), torch.tensor([1.0, 0.0]))
+        >>> alignment.observe({(0,): torch.tensor([[1.0, 0.1], [0.0, 1.0]])}).round(decimals=3)
+        tensor([0.9950, 0.0000])
+        >>> alignment.probabilities()
+        tensor([1., 0.])
+    """
+
+    def __init__(self, num_candidates: int, temperature: float = DEFAULT_TEMPERATURE,
+                 momentum: float = DEFAULT_MOMENTUM, reference_momentum: float = DEFAULT_REFERENCE_MOMENTUM,
+                 interval: int = 1, prior: Optional[Sequence[float]] = None, margin: float = DEFAULT_MARGIN,
+                 preferred: Optional[int] = None) -> None:
+        super().__init__()
+        if isinstance(num_candidates, bool) or not isinstance(num_candidates, int) or num_candidates < 1:
+            raise ValueError(f"num_candidates must be an integer >= 1, got {num_candidates!r}")
+        if isinstance(temperature, bool) or not (isinstance(temperature, (int, float)) and math.isfinite(temperature)
+                                                 and temperature > 0):
+            raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+        for name, value in (("momentum", momentum), ("reference_momentum", reference_momentum)):
+            if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 <= value < 1):
+                raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+            raise ValueError(f"interval must be an integer >= 1, got {interval!r}")
+        if isinstance(margin, bool) or not (isinstance(margin, (int, float)) and 0 <= margin < 2):
+            raise ValueError(f"margin must be a number in [0, 2) (a difference of cosines), got {margin!r}")
+        if preferred is not None and not (isinstance(preferred, int) and 0 <= preferred < num_candidates):
+            raise ValueError(f"preferred must be a candidate index in [0, {num_candidates}) or None, got {preferred!r}")
+        if prior is None:
+            prior = [1.0] * num_candidates
+        prior = [float(p) for p in prior]
+        if len(prior) != num_candidates or not all(math.isfinite(p) and p > 0 for p in prior):
+            raise ValueError(f"prior must hold {num_candidates} positive weights, got {prior}")
+        self.temperature = float(temperature)
+        self.momentum = float(momentum)
+        self.reference_momentum = float(reference_momentum)
+        self.interval = interval
+        self.margin = float(margin)
+        self.preferred = preferred
+        total = sum(prior)
+        self.register_buffer("log_prior", torch.tensor([math.log(p / total) for p in prior]))
+        self.register_buffer("scores", torch.zeros(num_candidates))
+        self.register_buffer("observations", torch.zeros((), dtype=torch.long))
+        # Recomputed from held-out data as training goes: not part of a checkpoint.
+        self.references: Dict[LayerKey, Tensor] = {}
+        self.last_cosines = torch.zeros(num_candidates)
+        self._pending_gradients: Dict[LayerKey, Tensor] = {}
+        self._pending_references: Dict[LayerKey, Tensor] = {}
+
+    @property
+    def has_reference(self) -> bool:
+        """Whether a reference gradient has been set for some layer."""
+        return bool(self.references)
+
+    def set_reference(self, key: LayerKey, gradient: Tensor) -> None:
+        """Blend ``gradient`` (flat) into layer ``key``'s reference :math:`u` (the first is taken as it is)."""
+        gradient = gradient.detach().reshape(-1).float()
+        previous = self.references.get(key)
+        if previous is not None and previous.shape == gradient.shape:
+            gradient = previous.to(gradient.device) * self.reference_momentum + gradient * (1 - self.reference_momentum)
+        self.references[key] = gradient
+
+    def reference_due(self, step: int) -> bool:
+        """Whether training step ``step`` (0-based) draws a new held-out batch."""
+        return step % self.interval == 0
+
+    def observe(self, gradients: Mapping[LayerKey, Tensor]) -> Tensor:
+        """Score the candidates' gradients ``{layer: (n, P_layer)}`` against the references and
+        update the average.
+
+        Returns the cosines :math:`s` of this step (zeros, and no update, when no layer has a
+        reference). Under torch.distributed the cosines are averaged over ranks, so every
+        rank holds the same scores and weights (every rank must call it).
+        """
+        n = self.scores.numel()
+        dots = torch.zeros(n, dtype=torch.float64)
+        squares = torch.zeros(n, dtype=torch.float64)
+        reference_square = torch.zeros((), dtype=torch.float64)
+        for key, grads in gradients.items():
+            reference = self.references.get(key)
+            if reference is None:
+                continue
+            grads = grads.detach().double().to(reference.device)
+            if grads.shape != (n, reference.numel()):
+                raise ValueError(f"the candidates' gradients have shape {tuple(grads.shape)}, the reference "
+                                 f"{reference.numel()} entries: they must be taken with respect to the same parameters")
+            dots += (grads @ reference.double()).cpu()
+            squares += grads.pow(2).sum(dim=1).cpu()
+            reference_square += reference.double().pow(2).sum().cpu()
+        observed = torch.tensor([1.0 if float(reference_square) > 0 else 0.0], dtype=torch.float64)
+        norms = (squares * reference_square).sqrt()
+        cosines = torch.where(norms > 0, dots / norms.clamp_min(1e-300), torch.zeros_like(dots))
+        # Every rank reduces, whether or not it had a reference: the collectives must match.
+        summed = distributed.all_reduce_sum(torch.cat([cosines, observed]))
+        if float(summed[-1]) == 0:
+            return torch.zeros(n)
+        cosines = torch.nan_to_num(summed[:-1] / summed[-1]).float()
+        with torch.no_grad():
+            cosines = cosines.to(self.scores.device)
+            if int(self.observations) == 0:
+                self.scores.copy_(cosines)
+            else:
+                self.scores.mul_(self.momentum).add_(cosines, alpha=1 - self.momentum)
+            self.observations += 1
+        self.last_cosines = cosines.detach().cpu()
+        return cosines
+
+    def track(self, key: LayerKey, gradients: Tensor, reference: Optional[Tensor] = None) -> None:
+        """Add one call's candidate gradients ``(n, P)`` (and a reference gradient from the same
+        batch, for :meth:`finish_step` to adopt *after* scoring) to the current step."""
+        for store, value in ((self._pending_gradients, gradients), (self._pending_references, reference)):
+            if value is None:
+                continue
+            value = value.detach().float()
+            store[key] = store[key] + value if key in store and store[key].shape == value.shape else value
+
+    def finish_step(self) -> Tensor:
+        """Score the step's tracked gradients (:meth:`observe`), then adopt its tracked references."""
+        gradients, references = self._pending_gradients, self._pending_references
+        self._pending_gradients, self._pending_references = {}, {}
+        cosines = self.observe(gradients)
+        for key, reference in references.items():
+            self.set_reference(key, reference)
+        return cosines
+
+    def probabilities(self, available: Optional[Iterable[int]] = None) -> Tensor:
+        """:math:`\\hat p = \\operatorname{softmax}(\\log\\pi + a / T)`, over ``available`` candidates only
+        when given (the others get 0)."""
+        scores = self.scores.clone()
+        if self.preferred is not None:
+            scores[self.preferred] += self.margin
+        logits = self.log_prior + scores / self.temperature
+        if available is not None:
+            mask = torch.full_like(logits, float("-inf"))
+            mask[list(available)] = 0.0
+            logits = logits + mask
+        return torch.softmax(logits, dim=0)
+
+    def extra_repr(self) -> str:
+        return (f"temperature={self.temperature:g}, momentum={self.momentum:g}, "
+                f"reference_momentum={self.reference_momentum:g}, interval={self.interval}, margin={self.margin:g}, "
+                f"preferred={self.preferred}")

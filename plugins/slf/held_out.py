@@ -1,0 +1,106 @@
+"""Held-out batches for the default recipe: ``StochasticLoss(candidates, held_out=HeldOut(model, batches))``.
+
+The default recipe (:mod:`slf.alignment`) compares each candidate's gradient with the
+gradient of a reference loss on data the model does not train on. :class:`HeldOut`
+holds what that needs in plain PyTorch: the model and an endless supply of held-out
+``(inputs, targets)`` batches. The loss draws one whenever its reference is due, so
+there is no step to call by hand and none to forget.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterable, Iterator, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+
+class HeldOut:
+    """A model and the held-out batches its loss compares against.
+
+    Args:
+        model: the network being trained, unwrapped (a ``DistributedDataParallel``
+            wrapper is unwrapped here: the held-out pass takes no part in its reduction).
+        batches: an iterable of held-out batches, e.g. a ``DataLoader`` over the validation
+            split; it is iterated again from the start whenever it runs out (a ``DataLoader``
+            with ``shuffle=True`` reshuffles each time).
+        forward: ``forward(model, batch) -> (output, target)`` for batches that are not
+            ``(inputs, targets)`` pairs (a graph batch, a dict); the default moves a pair to
+            the model's device and returns ``(model(inputs), targets)``.
+
+    The held-out forward runs in the model's own mode (training mode during training, so a
+    batch-norm layer normalises the held-out batch by its own statistics, as it does the
+    training batch whose gradients it is compared with) with gradients enabled; the
+    running statistics are left as they were (:func:`frozen_batch_norm`).
+
+    Example:
+        >>> model = nn.Linear(4, 3)
+        >>> data = [(torch.randn(8, 4), torch.randint(0, 3, (8,)))]
+        >>> held_out = HeldOut(model, data)
+        >>> output, target = held_out.next_batch()
+        >>> output.shape, output.requires_grad
+        (torch.Size([8, 3]), True)
+    """
+
+    def __init__(self, model: nn.Module, batches: Iterable[Any],
+                 forward: Optional[Callable[[nn.Module, Any], Tuple[Tensor, Tensor]]] = None) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"HeldOut needs the model (an nn.Module), got {type(model).__name__}")
+        if isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module
+        self.model = model
+        self.batches = batches
+        self.forward = forward or _pair_forward
+        self._iterator: Optional[Iterator[Any]] = None
+
+    def _draw(self) -> Any:
+        for _ in range(2):
+            if self._iterator is None:
+                self._iterator = iter(self.batches)
+            try:
+                return next(self._iterator)
+            except StopIteration:
+                self._iterator = None
+        raise ValueError("HeldOut got an empty iterable of batches: give it at least one held-out batch")
+
+    def next_batch(self) -> Tuple[Tensor, Tensor]:
+        """The model's output on the next held-out batch (with its graph) and that batch's targets."""
+        batch = self._draw()
+        with frozen_batch_norm(self.model), torch.enable_grad():
+            return self.forward(self.model, batch)
+
+
+@contextlib.contextmanager
+def frozen_batch_norm(model: nn.Module) -> Iterator[None]:
+    """Within the block, the batch-norm layers of ``model`` keep their running statistics: a
+    held-out pass in training mode leaves no trace in them.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+        >>> before = net[1].running_mean.clone()
+        >>> with frozen_batch_norm(net):
+        ...     _ = net(torch.randn(8, 3))
+        >>> torch.equal(net[1].running_mean, before)
+        True
+    """
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._NormBase)]
+    saved = [{name: b.detach().clone() for name, b in m.named_buffers(recurse=False)} for m in layers]
+    try:
+        yield
+    finally:
+        # The copies take the buffers' places: the pass's graph still holds the updated tensors
+        # (batch norm saves them for its backward), which an in-place restore would invalidate.
+        for layer, buffers in zip(layers, saved):
+            for name, value in buffers.items():
+                layer._buffers[name] = value
+
+
+def _pair_forward(model: nn.Module, batch: Any) -> Tuple[Tensor, Tensor]:
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+        raise ValueError(f"HeldOut batches must be (inputs, targets) pairs, got {type(batch).__name__}; "
+                         "pass forward=... for other batches")
+    inputs, targets = batch
+    parameter = next(model.parameters(), None)
+    if parameter is not None:
+        inputs, targets = inputs.to(parameter.device), targets.to(parameter.device)
+    return model(inputs), targets

@@ -1,0 +1,285 @@
+"""The default recipe: selection by gradient alignment with a held-out reference (slf.alignment)."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from slf import GradientAlignment, HeldOut, StochasticLoss, losses
+from slf.alignment import last_layer_parameters, layer_key
+from slf.train import ClassifyConfig, train_classifier
+
+CANDIDATES = ["ce", "mse", "mae", "hinge", "cosine", "bce"]
+
+
+def _mlp() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 5))
+
+
+def _batch(n: int = 32, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 12, generator=generator), torch.randint(0, 5, (n,), generator=generator)
+
+
+def test_the_default_mode_is_the_recipe():
+    crit = StochasticLoss(CANDIDATES)
+    assert crit.mode == "align" and isinstance(crit.decision, GradientAlignment)
+    assert not list(crit.parameters()), "the recipe learns nothing by gradient: no parameter to optimise or decay"
+    assert torch.allclose(crit.weights, torch.full((6,), 1 / 6))
+
+
+@pytest.mark.parametrize("build, expected", [
+    (lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)), ["2.weight", "2.bias"]),
+    (lambda: nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 1)), ["2.weight", "2.bias"]),
+    # DAC's ending: linear, batch norm, ReLU, softmax; the scale and shift come with the layer before them.
+    (lambda: nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 3), nn.BatchNorm1d(3), nn.ReLU(),
+                           nn.Softmax(dim=1)), ["2.weight", "2.bias", "3.weight", "3.bias"]),
+])
+def test_last_layer_is_read_from_the_autograd_graph(build, expected):
+    net = build()
+    inputs = torch.randn(4, 1, 6, 6) if isinstance(net[0], nn.Conv2d) else torch.randn(4, 4)
+    names = {id(p): name for name, p in net.named_parameters()}
+    found = [names[id(p)] for p in last_layer_parameters([net(inputs)])]
+    assert sorted(found) == sorted(expected)
+
+
+def test_a_shared_output_matrix_is_passed_over():
+    embedding = nn.Embedding(7, 4)
+    hidden = nn.Linear(4, 4)
+    tokens = torch.tensor([[1, 2, 3]])
+    logits = F.linear(hidden(embedding(tokens)), embedding.weight)  # tied input and output embeddings
+    assert {id(p) for p in last_layer_parameters([logits])} >= {id(embedding.weight)}
+    found = last_layer_parameters([logits], exclude=[embedding.weight])
+    assert {id(p) for p in found} == {id(hidden.weight), id(hidden.bias)}
+
+
+def test_cosines_are_those_of_the_candidates_gradients_with_the_held_out_gradient():
+    model = _mlp()
+    held_x, held_y = _batch(16, seed=1)
+    crit = StochasticLoss(CANDIDATES, held_out=HeldOut(model, [(held_x, held_y)]))
+    x, y = _batch()
+    crit(model(x), y)
+    head = list(model[2].parameters())
+
+    def flat(loss):
+        return torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, head)])
+
+    reference = flat(F.cross_entropy(model(held_x), held_y))
+    expected = []
+    for name in CANDIDATES:
+        gradient = flat(losses.build(name, reduction="mean")(model(x), y))
+        expected.append(float(F.cosine_similarity(gradient, reference, dim=0)))
+    assert crit.decision.last_cosines.tolist() == pytest.approx(expected, abs=1e-5)
+    assert crit.decision.scores.tolist() == pytest.approx(expected, abs=1e-5)  # the first step is taken as it is
+    assert crit.reference_source == "held_out" and crit.step == 1
+    head_start = torch.zeros(len(CANDIDATES))
+    head_start[CANDIDATES.index("ce")] = crit.decision.margin  # ce is the reference: the stock loss
+    weights = torch.softmax((torch.tensor(expected) + head_start) / crit.decision.temperature, dim=0)
+    assert crit.decision.margin > 0 and torch.allclose(crit.weights, weights, atol=1e-5)
+
+
+def test_the_weights_follow_the_alignment_and_come_back():
+    """Nothing saturates: after 50 steps on one candidate, the weight moves to another when it aligns better."""
+    alignment = GradientAlignment(2, momentum=0.9, reference_momentum=0.0)
+    key = (0,)
+    alignment.set_reference(key, torch.tensor([1.0, 0.0]))
+    for _ in range(50):
+        alignment.observe({key: torch.tensor([[1.0, 0.2], [0.2, 1.0]])})
+    assert alignment.probabilities()[0] > 0.999
+    alignment.set_reference(key, torch.tensor([0.0, 1.0]))
+    steps = 0
+    while alignment.probabilities()[1] < 0.999:
+        alignment.observe({key: torch.tensor([[1.0, 0.2], [0.2, 1.0]])})
+        steps += 1
+    assert steps <= 10
+
+
+def test_the_stock_loss_keeps_the_weight_until_another_is_clearly_better_aligned():
+    alignment = GradientAlignment(2, margin=0.03, preferred=0, momentum=0.0, reference_momentum=0.0)
+    key = (0,)
+    alignment.set_reference(key, torch.tensor([1.0, 0.0]))
+
+    def at(cosine_first: float, cosine_second: float) -> torch.Tensor:
+        first = torch.tensor([cosine_first, (1 - cosine_first ** 2) ** 0.5])
+        second = torch.tensor([cosine_second, -(1 - cosine_second ** 2) ** 0.5])
+        alignment.observe({key: torch.stack([first, second])})
+        return alignment.probabilities()
+
+    assert at(0.50, 0.52)[0] > 0.99  # 0.02 better: not enough
+    assert at(0.50, 0.56)[1] > 0.99  # 0.06 better: it moves
+    assert at(0.50, 0.40)[0] > 0.99  # and it moves back
+
+
+def test_the_stock_loss_is_the_reference_loss_among_the_candidates():
+    assert StochasticLoss(["mse", "ce", "mae"]).decision.preferred == 1
+    assert StochasticLoss(["huber", "mse"], task="regression").decision.preferred == 1
+    assert StochasticLoss(["mae", "hinge"]).decision.preferred is None
+    assert StochasticLoss(["ce", "mae"], alignment={"preferred": "mae"}).decision.preferred == 1
+    assert StochasticLoss(["ce", "mae"], alignment={"preferred": None}).decision.preferred is None
+    with pytest.raises(ValueError, match=r"must name a candidate \['ce', 'mae'\]"):
+        StochasticLoss(["ce", "mae"], alignment={"preferred": "hinge"})
+    with pytest.raises(ValueError, match="margin must be a number"):
+        GradientAlignment(2, margin=-0.1)
+
+
+def test_layers_scored_together_give_the_cosine_of_the_whole():
+    alignment = GradientAlignment(2, reference_momentum=0.0)
+    first, second = torch.randn(2, 5), torch.randn(2, 3)
+    u, v = torch.randn(5), torch.randn(3)
+    alignment.set_reference((1,), u)
+    alignment.set_reference((2,), v)
+    cosines = alignment.observe({(1,): first, (2,): second})
+    whole = torch.cat([first, second], dim=1)
+    assert torch.allclose(cosines, F.cosine_similarity(whole, torch.cat([u, v]).unsqueeze(0), dim=1), atol=1e-6)
+
+
+def test_the_reference_is_averaged_over_held_out_batches():
+    alignment = GradientAlignment(1, reference_momentum=0.75)
+    alignment.set_reference((0,), torch.tensor([4.0]))
+    alignment.set_reference((0,), torch.tensor([0.0]))
+    assert alignment.references[(0,)].item() == pytest.approx(3.0)
+
+
+def test_calls_that_share_a_step_key_make_one_step():
+    """A head that calls the loss once per feature level: one step, gradients summed, weights fixed within it."""
+    model = nn.Linear(12, 5)
+    crit = StochasticLoss(["ce", "mae"], held_out="previous_batch")
+    iteration = {"value": 0}
+    crit.step_key = lambda: iteration["value"]
+    for value in range(3):
+        iteration["value"] = value
+        x, y = _batch(seed=value)
+        first = crit(model(x[:16]), y[:16])
+        weights = crit.weights.clone()
+        second = crit(model(x[16:]), y[16:])
+        assert torch.equal(crit.weights, weights)
+        (first + second).backward()
+    assert crit.step == 3 and len(crit.history) == 1
+    assert int(crit.decision.observations) == 1  # iteration 1 scored against iteration 0's batch
+
+
+def test_a_forgotten_held_out_step_is_never_silent():
+    model = _mlp()
+    crit = StochasticLoss(CANDIDATES)
+    with pytest.warns(UserWarning, match="no held-out data"):
+        crit(model(_batch()[0]), _batch()[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for seed in range(1, 4):  # once, not every step
+            x, y = _batch(seed=seed)
+            crit(model(x), y)
+    assert crit.reference_source == "previous_batch" and int(crit.decision.observations) == 3
+    assert crit.stats()["held_out_reference"] == 0.0
+    quiet = StochasticLoss(CANDIDATES, held_out="previous_batch")  # clustering: no held-out data by design
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet(model(_batch()[0]), _batch()[1])
+
+
+def test_a_host_reference_pass_sets_the_reference_and_trains_nothing():
+    model = _mlp()
+    crit = StochasticLoss(CANDIDATES)
+    held_x, held_y = _batch(16, seed=5)
+    with crit.reference_pass():
+        value = crit(model(held_x), held_y)
+    assert value.item() == pytest.approx(F.cross_entropy(model(held_x), held_y).item(), rel=1e-5)
+    assert crit.step == 0 and crit.reference_source == "host"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a host reference: no fallback warning
+        crit(model(_batch()[0]), _batch()[1])
+    assert int(crit.decision.observations) == 1
+
+
+def test_held_out_forward_normalises_like_training_leaves_the_statistics_and_cycles():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(12, 8), nn.BatchNorm1d(8), nn.Linear(8, 5))
+    running, tracked = model[1].running_mean.clone(), model[1].num_batches_tracked.clone()
+    batches = [_batch(8, seed=1), _batch(8, seed=2)]
+    held_out = HeldOut(model, batches)
+    model.train()
+    output, target = held_out.next_batch()
+    # Batch statistics of the held-out batch, as the training batch gets them, not the running ones.
+    model.eval()
+    assert not torch.allclose(output, model(batches[0][0]))
+    model.train()
+    assert torch.allclose(output, model(batches[0][0])) and torch.equal(target, batches[0][1])
+    model[1].running_mean.copy_(running)
+    model[1].num_batches_tracked.copy_(tracked)
+    outputs = [held_out.next_batch()[1] for _ in range(2)]
+    assert torch.equal(outputs[1], batches[0][1]), "it starts over when the batches run out"
+    assert model.training and torch.equal(model[1].running_mean, running)
+    assert torch.equal(model[1].num_batches_tracked, tracked)
+    with pytest.raises(ValueError, match="empty iterable"):
+        HeldOut(model, []).next_batch()
+    with pytest.raises(ValueError, match="pairs"):
+        HeldOut(model, [torch.randn(2, 12)]).next_batch()
+    with pytest.raises(TypeError, match="nn.Module"):
+        HeldOut("model", batches)
+
+
+def test_a_non_finite_candidate_is_masked_in_the_recipe():
+    class Broken(nn.Module):
+        reduction = "none"
+        registry_name = "broken"
+
+        def forward(self, output, target):
+            return output[:, 0] * float("nan")
+
+    model = _mlp()
+    crit = StochasticLoss(["ce", Broken()], held_out="previous_batch")
+    for seed in range(3):
+        x, y = _batch(seed=seed)
+        with pytest.warns(RuntimeWarning, match="broken"):
+            loss = crit(model(x), y)
+        loss.backward()
+        assert torch.isfinite(loss)
+    assert crit.weights.tolist() == [1.0, 0.0] and int(crit.nonfinite_counts[1]) == 3
+
+
+def test_checkpoints_keep_the_scores_and_refuse_the_other_kind_with_advice():
+    model = _mlp()
+    crit = StochasticLoss(CANDIDATES, held_out=HeldOut(model, [_batch(16, seed=1)]))
+    for seed in range(3):
+        crit(model(_batch(seed=seed)[0]), _batch(seed=seed)[1])
+    restored = StochasticLoss(CANDIDATES)
+    restored.load_state_dict(crit.state_dict())
+    assert torch.equal(restored.decision.scores, crit.decision.scores) and restored.step == 3
+    assert torch.allclose(restored.weights, crit.weights)
+    literal = StochasticLoss(CANDIDATES, mode="joint", seed=0)
+    with pytest.raises(RuntimeError, match=r"mode='joint'.*to load it"):
+        StochasticLoss(CANDIDATES).load_state_dict(literal.state_dict())
+    with pytest.raises(RuntimeError, match=r"Build StochasticLoss\(\.\.\., mode='align'\)"):
+        literal.load_state_dict(crit.state_dict())
+
+
+def test_combine_weighs_host_columns_and_takes_their_reference():
+    model = nn.Linear(12, 3)
+    crit = StochasticLoss(["mse", "mae"], task="regression")
+    x, y = _batch()
+    target = torch.randn(32, 3)
+    output = model(x)
+    columns = [((output - target) ** 2).mean(dim=1), (output - target).abs().mean(dim=1)]
+    with pytest.warns(UserWarning, match="no held-out data"):
+        rows, weights = crit.combine(columns, output, reference=columns[0])
+    assert rows.shape == (32,) and weights.shape == (1, 2)
+    assert crit.reference_source == "previous_batch" and crit.decision.references
+    with crit.reference_pass():
+        value, _ = crit.combine(columns, output, reference=columns[1])
+    assert torch.equal(value, columns[1]) and crit.reference_source == "host"
+
+
+@pytest.mark.slow
+def test_the_default_recipe_leaves_cross_entropy_under_label_noise_on_real_digits():
+    """MNIST-5k, 40% of the training labels flipped: the recipe moves to a bounded loss and beats CE."""
+    base = ClassifyConfig(data="mnist5k", model="mlp", label_noise=0.4, epochs=15, seed=0, num_threads=2)
+    ce = train_classifier(ClassifyConfig(**{**base.__dict__, "loss": "ce"}), progress=False)
+    default = train_classifier(ClassifyConfig(**{**base.__dict__, "loss": "slf"}), progress=False)
+    assert default["method"] == "slf-align" and default["slf_stats"]["held_out_reference"] == 1.0
+    weights = dict(zip(default["candidates"], default["mean_weights"]))
+    assert max(weights, key=weights.get) in ("mae", "cosine", "mse"), weights  # bounded losses resist the noise
+    assert weights["ce"] < 0.2
+    assert default["final_test_acc"] > ce["final_test_acc"] + 0.08
