@@ -439,6 +439,14 @@ FAIRSEQ_LABELS = {"label_smoothed": "label_smoothed_cross_entropy", FAIRSEQ_DEFA
                   "slf_validation": "SLF validation, every 4th step"}
 
 
+def _host_methods(runs: Dict[str, List[Dict[str, Any]]], stock: str, default: str
+                  ) -> List[Tuple[str, Optional[List[Dict[str, Any]]]]]:
+    """A host table's rows in order: the stock loss, the default recipe (``None`` where it has not
+    run), then the other methods as they ran."""
+    order = [stock, default, *[m for m in runs if m not in (stock, default)]]
+    return [(method, runs.get(method)) for method in order]
+
+
 def translation(ctx: Context) -> Rendered:
     data = ctx.json("fairseq_slf.json")
     if data is None or "runs" not in data:
@@ -447,9 +455,7 @@ def translation(ctx: Context) -> Rendered:
     base = [r["bleu"] for r in runs["label_smoothed"]]
     lines = ["| criterion | test BLEU | p vs label smoothing | valid nll | weights at the end |",
              "|---|---|---|---|---|"]
-    order = ["label_smoothed", FAIRSEQ_DEFAULT, *[m for m in runs if m not in ("label_smoothed", FAIRSEQ_DEFAULT)]]
-    for method in order:
-        rows = runs.get(method)
+    for method, rows in _host_methods(runs, "label_smoothed", FAIRSEQ_DEFAULT):
         if rows is None:
             lines.append(f"| {FAIRSEQ_LABELS.get(method, method)} | {NOT_RUN} | | | |")
             continue
@@ -503,9 +509,7 @@ def detection(ctx: Context) -> Rendered:
     stock = [r["mAP"] for r in runs["stock"]]
     lines = ["| head | val mAP@0.5 | p vs stock | lambdas, mean over training (cls, obj, noobj, xy, wh) |",
              "|---|---|---|---|"]
-    order = ["stock", MMDET_DEFAULT, *[m for m in runs if m not in ("stock", MMDET_DEFAULT)]]
-    for method in order:
-        rows = runs.get(method)
+    for method, rows in _host_methods(runs, "stock", MMDET_DEFAULT):
         if rows is None:
             lines.append(f"| {MMDET_LABELS.get(method, method)} | {NOT_RUN} | | |")
             continue

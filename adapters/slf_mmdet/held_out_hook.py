@@ -21,7 +21,7 @@ Config::
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, List, Optional
+from typing import Any, List, Optional
 
 import torch
 from mmengine.hooks import Hook
@@ -30,7 +30,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
 from slf import StochasticLoss
-from slf.held_out import frozen_batch_norm
+from slf.held_out import Cycle, frozen_batch_norm
 
 
 def boxes_loaded_after_resize(dataset: Any) -> bool:
@@ -74,7 +74,7 @@ class SLFHeldOutHook(Hook):
         self.source = source
         self._losses: List[StochasticLoss] = []
         self._loader: Any = None
-        self._batches: Optional[Iterator[Any]] = None
+        self._batches: Optional[Cycle] = None
         self._rescale_boxes = False
 
     def before_train(self, runner: Any) -> None:
@@ -86,6 +86,7 @@ class SLFHeldOutHook(Hook):
                       logger="current")
             return
         self._loader = self._held_out_loader(runner)
+        self._batches = Cycle(self._loader, "SLFHeldOutHook")
         self._rescale_boxes = boxes_loaded_after_resize(getattr(self._loader, "dataset", None))
 
     def _held_out_loader(self, runner: Any) -> Any:
@@ -100,21 +101,11 @@ class SLFHeldOutHook(Hook):
                       "second pass over the training set", logger="current")
         return runner.train_dataloader
 
-    def _next_batch(self) -> Any:
-        for _ in range(2):
-            if self._batches is None:
-                self._batches = iter(self._loader)
-            try:
-                return next(self._batches)
-            except StopIteration:
-                self._batches = None
-        raise RuntimeError("SLFHeldOutHook: the held-out dataloader is empty")
-
     def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
         if not self._losses or runner.iter % self.interval:
             return
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        batch = self._next_batch()
+        batch = next(self._batches)
         # Training mode: batch norm normalises the held-out batch by its own statistics, as it does
         # the training batch; its running statistics stay the training set's.
         with contextlib.ExitStack() as passes, torch.enable_grad():

@@ -49,23 +49,12 @@ class HeldOut:
         if isinstance(model, nn.parallel.DistributedDataParallel):
             model = model.module
         self.model = model
-        self.batches = batches
+        self.batches = Cycle(batches, "HeldOut")
         self.forward = forward or _pair_forward
-        self._iterator: Optional[Iterator[Any]] = None
-
-    def _draw(self) -> Any:
-        for _ in range(2):
-            if self._iterator is None:
-                self._iterator = iter(self.batches)
-            try:
-                return next(self._iterator)
-            except StopIteration:
-                self._iterator = None
-        raise ValueError("HeldOut got an empty iterable of batches: give it at least one held-out batch")
 
     def next_batch(self) -> Tuple[Tensor, Tensor]:
         """The model's output on the next held-out batch (with its graph) and that batch's targets."""
-        batch = self._draw()
+        batch = next(self.batches)
         with frozen_batch_norm(self.model), torch.enable_grad():
             return self.forward(self.model, batch)
 
@@ -93,6 +82,39 @@ def frozen_batch_norm(model: nn.Module) -> Iterator[None]:
         for layer, buffers in zip(layers, saved):
             for name, value in buffers.items():
                 layer._buffers[name] = value
+
+
+class Cycle:
+    """Endless iteration over an iterable that starts over whenever it runs out (a ``DataLoader``
+    with ``shuffle=True`` reshuffles each time).
+
+    Args:
+        iterable: the batches.
+        owner: who draws them, for the error an empty iterable raises.
+
+    Example:
+        >>> batches = Cycle([1, 2])
+        >>> [next(batches) for _ in range(5)]
+        [1, 2, 1, 2, 1]
+    """
+
+    def __init__(self, iterable: Iterable[Any], owner: str = "Cycle") -> None:
+        self.iterable = iterable
+        self.owner = owner
+        self._iterator: Optional[Iterator[Any]] = None
+
+    def __iter__(self) -> "Cycle":
+        return self
+
+    def __next__(self) -> Any:
+        for _ in range(2):
+            if self._iterator is None:
+                self._iterator = iter(self.iterable)
+            try:
+                return next(self._iterator)
+            except StopIteration:
+                self._iterator = None
+        raise ValueError(f"{self.owner} got an empty iterable of batches: give it at least one held-out batch")
 
 
 def _pair_forward(model: nn.Module, batch: Any) -> Tuple[Tensor, Tensor]:
