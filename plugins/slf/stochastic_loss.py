@@ -339,6 +339,7 @@ class StochasticLoss(nn.Module):
             raise ValueError(f"held_out must be a slf.HeldOut(model, batches) or 'previous_batch', got {held_out!r}")
         if alignment is not None and not isinstance(alignment, Mapping):
             raise TypeError(f"alignment must be a dict of GradientAlignment options, got {type(alignment).__name__}")
+
     def _build_candidate(self, candidate: Candidate, kwargs: Dict[str, Any]) -> "tuple[str, nn.Module]":
         if isinstance(candidate, str):
             if self.task == "binary":
