@@ -25,7 +25,7 @@ import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
@@ -63,6 +63,10 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     "u95m01": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.01),
     "u95m03": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03),
     "u95m05": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.05),
+    # gate: ce keeps all the weight while its own alignment stays above the gate (it still helps held-out).
+    "gate0": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, gate=0.0),
+    "gate01": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, gate=0.1),
+    "ce_only": dict(T=0.001, beta=0.9, ref_beta=0.95, gate=-2.0),
 }
 COLUMNS = (("mlp", "clean"), ("mlp", "sym0.4"), ("mlp", "pair0.4"), ("lenet", "clean"), ("lenet", "sym0.4"),
            ("lenet", "pair0.4"))
@@ -72,10 +76,11 @@ class AlignedMixture:
     """One variant's selection state and its weighted loss (see the module docs)."""
 
     def __init__(self, T: float, beta: float, ref_beta: float = 0.0, ref_batch: int = 128, interval: int = 1,
-                 params: str = "head", margin: float = 0.0, balance: bool = False, grad_beta: float = 0.0) -> None:
+                 params: str = "head", margin: float = 0.0, balance: bool = False, grad_beta: float = 0.0,
+                 gate: Optional[float] = None) -> None:
         self.candidates = [losses.build(name, task="classification", reduction="none") for name in CANDIDATES]
         self.T, self.beta, self.ref_beta, self.ref_batch, self.interval = T, beta, ref_beta, ref_batch, interval
-        self.params, self.margin, self.balance, self.grad_beta = params, margin, balance, grad_beta
+        self.params, self.margin, self.balance, self.grad_beta, self.gate = params, margin, balance, grad_beta, gate
         n = len(CANDIDATES)
         self.scores, self.norms = torch.zeros(n), torch.ones(n)
         self.reference = None
@@ -84,6 +89,8 @@ class AlignedMixture:
         self.weight_sum, self.steps, self.history = torch.zeros(n), 0, []
 
     def weights(self) -> torch.Tensor:
+        if self.gate is not None and (self.observed == 0 or float(self.scores[0]) > self.gate):
+            return torch.nn.functional.one_hot(torch.tensor(0), len(CANDIDATES)).float()
         scores = self.scores.clone()
         scores[0] += self.margin  # ce, the reference loss
         return torch.softmax(scores / self.T, dim=0)
