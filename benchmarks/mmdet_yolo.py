@@ -81,16 +81,28 @@ def load_config(method: str, data_root: str, work_dir: Path, epochs: int, seed: 
     return cfg
 
 
-def iteration_step(model, batch, held_out=None, hook_options: Optional[Dict[str, Any]] = None) -> Callable[[], float]:
-    """One timed training iteration; with ``held_out`` (a batch), ``SLFHeldOutHook`` (its config
-    options ``hook_options``) first takes its held-out pass, as in the default recipe's training loop."""
+class _OneBatchLoader(list):
+    """A dataloader of preloaded batches that names its dataset, as a real one does."""
+
+    def __init__(self, batches: List[Any], dataset: Any = None) -> None:
+        super().__init__(batches)
+        self.dataset = dataset
+
+
+def iteration_step(model, batch, held_out=None, hook_options: Optional[Dict[str, Any]] = None,
+                   held_out_dataset: Any = None) -> Callable[[], float]:
+    """One timed training iteration; with ``held_out`` (a batch of ``held_out_dataset``),
+    ``SLFHeldOutHook`` (its config options ``hook_options``) first takes its held-out pass, as in
+    the default recipe's training loop."""
     from types import SimpleNamespace
 
     from slf_mmdet import SLFHeldOutHook
 
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
-    # The hook reads its batches from the runner's val (or train) dataloader: here, the one held-out batch.
-    runner = SimpleNamespace(model=model, val_dataloader=[held_out], train_dataloader=[held_out], iter=0)
+    # The hook reads its batches from the runner's val (or train) dataloader: here, the one held-out
+    # batch, loaded beforehand as the training batch is; its dataset tells the hook how boxes were loaded.
+    loader = _OneBatchLoader([held_out], dataset=held_out_dataset)
+    runner = SimpleNamespace(model=model, val_dataloader=loader, train_dataloader=loader, iter=0)
     hook = SLFHeldOutHook(**(hook_options or {}))
     if held_out is not None:
         hook.before_train(runner)
@@ -117,7 +129,7 @@ def time_iterations(data_root: str, rounds: int, warmup: int) -> Dict[str, Any]:
     from mmengine.registry import init_default_scope
 
     init_default_scope("mmdet")  # the Runner does this from the config; here datasets are built by hand
-    models, batch, held_out, hook_options = {}, None, None, None
+    models, batch, held_out, hook_options, source = {}, None, None, None, None
     for method in ("stock", DEFAULT_METHOD, "slf"):
         cfg = load_config(method, data_root, Path("/tmp"), 1, 0)
         torch.manual_seed(0)
@@ -135,8 +147,8 @@ def time_iterations(data_root: str, rounds: int, warmup: int) -> Dict[str, Any]:
                 held_out = pseudo_collate([source[(i + 1) % len(source)] for i in range(loader.batch_size)])
     for method in (DEFAULT_METHOD, "slf"):
         models[method].load_state_dict(models["stock"].state_dict(), strict=False)
-    steps = {method: iteration_step(model, batch, held_out if method == DEFAULT_METHOD else None, hook_options)
-             for method, model in models.items()}
+    steps = {method: iteration_step(model, batch, held_out if method == DEFAULT_METHOD else None, hook_options,
+                                    source) for method, model in models.items()}
     times = interleaved_times(steps, rounds, warmup)
     # ratio: the default recipe (the shipped config); ratio_literal: the paper's joint update.
     return {"stock_s": statistics.median(times["stock"]), "slf_s": statistics.median(times[DEFAULT_METHOD]),
