@@ -115,7 +115,7 @@ def _first_order(crit: "StochasticLoss", model: nn.Module, inputs: Tensor, targe
     # Each sample's loss depends on its own output row only, so
     # <u, grad_w l_bi> = <d l_bi / d z_b, (J u)_b>: one small backward per candidate.
     output.requires_grad_(True)
-    columns = crit._candidate_columns(output, targets)
+    columns = crit.candidates.columns(output, targets)
     output_grads = []
     for i, column in enumerate(columns):
         grad = None

@@ -1,6 +1,8 @@
 """StochasticLoss: shapes, gradients, sampling, modes, checkpoints, robustness."""
 from __future__ import annotations
 
+import collections
+import copy
 import io
 import math
 import warnings
@@ -66,7 +68,7 @@ def test_k1_hard_samples_are_exactly_one_hot():
     assert set(weights.unique().tolist()) <= {0.0, 1.0}
     assert torch.equal(weights.sum(dim=1), torch.ones(32))
     crit(logits, target)
-    assert torch.equal(crit.selection_counts.sum(), torch.tensor(32))
+    assert torch.equal(crit.record.selection_counts.sum(), torch.tensor(32))
 
 
 def test_multiple_samples_average_and_concentrate_with_k():
@@ -149,13 +151,38 @@ def test_checkpoint_round_trip_resumes_bit_identically(mode):
     model2.load_state_dict(state["model"])
     crit2.load_state_dict(state["crit"])
     opt2.load_state_dict(state["opt"])
-    assert crit2.step == 5 and crit2.tau == crit.schedule(5)
+    assert crit2.step == 5 and crit2.tau == crit.sampler.schedule(5)
     resumed = _train(crit2, model2, opt2, 3, data, val)
     assert all(torch.equal(a, b) for a, b in zip(expected, resumed))
     for p, q in zip(list(model.parameters()) + list(crit.parameters()),
                     list(model2.parameters()) + list(crit2.parameters())):
         assert torch.equal(p, q)
     assert crit.history == crit2.history
+
+
+def test_a_checkpoint_written_before_the_parts_loads_and_resumes_bit_identically():
+    # Version 1 (0.2.0) kept the normalisation, statistics and NaN-count buffers on the loss itself.
+    gen = torch.Generator().manual_seed(2)
+    data = [(torch.randn(16, 20, generator=gen), torch.randint(0, 10, (16,), generator=gen)) for _ in range(4)]
+    model = small_model()
+    crit = StochasticLoss(PAPER, mode="joint", normalize="mean", seed=3)
+    opt = torch.optim.Adam(list(model.parameters()) + list(crit.parameters_for_model_optimizer()), lr=1e-2)
+    _train(crit, model, opt, 5, data, None)
+    written = crit.state_dict()
+    before_parts = collections.OrderedDict(
+        (key.split(".", 1)[1] if key.split(".")[0] in ("normalization", "record") or key == "candidates.nonfinite_counts"
+         else key, value.clone()) for key, value in written.items())
+    before_parts._metadata = copy.deepcopy(written._metadata)
+    before_parts._metadata[""]["version"] = 1
+    assert "loss_scale" in before_parts and "record.weight_sum" not in before_parts
+
+    fresh = StochasticLoss(PAPER, mode="joint", normalize="mean", seed=99)
+    fresh.load_state_dict(before_parts)
+    assert fresh.step == 5 and torch.equal(fresh.loss_scale, crit.loss_scale)
+    assert torch.equal(fresh.record.selection_counts, crit.record.selection_counts)
+    x, y = data[0]
+    output = model(x)
+    assert torch.equal(fresh(output, y), crit(output, y))  # the same Gumbel draw: the generator resumed too
 
 
 class NaNOnDemand(nn.Module):
@@ -183,7 +210,7 @@ def test_nonfinite_candidate_is_masked_not_propagated():
     assert torch.isfinite(logits.grad).all()
     assert all(torch.isfinite(p.grad).all() for p in crit.decision.parameters() if p.grad is not None)
     assert crit.weights[1] == 0 and math.isclose(float(crit.weights.sum()), 1.0, rel_tol=1e-5)
-    assert crit.nonfinite_counts.tolist() == [0, 1, 0]
+    assert crit.candidates.nonfinite_counts.tolist() == [0, 1, 0]
     bad.broken = False
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -307,7 +334,7 @@ def test_cosine_hypergradient_is_the_cosine_of_held_out_and_candidate_gradients(
     params = list(model.parameters())
     flat = lambda grads: torch.cat([g.reshape(-1) for g in grads])  # noqa: E731
     held_out = flat(torch.autograd.grad(crit.validation_loss(model(xv), yv).mean(), params))
-    columns = crit._candidate_columns(model(x), y)
+    columns = crit.candidates.columns(model(x), y)
     expected = torch.stack([-0.5 * torch.nn.functional.cosine_similarity(
         held_out, flat(torch.autograd.grad(column.mean(), params, retain_graph=True)), dim=0) for column in columns])
     assert coefficients.shape == ((1, 6) if selection == "batch" else (24, 6))
