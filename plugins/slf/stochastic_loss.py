@@ -28,20 +28,20 @@ The learned modes keep the paper's decision network v:
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import math
-import warnings
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, ContextManager, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
 from . import distributed
-from .alignment import GradientAlignment, candidate_gradients, flat_gradient, last_layer_parameters, layer_key
+from .align_learner import REFERENCE_SOURCES, AlignmentLearner
+from .alignment import GradientAlignment
 from .candidate_set import Candidate, CandidateSet, build_candidate, registry_name, renormalize_kept
 from .decision import DecisionMLP, GlobalDecision, decision_features, feature_size, loss_value_features
 from .held_out import HeldOut
+from .lookahead import coefficients_from_derivatives, decision_hypergradient
 from .losses.base import SLF_TASKS, check_classification_inputs, check_same_shape_inputs, reduce_loss
 from .normalization import ScaleNormalization
 from .sampler import GumbelSampler
@@ -51,7 +51,6 @@ from .selection_record import SelectionRecord
 MODES = ("align", "joint", "softmax", "validation")
 DEFAULT_MODE = "align"
 LEARNED_MODES = ("joint", "softmax", "validation")
-REFERENCE_SOURCES = ("none", "held_out", "host", "previous_batch")
 SELECTIONS = ("batch", "sample")
 HYPERGRADIENTS = ("inner", "cosine")
 PAPER_CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
@@ -233,11 +232,6 @@ class StochasticLoss(nn.Module):
         self.candidate_names: List[str] = self.candidates.names
         num = len(self.candidates)
 
-        self.held_out = held_out if isinstance(held_out, HeldOut) else None
-        # 'previous_batch' says there is no held-out data by design: the fallback, without a warning.
-        self._warned_no_held_out = held_out == "previous_batch"
-        self.last_layer: Optional[List[nn.Parameter]] = None if last_layer is None else list(last_layer)
-        self.reference_source = "none"
         if mode == "align":
             self._check_align_options(decision, selection, decision_reads_losses, compile, held_out, alignment)
             options = dict(alignment or {})
@@ -272,6 +266,12 @@ class StochasticLoss(nn.Module):
         if mode in ("validation", "align"):
             self.validation_loss = build_candidate(validation_loss or DEFAULT_VALIDATION_LOSS[task], task,
                                                    from_logits)[1]
+        self.learner: Optional[AlignmentLearner] = None
+        if mode == "align":
+            # 'previous_batch' says there is no held-out data by design: the fallback, without a warning.
+            self.learner = AlignmentLearner(self.decision, self.validation_loss,
+                                            held_out if isinstance(held_out, HeldOut) else None, last_layer,
+                                            expects_held_out=held_out != "previous_batch")
         if mode == "validation":
             # v has its own optimizer: H must not move it, the validation signal does.
             self.decision_optimizer = torch.optim.Adam(self.decision.parameters(), lr=decision_lr)
@@ -284,11 +284,6 @@ class StochasticLoss(nn.Module):
         self._checked_inputs = False
         self._ranks_synchronized = False
         self._saved: Optional[Dict[str, Tensor]] = None
-        self._in_reference_pass = False
-        # A host whose model calls the loss several times per iteration (once per feature level)
-        # sets this to a function returning the iteration: calls with one key form one step.
-        self.step_key: Optional[Callable[[], Any]] = None
-        self._step_key: Any = None
 
     # ------------------------------------------------------------------ construction
     @staticmethod
@@ -498,9 +493,9 @@ class StochasticLoss(nn.Module):
         return reduce_loss(per_sample, self.reduction)
 
     def _forward_align(self, output: Tensor, target: Tensor) -> Tensor:
-        if self._in_reference_pass:
+        if self.learner.in_reference_pass:
             reference = self.validation_loss(output, target)
-            self._set_reference(reference.mean(), "host")
+            self.learner.set_reference(reference.mean())
             return reduce_loss(reference, self.reduction)
         values = self.candidates.values(output, target)
         keep = self._finite_candidates(values.detach().sum(dim=0))
@@ -508,8 +503,9 @@ class StochasticLoss(nn.Module):
         if keep is not None:  # rebuilt from the finite columns alone, so no NaN reaches the graph
             columns = self.candidates.columns(output, target)
             values = torch.stack([columns[i] for i in keep], dim=1)
-        weights, begins = self._align_weights(values.mean(dim=0).unbind(), [output], keep,
-                                              lambda: self.validation_loss(output, target).mean())
+        weights, begins = self.learner.weights(values.mean(dim=0).unbind(), [output], keep,
+                                               lambda: self.validation_loss(output, target).mean(),
+                                               len(self.candidates), self.step, self.training)
         kept = weights if keep is None else weights[:, keep]
         per_sample = (self.scale_values(values, keep) * kept.to(values.dtype)).sum(dim=1)
         if self.training and begins:
@@ -604,8 +600,8 @@ class StochasticLoss(nn.Module):
                        ) -> "tuple[Tensor, Tensor]":
         if reference is None:
             reference = torch.stack(columns, dim=1).mean(dim=1)
-        if self._in_reference_pass:
-            self._set_reference(reference.sum(), "host")
+        if self.learner.in_reference_pass:
+            self.learner.set_reference(reference.sum())
             return reference, self.decision.probabilities().unsqueeze(0)
         values = torch.stack(columns, dim=1)
         keep = self._finite_candidates(values.detach().sum(dim=0))
@@ -613,7 +609,8 @@ class StochasticLoss(nn.Module):
         if keep is not None:
             values = torch.stack([columns[i] for i in keep], dim=1)
         roots = [output] if output is not None and output.requires_grad else list(values.unbind(dim=1))
-        weights, begins = self._align_weights(values.sum(dim=0).unbind(), roots, keep, lambda: reference.sum())
+        weights, begins = self.learner.weights(values.sum(dim=0).unbind(), roots, keep, lambda: reference.sum(),
+                                               len(self.candidates), self.step, self.training)
         kept = weights if keep is None else weights[:, keep]
         per_row = (self.scale_values(values, keep) * kept.to(values.dtype)).sum(dim=1)
         if self.training and begins:
@@ -642,20 +639,9 @@ class StochasticLoss(nn.Module):
             >>> crit.reference_source
             'host'
         """
-        self._set_reference(loss, "host")
+        self._align_learner("set_reference()").set_reference(loss)
 
-    def _set_reference(self, loss: Tensor, source: str) -> None:
-        if self.mode != "align":
-            raise RuntimeError(f"set_reference() belongs to mode='align'; this StochasticLoss has mode={self.mode!r}")
-        if not loss.requires_grad:
-            raise ValueError("set_reference() needs the held-out loss with its graph (computed with gradients "
-                             "enabled), to differentiate it with respect to the model's last layer")
-        layer = self.last_layer or last_layer_parameters([loss])
-        self.decision.set_reference(layer_key(layer), flat_gradient(loss, layer, retain_graph=False))
-        self.reference_source = source
-
-    @contextlib.contextmanager
-    def reference_pass(self) -> Iterator[None]:
+    def reference_pass(self) -> ContextManager[None]:
         """Within the block, training calls of this loss set the reference from their inputs
         (the reference loss on them) instead of training: for a host that runs its own
         forward on a held-out batch. The loss returns the reference loss there.
@@ -668,70 +654,47 @@ class StochasticLoss(nn.Module):
             >>> crit.reference_source, crit.step
             ('host', 0)
         """
-        if self.mode != "align":
-            raise RuntimeError(f"reference_pass() belongs to mode='align'; this StochasticLoss has mode={self.mode!r}")
-        previous, self._in_reference_pass = self._in_reference_pass, True
-        try:
-            yield
-        finally:
-            self._in_reference_pass = previous
+        return self._align_learner("reference_pass()").reference_pass()
+
+    def _align_learner(self, caller: str) -> AlignmentLearner:
+        if self.learner is None:
+            raise RuntimeError(f"{caller} belongs to mode='align'; this StochasticLoss has mode={self.mode!r}")
+        return self.learner
 
     @property
     def in_reference_pass(self) -> bool:
         """Whether a :meth:`reference_pass` is active (calls set the reference, train nothing)."""
-        return self._in_reference_pass
+        return self.learner is not None and self.learner.in_reference_pass
 
-    def _begins_step(self) -> bool:
-        """Whether this training call starts a new step (``step_key`` groups calls of one iteration)."""
-        if self.step_key is None:
-            return True
-        key = self.step_key()
-        begins = key != self._step_key or key is None
-        self._step_key = key
-        return begins
+    @property
+    def reference_source(self) -> str:
+        """Where ``align`` mode's reference came from last: ``'none'``, ``'held_out'``, ``'host'`` or
+        ``'previous_batch'`` (``'none'`` in the learned modes)."""
+        return "none" if self.learner is None else self.learner.reference_source
 
-    def _align_weights(self, columns: Sequence[Tensor], roots: Sequence[Tensor], keep: Optional[List[int]],
-                       reference: Optional[Callable[[], Tensor]]) -> "tuple[Tensor, bool]":
-        """``align`` mode: track this call's candidate gradients, update the scores; return the
-        weights ``(1, n)`` and whether this call began a training step.
+    @property
+    def held_out(self) -> Optional[HeldOut]:
+        """The held-out batches ``align`` mode draws its reference from, if any."""
+        return None if self.learner is None else self.learner.held_out
 
-        ``columns`` are the kept candidates' batch losses (scalars, with their graphs), in
-        the order of ``keep`` (all candidates when None); ``reference`` gives the reference
-        loss on the same batch, the fallback when no held-out data reaches the loss.
-        """
-        if not self.training:
-            return self.decision.probabilities(keep).unsqueeze(0), False
-        begins = self._begins_step()
-        if begins and self.step_key is not None:
-            self.decision.finish_step()  # the previous iteration, all its calls together
-        if begins and self.held_out is not None and self.decision.reference_due(self.step):
-            output, target = self.held_out.next_batch()
-            self._set_reference(self.validation_loss(output, target).mean(), "held_out")
-        layer = self.last_layer or last_layer_parameters(roots)
-        if layer:
-            kept = candidate_gradients(columns, layer)
-            gradients = kept.new_zeros((len(self.candidates), kept.shape[1]))
-            gradients[torch.tensor(keep if keep is not None else range(len(self.candidates)))] = kept
-            fallback = self.reference_source in ("none", "previous_batch") and reference is not None
-            if fallback:
-                self._warn_no_held_out()
-                self.reference_source = "previous_batch"
-            self.decision.track(layer_key(layer), gradients,
-                                flat_gradient(reference(), layer) if fallback else None)
-        if self.step_key is None:
-            self.decision.finish_step()
-        return self.decision.probabilities(keep).unsqueeze(0), begins
+    @property
+    def last_layer(self) -> Optional[List[nn.Parameter]]:
+        """The parameters whose gradients ``align`` mode compares (None: found from the graph)."""
+        return None if self.learner is None else self.learner.last_layer
 
-    def _warn_no_held_out(self) -> None:
-        if self._warned_no_held_out:
-            return
-        self._warned_no_held_out = True
-        warnings.warn(
-            "StochasticLoss(mode='align') has no held-out data: it compares the candidates with the reference loss "
-            "on the previous training batch. Under label noise that reference is noisy too; give it held-out data "
-            "with StochasticLoss(..., held_out=slf.HeldOut(model, val_batches)) or call set_reference() with a "
-            "held-out loss (the plain trainers, fairseq and the mmdet hook do this for you).",
-            UserWarning, stacklevel=4)
+    @last_layer.setter
+    def last_layer(self, parameters: Optional[Sequence[nn.Parameter]]) -> None:
+        self._align_learner("last_layer").last_layer = None if parameters is None else list(parameters)
+
+    @property
+    def step_key(self) -> Optional[Callable[[], Any]]:
+        """A function returning the host's iteration: calls with one key form one step (``align`` mode;
+        a host whose model calls the loss once per feature level sets it)."""
+        return None if self.learner is None else self.learner.step_key
+
+    @step_key.setter
+    def step_key(self, key: Optional[Callable[[], Any]]) -> None:
+        self._align_learner("step_key").step_key = key
 
     # ------------------------------------------------------------------ validation mode
     def validation_step(
@@ -756,8 +719,6 @@ class StochasticLoss(nn.Module):
             ``{'validation_loss': ..., 'hypergradient_norm': ...}``, or ``{}`` on the steps
             that ``validation_interval`` skips.
         """
-        from .lookahead import decision_hypergradient
-
         saved = self._take_saved("validation_step")
         if not self._validation_due():
             return {}
@@ -800,8 +761,6 @@ class StochasticLoss(nn.Module):
             >>> sorted(crit.validation_update(torch.tensor([[1.0, -1.0]]).repeat(4, 1)))
             ['hypergradient_norm']
         """
-        from .lookahead import coefficients_from_derivatives
-
         if self.hypergradient != "inner":
             raise ValueError(f"validation_update() takes inner products; hypergradient={self.hypergradient!r} "
                              "needs the model's parameter gradients, so use validation_step()")
@@ -903,7 +862,8 @@ class StochasticLoss(nn.Module):
         self.record.load_extra_state(state)
         self.sampler.generator.set_state(state["generator"])
         self._checked_inputs = bool(state.get("checked_inputs", False))
-        self.reference_source = str(state.get("reference_source", "none"))
+        if self.learner is not None:
+            self.learner.reference_source = str(state.get("reference_source", "none"))
         if self.mode == "validation" and "decision_optimizer" in state:
             self.decision_optimizer.load_state_dict(state["decision_optimizer"])
 
