@@ -29,7 +29,6 @@ The learned modes keep the paper's decision network v:
 from __future__ import annotations
 
 import io
-import math
 from typing import Any, Callable, ContextManager, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
@@ -42,6 +41,7 @@ from .candidate_set import Candidate, CandidateSet, build_candidate, registry_na
 from .decision import DecisionMLP, GlobalDecision, decision_features, feature_size, loss_value_features
 from .held_out import HeldOut
 from .lookahead import coefficients_from_derivatives, decision_hypergradient
+from .lookahead_learner import HYPERGRADIENTS, LookaheadLearner, check_lookahead_options
 from .losses.base import SLF_TASKS, check_classification_inputs, check_same_shape_inputs, reduce_loss
 from .normalization import ScaleNormalization
 from .sampler import GumbelSampler
@@ -52,7 +52,6 @@ MODES = ("align", "joint", "softmax", "validation")
 DEFAULT_MODE = "align"
 LEARNED_MODES = ("joint", "softmax", "validation")
 SELECTIONS = ("batch", "sample")
-HYPERGRADIENTS = ("inner", "cosine")
 PAPER_CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 DEFAULT_VALIDATION_LOSS = {"classification": "ce", "binary": "bce", "regression": "mse"}
 
@@ -204,24 +203,13 @@ class StochasticLoss(nn.Module):
             raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
         if selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {list(SELECTIONS)}, got {selection!r}")
-        if lookahead not in ("first_order", "exact"):
-            raise ValueError(f"lookahead must be 'first_order' or 'exact', got {lookahead!r}")
-        if hypergradient not in HYPERGRADIENTS:
-            raise ValueError(f"hypergradient must be one of {list(HYPERGRADIENTS)}, got {hypergradient!r}")
-        if hypergradient == "cosine" and lookahead != "first_order":
-            raise ValueError("hypergradient='cosine' needs lookahead='first_order' (the exact look-ahead "
-                             "differentiates through the step itself, which has no direction-only form)")
+        # Validation mode's options are checked in every mode, so a typo never waits for a mode switch.
+        check_lookahead_options(validation_interval, lookahead, hypergradient)
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"reduction must be one of ['mean', 'sum', 'none'], got {reduction!r}")
-        if isinstance(validation_interval, bool) or not isinstance(validation_interval, int) or validation_interval < 1:
-            raise ValueError(f"validation_interval must be an integer >= 1, got {validation_interval!r}")
         self.task = task
         self.selection = selection
         self.mode = mode
-        self.lookahead = lookahead
-        self.lookahead_lr = lookahead_lr
-        self.hypergradient = hypergradient
-        self.validation_interval = validation_interval
         self.from_logits = from_logits
         self.reduction = reduction
         self.compile = compile
@@ -266,15 +254,15 @@ class StochasticLoss(nn.Module):
         if mode in ("validation", "align"):
             self.validation_loss = build_candidate(validation_loss or DEFAULT_VALIDATION_LOSS[task], task,
                                                    from_logits)[1]
-        self.learner: Optional[AlignmentLearner] = None
+        self.learner: Union[AlignmentLearner, LookaheadLearner, None] = None
         if mode == "align":
             # 'previous_batch' says there is no held-out data by design: the fallback, without a warning.
             self.learner = AlignmentLearner(self.decision, self.validation_loss,
                                             held_out if isinstance(held_out, HeldOut) else None, last_layer,
                                             expects_held_out=held_out != "previous_batch")
         if mode == "validation":
-            # v has its own optimizer: H must not move it, the validation signal does.
-            self.decision_optimizer = torch.optim.Adam(self.decision.parameters(), lr=decision_lr)
+            self.learner = LookaheadLearner(self.decision, decision_lr, validation_interval, lookahead, lookahead_lr,
+                                            hypergradient)
 
         self.normalization = ScaleNormalization(self.candidates.floors, normalize, normalize_momentum)
         self.record = SelectionRecord(num, history_interval)
@@ -283,7 +271,6 @@ class StochasticLoss(nn.Module):
                                      noise=mode != "softmax")
         self._checked_inputs = False
         self._ranks_synchronized = False
-        self._saved: Optional[Dict[str, Tensor]] = None
 
     # ------------------------------------------------------------------ construction
     @staticmethod
@@ -488,7 +475,7 @@ class StochasticLoss(nn.Module):
             per_sample = (values * weights.to(values.dtype)).sum(dim=1)
         if self.training:
             if self.mode == "validation":
-                self._saved = {"features": features, "noise": noise, "tau": tau}
+                self.learner.save({"features": features, "noise": noise, "tau": tau})
             self._record(recorded.detach())
         return reduce_loss(per_sample, self.reduction)
 
@@ -592,7 +579,7 @@ class StochasticLoss(nn.Module):
             weights = torch.zeros_like(weights).index_copy(1, index, kept)
         if self.training:
             if self.mode == "validation":
-                self._saved = {"features": features.detach(), "noise": noise, "tau": self.tau}
+                self.learner.save({"features": features.detach(), "noise": noise, "tau": self.tau})
             self._record(recorded.detach())
         return per_row, weights
 
@@ -657,30 +644,30 @@ class StochasticLoss(nn.Module):
         return self._align_learner("reference_pass()").reference_pass()
 
     def _align_learner(self, caller: str) -> AlignmentLearner:
-        if self.learner is None:
+        if not isinstance(self.learner, AlignmentLearner):
             raise RuntimeError(f"{caller} belongs to mode='align'; this StochasticLoss has mode={self.mode!r}")
         return self.learner
 
     @property
     def in_reference_pass(self) -> bool:
         """Whether a :meth:`reference_pass` is active (calls set the reference, train nothing)."""
-        return self.learner is not None and self.learner.in_reference_pass
+        return isinstance(self.learner, AlignmentLearner) and self.learner.in_reference_pass
 
     @property
     def reference_source(self) -> str:
         """Where ``align`` mode's reference came from last: ``'none'``, ``'held_out'``, ``'host'`` or
         ``'previous_batch'`` (``'none'`` in the learned modes)."""
-        return "none" if self.learner is None else self.learner.reference_source
+        return self.learner.reference_source if isinstance(self.learner, AlignmentLearner) else "none"
 
     @property
     def held_out(self) -> Optional[HeldOut]:
         """The held-out batches ``align`` mode draws its reference from, if any."""
-        return None if self.learner is None else self.learner.held_out
+        return self.learner.held_out if isinstance(self.learner, AlignmentLearner) else None
 
     @property
     def last_layer(self) -> Optional[List[nn.Parameter]]:
         """The parameters whose gradients ``align`` mode compares (None: found from the graph)."""
-        return None if self.learner is None else self.learner.last_layer
+        return self.learner.last_layer if isinstance(self.learner, AlignmentLearner) else None
 
     @last_layer.setter
     def last_layer(self, parameters: Optional[Sequence[nn.Parameter]]) -> None:
@@ -690,7 +677,7 @@ class StochasticLoss(nn.Module):
     def step_key(self) -> Optional[Callable[[], Any]]:
         """A function returning the host's iteration: calls with one key form one step (``align`` mode;
         a host whose model calls the loss once per feature level sets it)."""
-        return None if self.learner is None else self.learner.step_key
+        return self.learner.step_key if isinstance(self.learner, AlignmentLearner) else None
 
     @step_key.setter
     def step_key(self, key: Optional[Callable[[], Any]]) -> None:
@@ -719,8 +706,9 @@ class StochasticLoss(nn.Module):
             ``{'validation_loss': ..., 'hypergradient_norm': ...}``, or ``{}`` on the steps
             that ``validation_interval`` skips.
         """
-        saved = self._take_saved("validation_step")
-        if not self._validation_due():
+        learner = self._lookahead_learner("validation_step")
+        saved = learner.take_saved("validation_step")
+        if not learner.due(self.step):
             return {}
         coefficients, val_loss = decision_hypergradient(self, model, inputs, targets, val_inputs, val_targets,
                                                         saved)
@@ -729,7 +717,8 @@ class StochasticLoss(nn.Module):
     @property
     def validation_due(self) -> bool:
         """Whether the last training forward's step updates v (``validation_interval``), in validation mode."""
-        return self.mode == "validation" and self._saved is not None and self._validation_due()
+        return (isinstance(self.learner, LookaheadLearner) and self.learner.has_saved
+                and self.learner.due(self.step))
 
     def validation_update(self, derivatives: Tensor, validation_loss: Optional[float] = None) -> Dict[str, float]:
         r"""Update the decision network from derivatives a host computed (validation mode).
@@ -761,14 +750,15 @@ class StochasticLoss(nn.Module):
             >>> sorted(crit.validation_update(torch.tensor([[1.0, -1.0]]).repeat(4, 1)))
             ['hypergradient_norm']
         """
-        if self.hypergradient != "inner":
-            raise ValueError(f"validation_update() takes inner products; hypergradient={self.hypergradient!r} "
+        learner = self._lookahead_learner("validation_update")
+        if learner.hypergradient != "inner":
+            raise ValueError(f"validation_update() takes inner products; hypergradient={learner.hypergradient!r} "
                              "needs the model's parameter gradients, so use validation_step()")
         if derivatives.dim() != 2 or derivatives.shape[1] != len(self.candidates):
             raise ValueError(f"validation_update() needs derivatives shaped (rows, {len(self.candidates)}), "
                              f"got {tuple(derivatives.shape)}")
-        saved = self._take_saved("validation_update")
-        if not self._validation_due():
+        saved = learner.take_saved("validation_update")
+        if not learner.due(self.step):
             return {}
         if self.selection == "sample" and derivatives.shape[0] != saved["features"].shape[0]:
             raise ValueError(f"selection='sample' needs one derivative row per weighted row: "
@@ -778,29 +768,40 @@ class StochasticLoss(nn.Module):
             result["validation_loss"] = float(validation_loss)
         return result
 
-    def _take_saved(self, caller: str) -> Dict[str, Any]:
-        if self.mode != "validation":
+    def _lookahead_learner(self, caller: str) -> LookaheadLearner:
+        if not isinstance(self.learner, LookaheadLearner):
             raise RuntimeError(f"{caller} needs mode='validation'; this StochasticLoss has mode={self.mode!r}")
-        if self._saved is None:
-            raise RuntimeError(f"{caller} must follow a training-mode forward pass of this loss")
-        saved, self._saved = self._saved, None
-        return saved
-
-    def _validation_due(self) -> bool:
-        return (self.step - 1) % self.validation_interval == 0  # self.step already counts the forward
+        return self.learner
 
     def _descend(self, coefficients: Tensor, saved: Dict[str, Any]) -> float:
         """One step of v on the surrogate sum(p_hat(v) * coefficients); returns the gradient norm."""
-        self.decision_optimizer.zero_grad(set_to_none=True)
-        weights = self.selection_weights(self.decision_logits(saved["features"]), saved["noise"], saved["tau"])
-        surrogate = (weights * coefficients.to(weights.dtype)).sum()
-        surrogate.backward()
-        distributed.average_gradients(self.decision.parameters())  # no host DDP covers this step
-        grad_norm = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in self.decision.parameters() if p.grad is not None))
-        self.decision_optimizer.step()
-        # A host optimizer that also holds v (fairseq's, over criterion.parameters()) must not step it again.
-        self.decision_optimizer.zero_grad(set_to_none=True)
-        return grad_norm
+        return self.learner.descend(coefficients, lambda: self.selection_weights(
+            self.decision_logits(saved["features"]), saved["noise"], saved["tau"]))
+
+    @property
+    def decision_optimizer(self) -> torch.optim.Optimizer:
+        """Validation mode: the decision network's own optimizer."""
+        return self._lookahead_learner("decision_optimizer").optimizer
+
+    @property
+    def lookahead(self) -> Optional[str]:
+        """Validation mode: ``'first_order'`` or ``'exact'`` (None in the other modes)."""
+        return self.learner.lookahead if isinstance(self.learner, LookaheadLearner) else None
+
+    @property
+    def lookahead_lr(self) -> Optional[float]:
+        """Validation mode: the look-ahead step size (None in the other modes)."""
+        return self.learner.lookahead_lr if isinstance(self.learner, LookaheadLearner) else None
+
+    @property
+    def hypergradient(self) -> Optional[str]:
+        """Validation mode: ``'inner'`` or ``'cosine'`` (None in the other modes)."""
+        return self.learner.hypergradient if isinstance(self.learner, LookaheadLearner) else None
+
+    @property
+    def validation_interval(self) -> Optional[int]:
+        """Validation mode: v is updated every this many steps (None in the other modes)."""
+        return self.learner.interval if isinstance(self.learner, LookaheadLearner) else None
 
     # ------------------------------------------------------------------ checkpoints
     def get_extra_state(self) -> Tensor:
@@ -832,8 +833,8 @@ class StochasticLoss(nn.Module):
             "checked_inputs": self._checked_inputs,
             "reference_source": self.reference_source,
         }
-        if self.mode == "validation":
-            state["decision_optimizer"] = self.decision_optimizer.state_dict()
+        if isinstance(self.learner, LookaheadLearner):
+            state["decision_optimizer"] = self.learner.optimizer.state_dict()
         return state
 
     def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str, local_metadata: Dict[str, Any],
@@ -862,10 +863,10 @@ class StochasticLoss(nn.Module):
         self.record.load_extra_state(state)
         self.sampler.generator.set_state(state["generator"])
         self._checked_inputs = bool(state.get("checked_inputs", False))
-        if self.learner is not None:
+        if isinstance(self.learner, AlignmentLearner):
             self.learner.reference_source = str(state.get("reference_source", "none"))
-        if self.mode == "validation" and "decision_optimizer" in state:
-            self.decision_optimizer.load_state_dict(state["decision_optimizer"])
+        if isinstance(self.learner, LookaheadLearner) and "decision_optimizer" in state:
+            self.learner.optimizer.load_state_dict(state["decision_optimizer"])
 
     def extra_repr(self) -> str:
         return (f"candidates={self.candidate_names}, task={self.task!r}, mode={self.mode!r}, K={self.num_samples}, "

@@ -313,7 +313,7 @@ def test_first_order_hypergradient_matches_exact_lookahead(selection):
         crit = StochasticLoss(PAPER, mode="validation", selection=selection, lookahead=lookahead,
                               lookahead_lr=1e-4, seed=0)
         crit(model(x), y)
-        coefficients[lookahead], _ = decision_hypergradient(crit, model, x, y, xv, yv, crit._saved)
+        coefficients[lookahead], _ = decision_hypergradient(crit, model, x, y, xv, yv, crit.learner.saved)
     first, exact = coefficients["first_order"].double(), coefficients["exact"].double()
     assert first.shape == exact.shape == ((1, 6) if selection == "batch" else (24, 6))
     assert torch.allclose(first, exact, rtol=1e-3, atol=1e-12 + 1e-3 * float(exact.abs().max()))
@@ -330,7 +330,7 @@ def test_cosine_hypergradient_is_the_cosine_of_held_out_and_candidate_gradients(
     crit = StochasticLoss(PAPER, mode="validation", selection=selection, hypergradient="cosine", normalize=normalize,
                           lookahead_lr=0.5, seed=0)
     crit(model(x), y)
-    coefficients, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit._saved)
+    coefficients, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit.learner.saved)
     params = list(model.parameters())
     flat = lambda grads: torch.cat([g.reshape(-1) for g in grads])  # noqa: E731
     held_out = flat(torch.autograd.grad(crit.validation_loss(model(xv), yv).mean(), params))
@@ -348,7 +348,7 @@ def test_cosine_hypergradient_falls_back_to_one_backward_per_candidate(monkeypat
     x, y = torch.randn(16, 20, generator=gen), torch.randint(0, 10, (16,), generator=gen)
     crit = StochasticLoss(PAPER, mode="validation", hypergradient="cosine", seed=0)
     crit(model(x), y)
-    batched, _ = decision_hypergradient(crit, model, x, y, x, y, crit._saved)
+    batched, _ = decision_hypergradient(crit, model, x, y, x, y, crit.learner.saved)
     grad = torch.autograd.grad
 
     def no_vmap(*args, **kwargs):
@@ -357,7 +357,7 @@ def test_cosine_hypergradient_falls_back_to_one_backward_per_candidate(monkeypat
         return grad(*args, **kwargs)
 
     monkeypatch.setattr(torch.autograd, "grad", no_vmap)
-    looped, _ = decision_hypergradient(crit, model, x, y, x, y, crit._saved)
+    looped, _ = decision_hypergradient(crit, model, x, y, x, y, crit.learner.saved)
     assert batched.abs().max() > 0
     torch.testing.assert_close(batched, looped, rtol=1e-4, atol=1e-6)
 
@@ -422,13 +422,13 @@ def test_double_backward_fallback_equals_forward_mode_jvp(monkeypatch):
     xv, yv = torch.randn(16, 20, generator=gen), torch.randint(0, 10, (16,), generator=gen)
     crit = StochasticLoss(PAPER, mode="validation", selection="sample", seed=0)
     crit(model(x), y)
-    forward_mode, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit._saved)
+    forward_mode, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit.learner.saved)
 
     def no_forward_ad(*args, **kwargs):
         raise NotImplementedError("no forward AD for this op")
 
     monkeypatch.setattr(lookahead, "_output_jvp_forward_mode", no_forward_ad)
-    fallback, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit._saved)
+    fallback, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit.learner.saved)
     assert forward_mode.abs().max() > 0
     assert torch.allclose(forward_mode, fallback, atol=1e-6, rtol=1e-4)
 
@@ -472,7 +472,7 @@ def test_decision_that_reads_losses_tells_apart_samples_with_the_same_output():
     for reads in (False, True):
         crit = StochasticLoss(PAPER, mode="validation", selection="sample", decision_reads_losses=reads, seed=0)
         crit(logits, target)
-        features = crit._saved["features"]
+        features = crit.learner.saved["features"]
         assert features.shape == (2, 11 + (6 if reads else 0))
         torch.manual_seed(0)
         for p in crit.decision.parameters():  # the last layer starts at zero (uniform weights)
