@@ -45,6 +45,10 @@ setup(
     packages=find_packages("plugins") + ADAPTERS,
     install_requires=CORE,
     extras_require=EXTRAS,
-    entry_points={"console_scripts": ["slf = slf.cli:main"]},
+    entry_points={
+        "console_scripts": ["slf = slf.cli:main"],
+        # Each adapter's own `slf` subcommand (slf.commands.Command): the core CLI names no adapter.
+        "slf.commands": ["graph = slf_pyg.cli:COMMAND", "cluster = slf_dac.cli:COMMAND"],
+    },
     license="MIT",
 )

@@ -29,10 +29,9 @@ labelled held-out data, which clustering does not have.
 """
 from __future__ import annotations
 
-import json
 import statistics
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -43,7 +42,8 @@ from torch.optim.swa_utils import update_bn
 
 from slf import StochasticLoss, distributed, losses
 from slf.train.classify import batches, build_optimizer, loss_parameters_for_optimizer
-from slf.train.common import (RESULTS_FILE, format_table, format_top_weights, load_run_results, mean_selection_weights,
+from slf.train.harness import run_seeds
+from slf.train.common import (format_table, format_top_weights, load_run_results, mean_selection_weights,
                               mean_std, seed_everything, slf_run_record, top_weight)
 
 from .augment import random_affine
@@ -455,8 +455,10 @@ def write_cluster_plots(run_dir: Union[str, Path]) -> List[Path]:
 
 
 def run_cluster(cfg: DACConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True,
-                data: Optional[ClusterData] = None) -> Dict[str, Any]:
-    """Train seeds ``0 .. seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise.
+                data: Optional[ClusterData] = None, overwrite: bool = False) -> Dict[str, Any]:
+    """Train seeds ``0 .. seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise
+    (:func:`slf.train.harness.run_seeds`: finished seeds are kept and resumed; another run's
+    results in ``out_dir`` are refused unless ``overwrite``).
 
     The images are loaded once; an imbalanced subset (``min_retention``) is redrawn with
     each seed.
@@ -468,18 +470,7 @@ def run_cluster(cfg: DACConfig, seeds: int, out_dir: Union[str, Path], progress:
         >>> summary = run_cluster(DACConfig(loss="slf"), 5, "runs/dac-slf")  # doctest: +SKIP
         >>> print(format_cluster_table([summary]))  # doctest: +SKIP
     """
-    if seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {seeds}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     if data is None:
         data = load_cluster_data(cfg.data, image_size=cfg.image_size)
-    runs = [train_dac(replace(cfg, seed=seed), progress=progress, data=data) for seed in range(seeds)]
-    summary = summarize_cluster_runs(runs)
-    results = {"trainer": TRAINER, "method": cfg.method, "config": asdict(cfg), "seeds": list(range(seeds)),
-               "summary": summary, "runs": runs}
-    if distributed.rank() != 0:  # under torchrun, rank 0 writes for all
-        return {**summary, "out_dir": str(out_dir), "plots": []}
-    (out_dir / RESULTS_FILE).write_text(json.dumps(results, indent=1, allow_nan=True), encoding="utf-8")
-    plots = write_cluster_plots(out_dir)
-    return {**summary, "out_dir": str(out_dir), "plots": [str(p) for p in plots]}
+    return run_seeds(cfg, seeds, out_dir, lambda seed_cfg: train_dac(seed_cfg, progress=progress, data=data),
+                     summarize_cluster_runs, write_cluster_plots, trainer=TRAINER, overwrite=overwrite)

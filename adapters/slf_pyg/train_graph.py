@@ -27,11 +27,10 @@ from a one-step look-ahead on such a batch (:meth:`slf.StochasticLoss.validation
 """
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -41,9 +40,10 @@ from torch import Tensor, nn
 
 from slf import HeldOut, distributed, losses
 from slf.stochastic_loss import DEFAULT_MODE, MODES as SLF_MODES
-from slf.train.common import (RESULTS_FILE, format_table, format_top_weights, load_run_results, mean_selection_weights,
+from slf.train.common import (format_table, format_top_weights, load_run_results, mean_selection_weights,
                               mean_std, seed_everything, slf_run_record, top_weight)
 from slf.train.classify import build_optimizer, loss_parameters_for_optimizer
+from slf.train.harness import run_seeds
 
 from .graph_data import GraphSplits, load_graph_data, parse_graph_data
 from .splits import SPLITS
@@ -503,9 +503,11 @@ def write_graph_plots(run_dir: Union[str, Path]) -> List[Path]:
     return paths
 
 
-def run_graph(cfg: GraphRegressionConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True
-              ) -> Dict[str, Any]:
-    """Train seeds ``0 .. seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise.
+def run_graph(cfg: GraphRegressionConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True,
+              overwrite: bool = False) -> Dict[str, Any]:
+    """Train seeds ``0 .. seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise
+    (:func:`slf.train.harness.run_seeds`: finished seeds are kept and resumed; another run's
+    results in ``out_dir`` are refused unless ``overwrite``).
 
     A scaffold split is the same for every seed (only the model's seed changes); a random
     split is redrawn with each seed.
@@ -517,22 +519,12 @@ def run_graph(cfg: GraphRegressionConfig, seeds: int, out_dir: Union[str, Path],
         >>> summary = run_graph(GraphRegressionConfig(loss="slf"), 5, "runs/chebnet-slf")  # doctest: +SKIP
         >>> print(format_graph_table([summary]))  # doctest: +SKIP
     """
-    if seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {seeds}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     shared = None
     distributed.init_from_environment(cfg.device)
     if cfg.split == "scaffold":
         with distributed.rank_zero_first():
             shared = load_graph_data(cfg.data, cfg.root, cfg.split, cfg.split_fractions, 0, cfg.max_train_samples,
                                      cfg.dpp4_k, cfg.dpp4_min_nonzero)
-    runs = [train_graph_regression(replace(cfg, seed=seed), progress=progress, data=shared) for seed in range(seeds)]
-    summary = summarize_graph_runs(runs)
-    results = {"trainer": TRAINER, "method": cfg.method, "config": asdict(cfg), "seeds": list(range(seeds)),
-               "summary": summary, "runs": runs}
-    if distributed.rank() != 0:  # under torchrun, rank 0 writes for all
-        return {**summary, "out_dir": str(out_dir), "plots": []}
-    (out_dir / RESULTS_FILE).write_text(json.dumps(results, indent=1, allow_nan=True), encoding="utf-8")
-    plots = write_graph_plots(out_dir)
-    return {**summary, "out_dir": str(out_dir), "plots": [str(p) for p in plots]}
+    return run_seeds(cfg, seeds, out_dir, lambda seed_cfg: train_graph_regression(seed_cfg, progress=progress,
+                                                                                   data=shared),
+                     summarize_graph_runs, write_graph_plots, trainer=TRAINER, overwrite=overwrite)

@@ -1,4 +1,6 @@
-"""Command line: ``slf demo | classify | cluster | graph | plot``.
+"""Command line: ``slf demo | classify | plot | fairseq-user-dir``, and the subcommands that installed
+adapters add through the ``slf.commands`` entry points (:mod:`slf.commands`): ``cluster`` (DAC),
+``graph`` (PyG).
 
 Examples::
 
@@ -22,10 +24,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
+from .cli_options import (add_output_options, add_slf_options, add_training_options, loss_names, noise_rate,
+                          positive_int, rate, run_and_report)
+from .commands import Command, installed_commands
 from .data import DATASET_CHOICES, NOISE_TYPES, parse_dataset_spec
 from .models import MODEL_CHOICES
+from .stochastic_loss import MODES as SLF_MODE_CHOICES
 
-from .stochastic_loss import DEFAULT_MODE, MODES as SLF_MODE_CHOICES
 MILS_RULE_CHOICES = ("not_worse", "better", "always")
 DEMO_SEEDS = 3
 
@@ -36,70 +41,12 @@ def _classification_losses() -> List[str]:
     return list(losses.available("classification"))
 
 
-def _regression_losses() -> List[str]:
-    from . import losses
-
-    return list(losses.available("regression"))
-
-
 def _data_spec(value: str) -> str:
     try:
         parse_dataset_spec(value)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return value
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
-    return number
-
-
-def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
-    return number
-
-
-def _rate(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}") from None
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}")
-    return number
-
-
-def _noise_rate(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value!r}") from None
-    if not 0.0 <= number < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value!r}")
-    return number
-
-
-def _add_training_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
-                        help="adam, or sgd with momentum 0.9 (default: adam)")
-    parser.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (default: 1e-3)")
-    parser.add_argument("--batch-size", type=_positive_int, default=128, help="batch size (default: 128)")
-    parser.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    parser.add_argument("--max-train-samples", type=_positive_int, default=None,
-                        help="train on a subset of this size (classify: stratified by class)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
 def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
@@ -128,16 +75,10 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.Argum
     classify.add_argument("--model", choices=MODEL_CHOICES, default="mlp", help="model (default: mlp)")
     classify.add_argument("--loss", choices=list(loss_choices), default="ce", metavar="{NAME,slf,mils}",
                           help=f"a registry loss, slf or mils; one of: {', '.join(loss_choices)} (default: ce)")
-    classify.add_argument("--slf-mode", choices=SLF_MODE_CHOICES, default=DEFAULT_MODE,
-                          help="how SLF weighs its candidates: align (the default recipe: gradient alignment with "
-                               "the validation split), joint (the paper's literal Algorithm 1, which collapses), "
-                               f"softmax or validation (default: {DEFAULT_MODE})")
-    classify.add_argument("--slf-candidates", default="ce,mse,mae,hinge,cosine,bce",
-                          help="comma-separated candidate losses (default: the paper's six)")
-    classify.add_argument("--slf-samples", type=_positive_int, default=3, help="K Gumbel-Softmax samples (default: 3)")
-    classify.add_argument("--slf-tau", type=_positive_float, default=1.0, help="temperature (default: 1.0)")
-    classify.add_argument("--slf-decision-lr", type=_positive_float, default=None,
-                          help="decision network learning rate in validation mode")
+    add_slf_options(classify, "ce,mse,mae,hinge,cosine,bce", "the paper's six",
+                    "how SLF weighs its candidates: align (the default recipe: gradient alignment with the "
+                    "validation split), joint (the paper's literal Algorithm 1, which collapses), softmax or "
+                    "validation", modes=SLF_MODE_CHOICES)
     classify.add_argument("--slf-normalize", choices=["none", "mean"], default="none",
                           help="measure each candidate from its floor and divide by its running mean (default: none)")
     classify.add_argument("--slf-selection", choices=["batch", "sample"], default="batch",
@@ -152,23 +93,23 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.Argum
     classify.add_argument("--mils-primary", default="ce", help="MILS primary loss (default: ce)")
     classify.add_argument("--mils-aux", default="multi_margin",
                           help="comma-separated MILS auxiliary losses (default: multi_margin)")
-    classify.add_argument("--mils-rate", type=_rate, default=0.01,
+    classify.add_argument("--mils-rate", type=rate, default=0.01,
                           help="MILS participation rate r in [0, 1] (default: 0.01)")
-    classify.add_argument("--mils-obs-size", type=_positive_int, default=128,
+    classify.add_argument("--mils-obs-size", type=positive_int, default=128,
                           help="MILS observation set size, drawn from the training split (default: 128)")
     classify.add_argument("--mils-rule", choices=MILS_RULE_CHOICES, default="not_worse",
                           help="accept an auxiliary step if observation accuracy is not worse, strictly better, "
                                "or always (the ablation) (default: not_worse)")
-    classify.add_argument("--label-noise", type=_noise_rate, default=0.0, metavar="RATE",
+    classify.add_argument("--label-noise", type=noise_rate, default=0.0, metavar="RATE",
                           help="flip exactly this fraction in [0, 1) of the training labels; validation and test "
                                "labels stay clean (default: 0)")
     classify.add_argument("--noise-type", choices=NOISE_TYPES, default="symmetric",
                           help="symmetric: a flipped label goes to a random other class; pairflip: class c goes to "
                                "c + 1 (default: symmetric)")
-    classify.add_argument("--epochs", type=_positive_int, default=10, help="epochs (default: 10)")
-    classify.add_argument("--seeds", type=_positive_int, default=3, help="seeds 0..N-1 (default: 3)")
-    classify.add_argument("--out", type=Path, required=True, help="output folder")
-    _add_training_options(classify)
+    classify.add_argument("--epochs", type=positive_int, default=10, help="epochs (default: 10)")
+    classify.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 (default: 3)")
+    add_output_options(classify)
+    add_training_options(classify)
 
     demo = commands.add_parser(
         "demo", help="MLP on 5,000 real MNIST digits: SLF's default recipe vs cross-entropy and every candidate "
@@ -177,92 +118,22 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.Argum
                     "candidate losses alone, and with SLF's default recipe over all six; report test accuracy, the "
                     "best single loss (picked by validation accuracy) and the recipe's weights over training.")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default: runs/demo)")
-    demo.add_argument("--epochs", type=_positive_int, default=15, help="epochs (default: 15)")
-    demo.add_argument("--label-noise", type=_noise_rate, default=0.4, metavar="RATE",
+    demo.add_argument("--epochs", type=positive_int, default=15, help="epochs (default: 15)")
+    demo.add_argument("--label-noise", type=noise_rate, default=0.4, metavar="RATE",
                       help="fraction of training labels flipped, where the choice of loss matters (default: 0.4; "
                            "0 for clean labels)")
     demo.add_argument("--noise-type", choices=NOISE_TYPES, default="symmetric",
                       help="symmetric or pairflip (default: symmetric)")
-    demo.add_argument("--seeds", type=_positive_int, default=DEMO_SEEDS, help=f"seeds (default: {DEMO_SEEDS})")
-    demo.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+    demo.add_argument("--seeds", type=positive_int, default=DEMO_SEEDS, help=f"seeds (default: {DEMO_SEEDS})")
+    demo.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
-    cluster = commands.add_parser(
-        "cluster", help="Deep Adaptive Clustering with BCE, another pairwise loss or SLF: NMI, ARI and ACC",
-        description="Cluster images with DAC (Chang et al. 2017) over several seeds, the pairwise loss being DAC's "
-                    "bce, another pairwise loss or SLF over them; writes OUT/results.json, OUT/metrics.png, "
-                    "OUT/confusion.png and (SLF) OUT/selection_weights.png.")
-    cluster.add_argument("--data", default="mnist5k",
-                         help="mnist5k, digits, cifar10:PATH, imagenet10:PATH or imagenet_dog:PATH (an image "
-                              "folder with one subfolder per class) (default: mnist5k)")
-    cluster.add_argument("--image-size", type=_positive_int, default=None,
-                         help="side images of an image folder are resized to (default: 96)")
-    cluster.add_argument("--min-retention", type=_positive_float, default=None, metavar="R",
-                         help="imbalanced subset: class 0 kept with probability R, the last class with 1, linear "
-                              "between (default: all images)")
-    cluster.add_argument("--clusters", type=int, default=None, metavar="K",
-                         help="number of clusters k (default: the number of classes)")
-    cluster.add_argument("--loss", default="bce", metavar="{NAME,slf}",
-                         help="bce (DAC), mse, mae, hinge, cosine or slf (default: bce)")
-    cluster.add_argument("--slf-mode", default="align",
-                         help="align (the default recipe, against the previous batch: clustering has no labels), "
-                              "joint (the paper's Algorithm 1) or softmax (default: align)")
-    cluster.add_argument("--slf-candidates", default="mse,mae,hinge,cosine,bce",
-                         help="comma-separated pairwise candidates (default: mse,mae,hinge,cosine,bce)")
-    cluster.add_argument("--slf-samples", type=_positive_int, default=3, help="K Gumbel-Softmax samples (default: 3)")
-    cluster.add_argument("--slf-tau", type=_positive_float, default=1.0, help="temperature (default: 1.0)")
-    cluster.add_argument("--slf-normalize", choices=["none", "mean"], default="none",
-                         help="measure each candidate from its floor and divide by its running mean (default: none)")
-    cluster.add_argument("--width", type=_positive_int, default=64,
-                         help="channels of the network's first stage (default: 64, as DAC)")
-    cluster.add_argument("--rounds", type=_positive_int, default=None,
-                         help="rounds of the threshold schedule (default: DAC's, 46)")
-    cluster.add_argument("--epochs-per-round", type=_positive_int, default=1,
-                         help="passes over the images per round (default: 1)")
-    cluster.add_argument("--no-augment", action="store_true", help="no random rotation / shift / zoom")
-    cluster.add_argument("--optimizer", choices=("rmsprop", "adam", "sgd"), default="rmsprop",
-                         help="rmsprop (DAC), adam, or sgd with momentum 0.9 (default: rmsprop)")
-    cluster.add_argument("--lr", type=_positive_float, default=1e-3, help="learning rate (default: 1e-3)")
-    cluster.add_argument("--batch-size", type=_positive_int, default=128, help="batch size (default: 128)")
-    cluster.add_argument("--seeds", type=_positive_int, default=5, help="seeds 0..N-1 (default: 5)")
-    cluster.add_argument("--out", type=Path, required=True, help="output folder")
-    cluster.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
-    cluster.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    cluster.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-
-    graph = commands.add_parser(
-        "graph", help="graph regression (PyG) over several seeds: R^2 and RMSE (needs the pyg extra)",
-        description="Train a PyG graph regression model on molecules (or Merck descriptor signals) with one "
-                    "regression loss or SLF over several seeds; writes OUT/results.json, OUT/r2.png, "
-                    "OUT/parity.png and (SLF) OUT/selection_weights.png.")
-    graph.add_argument("--data", default="chembl2321810",
-                       help="chembl2321810, freesolv or dpp4:PATH (a Merck challenge CSV) (default: chembl2321810)")
-    graph.add_argument("--root", type=Path, default=None,
-                       help="cache folder of the molecule data sets (default: ~/.cache/stochastic-loss/pyg)")
-    graph.add_argument("--split", choices=("auto", "scaffold", "random"), default="auto",
-                       help="80/10/10 split by scaffold (molecules only) or at random; auto: scaffold for "
-                            "molecules, random for dpp4 (default: auto)")
-    graph.add_argument("--model", default="chebnet", help="gcn, chebnet, ecc, scn, lcn or dfn (default: chebnet)")
-    graph.add_argument("--hidden", type=_positive_int, default=64, help="hidden channels (default: 64)")
-    graph.add_argument("--layers", type=_positive_int, default=3, help="graph convolutions (default: 3)")
-    graph.add_argument("--loss", default="mse", metavar="{NAME,slf}",
-                       help="a regression registry loss or slf (default: mse)")
-    graph.add_argument("--slf-mode", choices=SLF_MODE_CHOICES, default=DEFAULT_MODE,
-                       help="how SLF weighs its candidates: align (the default recipe), joint (the paper's "
-                            f"Algorithm 1), softmax or validation (default: {DEFAULT_MODE})")
-    graph.add_argument("--slf-candidates", default="mse,mae,huber,log_cosh,robust",
-                       help="comma-separated regression candidates (default: mse,mae,huber,log_cosh,robust)")
-    graph.add_argument("--slf-samples", type=_positive_int, default=3, help="K Gumbel-Softmax samples (default: 3)")
-    graph.add_argument("--slf-tau", type=_positive_float, default=1.0, help="temperature (default: 1.0)")
-    graph.add_argument("--slf-decision-lr", type=_positive_float, default=None,
-                       help="decision network learning rate in validation mode")
-    graph.add_argument("--slf-decision-input", choices=("prediction", "prediction+embedding"),
-                       default="prediction", help="what the decision network reads (default: prediction)")
-    graph.add_argument("--epochs", type=_positive_int, default=30, help="epochs (default: 30)")
-    graph.add_argument("--seeds", type=_positive_int, default=5, help="seeds 0..N-1 (default: 5)")
-    graph.add_argument("--out", type=Path, required=True, help="output folder")
-    _add_training_options(graph)
-    graph.set_defaults(batch_size=64)
+    adapters = installed_commands()
+    for name, command in sorted(adapters.items()):
+        if isinstance(command, Command):
+            command.configure(commands.add_parser(name, help=command.help, description=command.description))
+        else:  # listed; asking for it says why it is not there (main)
+            commands.add_parser(name, help=f"(unavailable: {command})")
 
     plot = commands.add_parser("plot", help="(re)write the PNGs of a run folder from its results.json")
     plot.add_argument("run_dir", type=Path, metavar="RUN_DIR",
@@ -287,17 +158,8 @@ def fairseq_user_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def _candidates(parser: argparse.ArgumentParser, text: str, option: str = "--slf-candidates",
-                valid: Optional[Sequence[str]] = None) -> List[str]:
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    valid = list(valid) if valid is not None else _classification_losses()
-    unknown = [name for name in names if name not in valid]
-    if not names or unknown:
-        parser.error(f"argument {option}: unknown loss(es) {unknown or [text]}; valid choices: "
-                     f"{', '.join(valid)}")
-    if len(set(names)) != len(names):
-        parser.error(f"argument {option}: a loss appears twice in {names}")
-    return names
+def _candidates(parser: argparse.ArgumentParser, text: str, option: str = "--slf-candidates") -> List[str]:
+    return loss_names(parser, text, option, _classification_losses())
 
 
 def _mils_primary(parser: argparse.ArgumentParser, text: str) -> str:
@@ -312,7 +174,7 @@ def _mils_primary(parser: argparse.ArgumentParser, text: str) -> str:
 
 
 def _run_classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .train import ClassifyConfig, print_summary_table, run_classify
+    from .train import ClassifyConfig, format_summary_table, run_classify
 
     cfg = ClassifyConfig(
         data=args.data, model=args.model, loss=args.loss, slf_mode=args.slf_mode,
@@ -330,98 +192,9 @@ def _run_classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         batch_size=args.batch_size, epochs=args.epochs, device=args.device, num_threads=args.threads,
         max_train_samples=args.max_train_samples, label_noise=args.label_noise, noise_type=args.noise_type,
     )
-    try:
-        summary = run_classify(cfg, args.seeds, args.out, progress=not args.no_progress)
-    except FileNotFoundError as error:
-        print(f"slf classify: {error}", file=sys.stderr)
-        return 2
-    from .distributed import rank
-
-    if rank() != 0:  # torchrun: one report, from rank 0
-        return 0
-    print_summary_table([summary])
-    print(f"results: {Path(summary['out_dir']) / 'results.json'}")
-    for path in summary["plots"]:
-        print(f"plot:    {path}")
-    return 0
-
-
-def _run_graph(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    try:
-        from slf_pyg.models import MODELS
-        from slf_pyg.train_graph import GraphRegressionConfig, format_graph_table, run_graph
-    except ModuleNotFoundError as error:
-        print(f"slf graph: {error}; install the PyG extra: pip install -e \".[pyg]\"", file=sys.stderr)
-        return 2
-    regression = _regression_losses()
-    if args.loss not in [*regression, "slf"]:
-        parser.error(f"argument --loss: invalid choice {args.loss!r}; valid choices: {', '.join(regression)}, slf")
-    if args.model not in MODELS:
-        parser.error(f"argument --model: invalid choice {args.model!r}; valid choices: {', '.join(MODELS)}")
-    try:
-        cfg = GraphRegressionConfig(
-            data=args.data, root=None if args.root is None else str(args.root), split=args.split, model=args.model,
-            hidden_channels=args.hidden, num_layers=args.layers, loss=args.loss, slf_mode=args.slf_mode,
-            slf_candidates=tuple(_candidates(parser, args.slf_candidates, valid=regression)),
-            slf_samples=args.slf_samples, slf_tau=args.slf_tau, slf_decision_lr=args.slf_decision_lr,
-            slf_decision_input=args.slf_decision_input, optimizer=args.optimizer, lr=args.lr,
-            batch_size=args.batch_size, epochs=args.epochs, device=args.device, num_threads=args.threads,
-            max_train_samples=args.max_train_samples)
-    except ValueError as error:
-        parser.error(str(error))
-    try:
-        summary = run_graph(cfg, args.seeds, args.out, progress=not args.no_progress)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"slf graph: {error}", file=sys.stderr)
-        return 2
-    from .distributed import rank
-
-    if rank() != 0:  # torchrun: one report, from rank 0
-        return 0
-    print(format_graph_table([summary]))
-    print(f"results: {Path(summary['out_dir']) / 'results.json'}")
-    for path in summary["plots"]:
-        print(f"plot:    {path}")
-    return 0
-
-
-def _run_cluster(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from . import losses
-    from slf_dac import DACConfig, format_cluster_table, parse_cluster_spec, run_cluster
-
-    try:
-        parse_cluster_spec(args.data)
-    except ValueError as error:
-        parser.error(f"argument --data: {error}")
-    pairwise = list(losses.available("binary"))
-    if args.loss not in [*pairwise, "slf"]:
-        parser.error(f"argument --loss: invalid choice {args.loss!r}; valid choices: {', '.join(pairwise)}, slf")
-    try:
-        cfg = DACConfig(
-            data=args.data, image_size=args.image_size, min_retention=args.min_retention,
-            num_clusters=args.clusters, width=args.width, loss=args.loss, slf_mode=args.slf_mode,
-            slf_candidates=tuple(_candidates(parser, args.slf_candidates, valid=pairwise)),
-            slf_samples=args.slf_samples, slf_tau=args.slf_tau,
-            slf_options={"normalize": "mean"} if args.slf_normalize == "mean" else {},
-            rounds=args.rounds, epochs_per_round=args.epochs_per_round, augment=not args.no_augment,
-            optimizer=args.optimizer, lr=args.lr, batch_size=args.batch_size, device=args.device,
-            num_threads=args.threads)
-    except ValueError as error:
-        parser.error(str(error))
-    try:
-        summary = run_cluster(cfg, args.seeds, args.out, progress=not args.no_progress)
-    except (FileNotFoundError, NotADirectoryError, ValueError) as error:
-        print(f"slf cluster: {error}", file=sys.stderr)
-        return 2
-    from .distributed import rank
-
-    if rank() != 0:  # torchrun: one report, from rank 0
-        return 0
-    print(format_cluster_table([summary]))
-    print(f"results: {Path(summary['out_dir']) / 'results.json'}")
-    for path in summary["plots"]:
-        print(f"plot:    {path}")
-    return 0
+    return run_and_report("slf classify",
+                          lambda: run_classify(cfg, args.seeds, args.out, not args.no_progress, args.overwrite),
+                          format_summary_table, errors=(FileNotFoundError,))
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -439,7 +212,9 @@ def _run_demo(args: argparse.Namespace) -> int:
           f"recipe over all six in one run")
     summaries: Dict[str, Dict[str, Any]] = {}
     for cfg in configs:
-        summaries[cfg.method] = run_classify(cfg, args.seeds, args.out / cfg.method, progress=not args.no_progress)
+        # The demo owns its folder: a rerun with other options replaces it, the same one continues it.
+        summaries[cfg.method] = run_classify(cfg, args.seeds, args.out / cfg.method, progress=not args.no_progress,
+                                             overwrite=True)
     val = {name: _mean_final_val(Path(summaries[name]["out_dir"])) for name in PAPER_CANDIDATES}
     best = max(PAPER_CANDIDATES, key=val.get)
     default = configs[-1].method
@@ -481,14 +256,11 @@ def _run_plot(args: argparse.Namespace) -> int:
     if not folders:
         print(f"slf plot: no results.json in {run_dir} or its subfolders", file=sys.stderr)
         return 2
+    plot_writers = {command.trainer: command.write_plots for command in installed_commands().values()
+                    if isinstance(command, Command) and command.trainer and command.write_plots}
     for folder in folders:
         results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-        if results.get("trainer") == "graph_regression":
-            from slf_pyg.train_graph import write_graph_plots as write_plots
-        elif results.get("trainer") == "dac":
-            from slf_dac import write_cluster_plots as write_plots
-        else:
-            write_plots = write_run_plots
+        write_plots = plot_writers.get(results.get("trainer"), write_run_plots)
         for path in write_plots(folder):
             print(f"wrote {path}")
     return 0
@@ -507,20 +279,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         >>> main(["plot", "runs/demo"])  # doctest: +SKIP
         0
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    unavailable = installed_commands().get(argv[0]) if argv else None
+    if isinstance(unavailable, str):
+        print(f"slf {argv[0]}: {unavailable}; install its extra (pip install -e \".[all]\")", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "classify":
         return _run_classify(args, parser)
     if args.command == "demo":
         return _run_demo(args)
-    if args.command == "graph":
-        return _run_graph(args, parser)
-    if args.command == "cluster":
-        return _run_cluster(args, parser)
     if args.command == "fairseq-user-dir":
         print(fairseq_user_dir())
         return 0
-    return _run_plot(args)
+    if args.command == "plot":
+        return _run_plot(args)
+    command = installed_commands()[args.command]
+    assert isinstance(command, Command)  # an unavailable one returned above
+    return command.run(args, parser)
 
 
 if __name__ == "__main__":  # pragma: no cover

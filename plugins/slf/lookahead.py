@@ -44,15 +44,36 @@ dict of tensors) compute :math:`\\langle u, \\nabla_w \\ell_{bi} \\rangle` with
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 from torch.autograd import forward_ad
 from torch.func import functional_call
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .stochastic_loss import StochasticLoss
+
+class LookaheadCriterion(Protocol):
+    """What the look-ahead reads of the loss it trains (a :class:`slf.StochasticLoss` in
+    validation mode), so that this module needs no import of it."""
+
+    candidates: Any  # a slf.candidate_set.CandidateSet
+    validation_loss: nn.Module
+    reduction: str
+    selection: str
+    normalize: Optional[str]
+    loss_scale: Tensor
+    lookahead: str
+    lookahead_lr: float
+    hypergradient: str
+
+    def candidate_losses(self, output: Tensor, target: Tensor) -> Tensor: ...
+
+    def scale_values(self, values: Tensor, keep: Optional[List[int]] = None) -> Tensor: ...
+
+    def decision_logits(self, features: Tensor) -> Tensor: ...
+
+    def selection_weights(self, log_probs: Tensor, noise: Optional[Tensor],
+                          tau: Optional[Union[float, Tensor]] = None) -> Tensor: ...
 
 
 def _state(model: nn.Module) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
@@ -62,11 +83,11 @@ def _state(model: nn.Module) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
     return params, buffers
 
 
-def _reduction_factor(crit: "StochasticLoss", batch_size: int) -> float:
+def _reduction_factor(crit: LookaheadCriterion, batch_size: int) -> float:
     return 1.0 / max(batch_size, 1) if crit.reduction == "mean" else 1.0
 
 
-def _validation_gradient(crit: "StochasticLoss", model: nn.Module, params: Dict[str, Tensor],
+def _validation_gradient(crit: LookaheadCriterion, model: nn.Module, params: Dict[str, Tensor],
                          buffers: Dict[str, Tensor], val_inputs: Tensor, val_targets: Tensor
                          ) -> Tuple[Dict[str, Tensor], Tensor]:
     leaves = {name: p.clone().requires_grad_(True) for name, p in params.items()}
@@ -107,7 +128,7 @@ def _output_jvp(model: nn.Module, params: Dict[str, Tensor], buffers: Dict[str, 
         return _output_jvp_double_backward(model, params, buffers, inputs, direction)
 
 
-def _first_order(crit: "StochasticLoss", model: nn.Module, inputs: Tensor, targets: Tensor,
+def _first_order(crit: LookaheadCriterion, model: nn.Module, inputs: Tensor, targets: Tensor,
                  val_inputs: Tensor, val_targets: Tensor) -> Tuple[Tensor, Tensor]:
     params, buffers = _state(model)
     direction, val_loss = _validation_gradient(crit, model, params, buffers, val_inputs, val_targets)
@@ -115,7 +136,7 @@ def _first_order(crit: "StochasticLoss", model: nn.Module, inputs: Tensor, targe
     # Each sample's loss depends on its own output row only, so
     # <u, grad_w l_bi> = <d l_bi / d z_b, (J u)_b>: one small backward per candidate.
     output.requires_grad_(True)
-    columns = crit._candidate_columns(output, targets)
+    columns = crit.candidates.columns(output, targets)
     output_grads = []
     for i, column in enumerate(columns):
         grad = None
@@ -152,7 +173,7 @@ def _candidate_gradient_norms(model: nn.Module, params: Dict[str, Tensor], buffe
     return torch.sqrt(torch.stack(squares).sum(dim=0)).to(output_grads.dtype)
 
 
-def coefficients_from_derivatives(crit: "StochasticLoss", derivative: Tensor) -> Tensor:
+def coefficients_from_derivatives(crit: LookaheadCriterion, derivative: Tensor) -> Tensor:
     """First-order :math:`\\partial L_{val}(w') / \\partial \\hat p` from
     :math:`d_{bi} = \\langle \\nabla_w L_{val}, \\nabla_w \\ell_{bi} \\rangle`.
 
@@ -220,7 +241,7 @@ def directional_derivative(model: nn.Module, direction: Dict[str, Tensor], evalu
     return ((plus - minus) / (2 * step)).float()
 
 
-def _exact(crit: "StochasticLoss", model: nn.Module, inputs: Tensor, targets: Tensor, val_inputs: Tensor,
+def _exact(crit: LookaheadCriterion, model: nn.Module, inputs: Tensor, targets: Tensor, val_inputs: Tensor,
            val_targets: Tensor, saved: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
     params, buffers = _state(model)
     leaves = {name: p.clone().requires_grad_(True) for name, p in params.items()}
@@ -241,7 +262,7 @@ def _exact(crit: "StochasticLoss", model: nn.Module, inputs: Tensor, targets: Te
     return coefficients.detach(), val_loss.detach()
 
 
-def decision_hypergradient(crit: "StochasticLoss", model: nn.Module, inputs: Tensor, targets: Tensor,
+def decision_hypergradient(crit: LookaheadCriterion, model: nn.Module, inputs: Tensor, targets: Tensor,
                            val_inputs: Tensor, val_targets: Tensor, saved: Dict[str, Tensor]
                            ) -> Tuple[Tensor, Tensor]:
     """Coefficients :math:`\\partial L_{val}(w') / \\partial \\hat p`, shaped like the weights.

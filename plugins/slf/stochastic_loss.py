@@ -28,40 +28,43 @@ The learned modes keep the paper's decision network v:
 """
 from __future__ import annotations
 
-import contextlib
 import io
-import math
-import warnings
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, ContextManager, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
-from . import losses as loss_registry
-from .fused import FUSABLE, fused_classification_losses
 from . import distributed
-from .alignment import GradientAlignment, candidate_gradients, flat_gradient, last_layer_parameters, layer_key
+from .align_learner import REFERENCE_SOURCES, AlignmentLearner
+from .alignment import GradientAlignment
+from .candidate_set import Candidate, CandidateSet, build_candidate, registry_name, renormalize_kept
 from .decision import DecisionMLP, GlobalDecision, decision_features, feature_size, loss_value_features
-from .gumbel import multiple_gumbel_softmax, sample_gumbel
 from .held_out import HeldOut
+from .lookahead import coefficients_from_derivatives, decision_hypergradient
+from .lookahead_learner import HYPERGRADIENTS, LookaheadLearner, check_lookahead_options
 from .losses.base import SLF_TASKS, check_classification_inputs, check_same_shape_inputs, reduce_loss
+from .normalization import ScaleNormalization
+from .sampler import GumbelSampler
 from .schedules import TauSchedule
+from .selection_record import SelectionRecord
 
 MODES = ("align", "joint", "softmax", "validation")
 DEFAULT_MODE = "align"
 LEARNED_MODES = ("joint", "softmax", "validation")
-REFERENCE_SOURCES = ("none", "held_out", "host", "previous_batch")
 SELECTIONS = ("batch", "sample")
-NORMALIZATIONS = (None, "mean")
-HYPERGRADIENTS = ("inner", "cosine")
 PAPER_CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 DEFAULT_VALIDATION_LOSS = {"classification": "ce", "binary": "bce", "regression": "mse"}
 
-Candidate = Union[str, nn.Module]
 
-
-def _registry_name(loss: Candidate) -> Optional[str]:
-    return loss if isinstance(loss, str) else getattr(loss, "registry_name", None)
+# Where each buffer of a version-1 checkpoint lives now.
+_BUFFERS_BEFORE_PARTS = {
+    "loss_floor": "normalization.loss_floor",
+    "loss_scale": "normalization.loss_scale",
+    "scale_initialized": "normalization.scale_initialized",
+    "weight_sum": "record.weight_sum",
+    "selection_counts": "record.selection_counts",
+    "nonfinite_counts": "candidates.nonfinite_counts",
+}
 
 
 class StochasticLoss(nn.Module):
@@ -156,6 +159,8 @@ class StochasticLoss(nn.Module):
         >>> literal = StochasticLoss(["ce", "mse", "hinge"], mode="joint", num_samples=3)
     """
 
+    _version = 2  # 2: the buffers live in the parts (candidates, normalization, record)
+
     def __init__(
         self,
         candidates: Sequence[Candidate] = PAPER_CANDIDATES,
@@ -194,75 +199,31 @@ class StochasticLoss(nn.Module):
         super().__init__()
         if task not in SLF_TASKS:
             raise ValueError(f"task must be one of {list(SLF_TASKS)}, got {task!r}")
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples (K) must be an integer >= 1, got {num_samples!r}")
         if mode not in MODES:
             raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r}")
         if selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {list(SELECTIONS)}, got {selection!r}")
-        if normalize not in NORMALIZATIONS:
-            raise ValueError(f"normalize must be one of {list(NORMALIZATIONS)}, got {normalize!r}")
-        if lookahead not in ("first_order", "exact"):
-            raise ValueError(f"lookahead must be 'first_order' or 'exact', got {lookahead!r}")
-        if hypergradient not in HYPERGRADIENTS:
-            raise ValueError(f"hypergradient must be one of {list(HYPERGRADIENTS)}, got {hypergradient!r}")
-        if hypergradient == "cosine" and lookahead != "first_order":
-            raise ValueError("hypergradient='cosine' needs lookahead='first_order' (the exact look-ahead "
-                             "differentiates through the step itself, which has no direction-only form)")
+        # Validation mode's options are checked in every mode, so a typo never waits for a mode switch.
+        check_lookahead_options(validation_interval, lookahead, hypergradient)
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"reduction must be one of ['mean', 'sum', 'none'], got {reduction!r}")
-        if isinstance(validation_interval, bool) or not isinstance(validation_interval, int) or validation_interval < 1:
-            raise ValueError(f"validation_interval must be an integer >= 1, got {validation_interval!r}")
-        if history_interval < 1:
-            raise ValueError(f"history_interval must be >= 1, got {history_interval}")
-        if not 0 <= normalize_momentum < 1:
-            raise ValueError(f"normalize_momentum must be in [0, 1), got {normalize_momentum}")
         self.task = task
-        self.num_samples = num_samples
-        self.schedule = TauSchedule(tau, tau_schedule, tau_decay, tau_min)
-        self.hard = hard
         self.selection = selection
         self.mode = mode
-        self.normalize = normalize
-        self.normalize_momentum = normalize_momentum
-        self.lookahead = lookahead
-        self.lookahead_lr = lookahead_lr
-        self.hypergradient = hypergradient
-        self.validation_interval = validation_interval
         self.from_logits = from_logits
-        self.history_interval = history_interval
         self.reduction = reduction
-
-        kwargs = {name: dict(value) for name, value in (candidate_kwargs or {}).items()}
         self.compile = compile
         self._compiled_core: Optional[Callable] = None
-        # torch.compile traces the plain candidates and fuses them itself.
-        self.fused = (fused and not compile and task == "classification" and not kwargs
-                      and all(isinstance(c, str) and c in FUSABLE for c in candidates))
-        if not candidates:
-            raise ValueError(f"candidates must hold at least one loss; valid names: {loss_registry.available(task)}")
-        self.candidate_names: List[str] = []
-        modules = []
-        for candidate in candidates:
-            name, module = self._build_candidate(candidate, kwargs.pop(candidate, {}) if isinstance(candidate, str) else {})
-            if name in self.candidate_names:
-                raise ValueError(f"candidate {name!r} appears twice")
-            self.candidate_names.append(name)
-            modules.append(module)
-        if kwargs:
-            raise ValueError(f"candidate_kwargs names {sorted(kwargs)} that are not candidates {self.candidate_names}")
-        self.candidates = nn.ModuleList(modules)
-        num = len(modules)
 
-        self.held_out = held_out if isinstance(held_out, HeldOut) else None
-        # 'previous_batch' says there is no held-out data by design: the fallback, without a warning.
-        self._warned_no_held_out = held_out == "previous_batch"
-        self.last_layer: Optional[List[nn.Parameter]] = None if last_layer is None else list(last_layer)
-        self.reference_source = "none"
+        # torch.compile traces the plain candidates and fuses them itself.
+        self.candidates = CandidateSet(candidates, task, from_logits, candidate_kwargs, fused=fused and not compile)
+        self.candidate_names: List[str] = self.candidates.names
+        num = len(self.candidates)
+
         if mode == "align":
             self._check_align_options(decision, selection, decision_reads_losses, compile, held_out, alignment)
             options = dict(alignment or {})
-            stock = options.pop("preferred", _registry_name(validation_loss or DEFAULT_VALIDATION_LOSS[task]))
+            stock = options.pop("preferred", registry_name(validation_loss or DEFAULT_VALIDATION_LOSS[task]))
             if stock is not None and stock not in self.candidate_names:
                 if "preferred" in dict(alignment or {}):
                     raise ValueError(f"alignment['preferred'] must name a candidate {self.candidate_names}, "
@@ -291,34 +252,25 @@ class StochasticLoss(nn.Module):
 
         self.validation_loss: Optional[nn.Module] = None
         if mode in ("validation", "align"):
-            self.validation_loss = self._build_candidate(validation_loss or DEFAULT_VALIDATION_LOSS[task], {})[1]
+            self.validation_loss = build_candidate(validation_loss or DEFAULT_VALIDATION_LOSS[task], task,
+                                                   from_logits)[1]
+        self.learner: Union[AlignmentLearner, LookaheadLearner, None] = None
+        if mode == "align":
+            # 'previous_batch' says there is no held-out data by design: the fallback, without a warning.
+            self.learner = AlignmentLearner(self.decision, self.validation_loss,
+                                            held_out if isinstance(held_out, HeldOut) else None, last_layer,
+                                            expects_held_out=held_out != "previous_batch")
         if mode == "validation":
-            # v has its own optimizer: H must not move it, the validation signal does.
-            self.decision_optimizer = torch.optim.Adam(self.decision.parameters(), lr=decision_lr)
+            self.learner = LookaheadLearner(self.decision, decision_lr, validation_interval, lookahead, lookahead_lr,
+                                            hypergradient)
 
-        floors = [getattr(module, "minimum", 0.0) for module in modules]
-        self.register_buffer("loss_floor", torch.tensor([0.0 if f is None else float(f) for f in floors]))
-        self.register_buffer("loss_scale", torch.ones(num))
-        self.register_buffer("scale_initialized", torch.zeros((), dtype=torch.bool))
-        self.register_buffer("weight_sum", torch.zeros(num, dtype=torch.float64))
-        self.register_buffer("selection_counts", torch.zeros(num, dtype=torch.long))
-        self.register_buffer("nonfinite_counts", torch.zeros(num, dtype=torch.long))
-        self.step = 0
-        self.history: List[Dict[str, Any]] = []
-        self.last_weights = torch.full((num,), 1.0 / num)
-        self._interval_sum = torch.zeros(num, dtype=torch.float64)
-        self._interval_count = 0
-        if seed is None:
-            seed = int(torch.randint(0, 2**62, (1,)).item())
-        self.generator = torch.Generator().manual_seed(seed)
+        self.normalization = ScaleNormalization(self.candidates.floors, normalize, normalize_momentum)
+        self.record = SelectionRecord(num, history_interval)
+        # Drawn after the decision network's initialisation, so a seeded run draws as before.
+        self.sampler = GumbelSampler(num_samples, TauSchedule(tau, tau_schedule, tau_decay, tau_min), hard, seed,
+                                     noise=mode != "softmax")
         self._checked_inputs = False
         self._ranks_synchronized = False
-        self._saved: Optional[Dict[str, Tensor]] = None
-        self._in_reference_pass = False
-        # A host whose model calls the loss several times per iteration (once per feature level)
-        # sets this to a function returning the iteration: calls with one key form one step.
-        self.step_key: Optional[Callable[[], Any]] = None
-        self._step_key: Any = None
 
     # ------------------------------------------------------------------ construction
     @staticmethod
@@ -340,49 +292,61 @@ class StochasticLoss(nn.Module):
         if alignment is not None and not isinstance(alignment, Mapping):
             raise TypeError(f"alignment must be a dict of GradientAlignment options, got {type(alignment).__name__}")
 
-    def _build_candidate(self, candidate: Candidate, kwargs: Dict[str, Any]) -> "tuple[str, nn.Module]":
-        if isinstance(candidate, str):
-            if self.task == "binary":
-                kwargs.setdefault("from_logits", self.from_logits)
-            module = loss_registry.build(candidate, task=self.task, reduction="none", **kwargs)
-            name = candidate
-        elif isinstance(candidate, nn.Module):
-            module = candidate
-            name = getattr(candidate, "registry_name", None) or type(candidate).__name__
-            declared = getattr(candidate, "task", None)
-            if declared is not None and declared != self.task:
-                raise ValueError(f"candidate {name!r} is a {declared!r} loss; this StochasticLoss has task {self.task!r}")
-            if getattr(candidate, "reduction", "none") != "none":
-                raise ValueError(f"candidate {name!r} must return per-sample losses: build it with reduction='none'")
-        else:
-            raise TypeError(f"a candidate must be a loss name or an nn.Module, got {type(candidate).__name__}")
-        if getattr(module, "input_kind", "logits") != "logits":
-            raise ValueError(
-                f"candidate {name!r} reads penultimate features, not the model output; it cannot be an SLF candidate"
-            )
-        return name, module
-
     # ------------------------------------------------------------------ public state
+    @property
+    def step(self) -> int:
+        """Training steps recorded so far."""
+        return self.record.step
+
     @property
     def tau(self) -> float:
         """The temperature at the current step."""
-        return self.schedule(self.step)
+        return self.sampler.schedule(self.step)
+
+    @property
+    def fused(self) -> bool:
+        """Whether the paper's classification candidates are evaluated in one autograd node."""
+        return self.candidates.fused
+
+    @property
+    def num_samples(self) -> int:
+        """K, the Gumbel-Softmax samples averaged per weight vector."""
+        return self.sampler.num_samples
+
+    @property
+    def normalize(self) -> Optional[str]:
+        """The scale normalisation of the candidate losses (``None`` or ``'mean'``)."""
+        return self.normalization.kind
+
+    @property
+    def loss_floor(self) -> Tensor:
+        """Each candidate's lower bound :math:`m_i`, shape ``(n,)``."""
+        return self.normalization.loss_floor
+
+    @property
+    def loss_scale(self) -> Tensor:
+        """The running scale of each candidate (``normalize='mean'``), shape ``(n,)``."""
+        return self.normalization.loss_scale
+
+    @property
+    def history(self) -> List[Dict[str, Any]]:
+        """Rows ``{'step', 'weights', 'tau'}``: the mean weights every ``history_interval`` steps."""
+        return self.record.history
 
     @property
     def weights(self) -> Tensor:
         """Mean selection weight per candidate in the last forward pass, shape ``(n,)``."""
-        return self.last_weights
+        return self.record.last_weights
 
     @property
     def mean_weights(self) -> Tensor:
         """Mean selection weight per candidate over all training steps so far."""
-        return (self.weight_sum / max(self.step, 1)).float()
+        return self.record.mean_weights
 
     @property
     def selection_frequency(self) -> Tensor:
         """How often each candidate had the largest weight (per batch or per sample)."""
-        total = self.selection_counts.sum().clamp_min(1)
-        return self.selection_counts.float() / total
+        return self.record.selection_frequency
 
     def trainable_with_model(self) -> bool:
         """Whether this loss's parameters belong in the model's optimizer.
@@ -407,10 +371,10 @@ class StochasticLoss(nn.Module):
         frequency = self.selection_frequency
         mean = self.mean_weights
         for i, name in enumerate(self.candidate_names):
-            out[f"weight/{name}"] = float(self.last_weights[i])
+            out[f"weight/{name}"] = float(self.weights[i])
             out[f"mean_weight/{name}"] = float(mean[i])
             out[f"selected/{name}"] = float(frequency[i])
-            out[f"nonfinite/{name}"] = float(self.nonfinite_counts[i])
+            out[f"nonfinite/{name}"] = float(self.candidates.nonfinite_counts[i])
             if self.mode == "align":
                 out[f"alignment/{name}"] = float(self.decision.scores[i])
         if self.mode == "align":
@@ -420,20 +384,7 @@ class StochasticLoss(nn.Module):
     # ------------------------------------------------------------------ forward
     def candidate_losses(self, output: Tensor, target: Tensor) -> Tensor:
         """Per-sample loss of every candidate, shape ``(N, n)`` (before normalisation)."""
-        return torch.stack(self._candidate_columns(output, target), dim=1)
-
-    def _candidate_columns(self, output: Tensor, target: Tensor) -> List[Tensor]:
-        columns = []
-        for name, module in zip(self.candidate_names, self.candidates):
-            per_sample = module.per_sample if isinstance(module, loss_registry.BaseLoss) else module
-            value = per_sample(output, target)
-            if value.shape != (output.shape[0],):
-                raise ValueError(
-                    f"candidate {name!r} returned shape {tuple(value.shape)}; expected per-sample losses "
-                    f"({output.shape[0]},) (build it with reduction='none')"
-                )
-            columns.append(value)
-        return columns
+        return torch.stack(self.candidates.columns(output, target), dim=1)
 
     def _check_inputs(self, output: Tensor, target: Tensor) -> None:
         if self.task == "classification":
@@ -457,39 +408,18 @@ class StochasticLoss(nn.Module):
     def selection_weights(self, log_probs: Tensor, noise: Optional[Tensor],
                           tau: Optional[Union[float, Tensor]] = None) -> Tensor:
         """Weights p_hat from decision log-probabilities (and Gumbel noise unless softmax mode)."""
-        if self.mode == "softmax":
-            return log_probs.exp()
-        return multiple_gumbel_softmax(log_probs, noise.to(log_probs.device), self.tau if tau is None else tau,
-                                       self.hard)
+        return self.sampler.weights(log_probs, noise, self.tau if tau is None else tau)
 
     def _draw_noise(self, rows: int) -> Optional[Tensor]:
-        if self.mode == "softmax":
-            return None
-        return sample_gumbel((self.num_samples, rows, len(self.candidates)), self.generator)
+        return self.sampler.noise(rows, len(self.candidates))
 
     def scale_values(self, values: Tensor, keep: Optional[List[int]] = None) -> Tensor:
         """Divide candidate losses (columns ``keep``, default all) by their running scale."""
-        if self.normalize is None:
-            return values
-        floor = self.loss_floor if keep is None else self.loss_floor[keep]
-        scale = self.loss_scale if keep is None else self.loss_scale[keep]
-        return (values - floor.to(values.dtype)) / scale.to(values.dtype)
+        return self.normalization.scale(values, keep)
 
     def _update_scale(self, values: Tensor) -> None:
-        """Running mean of each candidate's magnitude; a non-finite column keeps its scale."""
-        with torch.no_grad():
-            batch = (values.detach() - self.loss_floor.to(values.dtype)).abs().mean(dim=0).to(self.loss_scale)
-            if distributed.world_size() > 1:  # the mean over the ranks' finite batch means
-                finite = torch.isfinite(batch)
-                summed = distributed.all_reduce_sum(torch.cat([torch.where(finite, batch, torch.zeros_like(batch)),
-                                                               finite.to(batch.dtype)]))
-                total, count = summed.split(len(batch))
-                batch = torch.where(count > 0, total / count.clamp_min(1), torch.full_like(batch, float("nan")))
-            batch = torch.where(torch.isfinite(batch), batch.clamp_min(1e-8), self.loss_scale)
-            momentum = self.normalize_momentum
-            blended = torch.where(self.scale_initialized, self.loss_scale * momentum + batch * (1 - momentum), batch)
-            self.loss_scale.copy_(blended)
-            self.scale_initialized.fill_(True)
+        if self.normalization.enabled and self.training:
+            self.normalization.update(values)
 
     def _core(self, output: Tensor, target: Tensor, noise: Optional[Tensor], tau: Union[float, Tensor]
               ) -> "tuple[Tensor, Tensor, Tensor, Tensor]":
@@ -498,12 +428,8 @@ class StochasticLoss(nn.Module):
         Pure tensor code (plus the running scale's in-place update), so ``compile=True``
         can hand it to ``torch.compile`` whole.
         """
-        if self.fused:
-            values = fused_classification_losses(output, target, self.candidate_names)
-        else:
-            values = self.candidate_losses(output, target)
-        if self.normalize is not None and self.training:
-            self._update_scale(values)
+        values = self.candidates.values(output, target)
+        self._update_scale(values)
         features = decision_features(output, self.task, self.from_logits)
         if self.decision_reads_losses:
             features = torch.cat([features, loss_value_features(values, self.loss_floor)], dim=1)
@@ -543,33 +469,30 @@ class StochasticLoss(nn.Module):
         keep = self._finite_candidates(column_sums)
         if keep is not None:
             # Rebuilt from the finite columns alone, so no NaN reaches the graph of H.
-            columns = self._candidate_columns(output, target)
+            columns = self.candidates.columns(output, target)
             values = self.scale_values(torch.stack([columns[i] for i in keep], dim=1), keep)
-            weights, recorded = self._renormalize(weights, keep)
+            weights, recorded = renormalize_kept(weights, keep)
             per_sample = (values * weights.to(values.dtype)).sum(dim=1)
         if self.training:
             if self.mode == "validation":
-                self._saved = {"features": features, "noise": noise, "tau": tau}
+                self.learner.save({"features": features, "noise": noise, "tau": tau})
             self._record(recorded.detach())
         return reduce_loss(per_sample, self.reduction)
 
     def _forward_align(self, output: Tensor, target: Tensor) -> Tensor:
-        if self._in_reference_pass:
+        if self.learner.in_reference_pass:
             reference = self.validation_loss(output, target)
-            self._set_reference(reference.mean(), "host")
+            self.learner.set_reference(reference.mean())
             return reduce_loss(reference, self.reduction)
-        if self.fused:
-            values = fused_classification_losses(output, target, self.candidate_names)
-        else:
-            values = self.candidate_losses(output, target)
+        values = self.candidates.values(output, target)
         keep = self._finite_candidates(values.detach().sum(dim=0))
-        if self.normalize is not None and self.training:
-            self._update_scale(values)
+        self._update_scale(values)
         if keep is not None:  # rebuilt from the finite columns alone, so no NaN reaches the graph
-            columns = self._candidate_columns(output, target)
+            columns = self.candidates.columns(output, target)
             values = torch.stack([columns[i] for i in keep], dim=1)
-        weights, begins = self._align_weights(values.mean(dim=0).unbind(), [output], keep,
-                                              lambda: self.validation_loss(output, target).mean())
+        weights, begins = self.learner.weights(values.mean(dim=0).unbind(), [output], keep,
+                                               lambda: self.validation_loss(output, target).mean(),
+                                               len(self.candidates), self.step, self.training)
         kept = weights if keep is None else weights[:, keep]
         per_sample = (self.scale_values(values, keep) * kept.to(values.dtype)).sum(dim=1)
         if self.training and begins:
@@ -638,8 +561,7 @@ class StochasticLoss(nn.Module):
                                  f"vs {rows}")
             features = torch.cat([features, loss_value_features(values, self.loss_floor)], dim=1)
         keep = self._finite_candidates(values.detach().sum(dim=0))
-        if self.normalize is not None and self.training:
-            self._update_scale(values)
+        self._update_scale(values)
         noise = self._draw_noise(1 if self.selection == "batch" else rows)
         if self.mode == "validation":
             with torch.no_grad():
@@ -651,13 +573,13 @@ class StochasticLoss(nn.Module):
             per_row = (self.scale_values(values) * weights.to(values.dtype)).sum(dim=1)
         else:
             kept_values = self.scale_values(torch.stack([columns[i] for i in keep], dim=1), keep)
-            kept, recorded = self._renormalize(weights, keep)
+            kept, recorded = renormalize_kept(weights, keep)
             per_row = (kept_values * kept.to(kept_values.dtype)).sum(dim=1)
             index = torch.tensor(keep, device=weights.device)
             weights = torch.zeros_like(weights).index_copy(1, index, kept)
         if self.training:
             if self.mode == "validation":
-                self._saved = {"features": features.detach(), "noise": noise, "tau": self.tau}
+                self.learner.save({"features": features.detach(), "noise": noise, "tau": self.tau})
             self._record(recorded.detach())
         return per_row, weights
 
@@ -665,17 +587,17 @@ class StochasticLoss(nn.Module):
                        ) -> "tuple[Tensor, Tensor]":
         if reference is None:
             reference = torch.stack(columns, dim=1).mean(dim=1)
-        if self._in_reference_pass:
-            self._set_reference(reference.sum(), "host")
+        if self.learner.in_reference_pass:
+            self.learner.set_reference(reference.sum())
             return reference, self.decision.probabilities().unsqueeze(0)
         values = torch.stack(columns, dim=1)
         keep = self._finite_candidates(values.detach().sum(dim=0))
-        if self.normalize is not None and self.training:
-            self._update_scale(values)
+        self._update_scale(values)
         if keep is not None:
             values = torch.stack([columns[i] for i in keep], dim=1)
         roots = [output] if output is not None and output.requires_grad else list(values.unbind(dim=1))
-        weights, begins = self._align_weights(values.sum(dim=0).unbind(), roots, keep, lambda: reference.sum())
+        weights, begins = self.learner.weights(values.sum(dim=0).unbind(), roots, keep, lambda: reference.sum(),
+                                               len(self.candidates), self.step, self.training)
         kept = weights if keep is None else weights[:, keep]
         per_row = (self.scale_values(values, keep) * kept.to(values.dtype)).sum(dim=1)
         if self.training and begins:
@@ -684,50 +606,10 @@ class StochasticLoss(nn.Module):
 
     def _finite_candidates(self, column_sums: Tensor) -> Optional[List[int]]:
         """Indices of the candidates with finite losses this batch, or None when all are."""
-        finite = torch.isfinite(column_sums).tolist()
-        if all(finite):
-            return None
-        bad = [name for name, ok in zip(self.candidate_names, finite) if not ok]
-        if not any(finite):
-            raise FloatingPointError(f"every candidate loss is NaN/Inf for this batch ({bad}); check the model output")
-        for i, ok in enumerate(finite):
-            if not ok:
-                self.nonfinite_counts[i] += 1
-        warnings.warn(f"StochasticLoss: candidate(s) {bad} returned NaN/Inf; masked out for this batch",
-                      RuntimeWarning, stacklevel=3)
-        return [i for i, ok in enumerate(finite) if ok]
-
-    @staticmethod
-    def _renormalize(weights: Tensor, keep: List[int]) -> "tuple[Tensor, Tensor]":
-        """Weights of the kept candidates, summing to 1, and the full vector to record."""
-        kept = weights[:, keep]
-        total = kept.sum(dim=1, keepdim=True)
-        uniform = torch.full_like(kept, 1.0 / len(keep))
-        kept = torch.where(total > 1e-6, kept / total.clamp_min(1e-6), uniform)
-        index = torch.tensor(keep, device=weights.device)
-        recorded = torch.zeros_like(weights).index_copy(1, index, kept.detach())
-        return kept, recorded
+        return self.candidates.finite(column_sums, stacklevel=4)
 
     def _record(self, weights: Tensor) -> None:
-        with torch.no_grad():
-            mean = weights.float().mean(dim=0).cpu()
-            counts = torch.bincount(weights.argmax(dim=1).cpu(), minlength=len(self.candidates))
-            if distributed.world_size() > 1:  # every rank records the same, all ranks' statistics
-                summed = distributed.all_reduce_sum(torch.cat([mean.double(), counts.double()]))
-                mean = (summed[:len(mean)] / distributed.world_size()).float()
-                counts = summed[len(mean):].round().long()
-            self.last_weights = mean
-            self.weight_sum += mean.to(self.weight_sum)
-            self.selection_counts += counts.to(self.selection_counts.device)
-        self._interval_sum += mean.double()
-        self._interval_count += 1
-        if self.step % self.history_interval == 0:
-            # Each row holds the mean weights since the previous row, not one noisy draw.
-            interval_mean = (self._interval_sum / self._interval_count).float()
-            self.history.append({"step": self.step, "weights": interval_mean.tolist(), "tau": self.tau})
-            self._interval_sum.zero_()
-            self._interval_count = 0
-        self.step += 1
+        self.record.add(weights, self.tau)
 
     # ------------------------------------------------------------------ align mode
     def set_reference(self, loss: Tensor) -> None:
@@ -744,20 +626,9 @@ class StochasticLoss(nn.Module):
             >>> crit.reference_source
             'host'
         """
-        self._set_reference(loss, "host")
+        self._align_learner("set_reference()").set_reference(loss)
 
-    def _set_reference(self, loss: Tensor, source: str) -> None:
-        if self.mode != "align":
-            raise RuntimeError(f"set_reference() belongs to mode='align'; this StochasticLoss has mode={self.mode!r}")
-        if not loss.requires_grad:
-            raise ValueError("set_reference() needs the held-out loss with its graph (computed with gradients "
-                             "enabled), to differentiate it with respect to the model's last layer")
-        layer = self.last_layer or last_layer_parameters([loss])
-        self.decision.set_reference(layer_key(layer), flat_gradient(loss, layer, retain_graph=False))
-        self.reference_source = source
-
-    @contextlib.contextmanager
-    def reference_pass(self) -> Iterator[None]:
+    def reference_pass(self) -> ContextManager[None]:
         """Within the block, training calls of this loss set the reference from their inputs
         (the reference loss on them) instead of training: for a host that runs its own
         forward on a held-out batch. The loss returns the reference loss there.
@@ -770,70 +641,47 @@ class StochasticLoss(nn.Module):
             >>> crit.reference_source, crit.step
             ('host', 0)
         """
-        if self.mode != "align":
-            raise RuntimeError(f"reference_pass() belongs to mode='align'; this StochasticLoss has mode={self.mode!r}")
-        previous, self._in_reference_pass = self._in_reference_pass, True
-        try:
-            yield
-        finally:
-            self._in_reference_pass = previous
+        return self._align_learner("reference_pass()").reference_pass()
+
+    def _align_learner(self, caller: str) -> AlignmentLearner:
+        if not isinstance(self.learner, AlignmentLearner):
+            raise RuntimeError(f"{caller} belongs to mode='align'; this StochasticLoss has mode={self.mode!r}")
+        return self.learner
 
     @property
     def in_reference_pass(self) -> bool:
         """Whether a :meth:`reference_pass` is active (calls set the reference, train nothing)."""
-        return self._in_reference_pass
+        return isinstance(self.learner, AlignmentLearner) and self.learner.in_reference_pass
 
-    def _begins_step(self) -> bool:
-        """Whether this training call starts a new step (``step_key`` groups calls of one iteration)."""
-        if self.step_key is None:
-            return True
-        key = self.step_key()
-        begins = key != self._step_key or key is None
-        self._step_key = key
-        return begins
+    @property
+    def reference_source(self) -> str:
+        """Where ``align`` mode's reference came from last: ``'none'``, ``'held_out'``, ``'host'`` or
+        ``'previous_batch'`` (``'none'`` in the learned modes)."""
+        return self.learner.reference_source if isinstance(self.learner, AlignmentLearner) else "none"
 
-    def _align_weights(self, columns: Sequence[Tensor], roots: Sequence[Tensor], keep: Optional[List[int]],
-                       reference: Optional[Callable[[], Tensor]]) -> "tuple[Tensor, bool]":
-        """``align`` mode: track this call's candidate gradients, update the scores; return the
-        weights ``(1, n)`` and whether this call began a training step.
+    @property
+    def held_out(self) -> Optional[HeldOut]:
+        """The held-out batches ``align`` mode draws its reference from, if any."""
+        return self.learner.held_out if isinstance(self.learner, AlignmentLearner) else None
 
-        ``columns`` are the kept candidates' batch losses (scalars, with their graphs), in
-        the order of ``keep`` (all candidates when None); ``reference`` gives the reference
-        loss on the same batch, the fallback when no held-out data reaches the loss.
-        """
-        if not self.training:
-            return self.decision.probabilities(keep).unsqueeze(0), False
-        begins = self._begins_step()
-        if begins and self.step_key is not None:
-            self.decision.finish_step()  # the previous iteration, all its calls together
-        if begins and self.held_out is not None and self.decision.reference_due(self.step):
-            output, target = self.held_out.next_batch()
-            self._set_reference(self.validation_loss(output, target).mean(), "held_out")
-        layer = self.last_layer or last_layer_parameters(roots)
-        if layer:
-            kept = candidate_gradients(columns, layer)
-            gradients = kept.new_zeros((len(self.candidates), kept.shape[1]))
-            gradients[torch.tensor(keep if keep is not None else range(len(self.candidates)))] = kept
-            fallback = self.reference_source in ("none", "previous_batch") and reference is not None
-            if fallback:
-                self._warn_no_held_out()
-                self.reference_source = "previous_batch"
-            self.decision.track(layer_key(layer), gradients,
-                                flat_gradient(reference(), layer) if fallback else None)
-        if self.step_key is None:
-            self.decision.finish_step()
-        return self.decision.probabilities(keep).unsqueeze(0), begins
+    @property
+    def last_layer(self) -> Optional[List[nn.Parameter]]:
+        """The parameters whose gradients ``align`` mode compares (None: found from the graph)."""
+        return self.learner.last_layer if isinstance(self.learner, AlignmentLearner) else None
 
-    def _warn_no_held_out(self) -> None:
-        if self._warned_no_held_out:
-            return
-        self._warned_no_held_out = True
-        warnings.warn(
-            "StochasticLoss(mode='align') has no held-out data: it compares the candidates with the reference loss "
-            "on the previous training batch. Under label noise that reference is noisy too; give it held-out data "
-            "with StochasticLoss(..., held_out=slf.HeldOut(model, val_batches)) or call set_reference() with a "
-            "held-out loss (the plain trainers, fairseq and the mmdet hook do this for you).",
-            UserWarning, stacklevel=4)
+    @last_layer.setter
+    def last_layer(self, parameters: Optional[Sequence[nn.Parameter]]) -> None:
+        self._align_learner("last_layer").last_layer = None if parameters is None else list(parameters)
+
+    @property
+    def step_key(self) -> Optional[Callable[[], Any]]:
+        """A function returning the host's iteration: calls with one key form one step (``align`` mode;
+        a host whose model calls the loss once per feature level sets it)."""
+        return self.learner.step_key if isinstance(self.learner, AlignmentLearner) else None
+
+    @step_key.setter
+    def step_key(self, key: Optional[Callable[[], Any]]) -> None:
+        self._align_learner("step_key").step_key = key
 
     # ------------------------------------------------------------------ validation mode
     def validation_step(
@@ -858,10 +706,9 @@ class StochasticLoss(nn.Module):
             ``{'validation_loss': ..., 'hypergradient_norm': ...}``, or ``{}`` on the steps
             that ``validation_interval`` skips.
         """
-        from .lookahead import decision_hypergradient
-
-        saved = self._take_saved("validation_step")
-        if not self._validation_due():
+        learner = self._lookahead_learner("validation_step")
+        saved = learner.take_saved("validation_step")
+        if not learner.due(self.step):
             return {}
         coefficients, val_loss = decision_hypergradient(self, model, inputs, targets, val_inputs, val_targets,
                                                         saved)
@@ -870,7 +717,8 @@ class StochasticLoss(nn.Module):
     @property
     def validation_due(self) -> bool:
         """Whether the last training forward's step updates v (``validation_interval``), in validation mode."""
-        return self.mode == "validation" and self._saved is not None and self._validation_due()
+        return (isinstance(self.learner, LookaheadLearner) and self.learner.has_saved
+                and self.learner.due(self.step))
 
     def validation_update(self, derivatives: Tensor, validation_loss: Optional[float] = None) -> Dict[str, float]:
         r"""Update the decision network from derivatives a host computed (validation mode).
@@ -902,16 +750,15 @@ class StochasticLoss(nn.Module):
             >>> sorted(crit.validation_update(torch.tensor([[1.0, -1.0]]).repeat(4, 1)))
             ['hypergradient_norm']
         """
-        from .lookahead import coefficients_from_derivatives
-
-        if self.hypergradient != "inner":
-            raise ValueError(f"validation_update() takes inner products; hypergradient={self.hypergradient!r} "
+        learner = self._lookahead_learner("validation_update")
+        if learner.hypergradient != "inner":
+            raise ValueError(f"validation_update() takes inner products; hypergradient={learner.hypergradient!r} "
                              "needs the model's parameter gradients, so use validation_step()")
         if derivatives.dim() != 2 or derivatives.shape[1] != len(self.candidates):
             raise ValueError(f"validation_update() needs derivatives shaped (rows, {len(self.candidates)}), "
                              f"got {tuple(derivatives.shape)}")
-        saved = self._take_saved("validation_update")
-        if not self._validation_due():
+        saved = learner.take_saved("validation_update")
+        if not learner.due(self.step):
             return {}
         if self.selection == "sample" and derivatives.shape[0] != saved["features"].shape[0]:
             raise ValueError(f"selection='sample' needs one derivative row per weighted row: "
@@ -921,29 +768,40 @@ class StochasticLoss(nn.Module):
             result["validation_loss"] = float(validation_loss)
         return result
 
-    def _take_saved(self, caller: str) -> Dict[str, Any]:
-        if self.mode != "validation":
+    def _lookahead_learner(self, caller: str) -> LookaheadLearner:
+        if not isinstance(self.learner, LookaheadLearner):
             raise RuntimeError(f"{caller} needs mode='validation'; this StochasticLoss has mode={self.mode!r}")
-        if self._saved is None:
-            raise RuntimeError(f"{caller} must follow a training-mode forward pass of this loss")
-        saved, self._saved = self._saved, None
-        return saved
-
-    def _validation_due(self) -> bool:
-        return (self.step - 1) % self.validation_interval == 0  # self.step already counts the forward
+        return self.learner
 
     def _descend(self, coefficients: Tensor, saved: Dict[str, Any]) -> float:
         """One step of v on the surrogate sum(p_hat(v) * coefficients); returns the gradient norm."""
-        self.decision_optimizer.zero_grad(set_to_none=True)
-        weights = self.selection_weights(self.decision_logits(saved["features"]), saved["noise"], saved["tau"])
-        surrogate = (weights * coefficients.to(weights.dtype)).sum()
-        surrogate.backward()
-        distributed.average_gradients(self.decision.parameters())  # no host DDP covers this step
-        grad_norm = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in self.decision.parameters() if p.grad is not None))
-        self.decision_optimizer.step()
-        # A host optimizer that also holds v (fairseq's, over criterion.parameters()) must not step it again.
-        self.decision_optimizer.zero_grad(set_to_none=True)
-        return grad_norm
+        return self.learner.descend(coefficients, lambda: self.selection_weights(
+            self.decision_logits(saved["features"]), saved["noise"], saved["tau"]))
+
+    @property
+    def decision_optimizer(self) -> torch.optim.Optimizer:
+        """Validation mode: the decision network's own optimizer."""
+        return self._lookahead_learner("decision_optimizer").optimizer
+
+    @property
+    def lookahead(self) -> Optional[str]:
+        """Validation mode: ``'first_order'`` or ``'exact'`` (None in the other modes)."""
+        return self.learner.lookahead if isinstance(self.learner, LookaheadLearner) else None
+
+    @property
+    def lookahead_lr(self) -> Optional[float]:
+        """Validation mode: the look-ahead step size (None in the other modes)."""
+        return self.learner.lookahead_lr if isinstance(self.learner, LookaheadLearner) else None
+
+    @property
+    def hypergradient(self) -> Optional[str]:
+        """Validation mode: ``'inner'`` or ``'cosine'`` (None in the other modes)."""
+        return self.learner.hypergradient if isinstance(self.learner, LookaheadLearner) else None
+
+    @property
+    def validation_interval(self) -> Optional[int]:
+        """Validation mode: v is updated every this many steps (None in the other modes)."""
+        return self.learner.interval if isinstance(self.learner, LookaheadLearner) else None
 
     # ------------------------------------------------------------------ checkpoints
     def get_extra_state(self) -> Tensor:
@@ -970,20 +828,22 @@ class StochasticLoss(nn.Module):
 
     def _plain_extra_state(self) -> Dict[str, Any]:
         state: Dict[str, Any] = {
-            "step": self.step,
-            "history": [dict(row) for row in self.history],
-            "last_weights": self.last_weights.clone(),
-            "interval_sum": self._interval_sum.clone(),
-            "interval_count": self._interval_count,
-            "generator": self.generator.get_state(),
+            **self.record.extra_state(),
+            "generator": self.sampler.generator.get_state(),
             "checked_inputs": self._checked_inputs,
             "reference_source": self.reference_source,
         }
-        if self.mode == "validation":
-            state["decision_optimizer"] = self.decision_optimizer.state_dict()
+        if isinstance(self.learner, LookaheadLearner):
+            state["decision_optimizer"] = self.learner.optimizer.state_dict()
         return state
 
-    def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+    def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str, local_metadata: Dict[str, Any],
+                              *args: Any, **kwargs: Any) -> None:
+        if (local_metadata.get("version") or 1) < 2:
+            # Before version 2 the parts' buffers sat on the loss itself.
+            for old, new in _BUFFERS_BEFORE_PARTS.items():
+                if prefix + old in state_dict:
+                    state_dict[prefix + new] = state_dict.pop(prefix + old)
         # A checkpoint of the other kind (a learned decision network, or align mode's scores)
         # would otherwise fail on a list of key names; say what to build instead.
         decision_keys = [key[len(prefix):] for key in state_dict if key.startswith(prefix + "decision.")]
@@ -996,21 +856,18 @@ class StochasticLoss(nn.Module):
                 "StochasticLoss(..., mode='joint') (or the mode it was trained with), with the same options,"
             raise RuntimeError(f"this StochasticLoss checkpoint was written by {written}; this loss has "
                                f"mode={self.mode!r}. Build {build} to load it.")
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
 
     def set_extra_state(self, state: Union[Tensor, Mapping[str, Any]]) -> None:
         state = self.read_extra_state(state)
-        self.step = int(state["step"])
-        self.history = [dict(row) for row in state["history"]]
-        self.last_weights = state["last_weights"].clone()
-        self._interval_sum = state["interval_sum"].clone()
-        self._interval_count = int(state["interval_count"])
-        self.generator.set_state(state["generator"])
+        self.record.load_extra_state(state)
+        self.sampler.generator.set_state(state["generator"])
         self._checked_inputs = bool(state.get("checked_inputs", False))
-        self.reference_source = str(state.get("reference_source", "none"))
-        if self.mode == "validation" and "decision_optimizer" in state:
-            self.decision_optimizer.load_state_dict(state["decision_optimizer"])
+        if isinstance(self.learner, AlignmentLearner):
+            self.learner.reference_source = str(state.get("reference_source", "none"))
+        if isinstance(self.learner, LookaheadLearner) and "decision_optimizer" in state:
+            self.learner.optimizer.load_state_dict(state["decision_optimizer"])
 
     def extra_repr(self) -> str:
         return (f"candidates={self.candidate_names}, task={self.task!r}, mode={self.mode!r}, K={self.num_samples}, "
-                f"tau={self.schedule.initial}, selection={self.selection!r}, normalize={self.normalize!r}")
+                f"tau={self.sampler.schedule.initial}, selection={self.selection!r}, normalize={self.normalize!r}")

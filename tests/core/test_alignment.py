@@ -237,7 +237,7 @@ def test_a_non_finite_candidate_is_masked_in_the_recipe():
             loss = crit(model(x), y)
         loss.backward()
         assert torch.isfinite(loss)
-    assert crit.weights.tolist() == [1.0, 0.0] and int(crit.nonfinite_counts[1]) == 3
+    assert crit.weights.tolist() == [1.0, 0.0] and int(crit.candidates.nonfinite_counts[1]) == 3
 
 
 def test_checkpoints_keep_the_scores_and_refuse_the_other_kind_with_advice():

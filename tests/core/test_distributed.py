@@ -47,8 +47,8 @@ def _train_rank(rank: int, store: str, out: str, mode: str, synchronize: bool) -
                 held = torch.arange(step * 32, (step + 1) * 32)[rank::WORLD] % len(vy)
                 crit.validation_step(model.module, x[index], y[index], vx[held], vy[held])
         record = {"decision": {k: v.tolist() for k, v in crit.decision.state_dict().items()},
-                  "loss_scale": crit.loss_scale.tolist(), "weight_sum": crit.weight_sum.tolist(),
-                  "selection_counts": crit.selection_counts.tolist(), "history": crit.history}
+                  "loss_scale": crit.loss_scale.tolist(), "weight_sum": crit.record.weight_sum.tolist(),
+                  "selection_counts": crit.record.selection_counts.tolist(), "history": crit.history}
         Path(out, f"rank{rank}.json").write_text(json.dumps(record))
     finally:
         dist.destroy_process_group()

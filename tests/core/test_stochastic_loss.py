@@ -1,6 +1,8 @@
 """StochasticLoss: shapes, gradients, sampling, modes, checkpoints, robustness."""
 from __future__ import annotations
 
+import collections
+import copy
 import io
 import math
 import warnings
@@ -66,7 +68,7 @@ def test_k1_hard_samples_are_exactly_one_hot():
     assert set(weights.unique().tolist()) <= {0.0, 1.0}
     assert torch.equal(weights.sum(dim=1), torch.ones(32))
     crit(logits, target)
-    assert torch.equal(crit.selection_counts.sum(), torch.tensor(32))
+    assert torch.equal(crit.record.selection_counts.sum(), torch.tensor(32))
 
 
 def test_multiple_samples_average_and_concentrate_with_k():
@@ -149,13 +151,38 @@ def test_checkpoint_round_trip_resumes_bit_identically(mode):
     model2.load_state_dict(state["model"])
     crit2.load_state_dict(state["crit"])
     opt2.load_state_dict(state["opt"])
-    assert crit2.step == 5 and crit2.tau == crit.schedule(5)
+    assert crit2.step == 5 and crit2.tau == crit.sampler.schedule(5)
     resumed = _train(crit2, model2, opt2, 3, data, val)
     assert all(torch.equal(a, b) for a, b in zip(expected, resumed))
     for p, q in zip(list(model.parameters()) + list(crit.parameters()),
                     list(model2.parameters()) + list(crit2.parameters())):
         assert torch.equal(p, q)
     assert crit.history == crit2.history
+
+
+def test_a_checkpoint_written_before_the_parts_loads_and_resumes_bit_identically():
+    # Version 1 (0.2.0) kept the normalisation, statistics and NaN-count buffers on the loss itself.
+    gen = torch.Generator().manual_seed(2)
+    data = [(torch.randn(16, 20, generator=gen), torch.randint(0, 10, (16,), generator=gen)) for _ in range(4)]
+    model = small_model()
+    crit = StochasticLoss(PAPER, mode="joint", normalize="mean", seed=3)
+    opt = torch.optim.Adam(list(model.parameters()) + list(crit.parameters_for_model_optimizer()), lr=1e-2)
+    _train(crit, model, opt, 5, data, None)
+    written = crit.state_dict()
+    before_parts = collections.OrderedDict(
+        (key.split(".", 1)[1] if key.split(".")[0] in ("normalization", "record") or key == "candidates.nonfinite_counts"
+         else key, value.clone()) for key, value in written.items())
+    before_parts._metadata = copy.deepcopy(written._metadata)
+    before_parts._metadata[""]["version"] = 1
+    assert "loss_scale" in before_parts and "record.weight_sum" not in before_parts
+
+    fresh = StochasticLoss(PAPER, mode="joint", normalize="mean", seed=99)
+    fresh.load_state_dict(before_parts)
+    assert fresh.step == 5 and torch.equal(fresh.loss_scale, crit.loss_scale)
+    assert torch.equal(fresh.record.selection_counts, crit.record.selection_counts)
+    x, y = data[0]
+    output = model(x)
+    assert torch.equal(fresh(output, y), crit(output, y))  # the same Gumbel draw: the generator resumed too
 
 
 class NaNOnDemand(nn.Module):
@@ -183,7 +210,7 @@ def test_nonfinite_candidate_is_masked_not_propagated():
     assert torch.isfinite(logits.grad).all()
     assert all(torch.isfinite(p.grad).all() for p in crit.decision.parameters() if p.grad is not None)
     assert crit.weights[1] == 0 and math.isclose(float(crit.weights.sum()), 1.0, rel_tol=1e-5)
-    assert crit.nonfinite_counts.tolist() == [0, 1, 0]
+    assert crit.candidates.nonfinite_counts.tolist() == [0, 1, 0]
     bad.broken = False
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -286,7 +313,7 @@ def test_first_order_hypergradient_matches_exact_lookahead(selection):
         crit = StochasticLoss(PAPER, mode="validation", selection=selection, lookahead=lookahead,
                               lookahead_lr=1e-4, seed=0)
         crit(model(x), y)
-        coefficients[lookahead], _ = decision_hypergradient(crit, model, x, y, xv, yv, crit._saved)
+        coefficients[lookahead], _ = decision_hypergradient(crit, model, x, y, xv, yv, crit.learner.saved)
     first, exact = coefficients["first_order"].double(), coefficients["exact"].double()
     assert first.shape == exact.shape == ((1, 6) if selection == "batch" else (24, 6))
     assert torch.allclose(first, exact, rtol=1e-3, atol=1e-12 + 1e-3 * float(exact.abs().max()))
@@ -303,11 +330,11 @@ def test_cosine_hypergradient_is_the_cosine_of_held_out_and_candidate_gradients(
     crit = StochasticLoss(PAPER, mode="validation", selection=selection, hypergradient="cosine", normalize=normalize,
                           lookahead_lr=0.5, seed=0)
     crit(model(x), y)
-    coefficients, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit._saved)
+    coefficients, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit.learner.saved)
     params = list(model.parameters())
     flat = lambda grads: torch.cat([g.reshape(-1) for g in grads])  # noqa: E731
     held_out = flat(torch.autograd.grad(crit.validation_loss(model(xv), yv).mean(), params))
-    columns = crit._candidate_columns(model(x), y)
+    columns = crit.candidates.columns(model(x), y)
     expected = torch.stack([-0.5 * torch.nn.functional.cosine_similarity(
         held_out, flat(torch.autograd.grad(column.mean(), params, retain_graph=True)), dim=0) for column in columns])
     assert coefficients.shape == ((1, 6) if selection == "batch" else (24, 6))
@@ -321,7 +348,7 @@ def test_cosine_hypergradient_falls_back_to_one_backward_per_candidate(monkeypat
     x, y = torch.randn(16, 20, generator=gen), torch.randint(0, 10, (16,), generator=gen)
     crit = StochasticLoss(PAPER, mode="validation", hypergradient="cosine", seed=0)
     crit(model(x), y)
-    batched, _ = decision_hypergradient(crit, model, x, y, x, y, crit._saved)
+    batched, _ = decision_hypergradient(crit, model, x, y, x, y, crit.learner.saved)
     grad = torch.autograd.grad
 
     def no_vmap(*args, **kwargs):
@@ -330,7 +357,7 @@ def test_cosine_hypergradient_falls_back_to_one_backward_per_candidate(monkeypat
         return grad(*args, **kwargs)
 
     monkeypatch.setattr(torch.autograd, "grad", no_vmap)
-    looped, _ = decision_hypergradient(crit, model, x, y, x, y, crit._saved)
+    looped, _ = decision_hypergradient(crit, model, x, y, x, y, crit.learner.saved)
     assert batched.abs().max() > 0
     torch.testing.assert_close(batched, looped, rtol=1e-4, atol=1e-6)
 
@@ -395,13 +422,13 @@ def test_double_backward_fallback_equals_forward_mode_jvp(monkeypatch):
     xv, yv = torch.randn(16, 20, generator=gen), torch.randint(0, 10, (16,), generator=gen)
     crit = StochasticLoss(PAPER, mode="validation", selection="sample", seed=0)
     crit(model(x), y)
-    forward_mode, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit._saved)
+    forward_mode, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit.learner.saved)
 
     def no_forward_ad(*args, **kwargs):
         raise NotImplementedError("no forward AD for this op")
 
     monkeypatch.setattr(lookahead, "_output_jvp_forward_mode", no_forward_ad)
-    fallback, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit._saved)
+    fallback, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit.learner.saved)
     assert forward_mode.abs().max() > 0
     assert torch.allclose(forward_mode, fallback, atol=1e-6, rtol=1e-4)
 
@@ -445,7 +472,7 @@ def test_decision_that_reads_losses_tells_apart_samples_with_the_same_output():
     for reads in (False, True):
         crit = StochasticLoss(PAPER, mode="validation", selection="sample", decision_reads_losses=reads, seed=0)
         crit(logits, target)
-        features = crit._saved["features"]
+        features = crit.learner.saved["features"]
         assert features.shape == (2, 11 + (6 if reads else 0))
         torch.manual_seed(0)
         for p in crit.decision.parameters():  # the last layer starts at zero (uniform weights)

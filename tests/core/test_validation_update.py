@@ -36,13 +36,13 @@ def test_directional_derivative_matches_autograd_and_keeps_the_graph() -> None:
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
 
     def candidate_columns():
-        return torch.stack(crit._candidate_columns(model(x), y), dim=1)
+        return torch.stack(crit.candidates.columns(model(x), y), dim=1)
 
     derivative = directional_derivative(model, direction, candidate_columns)
     assert derivative.shape == (24, len(CANDIDATES))
     assert all(torch.equal(before[name], p) for name, p in model.named_parameters())
     for i in range(len(CANDIDATES)):
-        column = crit._candidate_columns(model(x), y)[i]
+        column = crit.candidates.columns(model(x), y)[i]
         grads = torch.autograd.grad(column.sum(), list(model.parameters()))
         exact = sum((g * direction[name]).sum() for g, (name, _) in zip(grads, model.named_parameters()))
         torch.testing.assert_close(derivative[:, i].sum().double(), exact, rtol=1e-5, atol=1e-7)
@@ -65,7 +65,7 @@ def test_combine_and_validation_update_equal_forward_and_validation_step(selecti
     host.load_state_dict(own.state_dict())
     output = model(x)
     loss_own = own(output, y)
-    rows, weights = host.combine(own._candidate_columns(output, y), output=output)
+    rows, weights = host.combine(own.candidates.columns(output, y), output=output)
     torch.testing.assert_close(rows.mean(), loss_own)
     assert not weights.requires_grad  # validation mode: the loss does not train v
     assert host.validation_due
@@ -73,7 +73,7 @@ def test_combine_and_validation_update_equal_forward_and_validation_step(selecti
 
     direction, val_loss = held_out_gradient(host, model, xv, yv)
     derivatives = directional_derivative(
-        model, direction, lambda: torch.stack(host._candidate_columns(model(x), y), dim=1)) / len(x)
+        model, direction, lambda: torch.stack(host.candidates.columns(model(x), y), dim=1)) / len(x)
     host_info = host.validation_update(derivatives, float(val_loss))
     assert host_info["validation_loss"] == pytest.approx(own_info["validation_loss"], rel=1e-6)
     assert host_info["hypergradient_norm"] == pytest.approx(own_info["hypergradient_norm"], rel=2e-2)

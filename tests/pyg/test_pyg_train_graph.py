@@ -138,7 +138,7 @@ def test_validation_hypergradient_on_a_pyg_batch_matches_central_differences(pyg
     target, held_target = scale(batch.y), scale(held.y)
     model.eval()  # BatchNorm from running statistics: the same function in every pass
     crit(model(batch), target)
-    saved = crit._take_saved("test")
+    saved = crit.learner.take_saved("test")
     coefficients, _ = decision_hypergradient(crit, model, batch, target, held, held_target, saved)
 
     params = dict(model.named_parameters())

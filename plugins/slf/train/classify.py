@@ -6,11 +6,10 @@ mean +- std.
 """
 from __future__ import annotations
 
-import json
 import math
 import statistics
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -21,11 +20,12 @@ from torch import Tensor, nn
 from .. import distributed, losses
 from ..data import NOISE_TYPES, DatasetSplits, corrupt_labels, load_dataset
 from ..models import build_model
-from .common import (RESULTS_FILE, format_table, format_top_weights, load_run_results, mean_selection_weights,
+from .common import (format_table, format_top_weights, load_run_results, mean_selection_weights,
                      mean_std, seed_everything, slf_run_record, top_weight)
 
 PAPER_CANDIDATES: Tuple[str, ...] = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 from ..stochastic_loss import DEFAULT_MODE, MODES as SLF_MODES
+from .harness import run_seeds
 MILS_RULES = ("not_worse", "better", "always")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -595,15 +595,18 @@ def write_run_plots(run_dir: Union[str, Path]) -> List[Path]:
     return paths
 
 
-def run_classify(cfg: ClassifyConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True
-                 ) -> Dict[str, Any]:
-    """Train seeds ``0 .. seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise.
+def run_classify(cfg: ClassifyConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True,
+                 overwrite: bool = False) -> Dict[str, Any]:
+    """Train seeds ``0 .. seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise
+    (:func:`slf.train.harness.run_seeds`: finished seeds are kept and resumed; another run's
+    results in ``out_dir`` are refused unless ``overwrite``).
 
     Args:
         cfg: the configuration (its ``seed`` is replaced by each seed in turn).
         seeds: number of seeds.
         out_dir: output folder (created).
         progress: progress bars.
+        overwrite: replace another configuration's results in ``out_dir``.
 
     Returns:
         the summary of :func:`summarize_runs` plus ``out_dir`` and ``plots`` (PNG paths).
@@ -612,19 +615,8 @@ def run_classify(cfg: ClassifyConfig, seeds: int, out_dir: Union[str, Path], pro
         >>> summary = run_classify(ClassifyConfig(data="digits", epochs=1), 2, "runs/ce", False)  # doctest: +SKIP
         >>> print(format_summary_table([summary]))  # doctest: +SKIP
     """
-    if seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {seeds}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    runs = [train_classifier(replace(cfg, seed=seed), progress=progress) for seed in range(seeds)]
-    summary = summarize_runs(runs)
-    results = {"method": cfg.method, "config": asdict(cfg), "seeds": list(range(seeds)),
-               "summary": summary, "runs": runs}
-    if distributed.rank() != 0:  # under torchrun, rank 0 writes for all
-        return {**summary, "out_dir": str(out_dir), "plots": []}
-    (out_dir / RESULTS_FILE).write_text(json.dumps(results, indent=1, allow_nan=True), encoding="utf-8")
-    plots = write_run_plots(out_dir)
-    return {**summary, "out_dir": str(out_dir), "plots": [str(p) for p in plots]}
+    return run_seeds(cfg, seeds, out_dir, lambda seed_cfg: train_classifier(seed_cfg, progress=progress),
+                     summarize_runs, write_run_plots, overwrite=overwrite)
 
 
 def format_summary_table(summaries: Sequence[Mapping[str, Any]]) -> str:

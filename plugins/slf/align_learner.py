@@ -1,0 +1,145 @@
+"""The default recipe's learner: each training step, weigh the candidates by how well their
+gradients line up with a reference loss's gradient on held-out data (:mod:`slf.alignment`).
+
+Per step t, with :math:`g_i` candidate i's batch gradient at the compared layer and :math:`r`
+the reference's held-out gradient (averaged over held-out batches),
+
+.. math::
+
+    s_i \\leftarrow \\beta s_i + (1 - \\beta)\\cos(g_i, r), \\qquad
+    \\hat p = \\operatorname{softmax}\\big(\\log\\pi + (s + m\\, e_{stock}) / T\\big).
+
+The reference comes from, in order: a :class:`slf.HeldOut` the learner draws from, a host that
+calls :meth:`AlignmentLearner.set_reference` (or trains inside :meth:`reference_pass`), or, with
+a warning once, the reference loss on the previous training batch.
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from .alignment import GradientAlignment, candidate_gradients, flat_gradient, last_layer_parameters, layer_key
+from .held_out import HeldOut
+
+REFERENCE_SOURCES = ("none", "held_out", "host", "previous_batch")
+
+
+class AlignmentLearner:
+    """Where the default recipe's reference comes from, and one step of its scores.
+
+    Args:
+        alignment: the scores and references (registered as a module by the loss that owns them).
+        reference_loss: the host's stock loss, per sample (``(output, target) -> (N,)``).
+        held_out: the held-out batches to draw the reference from, or None.
+        last_layer: the parameters whose gradients are compared (default: found from the graph).
+        expects_held_out: False where no held-out data exists by design (``'previous_batch'``):
+            the previous batch is then used without a warning.
+
+    Example:
+        >>> model = nn.Linear(4, 3)
+        >>> learner = AlignmentLearner(GradientAlignment(2, preferred=0), nn.CrossEntropyLoss(reduction="none"),
+        ...                            expects_held_out=False)
+        >>> output, target = model(torch.randn(8, 4)), torch.randint(0, 3, (8,))
+        >>> columns = [nn.functional.cross_entropy(output, target), (output - 1).pow(2).mean()]
+        >>> weights, begins = learner.weights(columns, [output], None, lambda: columns[0], 2, step=0)
+        >>> weights.shape, begins, learner.reference_source
+        (torch.Size([1, 2]), True, 'previous_batch')
+    """
+
+    def __init__(self, alignment: GradientAlignment, reference_loss: nn.Module, held_out: Optional[HeldOut] = None,
+                 last_layer: Optional[Sequence[nn.Parameter]] = None, expects_held_out: bool = True) -> None:
+        self.alignment = alignment
+        self.reference_loss = reference_loss
+        self.held_out = held_out
+        self.last_layer: Optional[List[nn.Parameter]] = None if last_layer is None else list(last_layer)
+        self.reference_source = "none"
+        self._warned_no_held_out = not expects_held_out
+        self._in_reference_pass = False
+        # A host whose model calls the loss several times per iteration (once per feature level)
+        # sets this to a function returning the iteration: calls with one key form one step.
+        self.step_key: Optional[Callable[[], Any]] = None
+        self._step_key: Any = None
+
+    def set_reference(self, loss: Tensor, source: str = "host") -> None:
+        """Blend the gradient of a held-out ``loss`` (with its graph) into the reference."""
+        if not loss.requires_grad:
+            raise ValueError("set_reference() needs the held-out loss with its graph (computed with gradients "
+                             "enabled), to differentiate it with respect to the model's last layer")
+        layer = self.last_layer or last_layer_parameters([loss])
+        self.alignment.set_reference(layer_key(layer), flat_gradient(loss, layer, retain_graph=False))
+        self.reference_source = source
+
+    @contextlib.contextmanager
+    def reference_pass(self) -> Iterator[None]:
+        """Within the block, the owner's training calls set the reference instead of training."""
+        previous, self._in_reference_pass = self._in_reference_pass, True
+        try:
+            yield
+        finally:
+            self._in_reference_pass = previous
+
+    @property
+    def in_reference_pass(self) -> bool:
+        """Whether a :meth:`reference_pass` is active."""
+        return self._in_reference_pass
+
+    def _begins_step(self) -> bool:
+        if self.step_key is None:
+            return True
+        key = self.step_key()
+        begins = key != self._step_key or key is None
+        self._step_key = key
+        return begins
+
+    def weights(self, columns: Sequence[Tensor], roots: Sequence[Tensor], keep: Optional[List[int]],
+                reference: Optional[Callable[[], Tensor]], num_candidates: int, step: int,
+                training: bool = True) -> Tuple[Tensor, bool]:
+        """Track one call's candidate gradients and return the weights ``(1, n)`` and whether the
+        call began a training step.
+
+        Args:
+            columns: the kept candidates' batch losses (scalars with their graphs), in the order
+                of ``keep`` (all candidates when None).
+            roots: tensors whose graph leads to the compared layer (the model output).
+            reference: the reference loss on the same batch, the fallback without held-out data.
+            num_candidates: n.
+            step: the owner's training step (when a held-out reference is due).
+            training: False: the current weights, nothing tracked.
+        """
+        if not training:
+            return self.alignment.probabilities(keep).unsqueeze(0), False
+        begins = self._begins_step()
+        if begins and self.step_key is not None:
+            self.alignment.finish_step()  # the previous iteration, all its calls together
+        if begins and self.held_out is not None and self.alignment.reference_due(step):
+            output, target = self.held_out.next_batch()
+            self.set_reference(self.reference_loss(output, target).mean(), "held_out")
+        layer = self.last_layer or last_layer_parameters(roots)
+        if layer:
+            kept = candidate_gradients(columns, layer)
+            gradients = kept.new_zeros((num_candidates, kept.shape[1]))
+            gradients[torch.tensor(keep if keep is not None else range(num_candidates))] = kept
+            fallback = self.reference_source in ("none", "previous_batch") and reference is not None
+            if fallback:
+                self._warn_no_held_out()
+                self.reference_source = "previous_batch"
+            self.alignment.track(layer_key(layer), gradients,
+                                 flat_gradient(reference(), layer) if fallback else None)
+        if self.step_key is None:
+            self.alignment.finish_step()
+        return self.alignment.probabilities(keep).unsqueeze(0), begins
+
+    def _warn_no_held_out(self) -> None:
+        if self._warned_no_held_out:
+            return
+        self._warned_no_held_out = True
+        warnings.warn(
+            "StochasticLoss(mode='align') has no held-out data: it compares the candidates with the reference loss "
+            "on the previous training batch. Under label noise that reference is noisy too; give it held-out data "
+            "with StochasticLoss(..., held_out=slf.HeldOut(model, val_batches)) or call set_reference() with a "
+            "held-out loss (the plain trainers, fairseq and the mmdet hook do this for you).",
+            UserWarning, stacklevel=4)

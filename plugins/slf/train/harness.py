@@ -1,0 +1,143 @@
+"""One run harness for the plain trainers: a configuration over seeds 0..N-1, each finished seed kept.
+
+``run_seeds`` trains the seeds one after another and, after each, writes ``OUT/results.json``
+atomically (a temporary file, then a rename) with the runs so far and ``"complete"``; so
+
+- an interrupted run keeps every finished seed, and the same command started again trains
+  only the missing ones (a run of more seeds extends one of fewer);
+- a folder that holds another configuration's results is refused (``FileExistsError`` naming
+  ``--overwrite``) unless the caller says to replace them;
+- under torchrun every rank trains, rank 0 writes.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+
+from .. import distributed
+from .common import RESULTS_FILE
+
+# Settings that change how fast a run goes, not what it computes.
+NOT_COMPARED = ("seed", "num_threads")
+
+
+def atomic_write_text(path: Union[str, Path], text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename, so a
+    reader (or an interrupted writer) never leaves a half-written file.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "a.json"
+        >>> atomic_write_text(target, "{}").read_text()
+        '{}'
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+    return path
+
+
+def _compared(config: Mapping[str, Any]) -> Dict[str, Any]:
+    # Through JSON, so tuples and lists compare alike.
+    return json.loads(json.dumps({key: value for key, value in config.items() if key not in NOT_COMPARED}))
+
+
+def finished_runs(out_dir: Union[str, Path], config: Mapping[str, Any], replace_other: bool = False
+                  ) -> Dict[int, Dict[str, Any]]:
+    """The runs by seed that ``out_dir/results.json`` holds for ``config`` (empty when there is none).
+
+    Raises:
+        FileExistsError: the file holds another configuration's results and ``replace_other`` is False.
+    """
+    path = Path(out_dir) / RESULTS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+        written = results["config"]
+        runs = {int(seed): run for seed, run in zip(results["seeds"], results["runs"])}
+    except (ValueError, KeyError, TypeError) as error:
+        if replace_other:
+            return {}
+        raise FileExistsError(f"{path} is not a results file of this trainer ({error}); choose another --out, or "
+                              f"pass --overwrite to replace it") from None
+    if _compared(written) == _compared(config):
+        return runs
+    if replace_other:
+        return {}
+    differences = sorted(key for key in set(_compared(written)) | set(_compared(config))
+                         if _compared(written).get(key) != _compared(config).get(key))
+    raise FileExistsError(f"{path} holds another run ({results.get('method', '?')}; its settings differ in "
+                          f"{', '.join(differences)}); choose another --out, or pass --overwrite to replace it")
+
+
+def run_seeds(cfg: Any, seeds: int, out_dir: Union[str, Path], train: Callable[[Any], Dict[str, Any]],
+              summarize: Callable[[Sequence[Mapping[str, Any]]], Dict[str, Any]],
+              write_plots: Callable[[Path], Sequence[Path]], trainer: Optional[str] = None,
+              overwrite: bool = False, method: Optional[str] = None) -> Dict[str, Any]:
+    """Train ``cfg`` (a dataclass with a ``seed`` field) for seeds ``0 .. seeds-1`` and summarise.
+
+    Args:
+        train: trains one configuration (``cfg`` with its seed set), returns the run's record.
+        summarize: the summary of a list of runs.
+        write_plots: writes the folder's PNGs from its ``results.json``.
+        trainer: the ``trainer`` field of ``results.json`` (``slf plot`` picks the plot writer by it).
+        overwrite: replace another configuration's results in ``out_dir`` instead of refusing.
+        method: the ``method`` field (default: ``cfg.method``).
+
+    Returns:
+        the summary plus ``out_dir`` and ``plots`` (PNG paths; none on ranks other than 0).
+
+    Example:
+        >>> import tempfile
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class Config:
+        ...     lr: float = 0.1
+        ...     seed: int = 0
+        >>> out = tempfile.mkdtemp()
+        >>> summary = run_seeds(Config(), 2, out, lambda c: {"score": c.seed}, lambda runs: {"runs": len(runs)},
+        ...                     lambda folder: [], method="demo")
+        >>> summary["runs"], json.loads((Path(out) / "results.json").read_text())["complete"]
+        (2, True)
+        >>> run_seeds(Config(lr=0.2), 2, out, lambda c: {}, lambda runs: {}, lambda folder: [], method="demo")
+        Traceback (most recent call last):
+        ...
+        FileExistsError: ... holds another run (demo; its settings differ in lr); choose another --out, or pass ...
+    """
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
+    out_dir = Path(out_dir)
+    config = asdict(cfg)
+    kept = finished_runs(out_dir, config, replace_other=overwrite)
+    writer = distributed.rank() == 0  # under torchrun, rank 0 writes for all
+    if writer:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    header = {**({"trainer": trainer} if trainer else {}), "method": method or cfg.method, "config": config}
+    runs: List[Dict[str, Any]] = []
+    for seed in range(seeds):
+        if seed in kept:
+            runs.append(kept[seed])
+            continue
+        runs.append(train(replace(cfg, seed=seed)))
+        if writer:
+            _write(out_dir, header, runs, summarize(runs), complete=seed == seeds - 1)
+    summary = summarize(runs)
+    if not writer:
+        return {**summary, "out_dir": str(out_dir), "plots": []}
+    plots = write_plots(out_dir)
+    return {**summary, "out_dir": str(out_dir), "plots": [str(p) for p in plots]}
+
+
+def _write(out_dir: Path, header: Mapping[str, Any], runs: List[Dict[str, Any]], summary: Dict[str, Any],
+           complete: bool) -> None:
+    results = {**header, "seeds": list(range(len(runs))), "complete": complete, "summary": summary, "runs": runs}
+    atomic_write_text(out_dir / RESULTS_FILE, json.dumps(results, indent=1, allow_nan=True))
