@@ -59,13 +59,13 @@ def test_the_hook_gives_every_default_recipe_loss_its_held_out_reference(tmp_pat
     slf = model.loss_cls.slf
     assert slf.mode == "align"
     drawn = []
-    original = slf._set_reference
+    original = slf.learner.set_reference
 
-    def counting(loss, source):
+    def counting(loss, source="host"):
         drawn.append(float(loss.detach()))
         original(loss, source)
 
-    slf._set_reference = counting
+    slf.learner.set_reference = counting
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # held-out data: the previous-batch fallback never runs
         runner_for(model, tmp_path, [dict(type="SLFHeldOutHook", interval=2), dict(type="SLFLoggerHook")]).train()
