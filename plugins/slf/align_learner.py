@@ -25,8 +25,6 @@ from torch import Tensor, nn
 from .alignment import GradientAlignment, candidate_gradients, flat_gradient, last_layer_parameters, layer_key
 from .held_out import HeldOut
 
-REFERENCE_SOURCES = ("none", "held_out", "host", "previous_batch")
-
 
 class AlignmentLearner:
     """Where the default recipe's reference comes from, and one step of its scores.

@@ -163,7 +163,7 @@ Vert^2}`.
         temperature: T of :math:`\operatorname{softmax}(\log\pi + a / T)`; cosines differ by
             about 0.01-0.3 between candidates, so the default 1e-3 is close to picking the
             best-aligned candidate while two of nearly equal score share the weight.
-        momentum: :math:`eta` of the scores' moving average (0: the last step only).
+        momentum: :math:`\beta` of the scores' moving average (0: the last step only).
         reference_momentum: :math:`
 ho` of the reference gradient's moving average over
             held-out batches (0: the last batch only).

@@ -22,7 +22,7 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from .cli_options import (add_output_options, add_slf_options, add_training_options, loss_names, noise_rate,
                           positive_int, rate, run_and_report)
@@ -49,12 +49,14 @@ def _data_spec(value: str) -> str:
     return value
 
 
-def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
+def build_parser(loss_choices: Optional[Sequence[str]] = None,
+                 adapters: Optional[Mapping[str, Union[Command, str]]] = None) -> argparse.ArgumentParser:
     """The ``slf`` argument parser.
 
     Args:
         loss_choices: valid ``--loss`` values (default: the registry's classification
             losses plus ``slf``).
+        adapters: the adapters' subcommands (default: :func:`slf.commands.installed_commands`).
 
     Example:
         >>> build_parser(["ce", "slf"]).parse_args(["plot", "runs/x"]).command
@@ -128,7 +130,7 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None) -> argparse.Argum
     demo.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
-    adapters = installed_commands()
+    adapters = installed_commands() if adapters is None else adapters
     for name, command in sorted(adapters.items()):
         if isinstance(command, Command):
             command.configure(commands.add_parser(name, help=command.help, description=command.description))
@@ -247,7 +249,7 @@ def _mean_final_val(run_dir: Path) -> float:
     return sum(run["val_acc"][-1] for run in runs) / len(runs)
 
 
-def _run_plot(args: argparse.Namespace) -> int:
+def _run_plot(args: argparse.Namespace, adapters: Mapping[str, Union[Command, str]]) -> int:
     from .train import write_run_plots
 
     run_dir: Path = args.run_dir
@@ -256,7 +258,7 @@ def _run_plot(args: argparse.Namespace) -> int:
     if not folders:
         print(f"slf plot: no results.json in {run_dir} or its subfolders", file=sys.stderr)
         return 2
-    plot_writers = {command.trainer: command.write_plots for command in installed_commands().values()
+    plot_writers = {command.trainer: command.write_plots for command in adapters.values()
                     if isinstance(command, Command) and command.trainer and command.write_plots}
     for folder in folders:
         results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
@@ -280,11 +282,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         0
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    unavailable = installed_commands().get(argv[0]) if argv else None
+    adapters = installed_commands()
+    unavailable = adapters.get(argv[0]) if argv else None
     if isinstance(unavailable, str):
         print(f"slf {argv[0]}: {unavailable}; install its extra (pip install -e \".[all]\")", file=sys.stderr)
         return 2
-    parser = build_parser()
+    parser = build_parser(adapters=adapters)
     args = parser.parse_args(argv)
     if args.command == "classify":
         return _run_classify(args, parser)
@@ -294,8 +297,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(fairseq_user_dir())
         return 0
     if args.command == "plot":
-        return _run_plot(args)
-    command = installed_commands()[args.command]
+        return _run_plot(args, adapters)
+    command = adapters[args.command]
     assert isinstance(command, Command)  # an unavailable one returned above
     return command.run(args, parser)
 

@@ -35,13 +35,13 @@ import torch
 from torch import Tensor, nn
 
 from . import distributed
-from .align_learner import REFERENCE_SOURCES, AlignmentLearner
+from .align_learner import AlignmentLearner
 from .alignment import GradientAlignment
 from .candidate_set import Candidate, CandidateSet, build_candidate, registry_name, renormalize_kept
 from .decision import DecisionMLP, GlobalDecision, decision_features, feature_size, loss_value_features
 from .held_out import HeldOut
 from .lookahead import coefficients_from_derivatives, decision_hypergradient
-from .lookahead_learner import HYPERGRADIENTS, LookaheadLearner, check_lookahead_options
+from .lookahead_learner import LookaheadLearner, check_lookahead_options
 from .losses.base import SLF_TASKS, check_classification_inputs, check_same_shape_inputs, reduce_loss
 from .normalization import ScaleNormalization
 from .sampler import GumbelSampler
@@ -50,7 +50,6 @@ from .selection_record import SelectionRecord
 
 MODES = ("align", "joint", "softmax", "validation")
 DEFAULT_MODE = "align"
-LEARNED_MODES = ("joint", "softmax", "validation")
 SELECTIONS = ("batch", "sample")
 PAPER_CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 DEFAULT_VALIDATION_LOSS = {"classification": "ce", "binary": "bce", "regression": "mse"}

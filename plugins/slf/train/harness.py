@@ -69,12 +69,12 @@ def finished_runs(out_dir: Union[str, Path], config: Mapping[str, Any], replace_
             return {}
         raise FileExistsError(f"{path} is not a results file of this trainer ({error}); choose another --out, or "
                               f"pass --overwrite to replace it") from None
-    if _compared(written) == _compared(config):
+    before, now = _compared(written), _compared(config)
+    if before == now:
         return runs
     if replace_other:
         return {}
-    differences = sorted(key for key in set(_compared(written)) | set(_compared(config))
-                         if _compared(written).get(key) != _compared(config).get(key))
+    differences = sorted(key for key in set(before) | set(now) if before.get(key) != now.get(key))
     raise FileExistsError(f"{path} holds another run ({results.get('method', '?')}; its settings differ in "
                           f"{', '.join(differences)}); choose another --out, or pass --overwrite to replace it")
 
