@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
+from scipy.optimize import nnls
 
 from slf import losses
 from slf.data import corrupt_labels, load_dataset
@@ -67,6 +68,15 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     "gate0": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, gate=0.0),
     "gate01": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, gate=0.1),
     "ce_only": dict(T=0.001, beta=0.9, ref_beta=0.95, gate=-2.0),
+    # lcb: each candidate's score less lcb standard errors of its lead over ce (the per-step differences'
+    # spread, averaged like the scores): leave the stock loss only on a lead that holds step after step.
+    "lcb1": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, lcb=1.0),
+    "lcb2": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, lcb=2.0),
+    "lcb3": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, lcb=3.0),
+    # cone: the mixture whose gradient is closest in angle to the reference (the reference projected onto
+    # the cone of the candidates' gradients, non-negative least squares), its weights averaged with beta.
+    "cone": dict(T=0.001, beta=0.9, ref_beta=0.95, cone=True),
+    "cone95": dict(T=0.001, beta=0.95, ref_beta=0.95, cone=True),
 }
 COLUMNS = (("mlp", "clean"), ("mlp", "sym0.4"), ("mlp", "pair0.4"), ("lenet", "clean"), ("lenet", "sym0.4"),
            ("lenet", "pair0.4"))
@@ -77,11 +87,14 @@ class AlignedMixture:
 
     def __init__(self, T: float, beta: float, ref_beta: float = 0.0, ref_batch: int = 128, interval: int = 1,
                  params: str = "head", margin: float = 0.0, balance: bool = False, grad_beta: float = 0.0,
-                 gate: Optional[float] = None) -> None:
+                 gate: Optional[float] = None, lcb: float = 0.0, cone: bool = False) -> None:
         self.candidates = [losses.build(name, task="classification", reduction="none") for name in CANDIDATES]
         self.T, self.beta, self.ref_beta, self.ref_batch, self.interval = T, beta, ref_beta, ref_batch, interval
         self.params, self.margin, self.balance, self.grad_beta, self.gate = params, margin, balance, grad_beta, gate
+        self.lcb, self.cone = lcb, cone
+        self.cone_weights = torch.nn.functional.one_hot(torch.tensor(0), len(CANDIDATES)).float()
         n = len(CANDIDATES)
+        self.lead_squares = torch.zeros(n)
         self.scores, self.norms = torch.zeros(n), torch.ones(n)
         self.reference = None
         self.averaged_gradients = None
@@ -89,9 +102,15 @@ class AlignedMixture:
         self.weight_sum, self.steps, self.history = torch.zeros(n), 0, []
 
     def weights(self) -> torch.Tensor:
+        if self.cone:
+            return self.cone_weights
         if self.gate is not None and (self.observed == 0 or float(self.scores[0]) > self.gate):
             return torch.nn.functional.one_hot(torch.tensor(0), len(CANDIDATES)).float()
         scores = self.scores.clone()
+        if self.lcb:
+            lead = scores - scores[0]
+            variance = (self.lead_squares - lead ** 2).clamp_min(0.0)
+            scores = scores - self.lcb * (variance * (1 - self.beta) / (1 + self.beta)).sqrt()
         scores[0] += self.margin  # ce, the reference loss
         return torch.softmax(scores / self.T, dim=0)
 
@@ -107,13 +126,22 @@ class AlignedMixture:
         if self.reference is not None:
             cosines = gradients @ self.reference / (gradients.norm(dim=1) * self.reference.norm() + 1e-12)
             self.scores = cosines if self.observed == 0 else self.beta * self.scores + (1 - self.beta) * cosines
+            if self.cone:
+                mixture = torch.from_numpy(nnls(gradients.T.double().numpy(), self.reference.double().numpy())[0])
+                mixture = (mixture / mixture.sum()).float() if mixture.sum() > 0 else self.cone_weights
+                self.cone_weights = mixture if self.observed == 0 else (
+                    self.beta * self.cone_weights + (1 - self.beta) * mixture)
+            squares = (cosines - cosines[0]) ** 2
+            self.lead_squares = squares if self.observed == 0 else (
+                self.beta * self.lead_squares + (1 - self.beta) * squares)
             self.norms = norms if self.observed == 0 else 0.9 * self.norms + 0.1 * norms
             self.observed += 1
         weights = self.weights()
         coefficients = weights * self.norms[0] / self.norms.clamp_min(1e-8) if self.balance else weights
         self.weight_sum += weights
         if self.steps % 10 == 0:
-            self.history.append({"step": self.steps, "weights": weights.tolist()})
+            self.history.append({"step": self.steps, "weights": weights.tolist(), "scores": self.scores.tolist(),
+                                 "norms": self.norms.tolist()})
         self.steps += 1
         return (values * coefficients.detach()).sum(dim=1).mean()
 
