@@ -36,6 +36,7 @@ from mmdet.registry import MODELS
 from torch import Tensor, nn
 
 from slf import StochasticLoss, losses
+from slf.loss_options import FLAT_OPTIONS
 from slf.stochastic_loss import DEFAULT_MODE, DEFAULT_VALIDATION_LOSS
 
 CandidateSpec = Union[str, Mapping[str, Any]]
@@ -43,9 +44,10 @@ REDUCTIONS = ("none", "mean", "sum")
 # StochasticLoss options this adapter fixes itself (the task from use_sigmoid, mmdet's reduction).
 _FIXED = {"self", "candidates", "task", "reduction", "fused", "compile", "validation_loss", "lookahead",
           "lookahead_lr", "validation_interval", "decision_lr", "from_logits", "candidate_kwargs", "hypergradient",
-          "decision_reads_losses", "held_out", "last_layer"}
+          "decision_reads_losses", "held_out", "last_layer", "learner", "options"}
 MODES = ("align", "joint", "softmax")
-SLF_OPTIONS = tuple(name for name in inspect.signature(StochasticLoss.__init__).parameters if name not in _FIXED)
+SLF_OPTIONS = tuple(name for name in (*inspect.signature(StochasticLoss.__init__).parameters, *FLAT_OPTIONS)
+                    if name not in _FIXED)
 
 
 def _apply_weight(loss_map: Tensor, weight: Optional[Tensor]) -> Tensor:

@@ -40,15 +40,19 @@ evidence, never onto one part.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
+from .loss_options import PART_OPTIONS
 from .stochastic_loss import DEFAULT_MODE, StochasticLoss
 
 PART_TEMPERATURE = 1.0
 PART_MODES = ("align", "joint", "softmax")
+# The flat options a part weighting passes on: its sampler's, its normalisation's, its alignment's.
+PART_WEIGHTING_OPTIONS = (*PART_OPTIONS["sampler"], *PART_OPTIONS["normalization"], "alignment", "last_layer",
+                          "history_interval")
 
 
 class _HostPart(nn.Module):
@@ -72,22 +76,20 @@ class LossPartWeighting(nn.Module):
         parts: part names, e.g. ``('cls', 'obj', 'noobj', 'xy', 'wh')``.
         prior_weights: the configured weight :math:`w_i > 0` of each part; the start of
             :math:`\lambda` and its total :math:`S`.
-        num_samples: K, Gumbel-Softmax samples averaged per step.
-        tau: Gumbel-Softmax temperature; ``tau_schedule``/``tau_decay``/``tau_min`` as in
-            :class:`StochasticLoss`.
-        hard: straight-through one-hot samples.
         mode: ``'align'`` (the default recipe: weights from each part's gradient alignment
             with the host's total loss, see the module docs), ``'joint'`` (the paper's
             Algorithm 1) or ``'softmax'`` (no noise: weights :math:`\lambda = S\,\mathrm{softmax}(v)`).
-        alignment: ``align`` mode: options of :class:`slf.GradientAlignment` (default
-            temperature ``PART_TEMPERATURE``).
-        last_layer: ``align`` mode: the parameters whose gradients are compared (the head's
-            output convolutions; default: found from the parts' autograd graphs).
-        normalize: ``None`` (v learns from the unweighted parts) or ``'mean'`` (from each
-            part divided by its running mean; see the module docs).
-        normalize_momentum: momentum of that running mean.
-        history_interval: steps between rows of ``history``.
-        seed: seed of the Gumbel noise generator.
+        sampler: the learned modes' Gumbel-Softmax sampler, as in :class:`StochasticLoss`
+            (``num_samples``, ``tau``, ``tau_schedule``, ``tau_decay``, ``tau_min``, ``hard``, ``seed``).
+        normalization: ``None`` (v learns from the unweighted parts) or ``'mean'`` (from each
+            part divided by its running mean; see the module docs), as in :class:`StochasticLoss`.
+        learner: ``align`` mode: ``alignment`` (options of :class:`slf.GradientAlignment`,
+            default temperature ``PART_TEMPERATURE``) and ``last_layer`` (the parameters whose
+            gradients are compared, e.g. the head's output convolutions; default found from
+            the parts' autograd graphs).
+        **options: those parts' options by their flat names (``num_samples=3``,
+            ``normalize='mean'``, ``alignment=...``, ``last_layer=...``) and ``history_interval``
+            (steps between rows of ``history``).
 
     Shape:
         - parts: scalars (or equal-length 1-D tensors), one per part name.
@@ -106,19 +108,12 @@ class LossPartWeighting(nn.Module):
         self,
         parts: Sequence[str],
         prior_weights: Sequence[float],
-        num_samples: int = 3,
-        tau: float = 1.0,
-        tau_schedule: str = "constant",
-        tau_decay: float = 0.999,
-        tau_min: float = 0.1,
-        hard: bool = False,
         mode: str = DEFAULT_MODE,
-        alignment: Optional[Mapping[str, Any]] = None,
-        last_layer: Optional[Sequence[nn.Parameter]] = None,
-        normalize: Optional[str] = None,
-        normalize_momentum: float = 0.99,
-        history_interval: int = 10,
-        seed: Optional[int] = None,
+        *,
+        sampler: Optional[Mapping[str, Any]] = None,
+        normalization: Union[str, Mapping[str, Any], None] = None,
+        learner: Optional[Mapping[str, Any]] = None,
+        **options: Any,
     ) -> None:
         super().__init__()
         parts = list(parts)
@@ -134,18 +129,26 @@ class LossPartWeighting(nn.Module):
         self.part_names: List[str] = parts
         self.register_buffer("prior_weights", torch.tensor([float(w) for w in prior_weights]))
         self.total = float(self.prior_weights.sum())
+        unsupported = sorted(set(options) - set(PART_WEIGHTING_OPTIONS))
+        if unsupported:
+            raise TypeError(f"LossPartWeighting got unexpected option(s) {unsupported}; valid: sampler, normalization, "
+                            f"learner, {', '.join(PART_WEIGHTING_OPTIONS)}")
+        learner = dict(learner or {})
+        for name in ("alignment", "last_layer"):
+            if name in options and name in learner:
+                raise TypeError(f"{name!r} was given twice: as {name}= and inside learner=; keep one")
+            if name in options:
+                learner[name] = options.pop(name)
         if mode == "align":
-            rule = dict(alignment=dict({"temperature": PART_TEMPERATURE}, **dict(alignment or {})),
-                        last_layer=last_layer)
-        elif alignment is not None or last_layer is not None:
+            rule: Dict[str, Any] = dict(learner=dict(learner, alignment=dict(
+                {"temperature": PART_TEMPERATURE}, **dict(learner.get("alignment") or {}))))
+        elif any(value is not None for value in learner.values()):
             raise ValueError(f"alignment and last_layer belong to mode='align'; this weighting has mode={mode!r}")
         else:
             rule = dict(decision="global")
         self.selection = StochasticLoss(
-            candidates=[_HostPart(name) for name in parts], task="regression", num_samples=num_samples,
-            tau=tau, tau_schedule=tau_schedule, tau_decay=tau_decay, tau_min=tau_min, hard=hard,
-            prior=[float(w) for w in prior_weights], mode=mode, normalize=normalize,
-            normalize_momentum=normalize_momentum, history_interval=history_interval, seed=seed, fused=False, **rule,
+            candidates=[_HostPart(name) for name in parts], task="regression", mode=mode, sampler=sampler,
+            normalization=normalization, prior=[float(w) for w in prior_weights], fused=False, **rule, **options,
         )
 
     @property

@@ -11,7 +11,7 @@ its :class:`slf.schedules.TauSchedule`.
 """
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 import torch
 from torch import Tensor
@@ -48,6 +48,19 @@ class GumbelSampler:
         if seed is None:
             seed = int(torch.randint(0, 2**62, (1,)).item())
         self.generator = torch.Generator().manual_seed(seed)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], noise: bool = True) -> "GumbelSampler":
+        """A sampler from flat options: ``num_samples`` (3), ``tau`` (1.0), ``tau_schedule``
+        (``'constant'``), ``tau_decay`` (0.999), ``tau_min`` (0.1), ``hard`` (False), ``seed``.
+
+        Example:
+            >>> GumbelSampler.from_options({"num_samples": 5, "tau": 0.5}).num_samples
+            5
+        """
+        schedule = TauSchedule(options.get("tau", 1.0), options.get("tau_schedule", "constant"),
+                               options.get("tau_decay", 0.999), options.get("tau_min", 0.1))
+        return cls(options.get("num_samples", 3), schedule, options.get("hard", False), options.get("seed"), noise)
 
     def noise(self, rows: int, candidates: int) -> Optional[Tensor]:
         """Gumbel noise ``(K, rows, candidates)``, or None without noise."""

@@ -42,10 +42,10 @@ from .decision import DecisionMLP, GlobalDecision, decision_features, feature_si
 from .held_out import HeldOut
 from .lookahead import coefficients_from_derivatives, decision_hypergradient
 from .lookahead_learner import LookaheadLearner, check_lookahead_options
+from .loss_options import route_options
 from .losses.base import SLF_TASKS, check_classification_inputs, check_same_shape_inputs, reduce_loss
 from .normalization import ScaleNormalization
 from .sampler import GumbelSampler
-from .schedules import TauSchedule
 from .selection_record import SelectionRecord
 
 MODES = ("align", "joint", "softmax", "validation")
@@ -74,71 +74,52 @@ class StochasticLoss(nn.Module):
             ``(output, target)`` to per-sample losses ``(N,)``.
         task: ``'classification'`` (logits ``(N, C)``, class indices ``(N,)``),
             ``'binary'`` (``(N, *)`` logits or probabilities, 0/1 targets) or ``'regression'``.
-        num_samples: K, the number of Gumbel-Softmax samples averaged (>= 1).
-        tau: initial temperature (> 0).
-        tau_schedule: ``'constant'`` or ``'exponential'`` (``tau * tau_decay**step``,
-            floored at ``tau_min``).
-        hard: straight-through one-hot samples (exact one-hot in the forward pass).
-        selection: ``'batch'`` (one weight vector per batch, from the decision network's
-            mean logits) or ``'sample'`` (one per sample).
-        decision: for the learned modes: ``'mlp'`` (their default), ``'global'`` (input-free
-            logits) or a module mapping decision features ``(N, F)`` to logits ``(N, n)``.
-            ``None`` (default): ``'mlp'``, or the alignment rule in ``align`` mode.
-        decision_reads_losses: the decision network also reads every candidate's value on
-            the sample, :math:`\log(1 + \ell_{bi} - m_i)` (:func:`slf.decision.loss_value_features`),
-            besides the output summary; with ``selection='sample'`` each sample's weights can
-            then follow its own losses (e.g. a robust loss where the label looks wrong).
-        prior: initial weights for ``decision='global'``, or the prior :math:`\pi` of ``align`` mode.
         mode: ``'align'`` (the default recipe), ``'joint'`` (the paper's literal Algorithm 1),
             ``'softmax'`` or ``'validation'`` (see the module docs).
-        held_out: ``align`` mode: a :class:`slf.HeldOut` (the model and held-out batches) that
-            the loss draws its reference batch from, or ``'previous_batch'`` where no held-out
-            data exists (clustering): the reference loss on the previous training batch. Without
-            it (and without a host calling :meth:`set_reference`) the loss uses the previous
-            batch too, with a warning.
-        alignment: ``align`` mode: options of :class:`slf.alignment.GradientAlignment`
-            (``temperature``, ``momentum``, ``reference_momentum``, ``interval``, ``margin``)
-            and ``preferred``, the candidate that gets the margin's head start (default: the
-            reference loss when it is a candidate; ``None``: none).
-        last_layer: ``align`` mode: the parameters whose gradients are compared (default:
-            found from the output's autograd graph, :func:`slf.alignment.last_layer_parameters`).
-        normalize: ``None`` or ``'mean'``: measure each candidate from its lower bound
-            (``minimum``, e.g. -1 for cosine proximity) and divide by the running mean of
-            that, :math:`\tilde\ell_i = (\ell_i - m_i) / \overline{(\ell_i - m_i)}`, so no
-            candidate wins by its offset or scale alone.
-        normalize_momentum: momentum of that running mean.
-        decision_lr: learning rate of the decision network's own Adam optimizer
-            (validation mode only; in the other modes v trains with the model's optimizer).
+        sampler: the learned modes' :class:`slf.sampler.GumbelSampler`, or a dict of
+            ``num_samples`` (K >= 1, default 3), ``tau`` (1.0), ``tau_schedule`` (``'constant'``
+            or ``'exponential'``: ``tau * tau_decay**step`` floored at ``tau_min``; 0.999, 0.1),
+            ``hard`` (straight-through one-hot samples) and ``seed`` (of its own noise
+            generator; default drawn from torch's global one, so ``torch.manual_seed`` repeats runs).
+        decision: the learned modes' network: ``'mlp'`` (their default), ``'global'``
+            (input-free logits), a module mapping decision features ``(N, F)`` to logits
+            ``(N, n)``, or a dict with that ``type`` and ``hidden`` (32), ``reads_losses``
+            (also read each candidate's value on the sample,
+            :func:`slf.decision.loss_value_features`), ``selection`` (``'batch'``: one weight
+            vector per batch from the mean logits; ``'sample'``: one per sample) and ``prior``
+            (initial weights of ``'global'``, or the prior :math:`\pi` of ``align`` mode).
+            In ``align`` mode there is no network: only ``prior`` applies.
+        normalization: ``None`` or ``'mean'``, or ``dict(kind='mean', momentum=0.99)``: measure
+            each candidate from its lower bound (``minimum``, e.g. -1 for cosine proximity) and
+            divide by the running mean of that, :math:`\tilde\ell_i = (\ell_i - m_i) /
+            \overline{(\ell_i - m_i)}`, so no candidate wins by its offset or scale alone.
+        learner: the mode's options. ``align``: ``held_out`` (a :class:`slf.HeldOut` the reference
+            batch comes from, or ``'previous_batch'`` where no held-out data exists; without it,
+            and without a host calling :meth:`set_reference`, the previous batch with a warning),
+            ``alignment`` (:class:`slf.alignment.GradientAlignment`'s ``temperature``,
+            ``momentum``, ``reference_momentum``, ``interval``, ``margin``, and ``preferred``, the
+            candidate with the margin's head start, default the reference loss) and ``last_layer``
+            (the compared parameters; default found from the output's autograd graph).
+            ``validation``: ``decision_lr`` (the decision network's own Adam, 1e-2),
+            ``lookahead`` (``'first_order'``, a JVP, or ``'exact'``), ``lookahead_lr`` (eta, 0.1),
+            ``hypergradient`` (``'inner'``: descend :math:`-\eta \langle \nabla_w L_{val},
+            \nabla_w \ell_i \rangle`; ``'cosine'``: its direction only, for Adam-trained models)
+            and ``validation_interval`` (update v every this many steps).
         validation_loss: the held-out objective of validation mode and the reference loss
             of ``align`` mode (registry name or module; default ``ce`` / ``bce`` / ``mse`` by task).
-        lookahead: ``'first_order'`` (a forward-mode JVP, cheap) or ``'exact'``
-            (differentiate through one SGD step, costly) hypergradient.
-        lookahead_lr: the look-ahead step size eta.
-        hypergradient: ``'inner'`` (default): v descends the look-ahead's
-            :math:`-\eta \langle \nabla_w L_{val}, \nabla_w \ell_i \rangle`, which grows with
-            each candidate's gradient size; ``'cosine'``: it descends
-            :math:`-\cos(\nabla_w L_{val}, \nabla_w \ell_i)`, the direction only (for a model
-            trained by Adam, whose step size does not follow the gradient's). First-order
-            look-ahead only; costs one more forward and a batched backward per update.
-        validation_interval: update v on every this many training steps (validation
-            mode); the other calls of :meth:`validation_step` return at once.
-        from_logits: binary task: the output holds logits (True) or probabilities.
         candidate_kwargs: extra arguments per candidate name, e.g. ``{'huber': {'delta': 2}}``.
-        history_interval: every this many training steps, add a row to ``history`` with
-            the mean weights since the previous row.
+        from_logits: binary task: the output holds logits (True) or probabilities.
         reduction: ``'mean'``, ``'sum'`` or ``'none'`` over samples.
-        seed: seed of the loss's own Gumbel noise generator (default: drawn from torch's
-            global generator, so ``torch.manual_seed`` makes runs repeatable).
-        fused: compute the paper's classification candidates in one autograd node
-            (:mod:`slf.fused`; same values and gradients, fewer ops) when all candidates
-            are such names without extra arguments.
-        compile: run the loss's tensor work through ``torch.compile`` (learned modes: one
-            fused forward and backward; pays a one-off compilation of about a minute on CPU,
-            then brings the step overhead on small models to ~1%, see README).
-
-    ``num_samples``, ``tau`` and its schedule, ``hard``, ``selection`` and the decision
-    options belong to the learned modes; ``align`` mode weighs each batch with one
-    deterministic vector.
+        **options: each part option by its flat name (:mod:`slf.loss_options`: ``num_samples``,
+            ``tau``, ``tau_schedule``, ``tau_decay``, ``tau_min``, ``hard``, ``seed``;
+            ``decision_hidden``, ``decision_reads_losses``, ``selection``, ``prior``;
+            ``normalize``, ``normalize_momentum``; ``held_out``, ``alignment``, ``last_layer``,
+            ``decision_lr``, ``lookahead``, ``lookahead_lr``, ``hypergradient``,
+            ``validation_interval``), as configs write them, and the loss's own: ``fused``
+            (the paper's classification candidates in one autograd node, :mod:`slf.fused`;
+            default True), ``compile`` (the learned modes' tensor work through
+            ``torch.compile``: about a minute to compile on CPU, then ~1% step overhead on
+            small models) and ``history_interval`` (a ``history`` row every this many steps, 10).
 
     Shape:
         - output: :math:`(N, C)` (classification) or :math:`(N, *)`.
@@ -155,7 +136,7 @@ class StochasticLoss(nn.Module):
         >>> loss.backward()
         >>> crit.weights.shape, crit.mode
         (torch.Size([3]), 'align')
-        >>> literal = StochasticLoss(["ce", "mse", "hinge"], mode="joint", num_samples=3)
+        >>> literal = StochasticLoss(["ce", "mse", "hinge"], mode="joint", sampler=dict(num_samples=3))
     """
 
     _version = 2  # 2: the buffers live in the parts (candidates, normalization, record)
@@ -164,38 +145,44 @@ class StochasticLoss(nn.Module):
         self,
         candidates: Sequence[Candidate] = PAPER_CANDIDATES,
         task: str = "classification",
-        num_samples: int = 3,
-        tau: float = 1.0,
-        tau_schedule: str = "constant",
-        tau_decay: float = 0.999,
-        tau_min: float = 0.1,
-        hard: bool = False,
-        selection: str = "batch",
-        decision: Union[str, nn.Module, None] = None,
-        decision_hidden: int = 32,
-        decision_reads_losses: bool = False,
-        prior: Optional[Sequence[float]] = None,
+        *,
         mode: str = DEFAULT_MODE,
-        held_out: Union[HeldOut, str, None] = None,
-        alignment: Optional[Mapping[str, Any]] = None,
-        last_layer: Optional[Sequence[nn.Parameter]] = None,
-        normalize: Optional[str] = None,
-        normalize_momentum: float = 0.99,
-        decision_lr: float = 1e-2,
+        sampler: Union[GumbelSampler, Mapping[str, Any], None] = None,
+        decision: Union[str, nn.Module, Mapping[str, Any], None] = None,
+        normalization: Union[str, Mapping[str, Any], None] = None,
+        learner: Optional[Mapping[str, Any]] = None,
         validation_loss: Optional[Candidate] = None,
-        lookahead: str = "first_order",
-        lookahead_lr: float = 0.1,
-        hypergradient: str = "inner",
-        validation_interval: int = 1,
-        from_logits: bool = True,
         candidate_kwargs: Optional[Mapping[str, Mapping[str, Any]]] = None,
-        history_interval: int = 10,
+        from_logits: bool = True,
         reduction: str = "mean",
-        seed: Optional[int] = None,
-        fused: bool = True,
-        compile: bool = False,
+        **options: Any,
     ) -> None:
         super().__init__()
+        decision_options = dict(decision) if isinstance(decision, Mapping) else {}
+        decision = decision_options.pop("type", None) if isinstance(decision, Mapping) else decision
+        if normalization is not None and not isinstance(normalization, (str, Mapping)):
+            raise TypeError(f"normalization must be None, 'mean' or a dict of kind and momentum, got "
+                            f"{type(normalization).__name__}")
+        if learner is not None and not isinstance(learner, Mapping):
+            raise TypeError(f"learner must be a dict of the mode's options, got {type(learner).__name__}")
+        parts, loss_options = route_options(options, {
+            "sampler": sampler if isinstance(sampler, Mapping) else None, "decision": decision_options,
+            "normalization": {"kind": normalization} if isinstance(normalization, str) else normalization,
+            "learner": learner})
+        if isinstance(sampler, GumbelSampler) and parts["sampler"]:
+            raise TypeError(f"sampler options {sorted(parts['sampler'])} were given beside a GumbelSampler object; "
+                            "set them on the object")
+        if sampler is not None and not isinstance(sampler, (GumbelSampler, Mapping)):
+            raise TypeError(f"sampler must be a GumbelSampler or a dict of its options, got {type(sampler).__name__}")
+        selection = parts["decision"].get("selection", "batch")
+        decision_reads_losses = parts["decision"].get("reads_losses", False)
+        prior = parts["decision"].get("prior")
+        held_out, alignment, last_layer = (parts["learner"].get(name) for name in ("held_out", "alignment",
+                                                                                    "last_layer"))
+        validation_interval = parts["learner"].get("validation_interval", 1)
+        lookahead = parts["learner"].get("lookahead", "first_order")
+        hypergradient = parts["learner"].get("hypergradient", "inner")
+        compile = loss_options.get("compile", False)
         if task not in SLF_TASKS:
             raise ValueError(f"task must be one of {list(SLF_TASKS)}, got {task!r}")
         if mode not in MODES:
@@ -215,7 +202,8 @@ class StochasticLoss(nn.Module):
         self._compiled_core: Optional[Callable] = None
 
         # torch.compile traces the plain candidates and fuses them itself.
-        self.candidates = CandidateSet(candidates, task, from_logits, candidate_kwargs, fused=fused and not compile)
+        self.candidates = CandidateSet(candidates, task, from_logits, candidate_kwargs,
+                                       fused=loss_options.get("fused", True) and not compile)
         self.candidate_names: List[str] = self.candidates.names
         num = len(self.candidates)
 
@@ -237,7 +225,7 @@ class StochasticLoss(nn.Module):
             self.decision = decision
         elif decision in (None, "mlp"):
             self.decision = DecisionMLP(feature_size(task) + (num if decision_reads_losses else 0), num,
-                                        decision_hidden)
+                                        parts["decision"].get("hidden", 32))
         elif decision == "global":
             self.decision = GlobalDecision(num, prior)
         else:
@@ -260,14 +248,17 @@ class StochasticLoss(nn.Module):
                                             held_out if isinstance(held_out, HeldOut) else None, last_layer,
                                             expects_held_out=held_out != "previous_batch")
         if mode == "validation":
-            self.learner = LookaheadLearner(self.decision, decision_lr, validation_interval, lookahead, lookahead_lr,
-                                            hypergradient)
+            self.learner = LookaheadLearner(self.decision, parts["learner"].get("decision_lr", 1e-2),
+                                            validation_interval, lookahead,
+                                            parts["learner"].get("lookahead_lr", 0.1), hypergradient)
 
-        self.normalization = ScaleNormalization(self.candidates.floors, normalize, normalize_momentum)
-        self.record = SelectionRecord(num, history_interval)
+        self.normalization = ScaleNormalization(self.candidates.floors, **parts["normalization"])
+        self.record = SelectionRecord(num, loss_options.get("history_interval", 10))
         # Drawn after the decision network's initialisation, so a seeded run draws as before.
-        self.sampler = GumbelSampler(num_samples, TauSchedule(tau, tau_schedule, tau_decay, tau_min), hard, seed,
-                                     noise=mode != "softmax")
+        self.sampler = sampler if isinstance(sampler, GumbelSampler) else GumbelSampler.from_options(
+            parts["sampler"], noise=mode != "softmax")
+        if self.sampler.uses_noise != (mode != "softmax"):
+            raise ValueError(f"mode={mode!r} needs a GumbelSampler with noise={mode != 'softmax'}")
         self._checked_inputs = False
         self._ranks_synchronized = False
 

@@ -3,6 +3,8 @@ a longer circle), counting imports inside functions and under TYPE_CHECKING too.
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 from pathlib import Path
 from typing import Dict, Set
 
@@ -58,3 +60,23 @@ def test_no_circle_of_imports_in_the_core():
     circles = [sorted(name for name, label in zip(names, labels) if label == group)
                for group in set(labels.tolist()) if (labels == group).sum() > 1]
     assert circles == []
+
+
+def _explicit_parameters(callable_: object) -> int:
+    parameters = inspect.signature(callable_).parameters.values()
+    return sum(1 for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+
+
+def test_no_public_constructor_of_the_core_takes_more_than_twelve_arguments():
+    """Parts take their own options; configuration records (``*Config`` dataclasses) are tables, not constructors."""
+    too_many = {}
+    for module_name in _module_files():
+        if module_name.endswith("__main__"):
+            continue
+        module = importlib.import_module(module_name)
+        for name, cls in vars(module).items():
+            if (inspect.isclass(cls) and cls.__module__ == module_name and not name.startswith("_")
+                    and not name.endswith("Config") and _explicit_parameters(cls.__init__) > 12):
+                too_many[f"{module_name}.{name}"] = _explicit_parameters(cls.__init__)
+    assert "slf.stochastic_loss" in _module_files()
+    assert not too_many, f"constructors with more than 12 arguments: {too_many}"

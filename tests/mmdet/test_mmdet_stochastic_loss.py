@@ -176,6 +176,17 @@ def test_bad_configs_name_the_problem() -> None:
     assert "num_samples" in SLF_OPTIONS and "task" not in SLF_OPTIONS
 
 
+def test_a_config_gives_a_part_as_a_dict_or_by_its_flat_options() -> None:
+    nested = MODELS.build(dict(type="StochasticLoss", candidates=["bce", "mse"], mode="joint",
+                               sampler=dict(num_samples=5, tau=0.5, seed=0), normalization="mean"))
+    flat = MODELS.build(dict(type="StochasticLoss", candidates=["bce", "mse"], mode="joint", num_samples=5, tau=0.5,
+                             seed=0, normalize="mean"))
+    assert nested.slf.num_samples == flat.slf.num_samples == 5 and nested.slf.normalize == flat.slf.normalize
+    assert repr(nested.slf) == repr(flat.slf) and {"sampler", "normalization"} <= set(SLF_OPTIONS)
+    with pytest.raises(ValueError, match="unknown option.*learner"):
+        MODELS.build(dict(type="StochasticLoss", candidates=["bce"], learner=dict(held_out="previous_batch")))
+
+
 def test_state_round_trips_through_state_dict() -> None:
     loss, kind = build("sigmoid-mmdet", mode="joint")
     pred, target, weight = make_inputs(kind)
