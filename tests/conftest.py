@@ -12,6 +12,18 @@ import pytest
 WORLD = 2
 
 
+@pytest.fixture(scope="module")
+def single_thread() -> Any:
+    """One intra-op thread for a module of tiny-tensor tests: it avoids OpenMP wake-ups, which cost
+    milliseconds per op on a busy machine (``pytestmark = pytest.mark.usefixtures("single_thread")``)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def slf_torchrun(tmp_path: Path) -> Callable[..., Dict[str, Any]]:
     """Run ``torchrun --standalone --nproc_per_node 2 -m slf <command> ... --out OUT`` (CPU, gloo),

@@ -29,7 +29,6 @@ labelled held-out data, which clustering does not have.
 """
 from __future__ import annotations
 
-import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,9 +41,9 @@ from torch.optim.swa_utils import update_bn
 
 from slf import StochasticLoss, distributed, losses
 from slf.train.classify import batches, build_optimizer, loss_parameters_for_optimizer
-from slf.train.harness import run_seeds
-from slf.train.common import (format_table, format_top_weights, load_run_results, mean_selection_weights,
-                              mean_std, seed_everything, slf_run_record, top_weight)
+from slf.train.harness import interval_cell, run_seeds, summarize_seeds
+from slf.train.common import (format_table, format_top_weights, load_run_results, seed_everything, slf_run_record,
+                              top_weight)
 
 from .augment import random_affine
 from .cluster_data import ClusterData, imbalanced_subset, load_cluster_data
@@ -379,40 +378,32 @@ def _every_rank_has_pairs(label_features: Tensor, upper: float, lower: float) ->
 
 # ---------------------------------------------------------------------- several seeds
 def summarize_cluster_runs(runs: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
-    """Mean and sample std over seeds of the final NMI, ARI and ACC (and of the untrained network's NMI).
+    """Mean, sample std and 95% interval over seeds of the final NMI, ARI and ACC, and of the
+    untrained network's NMI (:func:`slf.train.harness.summarize_seeds`).
 
     Example:
         >>> runs = [{"method": "bce", "config": {"data": "digits", "min_retention": None}, "num_images": 10,
         ...          "initial": {"nmi": 0.1}, "final": {"nmi": v, "ari": v, "acc": v}, "rounds": [{}],
         ...          "time_per_step_s": 0.01} for v in (0.6, 0.8)]
         >>> s = summarize_cluster_runs(runs)
-        >>> round(s["acc_mean"], 2), round(s["acc_std"], 4)
-        (0.7, 0.1414)
+        >>> round(s["acc_mean"], 2), round(s["acc_std"], 4), s["rounds"]
+        (0.7, 0.1414, 1)
     """
-    if not runs:
-        raise ValueError("no runs to summarise")
-    first = runs[0]
-    summary: Dict[str, Any] = {
-        "method": first["method"], "data": first["config"]["data"], "min_retention": first["config"]["min_retention"],
-        "seeds": len(runs), "images": statistics.fmean(run["num_images"] for run in runs),
-        "rounds": len(first["rounds"]), "ms_per_step": 1000 * statistics.fmean(run["time_per_step_s"] for run in runs),
-    }
-    for metric in ("nmi", "ari", "acc"):
-        summary[f"{metric}_mean"], summary[f"{metric}_std"] = mean_std([run["final"][metric] for run in runs])
-    summary["initial_nmi_mean"], summary["initial_nmi_std"] = mean_std([run["initial"]["nmi"] for run in runs])
-    weights = mean_selection_weights(runs)
-    if weights is not None:
-        summary["mean_weights"] = weights
+    metrics = {metric: (lambda run, metric=metric: run["final"][metric]) for metric in ("nmi", "ari", "acc")}
+    summary = summarize_seeds(runs, {**metrics, "initial_nmi": lambda run: run["initial"]["nmi"]},
+                              fields=("data", "min_retention"))
+    summary["images"] = sum(run["num_images"] for run in runs) / len(runs)
+    summary["rounds"] = len(runs[0]["rounds"])
     return summary
 
 
 def format_cluster_table(summaries: Sequence[Mapping[str, Any]]) -> str:
-    """One row per method: NMI, ARI and ACC as mean +- std over seeds.
+    """One row per method: NMI, ARI and ACC as the mean over seeds +- its 95% interval.
 
     Example:
         >>> print(format_cluster_table([{"method": "bce", "data": "digits", "min_retention": None, "seeds": 2,
-        ...     "rounds": 10, "nmi_mean": 0.7, "nmi_std": 0.1, "ari_mean": 0.6, "ari_std": 0.1, "acc_mean": 0.8,
-        ...     "acc_std": 0.05, "initial_nmi_mean": 0.1, "ms_per_step": 4.0}]))
+        ...     "rounds": 10, "nmi_mean": 0.7, "nmi_ci95": 0.1, "ari_mean": 0.6, "ari_ci95": 0.1, "acc_mean": 0.8,
+        ...     "acc_ci95": 0.05, "initial_nmi_mean": 0.1, "ms_per_step": 4.0}]))
         ... # doctest: +NORMALIZE_WHITESPACE
         method  data    r  seeds  rounds  NMI             ARI             ACC             NMI untrained  ms/step  mean weights
         bce     digits  -      2      10  0.700 +- 0.100  0.600 +- 0.100  0.800 +- 0.050  0.100              4.0
@@ -421,7 +412,7 @@ def format_cluster_table(summaries: Sequence[Mapping[str, Any]]) -> str:
               "mean weights"]
     rows = [[str(s["method"]), str(s["data"]), "-" if s.get("min_retention") is None else f"{s['min_retention']:g}",
              str(s["seeds"]), str(s["rounds"]),
-             *(f"{s[f'{m}_mean']:.3f} +- {s[f'{m}_std']:.3f}" for m in ("nmi", "ari", "acc")),
+             *(interval_cell(s, metric) for metric in ("nmi", "ari", "acc")),
              f"{s['initial_nmi_mean']:.3f}", f"{s['ms_per_step']:.1f}", format_top_weights(s.get("mean_weights"))]
             for s in summaries]
     return format_table(header, rows, right=(3, 4, 9))

@@ -40,10 +40,10 @@ from torch import Tensor, nn
 
 from slf import HeldOut, distributed, losses
 from slf.stochastic_loss import DEFAULT_MODE, MODES as SLF_MODES
-from slf.train.common import (format_table, format_top_weights, load_run_results, mean_selection_weights,
-                              mean_std, seed_everything, slf_run_record, top_weight)
+from slf.train.common import (format_table, format_top_weights, load_run_results, seed_everything, slf_run_record,
+                              top_weight)
 from slf.train.classify import build_optimizer, loss_parameters_for_optimizer
-from slf.train.harness import run_seeds
+from slf.train.harness import interval_cell, run_seeds, summarize_seeds
 
 from .graph_data import GraphSplits, load_graph_data, parse_graph_data
 from .splits import SPLITS
@@ -430,41 +430,29 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
 
 # ---------------------------------------------------------------------- several seeds
 def summarize_graph_runs(runs: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
-    """Mean and sample std over seeds of test R^2 and RMSE (final and at best validation R^2).
+    """Mean, sample std and 95% interval over seeds of test R^2 and RMSE (final and at best
+    validation R^2; :func:`slf.train.harness.summarize_seeds`).
 
     Example:
         >>> runs = [{"method": "mse", "config": {"data": "freesolv", "model": "gcn", "split": "random"},
         ...          "final": {"r2": r, "rmse": 1.0}, "best_val": {"r2": r, "rmse": 1.0},
         ...          "time_per_step_s": 0.01} for r in (0.6, 0.8)]
         >>> s = summarize_graph_runs(runs)
-        >>> round(s["r2_mean"], 2), round(s["r2_std"], 4)
-        (0.7, 0.1414)
+        >>> round(s["r2_mean"], 2), round(s["r2_std"], 4), round(s["r2_ci95"], 3)
+        (0.7, 0.1414, 1.271)
     """
-    if not runs:
-        raise ValueError("no runs to summarise")
-    first = runs[0]
-    summary: Dict[str, Any] = {
-        "method": first["method"], "data": first["config"]["data"], "model": first["config"]["model"],
-        "split": first["config"]["split"], "seeds": len(runs),
-        "ms_per_step": 1000 * statistics.fmean(run["time_per_step_s"] for run in runs),
-    }
-    for prefix, key in (("", "final"), ("best_val_", "best_val")):
-        for metric in ("r2", "rmse"):
-            summary[f"{prefix}{metric}_mean"], summary[f"{prefix}{metric}_std"] = mean_std(
-                [run[key][metric] for run in runs])
-    weights = mean_selection_weights(runs)
-    if weights is not None:
-        summary["mean_weights"] = weights
-    return summary
+    return summarize_seeds(runs, {f"{prefix}{metric}": (lambda run, key=key, metric=metric: run[key][metric])
+                                  for prefix, key in (("", "final"), ("best_val_", "best_val"))
+                                  for metric in ("r2", "rmse")}, fields=("data", "model", "split"))
 
 
 def format_graph_table(summaries: Sequence[Mapping[str, Any]]) -> str:
-    """One row per method: test R^2 and RMSE as mean +- std over seeds.
+    """One row per method: test R^2 and RMSE as the mean over seeds +- its 95% interval.
 
     Example:
         >>> print(format_graph_table([{"method": "mse", "data": "freesolv", "model": "gcn", "split": "random",
-        ...     "seeds": 2, "r2_mean": 0.7, "r2_std": 0.1, "rmse_mean": 1.2, "rmse_std": 0.1,
-        ...     "best_val_r2_mean": 0.72, "best_val_r2_std": 0.1, "ms_per_step": 4.0}]))
+        ...     "seeds": 2, "r2_mean": 0.7, "r2_ci95": 0.1, "rmse_mean": 1.2, "rmse_ci95": 0.1,
+        ...     "best_val_r2_mean": 0.72, "best_val_r2_ci95": 0.1, "ms_per_step": 4.0}]))
         ... # doctest: +NORMALIZE_WHITESPACE
         method  data      model  split   seeds  test R2 (final)  test R2 (best val)  test RMSE      ms/step  mean weights
         mse     freesolv  gcn    random      2  0.700 +- 0.100   0.720 +- 0.100      1.200 +- 0.100     4.0
@@ -472,8 +460,7 @@ def format_graph_table(summaries: Sequence[Mapping[str, Any]]) -> str:
     header = ["method", "data", "model", "split", "seeds", "test R2 (final)", "test R2 (best val)", "test RMSE",
               "ms/step", "mean weights"]
     rows = [[str(s["method"]), str(s["data"]), str(s["model"]), str(s["split"]), str(s["seeds"]),
-             f"{s['r2_mean']:.3f} +- {s['r2_std']:.3f}", f"{s['best_val_r2_mean']:.3f} +- {s['best_val_r2_std']:.3f}",
-             f"{s['rmse_mean']:.3f} +- {s['rmse_std']:.3f}", f"{s['ms_per_step']:.1f}",
+             interval_cell(s, "r2"), interval_cell(s, "best_val_r2"), interval_cell(s, "rmse"), f"{s['ms_per_step']:.1f}",
              format_top_weights(s.get("mean_weights"))] for s in summaries]
     return format_table(header, rows, right=(4, 8))
 

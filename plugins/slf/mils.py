@@ -25,7 +25,6 @@ again if the optimizer's state changes shape) and refreshed by in-place copies.
 """
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 

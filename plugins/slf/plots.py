@@ -7,6 +7,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .atomic_file import atomic_destination
+
 History = Sequence[Mapping[str, Any]]
 RunSource = Union[str, Path, Mapping[str, Any], History, Sequence[History]]
 
@@ -408,9 +410,11 @@ def plot_confusion_matrix(
 
 
 def _save(fig, plt, path: Union[str, Path]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    """Write the figure as ``path`` atomically (a reader never sees half a PNG) and close it."""
+    try:
+        fig.tight_layout()
+        with atomic_destination(path) as temporary:
+            fig.savefig(temporary, dpi=120, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return Path(path)

@@ -28,25 +28,27 @@ The learned modes keep the paper's decision network v:
 """
 from __future__ import annotations
 
-import io
-from typing import Any, Callable, ContextManager, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
 from . import distributed
 from .align_learner import AlignmentLearner
+from .align_mode import AlignModeMethods
 from .alignment import GradientAlignment
-from .candidate_set import Candidate, CandidateSet, build_candidate, registry_name, renormalize_kept
-from .decision import DecisionMLP, GlobalDecision, decision_features, feature_size, loss_value_features
+from .candidate_set import Candidate, CandidateSet, build_candidate, registry_name
+from .checkpoint_state import CheckpointStateMethods
+from .decision import DecisionMLP, GlobalDecision, feature_size
 from .held_out import HeldOut
-from .lookahead import coefficients_from_derivatives, decision_hypergradient
+from .learned_mode import LearnedModeMethods
 from .lookahead_learner import LookaheadLearner, check_lookahead_options
 from .loss_options import route_options
 from .losses.base import SLF_TASKS, check_classification_inputs, check_same_shape_inputs, reduce_loss
 from .normalization import ScaleNormalization
 from .sampler import GumbelSampler
 from .selection_record import SelectionRecord
+from .validation_mode import ValidationModeMethods
 
 MODES = ("align", "joint", "softmax", "validation")
 DEFAULT_MODE = "align"
@@ -55,18 +57,9 @@ PAPER_CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 DEFAULT_VALIDATION_LOSS = {"classification": "ce", "binary": "bce", "regression": "mse"}
 
 
-# Where each buffer of a version-1 checkpoint lives now.
-_BUFFERS_BEFORE_PARTS = {
-    "loss_floor": "normalization.loss_floor",
-    "loss_scale": "normalization.loss_scale",
-    "scale_initialized": "normalization.scale_initialized",
-    "weight_sum": "record.weight_sum",
-    "selection_counts": "record.selection_counts",
-    "nonfinite_counts": "candidates.nonfinite_counts",
-}
 
 
-class StochasticLoss(nn.Module):
+class StochasticLoss(AlignModeMethods, LearnedModeMethods, ValidationModeMethods, CheckpointStateMethods, nn.Module):
     r"""Learned selection and weighting of candidate losses by multiple Gumbel-Softmax.
 
     Args:
@@ -262,26 +255,6 @@ class StochasticLoss(nn.Module):
         self._checked_inputs = False
         self._ranks_synchronized = False
 
-    # ------------------------------------------------------------------ construction
-    @staticmethod
-    def _check_align_options(decision: Any, selection: str, reads_losses: bool, compile: bool,
-                             held_out: Any, alignment: Any) -> None:
-        if decision is not None:
-            raise ValueError("decision= chooses the network of the learned modes; mode='align' weighs the candidates "
-                             "by gradient alignment (pass mode='joint', 'softmax' or 'validation' to use a decision "
-                             "network)")
-        if selection != "batch":
-            raise ValueError(f"mode='align' weighs each batch with one vector; selection={selection!r} applies to the "
-                             f"learned modes ('joint', 'softmax', 'validation')")
-        if reads_losses:
-            raise ValueError("decision_reads_losses applies to the learned modes' decision network, not mode='align'")
-        if compile:
-            raise ValueError("compile=True applies to the learned modes ('joint', 'softmax', 'validation')")
-        if held_out is not None and not isinstance(held_out, HeldOut) and held_out != "previous_batch":
-            raise ValueError(f"held_out must be a slf.HeldOut(model, batches) or 'previous_batch', got {held_out!r}")
-        if alignment is not None and not isinstance(alignment, Mapping):
-            raise TypeError(f"alignment must be a dict of GradientAlignment options, got {type(alignment).__name__}")
-
     # ------------------------------------------------------------------ public state
     @property
     def step(self) -> int:
@@ -383,26 +356,6 @@ class StochasticLoss(nn.Module):
             check_same_shape_inputs(output, target, "StochasticLoss")
         self._checked_inputs = True
 
-    def decision_logits(self, features: Tensor) -> Tensor:
-        """Log-probabilities over candidates, ``(1, n)`` per batch or ``(N, n)`` per sample."""
-        logits = self.decision(features).float()
-        if logits.dim() != 2 or logits.shape[1] != len(self.candidates):
-            raise ValueError(
-                f"the decision network must return logits of shape (N, {len(self.candidates)}), "
-                f"got {tuple(logits.shape)}"
-            )
-        if self.selection == "batch":
-            logits = logits.mean(dim=0, keepdim=True)
-        return torch.log_softmax(logits, dim=1)
-
-    def selection_weights(self, log_probs: Tensor, noise: Optional[Tensor],
-                          tau: Optional[Union[float, Tensor]] = None) -> Tensor:
-        """Weights p_hat from decision log-probabilities (and Gumbel noise unless softmax mode)."""
-        return self.sampler.weights(log_probs, noise, self.tau if tau is None else tau)
-
-    def _draw_noise(self, rows: int) -> Optional[Tensor]:
-        return self.sampler.noise(rows, len(self.candidates))
-
     def scale_values(self, values: Tensor, keep: Optional[List[int]] = None) -> Tensor:
         """Divide candidate losses (columns ``keep``, default all) by their running scale."""
         return self.normalization.scale(values, keep)
@@ -410,26 +363,6 @@ class StochasticLoss(nn.Module):
     def _update_scale(self, values: Tensor) -> None:
         if self.normalization.enabled and self.training:
             self.normalization.update(values)
-
-    def _core(self, output: Tensor, target: Tensor, noise: Optional[Tensor], tau: Union[float, Tensor]
-              ) -> "tuple[Tensor, Tensor, Tensor, Tensor]":
-        """Per-sample H, weights, column sums of the raw losses (to test finiteness), features.
-
-        Pure tensor code (plus the running scale's in-place update), so ``compile=True``
-        can hand it to ``torch.compile`` whole.
-        """
-        values = self.candidates.values(output, target)
-        self._update_scale(values)
-        features = decision_features(output, self.task, self.from_logits)
-        if self.decision_reads_losses:
-            features = torch.cat([features, loss_value_features(values, self.loss_floor)], dim=1)
-        if self.mode == "validation":
-            with torch.no_grad():
-                weights = self.selection_weights(self.decision_logits(features), noise, tau)
-        else:
-            weights = self.selection_weights(self.decision_logits(features), noise, tau)
-        per_sample = (self.scale_values(values) * weights.to(values.dtype)).sum(dim=1)
-        return per_sample, weights, values.detach().sum(dim=0), features
 
     def _synchronize_ranks_once(self) -> None:
         # Rank 0's decision network, so that identically averaged steps keep it identical.
@@ -443,50 +376,7 @@ class StochasticLoss(nn.Module):
             self._check_inputs(output, target)
         elif output.shape[0] != target.shape[0]:
             raise ValueError(f"output and target disagree on the batch size: {output.shape[0]} vs {target.shape[0]}")
-        if self.mode == "align":
-            return self._forward_align(output, target)
-        noise = self._draw_noise(1 if self.selection == "batch" else output.shape[0])
-        tau = self.tau
-        if self.compile:
-            if self._compiled_core is None:
-                self._compiled_core = torch.compile(self._core, dynamic=False)
-            # tau as a tensor, so a decaying temperature does not trigger recompilation.
-            per_sample, weights, column_sums, features = self._compiled_core(output, target, noise,
-                                                                            torch.tensor(tau))
-        else:
-            per_sample, weights, column_sums, features = self._core(output, target, noise, tau)
-        recorded = weights
-        keep = self._finite_candidates(column_sums)
-        if keep is not None:
-            # Rebuilt from the finite columns alone, so no NaN reaches the graph of H.
-            columns = self.candidates.columns(output, target)
-            values = self.scale_values(torch.stack([columns[i] for i in keep], dim=1), keep)
-            weights, recorded = renormalize_kept(weights, keep)
-            per_sample = (values * weights.to(values.dtype)).sum(dim=1)
-        if self.training:
-            if self.mode == "validation":
-                self.learner.save({"features": features, "noise": noise, "tau": tau})
-            self._record(recorded.detach())
-        return reduce_loss(per_sample, self.reduction)
-
-    def _forward_align(self, output: Tensor, target: Tensor) -> Tensor:
-        if self.learner.in_reference_pass:
-            reference = self.validation_loss(output, target)
-            self.learner.set_reference(reference.mean())
-            return reduce_loss(reference, self.reduction)
-        values = self.candidates.values(output, target)
-        keep = self._finite_candidates(values.detach().sum(dim=0))
-        self._update_scale(values)
-        if keep is not None:  # rebuilt from the finite columns alone, so no NaN reaches the graph
-            columns = self.candidates.columns(output, target)
-            values = torch.stack([columns[i] for i in keep], dim=1)
-        weights, begins = self.learner.weights(values.mean(dim=0).unbind(), [output], keep,
-                                               lambda: self.validation_loss(output, target).mean(),
-                                               len(self.candidates), self.step, self.training)
-        kept = weights if keep is None else weights[:, keep]
-        per_sample = (self.scale_values(values, keep) * kept.to(values.dtype)).sum(dim=1)
-        if self.training and begins:
-            self._record(weights.detach())
+        per_sample = (self._forward_align if self.mode == "align" else self._forward_learned)(output, target)
         return reduce_loss(per_sample, self.reduction)
 
     def combine(self, columns: Sequence[Tensor], output: Optional[Tensor] = None,
@@ -536,63 +426,7 @@ class StochasticLoss(nn.Module):
                                  f"column must be 1-D with the same length ({tuple(columns[0].shape)})")
         if self.mode == "align":
             return self._combine_align(list(columns), output, reference)
-        if features is None and output is not None:
-            features = decision_features(output, self.task, self.from_logits)
-        if features is None:
-            if not isinstance(self.decision, GlobalDecision):
-                raise ValueError("combine() needs the model output for the decision network unless decision='global'")
-            features = columns[0].new_zeros((rows, 0))
-        elif self.selection == "sample" and features.shape[0] != rows:
-            raise ValueError(f"selection='sample' needs one output row per loss row: {features.shape[0]} vs {rows}")
-        values = torch.stack(list(columns), dim=1)
-        if self.decision_reads_losses:
-            if features.shape[0] != rows:
-                raise ValueError(f"decision_reads_losses needs one output row per loss row: {features.shape[0]} "
-                                 f"vs {rows}")
-            features = torch.cat([features, loss_value_features(values, self.loss_floor)], dim=1)
-        keep = self._finite_candidates(values.detach().sum(dim=0))
-        self._update_scale(values)
-        noise = self._draw_noise(1 if self.selection == "batch" else rows)
-        if self.mode == "validation":
-            with torch.no_grad():
-                weights = self.selection_weights(self.decision_logits(features), noise)
-        else:
-            weights = self.selection_weights(self.decision_logits(features), noise)
-        recorded = weights
-        if keep is None:
-            per_row = (self.scale_values(values) * weights.to(values.dtype)).sum(dim=1)
-        else:
-            kept_values = self.scale_values(torch.stack([columns[i] for i in keep], dim=1), keep)
-            kept, recorded = renormalize_kept(weights, keep)
-            per_row = (kept_values * kept.to(kept_values.dtype)).sum(dim=1)
-            index = torch.tensor(keep, device=weights.device)
-            weights = torch.zeros_like(weights).index_copy(1, index, kept)
-        if self.training:
-            if self.mode == "validation":
-                self.learner.save({"features": features.detach(), "noise": noise, "tau": self.tau})
-            self._record(recorded.detach())
-        return per_row, weights
-
-    def _combine_align(self, columns: List[Tensor], output: Optional[Tensor], reference: Optional[Tensor]
-                       ) -> "tuple[Tensor, Tensor]":
-        if reference is None:
-            reference = torch.stack(columns, dim=1).mean(dim=1)
-        if self.learner.in_reference_pass:
-            self.learner.set_reference(reference.sum())
-            return reference, self.decision.probabilities().unsqueeze(0)
-        values = torch.stack(columns, dim=1)
-        keep = self._finite_candidates(values.detach().sum(dim=0))
-        self._update_scale(values)
-        if keep is not None:
-            values = torch.stack([columns[i] for i in keep], dim=1)
-        roots = [output] if output is not None and output.requires_grad else list(values.unbind(dim=1))
-        weights, begins = self.learner.weights(values.sum(dim=0).unbind(), roots, keep, lambda: reference.sum(),
-                                               len(self.candidates), self.step, self.training)
-        kept = weights if keep is None else weights[:, keep]
-        per_row = (self.scale_values(values, keep) * kept.to(values.dtype)).sum(dim=1)
-        if self.training and begins:
-            self._record(weights.detach())
-        return per_row, weights
+        return self._combine_learned(list(columns), output, features)
 
     def _finite_candidates(self, column_sums: Tensor) -> Optional[List[int]]:
         """Indices of the candidates with finite losses this batch, or None when all are."""
@@ -600,263 +434,6 @@ class StochasticLoss(nn.Module):
 
     def _record(self, weights: Tensor) -> None:
         self.record.add(weights, self.tau)
-
-    # ------------------------------------------------------------------ align mode
-    def set_reference(self, loss: Tensor) -> None:
-        """Give ``align`` mode its reference: a held-out loss, with its graph, computed by the host.
-
-        The gradient of ``loss`` with respect to the compared layer is blended into the
-        reference (:class:`slf.alignment.GradientAlignment`); while a host keeps calling this,
-        the loss does not fall back to the previous training batch.
-
-        Example:
-            >>> model = nn.Linear(4, 3)
-            >>> crit = StochasticLoss(["ce", "mae"])
-            >>> crit.set_reference(nn.functional.cross_entropy(model(torch.randn(8, 4)), torch.randint(0, 3, (8,))))
-            >>> crit.reference_source
-            'host'
-        """
-        self._align_learner("set_reference()").set_reference(loss)
-
-    def reference_pass(self) -> ContextManager[None]:
-        """Within the block, training calls of this loss set the reference from their inputs
-        (the reference loss on them) instead of training: for a host that runs its own
-        forward on a held-out batch. The loss returns the reference loss there.
-
-        Example:
-            >>> model = nn.Linear(4, 3)
-            >>> crit = StochasticLoss(["ce", "mae"])
-            >>> with crit.reference_pass():
-            ...     _ = crit(model(torch.randn(8, 4)), torch.randint(0, 3, (8,)))
-            >>> crit.reference_source, crit.step
-            ('host', 0)
-        """
-        return self._align_learner("reference_pass()").reference_pass()
-
-    def _align_learner(self, caller: str) -> AlignmentLearner:
-        if not isinstance(self.learner, AlignmentLearner):
-            raise RuntimeError(f"{caller} belongs to mode='align'; this StochasticLoss has mode={self.mode!r}")
-        return self.learner
-
-    @property
-    def in_reference_pass(self) -> bool:
-        """Whether a :meth:`reference_pass` is active (calls set the reference, train nothing)."""
-        return isinstance(self.learner, AlignmentLearner) and self.learner.in_reference_pass
-
-    @property
-    def reference_source(self) -> str:
-        """Where ``align`` mode's reference came from last: ``'none'``, ``'held_out'``, ``'host'`` or
-        ``'previous_batch'`` (``'none'`` in the learned modes)."""
-        return self.learner.reference_source if isinstance(self.learner, AlignmentLearner) else "none"
-
-    @property
-    def held_out(self) -> Optional[HeldOut]:
-        """The held-out batches ``align`` mode draws its reference from, if any."""
-        return self.learner.held_out if isinstance(self.learner, AlignmentLearner) else None
-
-    @property
-    def last_layer(self) -> Optional[List[nn.Parameter]]:
-        """The parameters whose gradients ``align`` mode compares (None: found from the graph)."""
-        return self.learner.last_layer if isinstance(self.learner, AlignmentLearner) else None
-
-    @last_layer.setter
-    def last_layer(self, parameters: Optional[Sequence[nn.Parameter]]) -> None:
-        self._align_learner("last_layer").last_layer = None if parameters is None else list(parameters)
-
-    @property
-    def step_key(self) -> Optional[Callable[[], Any]]:
-        """A function returning the host's iteration: calls with one key form one step (``align`` mode;
-        a host whose model calls the loss once per feature level sets it)."""
-        return self.learner.step_key if isinstance(self.learner, AlignmentLearner) else None
-
-    @step_key.setter
-    def step_key(self, key: Optional[Callable[[], Any]]) -> None:
-        self._align_learner("step_key").step_key = key
-
-    # ------------------------------------------------------------------ validation mode
-    def validation_step(
-        self,
-        model: nn.Module,
-        inputs: Tensor,
-        targets: Tensor,
-        val_inputs: Tensor,
-        val_targets: Tensor,
-    ) -> Dict[str, float]:
-        """Update the decision network from a held-out batch (validation mode).
-
-        Call once per training step, after ``loss.backward()`` (before or after the
-        optimizer's step), with the training batch just used and a held-out batch.
-
-        Args:
-            model: the main network f(.; w); its parameters are not changed.
-            inputs, targets: the training batch of the last forward.
-            val_inputs, val_targets: a held-out batch.
-
-        Returns:
-            ``{'validation_loss': ..., 'hypergradient_norm': ...}``, or ``{}`` on the steps
-            that ``validation_interval`` skips.
-        """
-        learner = self._lookahead_learner("validation_step")
-        saved = learner.take_saved("validation_step")
-        if not learner.due(self.step):
-            return {}
-        coefficients, val_loss = decision_hypergradient(self, model, inputs, targets, val_inputs, val_targets,
-                                                        saved)
-        return {"validation_loss": float(val_loss), "hypergradient_norm": self._descend(coefficients, saved)}
-
-    @property
-    def validation_due(self) -> bool:
-        """Whether the last training forward's step updates v (``validation_interval``), in validation mode."""
-        return (isinstance(self.learner, LookaheadLearner) and self.learner.has_saved
-                and self.learner.due(self.step))
-
-    def validation_update(self, derivatives: Tensor, validation_loss: Optional[float] = None) -> Dict[str, float]:
-        r"""Update the decision network from derivatives a host computed (validation mode).
-
-        The first-order look-ahead of :mod:`slf.lookahead` for hosts whose models are not
-        ``model(inputs)``: the host passes, for the rows of its last :meth:`combine`,
-
-        .. math::
-
-            d_{ri} = \langle \nabla_w L_{val}(w),\ \nabla_w \ell_{ri}(w) \rangle
-
-        (for instance from :func:`slf.lookahead.directional_derivative`), of the losses as
-        its optimizer sees them; v descends :math:`\sum_{ri} \hat p_{ri}(v)\, c_{ri}` with
-        :math:`c = -\eta\, d` (summed over rows for batch selection). Call it after the
-        training forward when :attr:`validation_due` is true.
-
-        Args:
-            derivatives: ``(R, n)``, rows as in :meth:`combine`, candidates in order.
-            validation_loss: the held-out loss, only reported back.
-
-        Returns:
-            ``{'hypergradient_norm': ...}`` (and ``'validation_loss'`` when given), or ``{}``
-            on the steps ``validation_interval`` skips.
-
-        Example:
-            >>> crit = StochasticLoss(["mse", "mae"], task="regression", decision="global", mode="validation",
-            ...                       seed=0)
-            >>> _ = crit.combine([torch.ones(4), torch.full((4,), 3.0)])
-            >>> sorted(crit.validation_update(torch.tensor([[1.0, -1.0]]).repeat(4, 1)))
-            ['hypergradient_norm']
-        """
-        learner = self._lookahead_learner("validation_update")
-        if learner.hypergradient != "inner":
-            raise ValueError(f"validation_update() takes inner products; hypergradient={learner.hypergradient!r} "
-                             "needs the model's parameter gradients, so use validation_step()")
-        if derivatives.dim() != 2 or derivatives.shape[1] != len(self.candidates):
-            raise ValueError(f"validation_update() needs derivatives shaped (rows, {len(self.candidates)}), "
-                             f"got {tuple(derivatives.shape)}")
-        saved = learner.take_saved("validation_update")
-        if not learner.due(self.step):
-            return {}
-        if self.selection == "sample" and derivatives.shape[0] != saved["features"].shape[0]:
-            raise ValueError(f"selection='sample' needs one derivative row per weighted row: "
-                             f"{derivatives.shape[0]} vs {saved['features'].shape[0]}")
-        result = {"hypergradient_norm": self._descend(coefficients_from_derivatives(self, derivatives), saved)}
-        if validation_loss is not None:
-            result["validation_loss"] = float(validation_loss)
-        return result
-
-    def _lookahead_learner(self, caller: str) -> LookaheadLearner:
-        if not isinstance(self.learner, LookaheadLearner):
-            raise RuntimeError(f"{caller} needs mode='validation'; this StochasticLoss has mode={self.mode!r}")
-        return self.learner
-
-    def _descend(self, coefficients: Tensor, saved: Dict[str, Any]) -> float:
-        """One step of v on the surrogate sum(p_hat(v) * coefficients); returns the gradient norm."""
-        return self.learner.descend(coefficients, lambda: self.selection_weights(
-            self.decision_logits(saved["features"]), saved["noise"], saved["tau"]))
-
-    @property
-    def decision_optimizer(self) -> torch.optim.Optimizer:
-        """Validation mode: the decision network's own optimizer."""
-        return self._lookahead_learner("decision_optimizer").optimizer
-
-    @property
-    def lookahead(self) -> Optional[str]:
-        """Validation mode: ``'first_order'`` or ``'exact'`` (None in the other modes)."""
-        return self.learner.lookahead if isinstance(self.learner, LookaheadLearner) else None
-
-    @property
-    def lookahead_lr(self) -> Optional[float]:
-        """Validation mode: the look-ahead step size (None in the other modes)."""
-        return self.learner.lookahead_lr if isinstance(self.learner, LookaheadLearner) else None
-
-    @property
-    def hypergradient(self) -> Optional[str]:
-        """Validation mode: ``'inner'`` or ``'cosine'`` (None in the other modes)."""
-        return self.learner.hypergradient if isinstance(self.learner, LookaheadLearner) else None
-
-    @property
-    def validation_interval(self) -> Optional[int]:
-        """Validation mode: v is updated every this many steps (None in the other modes)."""
-        return self.learner.interval if isinstance(self.learner, LookaheadLearner) else None
-
-    # ------------------------------------------------------------------ checkpoints
-    def get_extra_state(self) -> Tensor:
-        """The state outside parameters and buffers (step, history, Gumbel generator, v's
-        optimizer), serialised into one byte tensor, so the ``state_dict`` holds tensors only
-        (mmengine broadcasts every entry at distributed start-up). :meth:`read_extra_state`
-        decodes it."""
-        buffer = io.BytesIO()
-        torch.save(self._plain_extra_state(), buffer)
-        return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
-
-    @staticmethod
-    def read_extra_state(state: Union[Tensor, Mapping[str, Any]]) -> Dict[str, Any]:
-        """The plain dict (``step``, ``history``, ...) of a checkpoint's ``<prefix>._extra_state``.
-
-        Example:
-            >>> crit = StochasticLoss(["ce", "mse"], seed=0)
-            >>> StochasticLoss.read_extra_state(crit.state_dict()["_extra_state"])["step"]
-            0
-        """
-        if isinstance(state, Mapping):  # written before the state was serialised
-            return dict(state)
-        return torch.load(io.BytesIO(state.cpu().numpy().tobytes()), weights_only=True)
-
-    def _plain_extra_state(self) -> Dict[str, Any]:
-        state: Dict[str, Any] = {
-            **self.record.extra_state(),
-            "generator": self.sampler.generator.get_state(),
-            "checked_inputs": self._checked_inputs,
-            "reference_source": self.reference_source,
-        }
-        if isinstance(self.learner, LookaheadLearner):
-            state["decision_optimizer"] = self.learner.optimizer.state_dict()
-        return state
-
-    def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str, local_metadata: Dict[str, Any],
-                              *args: Any, **kwargs: Any) -> None:
-        if (local_metadata.get("version") or 1) < 2:
-            # Before version 2 the parts' buffers sat on the loss itself.
-            for old, new in _BUFFERS_BEFORE_PARTS.items():
-                if prefix + old in state_dict:
-                    state_dict[prefix + new] = state_dict.pop(prefix + old)
-        # A checkpoint of the other kind (a learned decision network, or align mode's scores)
-        # would otherwise fail on a list of key names; say what to build instead.
-        decision_keys = [key[len(prefix):] for key in state_dict if key.startswith(prefix + "decision.")]
-        written_by_align = any(key == "decision.scores" for key in decision_keys)
-        if decision_keys and written_by_align != (self.mode == "align"):
-            written = "mode='align' (the default recipe)" if written_by_align else \
-                "a learned decision network (mode='joint', 'softmax' or 'validation'; before version 0.2 the " \
-                "default mode was 'joint')"
-            build = "StochasticLoss(..., mode='align')" if written_by_align else \
-                "StochasticLoss(..., mode='joint') (or the mode it was trained with), with the same options,"
-            raise RuntimeError(f"this StochasticLoss checkpoint was written by {written}; this loss has "
-                               f"mode={self.mode!r}. Build {build} to load it.")
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
-
-    def set_extra_state(self, state: Union[Tensor, Mapping[str, Any]]) -> None:
-        state = self.read_extra_state(state)
-        self.record.load_extra_state(state)
-        self.sampler.generator.set_state(state["generator"])
-        self._checked_inputs = bool(state.get("checked_inputs", False))
-        if isinstance(self.learner, AlignmentLearner):
-            self.learner.reference_source = str(state.get("reference_source", "none"))
-        if isinstance(self.learner, LookaheadLearner) and "decision_optimizer" in state:
-            self.learner.optimizer.load_state_dict(state["decision_optimizer"])
 
     def extra_repr(self) -> str:
         return (f"candidates={self.candidate_names}, task={self.task!r}, mode={self.mode!r}, K={self.num_samples}, "

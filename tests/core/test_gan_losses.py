@@ -33,13 +33,7 @@ FUNCTIONAL = {
 SCORE_CASES = [pytest.param(name, role, id=f"{name}-{role}") for name in NAMES for role in ROLES]
 LOG2 = math.log(2.0)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def scores(n=6, dtype=torch.float64, seed=0):

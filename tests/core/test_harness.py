@@ -1,15 +1,20 @@
 """The run harness of the plain trainers loses nothing: another run's results are refused, results
-are written atomically, and an interrupted run over several seeds continues from its finished seeds."""
+and plots are written atomically, and an interrupted run over several seeds continues from its finished
+seeds; its summary gives each metric with its 95% interval."""
 from __future__ import annotations
 
 import json
 import os
 
+import numpy as np
 import pytest
+from scipy import stats
 
+from slf.atomic_file import atomic_write_text
 from slf.cli import main
+from slf.plots import plot_curves
 from slf.train import ClassifyConfig, summarize_runs, train_classifier, write_run_plots
-from slf.train.harness import atomic_write_text, run_seeds
+from slf.train.harness import interval_cell, run_seeds, summarize_seeds
 
 FAST = dict(data="digits", epochs=1, batch_size=64, num_threads=2)
 
@@ -76,3 +81,28 @@ def test_a_write_that_fails_before_its_rename_leaves_the_previous_file_whole(tmp
         atomic_write_text(target, json.dumps({"runs": [1, 2, 3, 4]}))
     assert json.loads(target.read_text()) == {"runs": [1, 2, 3]}
     assert sorted(path.name for path in tmp_path.iterdir()) == ["results.json"]  # no temporary file left
+
+
+def test_a_plot_killed_before_its_rename_leaves_the_previous_png_whole(tmp_path, monkeypatch):
+    target = tmp_path / "accuracy.png"
+    plot_curves({"ce": [[0.5, 0.7, 0.8]]}, target)
+    before = target.read_bytes()
+    assert before.startswith(b"\x89PNG")
+    monkeypatch.setattr(os, "replace", lambda source, destination: (_ for _ in ()).throw(OSError("killed")))
+    with pytest.raises(OSError, match="killed"):
+        plot_curves({"ce": [[0.1, 0.2, 0.3]], "mae": [[0.3, 0.2, 0.1]]}, target)
+    assert target.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["accuracy.png"]
+
+
+def test_the_summary_gives_each_metric_its_mean_and_95_interval():
+    scores = [0.61, 0.64, 0.70, 0.66, 0.59]
+    runs = [{"method": "slf-align", "config": {"data": "digits"}, "score": score, "time_per_step_s": 0.002}
+            for score in scores]
+    summary = summarize_seeds(runs, {"score": lambda run: run["score"]}, fields=("data",))
+    low, high = stats.t.interval(0.95, len(scores) - 1, loc=np.mean(scores), scale=stats.sem(scores))
+    assert summary["score_mean"] == pytest.approx(np.mean(scores))
+    assert summary["score_ci95"] == pytest.approx((high - low) / 2)
+    assert summary["ms_per_step"] == pytest.approx(2.0) and summary["seeds"] == 5 and "mean_weights" not in summary
+    assert interval_cell(summary, "score") == f"{np.mean(scores):.3f} +- {(high - low) / 2:.3f}"
+    one = summarize_seeds(runs[:1], {"score": lambda run: run["score"]})
+    assert one["score_ci95"] == 0.0 and one["score_std"] == 0.0

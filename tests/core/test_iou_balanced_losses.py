@@ -25,13 +25,7 @@ from slf.losses.detection import (
 
 C = 3  # foreground classes
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def cls_inputs(n: int = 10, use_sigmoid: bool = True, seed: int = 0, dtype=torch.float64):

@@ -22,13 +22,7 @@ import slf.losses as L
 Draw = Dict[str, Any]
 D = 6  # feature size of the feature losses
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _randn(draw: Draw, *shape: int) -> Tensor:

@@ -34,15 +34,7 @@ QUADRATIC_FEATURE_LOSSES = {"center", "lgm"}  # values grow as ||f||^2
 KINKED = {"hinge", "categorical_hinge", "multi_margin"}
 DTYPES = [torch.float32, torch.float64]
 
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP wake-ups (ms per op on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 EXPECTED = {

@@ -21,13 +21,7 @@ from slf.data import load_dataset
 
 C = 5
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _logits(n=64, scale=2.0, seed=0, dtype=torch.float64):

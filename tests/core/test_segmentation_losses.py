@@ -34,14 +34,7 @@ from slf.losses.segmentation import (
 
 NAMES = ("boundary", "dice", "ce", "regional_boundary")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP wake-ups on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def make_loss(name: str, **kwargs):

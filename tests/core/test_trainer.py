@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from scipy import stats
 
 from slf import losses
 from slf.cli import main
@@ -117,10 +118,12 @@ def test_run_classify_writes_results_and_plots(tmp_path):
     accuracies = [run["final_test_acc"] for run in results["runs"]]
     assert math.isclose(summary["test_acc_mean"], sum(accuracies) / 2)
     assert math.isclose(summary["test_acc_std"], abs(accuracies[0] - accuracies[1]) / math.sqrt(2))
+    low, high = stats.t.interval(0.95, 1, loc=summary["test_acc_mean"], scale=summary["test_acc_std"] / math.sqrt(2))
+    assert math.isclose(summary["test_acc_ci95"], (high - low) / 2)
     assert set(summary["mean_weights"]) == set(cfg.slf_candidates)
     assert _is_png(tmp_path / "accuracy.png") and _is_png(tmp_path / "selection_weights.png")
     table = format_summary_table([summary])
-    assert "slf-joint" in table and f"{summary['test_acc_mean']:.4f} +- {summary['test_acc_std']:.4f}" in table
+    assert "slf-joint" in table and f"{summary['test_acc_mean']:.4f} +- {summary['test_acc_ci95']:.4f}" in table
 
     (tmp_path / "accuracy.png").unlink()
     (tmp_path / "selection_weights.png").unlink()

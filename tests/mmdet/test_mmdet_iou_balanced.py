@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-pytestmark = [pytest.mark.mmdet, pytest.mark.usefixtures("mmdet_scope")]
+pytestmark = [pytest.mark.mmdet, pytest.mark.usefixtures("mmdet_scope", "single_thread")]
 
 from mmdet.registry import MODELS  # noqa: E402
 from mmdet.structures import DetDataSample  # noqa: E402
@@ -27,14 +27,6 @@ from slf.losses.detection import aligned_box_iou, iou_balanced_weights  # noqa: 
 
 NUM_CLASSES = 3
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "mmdet" / "retinanet_r18_iou_balanced_deepforest.py"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def cls_inputs(n: int = 20, use_sigmoid: bool = True, seed: int = 0):

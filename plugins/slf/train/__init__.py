@@ -17,6 +17,7 @@ from .classify import (
 from .common import (
     format_table,
     format_top_weights,
+    mean_interval,
     mean_selection_weights,
     mean_std,
     seed_everything,
@@ -35,6 +36,7 @@ __all__ = [
     "format_summary_table",
     "format_table",
     "format_top_weights",
+    "mean_interval",
     "mean_selection_weights",
     "mean_std",
     "print_summary_table",

@@ -20,12 +20,11 @@ from torch import Tensor, nn
 from .. import distributed, losses
 from ..data import NOISE_TYPES, DatasetSplits, corrupt_labels, load_dataset
 from ..models import build_model
-from .common import (format_table, format_top_weights, load_run_results, mean_selection_weights,
-                     mean_std, seed_everything, slf_run_record, top_weight)
+from ..stochastic_loss import DEFAULT_MODE, MODES as SLF_MODES
+from .common import format_table, format_top_weights, load_run_results, seed_everything, slf_run_record, top_weight
+from .harness import interval_cell, run_seeds, summarize_seeds
 
 PAPER_CANDIDATES: Tuple[str, ...] = ("ce", "mse", "mae", "hinge", "cosine", "bce")
-from ..stochastic_loss import DEFAULT_MODE, MODES as SLF_MODES
-from .harness import run_seeds
 MILS_RULES = ("not_worse", "better", "always")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -538,7 +537,8 @@ def build_mils(cfg: ClassifyConfig, model: nn.Module, optimizer: torch.optim.Opt
 
 # ---------------------------------------------------------------------- several seeds
 def summarize_runs(runs: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
-    """Mean and sample std (n-1) over seeds of the runs' accuracies and step time.
+    """Mean, sample std (n-1) and 95% interval over seeds of the runs' accuracies, and the step time
+    (:func:`slf.train.harness.summarize_seeds`).
 
     Example:
         >>> summary = summarize_runs([
@@ -546,28 +546,12 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
         ...      "best_val_test_acc": 0.9, "time_per_step_s": 0.01},
         ...     {"method": "ce", "config": {"data": "digits", "model": "mlp"}, "final_test_acc": 0.8,
         ...      "best_val_test_acc": 0.8, "time_per_step_s": 0.01}])
-        >>> round(summary["test_acc_mean"], 3), round(summary["test_acc_std"], 4)
-        (0.85, 0.0707)
+        >>> round(summary["test_acc_mean"], 3), round(summary["test_acc_std"], 4), round(summary["test_acc_ci95"], 4)
+        (0.85, 0.0707, 0.6353)
     """
-    if not runs:
-        raise ValueError("no runs to summarise")
-    first = runs[0]
-    test_mean, test_std = mean_std([run["final_test_acc"] for run in runs])
-    best_mean, best_std = mean_std([run["best_val_test_acc"] for run in runs])
-    summary: Dict[str, Any] = {
-        "method": first["method"],
-        "data": first["config"]["data"],
-        "model": first["config"]["model"],
-        "seeds": len(runs),
-        "test_acc_mean": test_mean,
-        "test_acc_std": test_std,
-        "best_val_test_acc_mean": best_mean,
-        "best_val_test_acc_std": best_std,
-        "ms_per_step": 1000 * statistics.fmean(run["time_per_step_s"] for run in runs),
-    }
-    weights = mean_selection_weights(runs)
-    if weights is not None:
-        summary["mean_weights"] = weights
+    summary = summarize_seeds(runs, {"test_acc": lambda run: run["final_test_acc"],
+                                     "best_val_test_acc": lambda run: run["best_val_test_acc"]},
+                              fields=("data", "model"))
     if all(run.get("mils_stats") for run in runs):
         attempted = sum(run["mils_stats"]["attempted_total"] for run in runs)
         accepted = sum(run["mils_stats"]["accepted_total"] for run in runs)
@@ -620,12 +604,12 @@ def run_classify(cfg: ClassifyConfig, seeds: int, out_dir: Union[str, Path], pro
 
 
 def format_summary_table(summaries: Sequence[Mapping[str, Any]]) -> str:
-    """A plain-text table, one row per method: test accuracy as mean +- std over seeds.
+    """A plain-text table, one row per method: test accuracy as the mean over seeds +- its 95% interval.
 
     Example:
         >>> print(format_summary_table([{"method": "ce", "data": "digits", "model": "mlp", "seeds": 2,
-        ...     "test_acc_mean": 0.9, "test_acc_std": 0.01, "best_val_test_acc_mean": 0.91,
-        ...     "best_val_test_acc_std": 0.02, "ms_per_step": 3.0}]))  # doctest: +NORMALIZE_WHITESPACE
+        ...     "test_acc_mean": 0.9, "test_acc_ci95": 0.01, "best_val_test_acc_mean": 0.91,
+        ...     "best_val_test_acc_ci95": 0.02, "ms_per_step": 3.0}]))  # doctest: +NORMALIZE_WHITESPACE
         method  data    model  seeds  test acc (final)  test acc (best val)  ms/step  mean weights
         ce      digits  mlp        2  0.9000 +- 0.0100  0.9100 +- 0.0200         3.0
     """
@@ -638,8 +622,7 @@ def format_summary_table(summaries: Sequence[Mapping[str, Any]]) -> str:
     for s in summaries:
         rows.append([
             str(s["method"]), str(s["data"]), str(s["model"]), str(s["seeds"]),
-            f"{s['test_acc_mean']:.4f} +- {s['test_acc_std']:.4f}",
-            f"{s['best_val_test_acc_mean']:.4f} +- {s['best_val_test_acc_std']:.4f}",
+            interval_cell(s, "test_acc", 4), interval_cell(s, "best_val_test_acc", 4),
             f"{s['ms_per_step']:.1f}",
             format_top_weights(s.get("mean_weights")),
         ])

@@ -1,4 +1,5 @@
-"""One run harness for the plain trainers: a configuration over seeds 0..N-1, each finished seed kept.
+"""One run harness for the plain trainers: a configuration over seeds 0..N-1, each finished seed kept,
+summarised with the mean and its 95% interval (:func:`summarize_seeds`).
 
 ``run_seeds`` trains the seeds one after another and, after each, writes ``OUT/results.json``
 atomically (a temporary file, then a rename) with the runs so far and ``"complete"``; so
@@ -12,37 +13,16 @@ atomically (a temporary file, then a rename) with the runs so far and ``"complet
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from .. import distributed
-from .common import RESULTS_FILE
+from ..atomic_file import atomic_write_text
+from .common import RESULTS_FILE, mean_interval, mean_selection_weights
 
 # Settings that change how fast a run goes, not what it computes.
 NOT_COMPARED = ("seed", "num_threads")
-
-
-def atomic_write_text(path: Union[str, Path], text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename, so a
-    reader (or an interrupted writer) never leaves a half-written file.
-
-    Example:
-        >>> import tempfile
-        >>> target = Path(tempfile.mkdtemp()) / "a.json"
-        >>> atomic_write_text(target, "{}").read_text()
-        '{}'
-    """
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-    return path
 
 
 def _compared(config: Mapping[str, Any]) -> Dict[str, Any]:
@@ -77,6 +57,44 @@ def finished_runs(out_dir: Union[str, Path], config: Mapping[str, Any], replace_
     differences = sorted(key for key in set(before) | set(now) if before.get(key) != now.get(key))
     raise FileExistsError(f"{path} holds another run ({results.get('method', '?')}; its settings differ in "
                           f"{', '.join(differences)}); choose another --out, or pass --overwrite to replace it")
+
+
+def summarize_seeds(runs: Sequence[Mapping[str, Any]], metrics: Mapping[str, Callable[[Mapping[str, Any]], float]],
+                    fields: Sequence[str] = ()) -> Dict[str, Any]:
+    """The summary every trainer writes: ``method``, the config ``fields``, ``seeds``,
+    ``ms_per_step``, SLF's ``mean_weights``, and per metric its ``<name>_mean``, ``<name>_std``
+    (n - 1) and ``<name>_ci95``, the half-width of the mean's 95% Student-t interval.
+
+    Example:
+        >>> runs = [{"method": "ce", "config": {"data": "digits"}, "acc": a, "time_per_step_s": 0.01}
+        ...         for a in (0.8, 0.9, 1.0)]
+        >>> s = summarize_seeds(runs, {"acc": lambda run: run["acc"]}, fields=("data",))
+        >>> s["data"], s["seeds"], round(s["acc_mean"], 3), round(s["acc_ci95"], 3)
+        ('digits', 3, 0.9, 0.248)
+    """
+    if not runs:
+        raise ValueError("no runs to summarise")
+    first = runs[0]
+    summary: Dict[str, Any] = {"method": first["method"], **{field: first["config"][field] for field in fields},
+                               "seeds": len(runs),
+                               "ms_per_step": 1000 * sum(run["time_per_step_s"] for run in runs) / len(runs)}
+    for name, value in metrics.items():
+        summary[f"{name}_mean"], summary[f"{name}_std"], summary[f"{name}_ci95"] = mean_interval(
+            [value(run) for run in runs])
+    weights = mean_selection_weights(runs)
+    if weights is not None:
+        summary["mean_weights"] = weights
+    return summary
+
+
+def interval_cell(summary: Mapping[str, Any], name: str, digits: int = 3) -> str:
+    """``mean +- half-width`` of the 95% interval of a :func:`summarize_seeds` metric.
+
+    Example:
+        >>> interval_cell({"acc_mean": 0.9, "acc_ci95": 0.0248}, "acc")
+        '0.900 +- 0.025'
+    """
+    return f"{summary[f'{name}_mean']:.{digits}f} +- {summary.get(f'{name}_ci95', 0.0):.{digits}f}"
 
 
 def run_seeds(cfg: Any, seeds: int, out_dir: Union[str, Path], train: Callable[[Any], Dict[str, Any]],

@@ -1,0 +1,160 @@
+"""The ``align`` mode of :class:`slf.StochasticLoss` (the default recipe): its training call,
+its :meth:`~AlignModeMethods.combine` for host-computed losses, and how a host gives it its
+held-out reference.
+
+The weights come from the loss's :class:`slf.align_learner.AlignmentLearner`; this is the face
+the loss shows for it, so that hosts call ``loss.set_reference(...)`` and read
+``loss.reference_source`` whatever learner sits behind.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, ContextManager, List, Mapping, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .align_learner import AlignmentLearner
+from .held_out import HeldOut
+
+
+class AlignModeMethods:
+    """The methods and properties of a :class:`slf.StochasticLoss` that belong to ``align`` mode."""
+
+    learner: Any
+    mode: str
+
+    @staticmethod
+    def _check_align_options(decision: Any, selection: str, reads_losses: bool, compile: bool,
+                             held_out: Any, alignment: Any) -> None:
+        if decision is not None:
+            raise ValueError("decision= chooses the network of the learned modes; mode='align' weighs the candidates "
+                             "by gradient alignment (pass mode='joint', 'softmax' or 'validation' to use a decision "
+                             "network)")
+        if selection != "batch":
+            raise ValueError(f"mode='align' weighs each batch with one vector; selection={selection!r} applies to the "
+                             f"learned modes ('joint', 'softmax', 'validation')")
+        if reads_losses:
+            raise ValueError("decision_reads_losses applies to the learned modes' decision network, not mode='align'")
+        if compile:
+            raise ValueError("compile=True applies to the learned modes ('joint', 'softmax', 'validation')")
+        if held_out is not None and not isinstance(held_out, HeldOut) and held_out != "previous_batch":
+            raise ValueError(f"held_out must be a slf.HeldOut(model, batches) or 'previous_batch', got {held_out!r}")
+        if alignment is not None and not isinstance(alignment, Mapping):
+            raise TypeError(f"alignment must be a dict of GradientAlignment options, got {type(alignment).__name__}")
+
+    def _forward_align(self, output: Tensor, target: Tensor) -> Tensor:
+        """Per-sample H of ``align`` mode (or, in a reference pass, the reference loss)."""
+        if self.learner.in_reference_pass:
+            reference = self.validation_loss(output, target)
+            self.learner.set_reference(reference.mean())
+            return reference
+        values = self.candidates.values(output, target)
+        keep = self._finite_candidates(values.detach().sum(dim=0))
+        self._update_scale(values)
+        if keep is not None:  # rebuilt from the finite columns alone, so no NaN reaches the graph
+            columns = self.candidates.columns(output, target)
+            values = torch.stack([columns[i] for i in keep], dim=1)
+        weights, begins = self.learner.weights(values.mean(dim=0).unbind(), [output], keep,
+                                               lambda: self.validation_loss(output, target).mean(),
+                                               len(self.candidates), self.step, self.training)
+        kept = weights if keep is None else weights[:, keep]
+        per_sample = (self.scale_values(values, keep) * kept.to(values.dtype)).sum(dim=1)
+        if self.training and begins:
+            self._record(weights.detach())
+        return per_sample
+
+
+    def _combine_align(self, columns: List[Tensor], output: Optional[Tensor], reference: Optional[Tensor]
+                       ) -> "tuple[Tensor, Tensor]":
+        if reference is None:
+            reference = torch.stack(columns, dim=1).mean(dim=1)
+        if self.learner.in_reference_pass:
+            self.learner.set_reference(reference.sum())
+            return reference, self.decision.probabilities().unsqueeze(0)
+        values = torch.stack(columns, dim=1)
+        keep = self._finite_candidates(values.detach().sum(dim=0))
+        self._update_scale(values)
+        if keep is not None:
+            values = torch.stack([columns[i] for i in keep], dim=1)
+        roots = [output] if output is not None and output.requires_grad else list(values.unbind(dim=1))
+        weights, begins = self.learner.weights(values.sum(dim=0).unbind(), roots, keep, lambda: reference.sum(),
+                                               len(self.candidates), self.step, self.training)
+        kept = weights if keep is None else weights[:, keep]
+        per_row = (self.scale_values(values, keep) * kept.to(values.dtype)).sum(dim=1)
+        if self.training and begins:
+            self._record(weights.detach())
+        return per_row, weights
+
+
+    def set_reference(self, loss: Tensor) -> None:
+        """Give ``align`` mode its reference: a held-out loss, with its graph, computed by the host.
+
+        The gradient of ``loss`` with respect to the compared layer is blended into the
+        reference (:class:`slf.alignment.GradientAlignment`); while a host keeps calling this,
+        the loss does not fall back to the previous training batch.
+
+        Example:
+            >>> from slf import StochasticLoss
+            >>> model = nn.Linear(4, 3)
+            >>> crit = StochasticLoss(["ce", "mae"])
+            >>> crit.set_reference(nn.functional.cross_entropy(model(torch.randn(8, 4)), torch.randint(0, 3, (8,))))
+            >>> crit.reference_source
+            'host'
+        """
+        self._align_learner("set_reference()").set_reference(loss)
+
+    def reference_pass(self) -> ContextManager[None]:
+        """Within the block, training calls of this loss set the reference from their inputs
+        (the reference loss on them) instead of training: for a host that runs its own
+        forward on a held-out batch. The loss returns the reference loss there.
+
+        Example:
+            >>> from slf import StochasticLoss
+            >>> model = nn.Linear(4, 3)
+            >>> crit = StochasticLoss(["ce", "mae"])
+            >>> with crit.reference_pass():
+            ...     _ = crit(model(torch.randn(8, 4)), torch.randint(0, 3, (8,)))
+            >>> crit.reference_source, crit.step
+            ('host', 0)
+        """
+        return self._align_learner("reference_pass()").reference_pass()
+
+    def _align_learner(self, caller: str) -> AlignmentLearner:
+        if not isinstance(self.learner, AlignmentLearner):
+            raise RuntimeError(f"{caller} belongs to mode='align'; this StochasticLoss has mode={self.mode!r}")
+        return self.learner
+
+    @property
+    def in_reference_pass(self) -> bool:
+        """Whether a :meth:`reference_pass` is active (calls set the reference, train nothing)."""
+        return isinstance(self.learner, AlignmentLearner) and self.learner.in_reference_pass
+
+    @property
+    def reference_source(self) -> str:
+        """Where ``align`` mode's reference came from last: ``'none'``, ``'held_out'``, ``'host'`` or
+        ``'previous_batch'`` (``'none'`` in the learned modes)."""
+        return self.learner.reference_source if isinstance(self.learner, AlignmentLearner) else "none"
+
+    @property
+    def held_out(self) -> Optional[HeldOut]:
+        """The held-out batches ``align`` mode draws its reference from, if any."""
+        return self.learner.held_out if isinstance(self.learner, AlignmentLearner) else None
+
+    @property
+    def last_layer(self) -> Optional[List[nn.Parameter]]:
+        """The parameters whose gradients ``align`` mode compares (None: found from the graph)."""
+        return self.learner.last_layer if isinstance(self.learner, AlignmentLearner) else None
+
+    @last_layer.setter
+    def last_layer(self, parameters: Optional[Sequence[nn.Parameter]]) -> None:
+        self._align_learner("last_layer").last_layer = None if parameters is None else list(parameters)
+
+    @property
+    def step_key(self) -> Optional[Callable[[], Any]]:
+        """A function returning the host's iteration: calls with one key form one step (``align`` mode;
+        a host whose model calls the loss once per feature level sets it)."""
+        return self.learner.step_key if isinstance(self.learner, AlignmentLearner) else None
+
+    @step_key.setter
+    def step_key(self, key: Optional[Callable[[], Any]]) -> None:
+        self._align_learner("step_key").step_key = key
