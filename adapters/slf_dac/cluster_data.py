@@ -31,6 +31,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+from slf.data import parse_data_spec
 
 CLUSTER_DATA_CHOICES = ("mnist5k", "digits", "cifar10:PATH", "imagenet10:PATH", "imagenet_dog:PATH")
 DEFAULT_IMAGE_SIZE = 96
@@ -106,7 +107,8 @@ class ClusterData:
 
 
 def parse_cluster_spec(spec: str) -> Tuple[str, Optional[str]]:
-    """Split ``'cifar10:/data/cifar'`` into ``('cifar10', '/data/cifar')``; check the name.
+    """Split ``'cifar10:/data/cifar'`` into ``('cifar10', '/data/cifar')``; check the name against
+    :data:`CLUSTER_DATA_CHOICES` (:func:`slf.data.parse_data_spec`).
 
     Raises:
         ValueError: an unknown name, a CIFAR-10 or image-folder spec without a path, or a
@@ -118,18 +120,7 @@ def parse_cluster_spec(spec: str) -> Tuple[str, Optional[str]]:
         >>> parse_cluster_spec("mnist5k")
         ('mnist5k', None)
     """
-    name, sep, path = str(spec).partition(":")
-    name = name.strip().lower()
-    valid = f"valid choices: {', '.join(CLUSTER_DATA_CHOICES)}"
-    if name in ("mnist5k", "digits"):
-        if sep:
-            raise ValueError(f"clustering data set {name!r} takes no path, got {spec!r}; {valid}")
-        return name, None
-    if name == "cifar10" or name in IMAGE_FOLDER_CLASSES:
-        if not path.strip():
-            raise ValueError(f"clustering data set {name!r} needs a folder: '{name}:PATH'; {valid}")
-        return name, path
-    raise ValueError(f"unknown clustering data set {spec!r}; {valid}")
+    return parse_data_spec(spec, CLUSTER_DATA_CHOICES, "clustering data set")
 
 
 def load_cluster_data(spec: str, image_size: Optional[int] = None) -> ClusterData:

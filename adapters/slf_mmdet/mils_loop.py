@@ -18,7 +18,7 @@ an **auxiliary attempt**:
    optimizer behind ``runner.optim_wrapper`` (state and param-group values), the
    gradients, the optim wrappers' accumulation counters and AMP loss-scaler state, and
    the global RNGs (torch, CUDA, Python ``random``, NumPy) -- with the core's
-   :class:`slf.mils.StateSnapshot`;
+   :class:`slf.state_snapshot.StateSnapshot`;
 3. measure the observation loss ``L0`` (see below);
 4. swap the auxiliary's loss modules into the model (each key of ``replace`` is a dotted
    submodule path such as ``'bbox_head.loss_cls'``; each value is a loss config built
@@ -77,7 +77,8 @@ from mmengine.registry import LOOPS, MODELS
 from mmengine.runner import EpochBasedTrainLoop
 from torch import nn
 
-from slf.mils import RULES, StateSnapshot
+from slf.mils import RULES, attempt_statistics
+from slf.state_snapshot import StateSnapshot
 
 Rule = Union[str, Callable[[float, float], bool]]
 
@@ -354,17 +355,7 @@ class MILSEpochBasedTrainLoop(EpochBasedTrainLoop):
 
     def mils_stats(self) -> Dict[str, Any]:
         """Attempts, acceptances and success rate per auxiliary, totals, and MILS seconds."""
-        attempted, accepted = sum(self.attempted.values()), sum(self.accepted.values())
-        return {
-            "rate": self.rate,
-            "rule": self.rule if isinstance(self.rule, str) else getattr(self.rule, "__name__", "callable"),
-            "attempted": dict(self.attempted),
-            "accepted": dict(self.accepted),
-            "success_rate": {k: (self.accepted[k] / n if n else None) for k, n in self.attempted.items()},
-            "attempted_total": attempted,
-            "accepted_total": accepted,
-            "seconds": self.seconds,
-        }
+        return attempt_statistics(self.rate, self.rule, self.attempted, self.accepted, self.seconds)
 
 
 __all__ = ["MILSEpochBasedTrainLoop"]

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from . import distributed
 from . import losses as loss_registry
+from .state_snapshot import StateSnapshot, copy_value
 
 RULES = ("not_worse", "better", "always")
 LossSpec = Union[str, nn.Module]
@@ -45,116 +46,27 @@ def _loss_name(spec: LossSpec, module: nn.Module) -> str:
     return str(getattr(module, "registry_name", None) or type(module).__name__)
 
 
-class StateSnapshot:
-    """Preallocated copies of module tensors, optimizer state and the global RNG.
+def attempt_statistics(rate: float, rule: Rule, attempted: Mapping[str, int], accepted: Mapping[str, int],
+                       seconds: float) -> Dict[str, Any]:
+    """MILS's counts for a log: attempts and acceptances per auxiliary and in total, the success
+    rates (``None`` where nothing was attempted), the rate, the rule's name and the seconds spent.
 
-    Public so that host adapters (e.g. ``slf_mmdet``'s MILS train loop) reuse it.
-
-    ``save`` copies the live tensors into buffers allocated once (reallocated only when
-    the set of live tensors changes, e.g. when an optimizer creates its state);
-    ``restore`` copies them back in place and puts back the exact state dictionaries
-    (entries the optimizer created after the snapshot are removed).
+    Example:
+        >>> attempt_statistics(0.5, "not_worse", {"center": 4}, {"center": 1}, 0.2)["success_rate_total"]
+        0.25
     """
-
-    def __init__(self, modules: Sequence[nn.Module], optimizers: Sequence[torch.optim.Optimizer]) -> None:
-        self.modules = list(modules)
-        self.optimizers = list(optimizers)
-        self._live: List[Tensor] = []
-        self._saved: List[Tensor] = []
-        self._opt_layout: List[List[Tuple[Tensor, Optional[Dict[str, Any]]]]] = []
-        self._groups: List[List[Dict[str, Any]]] = []
-        self._rng: Optional[Tensor] = None
-        self._cuda_rng: Optional[List[Tensor]] = None
-        self.allocations = 0  # how often buffers were (re)allocated
-
-    def _collect(self) -> Tuple[List[Tensor], List[List[Tuple[Tensor, Optional[Dict[str, Any]]]]]]:
-        live: List[Tensor] = []
-        seen = set()
-        for module in self.modules:
-            for tensor in (*module.parameters(), *module.buffers()):
-                if id(tensor) not in seen:
-                    seen.add(id(tensor))
-                    live.append(tensor)
-        layout = []
-        for optimizer in self.optimizers:
-            entries = []
-            for group in optimizer.param_groups:
-                for p in group["params"]:
-                    state = optimizer.state.get(p)
-                    if not state:
-                        entries.append((p, None))
-                        continue
-                    record: Dict[str, Any] = {}
-                    for key, value in state.items():
-                        record[key] = value
-                        if torch.is_tensor(value) and id(value) not in seen:
-                            seen.add(id(value))
-                            live.append(value)
-                    entries.append((p, record))
-            layout.append(entries)
-        return live, layout
-
-    def save(self) -> None:
-        live, layout = self._collect()
-        same = len(live) == len(self._live) and all(
-            a is b and a.shape == s.shape and a.dtype == s.dtype for a, b, s in zip(live, self._live, self._saved)
-        )
-        if same:
-            with torch.no_grad():
-                torch._foreach_copy_(self._saved, [t.detach() for t in live])
-        else:
-            self._saved = [t.detach().clone() for t in live]
-            self.allocations += 1
-        self._live = live
-        # non-tensor optimizer state values (e.g. a Python step count) are kept by value
-        self._opt_layout = [
-            [(p, None if record is None else {k: (v if torch.is_tensor(v) else _copy_value(v))
-                                              for k, v in record.items()}) for p, record in entries]
-            for entries in layout
-        ]
-        self._groups = [
-            [{k: _copy_value(v) for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
-            for optimizer in self.optimizers
-        ]
-        self._rng = torch.get_rng_state()
-        self._cuda_rng = (
-            torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
-        )
-
-    def restore(self) -> None:
-        with torch.no_grad():
-            torch._foreach_copy_([t.detach() for t in self._live], self._saved)
-        for optimizer, entries, groups in zip(self.optimizers, self._opt_layout, self._groups):
-            for p, record in entries:
-                if record is None:
-                    optimizer.state.pop(p, None)
-                else:
-                    state = optimizer.state[p]
-                    state.clear()
-                    state.update({k: (v if torch.is_tensor(v) else _copy_value(v)) for k, v in record.items()})
-            for group, values in zip(optimizer.param_groups, groups):
-                for key, value in values.items():
-                    current = group.get(key)
-                    if torch.is_tensor(current) and torch.is_tensor(value) and current.shape == value.shape:
-                        current.copy_(value)
-                    else:
-                        group[key] = _copy_value(value)
-        torch.set_rng_state(self._rng)
-        if self._cuda_rng is not None:
-            torch.cuda.set_rng_state_all(self._cuda_rng)
-
-
-def _copy_value(value: Any) -> Any:
-    if torch.is_tensor(value):
-        return value.detach().clone()
-    if isinstance(value, list):
-        return list(value)
-    if isinstance(value, dict):
-        return dict(value)
-    return value
-
-
-_StateSnapshot = StateSnapshot  # former private name
+    attempted_total, accepted_total = sum(attempted.values()), sum(accepted.values())
+    return {
+        "rate": rate,
+        "rule": rule if isinstance(rule, str) else getattr(rule, "__name__", "callable"),
+        "attempted": dict(attempted),
+        "accepted": dict(accepted),
+        "success_rate": {k: (accepted[k] / n if n else None) for k, n in attempted.items()},
+        "attempted_total": attempted_total,
+        "accepted_total": accepted_total,
+        "success_rate_total": accepted_total / attempted_total if attempted_total else None,
+        "seconds": seconds,
+    }
 
 
 class MILS:
@@ -280,7 +192,7 @@ class MILS:
         self.loss_optimizer: Optional[torch.optim.Optimizer] = None
         if loss_params:
             first = optimizer.param_groups[0]
-            options = {k: _copy_value(first[k]) for k in optimizer.defaults if k in first}
+            options = {k: copy_value(first[k]) for k in optimizer.defaults if k in first}
             self.loss_optimizer = type(optimizer)(loss_params, **options)
         self.generator = torch.Generator().manual_seed(int(seed))
         optimizers = [optimizer] + ([self.loss_optimizer] if self.loss_optimizer is not None else [])
@@ -435,20 +347,9 @@ class MILS:
         measurements, restores and rejected auxiliary updates (not the kept updates).
         ``success_rate`` is ``accepted / attempted`` (``None`` where nothing was attempted).
         """
-        attempted, accepted = sum(self.attempted.values()), sum(self.accepted.values())
-        return {
-            "steps": self.steps,
-            "rate": self.rate,
-            "rule": self.rule if isinstance(self.rule, str) else getattr(self.rule, "__name__", "callable"),
-            "attempted": dict(self.attempted),
-            "accepted": dict(self.accepted),
-            "success_rate": {k: (self.accepted[k] / n if n else None) for k, n in self.attempted.items()},
-            "attempted_total": attempted,
-            "accepted_total": accepted,
-            "success_rate_total": accepted / attempted if attempted else None,
-            "seconds": self.seconds,
-            "snapshot_allocations": self._snapshot.allocations,
-        }
+        return {"steps": self.steps, **attempt_statistics(self.rate, self.rule, self.attempted, self.accepted,
+                                                          self.seconds),
+                "snapshot_allocations": self._snapshot.allocations}
 
     def state_dict(self) -> Dict[str, Any]:
         """Generator state, counters, loss modules and the loss optimizer (not the model or its optimizer)."""

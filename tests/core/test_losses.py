@@ -168,7 +168,9 @@ def test_available_lists_every_expected_loss():
 
 
 def test_registered_classes_declare_their_task_and_name():
-    for task in L.TASKS:
+    from slf.losses.base import TASKS
+
+    for task in TASKS:
         for name in L.available(task):
             cls = L.resolve(name, task=task)
             assert issubclass(cls, L.BaseLoss), (task, name)
@@ -192,7 +194,9 @@ def test_unknown_task_lists_tasks():
     for call in (lambda: L.build("mse", task="ranking"), lambda: L.available("ranking"), lambda: L.resolve("ce", "x")):
         with pytest.raises(ValueError, match="unknown task") as info:
             call()
-        for task in L.TASKS:
+        from slf.losses.base import TASKS
+
+    for task in TASKS:
             assert repr(task) in str(info.value)
 
 
@@ -906,3 +910,34 @@ def test_lgm_matches_naive_formula_and_predicts_nearest_mean():
     assert (loss(features, target) > plain).all()  # the margin and the likelihood term only add
     with pytest.raises(ValueError, match=rf"features must be a floating point tensor of shape \(N, {D}\)"):
         loss.logits(torch.zeros(2, D + 1))
+
+
+def test_every_registered_loss_and_its_function_show_their_whole_docs():
+    """Shared docstring sections (slf.losses.shared_docs) are filled in: help() never shows a placeholder."""
+    import inspect
+    import re
+
+    from slf.losses.shared_docs import SECTIONS, shared_sections
+
+    placeholder = re.compile(r"^\s*\{[A-Z_]+\}\s*$", re.MULTILINE)
+    documented = []
+    from slf.losses.base import TASKS
+
+    for task in TASKS:
+        for name in L.available(task):
+            cls = L.resolve(name, task)
+            module = inspect.getmodule(cls)
+            for obj in (cls, *(f for _, f in inspect.getmembers(module, inspect.isfunction)
+                                if f.__module__ == module.__name__ and f.__name__.endswith("_loss"))):
+                assert obj.__doc__ and not placeholder.search(obj.__doc__), f"{obj.__qualname__} in {module.__name__}"
+                documented.append(obj)
+    filled = [obj for obj in documented if "reduction: ``'none'`` | ``'mean'`` | ``'sum'``." in obj.__doc__]
+    assert len(documented) > 60 and len(filled) > 40
+    mae = L.resolve("mae", "classification")
+    assert SECTIONS["CLASSIFICATION_MODULE"].split("\n")[-1].strip() in mae.__doc__
+
+    def undocumented():
+        """{NO_SUCH_SECTION}"""
+
+    with pytest.raises(KeyError, match="no shared docstring section 'NO_SUCH_SECTION'; known: CLASSIFICATION"):
+        shared_sections(undocumented)

@@ -6,7 +6,7 @@ digits), ``cifar10:PATH`` and ``cifar100:PATH`` (official python-pickle files).
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 from .cifar import load_cifar10, load_cifar100, read_cifar_batch
 from .digits import load_digits_splits
@@ -19,31 +19,45 @@ DEFAULT_VAL_SIZE = 500
 CIFAR_DEFAULT_VAL_SIZE = 5000
 
 
-def parse_dataset_spec(spec: str) -> Tuple[str, Optional[str]]:
-    """Split ``'cifar10:/data/cifar'`` into ``('cifar10', '/data/cifar')``; check the name.
+def parse_data_spec(spec: str, choices: Sequence[str], what: str = "data set") -> Tuple[str, Optional[str]]:
+    """Split ``'cifar10:/data/cifar'`` into ``('cifar10', '/data/cifar')`` and check it against
+    ``choices``, where ``'name:PATH'`` marks a data set that needs a folder and ``'name'`` one that
+    takes none.
 
     Raises:
-        ValueError: an unknown name, a CIFAR spec without a path, or a path given
-            to a data set that takes none; the message lists the valid choices.
+        ValueError: an unknown name, a folder missing or given where none is taken; the message
+            lists the valid choices.
 
     Example:
-        >>> parse_dataset_spec("cifar10:~/data/cifar-10-batches-py")
+        >>> parse_data_spec("cifar10:~/data/cifar-10-batches-py", DATASET_CHOICES)
         ('cifar10', '~/data/cifar-10-batches-py')
-        >>> parse_dataset_spec("mnist5k")
-        ('mnist5k', None)
+        >>> parse_data_spec("mnist5k:/data", DATASET_CHOICES)
+        Traceback (most recent call last):
+        ...
+        ValueError: data set 'mnist5k' takes no path, got 'mnist5k:/data'; valid choices: mnist5k, digits, ...
     """
     name, sep, path = str(spec).partition(":")
     name = name.strip().lower()
-    valid = f"valid choices: {', '.join(DATASET_CHOICES)}"
-    if name in ("mnist5k", "digits"):
+    valid = f"valid choices: {', '.join(choices)}"
+    if name in choices:
         if sep:
-            raise ValueError(f"data set {name!r} takes no path, got {spec!r}; {valid}")
+            raise ValueError(f"{what} {name!r} takes no path, got {spec!r}; {valid}")
         return name, None
-    if name in ("cifar10", "cifar100"):
-        if not path:
-            raise ValueError(f"data set {name!r} needs a folder: '{name}:PATH'; {valid}")
+    if f"{name}:PATH" in choices:
+        if not path.strip():
+            raise ValueError(f"{what} {name!r} needs a folder: '{name}:PATH'; {valid}")
         return name, path
-    raise ValueError(f"unknown data set {spec!r}; {valid}")
+    raise ValueError(f"unknown {what} {spec!r}; {valid}")
+
+
+def parse_dataset_spec(spec: str) -> Tuple[str, Optional[str]]:
+    """:func:`parse_data_spec` over the classification data sets (:data:`DATASET_CHOICES`).
+
+    Example:
+        >>> parse_dataset_spec("mnist5k")
+        ('mnist5k', None)
+    """
+    return parse_data_spec(spec, DATASET_CHOICES)
 
 
 def load_dataset(
@@ -94,6 +108,7 @@ __all__ = [
     "NOISE_TYPES",
     "corrupt_labels",
     "load_cifar10",
+    "parse_data_spec",
     "load_cifar100",
     "load_dataset",
     "load_digits_splits",

@@ -2,279 +2,36 @@
 
 One function trains one seed (:func:`train_classifier`); :func:`run_classify` repeats
 it over seeds, writes ``results.json`` and PNGs, and summarises test accuracy as
-mean +- std.
+the mean over seeds with its 95% interval.
 """
 from __future__ import annotations
 
 import math
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .. import distributed, losses
-from ..data import NOISE_TYPES, DatasetSplits, corrupt_labels, load_dataset
+from .. import distributed
+from ..data import DatasetSplits, corrupt_labels, load_dataset
 from ..models import build_model
-from ..stochastic_loss import DEFAULT_MODE, MODES as SLF_MODES
+from .batching import batches, cycle_batches, steps_per_epoch
+from .classify_config import MILS_RULES, OPTIMIZERS, PAPER_CANDIDATES, ClassifyConfig
 from .common import format_table, format_top_weights, load_run_results, seed_everything, slf_run_record, top_weight
+from .criteria import (build_criterion, build_extra_losses, build_mils, build_optimizer, loss_parameters_for_optimizer,
+                       loss_with_extras, reads_logits_only)
 from .harness import interval_cell, run_seeds, summarize_seeds
 
-PAPER_CANDIDATES: Tuple[str, ...] = ("ce", "mse", "mae", "hinge", "cosine", "bce")
-MILS_RULES = ("not_worse", "better", "always")
-OPTIMIZERS = ("adam", "sgd")
-
-
-@dataclass
-class ClassifyConfig:
-    """Everything one classification run needs; stored verbatim in ``results.json``.
-
-    Attributes:
-        data: ``'mnist5k'``, ``'digits'``, ``'cifar10:PATH'`` or ``'cifar100:PATH'``.
-        model: ``'mlp'``, ``'lenet'``, ``'resnet8'``, ``'resnet20'`` or ``'resnet32'``.
-        loss: a registry name (``slf.losses.available('classification')``, baselines
-            such as ``large_margin_softmax`` included), ``'slf'`` or ``'mils'``.
-        slf_mode: ``'align'`` (the default recipe: gradient alignment with the validation
-            split, :mod:`slf.alignment`), ``'joint'`` (Algorithm 1 as written), ``'softmax'``
-            (SLF-Softmax) or ``'validation'`` (decision network learned on held-out batches).
-        slf_candidates: candidate loss names (default: the paper's six).
-        slf_samples: K, the number of Gumbel-Softmax samples averaged.
-        slf_tau: Gumbel-Softmax temperature.
-        slf_decision_lr: learning rate of the decision network's own optimizer
-            (validation mode; ``None`` keeps StochasticLoss's default).
-        slf_options: further ``StochasticLoss`` keyword arguments, e.g. ``{'normalize': 'mean'}``.
-        loss_options: keyword arguments for a registry loss, e.g. ``{'gamma': 2.0}``.
-        extra_losses: further registry losses added to ``loss`` with fixed weights,
-            e.g. ``{'center': 0.01}`` trains on ``loss + 0.01 * center``
-            (feature losses read ``model.features(x)``; their parameters join the optimizer).
-        mils_primary: MILS's primary loss (``loss='mils'``).
-        mils_aux: MILS's auxiliary losses.
-        mils_rate: MILS's participation rate r in [0, 1].
-        mils_obs_size: size of MILS's observation set, drawn from the training split (with its
-            noisy labels when ``label_noise > 0``: MILS judges on the labels it trains on).
-        mils_rule: ``'not_worse'``, ``'better'`` or ``'always'`` (no accept test: the ablation).
-        mils_aux_weights: sampling weights of the auxiliaries (``None``: uniform).
-        optimizer: ``'adam'`` or ``'sgd'`` (momentum ``momentum``).
-        lr: learning rate of the model's optimizer.
-        momentum: SGD momentum.
-        weight_decay: L2 penalty of the model's optimizer.
-        batch_size: training batch size (also the held-out batch size in validation mode).
-        epochs: passes over the training split.
-        seed: seeds torch, numpy and random for this run.
-        data_seed: seed of the data split (``None``: the run's seed).
-        device: torch device, e.g. ``'cpu'`` or ``'cuda'``.
-        num_threads: CPU threads for torch (``None``: torch's default).
-        val_size: validation samples (``None``: the data set's default).
-        test_size: test samples (``None``: the data set's default).
-        max_train_samples: cap on training samples, a stratified subset (``None``: all).
-        eval_batch_size: batch size for accuracy evaluation.
-        label_noise: fraction in [0, 1) of the *training* labels flipped, exactly
-            ``round(label_noise * N)`` of them (:func:`slf.data.corrupt_labels`); validation and
-            test labels stay clean, so model selection and SLF's validation mode see clean data.
-        noise_type: ``'symmetric'`` (a flipped label goes to a uniformly random other class) or
-            ``'pairflip'`` (class c goes to c + 1 mod C).
-        noise_seed: seed of the label flips (``None``: the run's seed).
-
-    Example:
-        >>> cfg = ClassifyConfig(loss="slf", slf_mode="joint", epochs=1)
-        >>> cfg.method
-        'slf-joint'
-    """
-
-    data: str = "mnist5k"
-    model: str = "mlp"
-    loss: str = "ce"
-    slf_mode: str = DEFAULT_MODE
-    slf_candidates: Tuple[str, ...] = PAPER_CANDIDATES
-    slf_samples: int = 3
-    slf_tau: float = 1.0
-    slf_decision_lr: Optional[float] = None
-    slf_options: Dict[str, Any] = field(default_factory=dict)
-    loss_options: Dict[str, Any] = field(default_factory=dict)
-    extra_losses: Dict[str, float] = field(default_factory=dict)
-    mils_primary: str = "ce"
-    mils_aux: Tuple[str, ...] = ("multi_margin",)
-    mils_rate: float = 0.01
-    mils_obs_size: int = 128
-    mils_rule: str = "not_worse"
-    mils_aux_weights: Optional[Tuple[float, ...]] = None
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    batch_size: int = 128
-    epochs: int = 10
-    seed: int = 0
-    data_seed: Optional[int] = None
-    device: str = "cpu"
-    num_threads: Optional[int] = None
-    val_size: Optional[int] = None
-    test_size: Optional[int] = None
-    max_train_samples: Optional[int] = None
-    eval_batch_size: int = 1000
-    label_noise: float = 0.0
-    noise_type: str = "symmetric"
-    noise_seed: Optional[int] = None
-
-    def __post_init__(self) -> None:
-        self.slf_candidates = tuple(self.slf_candidates)
-        self.mils_aux = (self.mils_aux,) if isinstance(self.mils_aux, str) else tuple(self.mils_aux)
-        if self.mils_aux_weights is not None:
-            self.mils_aux_weights = tuple(float(w) for w in self.mils_aux_weights)
-        if not 0.0 <= self.mils_rate <= 1.0:
-            raise ValueError(f"mils_rate must be a number in [0, 1], got {self.mils_rate}")
-        if self.mils_rule not in MILS_RULES:
-            raise ValueError(f"mils_rule must be one of {list(MILS_RULES)}, got {self.mils_rule!r}")
-        if self.mils_obs_size < 1:
-            raise ValueError(f"mils_obs_size must be >= 1, got {self.mils_obs_size}")
-        if self.is_mils and not self.mils_aux:
-            raise ValueError("mils_aux must name at least one auxiliary loss")
-        for name, weight in self.extra_losses.items():
-            if not (isinstance(weight, (int, float)) and math.isfinite(weight)):
-                raise ValueError(f"extra_losses[{name!r}] must be a finite number, got {weight!r}")
-        if self.optimizer.lower() not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
-        self.optimizer = self.optimizer.lower()
-        if self.slf_mode not in SLF_MODES:
-            raise ValueError(f"slf_mode must be one of {list(SLF_MODES)}, got {self.slf_mode!r}")
-        for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size),
-                            ("slf_samples", self.slf_samples), ("eval_batch_size", self.eval_batch_size)):
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.noise_type not in NOISE_TYPES:
-            raise ValueError(f"noise_type must be one of {list(NOISE_TYPES)}, got {self.noise_type!r}")
-        if not 0.0 <= self.label_noise < 1.0:
-            raise ValueError(f"label_noise must be a number in [0, 1), got {self.label_noise}")
-
-    @property
-    def method(self) -> str:
-        """A short label: the loss name, ``slf-<mode>`` (with ``+normalize``, ``+cosine``,
-        ``+per-sample``, ``+reads-losses`` for those options) or
-        ``mils-<primary>+<aux>...`` (``-<rule>`` unless ``not_worse``)."""
-        if self.is_mils:
-            label = f"mils-{self.mils_primary}+" + "+".join(self.mils_aux)
-            return label + ("" if self.mils_rule == "not_worse" else f"-{self.mils_rule}")
-        if not self.is_slf:
-            return self.loss + "".join(f"+{weight:g}*{name}" for name, weight in self.extra_losses.items())
-        options = self.slf_options
-        return (f"slf-{self.slf_mode}" + ("+normalize" if options.get("normalize") else "")
-                + ("+cosine" if options.get("hypergradient") == "cosine" else "")
-                + ("+per-sample" if options.get("selection") == "sample" else "")
-                + ("+reads-losses" if options.get("decision_reads_losses") else ""))
-
-    @property
-    def is_slf(self) -> bool:
-        return self.loss == "slf"
-
-    @property
-    def is_mils(self) -> bool:
-        return self.loss == "mils"
-
-
-# ---------------------------------------------------------------------- building blocks
-def build_criterion(cfg: ClassifyConfig, model: nn.Module, num_classes: int,
-                    held_out: Optional[Iterable[Tuple[Tensor, Tensor]]] = None) -> Tuple[nn.Module, str]:
-    """The training loss for ``cfg`` and what it reads: ``'logits'``, ``'features'``, ``'slf'`` or ``'mils'``.
-
-    ``held_out`` batches (the validation split's) give SLF's default recipe its reference.
-
-    For ``loss='mils'`` it returns the primary loss (kind ``'mils'``); the trainer wraps
-    it, the model and the optimizer in :class:`slf.MILS`.
-
-    A loss whose class has ``input_kind == 'features'`` owns the last layer: it is built
-    with ``in_features=model.feature_dim`` and ``num_classes``, reads
-    ``model.features(x)`` and predicts with ``loss.logits(features)``.
-
-    Example:
-        >>> from slf.models import build_model
-        >>> model = build_model("mlp", (1, 8, 8), 10)
-        >>> build_criterion(ClassifyConfig(loss="ce"), model, 10)[1]
-        'logits'
-    """
-    if cfg.is_slf:
-        from ..held_out import HeldOut
-        from ..stochastic_loss import StochasticLoss
-
-        options: Dict[str, Any] = dict(
-            candidates=list(cfg.slf_candidates), task="classification", num_samples=cfg.slf_samples,
-            tau=cfg.slf_tau, mode=cfg.slf_mode,
-        )
-        if cfg.slf_decision_lr is not None:
-            options["decision_lr"] = cfg.slf_decision_lr
-        if cfg.slf_mode == "align" and held_out is not None:
-            options["held_out"] = HeldOut(model, held_out)
-        options.update(cfg.slf_options)
-        return StochasticLoss(**options), "slf"
-    if cfg.is_mils:
-        return losses.build(cfg.mils_primary, task="classification"), "mils"
-    loss_cls = losses.resolve(cfg.loss, "classification")
-    options = dict(cfg.loss_options)
-    if getattr(loss_cls, "input_kind", "logits") == "features":
-        if not callable(getattr(loss_cls, "logits", None)):
-            raise ValueError(
-                f"loss {cfg.loss!r} reads features and has no classifier of its own (no .logits); "
-                f"use it as a MILS auxiliary (loss='mils') or in extra_losses next to a loss that trains the model"
-            )
-        options.setdefault("in_features", int(model.feature_dim))
-        options.setdefault("num_classes", int(num_classes))
-        return losses.build(cfg.loss, task="classification", **options), "features"
-    return losses.build(cfg.loss, task="classification", **options), "logits"
-
-
-def loss_parameters_for_optimizer(criterion: nn.Module, kind: str) -> List[nn.Parameter]:
-    """The loss's parameters that the model's optimizer must update.
-
-    A single loss: all its parameters (e.g. ``adaptive_robust``'s alpha and scale, the
-    weight matrix of ``large_margin_softmax``). SLF: its decision network in joint and
-    softmax modes; in validation mode the decision network has its own optimizer and
-    only parameters of the candidates themselves (if any) are returned.
-    """
-    if kind == "mils":  # MILS updates its loss modules' parameters with its own optimizer
-        return []
-    parameters = criterion.parameters_for_model_optimizer() if kind == "slf" else criterion.parameters()
-    return [p for p in parameters if p.requires_grad]
-
-
-def build_optimizer(cfg: ClassifyConfig, parameters: Sequence[nn.Parameter]) -> torch.optim.Optimizer:
-    """Adam, RMSprop or SGD with momentum over ``parameters``, from ``cfg.optimizer``, ``lr``,
-    ``momentum`` and ``weight_decay``."""
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(parameters, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(parameters, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-
-
-def batches(num: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
-    """Index batches over a fresh random permutation of ``range(num)``.
-
-    A final batch of one sample is dropped: BatchNorm cannot train on it.
-    """
-    order = torch.randperm(num, generator=generator)
-    for start in range(0, num, batch_size):
-        index = order[start:start + batch_size]
-        if len(index) >= 2 or num == 1:
-            yield index
-
-
-def steps_per_epoch(num: int, batch_size: int) -> int:
-    full, rest = divmod(num, batch_size)
-    return full + (1 if rest >= 2 or (num == 1) else 0)
-
-
-def cycle_batches(inputs: Tensor, targets: Tensor, batch_size: int, generator: torch.Generator
-                  ) -> Iterator[Tuple[Tensor, Tensor]]:
-    """Endless held-out batches, reshuffled at every pass."""
-    while True:
-        for index in batches(len(targets), min(batch_size, len(targets)), generator):
-            yield inputs[index], targets[index]
-
+# Imported from here by the adapters' trainers and the command line, as before the split.
+__all__ = ["MILS_RULES", "OPTIMIZERS", "PAPER_CANDIDATES", "ClassifyConfig", "batches", "build_criterion",
+           "build_extra_losses", "build_mils", "build_optimizer", "cycle_batches", "evaluate_accuracy",
+           "format_summary_table", "loss_parameters_for_optimizer", "noisy_training_labels", "print_summary_table",
+           "run_classify", "steps_per_epoch", "summarize_runs", "train_classifier", "write_run_plots"]
 
 @torch.no_grad()
 def evaluate_accuracy(model: nn.Module, criterion: nn.Module, kind: str, inputs: Tensor, targets: Tensor,
@@ -346,7 +103,7 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
         loss_parameters = [*loss_parameters_for_optimizer(criterion, kind), *extra_parameters]
         optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters])
         # DDP where the step is model(x); feature-reading losses average their gradients explicitly.
-        trained = distributed.data_parallel(model) if _reads_logits_only(cfg, kind, extras) else model
+        trained = distributed.data_parallel(model) if reads_logits_only(cfg, kind, extras) else model
         mils = build_mils(cfg, trained, optimizer, criterion, train_x, train_y, splits.num_classes) \
             if kind == "mils" else None
         validation_mode = kind == "slf" and criterion.mode == "validation"
@@ -379,7 +136,7 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
                     loss = torch.tensor(mils.step(x, y)["loss"])
                 else:
                     optimizer.zero_grad(set_to_none=True)
-                    loss = _loss_with_extras(trained, criterion, kind, extras, x, y)
+                    loss = loss_with_extras(trained, criterion, kind, extras, x, y)
                     loss.backward()
                     if world > 1:
                         distributed.average_gradients(loss_parameters if trained is not model
@@ -476,66 +233,6 @@ def noisy_training_labels(cfg: ClassifyConfig, splits: DatasetSplits) -> Tuple[T
     return torch.from_numpy(noisy), record
 
 
-def build_extra_losses(cfg: ClassifyConfig, model: nn.Module, num_classes: int, device: Any
-                       ) -> Dict[str, Tuple[nn.Module, float]]:
-    """``cfg.extra_losses`` built as ``{name: (module, weight)}`` (feature losses sized for ``model``)."""
-    extras: Dict[str, Tuple[nn.Module, float]] = {}
-    for name, weight in cfg.extra_losses.items():
-        cls = losses.resolve(name, "classification")
-        options: Dict[str, Any] = {}
-        if getattr(cls, "input_kind", "logits") == "features":
-            options = dict(in_features=int(model.feature_dim), num_classes=int(num_classes))
-        extras[name] = (losses.build(name, task="classification", **options).to(device), float(weight))
-    return extras
-
-
-def _reads_logits_only(cfg: ClassifyConfig, kind: str, extras: Mapping[str, Tuple[nn.Module, float]]) -> bool:
-    """Whether every loss of the step reads ``model(x)`` alone, so DDP's forward sees it all."""
-    if kind == "features" or extras:
-        return False
-    if kind == "mils":
-        names = (cfg.mils_primary, *cfg.mils_aux)
-        return all(getattr(losses.resolve(name, "classification"), "input_kind", "logits") == "logits"
-                   for name in names)
-    return True
-
-
-def _loss_with_extras(model: nn.Module, criterion: nn.Module, kind: str,
-                      extras: Mapping[str, Tuple[nn.Module, float]], x: Tensor, y: Tensor) -> Tensor:
-    """The criterion's loss plus the fixed-weight extra losses (features computed once)."""
-    if not extras:
-        output = model.features(x) if kind == "features" else model(x)
-        return criterion(output, y)
-    features = model.features(x)
-    logits = None if kind == "features" else model.classifier(features)
-    loss = criterion(features if kind == "features" else logits, y)
-    for module, weight in extras.values():
-        if getattr(module, "input_kind", "logits") == "features":
-            loss = loss + weight * module(features, y)
-        else:
-            logits = model.classifier(features) if logits is None else logits
-            loss = loss + weight * module(logits, y)
-    return loss
-
-
-def build_mils(cfg: ClassifyConfig, model: nn.Module, optimizer: torch.optim.Optimizer, primary: nn.Module,
-               train_x: Tensor, train_y: Tensor, num_classes: int):
-    """:class:`slf.MILS` for ``cfg``; its observation set is ``cfg.mils_obs_size`` random training samples.
-
-    ``train_y`` are the labels the model trains on, so under ``cfg.label_noise`` the observation
-    set holds noisy labels too (the paper copies it from the training set).
-    """
-    from ..mils import MILS
-
-    order = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(cfg.seed + 2))
-    # Under torch.distributed each rank observes its shard; MILS sums the counts over ranks.
-    index = order[:cfg.mils_obs_size][distributed.rank()::distributed.world_size()].to(train_y.device)
-    return MILS(model, optimizer, primary=primary, auxiliaries=list(cfg.mils_aux), rate=cfg.mils_rate,
-                observation=(train_x[index], train_y[index]), aux_weights=cfg.mils_aux_weights,
-                rule=cfg.mils_rule, seed=cfg.seed, num_classes=num_classes)
-
-
-# ---------------------------------------------------------------------- several seeds
 def summarize_runs(runs: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
     """Mean, sample std (n-1) and 95% interval over seeds of the runs' accuracies, and the step time
     (:func:`slf.train.harness.summarize_seeds`).

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ..base import check_reduction, per_sample_mean, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import check_binary_inputs
 from ._base import BinaryLoss
 
@@ -57,17 +58,12 @@ def bce_binary_loss(
     return reduce_loss(_bce_binary(input, target, from_logits), reduction)
 
 
+@shared_sections
 @register("bce", "binary")
 class BCEBinaryLoss(BinaryLoss):
     r"""Binary cross-entropy for binary / pairwise problems; see :func:`bce_binary_loss`.
 
-    Args:
-        from_logits: ``True`` (default): the input holds logits; ``False``: probabilities in ``[0, 1]``.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`; target: same shape, values in ``[0, 1]``.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {BINARY_MODULE}
 
     Example:
         >>> loss = BCEBinaryLoss(reduction="none")

@@ -6,6 +6,7 @@ from torch import Tensor
 
 from ..base import check_reduction, per_sample_mean, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import check_binary_inputs, to_probability
 from ._base import BinaryLoss
 
@@ -19,6 +20,7 @@ def _cosine_binary(input: Tensor, target: Tensor, from_logits: bool) -> Tensor:
     return per_sample_mean(-dot / norms)
 
 
+@shared_sections
 def cosine_binary_loss(
     input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean"
 ) -> Tensor:
@@ -38,16 +40,7 @@ def cosine_binary_loss(
     For 0/1 labels values lie in :math:`[-1, 0]`; the minimum :math:`-1` is reached
     at :math:`q = t`. Per-sample values average the non-batch dimensions.
 
-    Args:
-        input: logits (``from_logits=True``) or probabilities in ``[0, 1]``.
-        target: labels in ``[0, 1]``, same shape.
-        from_logits: whether ``input`` holds logits (apply a sigmoid) or probabilities.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`, floating point.
-        - target: same shape as input, floating point.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {BINARY_FUNCTION}
 
     Example:
         >>> q = torch.tensor([1.0, 0.5, 0.0])

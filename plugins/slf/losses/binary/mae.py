@@ -6,6 +6,7 @@ from torch import Tensor
 
 from ..base import check_reduction, per_sample_mean, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import check_binary_inputs, to_probability
 from ._base import BinaryLoss
 
@@ -15,6 +16,7 @@ def _mae_binary(input: Tensor, target: Tensor, from_logits: bool) -> Tensor:
     return per_sample_mean((q - target.to(q.dtype)).abs())
 
 
+@shared_sections
 def mae_binary_loss(
     input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean"
 ) -> Tensor:
@@ -27,16 +29,7 @@ def mae_binary_loss(
 
     Per-sample values average the non-batch dimensions; values lie in :math:`[0, 1]`.
 
-    Args:
-        input: logits (``from_logits=True``) or probabilities in ``[0, 1]``.
-        target: labels in ``[0, 1]``, same shape.
-        from_logits: whether ``input`` holds logits (apply a sigmoid) or probabilities.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`, floating point.
-        - target: same shape as input, floating point.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {BINARY_FUNCTION}
 
     Example:
         >>> mae_binary_loss(torch.tensor([0.9, 0.2]), torch.tensor([1.0, 1.0]), from_logits=False, reduction="none")
@@ -47,17 +40,12 @@ def mae_binary_loss(
     return reduce_loss(_mae_binary(input, target, from_logits), reduction)
 
 
+@shared_sections
 @register("mae", "binary")
 class MAEBinaryLoss(BinaryLoss):
     r"""Absolute error of a probability against 0/1 targets; see :func:`mae_binary_loss`.
 
-    Args:
-        from_logits: ``True`` (default): the input holds logits; ``False``: probabilities in ``[0, 1]``.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`; target: same shape, values in ``[0, 1]``.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {BINARY_MODULE}
 
     Example:
         >>> loss = MAEBinaryLoss()

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import _LOG_CLAMP, log1mexp, one_hot_like
 
 
@@ -17,6 +18,7 @@ def _bce_classification(logits: Tensor, target: Tensor) -> Tensor:
     return -(t * log_p.clamp(min=_LOG_CLAMP) + (1.0 - t) * log_1mp).mean(dim=1)
 
 
+@shared_sections
 def bce_classification_loss(logits: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     r"""Binary cross-entropy of each softmax probability against the one-hot target, averaged over classes.
 
@@ -34,15 +36,7 @@ def bce_classification_loss(logits: Tensor, target: Tensor, reduction: str = "me
     :math:`-100` like torch's BCE, so values and gradients stay finite for any
     finite logits (e.g. :math:`\pm 10^4` or :math:`10^{30}`).
 
-    Args:
-        logits: unnormalised class scores.
-        target: class indices in ``[0, C)``.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - logits: :math:`(N, C)`, floating point.
-        - target: :math:`(N,)`, integer.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_FUNCTION}
 
     Example:
         >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
@@ -54,16 +48,12 @@ def bce_classification_loss(logits: Tensor, target: Tensor, reduction: str = "me
     return reduce_loss(_bce_classification(logits, target), reduction)
 
 
+@shared_sections
 @register("bce", "classification")
 class BCEClassificationLoss(BaseLoss):
     r"""Per-class binary cross-entropy on softmax probabilities; see :func:`bce_classification_loss`.
 
-    Args:
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - input: :math:`(N, C)` logits; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_MODULE}
 
     Example:
         >>> loss = BCEClassificationLoss()

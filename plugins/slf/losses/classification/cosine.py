@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import gather_target
 
 
@@ -16,6 +17,7 @@ def _cosine_classification(logits: Tensor, target: Tensor) -> Tensor:
     return -torch.exp(gather_target(log_p, target) - 0.5 * torch.logsumexp(2.0 * log_p, dim=1))
 
 
+@shared_sections
 def cosine_classification_loss(logits: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     r"""Cosine proximity (Keras ``cosine_proximity``) of softmax probabilities and the one-hot target.
 
@@ -28,15 +30,7 @@ def cosine_classification_loss(logits: Tensor, target: Tensor, reduction: str = 
     :math:`[-1, 0)` and the minimum :math:`-1` is reached as :math:`p \to t`.
     It is computed in log space, so it is finite for any finite logits.
 
-    Args:
-        logits: unnormalised class scores.
-        target: class indices in ``[0, C)``.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - logits: :math:`(N, C)`, floating point.
-        - target: :math:`(N,)`, integer.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_FUNCTION}
 
     Example:
         >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import gather_target
 
 
@@ -14,6 +15,7 @@ def _cross_entropy(logits: Tensor, target: Tensor) -> Tensor:
     return -gather_target(F.log_softmax(logits, dim=1), target)
 
 
+@shared_sections
 def cross_entropy_loss(logits: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     r"""Cross-entropy of the softmax of ``logits`` against class indices.
 
@@ -23,15 +25,7 @@ def cross_entropy_loss(logits: Tensor, target: Tensor, reduction: str = "mean") 
 
     computed with ``log_softmax``, so it is finite for any finite logits.
 
-    Args:
-        logits: unnormalised class scores.
-        target: class indices in ``[0, C)``.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - logits: :math:`(N, C)`, floating point.
-        - target: :math:`(N,)`, integer.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_FUNCTION}
 
     Example:
         >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
@@ -44,16 +38,12 @@ def cross_entropy_loss(logits: Tensor, target: Tensor, reduction: str = "mean") 
     return reduce_loss(_cross_entropy(logits, target), reduction)
 
 
+@shared_sections
 @register("ce", "classification")
 class CrossEntropyLoss(BaseLoss):
     r"""Cross-entropy :math:`-\log \operatorname{softmax}(z)_y`; see :func:`cross_entropy_loss`.
 
-    Args:
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - input: :math:`(N, C)` logits; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_MODULE}
 
     Example:
         >>> loss = CrossEntropyLoss()

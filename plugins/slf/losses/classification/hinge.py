@@ -6,6 +6,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import one_hot_like
 
 
@@ -14,6 +15,7 @@ def _hinge_classification(logits: Tensor, target: Tensor) -> Tensor:
     return torch.relu(1.0 - signs * logits).mean(dim=1)
 
 
+@shared_sections
 def hinge_classification_loss(logits: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     r"""One-vs-all hinge loss on the logits (Keras ``hinge`` with :math:`\pm 1` labels).
 
@@ -24,15 +26,7 @@ def hinge_classification_loss(logits: Tensor, target: Tensor, reduction: str = "
 
     Zero when the target logit is at least 1 and every other logit at most -1.
 
-    Args:
-        logits: unnormalised class scores.
-        target: class indices in ``[0, C)``.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - logits: :math:`(N, C)`, floating point.
-        - target: :math:`(N,)`, integer.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_FUNCTION}
 
     Example:
         >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
@@ -44,16 +38,12 @@ def hinge_classification_loss(logits: Tensor, target: Tensor, reduction: str = "
     return reduce_loss(_hinge_classification(logits, target), reduction)
 
 
+@shared_sections
 @register("hinge", "classification")
 class HingeClassificationLoss(BaseLoss):
     r"""One-vs-all hinge on logits; see :func:`hinge_classification_loss`.
 
-    Args:
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - input: :math:`(N, C)` logits; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_MODULE}
 
     Example:
         >>> loss = HingeClassificationLoss()

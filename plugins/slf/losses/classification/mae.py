@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import one_hot_like
 
 
@@ -14,6 +15,7 @@ def _mae_classification(logits: Tensor, target: Tensor) -> Tensor:
     return (F.softmax(logits, dim=1) - one_hot_like(target, logits)).abs().mean(dim=1)
 
 
+@shared_sections
 def mae_classification_loss(logits: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     r"""Mean absolute error between the softmax probabilities and the one-hot target.
 
@@ -24,15 +26,7 @@ def mae_classification_loss(logits: Tensor, target: Tensor, reduction: str = "me
 
     Values lie in :math:`[0, 2/C]`; the minimum 0 is reached as :math:`p \to t`.
 
-    Args:
-        logits: unnormalised class scores.
-        target: class indices in ``[0, C)``.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - logits: :math:`(N, C)`, floating point.
-        - target: :math:`(N,)`, integer.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_FUNCTION}
 
     Example:
         >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
@@ -44,16 +38,12 @@ def mae_classification_loss(logits: Tensor, target: Tensor, reduction: str = "me
     return reduce_loss(_mae_classification(logits, target), reduction)
 
 
+@shared_sections
 @register("mae", "classification")
 class MAEClassificationLoss(BaseLoss):
     r"""Mean absolute error on softmax probabilities; see :func:`mae_classification_loss`.
 
-    Args:
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - input: :math:`(N, C)` logits; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_MODULE}
 
     Example:
         >>> loss = MAEClassificationLoss()

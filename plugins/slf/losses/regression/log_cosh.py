@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_reduction, check_same_shape_inputs, per_sample_mean, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 
 
 def _log_cosh(pred: Tensor, target: Tensor) -> Tensor:
@@ -17,6 +18,7 @@ def _log_cosh(pred: Tensor, target: Tensor) -> Tensor:
     return per_sample_mean(r + F.softplus(-2.0 * r) - math.log(2.0))
 
 
+@shared_sections
 def log_cosh_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     r"""Logarithm of the hyperbolic cosine of the error, averaged over non-batch dims.
 
@@ -27,15 +29,7 @@ def log_cosh_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tens
     The right-hand form is exact and never overflows; :math:`\ell \approx r^2/2` for
     small errors and :math:`|r| - \log 2` for large ones. Its gradient is :math:`\tanh r`.
 
-    Args:
-        pred: predictions.
-        target: targets, same shape.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - pred: :math:`(N)` or :math:`(N, *)`, floating point.
-        - target: same shape as pred, floating point.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {REGRESSION_FUNCTION}
 
     Example:
         >>> log_cosh_loss(torch.tensor([0.0, 1.0, 30.0]), torch.zeros(3), reduction="none")
@@ -46,16 +40,12 @@ def log_cosh_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tens
     return reduce_loss(_log_cosh(pred, target), reduction)
 
 
+@shared_sections
 @register("log_cosh", "regression")
 class LogCoshLoss(BaseLoss):
     r"""Log-cosh loss; see :func:`log_cosh_loss`.
 
-    Args:
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`; target: same shape.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {REGRESSION_MODULE}
 
     Example:
         >>> LogCoshLoss(reduction="sum")(torch.tensor([1.0, -1.0]), torch.zeros(2))

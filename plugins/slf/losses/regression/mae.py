@@ -6,12 +6,14 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_reduction, check_same_shape_inputs, per_sample_mean, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 
 
 def _mae_regression(pred: Tensor, target: Tensor) -> Tensor:
     return per_sample_mean((pred - target).abs())
 
 
+@shared_sections
 def mae_regression_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     r"""Absolute error, averaged over the non-batch dimensions of each sample.
 
@@ -19,15 +21,7 @@ def mae_regression_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -
 
         \ell(\hat y, y) = \frac{1}{D} \sum_{d=1}^{D} |\hat y_d - y_d|
 
-    Args:
-        pred: predictions.
-        target: targets, same shape.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - pred: :math:`(N)` or :math:`(N, *)`, floating point.
-        - target: same shape as pred, floating point.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {REGRESSION_FUNCTION}
 
     Example:
         >>> mae_regression_loss(torch.tensor([[1.0, -2.0], [0.0, 0.0]]), torch.zeros(2, 2), reduction="none")
@@ -38,16 +32,12 @@ def mae_regression_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -
     return reduce_loss(_mae_regression(pred, target), reduction)
 
 
+@shared_sections
 @register("mae", "regression")
 class MAERegressionLoss(BaseLoss):
     r"""Mean absolute error; see :func:`mae_regression_loss`.
 
-    Args:
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`; target: same shape.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {REGRESSION_MODULE}
 
     Example:
         >>> MAERegressionLoss()(torch.tensor([1.0, -3.0]), torch.tensor([0.0, 0.0]))

@@ -6,12 +6,14 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_reduction, check_same_shape_inputs, per_sample_mean, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 
 
 def _mse_regression(pred: Tensor, target: Tensor) -> Tensor:
     return per_sample_mean((pred - target).pow(2))
 
 
+@shared_sections
 def mse_regression_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     r"""Squared error, averaged over the non-batch dimensions of each sample.
 
@@ -19,15 +21,7 @@ def mse_regression_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -
 
         \ell(\hat y, y) = \frac{1}{D} \sum_{d=1}^{D} (\hat y_d - y_d)^2
 
-    Args:
-        pred: predictions.
-        target: targets, same shape.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - pred: :math:`(N)` or :math:`(N, *)`, floating point.
-        - target: same shape as pred, floating point.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {REGRESSION_FUNCTION}
 
     Example:
         >>> mse_regression_loss(torch.tensor([[1.0, 2.0], [0.0, 0.0]]), torch.zeros(2, 2), reduction="none")
@@ -38,16 +32,12 @@ def mse_regression_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -
     return reduce_loss(_mse_regression(pred, target), reduction)
 
 
+@shared_sections
 @register("mse", "regression")
 class MSERegressionLoss(BaseLoss):
     r"""Mean squared error; see :func:`mse_regression_loss`.
 
-    Args:
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`; target: same shape.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {REGRESSION_MODULE}
 
     Example:
         >>> MSERegressionLoss()(torch.tensor([1.0, 3.0]), torch.tensor([0.0, 0.0]))
