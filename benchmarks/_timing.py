@@ -1,9 +1,12 @@
 """Interleaved step timing shared by the overhead benchmarks."""
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
 import time
-from typing import Callable, Dict, List, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -52,3 +55,12 @@ def timed_training_step(model: nn.Module, criterion: nn.Module, inputs: torch.Te
         return time.perf_counter() - start
 
     return step
+
+
+def write_timing_json(args: argparse.Namespace, name: str, figures: Mapping[str, Any]) -> Path:
+    """Write ``args.out/<name>.json`` with the command's settings and each variant's figures."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings = {key: (str(value) if isinstance(value, Path) else value) for key, value in vars(args).items()}
+    path = args.out / f"{name}.json"
+    path.write_text(json.dumps({"settings": settings, "variants": figures}, indent=1))
+    return path

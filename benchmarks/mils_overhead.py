@@ -14,7 +14,6 @@ Writes the figures to ``--out/mils_overhead.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ import torch
 from slf import MILS, losses
 from slf.models import build_model
 
-from _timing import interleaved_times, median_ratio
+from _timing import interleaved_times, median_ratio, write_timing_json
 
 
 def make_plain(inputs: torch.Tensor, targets: torch.Tensor, model_name: str) -> Callable[[], float]:
@@ -100,9 +99,7 @@ def main() -> None:
             figures[label].update(attempted=stats["attempted_total"], accepted=stats["accepted_total"])
         print(line)
     print("goal: median ratio <= 1.02 at r = 0.01")
-    args.out.mkdir(parents=True, exist_ok=True)
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    (args.out / "mils_overhead.json").write_text(json.dumps({"settings": settings, "variants": figures}, indent=1))
+    write_timing_json(args, "mils_overhead", figures)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ Writes the figures to ``--out/step_overhead.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from torch import nn
 from slf import HeldOut, StochasticLoss
 from slf.models import build_model
 
-from _timing import interleaved_times, median_ratio, timed_training_step
+from _timing import interleaved_times, median_ratio, timed_training_step, write_timing_json
 
 
 def main() -> None:
@@ -69,9 +68,7 @@ def main() -> None:
         print(f"{label:28s} median step {figures[label]['median_ms']:7.2f} ms   "
               f"median ratio to cross-entropy {ratio:.3f}")
     print("goal: ratio <= 1.03")
-    args.out.mkdir(parents=True, exist_ok=True)
-    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    (args.out / "step_overhead.json").write_text(json.dumps({"settings": settings, "variants": figures}, indent=1))
+    write_timing_json(args, "step_overhead", figures)
 
 
 if __name__ == "__main__":
