@@ -460,7 +460,8 @@ def format_graph_table(summaries: Sequence[Mapping[str, Any]]) -> str:
     header = ["method", "data", "model", "split", "seeds", "test R2 (final)", "test R2 (best val)", "test RMSE",
               "ms/step", "mean weights"]
     rows = [[str(s["method"]), str(s["data"]), str(s["model"]), str(s["split"]), str(s["seeds"]),
-             interval_cell(s, "r2"), interval_cell(s, "best_val_r2"), interval_cell(s, "rmse"), f"{s['ms_per_step']:.1f}",
+             interval_cell(s, "r2"), interval_cell(s, "best_val_r2"), interval_cell(s, "rmse"),
+             f"{s['ms_per_step']:.1f}",
              format_top_weights(s.get("mean_weights"))] for s in summaries]
     return format_table(header, rows, right=(4, 8))
 

@@ -202,15 +202,16 @@ class StochasticLoss(AlignModeMethods, LearnedModeMethods, ValidationModeMethods
 
         if mode == "align":
             self._check_align_options(decision, selection, decision_reads_losses, compile, held_out, alignment)
-            options = dict(alignment or {})
-            stock = options.pop("preferred", registry_name(validation_loss or DEFAULT_VALIDATION_LOSS[task]))
+            alignment_options = dict(alignment or {})
+            stock = alignment_options.pop("preferred",
+                                          registry_name(validation_loss or DEFAULT_VALIDATION_LOSS[task]))
             if stock is not None and stock not in self.candidate_names:
                 if "preferred" in dict(alignment or {}):
                     raise ValueError(f"alignment['preferred'] must name a candidate {self.candidate_names}, "
                                      f"got {stock!r}")
                 stock = None
             self.decision = GradientAlignment(num, prior=prior, preferred=None if stock is None else
-                                              self.candidate_names.index(stock), **options)
+                                              self.candidate_names.index(stock), **alignment_options)
         elif held_out is not None or alignment is not None or last_layer is not None:
             raise ValueError(f"held_out, alignment and last_layer belong to mode='align'; this StochasticLoss has "
                              f"mode={mode!r}")

@@ -2,40 +2,38 @@
 a longer circle), counting imports inside functions and under TYPE_CHECKING too."""
 from __future__ import annotations
 
-import ast
 import importlib
+import importlib.util
 import inspect
 from pathlib import Path
+from types import ModuleType
 from typing import Dict, Set
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-CORE = Path(__file__).resolve().parents[2] / "plugins" / "slf"
+ROOT = Path(__file__).resolve().parents[2]
+CORE = ROOT / "plugins" / "slf"
+
+
+def _architecture() -> ModuleType:
+    """``docs/architecture.py``: the import analysis behind the README's picture, shared with these tests."""
+    spec = importlib.util.spec_from_file_location("architecture", ROOT / "docs" / "architecture.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ARCHITECTURE = _architecture()
 
 
 def _module_files() -> Dict[str, Path]:
-    files = {}
-    for path in CORE.rglob("*.py"):
-        parts = ("slf", *path.relative_to(CORE).with_suffix("").parts)
-        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    return files
+    return ARCHITECTURE.module_files(CORE, "slf")
 
 
 def _imports(module: str, path: Path, known: Set[str]) -> Set[str]:
-    """Every module ``module`` imports: ``from .a import b`` names ``slf.a.b`` where that is a module."""
-    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = package[:len(package) - node.level + 1] if node.level else []
-            source = ".".join(base + ([node.module] if node.module else []))
-            for alias in node.names:
-                found.add(f"{source}.{alias.name}" if f"{source}.{alias.name}" in known else source)
-    return found
+    return ARCHITECTURE.imported_modules(module, path, known)
 
 
 def test_the_core_imports_no_adapter():
@@ -80,3 +78,13 @@ def test_no_public_constructor_of_the_core_takes_more_than_twelve_arguments():
                 too_many[f"{module_name}.{name}"] = _explicit_parameters(cls.__init__)
     assert "slf.stochastic_loss" in _module_files()
     assert not too_many, f"constructors with more than 12 arguments: {too_many}"
+
+
+def test_the_readme_picture_of_the_imports_is_current(tmp_path):
+    graph = ARCHITECTURE.import_graph()
+    assert ("stochastic_loss", "align_mode") in graph.edges and ("slf_mmdet", "slf (package)") in graph.edges
+    assert not any(target.startswith("slf_") for _, target in graph.edges)  # nothing imports an adapter
+    written = ARCHITECTURE.EDGES_FILE.read_text(encoding="utf-8")
+    assert written == ARCHITECTURE.edge_lines(graph), "imports changed: run python docs/architecture.py"
+    picture = ARCHITECTURE.draw(graph, tmp_path / "architecture.png")
+    assert picture.read_bytes().startswith(b"\x89PNG") and ARCHITECTURE.PICTURE.is_file()
