@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import gather_target
 
 
@@ -21,6 +22,7 @@ def _label_smoothing(logits: Tensor, target: Tensor, epsilon: float) -> Tensor:
     return -(1.0 - epsilon) * gather_target(log_p, target) - epsilon * log_p.mean(dim=1)
 
 
+@shared_sections
 def label_smoothing_loss(
     logits: Tensor, target: Tensor, epsilon: float = 0.1, reduction: str = "mean"
 ) -> Tensor:
@@ -42,10 +44,7 @@ def label_smoothing_loss(
         epsilon: smoothing mass in ``[0, 1]`` (default 0.1).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - logits: :math:`(N, C)`, floating point.
-        - target: :math:`(N,)`, integer.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_SHAPE}
 
     Example:
         >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
@@ -58,6 +57,7 @@ def label_smoothing_loss(
     return reduce_loss(_label_smoothing(logits, target, epsilon), reduction)
 
 
+@shared_sections
 @register("label_smoothing", "classification")
 class LabelSmoothingLoss(BaseLoss):
     r"""Label-smoothed cross-entropy; see :func:`label_smoothing_loss`.
@@ -66,9 +66,7 @@ class LabelSmoothingLoss(BaseLoss):
         epsilon: smoothing mass in ``[0, 1]`` (default 0.1).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, C)` logits; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_MODULE_SHAPE}
 
     Example:
         >>> LabelSmoothingLoss(epsilon=0.0)(torch.tensor([[0.0, 0.0]]), torch.tensor([1]))

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from ..base import BaseLoss, _describe, check_feature_matrix, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import gather_target, one_hot_like
 
 _INT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.uint8)
@@ -150,6 +151,7 @@ def large_margin_softmax_loss(
     return reduce_loss(_large_margin_softmax(features, target, weight, margin, lam), reduction)
 
 
+@shared_sections
 @register("large_margin_softmax", "classification")
 class LargeMarginSoftmaxLoss(BaseLoss):
     r"""L-Softmax loss that owns the last linear layer; see :func:`large_margin_softmax_loss`.
@@ -176,9 +178,7 @@ class LargeMarginSoftmaxLoss(BaseLoss):
         lambda_min: :math:`\lambda_{min}` (default 0).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, D)` features; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {FEATURES_MODULE_SHAPE}
 
     Example:
         >>> loss = LargeMarginSoftmaxLoss(in_features=4, num_classes=3)

@@ -6,6 +6,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import check_min_classes, check_positive, gather_target, max_other
 
 
@@ -19,6 +20,7 @@ def _check(logits: Tensor, target: Tensor, name: str) -> None:
     check_min_classes(logits, 2, name)
 
 
+@shared_sections
 def smooth01_loss(logits: Tensor, target: Tensor, sharpness: float = 5.0, reduction: str = "mean") -> Tensor:
     r"""Smooth 0-1 loss: a sigmoid of the negative multi-class margin.
 
@@ -37,10 +39,7 @@ def smooth01_loss(logits: Tensor, target: Tensor, sharpness: float = 5.0, reduct
         sharpness: :math:`K > 0` (default 5).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - logits: :math:`(N, C)` with :math:`C \geq 2`, floating point.
-        - target: :math:`(N,)`, integer.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {TWO_CLASS_SHAPE}
 
     Example:
         >>> logits = torch.tensor([[2.0, 1.5, -1.0], [0.1, 0.2, 3.0]])
@@ -53,6 +52,7 @@ def smooth01_loss(logits: Tensor, target: Tensor, sharpness: float = 5.0, reduct
     return reduce_loss(_smooth01(logits, target, sharpness), reduction)
 
 
+@shared_sections
 @register("smooth01", "classification")
 class Smooth01Loss(BaseLoss):
     r"""Smooth 0-1 loss :math:`\sigma(-K (z_y - \max_{c \neq y} z_c))`; see :func:`smooth01_loss`.
@@ -61,9 +61,7 @@ class Smooth01Loss(BaseLoss):
         sharpness: :math:`K > 0` (default 5).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, C)` logits, :math:`C \geq 2`; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {TWO_CLASS_MODULE_SHAPE}
 
     Example:
         >>> Smooth01Loss(sharpness=1.0)(torch.tensor([[0.0, 0.0]]), torch.tensor([1]))

@@ -21,6 +21,7 @@ def _bce_binary(input: Tensor, target: Tensor, from_logits: bool) -> Tensor:
     return per_sample_mean(values)
 
 
+@shared_sections
 def bce_binary_loss(
     input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean"
 ) -> Tensor:
@@ -41,10 +42,7 @@ def bce_binary_loss(
         from_logits: whether ``input`` holds logits (apply a sigmoid) or probabilities.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`, floating point.
-        - target: same shape as input, floating point.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {BINARY_SHAPE}
 
     Example:
         >>> x = torch.tensor([2.0, -1.0, 0.0])

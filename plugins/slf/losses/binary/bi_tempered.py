@@ -20,6 +20,7 @@ from ..classification.bi_tempered import (
     _tempered_log_softmax,
 )
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import check_binary_inputs
 from ._base import BinaryLoss
 
@@ -70,6 +71,7 @@ def _bi_tempered_binary(
     return per_sample_mean(values)
 
 
+@shared_sections
 def bi_tempered_binary_loss(
     input: Tensor,
     target: Tensor,
@@ -114,10 +116,7 @@ def bi_tempered_binary_loss(
         from_logits: whether ``input`` holds logits or probabilities.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`, floating point.
-        - target: same shape as input, floating point.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {BINARY_SHAPE}
 
     Example:
         >>> x, y = torch.tensor([2.0, -1.0, 0.0]), torch.tensor([1.0, 0.0, 1.0])
@@ -137,6 +136,7 @@ def bi_tempered_binary_loss(
     )
 
 
+@shared_sections
 @register("bi_tempered", "binary")
 class BiTemperedBinaryLoss(BinaryLoss):
     r"""Two-class bi-tempered logistic loss for 0/1 targets; see :func:`bi_tempered_binary_loss`.
@@ -149,9 +149,7 @@ class BiTemperedBinaryLoss(BinaryLoss):
         from_logits: ``True`` (default): the input holds logits; ``False``: probabilities in ``[0, 1]``.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`; target: same shape, values in ``[0, 1]``.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {BINARY_MODULE_SHAPE}
 
     Example:
         >>> loss = BiTemperedBinaryLoss(reduction="none")

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from ..base import check_reduction, per_sample_mean, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import check_binary_inputs
 from ._base import BinaryLoss
 
@@ -46,6 +47,7 @@ def _sigmoid_focal(input: Tensor, target: Tensor, gamma: float, alpha: Optional[
     return per_sample_mean(values)
 
 
+@shared_sections
 def sigmoid_focal_loss(
     input: Tensor,
     target: Tensor,
@@ -81,10 +83,7 @@ def sigmoid_focal_loss(
         from_logits: whether ``input`` holds logits or probabilities.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`, floating point.
-        - target: same shape as input, floating point.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {BINARY_SHAPE}
 
     Example:
         >>> x, y = torch.tensor([2.0, -1.0, 0.0]), torch.tensor([1.0, 0.0, 1.0])
@@ -100,6 +99,7 @@ def sigmoid_focal_loss(
     return reduce_loss(_sigmoid_focal(input, target, gamma, alpha, from_logits), reduction)
 
 
+@shared_sections
 @register("focal", "binary")
 class SigmoidFocalLoss(BinaryLoss):
     r"""Sigmoid focal loss :math:`-\alpha_t (1 - p_t)^\gamma \log p_t`; see :func:`sigmoid_focal_loss`.
@@ -110,9 +110,7 @@ class SigmoidFocalLoss(BinaryLoss):
         from_logits: ``True`` (default): the input holds logits; ``False``: probabilities in ``[0, 1]``.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`; target: same shape, values in ``[0, 1]``.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {BINARY_MODULE_SHAPE}
 
     Example:
         >>> loss = SigmoidFocalLoss(gamma=2.0, alpha=None, reduction="none")

@@ -17,6 +17,7 @@ def _hinge_binary(input: Tensor, target: Tensor, from_logits: bool) -> Tensor:
     return per_sample_mean(torch.relu(1.0 - signs * margin))
 
 
+@shared_sections
 def hinge_binary_loss(
     input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean"
 ) -> Tensor:
@@ -37,10 +38,7 @@ def hinge_binary_loss(
         from_logits: whether ``input`` holds logits or probabilities.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`, floating point.
-        - target: same shape as input, floating point.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {BINARY_SHAPE}
 
     Example:
         >>> hinge_binary_loss(torch.tensor([2.0, 0.5, 0.5]), torch.tensor([1.0, 1.0, 0.0]), reduction="none")

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 
 _LOG_CLAMP = -100.0  # as torch.nn.functional.binary_cross_entropy: log(0) is clamped here
 _MAX_NEWTON_STEPS = 30  # Newton converges quadratically from the warm start; this is only a cap
@@ -400,6 +401,7 @@ def bi_tempered_logistic_loss(
     return reduce_loss(_bi_tempered(logits, labels, t1, t2, label_smoothing, num_iters), reduction)
 
 
+@shared_sections
 @register("bi_tempered", "classification")
 class BiTemperedLoss(BaseLoss):
     r"""Bi-tempered logistic loss of Amid et al. (2019); see :func:`bi_tempered_logistic_loss`.
@@ -411,9 +413,7 @@ class BiTemperedLoss(BaseLoss):
         num_iters: iterations of the paper's scheme for the normalisation (default 5, as the reference).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, C)` logits; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_MODULE_SHAPE}
 
     Example:
         >>> loss = BiTemperedLoss(t1=0.5, t2=1.5, reduction="none")

@@ -6,6 +6,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import check_min_classes, gather_target, max_other
 
 
@@ -18,6 +19,7 @@ def _check(logits: Tensor, target: Tensor, name: str) -> None:
     check_min_classes(logits, 2, name)
 
 
+@shared_sections
 def categorical_hinge_loss(logits: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     r"""Crammer-Singer hinge loss (Keras ``categorical_hinge``) on the logits.
 
@@ -32,10 +34,7 @@ def categorical_hinge_loss(logits: Tensor, target: Tensor, reduction: str = "mea
         target: class indices in ``[0, C)``.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - logits: :math:`(N, C)` with :math:`C \geq 2`, floating point.
-        - target: :math:`(N,)`, integer.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {TWO_CLASS_SHAPE}
 
     Example:
         >>> logits = torch.tensor([[2.0, 1.5, -1.0], [0.1, 0.2, 3.0]])
@@ -47,6 +46,7 @@ def categorical_hinge_loss(logits: Tensor, target: Tensor, reduction: str = "mea
     return reduce_loss(_categorical_hinge(logits, target), reduction)
 
 
+@shared_sections
 @register("categorical_hinge", "classification")
 class CategoricalHingeLoss(BaseLoss):
     r"""Crammer-Singer hinge on logits; see :func:`categorical_hinge_loss`.
@@ -54,9 +54,7 @@ class CategoricalHingeLoss(BaseLoss):
     Args:
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, C)` logits, :math:`C \geq 2`; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {TWO_CLASS_MODULE_SHAPE}
 
     Example:
         >>> loss = CategoricalHingeLoss()

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import gather_target
 
 
@@ -40,6 +41,7 @@ def _gce(logits: Tensor, target: Tensor, q: float, k: float) -> Tensor:
     return -torch.expm1(q * log_p) / q
 
 
+@shared_sections
 def generalized_cross_entropy_loss(
     logits: Tensor, target: Tensor, q: float = 0.7, k: float = 0.0, reduction: str = "mean"
 ) -> Tensor:
@@ -72,10 +74,7 @@ def generalized_cross_entropy_loss(
             (the paper's truncated loss uses 0.5).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - logits: :math:`(N, C)`, floating point.
-        - target: :math:`(N,)`, integer.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_SHAPE}
 
     Example:
         >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
@@ -94,6 +93,7 @@ def generalized_cross_entropy_loss(
     return reduce_loss(_gce(logits, target, q, k), reduction)
 
 
+@shared_sections
 @register("gce", "classification")
 class GeneralizedCrossEntropyLoss(BaseLoss):
     r"""Generalized cross-entropy :math:`(1 - p_y^q)/q`; see :func:`generalized_cross_entropy_loss`.
@@ -103,9 +103,7 @@ class GeneralizedCrossEntropyLoss(BaseLoss):
         k: truncation threshold in :math:`[0, 1)`; 0 (default): no truncation.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, C)` logits; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_MODULE_SHAPE}
 
     Example:
         >>> loss = GeneralizedCrossEntropyLoss(q=0.7)

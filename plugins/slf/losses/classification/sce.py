@@ -15,6 +15,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import gather_target
 
 
@@ -44,6 +45,7 @@ def _sce(logits: Tensor, target: Tensor, alpha: float, beta: float, A: float) ->
     return alpha * (-log_p) - (beta * A) * one_minus_p
 
 
+@shared_sections
 def symmetric_cross_entropy_loss(
     logits: Tensor,
     target: Tensor,
@@ -79,10 +81,7 @@ def symmetric_cross_entropy_loss(
         A: the value given to :math:`\log 0` in the reverse term, :math:`< 0` (default -4).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - logits: :math:`(N, C)`, floating point.
-        - target: :math:`(N,)`, integer.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_SHAPE}
 
     Example:
         >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
@@ -99,6 +98,7 @@ def symmetric_cross_entropy_loss(
     return reduce_loss(_sce(logits, target, alpha, beta, A), reduction)
 
 
+@shared_sections
 @register("sce", "classification")
 class SymmetricCrossEntropyLoss(BaseLoss):
     r"""Symmetric cross-entropy :math:`-\alpha \log p_y - \beta A (1 - p_y)`.
@@ -111,9 +111,7 @@ class SymmetricCrossEntropyLoss(BaseLoss):
         A: the value given to :math:`\log 0`, :math:`< 0` (default -4).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, C)` logits; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_MODULE_SHAPE}
 
     Example:
         >>> loss = SymmetricCrossEntropyLoss(alpha=0.1, beta=1.0, A=-4.0)

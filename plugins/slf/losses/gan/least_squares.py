@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..base import check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from ._base import GANLoss, check_role, check_scores
 
 
@@ -26,6 +27,7 @@ def _least_squares_generator(fake: Tensor, c: float) -> Tensor:
     return 0.5 * (fake - c).square()
 
 
+@shared_sections
 def gan_least_squares_loss(
     fake_scores: Tensor,
     real_scores: Optional[Tensor] = None,
@@ -61,10 +63,7 @@ def gan_least_squares_loss(
         c: the score the generator wants for its samples (default 1).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - fake_scores: :math:`(N)` or :math:`(N, 1)`, floating point.
-        - real_scores: same number of samples :math:`N`, :math:`(N)` or :math:`(N, 1)`.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {GAN_SHAPE}
 
     Example:
         >>> fake, real = torch.tensor([-1.0, 0.0, 2.0]), torch.tensor([1.5, 0.0, -0.5])
@@ -82,6 +81,7 @@ def gan_least_squares_loss(
     return reduce_loss(values, reduction)
 
 
+@shared_sections
 @register("gan_least_squares", "gan")
 class LeastSquaresGANLoss(GANLoss):
     r"""Least-squares GAN loss; see :func:`gan_least_squares_loss`.
@@ -94,9 +94,7 @@ class LeastSquaresGANLoss(GANLoss):
         c: the score the generator wants for its samples (default 1).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - fake_scores, real_scores: :math:`(N)` or :math:`(N, 1)` raw scores.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {GAN_SCORES_MODULE_SHAPE}
 
     Example:
         >>> d_loss = LeastSquaresGANLoss(a=-1.0, b=1.0, c=0.0, reduction="none")

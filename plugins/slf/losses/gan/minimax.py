@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..base import check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from ._base import GANLoss, check_role, check_scores
 
 
@@ -21,6 +22,7 @@ def _minimax_generator(fake: Tensor) -> Tensor:
     return -F.softplus(fake)  # log(1 - sigmoid(f))
 
 
+@shared_sections
 def gan_minimax_loss(
     fake_scores: Tensor,
     real_scores: Optional[Tensor] = None,
@@ -53,10 +55,7 @@ def gan_minimax_loss(
         role: ``'discriminator'`` or ``'generator'``.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - fake_scores: :math:`(N)` or :math:`(N, 1)`, floating point.
-        - real_scores: same number of samples :math:`N`, :math:`(N)` or :math:`(N, 1)`.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {GAN_SHAPE}
 
     Example:
         >>> fake, real = torch.tensor([-1.0, 0.0, 2.0]), torch.tensor([1.5, 0.0, -0.5])
@@ -72,6 +71,7 @@ def gan_minimax_loss(
     return reduce_loss(values, reduction)
 
 
+@shared_sections
 @register("gan_minimax", "gan")
 class MinimaxGANLoss(GANLoss):
     r"""Minimax GAN loss with the saturating generator loss; see :func:`gan_minimax_loss`.
@@ -81,9 +81,7 @@ class MinimaxGANLoss(GANLoss):
             ``'generator'`` (:math:`\log(1 - D(G(z)))`).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - fake_scores, real_scores: :math:`(N)` or :math:`(N, 1)` logits.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {GAN_LOGITS_MODULE_SHAPE}
 
     Example:
         >>> d_loss = MinimaxGANLoss(role="discriminator")

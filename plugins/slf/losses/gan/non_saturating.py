@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..base import check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from ._base import GANLoss, check_role, check_scores
 from .minimax import _minimax_discriminator
 
@@ -17,6 +18,7 @@ def _non_saturating_generator(fake: Tensor) -> Tensor:
     return F.softplus(-fake)  # -log sigmoid(f)
 
 
+@shared_sections
 def gan_non_saturating_loss(
     fake_scores: Tensor,
     real_scores: Optional[Tensor] = None,
@@ -46,10 +48,7 @@ def gan_non_saturating_loss(
         role: ``'discriminator'`` or ``'generator'``.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - fake_scores: :math:`(N)` or :math:`(N, 1)`, floating point.
-        - real_scores: same number of samples :math:`N`, :math:`(N)` or :math:`(N, 1)`.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {GAN_SHAPE}
 
     Example:
         >>> fake = torch.tensor([-1.0, 0.0, 2.0])
@@ -65,6 +64,7 @@ def gan_non_saturating_loss(
     return reduce_loss(values, reduction)
 
 
+@shared_sections
 @register("gan_non_saturating", "gan")
 class NonSaturatingGANLoss(GANLoss):
     r"""Non-saturating GAN loss; see :func:`gan_non_saturating_loss`.
@@ -74,9 +74,7 @@ class NonSaturatingGANLoss(GANLoss):
             ``'generator'`` (:math:`-\log D(G(z))`).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - fake_scores, real_scores: :math:`(N)` or :math:`(N, 1)` logits.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {GAN_LOGITS_MODULE_SHAPE}
 
     Example:
         >>> g_loss = NonSaturatingGANLoss(role="generator", reduction="none")

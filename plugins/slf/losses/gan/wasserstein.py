@@ -8,6 +8,7 @@ from torch import Tensor
 
 from ..base import check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from ._base import GANLoss, check_role, check_scores
 
 
@@ -19,6 +20,7 @@ def _wasserstein_generator(fake: Tensor) -> Tensor:
     return -fake
 
 
+@shared_sections
 def gan_wasserstein_loss(
     fake_scores: Tensor,
     real_scores: Optional[Tensor] = None,
@@ -44,10 +46,7 @@ def gan_wasserstein_loss(
         role: ``'discriminator'`` (the critic) or ``'generator'``.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - fake_scores: :math:`(N)` or :math:`(N, 1)`, floating point.
-        - real_scores: same number of samples :math:`N`, :math:`(N)` or :math:`(N, 1)`.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {GAN_SHAPE}
 
     Example:
         >>> fake, real = torch.tensor([-1.0, 0.0, 2.0]), torch.tensor([1.5, 0.0, -0.5])
@@ -63,6 +62,7 @@ def gan_wasserstein_loss(
     return reduce_loss(values, reduction)
 
 
+@shared_sections
 @register("gan_wasserstein", "gan")
 class WassersteinGANLoss(GANLoss):
     r"""Wasserstein GAN loss; see :func:`gan_wasserstein_loss` (pair it with :class:`GradientPenalty`).
@@ -72,9 +72,7 @@ class WassersteinGANLoss(GANLoss):
             ``'generator'`` (:math:`-D(G(z))`).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - fake_scores, real_scores: :math:`(N)` or :math:`(N, 1)` raw scores.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {GAN_SCORES_MODULE_SHAPE}
 
     Example:
         >>> critic_loss = WassersteinGANLoss(role="discriminator")

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from ..base import BaseLoss, _describe, check_reduction, reduce_loss
 from ..baselines.large_margin_softmax import _check_inputs as check_feature_inputs
 from ..registry import register
+from ..shared_docs import shared_sections
 
 
 def _check_size(value: int, what: str, name: str) -> int:
@@ -63,6 +64,7 @@ def center_loss(features: Tensor, target: Tensor, centers: Tensor, reduction: st
     return reduce_loss(_center(features, target, centers), reduction)
 
 
+@shared_sections
 @register("center", "classification")
 class CenterLoss(BaseLoss):
     r"""Center loss :math:`\tfrac12 \lVert f - c_y \rVert^2` with learnable centers; see :func:`center_loss`.
@@ -77,9 +79,7 @@ class CenterLoss(BaseLoss):
         num_classes: number of classes :math:`C`.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, D)` features; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {FEATURES_MODULE_SHAPE}
 
     Example:
         >>> loss = CenterLoss(in_features=2, num_classes=3)

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import gather_target
 
 Alpha = Optional[Union[float, Sequence[float], Tensor]]
@@ -52,6 +53,7 @@ def _focal(logits: Tensor, target: Tensor, gamma: float, alpha: Optional[Union[f
     return alpha.to(device=logits.device, dtype=logits.dtype)[target.long()] * values
 
 
+@shared_sections
 def focal_loss(
     logits: Tensor, target: Tensor, gamma: float = 2.0, alpha: Alpha = None, reduction: str = "mean"
 ) -> Tensor:
@@ -74,10 +76,7 @@ def focal_loss(
         alpha: ``None``, a number, or ``C`` per-class weights.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - logits: :math:`(N, C)`, floating point.
-        - target: :math:`(N,)`, integer.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_SHAPE}
 
     Example:
         >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 3.0]])
@@ -94,6 +93,7 @@ def focal_loss(
     return reduce_loss(_focal(logits, target, gamma, alpha), reduction)
 
 
+@shared_sections
 @register("focal", "classification")
 class FocalLoss(BaseLoss):
     r"""Focal loss :math:`-\alpha_y (1 - p_y)^\gamma \log p_y`; see :func:`focal_loss`.
@@ -103,9 +103,7 @@ class FocalLoss(BaseLoss):
         alpha: ``None``, a number, or ``C`` per-class weights.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, C)` logits; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_MODULE_SHAPE}
 
     Example:
         >>> loss = FocalLoss(gamma=2.0, alpha=[1.0, 1.0, 0.5])

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from ..base import BaseLoss, _describe, check_feature_matrix, check_reduction, reduce_loss
 from ..baselines.large_margin_softmax import _check_inputs as check_feature_inputs
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import gather_target, one_hot_like
 from .center import _check_size
 
@@ -90,6 +91,7 @@ def lgm_loss(
     return reduce_loss(_lgm(features, target, means, alpha, lambda_lkd), reduction)
 
 
+@shared_sections
 @register("lgm", "classification")
 class LGMLoss(BaseLoss):
     r"""L-GM loss with learnable class means (identity covariance); see :func:`lgm_loss`.
@@ -105,9 +107,7 @@ class LGMLoss(BaseLoss):
         lambda_lkd: weight of the likelihood term (default 0.1).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, D)` features; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {FEATURES_MODULE_SHAPE}
 
     Example:
         >>> loss = LGMLoss(in_features=4, num_classes=3)

@@ -8,6 +8,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import gather_target
 
 
@@ -24,6 +25,7 @@ def _multi_margin(logits: Tensor, target: Tensor, margin: float) -> Tensor:
     return hinge.masked_fill(mask, 0.0).sum(dim=1) / logits.shape[1]
 
 
+@shared_sections
 def multi_margin_loss(logits: Tensor, target: Tensor, margin: float = 1.0, reduction: str = "mean") -> Tensor:
     r"""Multi-class margin (hinge) loss, as ``torch.nn.MultiMarginLoss`` with ``p=1``.
 
@@ -42,10 +44,7 @@ def multi_margin_loss(logits: Tensor, target: Tensor, margin: float = 1.0, reduc
         margin: :math:`m \geq 0` (default 1).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - logits: :math:`(N, C)`, floating point.
-        - target: :math:`(N,)`, integer.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_SHAPE}
 
     Example:
         >>> logits = torch.tensor([[2.0, 1.5, -1.0], [0.0, 0.0, 0.0]])
@@ -58,6 +57,7 @@ def multi_margin_loss(logits: Tensor, target: Tensor, margin: float = 1.0, reduc
     return reduce_loss(_multi_margin(logits, target, margin), reduction)
 
 
+@shared_sections
 @register("multi_margin", "classification")
 class MultiMarginLoss(BaseLoss):
     r"""Multi-class margin loss :math:`\frac{1}{C}\sum_{c \neq y}\max(0, m - z_y + z_c)`; see :func:`multi_margin_loss`.
@@ -66,9 +66,7 @@ class MultiMarginLoss(BaseLoss):
         margin: :math:`m \geq 0` (default 1).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, C)` logits; target: :math:`(N,)` class indices.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {CLASSIFICATION_MODULE_SHAPE}
 
     Example:
         >>> loss = MultiMarginLoss()

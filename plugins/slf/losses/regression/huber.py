@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_reduction, check_same_shape_inputs, per_sample_mean, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import check_positive
 
 
@@ -14,6 +15,7 @@ def _huber(pred: Tensor, target: Tensor, delta: float) -> Tensor:
     return per_sample_mean(F.huber_loss(pred, target, reduction="none", delta=delta))
 
 
+@shared_sections
 def huber_loss(pred: Tensor, target: Tensor, delta: float = 1.0, reduction: str = "mean") -> Tensor:
     r"""Huber loss: quadratic near zero, linear beyond ``delta``; averaged over non-batch dims.
 
@@ -32,10 +34,7 @@ def huber_loss(pred: Tensor, target: Tensor, delta: float = 1.0, reduction: str 
         delta: threshold between the quadratic and the linear part, ``> 0``.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - pred: :math:`(N)` or :math:`(N, *)`, floating point.
-        - target: same shape as pred, floating point.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {REGRESSION_SHAPE}
 
     Example:
         >>> huber_loss(torch.tensor([0.5, 3.0]), torch.zeros(2), reduction="none")
@@ -47,6 +46,7 @@ def huber_loss(pred: Tensor, target: Tensor, delta: float = 1.0, reduction: str 
     return reduce_loss(_huber(pred, target, delta), reduction)
 
 
+@shared_sections
 @register("huber", "regression")
 class HuberLoss(BaseLoss):
     r"""Huber loss; see :func:`huber_loss`.
@@ -55,9 +55,7 @@ class HuberLoss(BaseLoss):
         delta: threshold between the quadratic and the linear part, ``> 0`` (default 1.0).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`; target: same shape.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {REGRESSION_MODULE_SHAPE}
 
     Example:
         >>> HuberLoss(delta=2.0)(torch.tensor([1.0, 3.0]), torch.zeros(2))

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_reduction, check_same_shape_inputs, per_sample_mean, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from .._utils import check_positive
 
 
@@ -100,6 +101,7 @@ def _robust(pred: Tensor, target: Tensor, alpha: float, scale: float) -> Tensor:
     return per_sample_mean(robust_rho(pred - target, alpha, scale))
 
 
+@shared_sections
 def robust_loss(
     pred: Tensor, target: Tensor, alpha: float = 1.0, scale: float = 1.0, reduction: str = "mean"
 ) -> Tensor:
@@ -118,10 +120,7 @@ def robust_loss(
         scale: scale :math:`c > 0` of the quadratic bowl around 0 (default 1).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - pred: :math:`(N)` or :math:`(N, *)`, floating point.
-        - target: same shape as pred, floating point.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {REGRESSION_SHAPE}
 
     Example:
         >>> pred, target = torch.tensor([0.0, 2.0]), torch.zeros(2)
@@ -137,6 +136,7 @@ def robust_loss(
     return reduce_loss(_robust(pred, target, alpha, scale), reduction)
 
 
+@shared_sections
 @register("robust", "regression")
 class RobustLoss(BaseLoss):
     r"""Barron's general robust loss with fixed ``alpha`` and ``scale``; see :func:`robust_loss`.
@@ -149,9 +149,7 @@ class RobustLoss(BaseLoss):
         scale: scale :math:`c > 0` (default 1).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N)` or :math:`(N, *)`; target: same shape.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {REGRESSION_MODULE_SHAPE}
 
     Example:
         >>> RobustLoss(alpha=-float("inf"), reduction="none")(torch.tensor([0.0, 10.0]), torch.zeros(2))

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_reduction, per_sample_mean, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from ._inputs import check_from_logits, check_segmentation_inputs
 
 _LOG_CLAMP = -100.0  # as torch's binary_cross_entropy
@@ -24,6 +25,7 @@ def _segmentation_cross_entropy(input: Tensor, target: Tensor, from_logits: bool
     return per_sample_mean(-log_p)
 
 
+@shared_sections
 def segmentation_cross_entropy_loss(
     input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean"
 ) -> Tensor:
@@ -43,9 +45,7 @@ def segmentation_cross_entropy_loss(
         from_logits: ``True`` for logits, ``False`` for probabilities.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, C, *spatial)` with :math:`C \ge 2`; target: :math:`(N, *spatial)`.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {SEGMENTATION_SHAPE}
 
     Example:
         >>> logits = torch.tensor([[[2.0, 0.0], [0.0, 2.0]]])  # (N=1, C=2, 2 pixels)
@@ -58,6 +58,7 @@ def segmentation_cross_entropy_loss(
     return reduce_loss(_segmentation_cross_entropy(input, target, from_logits), reduction)
 
 
+@shared_sections
 @register("ce", "segmentation")
 class SegmentationCrossEntropyLoss(BaseLoss):
     r"""Pixel-wise cross-entropy averaged per image; see :func:`segmentation_cross_entropy_loss`.
@@ -66,9 +67,7 @@ class SegmentationCrossEntropyLoss(BaseLoss):
         from_logits: ``True`` for logits, ``False`` for probabilities.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, C, *spatial)` scores; target: :math:`(N, *spatial)` labels.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {SEGMENTATION_MODULE_SHAPE}
 
     Example:
         >>> loss = SegmentationCrossEntropyLoss(reduction="none")

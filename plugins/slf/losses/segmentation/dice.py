@@ -14,6 +14,7 @@ from torch import Tensor
 
 from ..base import BaseLoss, check_reduction, reduce_loss
 from ..registry import register
+from ..shared_docs import shared_sections
 from ._inputs import (
     Classes,
     check_classes,
@@ -63,6 +64,7 @@ def _dice(
     return 1 - (2 * (weights * intersection).sum(dim=1) + eps) / ((weights * union).sum(dim=1) + eps)
 
 
+@shared_sections
 def dice_loss(
     input: Tensor,
     target: Tensor,
@@ -103,9 +105,7 @@ def dice_loss(
         eps: smoothing :math:`\epsilon > 0`; makes an empty class predicted empty a perfect 0.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, C, *spatial)` with :math:`C \ge 2`; target: :math:`(N, *spatial)`.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {SEGMENTATION_SHAPE}
 
     Example:
         >>> probs = torch.tensor([[[0.4, 0.8, 0.9, 0.9], [0.6, 0.2, 0.1, 0.1]]])  # (N=1, C=2, 4 pixels)
@@ -123,6 +123,7 @@ def dice_loss(
     return reduce_loss(_dice(input, target, variant, check_classes(classes, "dice"), from_logits, eps), reduction)
 
 
+@shared_sections
 @register("dice", "segmentation")
 class DiceLoss(BaseLoss):
     r"""Generalized or soft Dice loss over label maps; see :func:`dice_loss`.
@@ -134,9 +135,7 @@ class DiceLoss(BaseLoss):
         eps: smoothing :math:`\epsilon > 0`.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
-    Shape:
-        - input: :math:`(N, C, *spatial)` scores; target: :math:`(N, *spatial)` labels.
-        - output: :math:`(N,)` for ``'none'``, else a scalar.
+    {SEGMENTATION_MODULE_SHAPE}
 
     Example:
         >>> target = torch.zeros(2, 8, 8, dtype=torch.long)
