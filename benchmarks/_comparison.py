@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from scipy import stats as scipy_stats
+from slf.train.common import mean_interval
 
 
 def summary(values: Sequence[float], digits: int = 2) -> str:
@@ -17,18 +18,14 @@ def summary(values: Sequence[float], digits: int = 2) -> str:
 
 def mean_and_half_width(values: Sequence[float], level: float = 0.95) -> Tuple[float, float]:
     """Mean and the half-width of its Student-t confidence interval, ``t_{(1+level)/2, n-1} s / sqrt(n)``
-    (half-width 0 for one value)."""
-    mean = statistics.fmean(values)
-    if len(values) < 2:
-        return mean, 0.0
-    half = scipy_stats.t.ppf((1 + level) / 2, len(values) - 1) * statistics.stdev(values) / len(values) ** 0.5
-    return mean, float(half)
+    (half-width 0 for one value; :func:`slf.train.common.mean_interval`, as the trainers' summaries)."""
+    mean, _, half = mean_interval(values, level)
+    return mean, half
 
 
 def mean_std_half(values: Sequence[float]) -> Tuple[float, float, float]:
     """Mean, sample standard deviation and the 95% confidence half-width over seeds."""
-    mean, half = mean_and_half_width(values)
-    return mean, statistics.stdev(values) if len(values) > 1 else 0.0, half
+    return mean_interval(values)
 
 
 def ci_cell(values: Sequence[float], digits: int = 3) -> str:
