@@ -77,6 +77,16 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     # the cone of the candidates' gradients, non-negative least squares), its weights averaged with beta.
     "cone": dict(T=0.001, beta=0.9, ref_beta=0.95, cone=True),
     "cone95": dict(T=0.001, beta=0.95, ref_beta=0.95, cone=True),
+    # The default with a held-out batch every 4th / 8th step only (the cost issue: the held-out forward is
+    # most of the recipe's overhead); ref_beta per refresh keeps the reference's horizon in steps (0.95^k)
+    # or keeps 0.95 per refresh (a k times longer horizon).
+    "i4": dict(T=0.001, beta=0.9, ref_beta=0.8145, margin=0.03, interval=4),
+    "i4b": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, interval=4),
+    "i8": dict(T=0.001, beta=0.9, ref_beta=0.6634, margin=0.03, interval=8),
+    # weight_beta: the weights themselves averaged over steps, so a switch of candidate comes gradually
+    # (Adam's second moments, fitted to one candidate's gradient size, meet the next one's slowly).
+    "wema9": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, weight_beta=0.9),
+    "wema97": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, weight_beta=0.97),
 }
 COLUMNS = (("mlp", "clean"), ("mlp", "sym0.4"), ("mlp", "pair0.4"), ("lenet", "clean"), ("lenet", "sym0.4"),
            ("lenet", "pair0.4"))
@@ -87,11 +97,13 @@ class AlignedMixture:
 
     def __init__(self, T: float, beta: float, ref_beta: float = 0.0, ref_batch: int = 128, interval: int = 1,
                  params: str = "head", margin: float = 0.0, balance: bool = False, grad_beta: float = 0.0,
-                 gate: Optional[float] = None, lcb: float = 0.0, cone: bool = False) -> None:
+                 gate: Optional[float] = None, lcb: float = 0.0, cone: bool = False,
+                 weight_beta: float = 0.0) -> None:
         self.candidates = [losses.build(name, task="classification", reduction="none") for name in CANDIDATES]
         self.T, self.beta, self.ref_beta, self.ref_batch, self.interval = T, beta, ref_beta, ref_batch, interval
         self.params, self.margin, self.balance, self.grad_beta, self.gate = params, margin, balance, grad_beta, gate
-        self.lcb, self.cone = lcb, cone
+        self.lcb, self.cone, self.weight_beta = lcb, cone, weight_beta
+        self.smoothed_weights: Optional[torch.Tensor] = None
         self.cone_weights = torch.nn.functional.one_hot(torch.tensor(0), len(CANDIDATES)).float()
         n = len(CANDIDATES)
         self.lead_squares = torch.zeros(n)
@@ -137,6 +149,10 @@ class AlignedMixture:
             self.norms = norms if self.observed == 0 else 0.9 * self.norms + 0.1 * norms
             self.observed += 1
         weights = self.weights()
+        if self.weight_beta:
+            self.smoothed_weights = weights if self.smoothed_weights is None else (
+                self.weight_beta * self.smoothed_weights + (1 - self.weight_beta) * weights)
+            weights = self.smoothed_weights
         coefficients = weights * self.norms[0] / self.norms.clamp_min(1e-8) if self.balance else weights
         self.weight_sum += weights
         if self.steps % 10 == 0:
