@@ -87,6 +87,9 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     # (Adam's second moments, fitted to one candidate's gradient size, meet the next one's slowly).
     "wema9": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, weight_beta=0.9),
     "wema97": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, weight_beta=0.97),
+    # The default with a smaller held-out batch each step (its forward is most of the recipe's cost).
+    "rb32": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, ref_batch=32),
+    "rb64": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, ref_batch=64),
 }
 COLUMNS = (("mlp", "clean"), ("mlp", "sym0.4"), ("mlp", "pair0.4"), ("lenet", "clean"), ("lenet", "sym0.4"),
            ("lenet", "pair0.4"))
