@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from scipy import stats as scipy_stats
-from slf.train.common import mean_interval
+from slf.intervals import mean_interval
 
 
 def summary(values: Sequence[float], digits: int = 2) -> str:
@@ -18,7 +18,7 @@ def summary(values: Sequence[float], digits: int = 2) -> str:
 
 def mean_and_half_width(values: Sequence[float], level: float = 0.95) -> Tuple[float, float]:
     """Mean and the half-width of its Student-t confidence interval, ``t_{(1+level)/2, n-1} s / sqrt(n)``
-    (half-width 0 for one value; :func:`slf.train.common.mean_interval`, as the trainers' summaries)."""
+    (half-width 0 for one value; :func:`slf.intervals.mean_interval`, as the trainers' summaries)."""
     mean, _, half = mean_interval(values, level)
     return mean, half
 

@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .atomic_file import atomic_destination
+from .intervals import mean_interval
 
 History = Sequence[Mapping[str, Any]]
 RunSource = Union[str, Path, Mapping[str, Any], History, Sequence[History]]
@@ -306,17 +307,9 @@ def plot_method_comparison(
     """
     if not scores:
         raise ValueError("no scores to plot")
-    from scipy import stats
-
     plt = _pyplot()
     labels = list(scores)
-    means, halves = [], []
-    for label in labels:
-        values = np.asarray(scores[label], dtype=float)
-        means.append(values.mean())
-        spread = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)) \
-            if len(values) > 1 else 0.0
-        halves.append(spread)
+    means, _, halves = (list(column) for column in zip(*(mean_interval(scores[label]) for label in labels)))
     fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(labels) + 2), 4))
     colors = ["tab:orange" if label.lower().startswith(("slf", "mils")) else "tab:blue" for label in labels]
     ax.bar(range(len(labels)), means, yerr=halves, capsize=3, color=colors)

@@ -14,12 +14,11 @@ from .classify import (
     train_classifier,
     write_run_plots,
 )
+from ..intervals import mean_interval, mean_std
 from .common import (
     format_table,
     format_top_weights,
-    mean_interval,
     mean_selection_weights,
-    mean_std,
     seed_everything,
     slf_run_record,
     thin_history,

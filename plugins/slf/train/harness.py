@@ -19,7 +19,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from .. import distributed
 from ..atomic_file import atomic_write_text
-from .common import RESULTS_FILE, mean_interval, mean_selection_weights
+from ..intervals import mean_interval
+from .common import RESULTS_FILE, mean_selection_weights
 
 # Settings that change how fast a run goes, not what it computes.
 NOT_COMPARED = ("seed", "num_threads")
