@@ -34,17 +34,23 @@ def ci_cell(values: Sequence[float], digits: int = 3) -> str:
     return f"{mean:.{digits}f} +- {half:.{digits}f}"
 
 
-def earlier_runs(path: Path, epochs: int, seeds: int, methods: Sequence[str]
-                 ) -> Tuple[Dict[str, List[Dict[str, Any]]], Optional[Dict[str, Any]]]:
-    """The runs of the methods *not* in ``methods`` from an earlier report, and its timing.
+def runs_to_fill(reuse: Optional[Path], epochs: int, seeds: int, methods: Sequence[str], report: Dict[str, Any]
+                 ) -> Dict[str, List[Dict[str, Any]]]:
+    """A host benchmark's runs before it trains: an empty list for each method of ``methods``, and from
+    an earlier report (``reuse``) the runs of the other methods, with its timing where ``report`` has none.
 
     Refuses a report made with other epochs or seeds: its runs would not be comparable.
     """
-    previous = json.loads(Path(path).read_text())
-    if (previous["epochs"], previous["seeds"]) != (epochs, seeds):
-        raise SystemExit(f"--reuse {path} has {previous['epochs']} epochs and {previous['seeds']} seeds; "
-                         f"this run asks for {epochs} and {seeds}")
-    return {m: r for m, r in previous["runs"].items() if m not in methods}, previous.get("timing")
+    runs: Dict[str, List[Dict[str, Any]]] = {}
+    if reuse:
+        previous = json.loads(Path(reuse).read_text())
+        if (previous["epochs"], previous["seeds"]) != (epochs, seeds):
+            raise SystemExit(f"--reuse {reuse} has {previous['epochs']} epochs and {previous['seeds']} seeds; "
+                             f"this run asks for {epochs} and {seeds}")
+        runs = {m: r for m, r in previous["runs"].items() if m not in methods}
+        report["timing"] = report.get("timing", previous.get("timing"))
+    runs.update({method: [] for method in methods})
+    return runs
 
 
 def paired_t_tests(scores: Dict[str, List[float]], baseline: str, unit: str, digits: int = 2) -> Dict[str, float]:

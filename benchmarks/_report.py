@@ -447,25 +447,39 @@ def _host_methods(runs: Dict[str, List[Dict[str, Any]]], stock: str, default: st
     return [(method, runs.get(method)) for method in order]
 
 
+def _host_rows(runs: Dict[str, List[Dict[str, Any]]], stock: str, default: str, labels: Dict[str, str],
+               metric: str, digits: int, cells: Callable[[List[Dict[str, Any]]], List[str]], columns: int
+               ) -> List[str]:
+    """A host table's rows (:func:`_host_methods` order): the method, its ``metric`` with its interval, p
+    against the stock loss over the same seeds, then ``cells(rows)``; a method not run gets blank cells."""
+    base = [r[metric] for r in runs[stock]]
+    lines = []
+    for method, rows in _host_methods(runs, stock, default):
+        label = labels.get(method, method)
+        if rows is None:
+            lines.append(f"| {label} | {NOT_RUN} |" + " |" * (columns - 2))
+            continue
+        values = [r[metric] for r in rows]
+        p = "-" if method == stock else _p(paired_p(values, base))
+        lines.append("| " + " | ".join([label, ci_cell(values, digits), p, *cells(rows)]) + " |")
+    return lines
+
+
 def translation(ctx: Context) -> Rendered:
     data = ctx.json("fairseq_slf.json")
     if data is None or "runs" not in data:
         return ctx.missing()
     runs = data["runs"]
-    base = [r["bleu"] for r in runs["label_smoothed"]]
-    lines = ["| criterion | test BLEU | p vs label smoothing | valid nll | weights at the end |",
-             "|---|---|---|---|---|"]
-    for method, rows in _host_methods(runs, "label_smoothed", FAIRSEQ_DEFAULT):
-        if rows is None:
-            lines.append(f"| {FAIRSEQ_LABELS.get(method, method)} | {NOT_RUN} | | | |")
-            continue
-        bleu = [r["bleu"] for r in rows]
+
+    def cells(rows: List[Dict[str, Any]]) -> List[str]:
         weights = rows[0].get("weights") or {}
         mean = [statistics.fmean(r["weights"][c] for r in rows) for c in weights]
-        lines.append(f"| {FAIRSEQ_LABELS.get(method, method)} | {ci_cell(bleu, 2)} | "
-                     f"{'-' if method == 'label_smoothed' else _p(paired_p(bleu, base))} | "
-                     f"{statistics.fmean(r['valid_nll_loss'] for r in rows):.2f} | "
-                     f"{_top_weights(list(weights), mean) if weights else ''} |")
+        return [f"{statistics.fmean(r['valid_nll_loss'] for r in rows):.2f}",
+                _top_weights(list(weights), mean) if weights else ""]
+
+    lines = ["| criterion | test BLEU | p vs label smoothing | valid nll | weights at the end |",
+             "|---|---|---|---|---|",
+             *_host_rows(runs, "label_smoothed", FAIRSEQ_DEFAULT, FAIRSEQ_LABELS, "bleu", 2, cells, 5)]
     default_rows = runs.get(FAIRSEQ_DEFAULT, [])
     # The weights over training where the run's log gave them, else the last epoch's.
     weights = _mean_weights(default_rows) or _mean_weights([{"mean_weights": r["weights"]} for r in default_rows
@@ -506,20 +520,13 @@ def detection(ctx: Context) -> Rendered:
     if data is None or "runs" not in data:
         return ctx.missing()
     runs = data["runs"]
-    stock = [r["mAP"] for r in runs["stock"]]
+
+    def cells(rows: List[Dict[str, Any]]) -> List[str]:
+        return [", ".join(f"{statistics.fmean(r['mean_lambdas'][part] for r in rows):.2f}"
+                          for part in rows[0].get("mean_lambdas", ()))]
+
     lines = ["| head | val mAP@0.5 | p vs stock | lambdas, mean over training (cls, obj, noobj, xy, wh) |",
-             "|---|---|---|---|"]
-    for method, rows in _host_methods(runs, "stock", MMDET_DEFAULT):
-        if rows is None:
-            lines.append(f"| {MMDET_LABELS.get(method, method)} | {NOT_RUN} | | |")
-            continue
-        maps = [r["mAP"] for r in rows]
-        lambdas = ""
-        if "mean_lambdas" in rows[0]:
-            lambdas = ", ".join(f"{statistics.fmean(r['mean_lambdas'][part] for r in rows):.2f}"
-                                for part in rows[0]["mean_lambdas"])
-        lines.append(f"| {MMDET_LABELS.get(method, method)} | {ci_cell(maps, 4)} | "
-                     f"{'-' if method == 'stock' else _p(paired_p(maps, stock))} | {lambdas} |")
+             "|---|---|---|---|", *_host_rows(runs, "stock", MMDET_DEFAULT, MMDET_LABELS, "mAP", 4, cells, 4)]
     # The default's weights as shares of the lambdas' total (no part is a single loss of its own).
     lambdas = _mean_weights([{"mean_weights": r["mean_lambdas"]} for r in runs.get(MMDET_DEFAULT, [])
                              if r.get("mean_lambdas")])

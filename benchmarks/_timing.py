@@ -6,12 +6,30 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
 import torch
 from torch import nn
 
 from slf import StochasticLoss
+
+
+def add_step_timing_options(parser: argparse.ArgumentParser, rounds: int) -> None:
+    """The options of a benchmark that times one model's training steps on a synthetic batch:
+    ``--steps`` (interleaved rounds), ``--warmup``, ``--batch-size``, ``--threads``, ``--model``."""
+    parser.add_argument("--steps", type=int, default=rounds, help="interleaved rounds")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model", default="lenet")
+
+
+def synthetic_mnist_batch(args: argparse.Namespace) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Set torch's threads from ``args.threads``, seed it, and draw one MNIST-shaped batch
+    (``args.batch_size`` images of 1 x 28 x 28, labels in 0-9)."""
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    return torch.randn(args.batch_size, 1, 28, 28), torch.randint(0, 10, (args.batch_size,))
 
 
 def interleaved_times(steps: Mapping[str, Callable[[], float]], rounds: int, warmup: int) -> Dict[str, List[float]]:

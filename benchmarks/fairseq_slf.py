@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from slf.stochastic_loss import DEFAULT_MODE
 
-from _comparison import earlier_runs, paired_t_tests, recipe_signature, summary
+from _comparison import paired_t_tests, recipe_signature, runs_to_fill, summary
 from _timing import interleaved_times, median_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,11 +216,7 @@ def main() -> None:
               f"slf joint {timing['slf_joint_wps']:.0f}; ratio slf / label_smoothed {timing['ratio']:.3f} "
               f"(goal >= 0.95), joint / label_smoothed {timing['ratio_joint']:.3f}")
     if not args.skip_training:
-        runs: Dict[str, List[Dict[str, Any]]] = {}
-        if args.reuse:
-            runs, timing = earlier_runs(args.reuse, args.epochs, args.seeds, args.methods)
-            report["timing"] = report.get("timing", timing)
-        runs.update({method: [] for method in args.methods})
+        runs = runs_to_fill(args.reuse and Path(args.reuse), args.epochs, args.seeds, args.methods, report)
         jobs = [(method, seed) for seed in range(1, args.seeds + 1) for method in args.methods]
         threads = None if args.workers == 1 else max(1, (os.cpu_count() or 1) // args.workers)
 

@@ -24,7 +24,7 @@ import torch
 from slf import MILS, losses
 from slf.models import build_model
 
-from _timing import interleaved_times, median_ratio, write_timing_json
+from _timing import add_step_timing_options, interleaved_times, median_ratio, synthetic_mnist_batch, write_timing_json
 
 
 def make_plain(inputs: torch.Tensor, targets: torch.Tensor, model_name: str) -> Callable[[], float]:
@@ -63,19 +63,12 @@ def make_mils(inputs: torch.Tensor, targets: torch.Tensor, model_name: str, rate
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=300, help="interleaved rounds")
-    parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--model", default="lenet")
+    add_step_timing_options(parser, rounds=300)
     parser.add_argument("--aux", default="multi_margin", help="comma-separated auxiliary losses")
     parser.add_argument("--rates", default="0.01,0.1")
     parser.add_argument("--out", type=Path, default=Path("runs/mils_overhead"))
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    inputs = torch.randn(args.batch_size, 1, 28, 28)
-    targets = torch.randint(0, 10, (args.batch_size,))
+    inputs, targets = synthetic_mnist_batch(args)
     aux = args.aux.split(",")
     steps: Dict[str, Callable[[], float]] = {"primary only": make_plain(inputs, targets, args.model)}
     for rate in (float(r) for r in args.rates.split(",")):

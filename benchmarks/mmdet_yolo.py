@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 from tqdm import tqdm
 
-from _comparison import cached_run, earlier_runs, paired_t_tests, summary
+from _comparison import cached_run, paired_t_tests, runs_to_fill, summary
 from _timing import interleaved_times, median_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,11 +223,7 @@ def main() -> None:
               f"(goal <= 1.02), literal/stock {timing['ratio_literal']:.4f}")
 
     if not args.skip_training:
-        runs: Dict[str, List[Dict[str, Any]]] = {}
-        if args.reuse:
-            runs, timing = earlier_runs(Path(args.reuse), args.epochs, args.seeds, args.methods)
-            report["timing"] = report.get("timing", timing)
-        runs.update({method: [] for method in args.methods})
+        runs = runs_to_fill(args.reuse and Path(args.reuse), args.epochs, args.seeds, args.methods, report)
         jobs = [(method, seed) for seed in range(args.seeds) for method in args.methods]
         for method, seed in tqdm(jobs, desc="training runs"):
             # Runs are seeded and repeat exactly, so a finished one is read back (an interrupted benchmark resumes).

@@ -20,25 +20,19 @@ from torch import nn
 from slf import HeldOut, StochasticLoss
 from slf.models import build_model
 
-from _timing import interleaved_times, median_ratio, timed_training_step, write_timing_json
+from _timing import (add_step_timing_options, interleaved_times, median_ratio, synthetic_mnist_batch,
+                     timed_training_step, write_timing_json)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--model", default="lenet")
+    add_step_timing_options(parser, rounds=200)
     parser.add_argument("--samples", type=int, default=3, help="K")
     parser.add_argument("--candidates", default="ce,mse,mae,hinge,cosine,bce")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     parser.add_argument("--out", type=Path, default=Path("runs/step_overhead"))
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    inputs = torch.randn(args.batch_size, 1, 28, 28)
-    targets = torch.randint(0, 10, (args.batch_size,))
+    inputs, targets = synthetic_mnist_batch(args)
     names = args.candidates.split(",")
     held_out = [(torch.randn(args.batch_size, 1, 28, 28), torch.randint(0, 10, (args.batch_size,)))]
     variants = {

@@ -32,7 +32,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -42,6 +42,7 @@ from torch.optim.swa_utils import update_bn
 from slf import StochasticLoss, distributed, losses
 from slf.train.classify import batches, build_optimizer, loss_parameters_for_optimizer
 from slf.train.harness import interval_cell, run_seeds, summarize_seeds
+from slf.train.settings import TrainingSettings
 from slf.train.common import (format_table, format_top_weights, load_run_results, seed_everything, slf_run_record,
                               top_weight)
 
@@ -73,8 +74,11 @@ SIMILARITY_EPS = 1e-6
 
 
 @dataclass
-class DACConfig:
+class DACConfig(TrainingSettings):
     """Everything one DAC run needs; stored verbatim in ``results.json``.
+
+    The optimiser (DAC's RMSprop by default), seed (also of the imbalanced subset and the loss's
+    noise), device and threads are the fields of :class:`slf.train.settings.TrainingSettings`.
 
     Attributes:
         data: ``'mnist5k'``, ``'digits'``, ``'cifar10:PATH'``, ``'imagenet10:PATH'`` or
@@ -98,11 +102,7 @@ class DACConfig:
         epochs_per_round: passes over the images in each round.
         augment: DAC's random rotation / shift / zoom of each training batch.
         optimizer: ``'rmsprop'`` (DAC), ``'adam'`` or ``'sgd'``.
-        lr, momentum, weight_decay: the optimiser's settings.
         batch_size: images per mini-batch (B; B(B-1) pairs).
-        seed: seeds torch, numpy and random, the imbalanced subset and the loss's noise.
-        device: torch device.
-        num_threads: CPU threads for torch (``None``: torch's default).
         eval_batch_size: batch size when computing every image's cluster.
 
     Example:
@@ -129,13 +129,8 @@ class DACConfig:
     epochs_per_round: int = 1
     augment: bool = True
     optimizer: str = "rmsprop"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
+    optimizers: ClassVar[Tuple[str, ...]] = OPTIMIZERS
     batch_size: int = 128
-    seed: int = 0
-    device: str = "cpu"
-    num_threads: Optional[int] = None
     eval_batch_size: int = 1024
 
     def __post_init__(self) -> None:
@@ -153,8 +148,7 @@ class DACConfig:
             if unknown or not self.slf_candidates:
                 raise ValueError(f"SLF candidates {unknown or '(none)'} are not pairwise losses; valid choices: "
                                  f"{', '.join(pairwise)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; valid choices: {', '.join(OPTIMIZERS)}")
+        self.check_training_settings()
         if self.num_clusters is not None and self.num_clusters < 2:
             raise ValueError(f"num_clusters (k) must be >= 2, got {self.num_clusters}")
         if self.min_retention is not None and not 0.0 < self.min_retention <= 1.0:
@@ -426,7 +420,7 @@ def write_cluster_plots(run_dir: Union[str, Path]) -> List[Path]:
         >>> write_cluster_plots("runs/dac/slf-joint")  # doctest: +SKIP
         [PosixPath('runs/dac/slf-joint/metrics.png'), ...]
     """
-    from slf.plots import plot_confusion_matrix, plot_curves, plot_selection_weights
+    from slf.plots import plot_confusion_matrix, plot_curves, plot_run_weights
 
     run_dir = Path(run_dir)
     results = load_run_results(run_dir, "slf cluster")
@@ -439,10 +433,7 @@ def write_cluster_plots(run_dir: Union[str, Path]) -> List[Path]:
     paths = [plot_curves(curves, run_dir / "metrics.png", ylabel="score", xlabel="round", title=title),
              plot_confusion_matrix(confusion, class_names[:len(confusion)], run_dir / "confusion.png",
                                    title=f"{title}: true class by assigned cluster ({len(runs)} seeds)")]
-    if any(run.get("weights_history") for run in runs):
-        paths.append(plot_selection_weights(results, None, run_dir / "selection_weights.png",
-                                            title=f"selection weights: {title}"))
-    return paths
+    return paths + plot_run_weights(results, run_dir, title)
 
 
 def run_cluster(cfg: DACConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True,

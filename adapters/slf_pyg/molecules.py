@@ -46,9 +46,9 @@ import torch
 from torch_geometric.data import InMemoryDataset
 
 if TYPE_CHECKING:
-    from torch_geometric.data import Data
+    from torch_geometric.data import Batch, Data
 
-__all__ = ["MOLECULE_DATASETS", "Chembl2321810", "FreeSolv", "molecule_dataset", "smiles_to_graphs"]
+__all__ = ["MOLECULE_DATASETS", "Chembl2321810", "FreeSolv", "example_batch", "molecule_dataset", "smiles_to_graphs"]
 
 
 def smiles_to_graphs(smiles: Sequence[str], ids: Sequence[str], targets: Sequence[float | str]) -> list[Data]:
@@ -169,6 +169,20 @@ class _SmilesDataset(InMemoryDataset):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self)})"
+
+
+def example_batch() -> Batch:
+    """Ethanol and phenol (targets 1 and 2) as one PyG ``Batch``: the input of the models' examples.
+
+    Example:
+        >>> batch = example_batch()
+        >>> batch.num_graphs, batch.x.shape[1]
+        (2, 9)
+    """
+    from torch_geometric.data import Batch
+
+    return Batch.from_data_list(smiles_to_graphs(["CCO", "c1ccccc1O"], ids=["a", "b"], targets=[1.0, 2.0]))
+
 
 
 def _chembl_dir() -> str:

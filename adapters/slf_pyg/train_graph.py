@@ -40,10 +40,11 @@ from torch import Tensor, nn
 
 from slf import HeldOut, distributed, losses
 from slf.stochastic_loss import DEFAULT_MODE, MODES as SLF_MODES
-from slf.train.common import (format_table, format_top_weights, load_run_results, seed_everything, slf_run_record,
+from slf.train.common import (format_table, format_top_weights, load_run_results, run_setup, slf_run_record,
                               top_weight)
 from slf.train.classify import build_optimizer, loss_parameters_for_optimizer
 from slf.train.harness import interval_cell, run_seeds, summarize_seeds
+from slf.train.settings import TrainingSettings
 
 from .graph_data import GraphSplits, load_graph_data, parse_graph_data
 from .splits import SPLITS
@@ -66,8 +67,11 @@ TRAINER = "graph_regression"
 
 
 @dataclass
-class GraphRegressionConfig:
+class GraphRegressionConfig(TrainingSettings):
     """Everything one graph regression run needs; stored verbatim in ``results.json``.
+
+    The optimiser, seed (also of the batch order and a random split), device and threads are the
+    fields of :class:`slf.train.settings.TrainingSettings`.
 
     Attributes:
         data: ``'chembl2321810'``, ``'freesolv'`` or ``'dpp4:PATH'`` (:mod:`slf_pyg.graph_data`).
@@ -87,12 +91,8 @@ class GraphRegressionConfig:
         slf_decision_lr: the decision network's learning rate (validation mode; ``None``: the default).
         slf_decision_input: ``'prediction'`` or ``'prediction+embedding'``.
         slf_options: further ``StochasticLoss`` arguments, e.g. ``{'validation_interval': 2}``.
-        optimizer, lr, momentum, weight_decay: the model's optimizer (``'adam'`` or ``'sgd'``).
         batch_size: graphs per training batch (also the held-out batch in validation mode).
         epochs: passes over the training split.
-        seed: seeds torch, numpy and random, the batch order and a random split.
-        device: torch device.
-        num_threads: CPU threads for torch (``None``: torch's default).
         max_train_samples: train on this many training graphs (``None``: all).
         eval_batch_size: graphs per evaluation batch.
         dpp4_k, dpp4_min_nonzero: the descriptor graph's neighbours and rare-descriptor filter.
@@ -124,15 +124,8 @@ class GraphRegressionConfig:
     slf_decision_lr: Optional[float] = None
     slf_decision_input: str = "prediction"
     slf_options: Dict[str, Any] = field(default_factory=dict)
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
     batch_size: int = 64
     epochs: int = 30
-    seed: int = 0
-    device: str = "cpu"
-    num_threads: Optional[int] = None
     max_train_samples: Optional[int] = None
     eval_batch_size: int = 256
     dpp4_k: int = 8
@@ -161,13 +154,10 @@ class GraphRegressionConfig:
         if unknown or not self.slf_candidates:
             raise ValueError(f"slf_candidates {list(self.slf_candidates)}: unknown {unknown}; valid choices: "
                              f"{losses.available('regression')}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        self.check_training_settings()
         for name in ("epochs", "batch_size", "slf_samples", "eval_batch_size", "hidden_channels", "num_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
 
     @property
     def is_slf(self) -> bool:
@@ -307,12 +297,7 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
 
     from .models import build_model
 
-    previous_threads = torch.get_num_threads()
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    try:
-        seed_everything(cfg.seed)
-        distributed.init_from_environment(cfg.device)
+    with run_setup(cfg.seed, cfg.device, cfg.num_threads):
         world = distributed.world_size()
         device = distributed.local_device(cfg.device)
         if data is None:
@@ -403,8 +388,6 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
                 best = (score, epoch, test)
             bar.set_postfix({"loss": f"{result['train_loss'][-1]:.4f}", "val R2": f"{val['r2']:.3f}"}, refresh=True)
         bar.close()
-    finally:
-        torch.set_num_threads(previous_threads)
 
     result.update(
         trainer=TRAINER,
@@ -474,7 +457,7 @@ def write_graph_plots(run_dir: Union[str, Path]) -> List[Path]:
         >>> write_graph_plots("runs/graph/slf-validation")  # doctest: +SKIP
         [PosixPath('runs/graph/slf-validation/r2.png'), ...]
     """
-    from slf.plots import plot_curves, plot_parity, plot_selection_weights
+    from slf.plots import plot_curves, plot_parity, plot_run_weights
 
     run_dir = Path(run_dir)
     results = load_run_results(run_dir, "slf graph")
@@ -485,10 +468,7 @@ def write_graph_plots(run_dir: Union[str, Path]) -> List[Path]:
              plot_parity([run["test_targets"] for run in runs], [run["test_predictions"] for run in runs],
                          [f"seed {run['seed']}: R² {run['final']['r2']:.3f}" for run in runs],
                          run_dir / "parity.png", title=f"test set: {title}")]
-    if any(run.get("weights_history") for run in runs):
-        paths.append(plot_selection_weights(results, None, run_dir / "selection_weights.png",
-                                            title=f"selection weights: {title}"))
-    return paths
+    return paths + plot_run_weights(results, run_dir, title)
 
 
 def run_graph(cfg: GraphRegressionConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True,

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from .align_learner import AlignmentLearner
 from .held_out import HeldOut
+from .part_attribute import part_attribute
 
 
 class AlignModeMethods:
@@ -129,16 +130,14 @@ class AlignModeMethods:
         """Whether a :meth:`reference_pass` is active (calls set the reference, train nothing)."""
         return isinstance(self.learner, AlignmentLearner) and self.learner.in_reference_pass
 
-    @property
-    def reference_source(self) -> str:
-        """Where ``align`` mode's reference came from last: ``'none'``, ``'held_out'``, ``'host'`` or
-        ``'previous_batch'`` (``'none'`` in the learned modes)."""
-        return self.learner.reference_source if isinstance(self.learner, AlignmentLearner) else "none"
+    reference_source = part_attribute(
+        "learner.reference_source",
+        "Where ``align`` mode's reference came from last: ``'none'``, ``'held_out'``, ``'host'`` or "
+        "``'previous_batch'`` (``'none'`` in the learned modes).", when=AlignmentLearner, otherwise="none")
 
-    @property
-    def held_out(self) -> Optional[HeldOut]:
-        """The held-out batches ``align`` mode draws its reference from, if any."""
-        return self.learner.held_out if isinstance(self.learner, AlignmentLearner) else None
+    held_out = part_attribute("learner.held_out",
+                              "The held-out batches ``align`` mode draws its reference from, if any.",
+                              when=AlignmentLearner)
 
     @property
     def last_layer(self) -> Optional[List[nn.Parameter]]:

@@ -152,11 +152,8 @@ class GradientAlignment(nn.Module):
     :func:`layer_key`): a loss called once per output layer (mmdet's YOLOv3 calls its
     ``loss_cls`` once per feature level) compares each call's gradients with that layer's
     reference, and the cosine of a step is taken over all its layers together,
-    :math:`s_i = \sum_l \langle g_i^l, u^l
-angle / \sqrt{\sum_l \lVert g_i^l
-Vert^2
-    \sum_l \lVert u^l
-Vert^2}`.
+    :math:`s_i = \sum_l \langle g_i^l, u^l \rangle / \sqrt{\sum_l \lVert g_i^l \rVert^2
+    \sum_l \lVert u^l \rVert^2}`.
 
     Args:
         num_candidates: n.
@@ -164,8 +161,7 @@ Vert^2}`.
             about 0.01-0.3 between candidates, so the default 1e-3 is close to picking the
             best-aligned candidate while two of nearly equal score share the weight.
         momentum: :math:`\beta` of the scores' moving average (0: the last step only).
-        reference_momentum: :math:`
-ho` of the reference gradient's moving average over
+        reference_momentum: :math:`\rho` of the reference gradient's moving average over
             held-out batches (0: the last batch only).
         interval: draw a new held-out batch for the reference every this many steps.
         prior: positive weights :math:`\pi` (normalised; default uniform), the start and

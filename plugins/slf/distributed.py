@@ -26,6 +26,16 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 
+def in_process_group() -> bool:
+    """Whether ``torch.distributed`` has a default group in this process.
+
+    Example:
+        >>> in_process_group()
+        False
+    """
+    return dist.is_available() and dist.is_initialized()
+
+
 def world_size() -> int:
     """The number of processes in the default group, 1 when not distributed.
 
@@ -33,9 +43,7 @@ def world_size() -> int:
         >>> world_size()
         1
     """
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size()
-    return 1
+    return dist.get_world_size() if in_process_group() else 1
 
 
 def rank() -> int:
@@ -45,9 +53,7 @@ def rank() -> int:
         >>> rank()
         0
     """
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank()
-    return 0
+    return dist.get_rank() if in_process_group() else 0
 
 
 def _on_backend_device(tensor: Tensor) -> Tensor:
@@ -159,7 +165,7 @@ def init_from_environment(device: str = "cpu") -> bool:
         >>> init_from_environment("cpu")  # not under torchrun
         False
     """
-    if dist.is_available() and dist.is_initialized():
+    if in_process_group():
         return world_size() > 1
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False

@@ -113,6 +113,21 @@ def plot_selection_weights(
     return _save(fig, plt, path)
 
 
+def plot_run_weights(results: Mapping[str, Any], run_dir: Union[str, Path], title: str) -> List[Path]:
+    """``run_dir/selection_weights.png`` where the run's seeds recorded selection weights (an SLF
+    run); nothing for a single loss. The trainers' plot writers end with it.
+
+    Example:
+        >>> import tempfile
+        >>> plot_run_weights({"runs": [{"seed": 0, "final": {}}]}, tempfile.mkdtemp(), "ce on digits")
+        []
+    """
+    if not any(run.get("weights_history") for run in results["runs"]):
+        return []
+    return [plot_selection_weights(results, None, Path(run_dir) / "selection_weights.png",
+                                   title=f"selection weights: {title}")]
+
+
 def _draw_weights(ax: Any, plt: Any, histories: Sequence[History], names: Optional[Sequence[str]]) -> str:
     """Draw one panel of selection weights on ``ax``; returns the panel's default title."""
     steps, weights = _aligned(histories)

@@ -46,6 +46,7 @@ from .lookahead_learner import LookaheadLearner, check_lookahead_options
 from .loss_options import route_options
 from .losses.base import SLF_TASKS, check_classification_inputs, check_same_shape_inputs, reduce_loss
 from .normalization import ScaleNormalization
+from .part_attribute import part_attribute
 from .sampler import GumbelSampler
 from .selection_record import SelectionRecord
 from .validation_mode import ValidationModeMethods
@@ -267,50 +268,22 @@ class StochasticLoss(AlignModeMethods, LearnedModeMethods, ValidationModeMethods
         """The temperature at the current step."""
         return self.sampler.schedule(self.step)
 
-    @property
-    def fused(self) -> bool:
-        """Whether the paper's classification candidates are evaluated in one autograd node."""
-        return self.candidates.fused
-
-    @property
-    def num_samples(self) -> int:
-        """K, the Gumbel-Softmax samples averaged per weight vector."""
-        return self.sampler.num_samples
-
-    @property
-    def normalize(self) -> Optional[str]:
-        """The scale normalisation of the candidate losses (``None`` or ``'mean'``)."""
-        return self.normalization.kind
-
-    @property
-    def loss_floor(self) -> Tensor:
-        """Each candidate's lower bound :math:`m_i`, shape ``(n,)``."""
-        return self.normalization.loss_floor
-
-    @property
-    def loss_scale(self) -> Tensor:
-        """The running scale of each candidate (``normalize='mean'``), shape ``(n,)``."""
-        return self.normalization.loss_scale
-
-    @property
-    def history(self) -> List[Dict[str, Any]]:
-        """Rows ``{'step', 'weights', 'tau'}``: the mean weights every ``history_interval`` steps."""
-        return self.record.history
-
-    @property
-    def weights(self) -> Tensor:
-        """Mean selection weight per candidate in the last forward pass, shape ``(n,)``."""
-        return self.record.last_weights
-
-    @property
-    def mean_weights(self) -> Tensor:
-        """Mean selection weight per candidate over all training steps so far."""
-        return self.record.mean_weights
-
-    @property
-    def selection_frequency(self) -> Tensor:
-        """How often each candidate had the largest weight (per batch or per sample)."""
-        return self.record.selection_frequency
+    fused = part_attribute("candidates.fused",
+                           "Whether the paper's classification candidates are evaluated in one autograd node.")
+    num_samples = part_attribute("sampler.num_samples", "K, the Gumbel-Softmax samples averaged per weight vector.")
+    normalize = part_attribute("normalization.kind",
+                               "The scale normalisation of the candidate losses (``None`` or ``'mean'``).")
+    loss_floor = part_attribute("normalization.loss_floor", "Each candidate's lower bound :math:`m_i`, shape ``(n,)``.")
+    loss_scale = part_attribute("normalization.loss_scale",
+                                "The running scale of each candidate (``normalize='mean'``), shape ``(n,)``.")
+    history = part_attribute("record.history",
+                             "Rows ``{'step', 'weights', 'tau'}``: the mean weights every ``history_interval`` steps.")
+    weights = part_attribute("record.last_weights",
+                             "Mean selection weight per candidate in the last forward pass, shape ``(n,)``.")
+    mean_weights = part_attribute("record.mean_weights",
+                                  "Mean selection weight per candidate over all training steps so far.")
+    selection_frequency = part_attribute("record.selection_frequency",
+                                         "How often each candidate had the largest weight (per batch or per sample).")
 
     def trainable_with_model(self) -> bool:
         """Whether this loss's parameters belong in the model's optimizer.

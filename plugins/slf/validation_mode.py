@@ -11,6 +11,13 @@ from torch import Tensor, nn
 
 from .lookahead import coefficients_from_derivatives, decision_hypergradient
 from .lookahead_learner import LookaheadLearner
+from .part_attribute import part_attribute
+
+
+
+def _learner_setting(path: str, what: str) -> property:
+    """A setting of the look-ahead learner, read as a property of the loss (None in the other modes)."""
+    return part_attribute(path, f"Validation mode: {what} (None in the other modes).", when=LookaheadLearner)
 
 
 class ValidationModeMethods:
@@ -119,22 +126,7 @@ class ValidationModeMethods:
         """Validation mode: the decision network's own optimizer."""
         return self._lookahead_learner("decision_optimizer").optimizer
 
-    @property
-    def lookahead(self) -> Optional[str]:
-        """Validation mode: ``'first_order'`` or ``'exact'`` (None in the other modes)."""
-        return self.learner.lookahead if isinstance(self.learner, LookaheadLearner) else None
-
-    @property
-    def lookahead_lr(self) -> Optional[float]:
-        """Validation mode: the look-ahead step size (None in the other modes)."""
-        return self.learner.lookahead_lr if isinstance(self.learner, LookaheadLearner) else None
-
-    @property
-    def hypergradient(self) -> Optional[str]:
-        """Validation mode: ``'inner'`` or ``'cosine'`` (None in the other modes)."""
-        return self.learner.hypergradient if isinstance(self.learner, LookaheadLearner) else None
-
-    @property
-    def validation_interval(self) -> Optional[int]:
-        """Validation mode: v is updated every this many steps (None in the other modes)."""
-        return self.learner.interval if isinstance(self.learner, LookaheadLearner) else None
+    lookahead = _learner_setting("learner.lookahead", "``'first_order'`` or ``'exact'``")
+    lookahead_lr = _learner_setting("learner.lookahead_lr", "the look-ahead step size")
+    hypergradient = _learner_setting("learner.hypergradient", "``'inner'`` or ``'cosine'``")
+    validation_interval = _learner_setting("learner.interval", "v is updated every this many steps")

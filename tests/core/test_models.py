@@ -10,13 +10,7 @@ from slf.models import MODEL_CHOICES, BasicBlock, CifarResNet, LeNet, build_mode
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8)]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: a second thread only adds synchronisation, and on a busy CI machine a lot.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")

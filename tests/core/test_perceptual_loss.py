@@ -20,12 +20,7 @@ from slf.losses.image import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def small_net(in_channels: int = 3, seed: int = 0) -> nn.Sequential:

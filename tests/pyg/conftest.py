@@ -25,6 +25,17 @@ def pyg_chembl_rows() -> list[tuple[str, str, float]]:
 
 
 @pytest.fixture(scope="session")
+def pyg_dataset_root(tmp_path_factory):
+    """One cache folder with both molecule datasets (CHEMBL2321810, FreeSolv) built once, the PyG way."""
+    from slf_pyg.molecules import Chembl2321810, FreeSolv
+
+    root = tmp_path_factory.mktemp("pyg_molecules")
+    Chembl2321810(root, log=False)
+    FreeSolv(root, log=False)
+    return root
+
+
+@pytest.fixture(scope="session")
 def pyg_merck_sample(pyg_chembl_rows) -> dict:
     """60 real molecules x 40 rdkit count descriptors, in the Merck layout's pieces.
 

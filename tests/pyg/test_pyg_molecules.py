@@ -16,15 +16,6 @@ from slf_pyg.molecules import (
 pytestmark = pytest.mark.pyg
 
 
-@pytest.fixture(scope="module")
-def pyg_dataset_root(tmp_path_factory):
-    """One cache folder with both datasets built once."""
-    root = tmp_path_factory.mktemp("pyg_molecules")
-    Chembl2321810(root, log=False)
-    FreeSolv(root, log=False)
-    return root
-
-
 def test_chembl2321810(pyg_dataset_root, pyg_chembl_rows):
     ds = Chembl2321810(pyg_dataset_root, log=False)
     assert len(ds) == 1017 == len(pyg_chembl_rows)

@@ -11,7 +11,6 @@ from slf import StochasticLoss
 from slf.cli import main
 from slf.lookahead import decision_hypergradient, directional_derivative
 from slf_pyg.graph_data import load_graph_data, parse_graph_data
-from slf_pyg.molecules import Chembl2321810
 from slf_pyg.splits import murcko_scaffold, random_split, scaffold_split
 from slf_pyg.train_graph import (
     GraphRegressionConfig,
@@ -25,10 +24,8 @@ pytestmark = pytest.mark.pyg
 
 
 @pytest.fixture(scope="module")
-def pyg_graph_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pyg_train")
-    Chembl2321810(root, log=False)
-    return str(root)
+def pyg_graph_root(pyg_dataset_root):
+    return str(pyg_dataset_root)
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ only its graph convolution (one PyG layer) and how that layer reads the edges.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 import torch
@@ -63,8 +64,9 @@ class GraphRegressor(torch.nn.Module):
     (the 3 bond categories of molecules) is not a weight, so those layers then see an
     unweighted graph. Only :class:`~slf_pyg.models.ECCRegressor` reads every column.
 
-    Subclasses set ``self.convs`` (``num_layers`` layers, ``H -> H``) and may override
-    :meth:`conv` to choose what each layer reads.
+    Subclasses name their layer in ``conv_type`` (called as ``conv_type(H, H)`` for each of
+    the ``num_layers`` layers) or set ``self.convs`` themselves (layers with options of
+    their own), and may override :meth:`conv` to choose what each layer reads.
 
     Args:
         in_channels: node feature columns (9 for molecules, 1 for descriptor signals).
@@ -83,9 +85,8 @@ class GraphRegressor(torch.nn.Module):
     Example:
         A model is a subclass that fills ``self.convs``; here with PyG's ``GINConv``:
 
-        >>> from torch_geometric.data import Batch
         >>> from torch_geometric.nn import GINConv
-        >>> from slf_pyg.molecules import smiles_to_graphs
+        >>> from slf_pyg.molecules import example_batch
         >>> class GIN(GraphRegressor):
         ...     def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 3) -> None:
         ...         super().__init__(in_channels, hidden_channels, num_layers)
@@ -93,8 +94,7 @@ class GraphRegressor(torch.nn.Module):
         ...             GINConv(torch.nn.Linear(hidden_channels, hidden_channels)) for _ in range(num_layers))
         ...     def conv(self, layer, x, edge_index, edge_weight, edge_attr):
         ...         return layer(x, edge_index)  # GINConv takes no edge weight
-        >>> batch = Batch.from_data_list(smiles_to_graphs(["CCO", "c1ccccc1O"], ids=["a", "b"],
-        ...                                               targets=[1.0, 2.0]))
+        >>> batch = example_batch()
         >>> model = GIN(in_channels=9, hidden_channels=16)
         >>> pred, z = model(batch, return_embedding=True)
         >>> pred.shape, z.shape
@@ -102,6 +102,7 @@ class GraphRegressor(torch.nn.Module):
     """
 
     needs_edge_attr: ClassVar[bool] = False
+    conv_type: ClassVar[Callable[[int, int], torch.nn.Module] | None] = None
 
     def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 3,
                  edge_dim: int | None = None, dropout: float = 0.0, batch_norm: bool = True) -> None:
@@ -116,12 +117,14 @@ class GraphRegressor(torch.nn.Module):
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.dropout = float(dropout)
         self.encoder = torch.nn.Linear(in_channels, hidden_channels)
-        self.convs = torch.nn.ModuleList()  # filled by the subclass
+        self.convs = torch.nn.ModuleList()  # filled last (below, or by the subclass): the seeded draws keep their order
         self.batch_norm = bool(batch_norm)
         self.norms = torch.nn.ModuleList(
             torch.nn.BatchNorm1d(hidden_channels) if batch_norm else torch.nn.Identity() for _ in range(num_layers))
         self.lin1 = torch.nn.Linear(2 * hidden_channels, hidden_channels)
         self.lin2 = torch.nn.Linear(hidden_channels, 1)
+        if self.conv_type is not None:
+            self.convs.extend(self.conv_type(hidden_channels, hidden_channels) for _ in range(num_layers))
 
     def reset_parameters(self) -> None:
         r"""Resets all learnable parameters of the module."""

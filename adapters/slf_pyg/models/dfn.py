@@ -36,10 +36,8 @@ class DFNRegressor(GraphRegressor):
         heads: :math:`M`, the number of filters a neighbour is softly assigned to.
 
     Example:
-        >>> from torch_geometric.data import Batch
-        >>> from slf_pyg.molecules import smiles_to_graphs
-        >>> batch = Batch.from_data_list(smiles_to_graphs(["CCO", "c1ccccc1O"], ids=["a", "b"],
-        ...                                               targets=[1.0, 2.0]))
+        >>> from slf_pyg.molecules import example_batch
+        >>> batch = example_batch()
         >>> DFNRegressor(in_channels=9, hidden_channels=16, heads=2)(batch).shape
         torch.Size([2])
     """

@@ -43,10 +43,8 @@ class ECCRegressor(GraphRegressor):
             one with a different number of columns.
 
     Example:
-        >>> from torch_geometric.data import Batch
-        >>> from slf_pyg.molecules import smiles_to_graphs
-        >>> batch = Batch.from_data_list(smiles_to_graphs(["CCO", "c1ccccc1O"], ids=["a", "b"],
-        ...                                               targets=[1.0, 2.0]))
+        >>> from slf_pyg.molecules import example_batch
+        >>> batch = example_batch()
         >>> model = ECCRegressor(in_channels=9, hidden_channels=8, edge_dim=3)
         >>> model(batch).shape
         torch.Size([2])

@@ -1,7 +1,6 @@
 r"""``gcn``: graph convolutional network (Kipf & Welling, 2017) on PyG's ``GCNConv``."""
 from __future__ import annotations
 
-import torch
 from torch_geometric.nn import GCNConv
 
 from .base import GraphRegressor
@@ -26,22 +25,14 @@ class GCNRegressor(GraphRegressor):
     :math:`A_{ij}` is the edge weight: a 1-column ``edge_attr`` (the descriptor graph's
     correlations), else 1. Encoder, readout and head as in :class:`GraphRegressor`.
 
-    Args:
-        in_channels, hidden_channels, num_layers, edge_dim, dropout, batch_norm: as in
-            :class:`GraphRegressor` (``edge_dim`` is not read).
+    It takes the arguments of :class:`GraphRegressor` (``edge_dim`` is not read).
 
     Example:
-        >>> from torch_geometric.data import Batch
-        >>> from slf_pyg.molecules import smiles_to_graphs
-        >>> batch = Batch.from_data_list(smiles_to_graphs(["CCO", "c1ccccc1O"], ids=["a", "b"],
-        ...                                               targets=[1.0, 2.0]))
+        >>> from slf_pyg.molecules import example_batch
+        >>> batch = example_batch()
         >>> model = GCNRegressor(in_channels=9, hidden_channels=16)
         >>> model(batch).shape, model.embed(batch).shape
         (torch.Size([2]), torch.Size([2, 16]))
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 3,
-                 edge_dim: int | None = None, dropout: float = 0.0,
-                 batch_norm: bool = True) -> None:
-        super().__init__(in_channels, hidden_channels, num_layers, edge_dim, dropout, batch_norm)
-        self.convs = torch.nn.ModuleList(GCNConv(hidden_channels, hidden_channels) for _ in range(num_layers))
+    conv_type = GCNConv

@@ -1,7 +1,7 @@
 r"""``lcn``: locally connected networks (Bruna et al., 2014); PyG's ``GraphConv`` stands in."""
 from __future__ import annotations
 
-import torch
+import functools
 from torch_geometric.nn import GraphConv
 
 from .base import GraphRegressor
@@ -37,22 +37,13 @@ class LCNRegressor(GraphRegressor):
     is the edge weight: a 1-column ``edge_attr`` (the descriptor graph's correlations),
     else 1 (sum aggregation, as in the locally connected layer).
 
-    Args:
-        in_channels, hidden_channels, num_layers, edge_dim, dropout, batch_norm: as in
-            :class:`GraphRegressor` (``edge_dim`` is not read).
+    It takes the arguments of :class:`GraphRegressor` (``edge_dim`` is not read).
 
     Example:
-        >>> from torch_geometric.data import Batch
-        >>> from slf_pyg.molecules import smiles_to_graphs
-        >>> batch = Batch.from_data_list(smiles_to_graphs(["CCO", "c1ccccc1O"], ids=["a", "b"],
-        ...                                               targets=[1.0, 2.0]))
+        >>> from slf_pyg.molecules import example_batch
+        >>> batch = example_batch()
         >>> LCNRegressor(in_channels=9, hidden_channels=16)(batch).shape
         torch.Size([2])
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 3,
-                 edge_dim: int | None = None, dropout: float = 0.0,
-                 batch_norm: bool = True) -> None:
-        super().__init__(in_channels, hidden_channels, num_layers, edge_dim, dropout, batch_norm)
-        self.convs = torch.nn.ModuleList(GraphConv(hidden_channels, hidden_channels, aggr="add")
-                                         for _ in range(num_layers))
+    conv_type = functools.partial(GraphConv, aggr="add")

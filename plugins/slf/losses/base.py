@@ -3,6 +3,10 @@
 validate inputs -> compute per-sample losses (shape ``(N,)``) -> reduce.
 Subclasses write only :meth:`BaseLoss.per_sample` (the maths) and, where their
 inputs differ from the task's usual shapes, :meth:`BaseLoss.validate`.
+
+Each loss comes as a function and a module, as in kornia; the function is the module applied
+once (``mae_classification_loss(x, y, reduction)`` is ``MAEClassificationLoss(reduction=reduction)(x, y)``),
+so the checks of the options and inputs, and the maths, are written once, in the module.
 """
 from __future__ import annotations
 

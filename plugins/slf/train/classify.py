@@ -22,7 +22,7 @@ from ..data import DatasetSplits, corrupt_labels, load_dataset
 from ..models import build_model
 from .batching import batches, cycle_batches, steps_per_epoch
 from .classify_config import MILS_RULES, OPTIMIZERS, PAPER_CANDIDATES, ClassifyConfig
-from .common import format_table, format_top_weights, load_run_results, seed_everything, slf_run_record, top_weight
+from .common import format_table, format_top_weights, load_run_results, run_setup, slf_run_record, top_weight
 from .criteria import (build_criterion, build_extra_losses, build_mils, build_optimizer, loss_parameters_for_optimizer,
                        loss_with_extras, reads_logits_only)
 from .harness import interval_cell, run_seeds, summarize_seeds
@@ -75,12 +75,7 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
     """
     from tqdm.auto import tqdm
 
-    previous_threads = torch.get_num_threads()
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    try:
-        seed_everything(cfg.seed)
-        distributed.init_from_environment(cfg.device)
+    with run_setup(cfg.seed, cfg.device, cfg.num_threads):
         world, rank = distributed.world_size(), distributed.rank()
         device = distributed.local_device(cfg.device)
         data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
@@ -176,8 +171,6 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
             bar.set_postfix({"loss": f"{result['train_loss'][-1]:.4f}", "val": f"{result['val_acc'][-1]:.3f}"},
                             refresh=True)
         bar.close()
-    finally:
-        torch.set_num_threads(previous_threads)
 
     val_acc = [v if math.isfinite(v) else -1.0 for v in result["val_acc"]]
     best = int(np.argmax(val_acc))
@@ -264,16 +257,13 @@ def write_run_plots(run_dir: Union[str, Path]) -> List[Path]:
         >>> write_run_plots("runs/demo/slf-validation")  # doctest: +SKIP
         [PosixPath('runs/demo/slf-validation/accuracy.png'), ...]
     """
-    from ..plots import accuracy_curves, plot_curves, plot_selection_weights
+    from ..plots import accuracy_curves, plot_curves, plot_run_weights
 
     run_dir = Path(run_dir)
     results = load_run_results(run_dir, "slf classify")
     title = f"{results.get('method', 'run')} on {results['config']['data']} / {results['config']['model']}"
     paths = [plot_curves(accuracy_curves(results), run_dir / "accuracy.png", title=title)]
-    if any(run.get("weights_history") for run in results["runs"]):
-        paths.append(plot_selection_weights(results, None, run_dir / "selection_weights.png",
-                                            title=f"selection weights: {title}"))
-    return paths
+    return paths + plot_run_weights(results, run_dir, title)
 
 
 def run_classify(cfg: ClassifyConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True,

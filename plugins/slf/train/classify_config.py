@@ -8,15 +8,18 @@ from typing import Any, Dict, Optional, Tuple
 
 from ..data import NOISE_TYPES
 from ..stochastic_loss import DEFAULT_MODE, MODES as SLF_MODES
+from .settings import TrainingSettings
 
 PAPER_CANDIDATES: Tuple[str, ...] = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 MILS_RULES = ("not_worse", "better", "always")
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = TrainingSettings.optimizers
 
 
 @dataclass
-class ClassifyConfig:
+class ClassifyConfig(TrainingSettings):
     """Everything one classification run needs; stored verbatim in ``results.json``.
+
+    The optimiser, seed, device and threads are the fields of :class:`~slf.train.settings.TrainingSettings`.
 
     Attributes:
         data: ``'mnist5k'``, ``'digits'``, ``'cifar10:PATH'`` or ``'cifar100:PATH'``.
@@ -43,16 +46,9 @@ class ClassifyConfig:
             noisy labels when ``label_noise > 0``: MILS judges on the labels it trains on).
         mils_rule: ``'not_worse'``, ``'better'`` or ``'always'`` (no accept test: the ablation).
         mils_aux_weights: sampling weights of the auxiliaries (``None``: uniform).
-        optimizer: ``'adam'`` or ``'sgd'`` (momentum ``momentum``).
-        lr: learning rate of the model's optimizer.
-        momentum: SGD momentum.
-        weight_decay: L2 penalty of the model's optimizer.
         batch_size: training batch size (also the held-out batch size in validation mode).
         epochs: passes over the training split.
-        seed: seeds torch, numpy and random for this run.
         data_seed: seed of the data split (``None``: the run's seed).
-        device: torch device, e.g. ``'cpu'`` or ``'cuda'``.
-        num_threads: CPU threads for torch (``None``: torch's default).
         val_size: validation samples (``None``: the data set's default).
         test_size: test samples (``None``: the data set's default).
         max_train_samples: cap on training samples, a stratified subset (``None``: all).
@@ -87,16 +83,9 @@ class ClassifyConfig:
     mils_obs_size: int = 128
     mils_rule: str = "not_worse"
     mils_aux_weights: Optional[Tuple[float, ...]] = None
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
     batch_size: int = 128
     epochs: int = 10
-    seed: int = 0
     data_seed: Optional[int] = None
-    device: str = "cpu"
-    num_threads: Optional[int] = None
     val_size: Optional[int] = None
     test_size: Optional[int] = None
     max_train_samples: Optional[int] = None
@@ -121,17 +110,13 @@ class ClassifyConfig:
         for name, weight in self.extra_losses.items():
             if not (isinstance(weight, (int, float)) and math.isfinite(weight)):
                 raise ValueError(f"extra_losses[{name!r}] must be a finite number, got {weight!r}")
-        if self.optimizer.lower() not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
-        self.optimizer = self.optimizer.lower()
+        self.check_training_settings()
         if self.slf_mode not in SLF_MODES:
             raise ValueError(f"slf_mode must be one of {list(SLF_MODES)}, got {self.slf_mode!r}")
         for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size),
                             ("slf_samples", self.slf_samples), ("eval_batch_size", self.eval_batch_size)):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.noise_type not in NOISE_TYPES:
             raise ValueError(f"noise_type must be one of {list(NOISE_TYPES)}, got {self.noise_type!r}")
         if not 0.0 <= self.label_noise < 1.0:

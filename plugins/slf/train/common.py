@@ -6,15 +6,18 @@ regression trainer of ``slf_pyg``, ...) record a StochasticLoss run the same way
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from torch import nn
+
+from .. import distributed
 
 MAX_HISTORY_ROWS = 1000
 RESULTS_FILE = "results.json"
@@ -32,6 +35,31 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
+
+
+@contextlib.contextmanager
+def run_setup(seed: int, device: str, num_threads: Optional[int]) -> Iterator[None]:
+    """The process state of one training run: torch's CPU threads (``None``: as they are; restored
+    when the block ends), the seeds (:func:`seed_everything`), and ``torch.distributed`` where
+    torchrun started the process (:func:`slf.distributed.init_from_environment`).
+
+    Example:
+        >>> threads = torch.get_num_threads()
+        >>> with run_setup(0, "cpu", 1):
+        ...     torch.get_num_threads()
+        1
+        >>> torch.get_num_threads() == threads
+        True
+    """
+    previous_threads = torch.get_num_threads()
+    if num_threads:
+        torch.set_num_threads(num_threads)
+    try:
+        seed_everything(seed)
+        distributed.init_from_environment(device)
+        yield
+    finally:
+        torch.set_num_threads(previous_threads)
 
 def thin_history(history: Sequence[Mapping[str, Any]], max_rows: int = MAX_HISTORY_ROWS) -> List[Dict[str, Any]]:
     """At most about ``max_rows`` evenly spaced rows of a weight history, the last row kept.

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from .. import distributed, losses
 from .classify_config import ClassifyConfig
+from .settings import TrainingSettings
 
 
 def build_criterion(cfg: ClassifyConfig, model: nn.Module, num_classes: int,
@@ -75,7 +76,7 @@ def loss_parameters_for_optimizer(criterion: nn.Module, kind: str) -> List[nn.Pa
     return [p for p in parameters if p.requires_grad]
 
 
-def build_optimizer(cfg: ClassifyConfig, parameters: Sequence[nn.Parameter]) -> torch.optim.Optimizer:
+def build_optimizer(cfg: TrainingSettings, parameters: Sequence[nn.Parameter]) -> torch.optim.Optimizer:
     """Adam, RMSprop or SGD with momentum over ``parameters``, from ``cfg.optimizer``, ``lr``,
     ``momentum`` and ``weight_decay``."""
     if cfg.optimizer == "adam":

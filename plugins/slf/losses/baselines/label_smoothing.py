@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
 from .._utils import gather_target
@@ -51,10 +51,7 @@ def label_smoothing_loss(
         >>> label_smoothing_loss(logits, torch.tensor([0, 2]), reduction="none")
         tensor([0.3913, 0.2996])
     """
-    check_reduction(reduction)
-    epsilon = _check_epsilon(epsilon, "label_smoothing")
-    check_classification_inputs(logits, target, "label_smoothing")
-    return reduce_loss(_label_smoothing(logits, target, epsilon), reduction)
+    return LabelSmoothingLoss(epsilon, reduction)(logits, target)
 
 
 @shared_sections

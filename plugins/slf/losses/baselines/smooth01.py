@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..base import BaseLoss, check_classification_inputs
 from ..registry import register
 from ..shared_docs import shared_sections
 from .._utils import check_min_classes, check_positive, gather_target, max_other
@@ -46,10 +46,7 @@ def smooth01_loss(logits: Tensor, target: Tensor, sharpness: float = 5.0, reduct
         >>> smooth01_loss(logits, torch.tensor([0, 1]), reduction="none")
         tensor([0.0759, 1.0000])
     """
-    check_reduction(reduction)
-    sharpness = check_positive(sharpness, "sharpness", "smooth01")
-    _check(logits, target, "smooth01")
-    return reduce_loss(_smooth01(logits, target, sharpness), reduction)
+    return Smooth01Loss(sharpness, reduction)(logits, target)
 
 
 @shared_sections

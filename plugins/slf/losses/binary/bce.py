@@ -5,10 +5,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import check_reduction, per_sample_mean, reduce_loss
+from ..base import per_sample_mean
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import check_binary_inputs
 from ._base import BinaryLoss
 
 
@@ -51,9 +50,7 @@ def bce_binary_loss(
         >>> bce_binary_loss(torch.sigmoid(x), torch.tensor([1.0, 0.0, 1.0]), from_logits=False)
         tensor(0.3778)
     """
-    check_reduction(reduction)
-    check_binary_inputs(input, target, from_logits, "bce")
-    return reduce_loss(_bce_binary(input, target, from_logits), reduction)
+    return BCEBinaryLoss(from_logits, reduction)(input, target)
 
 
 @shared_sections

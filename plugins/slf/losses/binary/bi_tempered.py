@@ -8,20 +8,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..base import check_reduction, per_sample_mean, reduce_loss
+from ..base import per_sample_mean
 from ..classification.bi_tempered import (
     _bregman_divergence,
     _bi_tempered,
-    _check_label_smoothing,
     _check_num_iters,
-    _check_t1,
     _check_t2,
+    _check_tempered,
     _smooth,
+    _tempered_repr,
     _tempered_log_softmax,
 )
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import check_binary_inputs
 from ._base import BinaryLoss
 
 
@@ -125,15 +124,7 @@ def bi_tempered_binary_loss(
         >>> bi_tempered_binary_loss(x, y, t1=0.8, t2=2.0, reduction="none")
         tensor([0.2422, 0.3558, 0.5394])
     """
-    check_reduction(reduction)
-    t1 = _check_t1(t1, "bi_tempered")
-    t2 = _check_t2(t2, "bi_tempered")
-    label_smoothing = _check_label_smoothing(label_smoothing, "bi_tempered")
-    num_iters = _check_num_iters(num_iters, "bi_tempered")
-    check_binary_inputs(input, target, from_logits, "bi_tempered")
-    return reduce_loss(
-        _bi_tempered_binary(input, target, t1, t2, label_smoothing, num_iters, from_logits), reduction
-    )
+    return BiTemperedBinaryLoss(t1, t2, label_smoothing, num_iters, from_logits, reduction)(input, target)
 
 
 @shared_sections
@@ -167,10 +158,8 @@ class BiTemperedBinaryLoss(BinaryLoss):
         reduction: str = "mean",
     ) -> None:
         super().__init__(from_logits, reduction)
-        self.t1 = _check_t1(t1, self.name)
-        self.t2 = _check_t2(t2, self.name)
-        self.label_smoothing = _check_label_smoothing(label_smoothing, self.name)
-        self.num_iters = _check_num_iters(num_iters, self.name)
+        self.t1, self.t2, self.label_smoothing, self.num_iters = _check_tempered(t1, t2, label_smoothing, num_iters,
+                                                                                self.name)
 
     def per_sample(self, input: Tensor, target: Tensor) -> Tensor:
         return _bi_tempered_binary(
@@ -178,7 +167,4 @@ class BiTemperedBinaryLoss(BinaryLoss):
         )
 
     def extra_repr(self) -> str:
-        return (
-            f"t1={self.t1}, t2={self.t2}, label_smoothing={self.label_smoothing}, num_iters={self.num_iters}, "
-            + super().extra_repr()
-        )
+        return _tempered_repr(self) + super().extra_repr()

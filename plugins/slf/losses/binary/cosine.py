@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..base import check_reduction, per_sample_mean, reduce_loss
+from ..base import per_sample_mean
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import check_binary_inputs, to_probability
+from .._utils import to_probability
 from ._base import BinaryLoss
 
 
@@ -47,9 +47,7 @@ def cosine_binary_loss(
         >>> cosine_binary_loss(q, torch.tensor([1.0, 1.0, 1.0]), from_logits=False, reduction="none")
         tensor([-1.0000, -0.7071, -0.0000])
     """
-    check_reduction(reduction)
-    check_binary_inputs(input, target, from_logits, "cosine")
-    return reduce_loss(_cosine_binary(input, target, from_logits), reduction)
+    return CosineBinaryLoss(from_logits, reduction)(input, target)
 
 
 @register("cosine", "binary")

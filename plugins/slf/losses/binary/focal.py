@@ -8,10 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import check_reduction, per_sample_mean, reduce_loss
+from ..base import per_sample_mean
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import check_binary_inputs
 from ._base import BinaryLoss
 
 
@@ -92,11 +91,7 @@ def sigmoid_focal_loss(
         >>> sigmoid_focal_loss(x, y, reduction="none")
         tensor([0.0005, 0.0170, 0.0433])
     """
-    check_reduction(reduction)
-    gamma = _check_gamma(gamma, "focal")
-    alpha = _check_alpha(alpha, "focal")
-    check_binary_inputs(input, target, from_logits, "focal")
-    return reduce_loss(_sigmoid_focal(input, target, gamma, alpha, from_logits), reduction)
+    return SigmoidFocalLoss(gamma, alpha, from_logits, reduction)(input, target)
 
 
 @shared_sections

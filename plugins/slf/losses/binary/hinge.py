@@ -4,10 +4,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..base import check_reduction, per_sample_mean, reduce_loss
+from ..base import per_sample_mean
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import check_binary_inputs
 from ._base import BinaryLoss
 
 
@@ -44,9 +43,7 @@ def hinge_binary_loss(
         >>> hinge_binary_loss(torch.tensor([2.0, 0.5, 0.5]), torch.tensor([1.0, 1.0, 0.0]), reduction="none")
         tensor([0.0000, 0.5000, 1.5000])
     """
-    check_reduction(reduction)
-    check_binary_inputs(input, target, from_logits, "hinge")
-    return reduce_loss(_hinge_binary(input, target, from_logits), reduction)
+    return HingeBinaryLoss(from_logits, reduction)(input, target)
 
 
 @shared_sections

@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..base import check_reduction, per_sample_mean, reduce_loss
+from ..base import per_sample_mean
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import check_binary_inputs, to_probability
+from .._utils import to_probability
 from ._base import BinaryLoss
 
 
@@ -35,9 +35,7 @@ def mse_binary_loss(
         >>> mse_binary_loss(torch.tensor([0.9, 0.2]), torch.tensor([1.0, 1.0]), from_logits=False, reduction="none")
         tensor([0.0100, 0.6400])
     """
-    check_reduction(reduction)
-    check_binary_inputs(input, target, from_logits, "mse")
-    return reduce_loss(_mse_binary(input, target, from_logits), reduction)
+    return MSEBinaryLoss(from_logits, reduction)(input, target)
 
 
 @shared_sections

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
 from .._utils import _LOG_CLAMP, log1mexp, one_hot_like
@@ -43,9 +43,7 @@ def bce_classification_loss(logits: Tensor, target: Tensor, reduction: str = "me
         >>> bce_classification_loss(logits, torch.tensor([0, 2]), reduction="none")
         tensor([0.1580, 0.0721])
     """
-    check_reduction(reduction)
-    check_classification_inputs(logits, target, "bce")
-    return reduce_loss(_bce_classification(logits, target), reduction)
+    return BCEClassificationLoss(reduction=reduction)(logits, target)
 
 
 @shared_sections

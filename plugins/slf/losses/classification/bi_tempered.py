@@ -10,7 +10,7 @@ differentiation) and the tempered softmax itself.
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -63,6 +63,17 @@ def _check_label_smoothing(label_smoothing: float, name: str) -> float:
         raise ValueError(f"{name}: label_smoothing must lie in [0, 1), got {label_smoothing!r}")
     return value
 
+
+
+def _check_tempered(t1: float, t2: float, label_smoothing: float, num_iters: int, name: str
+                    ) -> Tuple[float, float, float, int]:
+    """The options of both bi-tempered losses (classification and binary), checked."""
+    return (_check_t1(t1, name), _check_t2(t2, name), _check_label_smoothing(label_smoothing, name),
+            _check_num_iters(num_iters, name))
+
+
+def _tempered_repr(loss: Any) -> str:
+    return f"t1={loss.t1}, t2={loss.t2}, label_smoothing={loss.label_smoothing}, num_iters={loss.num_iters}, "
 
 def _check_activations(activations: Tensor, name: str) -> None:
     if not torch.is_tensor(activations) or not activations.is_floating_point():
@@ -385,10 +396,7 @@ def bi_tempered_logistic_loss(
         tensor([0.2131, 0.1141, 2.2015])
     """
     check_reduction(reduction)
-    t1 = _check_t1(t1, "bi_tempered")
-    t2 = _check_t2(t2, "bi_tempered")
-    label_smoothing = _check_label_smoothing(label_smoothing, "bi_tempered")
-    num_iters = _check_num_iters(num_iters, "bi_tempered")
+    t1, t2, label_smoothing, num_iters = _check_tempered(t1, t2, label_smoothing, num_iters, "bi_tempered")
     if (torch.is_tensor(target) and target.is_floating_point() and torch.is_tensor(logits)
             and target.dim() == 2 and target.shape == logits.shape):
         if not logits.is_floating_point():
@@ -432,17 +440,12 @@ class BiTemperedLoss(BaseLoss):
         reduction: str = "mean",
     ) -> None:
         super().__init__(reduction)
-        self.t1 = _check_t1(t1, self.name)
-        self.t2 = _check_t2(t2, self.name)
-        self.label_smoothing = _check_label_smoothing(label_smoothing, self.name)
-        self.num_iters = _check_num_iters(num_iters, self.name)
+        self.t1, self.t2, self.label_smoothing, self.num_iters = _check_tempered(t1, t2, label_smoothing, num_iters,
+                                                                                self.name)
 
     def per_sample(self, input: Tensor, target: Tensor) -> Tensor:
         labels = F.one_hot(target.long(), input.shape[1]).to(input.dtype)
         return _bi_tempered(input, labels, self.t1, self.t2, self.label_smoothing, self.num_iters)
 
     def extra_repr(self) -> str:
-        return (
-            f"t1={self.t1}, t2={self.t2}, label_smoothing={self.label_smoothing}, num_iters={self.num_iters}, "
-            + super().extra_repr()
-        )
+        return _tempered_repr(self) + super().extra_repr()

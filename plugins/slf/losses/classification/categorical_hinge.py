@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..base import BaseLoss, check_classification_inputs
 from ..registry import register
 from ..shared_docs import shared_sections
 from .._utils import check_min_classes, gather_target, max_other
@@ -41,9 +41,7 @@ def categorical_hinge_loss(logits: Tensor, target: Tensor, reduction: str = "mea
         >>> categorical_hinge_loss(logits, torch.tensor([0, 1]), reduction="none")
         tensor([0.5000, 3.8000])
     """
-    check_reduction(reduction)
-    _check(logits, target, "categorical_hinge")
-    return reduce_loss(_categorical_hinge(logits, target), reduction)
+    return CategoricalHingeLoss(reduction=reduction)(logits, target)
 
 
 @shared_sections

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
 from .._utils import gather_target
@@ -37,9 +37,7 @@ def cosine_classification_loss(logits: Tensor, target: Tensor, reduction: str = 
         >>> cosine_classification_loss(logits, torch.tensor([0, 2]), reduction="none")
         tensor([-0.9748, -0.9967])
     """
-    check_reduction(reduction)
-    check_classification_inputs(logits, target, "cosine")
-    return reduce_loss(_cosine_classification(logits, target), reduction)
+    return CosineClassificationLoss(reduction=reduction)(logits, target)
 
 
 @register("cosine", "classification")

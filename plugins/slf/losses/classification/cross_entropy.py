@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
 from .._utils import gather_target
@@ -33,9 +33,7 @@ def cross_entropy_loss(logits: Tensor, target: Tensor, reduction: str = "mean") 
         >>> cross_entropy_loss(logits, target, reduction="none")
         tensor([0.2413, 0.1096])
     """
-    check_reduction(reduction)
-    check_classification_inputs(logits, target, "ce")
-    return reduce_loss(_cross_entropy(logits, target), reduction)
+    return CrossEntropyLoss(reduction=reduction)(logits, target)
 
 
 @shared_sections

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
 from .._utils import gather_target
@@ -86,11 +86,7 @@ def generalized_cross_entropy_loss(
         >>> generalized_cross_entropy_loss(logits, target, k=0.5, reduction="none")  # L_q(0.5) = 0.5492
         tensor([0.2220, 0.5492])
     """
-    check_reduction(reduction)
-    q = _check_q(q, "gce")
-    k = _check_k(k, "gce")
-    check_classification_inputs(logits, target, "gce")
-    return reduce_loss(_gce(logits, target, q, k), reduction)
+    return GeneralizedCrossEntropyLoss(q, k, reduction)(logits, target)
 
 
 @shared_sections

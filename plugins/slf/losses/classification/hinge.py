@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
 from .._utils import one_hot_like
@@ -33,9 +33,7 @@ def hinge_classification_loss(logits: Tensor, target: Tensor, reduction: str = "
         >>> hinge_classification_loss(logits, torch.tensor([0, 2]), reduction="none")
         tensor([0.5000, 0.7667])
     """
-    check_reduction(reduction)
-    check_classification_inputs(logits, target, "hinge")
-    return reduce_loss(_hinge_classification(logits, target), reduction)
+    return HingeClassificationLoss(reduction=reduction)(logits, target)
 
 
 @shared_sections

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
 from .._utils import one_hot_like
@@ -33,9 +33,7 @@ def mse_classification_loss(logits: Tensor, target: Tensor, reduction: str = "me
         >>> mse_classification_loss(logits, torch.tensor([0, 2]), reduction="none")
         tensor([0.0261, 0.0054])
     """
-    check_reduction(reduction)
-    check_classification_inputs(logits, target, "mse")
-    return reduce_loss(_mse_classification(logits, target), reduction)
+    return MSEClassificationLoss(reduction=reduction)(logits, target)
 
 
 @shared_sections

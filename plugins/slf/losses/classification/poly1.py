@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..base import BaseLoss
 from ..registry import register
 from .._utils import gather_target
 
@@ -42,11 +42,7 @@ def poly1_loss(logits: Tensor, target: Tensor, epsilon: float = 1.0, reduction: 
         >>> poly1_loss(logits, torch.tensor([0, 2]), epsilon=1.0, reduction="none")
         tensor([0.4557, 0.2134])
     """
-    check_reduction(reduction)
-    check_classification_inputs(logits, target, "poly1")
-    if epsilon < -1:
-        raise ValueError(f"poly1: epsilon must be >= -1 (else the loss goes negative), got {epsilon}")
-    return reduce_loss(_poly1(logits, target, epsilon), reduction)
+    return Poly1Loss(epsilon, reduction)(logits, target)
 
 
 @register("poly1", "classification")

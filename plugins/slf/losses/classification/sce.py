@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
 from .._utils import gather_target
@@ -91,11 +91,7 @@ def symmetric_cross_entropy_loss(
         >>> symmetric_cross_entropy_loss(logits, target, alpha=0.0, reduction="none")  # 4 (1 - p_y)
         tensor([0.8576, 3.7820])
     """
-    check_reduction(reduction)
-    alpha, beta = _check_weights(alpha, beta, "sce")
-    A = _check_log_zero(A, "sce")
-    check_classification_inputs(logits, target, "sce")
-    return reduce_loss(_sce(logits, target, alpha, beta, A), reduction)
+    return SymmetricCrossEntropyLoss(alpha, beta, A, reduction)(logits, target)
 
 
 @shared_sections

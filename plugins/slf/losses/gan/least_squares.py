@@ -7,10 +7,9 @@ from typing import Optional
 import torch  # noqa: F401  (used by the doctests)
 from torch import Tensor
 
-from ..base import check_reduction, reduce_loss
 from ..registry import register
 from ..shared_docs import shared_sections
-from ._base import GANLoss, check_role, check_scores
+from ._base import GANLoss
 
 
 def _check_target(value: float, what: str, name: str) -> float:
@@ -72,13 +71,7 @@ def gan_least_squares_loss(
         >>> gan_least_squares_loss(fake, role="generator", reduction="none")
         tensor([2.0000, 0.5000, 0.5000])
     """
-    check_reduction(reduction)
-    name = "gan_least_squares"
-    role = check_role(role, name)
-    a, b, c = (_check_target(v, w, name) for v, w in ((a, "a"), (b, "b"), (c, "c")))
-    fake, real = check_scores(fake_scores, real_scores, role, name)
-    values = _least_squares_generator(fake, c) if real is None else _least_squares_discriminator(fake, real, a, b)
-    return reduce_loss(values, reduction)
+    return LeastSquaresGANLoss(role, a, b, c, reduction)(fake_scores, real_scores)
 
 
 @shared_sections

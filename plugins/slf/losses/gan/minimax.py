@@ -7,10 +7,9 @@ import torch  # noqa: F401  (used by the doctests)
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import check_reduction, reduce_loss
 from ..registry import register
 from ..shared_docs import shared_sections
-from ._base import GANLoss, check_role, check_scores
+from ._base import GANLoss
 
 
 def _minimax_discriminator(fake: Tensor, real: Tensor) -> Tensor:
@@ -64,11 +63,7 @@ def gan_minimax_loss(
         >>> gan_minimax_loss(fake, role="generator", reduction="none")
         tensor([-0.3133, -0.6931, -2.1269])
     """
-    check_reduction(reduction)
-    role = check_role(role, "gan_minimax")
-    fake, real = check_scores(fake_scores, real_scores, role, "gan_minimax")
-    values = _minimax_generator(fake) if real is None else _minimax_discriminator(fake, real)
-    return reduce_loss(values, reduction)
+    return MinimaxGANLoss(role, reduction)(fake_scores, real_scores)
 
 
 @shared_sections

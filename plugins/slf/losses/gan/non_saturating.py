@@ -7,10 +7,9 @@ import torch  # noqa: F401  (used by the doctests)
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import check_reduction, reduce_loss
 from ..registry import register
 from ..shared_docs import shared_sections
-from ._base import GANLoss, check_role, check_scores
+from ._base import GANLoss
 from .minimax import _minimax_discriminator
 
 
@@ -57,11 +56,7 @@ def gan_non_saturating_loss(
         >>> gan_non_saturating_loss(fake, torch.tensor([1.5, 0.0, -0.5]), reduction="none")  # as minimax
         tensor([0.5147, 1.3863, 3.1010])
     """
-    check_reduction(reduction)
-    role = check_role(role, "gan_non_saturating")
-    fake, real = check_scores(fake_scores, real_scores, role, "gan_non_saturating")
-    values = _non_saturating_generator(fake) if real is None else _minimax_discriminator(fake, real)
-    return reduce_loss(values, reduction)
+    return NonSaturatingGANLoss(role, reduction)(fake_scores, real_scores)
 
 
 @shared_sections

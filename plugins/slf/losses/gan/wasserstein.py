@@ -6,10 +6,9 @@ from typing import Optional
 import torch  # noqa: F401  (used by the doctests)
 from torch import Tensor
 
-from ..base import check_reduction, reduce_loss
 from ..registry import register
 from ..shared_docs import shared_sections
-from ._base import GANLoss, check_role, check_scores
+from ._base import GANLoss
 
 
 def _wasserstein_critic(fake: Tensor, real: Tensor) -> Tensor:
@@ -55,11 +54,7 @@ def gan_wasserstein_loss(
         >>> gan_wasserstein_loss(fake, role="generator")
         tensor(-0.3333)
     """
-    check_reduction(reduction)
-    role = check_role(role, "gan_wasserstein")
-    fake, real = check_scores(fake_scores, real_scores, role, "gan_wasserstein")
-    values = _wasserstein_generator(fake) if real is None else _wasserstein_critic(fake, real)
-    return reduce_loss(values, reduction)
+    return WassersteinGANLoss(role, reduction)(fake_scores, real_scores)
 
 
 @shared_sections

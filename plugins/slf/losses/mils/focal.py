@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
 from .._utils import gather_target
@@ -86,11 +86,7 @@ def focal_loss(
         >>> focal_loss(logits, target, gamma=2.0, reduction="none")
         tensor([0.0111, 0.0012])
     """
-    check_reduction(reduction)
-    gamma = _check_gamma(gamma, "focal")
-    alpha = _check_alpha(alpha, "focal")
-    check_classification_inputs(logits, target, "focal")
-    return reduce_loss(_focal(logits, target, gamma, alpha), reduction)
+    return FocalLoss(gamma, alpha, reduction)(logits, target)
 
 
 @shared_sections

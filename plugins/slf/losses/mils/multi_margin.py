@@ -6,7 +6,7 @@ import math
 import torch
 from torch import Tensor
 
-from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
 from .._utils import gather_target
@@ -51,10 +51,7 @@ def multi_margin_loss(logits: Tensor, target: Tensor, margin: float = 1.0, reduc
         >>> multi_margin_loss(logits, torch.tensor([0, 2]), reduction="none")  # [0.5/3, 2/3]
         tensor([0.1667, 0.6667])
     """
-    check_reduction(reduction)
-    margin = _check_margin(margin, "multi_margin")
-    check_classification_inputs(logits, target, "multi_margin")
-    return reduce_loss(_multi_margin(logits, target, margin), reduction)
+    return MultiMarginLoss(margin, reduction)(logits, target)
 
 
 @shared_sections

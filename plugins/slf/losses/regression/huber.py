@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import BaseLoss, check_reduction, check_same_shape_inputs, per_sample_mean, reduce_loss
+from ..base import BaseLoss, per_sample_mean
 from ..registry import register
 from ..shared_docs import shared_sections
 from .._utils import check_positive
@@ -40,10 +40,7 @@ def huber_loss(pred: Tensor, target: Tensor, delta: float = 1.0, reduction: str 
         >>> huber_loss(torch.tensor([0.5, 3.0]), torch.zeros(2), reduction="none")
         tensor([0.1250, 2.5000])
     """
-    check_reduction(reduction)
-    delta = check_positive(delta, "delta", "huber")
-    check_same_shape_inputs(pred, target, "huber")
-    return reduce_loss(_huber(pred, target, delta), reduction)
+    return HuberLoss(delta, reduction)(pred, target)
 
 
 @shared_sections

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import BaseLoss, check_reduction, check_same_shape_inputs, per_sample_mean, reduce_loss
+from ..base import BaseLoss, per_sample_mean
 from ..registry import register
 from ..shared_docs import shared_sections
 
@@ -35,9 +35,7 @@ def log_cosh_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tens
         >>> log_cosh_loss(torch.tensor([0.0, 1.0, 30.0]), torch.zeros(3), reduction="none")
         tensor([ 0.0000,  0.4338, 29.3069])
     """
-    check_reduction(reduction)
-    check_same_shape_inputs(pred, target, "log_cosh")
-    return reduce_loss(_log_cosh(pred, target), reduction)
+    return LogCoshLoss(reduction=reduction)(pred, target)
 
 
 @shared_sections

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..base import BaseLoss, check_reduction, check_same_shape_inputs, per_sample_mean, reduce_loss
+from ..base import BaseLoss, per_sample_mean
 from ..registry import register
 from ..shared_docs import shared_sections
 
@@ -27,9 +27,7 @@ def mae_regression_loss(pred: Tensor, target: Tensor, reduction: str = "mean") -
         >>> mae_regression_loss(torch.tensor([[1.0, -2.0], [0.0, 0.0]]), torch.zeros(2, 2), reduction="none")
         tensor([1.5000, 0.0000])
     """
-    check_reduction(reduction)
-    check_same_shape_inputs(pred, target, "mae")
-    return reduce_loss(_mae_regression(pred, target), reduction)
+    return MAERegressionLoss(reduction=reduction)(pred, target)
 
 
 @shared_sections

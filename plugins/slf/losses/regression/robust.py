@@ -10,7 +10,7 @@ from typing import Union
 import torch
 from torch import Tensor
 
-from ..base import BaseLoss, check_reduction, check_same_shape_inputs, per_sample_mean, reduce_loss
+from ..base import BaseLoss, per_sample_mean
 from ..registry import register
 from ..shared_docs import shared_sections
 from .._utils import check_positive
@@ -129,11 +129,7 @@ def robust_loss(
         >>> robust_loss(pred, target, alpha=2.0, scale=2.0, reduction="none")
         tensor([0.0000, 0.5000])
     """
-    check_reduction(reduction)
-    alpha = _check_alpha(alpha, "robust")
-    scale = check_positive(scale, "scale", "robust")
-    check_same_shape_inputs(pred, target, "robust")
-    return reduce_loss(_robust(pred, target, alpha, scale), reduction)
+    return RobustLoss(alpha, scale, reduction)(pred, target)
 
 
 @shared_sections

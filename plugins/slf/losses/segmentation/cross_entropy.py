@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..base import BaseLoss, check_reduction, per_sample_mean, reduce_loss
+from ..base import BaseLoss, per_sample_mean
 from ..registry import register
 from ..shared_docs import shared_sections
 from ._inputs import check_from_logits, check_segmentation_inputs
@@ -52,10 +52,7 @@ def segmentation_cross_entropy_loss(
         >>> segmentation_cross_entropy_loss(logits, torch.tensor([[0, 1]]), reduction="none")
         tensor([0.1269])
     """
-    check_reduction(reduction)
-    check_from_logits(from_logits, "ce")
-    check_segmentation_inputs(input, target, from_logits, "ce")
-    return reduce_loss(_segmentation_cross_entropy(input, target, from_logits), reduction)
+    return SegmentationCrossEntropyLoss(from_logits, reduction)(input, target)
 
 
 @shared_sections
