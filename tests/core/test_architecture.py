@@ -1,5 +1,6 @@
-"""The core's shape: it imports no adapter, and no two of its modules import each other (directly or round
-a longer circle), counting imports inside functions and under TYPE_CHECKING too."""
+"""The core's shape: it imports no adapter, no two of its modules import each other (directly or round
+a longer circle, counting imports inside functions and under TYPE_CHECKING too), no file of it is longer
+than 450 lines and no public constructor takes more than 12 arguments."""
 from __future__ import annotations
 
 import importlib
@@ -63,6 +64,12 @@ def test_no_circle_of_imports_in_the_core():
 def _explicit_parameters(callable_: object) -> int:
     parameters = inspect.signature(callable_).parameters.values()
     return sum(1 for p in parameters if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+
+
+def test_no_file_of_the_core_is_longer_than_450_lines():
+    lengths = {path.relative_to(ROOT).as_posix(): len(path.read_text().splitlines())
+               for path in _module_files().values()}
+    assert lengths and max(lengths.values()) <= 450, sorted(lengths.items(), key=lambda item: -item[1])[:3]
 
 
 def test_no_public_constructor_of_the_core_takes_more_than_twelve_arguments():

@@ -148,15 +148,8 @@ class BiTemperedBinaryLoss(BinaryLoss):
         tensor([0.1792, 0.5394])
     """
 
-    def __init__(
-        self,
-        t1: float = 0.8,
-        t2: float = 1.2,
-        label_smoothing: float = 0.0,
-        num_iters: int = 5,
-        from_logits: bool = True,
-        reduction: str = "mean",
-    ) -> None:
+    def __init__(self, t1: float = 0.8, t2: float = 1.2, label_smoothing: float = 0.0, num_iters: int = 5,
+                 from_logits: bool = True, reduction: str = "mean") -> None:
         super().__init__(from_logits, reduction)
         self.t1, self.t2, self.label_smoothing, self.num_iters = _check_tempered(t1, t2, label_smoothing, num_iters,
                                                                                 self.name)

@@ -75,6 +75,7 @@ def _check_tempered(t1: float, t2: float, label_smoothing: float, num_iters: int
 def _tempered_repr(loss: Any) -> str:
     return f"t1={loss.t1}, t2={loss.t2}, label_smoothing={loss.label_smoothing}, num_iters={loss.num_iters}, "
 
+
 def _check_activations(activations: Tensor, name: str) -> None:
     if not torch.is_tensor(activations) or not activations.is_floating_point():
         raise TypeError(f"{name}: activations must be a floating point tensor, got {type(activations).__name__}")
@@ -431,14 +432,8 @@ class BiTemperedLoss(BaseLoss):
 
     task = "classification"
 
-    def __init__(
-        self,
-        t1: float = 0.8,
-        t2: float = 1.2,
-        label_smoothing: float = 0.0,
-        num_iters: int = 5,
-        reduction: str = "mean",
-    ) -> None:
+    def __init__(self, t1: float = 0.8, t2: float = 1.2, label_smoothing: float = 0.0, num_iters: int = 5,
+                 reduction: str = "mean") -> None:
         super().__init__(reduction)
         self.t1, self.t2, self.label_smoothing, self.num_iters = _check_tempered(t1, t2, label_smoothing, num_iters,
                                                                                 self.name)
