@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -90,6 +91,10 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     # The default with a smaller held-out batch each step (its forward is most of the recipe's cost).
     "rb32": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, ref_batch=32),
     "rb64": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, ref_batch=64),
+    # plateau: all the weight on ce until the held-out reference loss (its average over steps, 0.95) has
+    # made no new low for this many steps (early stopping's patience); then the default's selection.
+    "plat30": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, plateau=30),
+    "plat60": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, plateau=60),
 }
 COLUMNS = (("mlp", "clean"), ("mlp", "sym0.4"), ("mlp", "pair0.4"), ("lenet", "clean"), ("lenet", "sym0.4"),
            ("lenet", "pair0.4"))
@@ -101,11 +106,13 @@ class AlignedMixture:
     def __init__(self, T: float, beta: float, ref_beta: float = 0.0, ref_batch: int = 128, interval: int = 1,
                  params: str = "head", margin: float = 0.0, balance: bool = False, grad_beta: float = 0.0,
                  gate: Optional[float] = None, lcb: float = 0.0, cone: bool = False,
-                 weight_beta: float = 0.0) -> None:
+                 weight_beta: float = 0.0, plateau: Optional[int] = None) -> None:
         self.candidates = [losses.build(name, task="classification", reduction="none") for name in CANDIDATES]
         self.T, self.beta, self.ref_beta, self.ref_batch, self.interval = T, beta, ref_beta, ref_batch, interval
         self.params, self.margin, self.balance, self.grad_beta, self.gate = params, margin, balance, grad_beta, gate
         self.lcb, self.cone, self.weight_beta = lcb, cone, weight_beta
+        self.plateau, self.reference_loss, self.lowest_loss, self.since_lowest = plateau, None, math.inf, 0
+        self.opened_at: Optional[int] = None if plateau else 0
         self.smoothed_weights: Optional[torch.Tensor] = None
         self.cone_weights = torch.nn.functional.one_hot(torch.tensor(0), len(CANDIDATES)).float()
         n = len(CANDIDATES)
@@ -119,7 +126,8 @@ class AlignedMixture:
     def weights(self) -> torch.Tensor:
         if self.cone:
             return self.cone_weights
-        if self.gate is not None and (self.observed == 0 or float(self.scores[0]) > self.gate):
+        if self.opened_at is None or (self.gate is not None and (self.observed == 0
+                                                                  or float(self.scores[0]) > self.gate)):
             return torch.nn.functional.one_hot(torch.tensor(0), len(CANDIDATES)).float()
         scores = self.scores.clone()
         if self.lcb:
@@ -175,6 +183,15 @@ class AlignedMixture:
                 features = model.features(inputs)
             loss = torch.nn.functional.cross_entropy(model.classifier(features), targets)
         gradient = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, layer)])
+        if self.plateau and self.opened_at is None:
+            value = float(loss)
+            self.reference_loss = value if self.reference_loss is None else 0.95 * self.reference_loss + 0.05 * value
+            if self.reference_loss < self.lowest_loss:
+                self.lowest_loss, self.since_lowest = self.reference_loss, 0
+            else:
+                self.since_lowest += self.interval
+                if self.since_lowest >= self.plateau:
+                    self.opened_at = self.steps
         if self.ref_beta and self.reference is not None:
             gradient = self.ref_beta * self.reference + (1 - self.ref_beta) * gradient
         self.reference = gradient
@@ -214,6 +231,7 @@ def run(job: Tuple[str, str, str, int, int]) -> Dict[str, Any]:
     return {"model": model_name, "setting": setting, "variant": variant, "seed": seed,
             "final_test_acc": test_acc[-1], "final_val_acc": val_acc[-1], "val_acc": val_acc, "test_acc": test_acc,
             "mean_weights": (mixture.weight_sum / mixture.steps).tolist(), "history": mixture.history,
+            "opened_at": mixture.opened_at,
             "seconds": time.perf_counter() - started}
 
 
