@@ -184,7 +184,7 @@ class AlignedMixture:
             loss = torch.nn.functional.cross_entropy(model.classifier(features), targets)
         gradient = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, layer)])
         if self.plateau and self.opened_at is None:
-            value = float(loss)
+            value = float(loss.detach())
             self.reference_loss = value if self.reference_loss is None else 0.95 * self.reference_loss + 0.05 * value
             if self.reference_loss < self.lowest_loss:
                 self.lowest_loss, self.since_lowest = self.reference_loss, 0
