@@ -57,6 +57,9 @@ class AlignmentLearner:
         self.reference_source = "none"
         self._warned_no_held_out = not expects_held_out
         self._in_reference_pass = False
+        # One vectorised backward for the candidates' gradients, until a graph has an operation
+        # without a batching rule (a host's own loss); then one backward per candidate.
+        self.batched_gradients = True
         # A host whose model calls the loss several times per iteration (once per feature level)
         # sets this to a function returning the iteration: calls with one key form one step.
         self.step_key: Optional[Callable[[], Any]] = None
@@ -118,7 +121,7 @@ class AlignmentLearner:
             self.set_reference(self.reference_loss(output, target).mean(), "held_out")
         layer = self.last_layer or last_layer_parameters(roots)
         if layer:
-            kept = candidate_gradients(columns, layer)
+            kept = self._candidate_gradients(columns, layer)
             gradients = kept.new_zeros((num_candidates, kept.shape[1]))
             gradients[torch.tensor(keep if keep is not None else range(num_candidates))] = kept
             fallback = self.reference_source in ("none", "previous_batch") and reference is not None
@@ -130,6 +133,14 @@ class AlignmentLearner:
         if self.step_key is None:
             self.alignment.finish_step()
         return self.alignment.probabilities(keep).unsqueeze(0), begins
+
+    def _candidate_gradients(self, columns: Sequence[Tensor], layer: Sequence[nn.Parameter]) -> Tensor:
+        if self.batched_gradients:
+            try:
+                return candidate_gradients(columns, layer)
+            except RuntimeError:  # vmap: an operation of this graph has no batching rule
+                self.batched_gradients = False
+        return candidate_gradients(columns, layer, batched=False)
 
     def _warn_no_held_out(self) -> None:
         if self._warned_no_held_out:

@@ -98,26 +98,25 @@ class _FusedClassificationCandidates(torch.autograd.Function):
         for j, name in enumerate(ctx.names):
             g = grad[:, j:j + 1]
             if name == "ce":
-                in_log_p -= g * t
+                in_log_p = in_log_p - g * t
             elif name == "mse":
-                in_log_p += g * (2.0 / num_classes) * (p - t) * p
+                in_log_p = in_log_p + g * (2.0 / num_classes) * (p - t) * p
             elif name == "mae":
-                in_log_p += g * (1.0 / num_classes) * torch.sign(p - t) * p
+                in_log_p = in_log_p + g * (1.0 / num_classes) * torch.sign(p - t) * p
             elif name == "cosine":
-                in_log_p += g * saved["cos_value"].unsqueeze(1) * (t - saved["cos_share"])
+                in_log_p = in_log_p + g * saved["cos_value"].unsqueeze(1) * (t - saved["cos_share"])
             elif name == "bce":
                 log_1mp = saved["bce_log_1mp"]
                 positive = t * (log_p >= _LOG_CLAMP).to(p.dtype)
                 odds = torch.where(log_1mp > _LOG_CLAMP, torch.exp(log_p - log_1mp), torch.zeros_like(p))
-                in_log_p -= g * (1.0 / num_classes) * (positive - (1.0 - t) * odds)
+                in_log_p = in_log_p - g * (1.0 / num_classes) * (positive - (1.0 - t) * odds)
             elif name == "hinge":
                 term = -g * saved["hinge_active"] / num_classes
                 in_logits = term if in_logits is None else in_logits + term
             elif name == "categorical_hinge":
                 active = g.squeeze(1) * saved["cat_active"]
-                term = torch.zeros_like(p)
-                term.scatter_add_(1, saved["cat_index"].unsqueeze(1), active.unsqueeze(1))
-                term.scatter_add_(1, target.long().unsqueeze(1), -active.unsqueeze(1))
+                term = (torch.zeros_like(p).scatter_add(1, saved["cat_index"].unsqueeze(1), active.unsqueeze(1))
+                        .scatter_add(1, target.long().unsqueeze(1), -active.unsqueeze(1)))
                 in_logits = term if in_logits is None else in_logits + term
         grad_logits = in_log_p - p * in_log_p.sum(dim=1, keepdim=True)
         if in_logits is not None:

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from slf import GradientAlignment, HeldOut, StochasticLoss, losses
-from slf.alignment import last_layer_parameters, layer_key
+from slf.alignment import candidate_gradients, last_layer_parameters, layer_key
+from slf.data import load_dataset
 from slf.train import ClassifyConfig, train_classifier
 
 CANDIDATES = ["ce", "mse", "mae", "hinge", "cosine", "bce"]
@@ -80,6 +81,61 @@ def test_cosines_are_those_of_the_candidates_gradients_with_the_held_out_gradien
     head_start[CANDIDATES.index("ce")] = crit.decision.margin  # ce is the reference: the stock loss
     weights = torch.softmax((torch.tensor(expected) + head_start) / crit.decision.temperature, dim=0)
     assert crit.decision.margin > 0 and torch.allclose(crit.weights, weights, atol=1e-5)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression", "binary"])
+def test_one_vectorised_backward_gives_each_candidates_gradient(task):
+    """On real digits: every registered candidate of the task, its last-layer gradient from the one
+    batched backward equal to its own backward's."""
+    images, labels = load_dataset("digits", seed=0).train.tensors
+    x, labels = images[:64].flatten(1), labels[:64]
+    target = {"classification": labels, "regression": labels.float().unsqueeze(1) / 9,
+              "binary": (labels >= 5).float().unsqueeze(1)}[task]
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(x.shape[1], 16), nn.Tanh(), nn.Linear(16, 10 if task == "classification" else 1))
+    names = [name for name in losses.available(task)
+             if getattr(losses.resolve(name, task), "input_kind", "logits") == "logits"]
+    crit = StochasticLoss(names, task)
+    output = model(x)
+    columns = list(crit.candidates.values(output, target).mean(dim=0).unbind())
+    layer = last_layer_parameters([output])
+    batched = candidate_gradients(columns, layer)
+    assert len(names) >= 5 and batched.shape == (len(names), 16 * model[2].out_features + model[2].out_features)
+    assert torch.allclose(batched, candidate_gradients(columns, layer, batched=False), rtol=1e-5, atol=1e-7)
+    assert batched.abs().sum(dim=1).min() > 0
+
+
+class _InPlaceSquare(torch.autograd.Function):
+    """x ** 2 whose backward writes in place into a fresh tensor: vmap has no rule for that."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        result = torch.zeros_like(x)
+        result += 2 * x * grad
+        return result
+
+
+def test_a_graph_without_batching_rules_falls_back_to_one_backward_per_candidate():
+    model = _mlp()
+    crit = StochasticLoss(["ce", "mse"], held_out=HeldOut(model, [_batch(16, seed=1)]))
+    x, y = _batch()
+    output = model(x)
+    columns = [F.cross_entropy(output, y, reduction="none"), _InPlaceSquare.apply(output).mean(dim=1)]
+    layer = last_layer_parameters([output])
+    with pytest.raises(RuntimeError):
+        candidate_gradients([c.mean() for c in columns], layer)
+    expected = candidate_gradients([c.sum() for c in columns], layer, batched=False)
+    crit.combine(columns, output=output)
+    assert not crit.learner.batched_gradients and crit.step == 1
+    reference = crit.decision.references[layer_key(layer)]
+    cosines = F.cosine_similarity(expected, reference.unsqueeze(0), dim=1)
+    assert crit.decision.last_cosines.tolist() == pytest.approx(cosines.tolist(), abs=1e-5)
 
 
 def test_the_weights_follow_the_alignment_and_come_back():
