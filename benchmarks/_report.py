@@ -806,7 +806,10 @@ def cost(scaling: Context, step: Context) -> str:
     text = []
     data = step.json("step_overhead.json")
     if data:
-        text += ["Step time of SLF joint against cross-entropy (LeNet, batch 128, six candidates, K = 3):", "",
+        text += ["Step time of SLF against cross-entropy, measured side by side (LeNet, batch 128, six candidates; "
+                 "the learned modes with K = 3). The default recipe runs a held-out batch every step; "
+                 "*per-candidate grads* is the same recipe with one backward per candidate for the candidates' "
+                 "last-layer gradients instead of one vectorised backward (the way before).", "",
                  "| variant | median step (ms) | ratio to cross-entropy |", "|---|---|---|"]
         text += [f"| {label} | {row['median_ms']:.2f} | {row['ratio']:.3f} |"
                  for label, row in data["variants"].items()]
