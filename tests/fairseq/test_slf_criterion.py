@@ -104,6 +104,7 @@ def test_the_default_recipe_takes_its_reference_from_the_valid_split(tiny_transl
         loss, _, log = criterion(model, batch)
     assert not [w for w in caught if "no held-out data" in str(w.message)]  # a held-out reference, no fallback
     assert criterion.slf.reference_source == "host" and model.training
+    assert criterion.slf.learner.batched_gradients  # the candidates' gradients in one vectorised backward
     # The shared input/output embedding is passed over: the compared layer sits before the projection.
     compared = {id(p) for p in criterion.slf.last_layer}
     assert compared and id(model.decoder.embed_tokens.weight) not in compared

@@ -92,6 +92,7 @@ def test_the_default_recipe_weighs_the_parts_from_the_head_and_keeps_their_total
             total.backward()
             optimizer.step()
     assert abs(float(weighting.lambdas.sum()) - 7.0) < 1e-4 and int(weighting.selection.decision.observations) == 5
+    assert weighting.selection.learner.batched_gradients  # the head's graph takes one vectorised backward
     # Mild: every part keeps a weight of the configured order, none is dropped.
     ratio = weighting.lambdas / torch.tensor([1.0, 1.0, 1.0, 2.0, 2.0])
     assert not torch.allclose(ratio, torch.ones(5), atol=1e-3) and float(ratio.min()) > 0.3
