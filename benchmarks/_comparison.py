@@ -23,11 +23,6 @@ def mean_and_half_width(values: Sequence[float], level: float = 0.95) -> Tuple[f
     return mean, half
 
 
-def mean_std_half(values: Sequence[float]) -> Tuple[float, float, float]:
-    """Mean, sample standard deviation and the 95% confidence half-width over seeds."""
-    return mean_interval(values)
-
-
 def ci_cell(values: Sequence[float], digits: int = 3) -> str:
     """``mean +- half-width of the 95% CI`` over seeds."""
     mean, half = mean_and_half_width(values)

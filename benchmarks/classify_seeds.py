@@ -23,10 +23,10 @@ from typing import Any, Dict, List, Optional, Tuple
 from scipy import stats as scipy_stats
 from tqdm import tqdm
 
+from slf.intervals import mean_interval
 from slf.plots import plot_method_comparison, plot_selection_weight_grid
 from slf.train import ClassifyConfig, train_classifier
 
-from _comparison import mean_std_half
 
 CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 SLF_MODES = ("align", "joint", "softmax", "validation")  # align: the default recipe
@@ -128,7 +128,7 @@ def main() -> None:
         best_name = best_single_by_validation(by_method)
         best_single = statistics.fmean(r["final_test_acc"] for r in by_method[best_name]) if best_name else float("nan")
         for method, rows in by_method.items():
-            mean, std, half = mean_std_half([r["final_test_acc"] for r in rows])
+            mean, std, half = mean_interval([r["final_test_acc"] for r in rows])
             versus = ""
             if best_name and method != best_name and len(rows) == len(by_method[best_name]) > 1:
                 ours = [r["final_test_acc"] for r in sorted(rows, key=lambda r: r["seed"])]

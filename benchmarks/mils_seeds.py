@@ -22,9 +22,9 @@ from typing import Any, Dict, List, Tuple
 
 from tqdm import tqdm
 
+from slf.intervals import mean_interval
 from slf.train import ClassifyConfig, train_classifier
 
-from _comparison import mean_std_half
 
 
 def methods(rate: float, obs_size: int) -> List[Tuple[str, Dict[str, Any]]]:
@@ -81,7 +81,7 @@ def main() -> None:
     print("| method | mean +- std | 95% CI | best-val-epoch acc | ms/step | MILS accepted/attempted |")
     print("|---|---|---|---|---|---|")
     for method, rows in results.items():
-        mean, std, half = mean_std_half([r["final_test_acc"] for r in rows])
+        mean, std, half = mean_interval([r["final_test_acc"] for r in rows])
         best_val = statistics.fmean(r["best_val_test_acc"] for r in rows)
         ms = 1000 * statistics.fmean(r["time_per_step_s"] for r in rows)
         acceptance = ""
