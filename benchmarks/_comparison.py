@@ -88,7 +88,29 @@ def recipe_signature() -> Dict[str, float]:
     from slf import alignment
 
     return {"temperature": alignment.DEFAULT_TEMPERATURE, "momentum": alignment.DEFAULT_MOMENTUM,
-            "reference_momentum": alignment.DEFAULT_REFERENCE_MOMENTUM, "margin": alignment.DEFAULT_MARGIN}
+            "reference_momentum": alignment.DEFAULT_REFERENCE_MOMENTUM, "margin": alignment.DEFAULT_MARGIN,
+            "gap": alignment.DEFAULT_GAP}
+
+
+def uses_default_recipe(config: Dict[str, Any]) -> bool:
+    """Whether a run's configuration trains with the default recipe (SLF in ``align`` mode), so
+    that its saved result is stale under other recipe constants; no other run depends on them.
+
+    Example:
+        >>> uses_default_recipe({"loss": "slf", "slf_mode": "align"}), uses_default_recipe({"loss": "ce"})
+        (True, False)
+        >>> uses_default_recipe({"method": "slf_align"}), uses_default_recipe({"method": "stock"})
+        (True, False)
+    """
+    if "method" in config:  # mmdet's runs name their head
+        return config["method"] == "slf_align"
+    return config.get("loss") == "slf" and config.get("slf_mode") == "align"
+
+
+def current_recipe(config: Dict[str, Any], saved: Dict[str, Any]) -> bool:
+    """Whether a saved run is current as to the recipe: it does not use it, or it recorded the same
+    constants (a default-recipe run that recorded none predates the record, and is stale)."""
+    return not uses_default_recipe(config) or saved.get("recipe") == recipe_signature()
 
 
 def cached_run(path: Path, config: Dict[str, Any], train: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
@@ -97,8 +119,7 @@ def cached_run(path: Path, config: Dict[str, Any], train: Callable[[], Dict[str,
     there: an interrupted benchmark continues where it stopped."""
     if path.is_file():
         saved = json.loads(path.read_text())
-        if (comparable_config(saved["config"]) == comparable_config(config)
-                and saved.get("recipe", recipe_signature()) == recipe_signature()):
+        if comparable_config(saved["config"]) == comparable_config(config) and current_recipe(config, saved):
             return saved
     result = {**train(), "recipe": recipe_signature()}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -142,8 +142,10 @@ def finished_run(folder: Path, criterion: str, extra: List[str], epochs: int, se
     results = json.loads(path.read_text())
     saved = settled(results["criterion"], results["extra"], results.get("slf_default_mode", ARCHIVED_DEFAULT_MODE))
     same = (*saved, results["max_epoch"], results["seed"]) == (*settled(criterion, extra, DEFAULT_MODE), epochs, seed)
-    # A default-recipe run made under other recipe constants is stale (runs before the record: other modes).
-    current = results.get("recipe", recipe_signature()) == recipe_signature()
+    # A default-recipe run made under other recipe constants is stale; no other run depends on them.
+    criterion_now, extra_now = settled(criterion, extra, DEFAULT_MODE)
+    uses_recipe = criterion_now == "slf" and extra_now[extra_now.index("--slf-mode") + 1] == "align"
+    current = not uses_recipe or results.get("recipe") == recipe_signature()
     return results if same and current else None
 
 

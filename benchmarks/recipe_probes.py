@@ -95,6 +95,11 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     # made no new low for this many steps (early stopping's patience); then the default's selection.
     "plat30": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, plateau=30),
     "plat60": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, plateau=60),
+    # gap: all the weight on ce while its training loss (averaged over steps, 0.95) is at most gap times
+    # its held-out loss (averaged alike): the training labels are fitted no worse than held-out ones, so
+    # no sign of label noise; the default's selection once the training loss lies above that.
+    "gap10": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, gap=1.0),
+    "gap125": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, gap=1.25),
 }
 COLUMNS = (("mlp", "clean"), ("mlp", "sym0.4"), ("mlp", "pair0.4"), ("lenet", "clean"), ("lenet", "sym0.4"),
            ("lenet", "pair0.4"))
@@ -106,7 +111,7 @@ class AlignedMixture:
     def __init__(self, T: float, beta: float, ref_beta: float = 0.0, ref_batch: int = 128, interval: int = 1,
                  params: str = "head", margin: float = 0.0, balance: bool = False, grad_beta: float = 0.0,
                  gate: Optional[float] = None, lcb: float = 0.0, cone: bool = False,
-                 weight_beta: float = 0.0, plateau: Optional[int] = None) -> None:
+                 weight_beta: float = 0.0, plateau: Optional[int] = None, gap: Optional[float] = None) -> None:
         self.candidates = [losses.build(name, task="classification", reduction="none") for name in CANDIDATES]
         self.T, self.beta, self.ref_beta, self.ref_batch, self.interval = T, beta, ref_beta, ref_batch, interval
         self.params, self.margin, self.balance, self.grad_beta, self.gate = params, margin, balance, grad_beta, gate
@@ -114,6 +119,7 @@ class AlignedMixture:
         self.plateau, self.reference_loss, self.lowest_loss, self.since_lowest = plateau, None, math.inf, 0
         self.opened_at: Optional[int] = None if plateau else 0
         self.smoothed_weights: Optional[torch.Tensor] = None
+        self.gap, self.train_loss, self.gap_closed_steps = gap, None, 0
         self.cone_weights = torch.nn.functional.one_hot(torch.tensor(0), len(CANDIDATES)).float()
         n = len(CANDIDATES)
         self.lead_squares = torch.zeros(n)
@@ -129,6 +135,10 @@ class AlignedMixture:
         if self.opened_at is None or (self.gate is not None and (self.observed == 0
                                                                   or float(self.scores[0]) > self.gate)):
             return torch.nn.functional.one_hot(torch.tensor(0), len(CANDIDATES)).float()
+        if self.gap is not None and (self.train_loss is None or self.reference_loss is None
+                                     or self.train_loss <= self.gap * self.reference_loss):
+            self.gap_closed_steps += 1
+            return torch.nn.functional.one_hot(torch.tensor(0), len(CANDIDATES)).float()
         scores = self.scores.clone()
         if self.lcb:
             lead = scores - scores[0]
@@ -139,6 +149,9 @@ class AlignedMixture:
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor, layer: List[torch.Tensor]) -> torch.Tensor:
         values = torch.stack([candidate(logits, target) for candidate in self.candidates], dim=1)
+        if self.gap is not None:
+            value = float(values[:, 0].detach().mean())
+            self.train_loss = value if self.train_loss is None else 0.95 * self.train_loss + 0.05 * value
         gradients = torch.stack([torch.cat([g.reshape(-1) for g in torch.autograd.grad(
             column, layer, retain_graph=True)]) for column in values.mean(dim=0)])
         norms = gradients.norm(dim=1)
@@ -183,6 +196,9 @@ class AlignedMixture:
                 features = model.features(inputs)
             loss = torch.nn.functional.cross_entropy(model.classifier(features), targets)
         gradient = torch.cat([g.reshape(-1) for g in torch.autograd.grad(loss, layer)])
+        if self.gap is not None:
+            value = float(loss.detach())
+            self.reference_loss = value if self.reference_loss is None else 0.95 * self.reference_loss + 0.05 * value
         if self.plateau and self.opened_at is None:
             value = float(loss.detach())
             self.reference_loss = value if self.reference_loss is None else 0.95 * self.reference_loss + 0.05 * value
@@ -231,7 +247,7 @@ def run(job: Tuple[str, str, str, int, int]) -> Dict[str, Any]:
     return {"model": model_name, "setting": setting, "variant": variant, "seed": seed,
             "final_test_acc": test_acc[-1], "final_val_acc": val_acc[-1], "val_acc": val_acc, "test_acc": test_acc,
             "mean_weights": (mixture.weight_sum / mixture.steps).tolist(), "history": mixture.history,
-            "opened_at": mixture.opened_at,
+            "opened_at": mixture.opened_at, "gap_closed_steps": mixture.gap_closed_steps,
             "seconds": time.perf_counter() - started}
 
 

@@ -65,13 +65,15 @@ class AlignmentLearner:
         self.step_key: Optional[Callable[[], Any]] = None
         self._step_key: Any = None
 
-    def set_reference(self, loss: Tensor, source: str = "host") -> None:
-        """Blend the gradient of a held-out ``loss`` (with its graph) into the reference."""
+    def set_reference(self, loss: Tensor, source: str = "host", value: Optional[Tensor] = None) -> None:
+        """Blend the gradient of a held-out ``loss`` (with its graph) into the reference; ``value``
+        (default ``loss``) is the held-out loss per sample that the gap compares with training's."""
         if not loss.requires_grad:
             raise ValueError("set_reference() needs the held-out loss with its graph (computed with gradients "
                              "enabled), to differentiate it with respect to the model's last layer")
         layer = self.last_layer or last_layer_parameters([loss])
         self.alignment.set_reference(layer_key(layer), flat_gradient(loss, layer, retain_graph=False))
+        self.alignment.track_losses(held_out=loss if value is None else value)
         self.reference_source = source
 
     @contextlib.contextmanager
@@ -98,7 +100,7 @@ class AlignmentLearner:
 
     def weights(self, columns: Sequence[Tensor], roots: Sequence[Tensor], keep: Optional[List[int]],
                 reference: Optional[Callable[[], Tensor]], num_candidates: int, step: int,
-                training: bool = True) -> Tuple[Tensor, bool]:
+                training: bool = True, train_loss: Optional[Tensor] = None) -> Tuple[Tensor, bool]:
         """Track one call's candidate gradients and return the weights ``(1, n)`` and whether the
         call began a training step.
 
@@ -110,6 +112,7 @@ class AlignmentLearner:
             num_candidates: n.
             step: the owner's training step (when a held-out reference is due).
             training: False: the current weights, nothing tracked.
+            train_loss: the stock loss on this batch, per sample (the gap's training side).
         """
         if not training:
             return self.alignment.probabilities(keep).unsqueeze(0), False
@@ -119,6 +122,8 @@ class AlignmentLearner:
         if begins and self.held_out is not None and self.alignment.reference_due(step):
             output, target = self.held_out.next_batch()
             self.set_reference(self.reference_loss(output, target).mean(), "held_out")
+        if train_loss is not None:
+            self.alignment.track_losses(train=train_loss)
         layer = self.last_layer or last_layer_parameters(roots)
         if layer:
             kept = self._candidate_gradients(columns, layer)

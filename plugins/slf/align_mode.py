@@ -55,9 +55,13 @@ class AlignModeMethods:
         if keep is not None:  # rebuilt from the finite columns alone, so no NaN reaches the graph
             columns = self.candidates.columns(output, target)
             values = torch.stack([columns[i] for i in keep], dim=1)
+        train_loss = None
+        if self.training and self.decision.preferred is not None:
+            with torch.no_grad():
+                train_loss = self.validation_loss(output.detach(), target).mean()
         weights, begins = self.learner.weights(values.mean(dim=0).unbind(), [output], keep,
                                                lambda: self.validation_loss(output, target).mean(),
-                                               len(self.candidates), self.step, self.training)
+                                               len(self.candidates), self.step, self.training, train_loss)
         kept = weights if keep is None else weights[:, keep]
         per_sample = (self.scale_values(values, keep) * kept.to(values.dtype)).sum(dim=1)
         if self.training and begins:
@@ -67,10 +71,13 @@ class AlignModeMethods:
 
     def _combine_align(self, columns: List[Tensor], output: Optional[Tensor], reference: Optional[Tensor]
                        ) -> "tuple[Tensor, Tensor]":
+        # The stock loss per row, for the gap: the host's reference, else the stock candidate's column.
+        preferred = self.decision.preferred
+        stock = reference if reference is not None else None if preferred is None else columns[preferred]
         if reference is None:
             reference = torch.stack(columns, dim=1).mean(dim=1)
         if self.learner.in_reference_pass:
-            self.learner.set_reference(reference.sum())
+            self.learner.set_reference(reference.sum(), value=None if stock is None else stock.detach().mean())
             return reference, self.decision.probabilities().unsqueeze(0)
         values = torch.stack(columns, dim=1)
         keep = self._finite_candidates(values.detach().sum(dim=0))
@@ -79,7 +86,8 @@ class AlignModeMethods:
             values = torch.stack([columns[i] for i in keep], dim=1)
         roots = [output] if output is not None and output.requires_grad else list(values.unbind(dim=1))
         weights, begins = self.learner.weights(values.sum(dim=0).unbind(), roots, keep, lambda: reference.sum(),
-                                               len(self.candidates), self.step, self.training)
+                                               len(self.candidates), self.step, self.training,
+                                               None if stock is None else stock.detach().mean())
         kept = weights if keep is None else weights[:, keep]
         per_row = (self.scale_values(values, keep) * kept.to(values.dtype)).sum(dim=1)
         if self.training and begins:

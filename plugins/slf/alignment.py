@@ -27,7 +27,14 @@ with :math:`\pi` a prior (uniform unless given) and a head start :math:`m` (the
 ``margin``) for the candidate :math:`r` that is the host's stock loss, when it is one of
 them: the weights leave the stock loss only for a candidate whose alignment is clearly
 better, by more than :math:`m`, so where no candidate is, the recipe trains with the stock
-loss. Nothing here is learned by gradient
+loss. And the weights stay on the stock loss altogether while its training loss, averaged over
+steps like the reference (:math:`\rho`), is at most ``gap`` times its held-out loss,
+:math:`\bar L_{train} \le \gamma \bar L_{held-out}`: the training labels are fitted no worse
+than held-out ones, so there is no sign of label noise to leave the stock loss for (on clean
+data the cosines of the candidates lie close together and their lead changes from step to
+step, and a switch to a bounded loss slows learning); under label noise the training loss
+lies above the held-out one from the first steps and the comparison of the gradients decides.
+Nothing here is learned by gradient
 descent, so nothing saturates: :math:`\hat p` follows the current alignment and moves back
 when it changes (a run under label noise typically starts on cross-entropy and moves to a
 bounded loss once cross-entropy starts to fit the wrong labels). The cosine judges
@@ -53,6 +60,7 @@ DEFAULT_TEMPERATURE = 1e-3
 DEFAULT_MOMENTUM = 0.9
 DEFAULT_REFERENCE_MOMENTUM = 0.95
 DEFAULT_MARGIN = 0.03
+DEFAULT_GAP = 1.0
 
 
 def last_layer_parameters(outputs: Sequence[Tensor], exclude: Sequence[Tensor] = (), max_depth: int = 64
@@ -186,6 +194,10 @@ class GradientAlignment(nn.Module):
             the tie-breaker.
         margin: the head start :math:`m` (in cosine) of candidate ``preferred``.
         preferred: index of the candidate that is the host's stock loss (``None``: none is).
+        gap: :math:`\gamma`: while the stock loss's training loss is at most ``gap`` times its
+            held-out loss (both averaged with ``reference_momentum``, given through
+            :meth:`track_losses`), all the weight stays on ``preferred``; ``None``: the scores
+            alone decide. Without held-out losses (no held-out data) the scores decide too.
 
     Example:
         >>> alignment = GradientAlignment(2)
@@ -201,7 +213,7 @@ class GradientAlignment(nn.Module):
     def __init__(self, num_candidates: int, temperature: float = DEFAULT_TEMPERATURE,
                  momentum: float = DEFAULT_MOMENTUM, reference_momentum: float = DEFAULT_REFERENCE_MOMENTUM,
                  interval: int = 1, prior: Optional[Sequence[float]] = None, margin: float = DEFAULT_MARGIN,
-                 preferred: Optional[int] = None) -> None:
+                 preferred: Optional[int] = None, gap: Optional[float] = DEFAULT_GAP) -> None:
         super().__init__()
         if isinstance(num_candidates, bool) or not isinstance(num_candidates, int) or num_candidates < 1:
             raise ValueError(f"num_candidates must be an integer >= 1, got {num_candidates!r}")
@@ -217,6 +229,9 @@ class GradientAlignment(nn.Module):
             raise ValueError(f"margin must be a number in [0, 2) (a difference of cosines), got {margin!r}")
         if preferred is not None and not (isinstance(preferred, int) and 0 <= preferred < num_candidates):
             raise ValueError(f"preferred must be a candidate index in [0, {num_candidates}) or None, got {preferred!r}")
+        if gap is not None and (isinstance(gap, bool) or not (isinstance(gap, (int, float)) and math.isfinite(gap)
+                                                              and gap > 0)):
+            raise ValueError(f"gap must be a number > 0 (a ratio of training to held-out loss) or None, got {gap!r}")
         if prior is None:
             prior = [1.0] * num_candidates
         prior = [float(p) for p in prior]
@@ -228,6 +243,7 @@ class GradientAlignment(nn.Module):
         self.interval = interval
         self.margin = float(margin)
         self.preferred = preferred
+        self.gap = None if gap is None else float(gap)
         total = sum(prior)
         self.register_buffer("log_prior", torch.tensor([math.log(p / total) for p in prior]))
         self.register_buffer("scores", torch.zeros(num_candidates))
@@ -237,6 +253,10 @@ class GradientAlignment(nn.Module):
         self.last_cosines = torch.zeros(num_candidates)
         self._pending_gradients: Dict[LayerKey, Tensor] = {}
         self._pending_references: Dict[LayerKey, Tensor] = {}
+        # The stock loss's averages on training and held-out batches (the gap's test), and this step's sums.
+        self.train_loss: Optional[Tensor] = None
+        self.held_out_loss: Optional[Tensor] = None
+        self._pending_losses: Dict[str, Tensor] = {}
 
     @property
     def has_reference(self) -> bool:
@@ -305,18 +325,44 @@ class GradientAlignment(nn.Module):
             value = value.detach().float()
             store[key] = store[key] + value if key in store and store[key].shape == value.shape else value
 
+    def track_losses(self, train: Optional[Tensor] = None, held_out: Optional[Tensor] = None) -> None:
+        """Add one call's stock loss on its training batch and/or on a held-out batch (per-sample
+        means, scalars) to the current step; :meth:`finish_step` averages them over steps."""
+        for name, value in (("train_loss", train), ("held_out_loss", held_out)):
+            if value is None:
+                continue
+            value = value.detach().float().reshape(())
+            self._pending_losses[name] = self._pending_losses[name] + value if name in self._pending_losses else value
+
+    @property
+    def keeps_preferred(self) -> bool:
+        """Whether the weights stay on the stock loss: its average training loss is at most ``gap``
+        times its average held-out loss (False without a stock candidate, a gap or held-out losses)."""
+        if self.preferred is None or self.gap is None or self.train_loss is None or self.held_out_loss is None:
+            return False
+        return bool(self.train_loss <= self.gap * self.held_out_loss)
+
     def finish_step(self) -> Tensor:
-        """Score the step's tracked gradients (:meth:`observe`), then adopt its tracked references."""
-        gradients, references = self._pending_gradients, self._pending_references
-        self._pending_gradients, self._pending_references = {}, {}
+        """Score the step's tracked gradients (:meth:`observe`), then adopt its tracked references
+        and losses."""
+        gradients, references, losses = self._pending_gradients, self._pending_references, self._pending_losses
+        self._pending_gradients, self._pending_references, self._pending_losses = {}, {}, {}
         cosines = self.observe(gradients)
         for key, reference in references.items():
             self.set_reference(key, reference)
+        for name, value in losses.items():
+            previous = getattr(self, name)
+            if previous is not None:
+                value = previous.to(value.device) * self.reference_momentum + value * (1 - self.reference_momentum)
+            setattr(self, name, value)
         return cosines
 
     def probabilities(self, available: Optional[Iterable[int]] = None) -> Tensor:
         """:math:`\\hat p = \\operatorname{softmax}(\\log\\pi + a / T)`, over ``available`` candidates only
-        when given (the others get 0)."""
+        when given (the others get 0); all on the stock loss while :attr:`keeps_preferred`."""
+        if self.keeps_preferred and (available is None or self.preferred in list(available)):
+            return torch.nn.functional.one_hot(torch.tensor(self.preferred), self.scores.numel()).to(
+                self.scores.device, self.scores.dtype)
         scores = self.scores.clone()
         if self.preferred is not None:
             scores[self.preferred] += self.margin
@@ -330,4 +376,4 @@ class GradientAlignment(nn.Module):
     def extra_repr(self) -> str:
         return (f"temperature={self.temperature:g}, momentum={self.momentum:g}, "
                 f"reference_momentum={self.reference_momentum:g}, interval={self.interval}, margin={self.margin:g}, "
-                f"preferred={self.preferred}")
+                f"preferred={self.preferred}, gap={self.gap}")

@@ -61,7 +61,8 @@ def test_a_shared_output_matrix_is_passed_over():
 def test_cosines_are_those_of_the_candidates_gradients_with_the_held_out_gradient():
     model = _mlp()
     held_x, held_y = _batch(16, seed=1)
-    crit = StochasticLoss(CANDIDATES, held_out=HeldOut(model, [(held_x, held_y)]))
+    # gap=None: the scores alone decide (the gap's own test is below).
+    crit = StochasticLoss(CANDIDATES, held_out=HeldOut(model, [(held_x, held_y)]), alignment=dict(gap=None))
     x, y = _batch()
     crit(model(x), y)
     head = list(model[2].parameters())
@@ -168,6 +169,51 @@ def test_the_stock_loss_keeps_the_weight_until_another_is_clearly_better_aligned
     assert at(0.50, 0.52)[0] > 0.99  # 0.02 better: not enough
     assert at(0.50, 0.56)[1] > 0.99  # 0.06 better: it moves
     assert at(0.50, 0.40)[0] > 0.99  # and it moves back
+
+
+def test_the_weights_stay_on_the_stock_loss_while_training_labels_fit_no_worse_than_held_out_ones():
+    alignment = GradientAlignment(2, preferred=0, momentum=0.0, reference_momentum=0.5)
+    key = (0,)
+    alignment.set_reference(key, torch.tensor([1.0, 0.0]))
+    alignment.track(key, torch.tensor([[0.6, 0.8], [1.0, 0.0]]))
+    alignment.finish_step()
+    assert alignment.probabilities()[1] > 0.99  # no losses yet: the scores decide (the second aligns better)
+    alignment.track_losses(train=torch.tensor(0.9), held_out=torch.tensor(1.0))
+    alignment.finish_step()
+    assert alignment.keeps_preferred and alignment.probabilities().tolist() == [1.0, 0.0]
+    # The training loss rises above the held-out one (averaged: 0.5 * 0.9 + 0.5 * 1.3 = 1.1 > 1.0).
+    alignment.track_losses(train=torch.tensor(1.3), held_out=torch.tensor(1.0))
+    alignment.finish_step()
+    assert alignment.train_loss.item() == pytest.approx(1.1) and alignment.held_out_loss.item() == pytest.approx(1.0)
+    assert not alignment.keeps_preferred and alignment.probabilities()[1] > 0.99
+    assert not GradientAlignment(2, preferred=None).keeps_preferred
+    with pytest.raises(ValueError, match="gap must be a number > 0"):
+        GradientAlignment(2, gap=0)
+
+
+def test_the_gap_compares_the_stock_loss_on_training_and_held_out_batches():
+    model = _mlp()
+    held_x, held_y = _batch(16, seed=1)
+    crit = StochasticLoss(CANDIDATES, held_out=HeldOut(model, [(held_x, held_y)]))
+    x, y = _batch()
+    crit(model(x), y)
+    with torch.no_grad():
+        train, held = F.cross_entropy(model(x), y), F.cross_entropy(model(held_x), held_y)
+    assert crit.decision.train_loss.item() == pytest.approx(train.item(), rel=1e-5)
+    assert crit.decision.held_out_loss.item() == pytest.approx(held.item(), rel=1e-5)
+    assert crit.decision.keeps_preferred == bool(train <= held)
+    # A host's columns: the gap reads the reference it passes, or the stock candidate's column.
+    crit = StochasticLoss(["mse", "mae"], task="regression")
+    target = torch.linspace(-1, 1, 32)
+    with crit.reference_pass():
+        output = model(x)[:, 0]
+        crit.combine([(output - target).pow(2), (output - target).abs()], output)
+    assert crit.decision.held_out_loss is None  # adopted with the step
+    output = model(x)[:, 0]
+    crit.combine([(output - target).pow(2) * 2, (output - target).abs()], output)
+    assert crit.decision.held_out_loss.item() == pytest.approx((output - target).pow(2).mean().item(), rel=1e-5)
+    assert crit.decision.train_loss.item() == pytest.approx(2 * (output - target).pow(2).mean().item(), rel=1e-5)
+    assert not crit.decision.keeps_preferred
 
 
 def test_the_stock_loss_is_the_reference_loss_among_the_candidates():
@@ -339,3 +385,14 @@ def test_the_default_recipe_leaves_cross_entropy_under_label_noise_on_real_digit
     assert max(weights, key=weights.get) in ("mae", "cosine", "mse"), weights  # bounded losses resist the noise
     assert weights["ce"] < 0.2
     assert default["final_test_acc"] > ce["final_test_acc"] + 0.08
+
+
+@pytest.mark.slow
+def test_the_default_recipe_keeps_cross_entropy_on_clean_real_digits():
+    """Clean MNIST-5k: the training loss stays at or below the held-out one, so the recipe trains
+    with cross-entropy (leaving it for a bounded loss on clean data slows learning)."""
+    config = ClassifyConfig(data="mnist5k", model="mlp", loss="slf", epochs=3, seed=0, num_threads=2)
+    default = train_classifier(config, progress=False)
+    weights = dict(zip(default["candidates"], default["mean_weights"]))
+    assert weights["ce"] > 0.9, weights
+    assert default["final_test_acc"] > 0.85
