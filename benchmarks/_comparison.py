@@ -89,7 +89,7 @@ def recipe_signature() -> Dict[str, float]:
 
     return {"temperature": alignment.DEFAULT_TEMPERATURE, "momentum": alignment.DEFAULT_MOMENTUM,
             "reference_momentum": alignment.DEFAULT_REFERENCE_MOMENTUM, "margin": alignment.DEFAULT_MARGIN,
-            "gap": alignment.DEFAULT_GAP}
+            "gap": alignment.DEFAULT_GAP, "gap_patience": alignment.DEFAULT_GAP_PATIENCE}
 
 
 def uses_default_recipe(config: Dict[str, Any]) -> bool:

@@ -9,6 +9,10 @@ the reference's held-out gradient (averaged over held-out batches),
     s_i \\leftarrow \\beta s_i + (1 - \\beta)\\cos(g_i, r), \\qquad
     \\hat p = \\operatorname{softmax}\\big(\\log\\pi + (s + m\\, e_{stock}) / T\\big).
 
+and :math:`\\hat p = e_{stock}` while the stock loss on training batches is at most ``gap`` times
+its held-out level (:attr:`slf.alignment.GradientAlignment.keeps_preferred`): the learner gives
+the alignment both, the training side with each call and the held-out side with each reference.
+
 The reference comes from, in order: a :class:`slf.HeldOut` the learner draws from, a host that
 calls :meth:`AlignmentLearner.set_reference` (or trains inside :meth:`reference_pass`), or, with
 a warning once, the reference loss on the previous training batch.

@@ -34,6 +34,9 @@ than held-out ones, so there is no sign of label noise to leave the stock loss f
 data the cosines of the candidates lie close together and their lead changes from step to
 step, and a switch to a bounded loss slows learning); under label noise the training loss
 lies above the held-out one from the first steps and the comparison of the gradients decides.
+Once it has lain above for ``gap_patience`` steps in a row, label noise is taken as seen for
+the rest of the run: memorising the wrong labels later brings the training loss down to the
+held-out one, and that must not send the weights back to the stock loss.
 Nothing here is learned by gradient
 descent, so nothing saturates: :math:`\hat p` follows the current alignment and moves back
 when it changes (a run under label noise typically starts on cross-entropy and moves to a
@@ -61,6 +64,7 @@ DEFAULT_MOMENTUM = 0.9
 DEFAULT_REFERENCE_MOMENTUM = 0.95
 DEFAULT_MARGIN = 0.03
 DEFAULT_GAP = 1.0
+DEFAULT_GAP_PATIENCE = 50
 
 
 def last_layer_parameters(outputs: Sequence[Tensor], exclude: Sequence[Tensor] = (), max_depth: int = 64
@@ -198,6 +202,9 @@ class GradientAlignment(nn.Module):
             held-out loss (both averaged with ``reference_momentum``, given through
             :meth:`track_losses`), all the weight stays on ``preferred``; ``None``: the scores
             alone decide. Without held-out losses (no held-out data) the scores decide too.
+        gap_patience: after this many steps in a row with the training loss above ``gap``
+            times the held-out loss, label noise is taken as seen (:attr:`noise_seen`) and
+            the weight no longer returns to the stock loss in this run.
 
     Example:
         >>> alignment = GradientAlignment(2)
@@ -213,7 +220,8 @@ class GradientAlignment(nn.Module):
     def __init__(self, num_candidates: int, temperature: float = DEFAULT_TEMPERATURE,
                  momentum: float = DEFAULT_MOMENTUM, reference_momentum: float = DEFAULT_REFERENCE_MOMENTUM,
                  interval: int = 1, prior: Optional[Sequence[float]] = None, margin: float = DEFAULT_MARGIN,
-                 preferred: Optional[int] = None, gap: Optional[float] = DEFAULT_GAP) -> None:
+                 preferred: Optional[int] = None, gap: Optional[float] = DEFAULT_GAP,
+                 gap_patience: int = DEFAULT_GAP_PATIENCE) -> None:
         super().__init__()
         if isinstance(num_candidates, bool) or not isinstance(num_candidates, int) or num_candidates < 1:
             raise ValueError(f"num_candidates must be an integer >= 1, got {num_candidates!r}")
@@ -232,6 +240,8 @@ class GradientAlignment(nn.Module):
         if gap is not None and (isinstance(gap, bool) or not (isinstance(gap, (int, float)) and math.isfinite(gap)
                                                               and gap > 0)):
             raise ValueError(f"gap must be a number > 0 (a ratio of training to held-out loss) or None, got {gap!r}")
+        if isinstance(gap_patience, bool) or not isinstance(gap_patience, int) or gap_patience < 1:
+            raise ValueError(f"gap_patience must be an integer >= 1 (steps), got {gap_patience!r}")
         if prior is None:
             prior = [1.0] * num_candidates
         prior = [float(p) for p in prior]
@@ -244,6 +254,7 @@ class GradientAlignment(nn.Module):
         self.margin = float(margin)
         self.preferred = preferred
         self.gap = None if gap is None else float(gap)
+        self.gap_patience = gap_patience
         total = sum(prior)
         self.register_buffer("log_prior", torch.tensor([math.log(p / total) for p in prior]))
         self.register_buffer("scores", torch.zeros(num_candidates))
@@ -257,6 +268,10 @@ class GradientAlignment(nn.Module):
         self.train_loss: Optional[Tensor] = None
         self.held_out_loss: Optional[Tensor] = None
         self._pending_losses: Dict[str, Tensor] = {}
+        # Steps in a row with the training loss above the gap, and whether label noise has been seen
+        # (kept in the loss's checkpoint).
+        self.steps_above_gap = 0
+        self.noise_seen = False
 
     @property
     def has_reference(self) -> bool:
@@ -334,13 +349,17 @@ class GradientAlignment(nn.Module):
             value = value.detach().float().reshape(())
             self._pending_losses[name] = self._pending_losses[name] + value if name in self._pending_losses else value
 
-    @property
-    def keeps_preferred(self) -> bool:
-        """Whether the weights stay on the stock loss: its average training loss is at most ``gap``
-        times its average held-out loss (False without a stock candidate, a gap or held-out losses)."""
+    def _within_gap(self) -> bool:
         if self.preferred is None or self.gap is None or self.train_loss is None or self.held_out_loss is None:
             return False
         return bool(self.train_loss <= self.gap * self.held_out_loss)
+
+    @property
+    def keeps_preferred(self) -> bool:
+        """Whether the weights stay on the stock loss: its average training loss is at most ``gap``
+        times its average held-out loss and label noise has not been seen (False without a stock
+        candidate, a gap or held-out losses)."""
+        return not self.noise_seen and self._within_gap()
 
     def finish_step(self) -> Tensor:
         """Score the step's tracked gradients (:meth:`observe`), then adopt its tracked references
@@ -355,6 +374,9 @@ class GradientAlignment(nn.Module):
             if previous is not None:
                 value = previous.to(value.device) * self.reference_momentum + value * (1 - self.reference_momentum)
             setattr(self, name, value)
+        if losses and self.gap is not None and self.train_loss is not None and self.held_out_loss is not None:
+            self.steps_above_gap = 0 if self._within_gap() else self.steps_above_gap + 1
+            self.noise_seen = self.noise_seen or self.steps_above_gap >= self.gap_patience
         return cosines
 
     def probabilities(self, available: Optional[Iterable[int]] = None) -> Tensor:
@@ -376,4 +398,4 @@ class GradientAlignment(nn.Module):
     def extra_repr(self) -> str:
         return (f"temperature={self.temperature:g}, momentum={self.momentum:g}, "
                 f"reference_momentum={self.reference_momentum:g}, interval={self.interval}, margin={self.margin:g}, "
-                f"preferred={self.preferred}, gap={self.gap}")
+                f"preferred={self.preferred}, gap={self.gap}, gap_patience={self.gap_patience}")

@@ -65,6 +65,8 @@ class CheckpointStateMethods:
             "checked_inputs": self._checked_inputs,
             "reference_source": self.reference_source,
         }
+        if isinstance(self.learner, AlignmentLearner):
+            state["noise_seen"] = self.learner.alignment.noise_seen
         if isinstance(self.learner, LookaheadLearner):
             state["decision_optimizer"] = self.learner.optimizer.state_dict()
         return state
@@ -97,5 +99,6 @@ class CheckpointStateMethods:
         self._checked_inputs = bool(state.get("checked_inputs", False))
         if isinstance(self.learner, AlignmentLearner):
             self.learner.reference_source = str(state.get("reference_source", "none"))
+            self.learner.alignment.noise_seen = bool(state.get("noise_seen", False))
         if isinstance(self.learner, LookaheadLearner) and "decision_optimizer" in state:
             self.learner.optimizer.load_state_dict(state["decision_optimizer"])

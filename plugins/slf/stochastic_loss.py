@@ -91,7 +91,7 @@ class StochasticLoss(AlignModeMethods, LearnedModeMethods, ValidationModeMethods
             batch comes from, or ``'previous_batch'`` where no held-out data exists; without it,
             and without a host calling :meth:`set_reference`, the previous batch with a warning),
             ``alignment`` (:class:`slf.alignment.GradientAlignment`'s ``temperature``,
-            ``momentum``, ``reference_momentum``, ``interval``, ``margin``, and ``preferred``, the
+            ``momentum``, ``reference_momentum``, ``interval``, ``margin``, ``gap`` and ``preferred``, the
             candidate with the margin's head start, default the reference loss) and ``last_layer``
             (the compared parameters; default found from the output's autograd graph).
             ``validation``: ``decision_lr`` (the decision network's own Adam, 1e-2),

@@ -189,6 +189,30 @@ def test_the_weights_stay_on_the_stock_loss_while_training_labels_fit_no_worse_t
     assert not GradientAlignment(2, preferred=None).keeps_preferred
     with pytest.raises(ValueError, match="gap must be a number > 0"):
         GradientAlignment(2, gap=0)
+    with pytest.raises(ValueError, match="gap_patience must be an integer >= 1"):
+        GradientAlignment(2, gap_patience=0)
+
+
+def test_label_noise_once_seen_for_long_keeps_the_gate_open():
+    """Memorising wrong labels late brings the training loss down to the held-out one: after
+    ``gap_patience`` steps above it, the weights do not return to the stock loss (and a checkpoint
+    keeps that)."""
+    crit = StochasticLoss(["ce", "mae"], alignment=dict(gap_patience=3, reference_momentum=0.0))
+    alignment = crit.decision
+
+    def step(train: float) -> None:
+        alignment.track_losses(train=torch.tensor(train), held_out=torch.tensor(1.0))
+        alignment.finish_step()
+
+    for train in (1.5, 1.5, 0.5):  # two steps above: not yet
+        step(train)
+    assert alignment.keeps_preferred and not alignment.noise_seen
+    for train in (1.5, 1.5, 1.5, 0.5):
+        step(train)
+    assert alignment.noise_seen and not alignment.keeps_preferred
+    restored = StochasticLoss(["ce", "mae"])
+    restored.load_state_dict(crit.state_dict())
+    assert restored.decision.noise_seen
 
 
 def test_the_gap_compares_the_stock_loss_on_training_and_held_out_batches():
