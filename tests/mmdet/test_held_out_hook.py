@@ -61,9 +61,9 @@ def test_the_hook_gives_every_default_recipe_loss_its_held_out_reference(tmp_pat
     drawn = []
     original = slf.learner.set_reference
 
-    def counting(loss, source="host"):
+    def counting(loss, source="host", value=None):
         drawn.append(float(loss.detach()))
-        original(loss, source)
+        original(loss, source, value)
 
     slf.learner.set_reference = counting
     with warnings.catch_warnings():
