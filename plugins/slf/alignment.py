@@ -369,15 +369,27 @@ class GradientAlignment(nn.Module):
         cosines = self.observe(gradients)
         for key, reference in references.items():
             self.set_reference(key, reference)
-        for name, value in losses.items():
+        if self.preferred is not None and self.gap is not None:
+            self._average_losses(losses)
+        return cosines
+
+    def _average_losses(self, losses: Mapping[str, Tensor]) -> None:
+        # Under torch.distributed the step's losses are averaged over the ranks that have them, so
+        # every rank takes the same gate (every rank calls this, as it calls observe()).
+        names = ("train_loss", "held_out_loss")
+        sums = torch.tensor([float(losses[name]) if name in losses else 0.0 for name in names]
+                            + [1.0 if name in losses else 0.0 for name in names], dtype=torch.float64)
+        sums = distributed.all_reduce_sum(sums)
+        for i, name in enumerate(names):
+            if sums[2 + i] == 0:
+                continue
+            value = (sums[i] / sums[2 + i]).float()
             previous = getattr(self, name)
-            if previous is not None:
-                value = previous.to(value.device) * self.reference_momentum + value * (1 - self.reference_momentum)
-            setattr(self, name, value)
-        if losses and self.gap is not None and self.train_loss is not None and self.held_out_loss is not None:
+            setattr(self, name, value if previous is None else
+                    previous * self.reference_momentum + value * (1 - self.reference_momentum))
+        if float(sums[2:].sum()) > 0 and self.train_loss is not None and self.held_out_loss is not None:
             self.steps_above_gap = 0 if self._within_gap() else self.steps_above_gap + 1
             self.noise_seen = self.noise_seen or self.steps_above_gap >= self.gap_patience
-        return cosines
 
     def probabilities(self, available: Optional[Iterable[int]] = None) -> Tensor:
         """:math:`\\hat p = \\operatorname{softmax}(\\log\\pi + a / T)`, over ``available`` candidates only

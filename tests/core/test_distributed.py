@@ -13,7 +13,7 @@ import torch.multiprocessing as mp
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from slf import StochasticLoss, distributed
+from slf import HeldOut, StochasticLoss, distributed
 from slf.data import load_dataset
 
 WORLD = 2
@@ -72,6 +72,38 @@ def test_decision_network_and_statistics_are_identical_on_every_rank(tmp_path, m
     alone, other = _run(tmp_path, mode, synchronize=False)
     assert alone["decision"] != other["decision"]  # without the collectives the ranks drift apart
     assert sum(alone["selection_counts"]) == WORLD * STEPS  # statistics are still summed over ranks
+
+
+def _gap_rank(rank: int, store: str, out: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=WORLD)
+    try:
+        torch.set_num_threads(1)
+        torch.manual_seed(0)
+        splits = load_dataset("digits", seed=0)
+        (x, y), (vx, vy) = splits.train.tensors, splits.val.tensors
+        x, vx = x.flatten(1), vx.flatten(1)
+        model = DistributedDataParallel(nn.Sequential(nn.Linear(x.shape[1], 32), nn.ReLU(), nn.Linear(32, 10)))
+        # Each rank its own held-out shard and training shard: their losses differ, the gate must not.
+        crit = StochasticLoss(["ce", "mse", "mae", "hinge"], held_out=HeldOut(model.module, [
+            (vx[rank::WORLD][:32], vy[rank::WORLD][:32])]), alignment=dict(gap_patience=3))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        gates = []
+        for step in range(STEPS):
+            index = torch.arange(step * 64, (step + 1) * 64)[rank::WORLD] % len(y)
+            optimizer.zero_grad()
+            crit(model(x[index]), y[index]).backward()
+            optimizer.step()
+            gates.append([float(crit.decision.train_loss), float(crit.decision.held_out_loss),
+                          crit.decision.keeps_preferred, crit.decision.noise_seen, crit.weights.tolist()])
+        Path(out, f"rank{rank}.json").write_text(json.dumps(gates))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_the_default_recipes_gap_takes_the_same_gate_on_every_rank(tmp_path):
+    mp.spawn(_gap_rank, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=WORLD, join=True)
+    first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD))
+    assert first == second
 
 
 def _mils_rank(rank: int, store: str, out: str) -> None:
