@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from slf.stochastic_loss import DEFAULT_MODE
 
-from _comparison import paired_t_tests, recipe_signature, runs_to_fill, summary
+from _comparison import current_recipe, paired_t_tests, recipe_signature, runs_to_fill, summary
 from _timing import interleaved_times, median_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,8 +144,8 @@ def finished_run(folder: Path, criterion: str, extra: List[str], epochs: int, se
     same = (*saved, results["max_epoch"], results["seed"]) == (*settled(criterion, extra, DEFAULT_MODE), epochs, seed)
     # A default-recipe run made under other recipe constants is stale; no other run depends on them.
     criterion_now, extra_now = settled(criterion, extra, DEFAULT_MODE)
-    uses_recipe = criterion_now == "slf" and extra_now[extra_now.index("--slf-mode") + 1] == "align"
-    current = not uses_recipe or results.get("recipe") == recipe_signature()
+    mode = extra_now[extra_now.index("--slf-mode") + 1] if "--slf-mode" in extra_now else None
+    current = current_recipe({"loss": criterion_now, "slf_mode": mode}, results)
     return results if same and current else None
 
 

@@ -101,9 +101,14 @@ def _gap_rank(rank: int, store: str, out: str) -> None:
 
 
 def test_the_default_recipes_gap_takes_the_same_gate_on_every_rank(tmp_path):
-    mp.spawn(_gap_rank, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=WORLD, join=True)
-    first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD))
+    first, second = _spawn_ranks(_gap_rank, tmp_path)
     assert first == second
+
+
+def _spawn_ranks(target, tmp_path: Path) -> list:
+    """Runs ``target(rank, store, out)`` on every rank; returns each rank's JSON record."""
+    mp.spawn(target, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=WORLD, join=True)
+    return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD)]
 
 
 def _mils_rank(rank: int, store: str, out: str) -> None:
@@ -136,8 +141,7 @@ def _mils_rank(rank: int, store: str, out: str) -> None:
 
 
 def test_mils_takes_one_decision_from_the_whole_observation_set_on_every_rank(tmp_path):
-    mp.spawn(_mils_rank, args=(str(tmp_path / "store"), str(tmp_path)), nprocs=WORLD, join=True)
-    first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD))
+    first, second = _spawn_ranks(_mils_rank, tmp_path)
     assert first["kinds"] == second["kinds"] and first["accepted"] == second["accepted"]
     assert {"accepted", "rejected"} & set(first["kinds"]), first["kinds"]  # auxiliary steps were tried
     assert first["local"] != second["local"]  # the ranks' own counts differ: the sum decides
