@@ -89,7 +89,8 @@ def recipe_signature() -> Dict[str, float]:
 
     return {"temperature": alignment.DEFAULT_TEMPERATURE, "momentum": alignment.DEFAULT_MOMENTUM,
             "reference_momentum": alignment.DEFAULT_REFERENCE_MOMENTUM, "margin": alignment.DEFAULT_MARGIN,
-            "gap": alignment.DEFAULT_GAP, "gap_patience": alignment.DEFAULT_GAP_PATIENCE}
+            "gap": alignment.DEFAULT_GAP, "gap_patience": alignment.DEFAULT_GAP_PATIENCE,
+            "held_interval": alignment.DEFAULT_HELD_INTERVAL}
 
 
 def uses_default_recipe(config: Dict[str, Any]) -> bool:
@@ -107,10 +108,23 @@ def uses_default_recipe(config: Dict[str, Any]) -> bool:
     return config.get("loss") == "slf" and config.get("slf_mode") == "align"
 
 
+# Constants recorded only since they were added, at the value that runs saved before then had.
+RECIPE_CONSTANTS_ADDED = {"held_interval": 1}
+
+
 def current_recipe(config: Dict[str, Any], saved: Dict[str, Any]) -> bool:
     """Whether a saved run is current as to the recipe: it does not use it, or it recorded the same
-    constants (a default-recipe run that recorded none predates the record, and is stale)."""
-    return not uses_default_recipe(config) or saved.get("recipe") == recipe_signature()
+    constants (a default-recipe run that recorded none predates the record, and is stale).
+
+    Example:
+        >>> config = {"loss": "slf", "slf_mode": "align"}
+        >>> current_recipe(config, {"recipe": recipe_signature()}), current_recipe(config, {})
+        (True, False)
+    """
+    if not uses_default_recipe(config):
+        return True
+    recorded = saved.get("recipe")
+    return recorded is not None and {**RECIPE_CONSTANTS_ADDED, **recorded} == recipe_signature()
 
 
 def cached_run(path: Path, config: Dict[str, Any], train: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:

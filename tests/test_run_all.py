@@ -100,3 +100,41 @@ def test_an_unknown_section_is_refused_with_the_valid_choices(tmp_path):
     assert refused.returncode == 2
     assert "unknown section(s) classfy" in refused.stderr and "classify, k_sweep, mils" in refused.stderr
     assert not (tmp_path / "RESULTS.md").exists()
+
+
+def test_a_saved_default_recipe_run_is_stale_only_under_other_recipe_constants(tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _comparison import cached_run, recipe_signature
+
+    from slf import alignment
+
+    config = {"loss": "slf", "slf_mode": "align", "seed": 0}
+    trained = []
+
+    def train():
+        trained.append(1)
+        return {"config": config, "final_test_acc": 0.9}
+
+    path = tmp_path / "seed0.json"
+    cached_run(path, config, train)
+    assert cached_run(path, config, train)["recipe"] == recipe_signature() and len(trained) == 1
+    saved = json.loads(path.read_text())
+    # Saved before held_interval was recorded, when every run drew held-out batches every step:
+    # current under held_interval 1, stale under 4.
+    before = {name: value for name, value in saved["recipe"].items() if name != "held_interval"}
+    path.write_text(json.dumps({**saved, "recipe": before}))
+    monkeypatch.setattr(alignment, "DEFAULT_HELD_INTERVAL", 1)
+    cached_run(path, config, train)
+    assert len(trained) == 1
+    monkeypatch.setattr(alignment, "DEFAULT_HELD_INTERVAL", 4)
+    cached_run(path, config, train)
+    assert len(trained) == 2
+    saved = json.loads(path.read_text())
+    path.write_text(json.dumps({**saved, "recipe": {**saved["recipe"], "gap": 1.25}}))
+    cached_run(path, config, train)
+    assert len(trained) == 3  # another gap: stale, trained again
+    single = {"loss": "ce", "seed": 0}
+    path = tmp_path / "ce.json"
+    cached_run(path, single, lambda: {"config": single})
+    path.write_text(json.dumps({"config": single, "recipe": {"gap": 9.0}}))
+    assert cached_run(path, single, lambda: pytest.fail("a single loss's run does not depend on the recipe"))

@@ -195,7 +195,6 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
             tau_decay=slf_tau_decay, tau_min=slf_tau_min, hard=slf_hard, mode=slf_mode,
             normalize=None if slf_normalize == "none" else slf_normalize, reduction="sum", seed=slf_seed, **learned,
         )
-        self.needs = sorted({need for c in candidates if isinstance(c, TokenLoss) for need in c.needs})
         self._no_held_out = False
         self._reference_step: Optional[int] = None
         self.validation_subset = slf_validation_subset
@@ -206,7 +205,9 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
 
     def _align_reference(self, model: nn.Module, lprobs: Tensor) -> None:
         """``align`` mode: find the compared layer once; on a step that is due, the held-out NLL's
-        gradient becomes the reference (eval mode: no dropout)."""
+        gradient becomes the reference. The held-out pass runs in training mode, dropout included,
+        as :class:`slf.HeldOut` does: the gap compares it with the NLL of training batches, which
+        dropout raises (in eval mode the gap saw label noise in every clean run)."""
         slf = self.slf
         if slf.last_layer is None:
             # A shared input/output embedding is reached again at the decoder's input: its gradient
@@ -222,13 +223,8 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
             self._no_held_out = True  # the loss falls back to the previous batch, and says so once
             return
         self._reference_step = slf.step
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.enable_grad():
-                slf.set_reference(self._mean_nll(model, held_out))
-        finally:
-            model.train(was_training)
+        with torch.enable_grad():
+            slf.set_reference(self._mean_nll(model, held_out))
 
     def _features(self, lprobs: Tensor, log_p: Tensor, tokens: Tensor) -> Optional[Tensor]:
         """Decision features of the real tokens; with one weight vector per batch, of at most
@@ -248,14 +244,18 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
     def bfloat16(self) -> "SLFCriterion":
         return self
 
-    def _candidate_columns(self, lprobs: Tensor, target: Tensor, tokens: Tensor
-                           ) -> Tuple[List[Tensor], Dict[str, Tensor]]:
-        """Each candidate's loss per real token ``(T_real,)``, and the token statistics."""
+    def _candidate_columns(self, lprobs: Tensor, target: Tensor, tokens: Tensor, only: Optional[int] = None
+                           ) -> Tuple[List[Optional[Tensor]], Dict[str, Tensor]]:
+        """Each candidate's loss per real token ``(T_real,)`` (candidate ``only`` alone when given,
+        None for the others), and the token statistics."""
         # Per-token losses on all rows, then the real tokens picked from the (T,) columns:
         # picking rows of the (T, V) log-probabilities would copy them, and scatter their gradient back.
-        stats = token_statistics(lprobs, target, self.needs)
-        columns = [(candidate(stats) if isinstance(candidate, TokenLoss) else candidate(lprobs, target))[tokens]
-                   for candidate in self.slf.candidates]
+        chosen = [candidate if only is None or i == only else None for i, candidate in enumerate(self.slf.candidates)]
+        needs = sorted({need for c in chosen if isinstance(c, TokenLoss) for need in c.needs})
+        stats = token_statistics(lprobs, target, needs)
+        columns = [None if candidate is None else
+                   (candidate(stats) if isinstance(candidate, TokenLoss) else candidate(lprobs, target))[tokens]
+                   for candidate in chosen]
         return columns, stats
 
     def _lprobs_and_target(self, model: nn.Module, sample: Dict[str, Any]) -> Tuple[Tensor, Tensor, Any]:
@@ -268,10 +268,12 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
             raise ValueError("the slf criterion returns summed losses only (reduce=False is not supported)")
         lprobs, target, net_output = self._lprobs_and_target(model, sample)
         tokens = target.ne(self.padding_idx)
-        columns, stats = self._candidate_columns(lprobs, target, tokens)
+        if self.slf.mode == "align" and self.training:
+            self._align_reference(model, lprobs)
+        # While the recipe holds the stock loss (clean data so far), the other candidates are not needed.
+        columns, stats = self._candidate_columns(lprobs, target, tokens,
+                                                 self.slf.decision.preferred if self.slf.holds_stock else None)
         if self.slf.mode == "align":
-            if self.training:
-                self._align_reference(model, lprobs)
             loss = self.slf.combine(columns, reference=-stats["log_p"][tokens])[0].sum()
         else:
             loss = self.slf.combine(columns, features=self._features(lprobs, stats["log_p"], tokens))[0].sum()

@@ -123,11 +123,7 @@ class AlignmentLearner:
         begins = self._begins_step()
         if begins and self.step_key is not None:
             self.alignment.finish_step()  # the previous iteration, all its calls together
-        if begins and self.held_out is not None and self.alignment.reference_due(step):
-            output, target = self.held_out.next_batch()
-            self.set_reference(self.reference_loss(output, target).mean(), "held_out")
-        if train_loss is not None:
-            self.alignment.track_losses(train=train_loss)
+        self._track_losses(begins, step, train_loss)
         layer = self.last_layer or last_layer_parameters(roots)
         if layer:
             kept = self._candidate_gradients(columns, layer)
@@ -142,6 +138,34 @@ class AlignmentLearner:
         if self.step_key is None:
             self.alignment.finish_step()
         return self.alignment.probabilities(keep).unsqueeze(0), begins
+
+    def holds_stock(self) -> bool:
+        """Whether this training step's weights stay all on the stock loss, held there for
+        ``gap_patience`` steps in a row (:attr:`slf.alignment.GradientAlignment.settled`, as the
+        last finished step left it).
+
+        The owner then computes the stock loss alone and calls :meth:`held_weights` (in
+        training): no other candidate and no candidate gradient is needed on such a step, so
+        on clean data the recipe costs little more than the stock loss's step. Not for a host
+        that calls the loss several times per iteration (:attr:`step_key`), whose gate is
+        finished a call late.
+        """
+        return self.step_key is None and not self._in_reference_pass and self.alignment.settled
+
+    def held_weights(self, step: int, train_loss: Tensor) -> Tensor:
+        """One training step held on the stock loss (:meth:`holds_stock`): the held-out reference
+        when due and both sides of the gap (``train_loss``: the stock loss on this batch), no
+        scores; returns the weights ``(1, n)``."""
+        self._track_losses(True, step, train_loss)
+        self.alignment.finish_step()
+        return self.alignment.probabilities().unsqueeze(0)
+
+    def _track_losses(self, begins: bool, step: int, train_loss: Optional[Tensor]) -> None:
+        if begins and self.held_out is not None and self.alignment.reference_due(step):
+            output, target = self.held_out.next_batch()
+            self.set_reference(self.reference_loss(output, target).mean(), "held_out")
+        if train_loss is not None:
+            self.alignment.track_losses(train=train_loss)
 
     def _candidate_gradients(self, columns: Sequence[Tensor], layer: Sequence[nn.Parameter]) -> Tensor:
         if self.batched_gradients:

@@ -49,6 +49,12 @@ class AlignModeMethods:
             reference = self.validation_loss(output, target)
             self.learner.set_reference(reference.mean())
             return reference
+        if self.holds_stock:
+            column = self.candidates.column(self.decision.preferred, output, target)
+            if bool(torch.isfinite(column.detach().sum())):
+                with torch.no_grad():
+                    train_loss = self.validation_loss(output.detach(), target).mean()
+                return self._held_step(column, train_loss)[0]
         values = self.candidates.values(output, target)
         keep = self._finite_candidates(values.detach().sum(dim=0))
         self._update_scale(values)
@@ -68,11 +74,43 @@ class AlignModeMethods:
             self._record(weights.detach())
         return per_sample
 
+    def _held_step(self, column: Tensor, train_loss: Tensor) -> "tuple[Tensor, Tensor]":
+        weights = self.learner.held_weights(self.step, train_loss)
+        self._record(weights.detach())
+        return column, weights
 
-    def _combine_align(self, columns: List[Tensor], output: Optional[Tensor], reference: Optional[Tensor]
-                       ) -> "tuple[Tensor, Tensor]":
-        # The stock loss per row, for the gap: the host's reference, else the stock candidate's column.
+    @property
+    def holds_stock(self) -> bool:
+        """Whether this training step's weights stay all on the stock loss, where ``align``
+        mode's gap has held them for ``gap_patience`` steps in a row (no sign of label noise:
+        :attr:`slf.alignment.GradientAlignment.settled`).
+
+        Such a step computes the stock loss alone: no other candidate and no gradient
+        comparison, so on clean data the recipe costs about a stock-loss step plus the
+        held-out reference. A host that computes the columns itself (:meth:`combine`) may
+        then pass ``None`` for every column but the stock loss's. False in the learned modes,
+        in evaluation, with ``normalize`` set, and for a host that calls the loss several
+        times per iteration (``step_key``).
+
+        Example:
+            >>> from slf import StochasticLoss
+            >>> StochasticLoss(["ce", "mae"]).holds_stock  # no held-out loss seen yet: no gap to judge
+            False
+        """
+        return (isinstance(self.learner, AlignmentLearner) and self.training and not self.normalization.enabled
+                and self.decision.preferred is not None and self.learner.holds_stock())
+
+    def _combine_align(self, columns: List[Optional[Tensor]], output: Optional[Tensor],
+                       reference: Optional[Tensor]) -> "tuple[Tensor, Tensor]":
         preferred = self.decision.preferred
+        if self.holds_stock:
+            column = columns[preferred]
+            if column is not None and bool(torch.isfinite(column.detach().sum())):
+                return self._held_step(column, (reference if reference is not None else column).detach().mean())
+        if any(column is None for column in columns):  # held, but the stock loss is not finite this batch
+            raise FloatingPointError("the stock loss is NaN/Inf for this batch, and combine() got None for the "
+                                     "other candidates' columns: nothing finite to train with")
+        # The stock loss per row, for the gap: the host's reference, else the stock candidate's column.
         stock = reference if reference is not None else None if preferred is None else columns[preferred]
         if reference is None:
             reference = torch.stack(columns, dim=1).mean(dim=1)
@@ -93,7 +131,6 @@ class AlignModeMethods:
         if self.training and begins:
             self._record(weights.detach())
         return per_row, weights
-
 
     def set_reference(self, loss: Tensor) -> None:
         """Give ``align`` mode its reference: a held-out loss, with its graph, computed by the host.

@@ -125,17 +125,19 @@ class CandidateSet(nn.ModuleList):
 
     def columns(self, output: Tensor, target: Tensor) -> List[Tensor]:
         """Per-sample loss of every candidate, one ``(N,)`` tensor each."""
-        columns = []
-        for name, module in zip(self.names, self):
-            per_sample = module.per_sample if isinstance(module, loss_registry.BaseLoss) else module
-            value = per_sample(output, target)
-            if value.shape != (output.shape[0],):
-                raise ValueError(
-                    f"candidate {name!r} returned shape {tuple(value.shape)}; expected per-sample losses "
-                    f"({output.shape[0]},) (build it with reduction='none')"
-                )
-            columns.append(value)
-        return columns
+        return [self.column(i, output, target) for i in range(len(self))]
+
+    def column(self, index: int, output: Tensor, target: Tensor) -> Tensor:
+        """Per-sample loss ``(N,)`` of candidate ``index`` alone."""
+        module = self[index]
+        per_sample = module.per_sample if isinstance(module, loss_registry.BaseLoss) else module
+        value = per_sample(output, target)
+        if value.shape != (output.shape[0],):
+            raise ValueError(
+                f"candidate {self.names[index]!r} returned shape {tuple(value.shape)}; expected per-sample losses "
+                f"({output.shape[0]},) (build it with reduction='none')"
+            )
+        return value
 
     def values(self, output: Tensor, target: Tensor) -> Tensor:
         """The loss matrix ``(N, n)``, fused into one node where :attr:`fused`."""

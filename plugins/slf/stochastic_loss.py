@@ -370,7 +370,8 @@ class StochasticLoss(AlignModeMethods, LearnedModeMethods, ValidationModeMethods
         network; follow with :meth:`validation_update`.
 
         Args:
-            columns: one tensor ``(R,)`` per candidate, in candidate order.
+            columns: one tensor ``(R,)`` per candidate, in candidate order; while
+                :attr:`holds_stock`, ``None`` in place of each column but the stock loss's.
             output: the model output whose rows feed the decision network (``(M, ...)``;
                 M must equal R with ``selection='sample'``); ``None`` with ``decision='global'``.
             features: the decision features ``(M, F)`` (:func:`slf.decision.decision_features`)
@@ -393,11 +394,17 @@ class StochasticLoss(AlignModeMethods, LearnedModeMethods, ValidationModeMethods
         if len(columns) != len(self.candidates):
             raise ValueError(f"combine() got {len(columns)} columns for {len(self.candidates)} candidates "
                              f"{self.candidate_names}")
-        rows = columns[0].shape[0] if columns[0].dim() == 1 else -1
+        missing = [name for name, column in zip(self.candidate_names, columns) if column is None]
+        if missing and not (self.holds_stock and columns[self.decision.preferred] is not None):
+            raise ValueError(f"combine() got None for the columns of {missing}: only while holds_stock is True "
+                             f"(align mode, the weights all on the stock loss) may a host leave out the columns "
+                             f"other than the stock loss's")
+        present = [column for column in columns if column is not None]
+        rows = present[0].shape[0] if present[0].dim() == 1 else -1
         for name, column in zip(self.candidate_names, columns):
-            if column.dim() != 1 or column.shape[0] != rows:
+            if column is not None and (column.dim() != 1 or column.shape[0] != rows):
                 raise ValueError(f"combine(): candidate {name!r} column has shape {tuple(column.shape)}; every "
-                                 f"column must be 1-D with the same length ({tuple(columns[0].shape)})")
+                                 f"column must be 1-D with the same length ({tuple(present[0].shape)})")
         if self.mode == "align":
             return self._combine_align(list(columns), output, reference)
         return self._combine_learned(list(columns), output, features)

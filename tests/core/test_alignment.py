@@ -240,6 +240,60 @@ def test_the_gap_compares_the_stock_loss_on_training_and_held_out_batches():
     assert not crit.decision.keeps_preferred
 
 
+def test_a_step_held_on_the_stock_loss_is_a_cross_entropy_step(monkeypatch):
+    """Once the gap has held cross-entropy for ``gap_patience`` steps, a step computes it alone: the
+    same loss and gradients, no other candidate evaluated and no scores taken; held-out batches
+    for the gap every ``held_interval`` steps."""
+    model = _mlp()
+    held_out = HeldOut(model, [_batch(16, seed=1)])
+    drawn = []
+    monkeypatch.setattr(held_out, "next_batch", lambda draw=held_out.next_batch: drawn.append(1) or draw())
+    crit = StochasticLoss(CANDIDATES, held_out=held_out, alignment={"gap": 1e9, "gap_patience": 2,
+                                                                  "held_interval": 3})
+    x, y = _batch()
+    crit(model(x), y)  # the first step weighs: nothing is averaged yet
+    assert crit.decision.keeps_preferred and not crit.holds_stock  # held for 1 step: the scores go on
+    crit(model(x), y)
+    assert crit.holds_stock and int(crit.decision.observations) == 2 and len(drawn) == 2
+    monkeypatch.setattr(crit.candidates, "values", lambda *args: pytest.fail("a held step evaluated every candidate"))
+    for _ in range(6):
+        model.zero_grad()
+        loss = crit(model(x), y)
+        loss.backward()
+    held = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    expected = F.cross_entropy(model(x), y)
+    expected.backward()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert all(torch.allclose(a, p.grad, atol=1e-7) for a, p in zip(held, model.parameters()))
+    assert int(crit.decision.observations) == 2 and crit.weights.tolist() == [1.0, 0, 0, 0, 0, 0]
+    assert len(drawn) == 4 and crit.step == 8  # steps 3 and 6 drew a held-out batch
+    crit.eval()
+    assert not crit.holds_stock  # evaluation: the weights as they stand, nothing held
+
+
+def test_a_host_leaves_out_the_other_columns_only_while_the_stock_loss_is_held():
+    model = _mlp()
+    x, _ = _batch()
+    target = torch.linspace(-1, 1, 32)
+    crit = StochasticLoss(["mse", "mae"], task="regression", alignment={"gap": 1e9, "gap_patience": 1})
+
+    def columns(output):
+        return [(output - target).pow(2), (output - target).abs()]
+
+    output = model(x)[:, 0]
+    with pytest.raises(ValueError, match=r"None for the columns of \['mae'\]: only while holds_stock"):
+        crit.combine([columns(output)[0], None], output)
+    with crit.reference_pass():
+        crit.combine(columns(model(x)[:, 0]), output)
+    crit.combine(columns(output), output)  # weighs, and finishes the gap's first averages
+    assert crit.holds_stock
+    rows, weights = crit.combine([columns(output)[0], None], output)
+    assert torch.equal(rows, columns(output)[0]) and weights.tolist() == [[1.0, 0.0]]
+    with pytest.raises(ValueError, match="only while holds_stock"):
+        StochasticLoss(["ce", "mae"], mode="joint").combine([torch.ones(3), None])
+
+
 def test_the_stock_loss_is_the_reference_loss_among_the_candidates():
     assert StochasticLoss(["mse", "ce", "mae"]).decision.preferred == 1
     assert StochasticLoss(["huber", "mse"], task="regression").decision.preferred == 1

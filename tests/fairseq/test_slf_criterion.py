@@ -123,6 +123,34 @@ def test_the_default_recipe_takes_its_reference_from_the_valid_split(tiny_transl
     assert sum(weights) == pytest.approx(1.0, abs=1e-5) and max(weights) > 0.9
 
 
+def test_the_held_out_pass_runs_as_training_does_and_a_held_step_is_label_smoothing(tiny_translation,
+                                                                                       ding_pairs) -> None:
+    """The gap compares the held-out NLL with the training batches' NLL, so both are taken in
+    training mode (dropout on in both); while the gap holds the stock loss, a step is
+    label_smoothed_cross_entropy's, and the other candidates are not computed."""
+    task, build_model, batch = tiny_translation
+    task.datasets["valid"] = held_out_split(task, ding_pairs[16:64])
+    criterion = SLFCriterion(task, False, 0.1).train()
+    criterion.slf.decision.gap = 1e9  # a training NLL never above the held-out one
+    criterion.slf.decision.gap_patience = 1  # and the hold settles after one step
+    model = build_model().train()
+    modes = []
+    model.register_forward_pre_hook(lambda module, args: modes.append(module.training))
+    criterion(model, batch)  # the first step weighs every candidate (nothing averaged yet)
+    assert modes == [True, True]  # the training forward and the held-out one
+    assert criterion.slf.holds_stock and criterion.slf.candidate_names[criterion.slf.decision.preferred] == (
+        "label_smoothed_nll")
+    computed = []
+    columns = criterion._candidate_columns
+    criterion._candidate_columns = lambda *args: computed.append(columns(*args)[0]) or columns(*args)
+    loss, _, log = criterion(model, batch)
+    assert [sum(column is not None for column in c) for c in computed] == [1]
+    reference = LabelSmoothedCrossEntropyCriterion(task, False, 0.1)
+    expected, _, _ = reference(model.eval(), batch)  # dropout is 0 in this model: eval gives the same values
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert log["slf_weight_label_smoothed_nll"] == log["ntokens"]
+
+
 def test_validation_mode_steps_the_decision_network_on_held_out_batches(tiny_translation, ding_pairs) -> None:
     from slf.lookahead import directional_derivative
 
