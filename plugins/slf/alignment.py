@@ -203,7 +203,7 @@ class GradientAlignment(nn.Module):
         held_interval: the same once the weights have been held on the stock loss for
             ``gap_patience`` steps in a row (:attr:`settled`), where the gap needs only the
             held-out loss's level; its average counts the steps between draws
-            (:math:`\rho^k` after k steps). LeNet, batch 128: a settled step costs 1.14x a
+            (:math:`\rho^k` after k steps). LeNet, batch 128: a settled step costs 1.12x a
             cross-entropy step at 4, 1.9x at 1 (the held-out forward is most of it).
         prior: positive weights :math:`\pi` (normalised; default uniform), the start and
             the tie-breaker.
