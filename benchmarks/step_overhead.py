@@ -1,8 +1,9 @@
 """Median step-time ratio of an SLF training step to a cross-entropy step.
 
 LeNet on 28x28 inputs, batch 128, CPU, interleaved runs (CE step, SLF step, CE step, ...)
-so that both see the same machine state: SLF's default recipe while it holds cross-entropy (clean
-data) and while it weighs the candidates (label noise), and the literal joint update. Goal: <= 1.03 (joint), 1.2 (the default recipe).
+so that both see the same machine state: SLF's default recipe while it holds cross-entropy
+(clean data) and while it weighs the candidates (label noise), and the literal joint update.
+Goal: <= 1.03 (joint), 1.2 (the default recipe).
 
     python benchmarks/step_overhead.py --steps 200 --threads 2
 

@@ -98,7 +98,7 @@ class AlignModeMethods:
             False
         """
         return (isinstance(self.learner, AlignmentLearner) and self.training and not self.normalization.enabled
-                and self.decision.preferred is not None and self.learner.holds_stock())
+                and self.learner.holds_stock())
 
     def _combine_align(self, columns: List[Optional[Tensor]], output: Optional[Tensor],
                        reference: Optional[Tensor]) -> "tuple[Tensor, Tensor]":
