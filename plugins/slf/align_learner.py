@@ -68,6 +68,10 @@ class AlignmentLearner:
         # sets this to a function returning the iteration: calls with one key form one step.
         self.step_key: Optional[Callable[[], Any]] = None
         self._step_key: Any = None
+        # The module holding the compared layer, once a held-out pass with its graph beginning
+        # there gave the same reference gradient as one with the whole graph (checked once).
+        self._graph_from: Optional[nn.Module] = None
+        self._graph_from_checked = False
 
     def set_reference(self, loss: Tensor, source: str = "host", value: Optional[Tensor] = None) -> None:
         """Blend the gradient of a held-out ``loss`` (with its graph) into the reference; ``value``
@@ -162,10 +166,40 @@ class AlignmentLearner:
 
     def _track_losses(self, begins: bool, step: int, train_loss: Optional[Tensor]) -> None:
         if begins and self.held_out is not None and self.alignment.reference_due(step):
-            output, target = self.held_out.next_batch()
-            self.set_reference(self.reference_loss(output, target).mean(), "held_out")
+            batch = next(self.held_out.batches)
+            devices = _cuda_devices(self.held_out.model)
+            randomness = None if self._graph_from_checked else _random_states(devices)
+            output, target = self.held_out.forward_batch(batch, self._graph_from)
+            loss = self.reference_loss(output, target).mean()
+            if randomness is not None:
+                self._check_graph_from(batch, loss, randomness, devices)
+            self.set_reference(loss, "held_out")
         if train_loss is not None:
             self.alignment.track_losses(train=train_loss)
+
+    def _check_graph_from(self, batch: Any, loss: Tensor, randomness: Tuple[Tensor, List[Tensor]],
+                          devices: List[int]) -> None:
+        """Once: whether the held-out graph may begin at the compared layer's module (its
+        reference gradient on ``batch`` the same as with the whole graph ``loss`` has; the pass
+        replays the random draws of the one that gave ``loss``, and leaves the generators as
+        that one did). Not where the layer's parameters also act before the module's first call
+        (a weight tied to an embedding), whose gradient the shorter graph would miss."""
+        self._graph_from_checked = True
+        layer = self.last_layer or last_layer_parameters([loss])
+        wanted = {id(parameter) for parameter in layer}
+        module = next((m for m in self.held_out.model.modules()
+                       if wanted and {id(p) for p in m.parameters(recurse=False)} == wanted), None)
+        if module is None:
+            return
+        whole = flat_gradient(loss, layer, retain_graph=True)
+        with torch.random.fork_rng(devices=devices):
+            torch.set_rng_state(randomness[0])
+            for device, state in zip(devices, randomness[1]):
+                torch.cuda.set_rng_state(state, device)
+            output, target = self.held_out.forward_batch(batch, module)
+        restricted = flat_gradient(self.reference_loss(output, target).mean(), layer, retain_graph=False)
+        if torch.allclose(whole, restricted, rtol=1e-5, atol=1e-8):
+            self._graph_from = module
 
     def _candidate_gradients(self, columns: Sequence[Tensor], layer: Sequence[nn.Parameter]) -> Tensor:
         if self.batched_gradients:
@@ -185,3 +219,12 @@ class AlignmentLearner:
             "with StochasticLoss(..., held_out=slf.HeldOut(model, val_batches)) or call set_reference() with a "
             "held-out loss (the plain trainers, fairseq and the mmdet hook do this for you).",
             UserWarning, stacklevel=4)
+
+
+def _cuda_devices(model: nn.Module) -> List[int]:
+    return sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
+
+
+def _random_states(devices: List[int]) -> Tuple[Tensor, List[Tensor]]:
+    """The CPU generator's state and those of the CUDA ``devices``."""
+    return torch.get_rng_state(), [torch.cuda.get_rng_state(device) for device in devices]

@@ -8,6 +8,7 @@ the loss shows for it, so that hosts call ``loss.set_reference(...)`` and read
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, ContextManager, List, Mapping, Optional, Sequence
 
 import torch
@@ -51,10 +52,12 @@ class AlignModeMethods:
             return reference
         if self.holds_stock:
             column = self.candidates.column(self.decision.preferred, output, target)
-            if bool(torch.isfinite(column.detach().sum())):
-                with torch.no_grad():
-                    train_loss = self.validation_loss(output.detach(), target).mean()
-                return self._held_step(column, train_loss)[0]
+            mean = column.detach().mean()
+            if math.isfinite(float(mean)):
+                if not self._stock_is_reference():
+                    with torch.no_grad():
+                        mean = self.validation_loss(output.detach(), target).mean()
+                return self._held_step(column, mean)[0]
         values = self.candidates.values(output, target)
         keep = self._finite_candidates(values.detach().sum(dim=0))
         self._update_scale(values)
@@ -73,6 +76,15 @@ class AlignModeMethods:
         if self.training and begins:
             self._record(weights.detach())
         return per_sample
+
+    def _stock_is_reference(self) -> bool:
+        """Whether the stock candidate and the reference loss are one loss (the default: both
+        cross-entropy), so that a held step reads the gap's training side off the stock column."""
+        if not hasattr(self, "_stock_reference_same"):
+            stock, reference = self.candidates[self.decision.preferred], self.validation_loss
+            self._stock_reference_same = (type(stock) is type(reference) and repr(stock) == repr(reference)
+                                          and not any(True for _ in stock.parameters()))
+        return self._stock_reference_same
 
     def _held_step(self, column: Tensor, train_loss: Tensor) -> "tuple[Tensor, Tensor]":
         weights = self.learner.held_weights(self.step, train_loss)

@@ -59,6 +59,7 @@ from __future__ import annotations
 import math
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -315,6 +316,8 @@ class GradientAlignment(nn.Module):
         rank holds the same scores and weights (every rank must call it).
         """
         n = self.scores.numel()
+        if not gradients and distributed.world_size() == 1:  # a step held on the stock loss: nothing to score
+            return torch.zeros(n)
         dots = torch.zeros(n, dtype=torch.float64)
         squares = torch.zeros(n, dtype=torch.float64)
         reference_square = torch.zeros((), dtype=torch.float64)
@@ -368,7 +371,8 @@ class GradientAlignment(nn.Module):
     def _within_gap(self) -> bool:
         if self.preferred is None or self.gap is None or self.train_loss is None or self.held_out_loss is None:
             return False
-        return bool(self.train_loss <= self.gap * self.held_out_loss)
+        # numpy's float32 scalars here and in _average_losses: the tensors' arithmetic, without dispatching.
+        return bool(np.float32(self.train_loss) <= np.float32(self.gap) * np.float32(self.held_out_loss))
 
     @property
     def keeps_preferred(self) -> bool:
@@ -403,9 +407,9 @@ class GradientAlignment(nn.Module):
         # Under torch.distributed the step's losses are averaged over the ranks that have them, so
         # every rank takes the same gate (every rank calls this, as it calls observe()).
         names = ("train_loss", "held_out_loss")
-        sums = torch.tensor([float(losses[name]) if name in losses else 0.0 for name in names]
-                            + [1.0 if name in losses else 0.0 for name in names], dtype=torch.float64)
-        sums = distributed.all_reduce_sum(sums)
+        sums = [float(losses[name]) if name in losses else 0.0 for name in names] + [float(n in losses) for n in names]
+        if distributed.world_size() > 1:
+            sums = distributed.all_reduce_sum(torch.tensor(sums, dtype=torch.float64)).tolist()
         for i, name in enumerate(names):
             self._loss_ages[name] += 1
             if sums[2 + i] == 0:
@@ -413,10 +417,11 @@ class GradientAlignment(nn.Module):
             # After k steps without a value (held-out batches every few steps), the old average
             # decays as over k steps: rho^k.
             momentum, self._loss_ages[name] = self.reference_momentum ** self._loss_ages[name], 0
-            value = (sums[i] / sums[2 + i]).float()
-            previous = getattr(self, name)
-            setattr(self, name, value if previous is None else previous * momentum + value * (1 - momentum))
-        if float(sums[2:].sum()) > 0 and self.train_loss is not None and self.held_out_loss is not None:
+            value, previous = np.float32(sums[i] / sums[2 + i]), getattr(self, name)
+            if previous is not None:
+                value = np.float32(previous) * np.float32(momentum) + value * np.float32(1 - momentum)
+            setattr(self, name, torch.tensor(value, dtype=torch.float32))
+        if sums[2] + sums[3] > 0 and self.train_loss is not None and self.held_out_loss is not None:
             within = self._within_gap()
             self.steps_above_gap = 0 if within else self.steps_above_gap + 1
             self.steps_within_gap = self.steps_within_gap + 1 if within else 0

@@ -52,11 +52,52 @@ class HeldOut:
         self.batches = Cycle(batches, "HeldOut")
         self.forward = forward or _pair_forward
 
-    def next_batch(self) -> Tuple[Tensor, Tensor]:
-        """The model's output on the next held-out batch (with its graph) and that batch's targets."""
-        batch = next(self.batches)
-        with frozen_batch_norm(self.model), torch.enable_grad():
+    def next_batch(self, graph_from: Optional[nn.Module] = None) -> Tuple[Tensor, Tensor]:
+        """The model's output on the next held-out batch (with its graph) and that batch's targets
+        (:meth:`forward_batch`)."""
+        return self.forward_batch(next(self.batches), graph_from)
+
+    def forward_batch(self, batch: Any, graph_from: Optional[nn.Module] = None) -> Tuple[Tensor, Tensor]:
+        """The model's output on ``batch`` with its graph, and the batch's targets.
+
+        With ``graph_from`` (a module of the model, e.g. its output layer) the graph begins
+        where that module is called (:func:`graph_from_module`): the layers before it run without
+        gradients, which is all a gradient with respect to its parameters needs.
+        """
+        with frozen_batch_norm(self.model), graph_from_module(graph_from):
             return self.forward(self.model, batch)
+
+
+@contextlib.contextmanager
+def graph_from_module(module: Optional[nn.Module]) -> Iterator[None]:
+    """Within the block, no graph is recorded until ``module`` is called; from its call to the
+    block's end, one is (all through the block when ``module`` is None).
+
+    For a gradient with respect to ``module``'s parameters alone, the layers before it need no
+    graph: skipping it saves their saved tensors and bookkeeping (max pooling's indices, say),
+    and the gradient is the same, as long as its parameters act only through its calls.
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+        >>> with graph_from_module(net[2]):
+        ...     out = net(torch.randn(5, 3))
+        >>> out.requires_grad, torch.autograd.grad(out.sum(), [net[0].weight], allow_unused=True)[0] is None
+        (True, True)
+    """
+    if module is None:
+        with torch.enable_grad():
+            yield
+        return
+
+    def record_from_here(_module: nn.Module, _inputs: Any) -> None:
+        torch.set_grad_enabled(True)  # until no_grad's exit restores the mode the block began with
+
+    handle = module.register_forward_pre_hook(record_from_here)
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        handle.remove()
 
 
 @contextlib.contextmanager

@@ -64,16 +64,20 @@ class SelectionRecord(nn.Module):
     def add(self, weights: Tensor, tau: float) -> None:
         """Count one training step's weights ``(rows, n)`` (averaged over all ranks)."""
         with torch.no_grad():
-            mean = weights.float().mean(dim=0).cpu()
-            counts = torch.bincount(weights.argmax(dim=1).cpu(), minlength=len(self.weight_sum))
-            if distributed.world_size() > 1:  # every rank records the same, all ranks' statistics
-                summed = distributed.all_reduce_sum(torch.cat([mean.double(), counts.double()]))
-                mean = (summed[:len(mean)] / distributed.world_size()).float()
-                counts = summed[len(mean):].round().long()
+            if weights.shape[0] == 1 and distributed.world_size() == 1:  # one vector a step: no reduction
+                mean = weights[0].float().cpu().clone()
+                self.selection_counts[int(mean.argmax())].add_(1)
+            else:
+                mean = weights.float().mean(dim=0).cpu()
+                counts = torch.bincount(weights.argmax(dim=1).cpu(), minlength=len(self.weight_sum))
+                if distributed.world_size() > 1:  # every rank records the same, all ranks' statistics
+                    summed = distributed.all_reduce_sum(torch.cat([mean.double(), counts.double()]))
+                    mean = (summed[:len(mean)] / distributed.world_size()).float()
+                    counts = summed[len(mean):].round().long()
+                self.selection_counts += counts.to(self.selection_counts.device)
             self.last_weights = mean
-            self.weight_sum += mean.to(self.weight_sum)
-            self.selection_counts += counts.to(self.selection_counts.device)
-        self._interval_sum += mean.double()
+            self.weight_sum.add_(mean.to(self.weight_sum.device))  # in float64, the sum's type
+        self._interval_sum.add_(mean)
         self._interval_count += 1
         if self.step % self.history_interval == 0:
             # Each row holds the mean weights since the previous row, not one noisy draw.

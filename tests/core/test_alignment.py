@@ -245,9 +245,15 @@ def test_a_step_held_on_the_stock_loss_is_a_cross_entropy_step(monkeypatch):
     same loss and gradients, no other candidate evaluated and no scores taken; held-out batches
     for the gap every ``held_interval`` steps."""
     model = _mlp()
-    held_out = HeldOut(model, [_batch(16, seed=1)])
     drawn = []
-    monkeypatch.setattr(held_out, "next_batch", lambda draw=held_out.next_batch: drawn.append(1) or draw())
+
+    class Counted(list):
+        def __iter__(self):
+            for batch in super().__iter__():
+                drawn.append(1)
+                yield batch
+
+    held_out = HeldOut(model, Counted([_batch(16, seed=1)]))
     crit = StochasticLoss(CANDIDATES, held_out=held_out, alignment={"gap": 1e9, "gap_patience": 2,
                                                                   "held_interval": 3})
     x, y = _batch()
@@ -270,6 +276,50 @@ def test_a_step_held_on_the_stock_loss_is_a_cross_entropy_step(monkeypatch):
     assert len(drawn) == 4 and crit.step == 8  # steps 3 and 6 drew a held-out batch
     crit.eval()
     assert not crit.holds_stock  # evaluation: the weights as they stand, nothing held
+
+
+def _train_weighing(model: nn.Module, whole_graph: bool, steps: int = 4):
+    crit = StochasticLoss(CANDIDATES, held_out=HeldOut(model, [_batch(16, seed=1), _batch(16, seed=2)]),
+                          alignment={"gap": 1e-9, "gap_patience": 1})
+    crit.learner._graph_from_checked = whole_graph  # True: never checked, the whole graph throughout
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = _batch()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        crit(model(x), y).backward()
+        optimizer.step()
+    return crit
+
+
+def test_the_held_out_graph_begins_at_the_compared_layer_with_the_same_reference():
+    """After one check, the held-out pass records no graph before the output layer: the same
+    reference gradients, scores, weights and random draws (dropout) as with the whole graph."""
+    runs = []
+    for whole_graph in (False, True):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 5))
+        crit = _train_weighing(model, whole_graph)
+        runs.append((crit, [p.detach().clone() for p in model.parameters()], torch.rand(3)))
+    (short, params, draws), (whole, whole_params, whole_draws) = runs
+    assert short.learner._graph_from is not None and whole.learner._graph_from is None
+    assert torch.equal(short.decision.scores, whole.decision.scores) and torch.count_nonzero(short.decision.scores)
+    assert all(torch.equal(a, b) for a, b in zip(params, whole_params)) and torch.equal(draws, whole_draws)
+    (reference,), (whole_reference,) = short.decision.references.values(), whole.decision.references.values()
+    assert torch.equal(reference, whole_reference)  # keyed by the parameters' ids: one layer in each
+
+
+def test_a_layer_tied_to_an_earlier_one_keeps_the_whole_held_out_graph():
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body, self.head = nn.Linear(12, 5), nn.Linear(5, 5)
+
+        def forward(self, x):
+            return self.head(F.linear(torch.relu(self.body(x)), self.head.weight))
+
+    torch.manual_seed(0)
+    crit = _train_weighing(Tied(), whole_graph=False, steps=2)
+    assert crit.learner._graph_from_checked and crit.learner._graph_from is None
 
 
 def test_a_host_leaves_out_the_other_columns_only_while_the_stock_loss_is_held():
