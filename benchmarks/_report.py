@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
-
 from _comparison import ci_cell, mean_and_half_width, paired_p
 from _paper_figures import (MILS_TABLE1_SVHN_ERROR, SLF_FIG2A_BEST_K, SLF_TABLE1_MNIST, SLF_TABLE2_CIFAR10,
                             SLF_TABLE3_DPP4, SLF_TABLE4_IWSLT14, SLF_TABLE5_VOC)
@@ -807,47 +805,102 @@ def literal_vs_validation(contexts: Dict[str, Context]) -> str:
 
 # --- cost ---------------------------------------------------------------------------------
 
-def cost(scaling: Context, step: Context) -> str:
-    text = []
-    data = step.json("step_overhead.json")
-    if data:
-        text += ["Step time of SLF against cross-entropy, measured side by side (LeNet, batch 128, six candidates; "
-                 "the learned modes with K = 3). The default recipe is timed in its two states: *holding CE* "
-                 "(clean data: the stock loss alone, and a held-out batch every few steps for the gap) and "
-                 "*weighing* (label noise seen: every candidate, their last-layer gradients and a held-out batch "
-                 "every step); *per-cand.* weighs with one backward per candidate instead of one vectorised "
-                 "backward (the way before).", "",
+COST_VARIANTS = ("SLF default, settled", "SLF default, weighing", "SLF joint")
+
+
+def _sweep_table(rows: Dict[str, Dict[str, float]], first: str, key: Callable[[str, Dict[str, float]], str]
+                 ) -> List[str]:
+    lines = [f"| {first} | CE step (ms) | " + " | ".join(f"{v} / CE" for v in COST_VARIANTS) + " |",
+             "|---|---|" + "---|" * len(COST_VARIANTS)]
+    return lines + [f"| {key(x, row)} | {row['ce_ms']:.2f} | " + " | ".join(f"{row[v]:.2f}" for v in COST_VARIANTS)
+                    + " |" for x, row in rows.items()]
+
+
+def cost_table(report: Dict[str, Any]) -> str:
+    """The markdown of ``benchmarks/cost.py``'s ``cost.json``: every ratio against its goal, then each part.
+
+    The same text is RESULTS.md's cost section and the README's performance table.
+    """
+    parts, settings = report["parts"], report["settings"]
+    text = [f"Measured by `benchmarks/cost.py` ({settings['threads']} threads, {report['machine']}; the median over "
+            f"{settings['rounds']} interleaved rounds, {settings['host_rounds']} for mmdet and fairseq). "
+            "*default* is the default recipe (`align`): *settled* once it has held the stock loss for 50 steps "
+            "(clean data), *weighing* while it weighs the candidates (label noise, a run's first 50 steps); "
+            "*joint* is the literal Algorithm 1 (K = 3).", "",
+            "| ratio | recipe | measured | goal | met |", "|---|---|---|---|---|"]
+    for row in report["checks"]:
+        met = "-" if row["met"] is None else "yes" if row["met"] else "**no**"
+        text.append(f"| {row['name']} | {row['recipe']} | {row['ratio']:.3f} | {row['goal'] or '-'} | {met} |")
+    if parts.get("lenet"):
+        text += ["", "LeNet, batch 128, six candidates, where the time goes:", "",
                  "| variant | median step (ms) | ratio to cross-entropy |", "|---|---|---|"]
-        text += [f"| {label} | {row['median_ms']:.2f} | {row['ratio']:.3f} |"
-                 for label, row in data["variants"].items()]
-        text += ["", step.how(), ""]
-    else:
-        text += [step.missing().markdown]
-    data = scaling.json("slf_scaling.json")
-    if data:
-        by_batch, by_count = data["by_batch"], data["by_count"]
-        text += ["SLF / cross-entropy step time as the batch and the number of candidates grow (the MNIST MLP, SGD, "
-                 f"{data['threads']} threads, median of {data['rounds']} interleaved rounds):", "",
-                 "| batch (6 candidates) | CE step (ms) | SLF joint / CE | SLF validation / CE |", "|---|---|---|---|"]
-        text += [f"| {b} | {r['ce_ms']:.2f} | {r['joint']:.2f} | {r['validation']:.2f} |" for b, r in by_batch.items()]
-        text += ["", "| candidates (batch 128) | " + " | ".join(by_count) + " |", "|---|" + "---|" * len(by_count),
-                 "| SLF joint / CE | " + " | ".join(f"{r['joint']:.2f}" for r in by_count.values()) + " |"]
-        batches, counts = list(by_batch), list(by_count)
-        joint = [by_batch[b]["joint"] for b in batches]
-        validation = [r["validation"] for r in by_batch.values()]
-        per_candidate = (float(np.polyfit([int(n) for n in counts], [by_count[n]["joint"] for n in counts], 1)[0])
-                         if len(counts) > 1 else float("nan"))
-        text += ["", f"How it grows: joint SLF costs {joint[0]:.2f}x a cross-entropy step at batch {batches[0]} and "
-                 f"{joint[-1]:.2f}x at batch {batches[-1]} ("
-                 + ("falling with the batch: most of it is a fixed cost per step" if joint[-1] < joint[0]
-                    else "not falling with the batch") + "); the validation mode costs "
-                 f"{min(validation):.2f}x-{max(validation):.2f}x, since its look-ahead repeats work that grows with "
-                 f"the model. Each added candidate adds about {per_candidate:.2f}x (least-squares slope over "
-                 f"{counts[0]}-{counts[-1]} candidates at batch 128).",
-                 scaling.figure("slf_scaling.png", "SLF overhead against batch size and candidates"), scaling.how()]
-    else:
-        text += [scaling.missing().markdown]
-    return "\n".join(text) + "\n"
+        text += [f"| {label} | {row['median_ms']:.2f} | {row['ratio']:.3f} |" for label, row in parts["lenet"].items()]
+    if parts.get("batch"):
+        text += ["", "The MNIST MLP, six candidates, as the batch grows:", "",
+                 *_sweep_table(parts["batch"], "batch", lambda x, row: x)]
+    if parts.get("candidates"):
+        pool = report.get("candidate_pool", [])
+        text += ["", "The MLP at batch 128, as candidates are added (the registry's losses that read logits, in the "
+                 f"order {', '.join(pool)}):", "", *_sweep_table(parts["candidates"], "candidates", lambda x, row: x)]
+        slopes = parts.get("per_candidate", {})
+        if slopes:
+            text += ["", "Each added candidate (least-squares slope): "
+                     + ", ".join(f"{label} {slope:+.3f}x" for label, slope in slopes.items()) + "."]
+    if parts.get("model"):
+        text += ["", "The MLP at batch 128 with hidden widths (w, w/2), as the model grows:", "",
+                 *_sweep_table(parts["model"], "w (parameters)", lambda x, row: f"{x} ({row['parameters']:,})")]
+    if parts.get("memory"):
+        text += ["", "Peak resident memory (VmHWM) of LeNet's training at batch 128, each variant in a fresh process "
+                 "(*step* counts only what the steps add above the resident size after the first step):", "",
+                 "| variant | peak (MiB) | / CE | step's share (MiB) | step's / CE |", "|---|---|---|---|---|"]
+        text += [f"| {label} | {row['peak_kib'] / 1024:.1f} | {row['ratio']:.3f} | "
+                 f"{(row['peak_kib'] - row['before_kib']) / 1024:.1f} | {row['step_ratio']:.2f} |"
+                 for label, row in parts["memory"].items()]
+    hosts = []
+    if parts.get("dac"):
+        hosts.append(f"a DAC step on real MNIST (BCE {parts['dac']['bce_ms']:.1f} ms): "
+                     + ", ".join(f"{label} {parts['dac'][label]:.2f}x" for label in COST_VARIANTS))
+    if parts.get("mmdet"):
+        mm = parts["mmdet"]
+        hosts.append(f"a YOLOv3 iteration at batch {mm['batch_size']} (stock {mm['stock_s'] * 1e3:.0f} ms): default "
+                     f"{mm['ratio']:.3f}x, joint {mm['ratio_literal']:.3f}x")
+    if parts.get("fairseq"):
+        fs = parts["fairseq"]
+        hosts.append(f"fairseq's words per second (label smoothing {fs['label_smoothed_wps']:.0f}): default settled "
+                     f"{fs['ratio_held']:.3f}x, weighing {fs['ratio']:.3f}x, joint {fs['ratio_joint']:.3f}x")
+    if hosts:
+        text += ["", "In the hosts: " + "; ".join(hosts) + "."]
+    return "\n".join(text)
+
+
+README_COST_START = "<!-- cost table: rendered from benchmarks/results/cost/cost.json by benchmarks/run_all.py -->"
+README_COST_END = "<!-- end of the cost table -->"
+
+
+def readme_cost_block(report: Dict[str, Any]) -> str:
+    """The README's performance table: :func:`cost_table` and the plot, between the two markers."""
+    return "\n".join([README_COST_START, cost_table(report), "",
+                      "![SLF's overhead against batch, candidates and model size](benchmarks/results/cost/cost.png)",
+                      README_COST_END])
+
+
+def write_readme_cost(readme: Path, cost_json: Path) -> Path:
+    """Replace the README's text between the cost markers with :func:`readme_cost_block` of ``cost_json``."""
+    text = readme.read_text()
+    if README_COST_START not in text or README_COST_END not in text:
+        raise ValueError(f"{readme} lacks the cost table's markers {README_COST_START!r} ... {README_COST_END!r}")
+    before, rest = text.split(README_COST_START, 1)
+    after = rest.split(README_COST_END, 1)[1]
+    readme.write_text(before + readme_cost_block(json.loads(cost_json.read_text())) + after)
+    return readme
+
+
+def cost(ctx: Context) -> str:
+    report = ctx.json("cost.json")
+    if not report:
+        return ctx.missing().markdown
+    return "\n".join([cost_table(report), ctx.figure("cost.png", "SLF's overhead against batch, candidates and "
+                                                                 "model size"), ctx.how()]) + "\n"
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -946,7 +999,7 @@ def write_report(path: Path, sections: Path, commands: Dict[str, List[str]], bud
          lambda: mils(contexts["mils"], contexts["mils_overhead"])),
         ("Label noise", lambda: label_noise(contexts["noisy_labels"])),
         ("Literal against validation-driven SLF", lambda: literal_vs_validation(contexts)),
-        ("Cost: step overhead and how it scales", lambda: cost(contexts["scaling"], contexts["step_overhead"])),
+        ("Cost: step overhead and how it scales", lambda: cost(contexts["cost"])),
     ]
     body, headlines = [], []
     for title, render in parts:

@@ -6,7 +6,7 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Tuple
 
 import torch
 from torch import nn
@@ -53,10 +53,9 @@ def median_ratio(values: List[float], base: List[float]) -> float:
     return statistics.median(v / b for v, b in zip(values, base))
 
 
-def timed_training_step(model: nn.Module, criterion: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
-                        held_out: Sequence[torch.Tensor] = ()) -> Callable[[], float]:
-    """One SGD training step on a fixed batch, returning its duration; with ``held_out``
-    (inputs, targets) it also takes SLF's validation step, as a validation-mode run does."""
+def timed_training_step(model: nn.Module, criterion: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
+                        ) -> Callable[[], float]:
+    """One SGD training step on a fixed batch, returning its duration."""
     params = list(model.parameters())
     if isinstance(criterion, StochasticLoss):
         params += list(criterion.parameters_for_model_optimizer())
@@ -68,8 +67,6 @@ def timed_training_step(model: nn.Module, criterion: nn.Module, inputs: torch.Te
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if held_out:
-            criterion.validation_step(model, inputs, targets, *held_out)
         return time.perf_counter() - start
 
     return step

@@ -44,11 +44,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
-from _report import git_commit, write_report
+from _report import git_commit, write_readme_cost, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = Path(__file__).resolve().parent
 ARCHIVE = BENCHMARKS / "results"
+README = ROOT / "README.md"
 STAMP = "run_all.stamp.json"
 # Every section's own top-level files; a benchmark's per-run results are named in its Section.
 ARCHIVED = ("*.json", "*.png", "*.md", "run_all.log")
@@ -126,11 +127,10 @@ SECTIONS: Tuple[Section, ...] = (
             ("--seeds", "2", "--epochs", "1", "--rounds", "3", "--keep-finished", "--methods", "label_smoothed",
              "slf_align", "slf_joint"),
             saved_runs=("*_seed*/results.json",)),
-    Section("scaling", "slf_scaling.py", ("--threads", "2", "--rounds", "60", "--warmup", "10"),
-            ("--threads", "2", "--rounds", "3", "--warmup", "1", "--batch-sizes", "32", "512",
-             "--candidate-counts", "2", "6")),
-    Section("step_overhead", "step_overhead.py", ("--steps", "300", "--threads", "2"),
-            ("--steps", "10", "--warmup", "2", "--no-compile")),
+    Section("cost", "cost.py", ("--threads", "2", "--rounds", "100"),
+            ("--parts", "lenet", "batch", "candidates", "model", "memory", "--rounds", "3", "--warmup", "1",
+             "--batch-sizes", "32", "512", "--candidate-counts", "2", "6", "--widths", "64", "256",
+             "--memory-steps", "2", "--no-compile")),
     Section("mils_overhead", "mils_overhead.py", ("--steps", "300", "--threads", "2"),
             ("--steps", "10", "--warmup", "2")),
 )
@@ -152,20 +152,23 @@ def _portable(command: Sequence[str]) -> List[str]:
             and ROOT in Path(part).parents else part for i, part in enumerate(command)]
 
 
-def _archived_files(section: Section, folder: Path) -> List[Path]:
-    """The files of ``folder`` that the archive keeps, relative to it."""
-    found = {path for pattern in (*ARCHIVED, *section.saved_runs) for path in folder.glob(pattern) if path.is_file()}
+def _archived_files(section: Section, folder: Path, saved_runs_only: bool = False) -> List[Path]:
+    """The files of ``folder`` that the archive keeps, relative to it (only the per-run results with
+    ``saved_runs_only``)."""
+    patterns = section.saved_runs if saved_runs_only else (*ARCHIVED, *section.saved_runs)
+    found = {path for pattern in patterns for path in folder.glob(pattern) if path.is_file()}
     return sorted(path.relative_to(folder) for path in found)
 
 
-def archive(section: Section, folder: Path, archived: Path) -> int:
+def archive(section: Section, folder: Path, archived: Path, saved_runs_only: bool = False) -> int:
     """Copies the section's small files from its run folder into its archive folder; returns how many changed.
 
-    A file over ``LARGEST_ARCHIVED`` bytes is left out with a warning, so no checkpoint or
+    With ``saved_runs_only``, only its per-run results: the section's own files (its JSON, PNGs,
+    log) in a folder this run_all did not run may be a killed run's, older than the archive's. A file over ``LARGEST_ARCHIVED`` bytes is left out with a warning, so no checkpoint or
     data set lands in the repository by accident.
     """
     changed = 0
-    for relative in _archived_files(section, folder):
+    for relative in _archived_files(section, folder, saved_runs_only):
         source, target = folder / relative, archived / relative
         if source.stat().st_size > LARGEST_ARCHIVED:
             tqdm.write(f"[run_all] not archived, {source.stat().st_size / 2**20:.1f} MB: {source}")
@@ -255,14 +258,18 @@ def main() -> None:
                 failed.append(section.name)
                 tqdm.write(f"[run_all] {section.name} FAILED (exit {stamp['returncode']}); "
                            f"see {folder / 'run_all.log'}")
-    if archived is not None:  # also what a killed run_all left in runs/
+    if archived is not None:  # also the runs a killed run_all left in runs/
+        ran = set() if args.render_only else {section.name for section in chosen}
         for section in SECTIONS:
             if (runs / section.name).is_dir():
-                archive(section, runs / section.name, archived / section.name)
+                archive(section, runs / section.name, archived / section.name,
+                        saved_runs_only=section.name not in ran)
 
     write_report(results, archived or runs,
                  {s.name: _portable(s.command(args.budget, runs / s.name)) for s in SECTIONS}, args.budget)
     print(f"wrote {results}")
+    if archived == ARCHIVE and (ARCHIVE / "cost/cost.json").is_file():
+        print(f"wrote {write_readme_cost(README, ARCHIVE / 'cost/cost.json')}'s cost table")
     if failed:
         raise SystemExit(f"sections failed: {', '.join(failed)}")
 

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
-CORE = ["classify", "k_sweep", "mils", "noisy_labels", "scaling", "step_overhead", "mils_overhead"]
+CORE = ["classify", "k_sweep", "mils", "noisy_labels", "cost", "mils_overhead"]
 CELL = re.compile(r"(\d+\.\d+) \+- (\d+\.\d+)")
 
 
@@ -52,7 +52,7 @@ def test_every_core_section_is_rendered_with_its_command_and_figures(quick):
     rows = [line for line in headline.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) >= 4  # classification, MILS and the two label-noise settings
     assert all(re.search(r"SLF ahead|SLF loses|level", row) for row in rows)
-    for png in ("classify/classify_seeds_mlp.png", "k_sweep/k_sweep.png", "scaling/slf_scaling.png",
+    for png in ("classify/classify_seeds_mlp.png", "k_sweep/k_sweep.png", "cost/cost.png",
                 "noisy_labels/selection_weights_sym0.4.png", "classify/classify_default_weights.png",
                 "noisy_labels/noisy_labels_default_weights.png"):
         assert (base / "archive" / png).stat().st_size > 10_000  # linked where the archive keeps it
@@ -77,6 +77,52 @@ def test_the_archive_keeps_each_run_and_a_fresh_checkout_continues_from_it(quick
     assert "k_sweep: continuing from" in again.stdout
     assert json.loads((runs / "k_sweep/run_all.stamp.json").read_text()) == stamp  # restored, not run again
     assert "Ablation: the number of samples K" in (base / "RESULTS.md").read_text()
+
+
+def test_the_cost_section_renders_every_measured_ratio_against_its_goal(quick):
+    base, report = quick
+    cost = json.loads((base / "archive/cost/cost.json").read_text())
+    parts, checks = cost["parts"], {row["name"]: row for row in cost["checks"]}
+    settled = checks["LeNet batch 128 step / CE, settled"]
+    assert settled["recipe"] == "default" and settled["goal"] == "<= 1.2"
+    assert settled["ratio"] == parts["lenet"]["SLF default, settled"]["ratio"]
+    assert checks["MLP batch 32 step / CE"]["ratio"] == parts["batch"]["32"]["SLF joint"]
+    assert checks["MLP step / CE, the largest over batches >= 512"]["ratio"] == parts["batch"]["512"]["SLF joint"]
+    assert {"each added candidate (MLP batch 128), weighing", "peak resident memory / CE (LeNet batch 128), settled"
+            } <= set(checks)
+    assert sorted(parts["model"]) == ["256", "64"] and parts["model"]["256"]["parameters"] > parts["model"]["64"][
+        "parameters"]
+    for row in cost["checks"]:
+        bound = float(row["goal"].split()[1])
+        assert row["met"] == (row["ratio"] >= bound if row["goal"].startswith(">=") else row["ratio"] <= bound)
+        assert f"| {row['name']} | {row['recipe']} | {row['ratio']:.3f} | {row['goal']} |" in report
+    memory = parts["memory"]
+    assert memory["cross-entropy"]["ratio"] == 1.0 and all(row["peak_kib"] > row["before_kib"] > 100_000
+                                                          for row in memory.values())  # a whole torch process
+    assert "](archive/cost/cost.png)" in report
+
+
+def test_a_section_this_run_did_not_run_archives_only_its_saved_runs(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import run_all as module
+
+    folder, archive = tmp_path / "runs", tmp_path / "archive"
+    (folder / "a_seed0").mkdir(parents=True)
+    (folder / "run_all.log").write_text("a killed run's log\n")
+    (folder / "a_seed0/result.json").write_text("{}")
+    archive.mkdir()
+    (archive / "run_all.log").write_text("the finished run's log\n")
+    section = module.Section("mmdet", "mmdet_yolo.py", (), (), saved_runs=("*_seed*/result.json",))
+    assert module.archive(section, folder, archive, saved_runs_only=True) == 1
+    assert (archive / "run_all.log").read_text() == "the finished run's log\n"
+    assert (archive / "a_seed0/result.json").is_file()
+
+
+def test_the_cost_benchmark_refuses_a_candidate_count_beyond_its_pool():
+    refused = subprocess.run([sys.executable, str(ROOT / "benchmarks/cost.py"), "--candidate-counts", "2", "99"],
+                             capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert refused.returncode == 2
+    assert "--candidate-counts [99]: choose from 1 to" in refused.stderr and "(ce, mse, mae, hinge" in refused.stderr
 
 
 def test_a_file_too_big_to_be_a_result_is_not_archived(tmp_path):
