@@ -83,6 +83,7 @@ def candidate_pool() -> Tuple[List[Union[str, nn.Module]], List[str]]:
 
 
 def mnist_batch(batch_size: int, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+    """A synthetic MNIST-shaped batch: ``batch_size`` images of 1 x 28 x 28 and labels in 0-9."""
     generator = torch.Generator().manual_seed(seed)
     return (torch.randn(batch_size, 1, 28, 28, generator=generator),
             torch.randint(0, 10, (batch_size,), generator=generator))
@@ -237,6 +238,7 @@ def dac_part(rounds: int, warmup: int) -> Dict[str, float]:
 
 
 def mmdet_part(rounds: int, warmup: int) -> Dict[str, Any]:
+    """``benchmarks/mmdet_yolo.py``'s iteration timing on the DeepForest tiles (the shipped configs)."""
     import slf_mmdet  # noqa: F401  (registers the SLF head and hook)
     from slf_mmdet.deepforest_tiles import prepare_deepforest_voc
 
@@ -246,6 +248,7 @@ def mmdet_part(rounds: int, warmup: int) -> Dict[str, Any]:
 
 
 def fairseq_part(rounds: int, warmup: int) -> Dict[str, Any]:
+    """``benchmarks/fairseq_slf.py``'s words-per-second timing on the Ding corpus."""
     from slf_fairseq.ding_prepare import prepare_ding
 
     from fairseq_slf import words_per_second

@@ -164,8 +164,9 @@ def archive(section: Section, folder: Path, archived: Path, saved_runs_only: boo
     """Copies the section's small files from its run folder into its archive folder; returns how many changed.
 
     With ``saved_runs_only``, only its per-run results: the section's own files (its JSON, PNGs,
-    log) in a folder this run_all did not run may be a killed run's, older than the archive's. A file over ``LARGEST_ARCHIVED`` bytes is left out with a warning, so no checkpoint or
-    data set lands in the repository by accident.
+    log) in a folder this run_all did not run may be a killed run's, older than the archive's.
+    A file over ``LARGEST_ARCHIVED`` bytes is left out with a warning, so no checkpoint or data
+    set lands in the repository by accident.
     """
     changed = 0
     for relative in _archived_files(section, folder, saved_runs_only):
