@@ -89,13 +89,14 @@ def mnist_batch(batch_size: int, seed: int = 0) -> Tuple[torch.Tensor, torch.Ten
             torch.randint(0, 10, (batch_size,), generator=generator))
 
 
-def slf_criteria(candidates: Sequence[Union[str, nn.Module]], model: nn.Module, held_out: Tuple[torch.Tensor, ...],
-                 ) -> Dict[str, nn.Module]:
-    """The default recipe settled and weighing (held-out batches from ``held_out``) and the literal update."""
-    return {DEFAULT_SETTLED: StochasticLoss(list(candidates), held_out=HeldOut(model, [held_out]), alignment=SETTLED),
-            DEFAULT_WEIGHING: StochasticLoss(list(candidates), held_out=HeldOut(model, [held_out]),
-                                             alignment=WEIGHING),
-            JOINT: StochasticLoss(list(candidates), mode="joint", num_samples=3, seed=0)}
+def slf_criterion(label: str, candidates: Sequence[Union[str, nn.Module]], model: nn.Module,
+                  held_out: Tuple[torch.Tensor, ...]) -> nn.Module:
+    """The SLF variant ``label``: the default recipe settled or weighing (held-out batches from
+    ``held_out``), or the literal update."""
+    if label == JOINT:
+        return StochasticLoss(list(candidates), mode="joint", num_samples=3, seed=0)
+    state = {DEFAULT_SETTLED: SETTLED, DEFAULT_WEIGHING: WEIGHING}[label]
+    return StochasticLoss(list(candidates), held_out=HeldOut(model, [held_out]), alignment=state)
 
 
 def step_ratios(build_model_fn: Callable[[], nn.Module], candidates: Sequence[Union[str, nn.Module]],
@@ -109,8 +110,8 @@ def step_ratios(build_model_fn: Callable[[], nn.Module], candidates: Sequence[Un
     for label in ("cross-entropy", *variants):
         torch.manual_seed(0)
         model = build_model_fn()
-        criterion = nn.CrossEntropyLoss() if label == "cross-entropy" else slf_criteria(candidates, model,
-                                                                                        held_out)[label]
+        criterion = (nn.CrossEntropyLoss() if label == "cross-entropy"
+                     else slf_criterion(label, candidates, model, held_out))
         steps[label] = timed_training_step(model, criterion, inputs, targets)
     times = interleaved_times(steps, rounds, warmup)
     return {"ce_ms": 1e3 * statistics.median(times["cross-entropy"]),
@@ -128,13 +129,13 @@ def lenet_part(rounds: int, warmup: int, compile_too: bool) -> Dict[str, Dict[st
 
     variants: Dict[str, Callable[[nn.Module], nn.Module]] = {
         "cross-entropy": lambda model: nn.CrossEntropyLoss(),
-        DEFAULT_SETTLED: lambda model: slf_criteria(PAPER, model, held_out)[DEFAULT_SETTLED],
+        DEFAULT_SETTLED: lambda model: slf_criterion(DEFAULT_SETTLED, PAPER, model, held_out),
         "SLF default, settled, held-out every step": lambda model: StochasticLoss(
             list(PAPER), held_out=HeldOut(model, [held_out]), alignment={**SETTLED, "held_interval": 1}),
-        DEFAULT_WEIGHING: lambda model: slf_criteria(PAPER, model, held_out)[DEFAULT_WEIGHING],
+        DEFAULT_WEIGHING: lambda model: slf_criterion(DEFAULT_WEIGHING, PAPER, model, held_out),
         "SLF default, weighing, one backward per candidate": lambda model: per_candidate_backward(
-            slf_criteria(PAPER, model, held_out)[DEFAULT_WEIGHING]),
-        JOINT: lambda model: slf_criteria(PAPER, model, held_out)[JOINT],
+            slf_criterion(DEFAULT_WEIGHING, PAPER, model, held_out)),
+        JOINT: lambda model: slf_criterion(JOINT, PAPER, model, held_out),
         "SLF joint, unfused candidates": lambda model: StochasticLoss(list(PAPER), mode="joint", num_samples=3,
                                                                       seed=0, fused=False),
     }
@@ -157,7 +158,7 @@ def _memory_child(label: str, steps: int, threads: int, queue: Any) -> None:
     held_out = mnist_batch(128, seed=1)
     torch.manual_seed(0)
     model = build_model("lenet", (1, 28, 28), 10)
-    criterion = nn.CrossEntropyLoss() if label == "cross-entropy" else slf_criteria(PAPER, model, held_out)[label]
+    criterion = nn.CrossEntropyLoss() if label == "cross-entropy" else slf_criterion(label, PAPER, model, held_out)
     step = timed_training_step(model, criterion, inputs, targets)
     step()  # the first step's lazy set-up (autograd, the allocator's pools) belongs to both
     baseline = _resident_kib("VmRSS")
