@@ -68,15 +68,23 @@ def paired_p(a: Sequence[float], b: Sequence[float]) -> float:
     return float(scipy_stats.ttest_rel(a, b).pvalue) if len(a) > 1 and list(a) != list(b) else float("nan")
 
 
+# Configuration fields added since runs were first saved, with the value that those runs had.
+CONFIG_FIELDS_ADDED = {"label_column": None, "feature_columns": None, "smiles_column": None, "target_column": None}
+
+
 def comparable_config(config: Dict[str, Any]) -> Dict[str, Any]:
     """A run's configuration without what does not act on it: the ``slf_*`` options of a run whose
-    loss is not SLF (so a changed SLF default leaves the single-loss runs as they were).
+    loss is not SLF (so a changed SLF default leaves the single-loss runs as they were), and fields
+    added since at the value that older runs had (``CONFIG_FIELDS_ADDED``).
 
     Example:
-        >>> comparable_config({"loss": "ce", "slf_mode": "align", "epochs": 3})
+        >>> comparable_config({"loss": "ce", "slf_mode": "align", "epochs": 3, "label_column": None})
         {'loss': 'ce', 'epochs': 3}
     """
     config = json.loads(json.dumps(config))
+    for key, value in CONFIG_FIELDS_ADDED.items():
+        if key in config and config[key] == value:
+            del config[key]
     if config.get("loss", "slf") != "slf":
         config = {key: value for key, value in config.items() if not key.startswith("slf_")}
     return config

@@ -94,7 +94,13 @@ class _CoreCandidate(nn.Module):
 
 
 class _HostCandidate(nn.Module):
-    """An mmdet loss built from its config, called with ``reduction_override='none'``."""
+    """An mmdet loss built from its config, called with ``reduction_override='none'``.
+
+    Many mmdet losses (``FocalLoss``, ``QualityFocalLoss``, ...) take 2-D predictions only,
+    while dense heads such as ``YOLOV3Head`` pass :math:`(B, P, C)` maps: predictions of more
+    than two dimensions reach the loss as :math:`(R, C)` rows, with targets and weights
+    flattened alike, and its element-wise map is folded back to ``pred``'s leading shape.
+    """
 
     reduction = "none"
     input_kind = "logits"
@@ -107,7 +113,29 @@ class _HostCandidate(nn.Module):
         self.loss = MODELS.build(cfg)
 
     def forward(self, pred: Tensor, target: Tensor, weight: Optional[Tensor] = None) -> Tensor:
-        return self.loss(pred, target, weight=weight, reduction_override="none")
+        if pred.dim() <= 2:
+            return self.loss(pred, target, weight=weight, reduction_override="none")
+        leading = pred.shape[:-1]
+        loss_map = self.loss(pred.reshape(-1, pred.shape[-1]), _as_rows(target, leading, "target"),
+                             weight=None if weight is None else _as_rows(weight, leading, "weight"),
+                             reduction_override="none")
+        if loss_map.dim() == 0:
+            return loss_map
+        return loss_map.reshape(*leading, *loss_map.shape[1:])
+
+
+def _as_rows(tensor: Tensor, leading: torch.Size, what: str) -> Tensor:
+    """``tensor`` of shape ``(*leading, k)``, ``(*leading)`` or broadcastable to the first, as rows."""
+    rows = int(math.prod(leading))
+    if tensor.shape == leading:
+        return tensor.reshape(rows)
+    if tensor.dim() == len(leading) + 1:
+        try:
+            return tensor.expand(*leading, tensor.shape[-1]).reshape(rows, tensor.shape[-1])
+        except RuntimeError:
+            pass
+    raise ValueError(f"{what} of shape {tuple(tensor.shape)} does not match predictions with leading shape "
+                     f"{tuple(leading)}: it must be {tuple(leading)} or {tuple(leading)} + (k,)")
 
 
 def mmengine_iteration() -> Optional[int]:

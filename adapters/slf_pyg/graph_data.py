@@ -4,11 +4,16 @@ r"""The data sets of ``slf graph``: molecular graphs, or Merck descriptor signal
 
 - ``chembl2321810`` or ``freesolv``: molecular graphs (:mod:`slf_pyg.molecules`), split
   by scaffold or at random (:mod:`slf_pyg.splits`);
+- ``csv:PATH``: a user's CSV of SMILES and a measured property
+  (:func:`slf_pyg.molecules.read_smiles_csv`), split as the molecule sets are;
 - ``dpp4:PATH``: a Merck Molecular Activity Challenge CSV (:mod:`slf_pyg.merck_activity`),
   e.g. the DPP4 training file, as descriptor signals on a descriptor graph
   (:mod:`slf_pyg.descriptor_graph`): split at random (the file has no SMILES), the rare
   descriptor filter, ``log(x + 1)`` and the kNN correlation graph are all computed from
   the training molecules alone and applied unchanged to the others.
+
+Graphs built in Python (a PyG dataset, a list of ``Data`` with ``y``) are split by
+:func:`split_graphs` into the same :class:`GraphSplits` that the trainer takes.
 
 Targets are standardised with the training split's mean :math:`\mu` and standard
 deviation :math:`\sigma` for training, :math:`\tilde y = (y - \mu) / \sigma`, so that
@@ -21,7 +26,7 @@ Example:
     >>> parse_graph_data("qm9")
     Traceback (most recent call last):
     ...
-    ValueError: unknown graph data set 'qm9'; valid choices: chembl2321810, freesolv, dpp4:PATH
+    ValueError: unknown graph data set 'qm9'; valid choices: chembl2321810, freesolv, dpp4:PATH, csv:PATH
 """
 from __future__ import annotations
 
@@ -34,9 +39,9 @@ import torch
 
 from .splits import split_indices
 
-__all__ = ["GRAPH_DATA_CHOICES", "GraphSplits", "default_root", "load_graph_data", "parse_graph_data"]
+__all__ = ["GRAPH_DATA_CHOICES", "GraphSplits", "default_root", "load_graph_data", "parse_graph_data", "split_graphs"]
 
-GRAPH_DATA_CHOICES = ("chembl2321810", "freesolv", "dpp4:PATH")
+GRAPH_DATA_CHOICES = ("chembl2321810", "freesolv", "dpp4:PATH", "csv:PATH")
 
 
 def default_root() -> Path:
@@ -45,10 +50,10 @@ def default_root() -> Path:
 
 
 def parse_graph_data(spec: str) -> tuple[str, str | None]:
-    """``(kind, path)`` of a ``--data`` value: ``('chembl2321810', None)`` or ``('dpp4', PATH)``.
+    """``(kind, path)`` of a ``--data`` value: ``('chembl2321810', None)``, ``('dpp4', PATH)`` or ``('csv', PATH)``.
 
     Raises:
-        ValueError: an unknown name or ``dpp4:`` without a path; the message lists the choices.
+        ValueError: an unknown name or ``dpp4:`` / ``csv:`` without a path; the message lists the choices.
     """
     from .molecules import MOLECULE_DATASETS
 
@@ -56,10 +61,11 @@ def parse_graph_data(spec: str) -> tuple[str, str | None]:
     key = name.lower()
     if key in MOLECULE_DATASETS and not sep:
         return key, None
-    if key == "dpp4":
+    if key in ("dpp4", "csv"):
         if not path:
-            raise ValueError("dpp4 needs the path of a Merck challenge CSV: dpp4:PATH")
-        return "dpp4", str(Path(path).expanduser())
+            raise ValueError(f"{key} needs the path of a CSV file: {key}:PATH; valid choices: "
+                             f"{', '.join(GRAPH_DATA_CHOICES)}")
+        return key, str(Path(path).expanduser())
     raise ValueError(f"unknown graph data set {spec!r}; valid choices: {', '.join(GRAPH_DATA_CHOICES)}")
 
 
@@ -90,13 +96,17 @@ class GraphSplits:
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
 
+def _split(graphs, split: str, fractions, seed: int):
+    smiles = [g.smiles for g in graphs] if all(isinstance(getattr(g, "smiles", None), str) for g in graphs) else None
+    parts = split_indices(split, smiles, len(graphs), fractions, seed)
+    return [[graphs[i] for i in part] for part in parts]
+
+
 def _molecules(name: str, root: str | os.PathLike[str], split: str, fractions, seed: int):
     from .molecules import molecule_dataset
 
     dataset = molecule_dataset(name, root, log=False)
-    graphs = [dataset[i] for i in range(len(dataset))]
-    parts = split_indices(split, [g.smiles for g in graphs], len(graphs), fractions, seed)
-    return [[graphs[i] for i in part] for part in parts]
+    return _split([dataset[i] for i in range(len(dataset))], split, fractions, seed)
 
 
 def _dpp4(path: str, split: str, fractions, seed: int, k: int, min_nonzero: int):
@@ -118,11 +128,12 @@ def _dpp4(path: str, split: str, fractions, seed: int, k: int, min_nonzero: int)
 
 def load_graph_data(spec: str, root: str | os.PathLike[str] | None = None, split: str = "scaffold",
                     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0,
-                    max_train: int | None = None, dpp4_k: int = 8, dpp4_min_nonzero: int = 20) -> GraphSplits:
+                    max_train: int | None = None, dpp4_k: int = 8, dpp4_min_nonzero: int = 20,
+                    smiles_column: str | None = None, target_column: str | None = None) -> GraphSplits:
     """Load and split a data set of :data:`GRAPH_DATA_CHOICES`.
 
     Args:
-        spec: ``'chembl2321810'``, ``'freesolv'`` or ``'dpp4:PATH'``.
+        spec: ``'chembl2321810'``, ``'freesolv'``, ``'dpp4:PATH'`` or ``'csv:PATH'``.
         root: cache folder of the molecule data sets (default :func:`default_root`).
         split: ``'scaffold'`` (molecules only) or ``'random'``.
         fractions: ``(train, val, test)``.
@@ -130,6 +141,7 @@ def load_graph_data(spec: str, root: str | os.PathLike[str] | None = None, split
         max_train: keep the first this many training graphs of a seeded shuffle (``None``: all).
         dpp4_k: neighbours per descriptor in the descriptor graph.
         dpp4_min_nonzero: the rare-descriptor filter of :func:`~slf_pyg.merck_activity.preprocess_descriptors`.
+        smiles_column, target_column: a ``csv:PATH`` file's columns (:func:`~slf_pyg.molecules.read_smiles_csv`).
 
     Raises:
         ValueError: an unknown data set or split, a split that leaves the training or
@@ -142,10 +154,58 @@ def load_graph_data(spec: str, root: str | os.PathLike[str] | None = None, split
         {'train': 514, 'val': 64, 'test': 64}
     """
     kind, path = parse_graph_data(spec)
+    if kind != "csv" and (smiles_column is not None or target_column is not None):
+        raise ValueError(f"smiles_column and target_column name a CSV's columns; {spec!r} is not a CSV (use 'csv:PATH')")
     if kind == "dpp4":
-        train, val, test = _dpp4(path, split, fractions, seed, dpp4_k, dpp4_min_nonzero)
-    else:
-        train, val, test = _molecules(kind, root or default_root(), split, fractions, seed)
+        return _as_splits(spec, _dpp4(path, split, fractions, seed, dpp4_k, dpp4_min_nonzero), split, fractions, seed,
+                          max_train)
+    if kind == "csv":
+        from .molecules import read_smiles_csv
+
+        return split_graphs(read_smiles_csv(path, smiles_column, target_column), split, fractions, seed, max_train,
+                            name=spec)
+    return _as_splits(spec, _molecules(kind, root or default_root(), split, fractions, seed), split, fractions, seed,
+                      max_train)
+
+
+def split_graphs(graphs, split: str = "scaffold", fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+                 seed: int = 0, max_train: int | None = None, name: str = "graphs") -> GraphSplits:
+    """Split graphs built in Python (a PyG dataset, a list of ``Data``) for the trainer.
+
+    Args:
+        graphs: PyG ``Data`` with node features ``x`` and one target ``y`` each; with a
+            ``smiles`` string each for a scaffold split.
+        split: ``'scaffold'`` or ``'random'``.
+        fractions: ``(train, val, test)``.
+        seed: seed of a random split.
+        max_train: keep this many training graphs of a seeded shuffle (``None``: all).
+        name: names the data in the results.
+
+    Raises:
+        ValueError: a graph without ``x`` or without exactly one target, a scaffold split
+            of graphs without SMILES, or a split that leaves too few graphs.
+
+    Example:
+        >>> from slf_pyg.molecules import smiles_to_graphs
+        >>> smiles = ["CCO", "CCC", "CCN", "c1ccccc1", "c1ccccc1O", "C1CCCCC1", "CC(=O)O", "c1ccncc1"]
+        >>> graphs = smiles_to_graphs(smiles, smiles, [float(i) for i in range(8)])
+        >>> split_graphs(graphs, "random", (0.5, 0.25, 0.25), seed=0, name="mine").sizes()
+        {'train': 4, 'val': 2, 'test': 2}
+    """
+    graphs = [graphs[i] for i in range(len(graphs))]
+    for index, graph in enumerate(graphs):
+        if getattr(graph, "x", None) is None:
+            raise ValueError(f"graph {index} has no node features x")
+        y = getattr(graph, "y", None)
+        if y is None or y.numel() != 1:
+            raise ValueError(f"graph {index}: y must hold one regression target, got "
+                             f"{None if y is None else tuple(y.shape)}")
+    return _as_splits(name, _split(graphs, split, fractions, seed), split, fractions, seed, max_train)
+
+
+def _as_splits(spec: str, parts, split: str, fractions, seed: int, max_train: int | None) -> GraphSplits:
+    """The three parts as :class:`GraphSplits`: the training part capped, the target's statistics taken."""
+    train, val, test = parts
     if max_train is not None:
         if max_train < 1:
             raise ValueError(f"max_train must be >= 1, got {max_train}")

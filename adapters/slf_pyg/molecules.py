@@ -48,7 +48,8 @@ from torch_geometric.data import InMemoryDataset
 if TYPE_CHECKING:
     from torch_geometric.data import Batch, Data
 
-__all__ = ["MOLECULE_DATASETS", "Chembl2321810", "FreeSolv", "example_batch", "molecule_dataset", "smiles_to_graphs"]
+__all__ = ["MOLECULE_DATASETS", "Chembl2321810", "FreeSolv", "example_batch", "molecule_dataset", "read_smiles_csv",
+           "smiles_to_graphs"]
 
 
 def smiles_to_graphs(smiles: Sequence[str], ids: Sequence[str], targets: Sequence[float | str]) -> list[Data]:
@@ -114,6 +115,72 @@ def smiles_to_graphs(smiles: Sequence[str], ids: Sequence[str], targets: Sequenc
         data.mol_id = str(mol_id)
         graphs.append(data)
     return graphs
+
+
+def read_smiles_csv(path: str | os.PathLike[str], smiles_column: str | None = None,
+                    target_column: str | None = None) -> list[Data]:
+    """A user's CSV of SMILES and a measured property as PyG graphs (:func:`smiles_to_graphs`).
+
+    Args:
+        path: a comma-separated file with a header row.
+        smiles_column: the SMILES column (default ``'smiles'``).
+        target_column: the property to regress (default: the one other column of a
+            two-column file).
+
+    Returns:
+        one graph per row, in file order, ``mol_id`` the row's line (``'line 2'`` is the first).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: naming the file, its line and column: a column that does not exist (the
+            message lists the file's columns), an unparsable SMILES, a missing or non-numeric target.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "solubility.csv")
+        >>> _ = open(path, "w").write("smiles,logS\\nCCO,1.1\\nc1ccccc1O,-0.04\\n")
+        >>> [(g.smiles, round(g.y.item(), 2), g.mol_id) for g in read_smiles_csv(path)]
+        [('CCO', 1.1, 'line 2'), ('c1ccccc1O', -0.04, 'line 3')]
+    """
+    path = os.path.expanduser(os.fspath(path))
+    if not osp.isfile(path):
+        raise FileNotFoundError(f"no CSV file at {path!r}")
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f, skipinitialspace=True)
+        columns = list(reader.fieldnames or [])
+        rows = list(reader)
+    smiles_column = "smiles" if smiles_column is None else smiles_column
+    if smiles_column not in columns:
+        raise ValueError(f"{path}: no SMILES column {smiles_column!r}; the file's columns: {columns} "
+                         "(name it with smiles_column / --smiles-column)")
+    if target_column is None:
+        others = [c for c in columns if c != smiles_column]
+        if len(others) != 1:
+            raise ValueError(f"{path}: which column is the target? the file's columns: {columns} "
+                             "(name it with target_column / --target-column)")
+        target_column = others[0]
+    if target_column not in columns:
+        raise ValueError(f"{path}: no target column {target_column!r}; the file's columns: {columns}")
+    if not rows:
+        raise ValueError(f"{path}: no data rows")
+    targets = []
+    for line, row in enumerate(rows, start=2):
+        text = (row[target_column] or "").strip()
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            what = "missing value" if not text else f"{text!r} is not a finite number"
+            raise ValueError(f"{path}: line {line}, column {target_column!r}: {what}")
+        targets.append(value)
+    try:
+        return smiles_to_graphs([(r[smiles_column] or "").strip() for r in rows],
+                                [f"line {line}" for line in range(2, len(rows) + 2)], targets)
+    except ValueError as error:  # "row R (id 'line L'): why": name the file's line instead
+        _, _, why = str(error).partition("): ")
+        line = int(str(error).split()[1]) + 2
+        raise ValueError(f"{path}: line {line}, column {smiles_column!r}: {why}") from None
 
 
 class _SmilesDataset(InMemoryDataset):

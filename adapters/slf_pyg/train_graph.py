@@ -74,7 +74,11 @@ class GraphRegressionConfig(TrainingSettings):
     fields of :class:`slf.train.settings.TrainingSettings`.
 
     Attributes:
-        data: ``'chembl2321810'``, ``'freesolv'`` or ``'dpp4:PATH'`` (:mod:`slf_pyg.graph_data`).
+        data: ``'chembl2321810'``, ``'freesolv'``, ``'dpp4:PATH'`` or ``'csv:PATH'`` (a CSV of SMILES and
+            a measured property; :mod:`slf_pyg.graph_data`). Graphs built in Python go to
+            ``train_graph_regression(cfg, data=split_graphs(...))``; this then names them.
+        smiles_column, target_column: a ``csv:PATH`` file's columns (``None``: ``'smiles'``, and the
+            one other column of a two-column file).
         root: cache folder of the molecule data sets (``None``: ``~/.cache/stochastic-loss/pyg``).
         split: ``'scaffold'`` (molecules), ``'random'``, or ``'auto'``: scaffold for
             molecules, random for ``dpp4:PATH`` (whose file has no SMILES).
@@ -107,6 +111,8 @@ class GraphRegressionConfig(TrainingSettings):
     """
 
     data: str = "chembl2321810"
+    smiles_column: Optional[str] = None
+    target_column: Optional[str] = None
     root: Optional[str] = None
     split: str = "auto"
     split_fractions: Tuple[float, float, float] = (0.8, 0.1, 0.1)
@@ -135,6 +141,9 @@ class GraphRegressionConfig(TrainingSettings):
         self.slf_candidates = tuple(self.slf_candidates)
         self.split_fractions = tuple(float(f) for f in self.split_fractions)  # type: ignore[assignment]
         kind, _ = parse_graph_data(self.data)
+        if kind != "csv" and (self.smiles_column is not None or self.target_column is not None):
+            raise ValueError(f"smiles_column and target_column name a CSV's columns; data {self.data!r} is not a CSV "
+                             "(use 'csv:PATH')")
         if self.split == "auto":
             self.split = "random" if kind == "dpp4" else "scaffold"
         if self.split not in SPLITS:
@@ -276,7 +285,8 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
     Args:
         cfg: the configuration (``cfg.seed`` is the seed).
         progress: a tqdm progress bar over training steps.
-        data: the splits, when the caller loaded them already (else from ``cfg``).
+        data: the splits, when the caller loaded or built them (:func:`slf_pyg.graph_data.split_graphs`;
+            else loaded from ``cfg``).
 
     Returns:
         a JSON-serialisable dict: ``config``, ``method``, ``seed``, ``sizes``, per-epoch
@@ -303,7 +313,8 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
         if data is None:
             with distributed.rank_zero_first():  # one process writes the processed data set
                 data = load_graph_data(cfg.data, cfg.root, cfg.split, cfg.split_fractions, cfg.seed,
-                                       cfg.max_train_samples, cfg.dpp4_k, cfg.dpp4_min_nonzero)
+                                       cfg.max_train_samples, cfg.dpp4_k, cfg.dpp4_min_nonzero,
+                                       cfg.smiles_column, cfg.target_column)
         model = build_model(cfg.model, in_channels=data.in_channels, edge_dim=data.edge_dim,
                             hidden_channels=cfg.hidden_channels, num_layers=cfg.num_layers, dropout=cfg.dropout,
                             **cfg.model_options).to(device)
@@ -492,7 +503,7 @@ def run_graph(cfg: GraphRegressionConfig, seeds: int, out_dir: Union[str, Path],
     if cfg.split == "scaffold":
         with distributed.rank_zero_first():
             shared = load_graph_data(cfg.data, cfg.root, cfg.split, cfg.split_fractions, 0, cfg.max_train_samples,
-                                     cfg.dpp4_k, cfg.dpp4_min_nonzero)
+                                     cfg.dpp4_k, cfg.dpp4_min_nonzero, cfg.smiles_column, cfg.target_column)
     return run_seeds(cfg, seeds, out_dir, lambda seed_cfg: train_graph_regression(seed_cfg, progress=progress,
                                                                                    data=shared),
                      summarize_graph_runs, write_graph_plots, trainer=TRAINER, overwrite=overwrite)

@@ -11,8 +11,10 @@ Examples::
     slf classify --loss mils --mils-primary ce --mils-aux multi_margin,center --mils-rate 0.01 \
         --epochs 10 --seeds 5 --out runs/mils
     slf classify --loss slf --label-noise 0.4 --noise-type symmetric --seeds 5 --out runs/noisy
+    slf classify --data csv:wine.csv --label-column target --loss slf --seeds 5 --out runs/wine-slf
     slf cluster --data mnist5k --loss slf --seeds 5 --out runs/dac-slf
     slf graph --data chembl2321810 --model chebnet --loss slf --seeds 5 --out runs/chebnet-slf
+    slf graph --data csv:molecules.csv --smiles-column smiles --target-column logS --loss slf --out runs/logs-slf
     slf plot runs/lenet-slf
 """
 from __future__ import annotations
@@ -22,13 +24,13 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .cli_options import (add_output_options, add_slf_options, add_training_options, loss_names, noise_rate,
                           positive_int, rate, run_and_report)
 from .commands import Command, installed_commands
-from .data import DATASET_CHOICES, NOISE_TYPES, parse_dataset_spec
-from .models import MODEL_CHOICES
+from .data import DATASET_CHOICES, NOISE_TYPES, load_dataset, parse_dataset_spec
+from .models import MODEL_CHOICES, VECTOR_MODELS
 from .stochastic_loss import MODES as SLF_MODE_CHOICES
 
 MILS_RULE_CHOICES = ("not_worse", "better", "always")
@@ -74,7 +76,12 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None,
                     "writes OUT/results.json, OUT/accuracy.png and (SLF) OUT/selection_weights.png.")
     classify.add_argument("--data", type=_data_spec, default="mnist5k",
                           help=f"data set: {', '.join(DATASET_CHOICES)} (default: mnist5k)")
-    classify.add_argument("--model", choices=MODEL_CHOICES, default="mlp", help="model (default: mlp)")
+    classify.add_argument("--label-column", metavar="NAME", default=None,
+                          help="csv:PATH only: the column holding the class (default: the last column)")
+    classify.add_argument("--feature-columns", metavar="A,B,...", default=None,
+                          help="csv:PATH only: comma-separated numeric feature columns (default: all but the label)")
+    classify.add_argument("--model", choices=MODEL_CHOICES, default="mlp",
+                          help="model (default: mlp; a CSV table's rows take mlp)")
     classify.add_argument("--loss", choices=list(loss_choices), default="ce", metavar="{NAME,slf,mils}",
                           help=f"a registry loss, slf or mils; one of: {', '.join(loss_choices)} (default: ce)")
     add_slf_options(classify, "ce,mse,mae,hinge,cosine,bce", "the paper's six",
@@ -175,11 +182,30 @@ def _mils_primary(parser: argparse.ArgumentParser, text: str) -> str:
     return names[0]
 
 
+def _table_columns(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Optional[Tuple[str, ...]]:
+    """The CSV column options checked against ``--data`` and ``--model``; the feature columns as a tuple."""
+    is_csv = parse_dataset_spec(args.data)[0] == "csv"
+    if not is_csv and (args.label_column is not None or args.feature_columns is not None):
+        parser.error(f"--label-column and --feature-columns name a CSV's columns; --data {args.data} is not a CSV "
+                     "(use --data csv:PATH)")
+    if is_csv and args.model not in VECTOR_MODELS:
+        parser.error(f"argument --model: {args.model!r} reads images; a CSV's rows are feature vectors: use one of "
+                     f"{', '.join(VECTOR_MODELS)}")
+    if args.feature_columns is None:
+        return None
+    columns = tuple(name.strip() for name in args.feature_columns.split(",") if name.strip())
+    if not columns:
+        parser.error("argument --feature-columns: expected comma-separated column names")
+    return columns
+
+
 def _run_classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .train import ClassifyConfig, format_summary_table, run_classify
 
+    feature_columns = _table_columns(args, parser)
     cfg = ClassifyConfig(
-        data=args.data, model=args.model, loss=args.loss, slf_mode=args.slf_mode,
+        data=args.data, label_column=args.label_column, feature_columns=feature_columns,
+        model=args.model, loss=args.loss, slf_mode=args.slf_mode,
         slf_candidates=tuple(_candidates(parser, args.slf_candidates)), slf_samples=args.slf_samples,
         slf_tau=args.slf_tau, slf_decision_lr=args.slf_decision_lr,
         slf_options={**({"normalize": "mean"} if args.slf_normalize == "mean" else {}),
@@ -194,6 +220,12 @@ def _run_classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         batch_size=args.batch_size, epochs=args.epochs, device=args.device, num_threads=args.threads,
         max_train_samples=args.max_train_samples, label_noise=args.label_noise, noise_type=args.noise_type,
     )
+    if parse_dataset_spec(args.data)[0] == "csv":
+        try:  # a bad table is the user's to fix: one line naming its row and column, before any training
+            load_dataset(args.data, 0, label_column=args.label_column, feature_columns=feature_columns)
+        except (FileNotFoundError, ValueError) as error:
+            print(f"slf classify: {error}", file=sys.stderr)
+            return 2
     return run_and_report("slf classify",
                           lambda: run_classify(cfg, args.seeds, args.out, not args.no_progress, args.overwrite),
                           format_summary_table, errors=(FileNotFoundError,))

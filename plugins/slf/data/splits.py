@@ -11,21 +11,23 @@ from torch.utils.data import TensorDataset
 
 @dataclass
 class DatasetSplits:
-    """Train, validation and test splits of one image classification data set.
+    """Train, validation and test splits of one classification data set.
 
-    Each split is a ``TensorDataset(images, labels)`` with float32 images of shape
-    ``(N, *input_shape)``, standardised with the training split's per-channel mean and
-    std, and int64 labels.
+    Each split is a ``TensorDataset(inputs, labels)`` with float32 images of shape
+    ``(N, *input_shape)`` (or feature vectors, ``input_shape == (F,)``), standardised with
+    the training split's per-channel (per-feature) mean and std, and int64 labels.
 
     Attributes:
         train: the training split.
         val: the validation split (for model selection and SLF's validation mode).
         test: the test split.
         num_classes: number of classes.
-        input_shape: ``(channels, height, width)`` of one image.
+        input_shape: ``(channels, height, width)`` of one image, or ``(features,)``.
         name: the data set's name, e.g. ``'mnist5k'``.
         mean: per-channel mean used to standardise (training split, pixels in [0, 1]).
         std: per-channel std used to standardise.
+        classes: the class names in index order, where the data has them (a CSV's labels).
+        feature_names: a table's feature columns, in input order.
 
     Example:
         >>> from slf.data import load_dataset
@@ -38,10 +40,12 @@ class DatasetSplits:
     val: TensorDataset
     test: TensorDataset
     num_classes: int
-    input_shape: Tuple[int, int, int]
+    input_shape: Tuple[int, ...]
     name: str
     mean: Tuple[float, ...] = field(default_factory=tuple)
     std: Tuple[float, ...] = field(default_factory=tuple)
+    classes: Tuple[str, ...] = field(default_factory=tuple)
+    feature_names: Tuple[str, ...] = field(default_factory=tuple)
 
     def sizes(self) -> Tuple[int, int, int]:
         """Number of samples in (train, val, test)."""
@@ -114,9 +118,11 @@ def split_indices(
 
 
 def channel_stats(images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and std of ``(N, C, H, W)`` images (std floored at 1e-6)."""
-    mean = images.mean(dim=(0, 2, 3))
-    std = images.std(dim=(0, 2, 3)).clamp_min(1e-6)
+    """Per-channel mean and std of ``(N, C, H, W)`` images, or per-feature of ``(N, F)``
+    vectors (std floored at 1e-6)."""
+    dims = (0,) if images.dim() == 2 else (0, 2, 3)
+    mean = images.mean(dim=dims)
+    std = images.std(dim=dims).clamp_min(1e-6)
     return mean, std
 
 
@@ -133,7 +139,7 @@ def make_splits(
 
     Args:
         name: the data set's name.
-        images: float images in [0, 1], shape ``(N, C, H, W)``.
+        images: float images in [0, 1], shape ``(N, C, H, W)``, or feature vectors ``(N, F)``.
         labels: int64 labels, shape ``(N,)``.
         index_sets: (train, val, test) indices into ``images``; the test indices index
             ``test_images`` instead when it is given.
@@ -145,8 +151,10 @@ def make_splits(
     train_images = images[train_idx]
     mean, std = channel_stats(train_images)
 
+    shape = (1, -1) if images.dim() == 2 else (1, -1, 1, 1)
+
     def standardise(x: torch.Tensor) -> torch.Tensor:
-        return ((x - mean[None, :, None, None]) / std[None, :, None, None]).contiguous()
+        return ((x - mean.view(shape)) / std.view(shape)).contiguous()
 
     pool_images = images if test_images is None else test_images
     pool_labels = labels if test_labels is None else test_labels

@@ -23,6 +23,7 @@ MODEL_BUILDERS: Dict[str, Callable[[Tuple[int, ...], int], nn.Module]] = {
     "resnet32": resnet32,
 }
 MODEL_CHOICES = tuple(MODEL_BUILDERS)
+VECTOR_MODELS = ("mlp",)  # the models that also read a table's feature vectors
 
 
 def build_model(name: str, input_shape: Tuple[int, ...], num_classes: int) -> nn.Module:
@@ -30,11 +31,13 @@ def build_model(name: str, input_shape: Tuple[int, ...], num_classes: int) -> nn
 
     Args:
         name: one of ``mlp``, ``lenet``, ``resnet8``, ``resnet20``, ``resnet32``.
-        input_shape: ``(channels, height, width)`` of one image.
+        input_shape: ``(channels, height, width)`` of one image, or ``(features,)`` of a
+            table's row (``mlp`` only).
         num_classes: number of output logits.
 
     Raises:
-        ValueError: unknown name (the message lists the valid ones).
+        ValueError: unknown name (the message lists the valid ones), or an image model
+            asked to read feature vectors.
 
     Example:
         >>> import torch
@@ -45,7 +48,11 @@ def build_model(name: str, input_shape: Tuple[int, ...], num_classes: int) -> nn
     key = str(name).lower()
     if key not in MODEL_BUILDERS:
         raise ValueError(f"unknown model {name!r}; valid choices: {', '.join(MODEL_CHOICES)}")
-    return MODEL_BUILDERS[key](tuple(int(s) for s in input_shape), int(num_classes))
+    shape = tuple(int(s) for s in input_shape)
+    if key not in VECTOR_MODELS and len(shape) != 3:
+        raise ValueError(f"model {name!r} reads images (channels, height, width), got inputs of shape {shape}; "
+                         f"for feature vectors (a table) use one of: {', '.join(VECTOR_MODELS)}")
+    return MODEL_BUILDERS[key](shape, int(num_classes))
 
 
 __all__ = [

@@ -49,12 +49,16 @@ def evaluate_accuracy(model: nn.Module, criterion: nn.Module, kind: str, inputs:
 
 
 # ---------------------------------------------------------------------- one seed
-def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, Any]:
+def train_classifier(cfg: ClassifyConfig, progress: bool = True,
+                     data: Optional[DatasetSplits] = None) -> Dict[str, Any]:
     """Train and evaluate one seed.
 
     Args:
         cfg: the run's configuration (``cfg.seed`` is the seed).
         progress: show a tqdm progress bar over training steps.
+        data: splits the user built (:func:`slf.data.splits_from_tensors`,
+            :func:`slf.data.load_csv_table`) instead of loading ``cfg.data``; then
+            ``cfg.data`` only names them in the results, and the size options do not act.
 
     Returns:
         a JSON-serialisable dict: ``config``, ``method``, ``seed``, per-epoch lists
@@ -79,8 +83,9 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True) -> Dict[str, An
         world, rank = distributed.world_size(), distributed.rank()
         device = distributed.local_device(cfg.device)
         data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
-        splits: DatasetSplits = load_dataset(cfg.data, data_seed, cfg.val_size, cfg.test_size,
-                                             cfg.max_train_samples)
+        splits: DatasetSplits = data if data is not None else load_dataset(
+            cfg.data, data_seed, cfg.val_size, cfg.test_size, cfg.max_train_samples, cfg.label_column,
+            cfg.feature_columns)
         train_x, train_y = (t.to(device) for t in splits.train.tensors)
         noise_record = None
         if cfg.label_noise > 0:

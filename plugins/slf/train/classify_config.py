@@ -22,7 +22,11 @@ class ClassifyConfig(TrainingSettings):
     The optimiser, seed, device and threads are the fields of :class:`~slf.train.settings.TrainingSettings`.
 
     Attributes:
-        data: ``'mnist5k'``, ``'digits'``, ``'cifar10:PATH'`` or ``'cifar100:PATH'``.
+        data: ``'mnist5k'``, ``'digits'``, ``'cifar10:PATH'``, ``'cifar100:PATH'`` or ``'csv:PATH'``
+            (a table; data built in Python is passed to ``train_classifier(cfg, data=...)`` instead,
+            and this names it in the results).
+        label_column: a CSV's label column (``None``: its last column).
+        feature_columns: a CSV's feature columns (``None``: all but the label).
         model: ``'mlp'``, ``'lenet'``, ``'resnet8'``, ``'resnet20'`` or ``'resnet32'``.
         loss: a registry name (``slf.losses.available('classification')``, baselines
             such as ``large_margin_softmax`` included), ``'slf'`` or ``'mils'``.
@@ -67,6 +71,8 @@ class ClassifyConfig(TrainingSettings):
     """
 
     data: str = "mnist5k"
+    label_column: Optional[str] = None
+    feature_columns: Optional[Tuple[str, ...]] = None
     model: str = "mlp"
     loss: str = "ce"
     slf_mode: str = DEFAULT_MODE
@@ -96,6 +102,9 @@ class ClassifyConfig(TrainingSettings):
 
     def __post_init__(self) -> None:
         self.slf_candidates = tuple(self.slf_candidates)
+        if self.feature_columns is not None:
+            self.feature_columns = ((self.feature_columns,) if isinstance(self.feature_columns, str)
+                                    else tuple(self.feature_columns))
         self.mils_aux = (self.mils_aux,) if isinstance(self.mils_aux, str) else tuple(self.mils_aux)
         if self.mils_aux_weights is not None:
             self.mils_aux_weights = tuple(float(w) for w in self.mils_aux_weights)
