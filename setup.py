@@ -1,9 +1,39 @@
 """stochastic-loss: learned loss selection (SLF, MILS) for PyTorch and its model zoos."""
+import shutil
+import sys
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
+# The configs and recipes live in configs/ and travel inside the adapters that use them, as
+# OpenMMLab packages ship theirs: mmengine resolves `_base_ = 'slf_mmdet::slf/NAME.py'` from
+# slf_mmdet/.mim/configs/slf, and `slf fairseq-recipe NAME` finds slf_fairseq/recipes.
+PACKAGED = {"adapters/slf_mmdet/.mim/configs/slf": ("configs/mmdet", "*.py"),
+            "adapters/slf_fairseq/recipes": ("configs/fairseq", "*.sh")}
+
+
+def package_configs() -> None:
+    """Link the packaged folders to configs/ in an editable install, copy them into a built wheel."""
+    editable = any(command in sys.argv for command in ("develop", "editable_wheel"))
+    for target, (source, pattern) in PACKAGED.items():
+        target_dir, source_dir = HERE / target, HERE / source
+        if not source_dir.is_dir():  # building from an sdist, which holds the copies already
+            continue
+        if target_dir.is_symlink() or target_dir.is_file():
+            target_dir.unlink()
+        elif target_dir.is_dir():
+            shutil.rmtree(target_dir)
+        target_dir.parent.mkdir(parents=True, exist_ok=True)
+        if editable:
+            target_dir.symlink_to(Path("../" * target.count("/")) / source, target_is_directory=True)
+        else:
+            target_dir.mkdir()
+            for path in sorted(source_dir.glob(pattern)):
+                shutil.copy2(path, target_dir / path.name)
+
+
+package_configs()
 
 CORE = [
     "torch>=2.1",
@@ -26,7 +56,8 @@ EXTRAS = {
                 # the small real corpus: Moses tokenisation and BPE, as fairseq's translation example
                 "sacremoses", "subword-nmt"],
     "pyg": ["torch-geometric>=2.5", "rdkit", "datamol"],
-    "test": ["pytest>=7", "pytest-timeout", "hypothesis"],
+    # build: the wheel test builds the wheel as a user would (python -m build).
+    "test": ["pytest>=7", "pytest-timeout", "hypothesis", "build"],
 }
 EXTRAS["all"] = sorted({req for name in ("mmdet", "fairseq", "pyg") for req in EXTRAS[name]})
 
@@ -43,6 +74,7 @@ setup(
     python_requires=">=3.9",
     package_dir=PACKAGE_DIR,
     packages=find_packages("plugins") + ADAPTERS,
+    package_data={"slf_mmdet": [".mim/model-index.yml", ".mim/configs/slf/*.py"], "slf_fairseq": ["recipes/*.sh"]},
     install_requires=CORE,
     extras_require=EXTRAS,
     entry_points={

@@ -47,8 +47,20 @@ Registered:
                      loss_cls=dict(type='IoUBalancedClsLoss', eta=1.5, gamma=2.0, alpha=0.25),
                      loss_bbox=dict(type='IoUBalancedLocLoss', lam=1.5, beta=0.11))
 
+The configs of ``configs/mmdet`` ship inside the package (``slf_mmdet/.mim/configs``, as
+mmdet ships its own), and importing ``slf_mmdet`` adds its scope to mmengine's, so a config
+of yours builds on them wherever the package is installed::
+
+    _base_ = 'slf_mmdet::slf/yolov3_mobilenetv2_slf_deepforest.py'
+
+mmengine reads ``_base_`` before ``custom_imports``: run such a config through
+``python -m slf_mmdet.train CONFIG`` (mmdet's ``tools/train.py`` after ``import slf_mmdet``),
+or import ``slf_mmdet`` before ``Config.fromfile``.
+
 The core package ``slf`` never imports mmengine or mmdet; only this package does.
 """
+from mmengine.config.utils import MODULE2PACKAGE
+
 from .boundary_loss import MMDetBoundaryLoss
 from .held_out_hook import SLFHeldOutHook
 from .iou_balanced import IoUBalancedRetinaHead, MMDetIoUBalancedClsLoss, MMDetIoUBalancedLocLoss
@@ -56,6 +68,10 @@ from .logger_hook import SLFLoggerHook
 from .mils_loop import MILSEpochBasedTrainLoop
 from .stochastic_loss import MMDetStochasticLoss
 from .yolo_head import SLFYOLOV3Head
+
+# mmengine resolves 'SCOPE::path' only for the scopes it lists; the "package" it names is the one
+# whose folder holds .mim/configs, found by import spec when no distribution carries that name.
+MODULE2PACKAGE.setdefault("slf_mmdet", "slf_mmdet")
 
 __all__ = ["IoUBalancedRetinaHead", "MILSEpochBasedTrainLoop", "MMDetBoundaryLoss", "MMDetIoUBalancedClsLoss",
            "MMDetIoUBalancedLocLoss", "MMDetStochasticLoss", "SLFHeldOutHook", "SLFLoggerHook", "SLFYOLOV3Head"]

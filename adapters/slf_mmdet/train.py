@@ -6,7 +6,9 @@ do. When torchrun started this process and there is no GPU, this joins the group
 gloo first (mmengine then uses it as it is) and adds
 ``--cfg-options model_wrapper_cfg.type=MMDistributedDataParallel model_wrapper_cfg.device_ids=None``
 (and the config's ``find_unused_parameters``);
-with GPUs it changes nothing. Every other argument goes to mmdet's script unchanged::
+with GPUs it changes nothing. It imports ``slf_mmdet`` first, so a config's
+``_base_ = 'slf_mmdet::slf/NAME.py'`` resolves to the configs installed with the package.
+Every other argument goes to mmdet's script unchanged::
 
     torchrun --nproc_per_node 2 -m slf_mmdet.train configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py \\
         --launcher pytorch
@@ -39,6 +41,7 @@ def mmdet_train_script() -> Path:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Run mmdet's train script with ``argv`` (default: this process's arguments)."""
     from slf import distributed
+    import slf_mmdet  # noqa: F401  (registers its components and the 'slf_mmdet::' config scope)
 
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not torch.cuda.is_available() and distributed.init_from_environment("cpu"):

@@ -1,4 +1,4 @@
-"""Command line: ``slf demo | classify | plot | fairseq-user-dir``, and the subcommands that installed
+"""Command line: ``slf demo | classify | plot | fairseq-user-dir | fairseq-recipe``, and the subcommands that installed
 adapters add through the ``slf.commands`` entry points (:mod:`slf.commands`): ``cluster`` (DAC),
 ``graph`` (PyG).
 
@@ -150,6 +150,11 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None,
 
     commands.add_parser("fairseq-user-dir",
                         help="print the folder to pass to fairseq's --user-dir for --criterion slf")
+    recipe = commands.add_parser(
+        "fairseq-recipe", help="print the path of a fairseq recipe installed with slf_fairseq (without NAME: list them)",
+        description='Print the path of one of the IWSLT-14 recipes installed with slf_fairseq, to run it as '
+                    'bash "$(slf fairseq-recipe iwslt14_transformer)" --max-epoch 50; without NAME, list them.')
+    recipe.add_argument("name", nargs="?", metavar="NAME", help="a recipe, e.g. iwslt14_transformer")
     return parser
 
 
@@ -165,6 +170,40 @@ def fairseq_user_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError('slf_fairseq is not installed: pip install ".[fairseq]" from a checkout')
     return Path(list(spec.submodule_search_locations)[0])
+
+
+def fairseq_recipes() -> Dict[str, Path]:
+    """The fairseq recipes installed with ``slf_fairseq`` (``configs/fairseq`` of a checkout), by name.
+
+    Raises:
+        ModuleNotFoundError: the adapter is not installed.
+        FileNotFoundError: it was installed without its recipes.
+
+    Example:
+        >>> sorted(fairseq_recipes())[:2]
+        ['iwslt14_common', 'iwslt14_lstm1']
+    """
+    folder = fairseq_user_dir() / "recipes"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"slf_fairseq has no recipes at {folder}; reinstall stochastic-loss")
+    return {path.stem: path for path in sorted(folder.glob("*.sh"))}
+
+
+def _run_fairseq_recipe(args: argparse.Namespace) -> int:
+    try:
+        recipes = fairseq_recipes()
+    except (ModuleNotFoundError, FileNotFoundError) as error:
+        print(f"slf fairseq-recipe: {error}", file=sys.stderr)
+        return 2
+    if args.name is None:
+        print("\n".join(recipes))
+        return 0
+    name = args.name[:-3] if args.name.endswith(".sh") else args.name
+    if name not in recipes:
+        print(f"slf fairseq-recipe: no recipe {args.name!r}; valid choices: {', '.join(recipes)}", file=sys.stderr)
+        return 2
+    print(recipes[name])
+    return 0
 
 
 def _candidates(parser: argparse.ArgumentParser, text: str, option: str = "--slf-candidates") -> List[str]:
@@ -328,6 +367,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "fairseq-user-dir":
         print(fairseq_user_dir())
         return 0
+    if args.command == "fairseq-recipe":
+        return _run_fairseq_recipe(args)
     if args.command == "plot":
         return _run_plot(args, adapters)
     command = adapters[args.command]

@@ -45,3 +45,15 @@ def test_an_unknown_subcommand_is_a_usage_error_naming_the_valid_ones(capsys):
         main(["clusterr"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'clusterr'" in capsys.readouterr().err
+
+
+def test_the_fairseq_recipes_are_found_by_name_through_the_installed_adapter(capsys):
+    assert main(["fairseq-recipe"]) == 0
+    names = capsys.readouterr().out.split()
+    assert "iwslt14_transformer" in names and "iwslt14_prepare" in names
+    assert main(["fairseq-recipe", "iwslt14_lstm2"]) == 0
+    path = Path(capsys.readouterr().out.strip())
+    assert path.name == "iwslt14_lstm2.sh" and "--encoder-layers 2" in path.read_text()
+    assert main(["fairseq-recipe", "iwslt14_gru"]) == 2
+    error = capsys.readouterr().err
+    assert "no recipe 'iwslt14_gru'; valid choices: iwslt14_common, iwslt14_lstm1" in error

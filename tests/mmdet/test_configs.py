@@ -51,6 +51,16 @@ def test_config_loads_and_builds(name: str) -> None:
         assert [round(x, 4) for x in model.bbox_head.part_weighting.lambdas.tolist()] == [1.0, 1.0, 1.0, 2.0, 2.0]
 
 
+@pytest.mark.parametrize("name", ALL)
+def test_a_config_of_yours_builds_on_each_one_through_the_package_scope(name: str, tmp_path: Path) -> None:
+    """``_base_ = 'slf_mmdet::slf/NAME'`` (mmengine's scope mechanism) resolves to the same config."""
+    (tmp_path / "mine.py").write_text(f"_base_ = 'slf_mmdet::slf/{name}'\ntrain_cfg = dict(max_epochs=3)\n")
+    mine, theirs = Config.fromfile(tmp_path / "mine.py"), Config.fromfile(CONFIGS / name)
+    assert mine.train_cfg.max_epochs == 3
+    assert mine.model.bbox_head.type == theirs.model.bbox_head.type == expected_head(name)
+    assert [hook.type for hook in mine.get("custom_hooks", [])] == [hook.type for hook in theirs.get("custom_hooks", [])]
+
+
 def write_voc_image(root: Path, year: str, image_id: str, objects) -> None:
     sub = root / f"VOC{year}"
     for folder in ("JPEGImages", "Annotations", "ImageSets/Main"):
