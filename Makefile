@@ -9,13 +9,19 @@ MMCV := mmcv==2.1.0
 FAIRSEQ := fairseq-fixed==0.12.3.1
 FAIRSEQ_DEPS := hydra-core==1.3.2 omegaconf==2.3.0 bitarray sacrebleu regex cython cffi scikit-learn tqdm packaging
 
-.PHONY: demo test install-core install-test clean-venv
+.PHONY: demo test docs install-core install-test clean-venv
 
 demo: $(VENV)/.core
 	$(VENV)/bin/slf demo
 
 test: $(VENV)/.test
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+
+# The site, from docs/ (Markdown pages and the docstrings), into docs/_build/html; warnings are errors.
+docs: $(VENV)/.test
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
 
 install-core: $(VENV)/.core
 install-test: $(VENV)/.test
@@ -46,7 +52,7 @@ $(VENV)/.fairseq: $(VENV)/.torch
 	touch $@
 
 $(VENV)/.test: $(VENV)/.core $(VENV)/.mmcv $(VENV)/.fairseq setup.py
-	$(PIP) install -e ".[all,test]"
+	$(PIP) install -e ".[all,test,docs]"
 	touch $@
 
 clean-venv:

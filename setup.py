@@ -56,8 +56,10 @@ EXTRAS = {
                 # the small real corpus: Moses tokenisation and BPE, as fairseq's translation example
                 "sacremoses", "subword-nmt"],
     "pyg": ["torch-geometric>=2.5", "rdkit", "datamol"],
-    # build: the wheel test builds the wheel as a user would (python -m build).
-    "test": ["pytest>=7", "pytest-timeout", "hypothesis", "build"],
+    # build: the wheel test builds the wheel as a user would (python -m build); ruff: `make test` lints first.
+    "test": ["pytest>=7", "pytest-timeout", "hypothesis", "build", "ruff==0.17.6"],
+    # the documentation site (make docs); CI builds it with warnings as errors.
+    "docs": ["sphinx==9.0.4", "furo==2025.12.19", "myst-parser==5.2.0"],
 }
 EXTRAS["all"] = sorted({req for name in ("mmdet", "fairseq", "pyg") for req in EXTRAS[name]})
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from scipy import stats as scipy_stats
+
 from slf.intervals import mean_interval
 
 

@@ -21,8 +21,15 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from _comparison import ci_cell, mean_and_half_width, paired_p
-from _paper_figures import (MILS_TABLE1_SVHN_ERROR, SLF_FIG2A_BEST_K, SLF_TABLE1_MNIST, SLF_TABLE2_CIFAR10,
-                            SLF_TABLE3_DPP4, SLF_TABLE4_IWSLT14, SLF_TABLE5_VOC)
+from _paper_figures import (
+    MILS_TABLE1_SVHN_ERROR,
+    SLF_FIG2A_BEST_K,
+    SLF_TABLE1_MNIST,
+    SLF_TABLE2_CIFAR10,
+    SLF_TABLE3_DPP4,
+    SLF_TABLE4_IWSLT14,
+    SLF_TABLE5_VOC,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGNIFICANCE = 0.05
@@ -207,7 +214,8 @@ def _default_cell(scores: Optional[Sequence[float]], best: Sequence[float], digi
 
 
 def _host_headline(task: str, runs: Dict[str, List[Dict[str, Any]]], score: str,
-                   baseline: Tuple[str, str, Optional[str]], literal: str, default: str, labels: Dict[str, str], digits: int,
+                   baseline: Tuple[str, str, Optional[str]], literal: str, default: str, labels: Dict[str, str],
+                   digits: int,
                    weights: Optional[Dict[str, float]]) -> List[Headline]:
     """The headline row of a host benchmark whose ``runs`` map each method to its seeds' records.
 
@@ -819,7 +827,7 @@ def _sweep_table(rows: Dict[str, Dict[str, float]], first: str, key: Callable[[s
 def cost_table(report: Dict[str, Any]) -> str:
     """The markdown of ``benchmarks/cost.py``'s ``cost.json``: every ratio against its goal, then each part.
 
-    The same text is RESULTS.md's cost section and the README's performance table.
+    The same text is RESULTS.md's cost section and the docs' performance table.
     """
     parts, settings = report["parts"], report["settings"]
     text = [f"Measured by `benchmarks/cost.py` ({settings['threads']} threads, {report['machine']}; the median over "
@@ -873,26 +881,27 @@ def cost_table(report: Dict[str, Any]) -> str:
     return "\n".join(text)
 
 
-README_COST_START = "<!-- cost table: rendered from benchmarks/results/cost/cost.json by benchmarks/run_all.py -->"
-README_COST_END = "<!-- end of the cost table -->"
+DOCS_COST_START = "<!-- cost table: rendered from benchmarks/results/cost/cost.json by benchmarks/run_all.py -->"
+DOCS_COST_END = "<!-- end of the cost table -->"
 
 
-def readme_cost_block(report: Dict[str, Any]) -> str:
-    """The README's performance table: :func:`cost_table` and the plot, between the two markers."""
-    return "\n".join([README_COST_START, cost_table(report), "",
-                      "![SLF's overhead against batch, candidates and model size](benchmarks/results/cost/cost.png)",
-                      README_COST_END])
+def docs_cost_block(report: Dict[str, Any]) -> str:
+    """The docs' performance table (``docs/performance.md``): :func:`cost_table` and the plot, between
+    the two markers."""
+    return "\n".join([DOCS_COST_START, cost_table(report), "",
+                      "![SLF's overhead against batch, candidates and model size](../benchmarks/results/cost/cost.png)",
+                      DOCS_COST_END])
 
 
-def write_readme_cost(readme: Path, cost_json: Path) -> Path:
-    """Replace the README's text between the cost markers with :func:`readme_cost_block` of ``cost_json``."""
-    text = readme.read_text()
-    if README_COST_START not in text or README_COST_END not in text:
-        raise ValueError(f"{readme} lacks the cost table's markers {README_COST_START!r} ... {README_COST_END!r}")
-    before, rest = text.split(README_COST_START, 1)
-    after = rest.split(README_COST_END, 1)[1]
-    readme.write_text(before + readme_cost_block(json.loads(cost_json.read_text())) + after)
-    return readme
+def write_docs_cost(page: Path, cost_json: Path) -> Path:
+    """Replace the page's text between the cost markers with :func:`docs_cost_block` of ``cost_json``."""
+    text = page.read_text()
+    if DOCS_COST_START not in text or DOCS_COST_END not in text:
+        raise ValueError(f"{page} lacks the cost table's markers {DOCS_COST_START!r} ... {DOCS_COST_END!r}")
+    before, rest = text.split(DOCS_COST_START, 1)
+    after = rest.split(DOCS_COST_END, 1)[1]
+    page.write_text(before + docs_cost_block(json.loads(cost_json.read_text())) + after)
+    return page
 
 
 def cost(ctx: Context) -> str:
@@ -1019,7 +1028,7 @@ def write_report(path: Path, sections: Path, commands: Dict[str, List[str]], bud
         "Each cell is `mean +- h` over seeds, h the half-width of the 95% Student-t confidence interval "
         "(`t_{0.975, n-1} s / sqrt(n)`); p is a paired t-test over the same seeds. Paper figures are copied from "
         "the seed papers (`benchmarks/_paper_figures.py`), on their data sets; ours are on the real data that "
-        "installs offline (README, ENVIRONMENT.md), at CPU scale.", "",
+        "installs offline (docs/installation.md, ENVIRONMENT.md), at CPU scale.", "",
     ]
     if budget != "full":
         head += ["**This is the `--quick` smoke budget: 1-2 epochs and 2 seeds. Its figures mean nothing.**", ""]

@@ -27,13 +27,12 @@ from slf.intervals import mean_interval
 from slf.plots import plot_method_comparison, plot_selection_weight_grid
 from slf.train import ClassifyConfig, train_classifier
 
-
 CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 SLF_MODES = ("align", "joint", "softmax", "validation")  # align: the default recipe
 DEFAULT_METHOD = "slf-align"
 
 
-# Variants of the SLF modes (README "Results" explains each).
+# Variants of the SLF modes (docs/results.md explains each).
 VARIANTS: Dict[str, Dict[str, Any]] = {
     "slf-joint+normalize": {"loss": "slf", "slf_mode": "joint", "slf_options": {"normalize": "mean"}},
     "slf-validation+sample": {"loss": "slf", "slf_mode": "validation", "slf_options": {"selection": "sample"}},

@@ -30,7 +30,7 @@ Parts (``--parts``; each is optional):
 Writes ``--out/cost.json`` (every ratio, with the issue's goal and whether it is met, under
 ``checks``; each part's figures under ``parts``) and ``--out/cost.png`` (the overhead against
 batch size, candidates and model size). ``python benchmarks/run_all.py --only cost`` archives it
-in ``benchmarks/results/cost/`` and renders RESULTS.md's and the README's cost tables from it.
+in ``benchmarks/results/cost/`` and renders RESULTS.md's and the docs' cost tables from it.
 
     python benchmarks/cost.py --threads 2 --rounds 100
 """
@@ -240,19 +240,19 @@ def dac_part(rounds: int, warmup: int) -> Dict[str, float]:
 
 def mmdet_part(rounds: int, warmup: int) -> Dict[str, Any]:
     """``benchmarks/mmdet_yolo.py``'s iteration timing on the DeepForest tiles (the shipped configs)."""
+    from mmdet_yolo import time_iterations
+
     import slf_mmdet  # noqa: F401  (registers the SLF head and hook)
     from slf_mmdet.deepforest_tiles import prepare_deepforest_voc
-
-    from mmdet_yolo import time_iterations
 
     return time_iterations(str(prepare_deepforest_voc(ROOT / "data/deepforest")) + "/", rounds, warmup)
 
 
 def fairseq_part(rounds: int, warmup: int) -> Dict[str, Any]:
     """``benchmarks/fairseq_slf.py``'s words-per-second timing on the Ding corpus."""
-    from slf_fairseq.ding_prepare import prepare_ding
-
     from fairseq_slf import words_per_second
+
+    from slf_fairseq.ding_prepare import prepare_ding
 
     return words_per_second(prepare_ding(ROOT / "data/ding"), rounds, warmup)
 

@@ -20,7 +20,7 @@ Each cell is the final clustering's score, mean +- std over seeds, with a paired
 same settings. Writes ``dac_seeds.json``, ``dac_seeds.md``, ``dac_imbalanced.png`` and
 ``dac_default_weights.png`` (the default recipe's weights over training, every subset).
 
-    python benchmarks/dac_seeds.py --workers 2                      # the README's tables: about 1.5 hours on 2 cores
+    python benchmarks/dac_seeds.py --workers 2                      # the docs' tables: about 1.5 hours on 2 cores
     python benchmarks/dac_seeds.py --seeds 2 --rounds 2 --epochs-per-round 1 --retentions 0.5 \
         --methods bce slf-align slf-joint --imbalanced-methods bce slf-align slf-joint  # smoke run
 """
@@ -37,9 +37,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import matplotlib
 import numpy as np
+from tqdm import tqdm
+
 from slf.plots import plot_selection_weight_grid
 from slf_dac import PAIRWISE_CANDIDATES, ClusterData, DACConfig, load_cluster_data, train_dac
-from tqdm import tqdm
 
 from _comparison import cached_run, paired_p, summary
 
@@ -129,7 +130,7 @@ def main() -> None:
                      + f" | {'-' if method == 'bce' else f'{p:.2f}'} | " + ", ".join(f"{n} {w:.2f}" for n, w in top)
                      + " |")
     untrained = [run["initial"] for method in args.methods for run in runs["all"][method]]
-    lines.append(f"| (untrained network) | " + " | ".join(
+    lines.append("| (untrained network) | " + " | ".join(
         summary([row[m] for row in untrained], 3) for m in METRICS) + " | | |")
     if args.retentions:
         # ACC cells of the methods after the first carry a paired t-test against the first (the baseline).

@@ -201,7 +201,8 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     parser.add_argument("--keep-finished", action="store_true",
                         help="reuse a run folder's results.json when its settings match (an interrupted benchmark)")
-    parser.add_argument("--reuse", type=Path, help="a previous fairseq_slf.json whose runs of the other methods are kept")
+    parser.add_argument("--reuse", type=Path,
+                        help="a previous fairseq_slf.json whose runs of the other methods are kept")
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep each run's checkpoints")
     parser.add_argument("--workers", type=int, default=1,
                         help="runs side by side, the cores shared between them (a second 2-thread run on 2 cores "

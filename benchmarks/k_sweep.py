@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import matplotlib
-from slf.train import ClassifyConfig, train_classifier
 from tqdm import tqdm
+
+from slf.train import ClassifyConfig, train_classifier
 
 from _comparison import cached_run, ci_cell, mean_and_half_width
 

@@ -26,7 +26,6 @@ from slf.intervals import mean_interval
 from slf.train import ClassifyConfig, train_classifier
 
 
-
 def methods(rate: float, obs_size: int) -> List[Tuple[str, Dict[str, Any]]]:
     mils = {"loss": "mils", "mils_rate": rate, "mils_obs_size": obs_size}
     return [

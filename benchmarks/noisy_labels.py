@@ -19,7 +19,7 @@ with the same settings, so an interrupted run continues. Writes ``noisy_labels.m
 and ``selection_weights_<setting>.png``, every model and SLF method side by side, and
 ``noisy_labels_default_weights.png``, the default recipe (``slf-align``) in every model and setting.
 
-    python benchmarks/noisy_labels.py --workers 2                       # the README table
+    python benchmarks/noisy_labels.py --workers 2                       # the docs' table
     python benchmarks/noisy_labels.py --models mlp --settings sym0.4 --seeds 2 --epochs 3 \\
         --methods ce mae slf-validation                                  # smoke run
 """
@@ -34,9 +34,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
+from tqdm import tqdm
+
 from slf.plots import plot_selection_weight_grid, plot_selection_weights
 from slf.train import ClassifyConfig, train_classifier
-from tqdm import tqdm
 
 from _comparison import cached_run, paired_p, summary
 
@@ -59,7 +60,7 @@ SLF_METHODS: Dict[str, Dict[str, Any]] = {
                                             "slf_options": {"selection": "sample", "decision_reads_losses": True,
                                                             "hypergradient": "cosine"}},
 }
-# What the README table runs; the other SLF_METHODS are the variants tried on the way (README).
+# What the docs' table runs; the other SLF_METHODS are the variants tried on the way (docs/results.md).
 DEFAULT_SLF_METHODS = ("slf-align", "slf-joint", "slf-validation", "slf-validation-cosine",
                        "slf-validation-sample-losses-cosine")
 SETTINGS: Dict[str, Tuple[float, str]] = {"clean": (0.0, "symmetric"), "sym0.2": (0.2, "symmetric"),

@@ -34,11 +34,12 @@ from typing import Any, Dict, List, Optional
 
 import matplotlib
 import numpy as np
+from tqdm import tqdm
+
 from slf.plots import plot_selection_weight_grid
 from slf_pyg.graph_data import load_graph_data
 from slf_pyg.models import MODELS
 from slf_pyg.train_graph import REGRESSION_CANDIDATES, GraphRegressionConfig, train_graph_regression
-from tqdm import tqdm
 
 from _comparison import cached_run, paired_p, summary
 
@@ -69,7 +70,8 @@ def run_one(base: GraphRegressionConfig, model: str, method: str, seed: int, out
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=[m for m in MODELS if m != "ecc"] + ["ecc"], choices=list(MODELS),
+    parser.add_argument("--models", nargs="+", default=[m for m in MODELS if m != "ecc"] + ["ecc"],
+                        choices=list(MODELS),
                         help="models, the slow ecc last (default: all six)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=20)
@@ -94,7 +96,8 @@ def main() -> None:
     base = base_config(args)
     data = load_graph_data(base.data, base.root, base.split)
     methods = [*args.candidates, *args.slf_methods]
-    print(f"CHEMBL2321810 scaffold split {data.sizes()}, width {args.hidden}, {args.epochs} epochs, seeds 0..{args.seeds - 1}, "
+    print(f"CHEMBL2321810 scaffold split {data.sizes()}, width {args.hidden}, {args.epochs} epochs, "
+          f"seeds 0..{args.seeds - 1}, "
           f"methods {methods}")
     runs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
     started = time.perf_counter()
@@ -145,8 +148,8 @@ def main() -> None:
             return "-"
         return ", ".join(f"{n} {w:.2f}" for n, w in sorted(weights.items(), key=lambda item: -item[1])[:2])
 
-    lines = [f"| model | MSE | best single (by val R²) | SLF default (align) | p vs MSE | p vs best | "
-             f"SLF default weights | SLF joint | SLF validation | p vs MSE | p vs best | SLF validation weights |",
+    lines = ["| model | MSE | best single (by val R²) | SLF default (align) | p vs MSE | p vs best | "
+             "SLF default weights | SLF joint | SLF validation | p vs MSE | p vs best | SLF validation weights |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for model, row in table.items():
         lines.append(f"| {model} | {cell(row['mse'])} | {row['best_single']} "

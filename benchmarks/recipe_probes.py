@@ -8,7 +8,7 @@ move: at each step the cosine between each candidate's gradient at the classifie
 the training batch and cross-entropy's on a held-out batch (optionally averaged over
 batches, ``ref_beta``), averaged over steps (``beta``), weights ``softmax((a + margin e_ce) /
 T)``. The choice was made on the final *validation* accuracy, the test accuracy only
-reported (README, "The default recipe"); the chosen variant, ``u95m03`` with the gap of
+reported (docs/recipe.md); the chosen variant, ``u95m03`` with the gap of
 ``gap10`` (the weight stays on ce while its training loss is at most its held-out loss), is
 the library's default, whose own runs are in RESULTS.md.
 

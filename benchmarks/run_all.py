@@ -15,7 +15,7 @@ report too long for one sitting continues across checkouts and machines.
 Budgets:
 
 - ``--full`` (the default): the settings of the report, at least 5 seeds per cell;
-  many hours on 2 CPU cores (the README's per-benchmark times add up to about 7).
+  many hours on 2 CPU cores (the docs' per-benchmark times add up to about 7).
   Writes ``RESULTS.md`` at the repository root from ``benchmarks/results``.
 - ``--quick``: a smoke run of every section (1-2 epochs, 2 seeds) in ``runs/quick``,
   report ``runs/quick/RESULTS.md``. Its figures mean nothing; it checks that the
@@ -44,12 +44,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
-from _report import git_commit, write_readme_cost, write_report
+from _report import git_commit, write_docs_cost, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = Path(__file__).resolve().parent
 ARCHIVE = BENCHMARKS / "results"
-README = ROOT / "README.md"
+PERFORMANCE_PAGE = ROOT / "docs" / "performance.md"
 STAMP = "run_all.stamp.json"
 # Every section's own top-level files; a benchmark's per-run results are named in its Section.
 ARCHIVED = ("*.json", "*.png", "*.md", "run_all.log")
@@ -270,7 +270,7 @@ def main() -> None:
                  {s.name: _portable(s.command(args.budget, runs / s.name)) for s in SECTIONS}, args.budget)
     print(f"wrote {results}")
     if archived == ARCHIVE and (ARCHIVE / "cost/cost.json").is_file():
-        print(f"wrote {write_readme_cost(README, ARCHIVE / 'cost/cost.json')}'s cost table")
+        print(f"wrote {write_docs_cost(PERFORMANCE_PAGE, ARCHIVE / 'cost/cost.json')}'s cost table")
     if failed:
         raise SystemExit(f"sections failed: {', '.join(failed)}")
 

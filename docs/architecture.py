@@ -1,4 +1,4 @@
-"""The picture of the README's "Architecture" section: the core's modules and every import between
+"""The picture of the docs' "Architecture" page: the core's modules and every import between
 them, with the adapters above (they import the core; the core imports none of them).
 
 Read from the source with :mod:`ast` (imports inside functions and under ``TYPE_CHECKING``

@@ -150,9 +150,9 @@ def test_an_unknown_section_is_refused_with_the_valid_choices(tmp_path):
 
 def test_a_saved_default_recipe_run_is_stale_only_under_other_recipe_constants(tmp_path, monkeypatch):
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from _comparison import cached_run, recipe_signature
-
     from slf import alignment
+
+    from _comparison import cached_run, recipe_signature
 
     config = {"loss": "slf", "slf_mode": "align", "seed": 0}
     trained = []

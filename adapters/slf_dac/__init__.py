@@ -8,14 +8,29 @@ reports NMI / ARI / ACC. In Python::
     summary = run_cluster(DACConfig(data="mnist5k", loss="slf"), seeds=5, out_dir="runs/dac-slf")
 """
 from .augment import random_affine
-from .cluster_data import (CLUSTER_DATA_CHOICES, ClusterData, imbalanced_subset, load_cluster_data,
-                           parse_cluster_spec, read_image_folder)
+from .cluster_data import (
+                           CLUSTER_DATA_CHOICES,
+                           ClusterData,
+                           imbalanced_subset,
+                           load_cluster_data,
+                           parse_cluster_spec,
+                           read_image_folder,
+)
 from .metrics import assigned_confusion, cluster_to_class, clustering_accuracy, clustering_metrics
 from .model import DACNet
 from .thresholds import AdaptiveThresholds, pair_similarities, select_pairs
-from .train_dac import (PAIRWISE_CANDIDATES, DACConfig, build_pairwise_criterion, dac_pair_loss,
-                        format_cluster_table, predict_clusters, run_cluster, summarize_cluster_runs, train_dac,
-                        write_cluster_plots)
+from .train_dac import (
+                           PAIRWISE_CANDIDATES,
+                           DACConfig,
+                           build_pairwise_criterion,
+                           dac_pair_loss,
+                           format_cluster_table,
+                           predict_clusters,
+                           run_cluster,
+                           summarize_cluster_runs,
+                           train_dac,
+                           write_cluster_plots,
+)
 
 __all__ = [
     "CLUSTER_DATA_CHOICES",

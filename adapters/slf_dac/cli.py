@@ -15,8 +15,14 @@ from pathlib import Path
 from typing import List
 
 from slf import losses
-from slf.cli_options import (add_output_options, add_slf_options, loss_names, positive_float, positive_int,
-                              run_and_report)
+from slf.cli_options import (
+    add_output_options,
+    add_slf_options,
+    loss_names,
+    positive_float,
+    positive_int,
+    run_and_report,
+)
 from slf.commands import Command
 
 

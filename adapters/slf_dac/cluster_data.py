@@ -31,6 +31,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+
 from slf.data import parse_data_spec
 
 CLUSTER_DATA_CHOICES = ("mnist5k", "digits", "cifar10:PATH", "imagenet10:PATH", "imagenet_dog:PATH")
@@ -317,7 +318,7 @@ def _image_files(class_dir: Path) -> List[Path]:
 
 def _read_cifar10_all(root: str) -> Tuple[np.ndarray, np.ndarray]:
     """All 60,000 CIFAR-10 images: ``data_batch_1`` .. ``data_batch_5`` then ``test_batch``."""
-    from slf.data.cifar import CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, resolve_cifar_folder, read_cifar_batch
+    from slf.data.cifar import CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, read_cifar_batch, resolve_cifar_folder
 
     names = [*CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE]
     folder = resolve_cifar_folder(root, "cifar-10-batches-py", names)

@@ -41,10 +41,16 @@ from torch.optim.swa_utils import update_bn
 
 from slf import StochasticLoss, distributed, losses
 from slf.train.classify import batches, build_optimizer, loss_parameters_for_optimizer
+from slf.train.common import (
+    format_table,
+    format_top_weights,
+    load_run_results,
+    seed_everything,
+    slf_run_record,
+    top_weight,
+)
 from slf.train.harness import interval_cell, run_seeds, summarize_seeds
 from slf.train.settings import TrainingSettings
-from slf.train.common import (format_table, format_top_weights, load_run_results, seed_everything, slf_run_record,
-                              top_weight)
 
 from .augment import random_affine
 from .cluster_data import ClusterData, imbalanced_subset, load_cluster_data
@@ -438,7 +444,7 @@ def write_cluster_plots(run_dir: Union[str, Path]) -> List[Path]:
 
 def run_cluster(cfg: DACConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True,
                 data: Optional[ClusterData] = None, overwrite: bool = False) -> Dict[str, Any]:
-    """Train seeds ``0 .. seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise
+    """Train seeds ``0, ..., seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise
     (:func:`slf.train.harness.run_seeds`: finished seeds are kept and resumed; another run's
     results in ``out_dir`` are refused unless ``overwrite``).
 

@@ -232,7 +232,8 @@ class IoUBalancedRetinaHead(RetinaHead):
         loss_cls, loss_bbox: loss configs. An ``IoUBalancedClsLoss`` config without
             ``use_sigmoid`` gets the loss's own default ``True`` (``AnchorHead`` reads the
             flag from the config to size ``retina_cls``, and would assume ``False``).
-        *args, **kwargs: ``RetinaHead``'s.
+        *args: ``RetinaHead``'s positional arguments.
+        **kwargs: ``RetinaHead``'s keyword arguments.
 
     Example:
         >>> from mmdet.registry import MODELS

@@ -122,7 +122,8 @@ def _resolve(model: nn.Module, path: str) -> Tuple[nn.Module, str]:
 def _forked_rng(seed: Optional[int] = None) -> Iterator[None]:
     """Run a block without disturbing the torch / CUDA / Python / NumPy RNG streams."""
     py_state, np_state = random.getstate(), np.random.get_state()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    cuda_ready = torch.cuda.is_available() and torch.cuda.is_initialized()
+    devices = list(range(torch.cuda.device_count())) if cuda_ready else []
     with torch.random.fork_rng(devices=devices):
         if seed is not None:
             torch.manual_seed(seed)

@@ -259,7 +259,8 @@ class MMDetStochasticLoss(nn.Module):
         **kwargs: Any,
     ) -> Tensor:
         if reduction_override not in (None,) + REDUCTIONS:
-            raise ValueError(f"reduction_override must be None or one of {list(REDUCTIONS)}, got {reduction_override!r}")
+            raise ValueError(f"reduction_override must be None or one of {list(REDUCTIONS)}, "
+                             f"got {reduction_override!r}")
         reduction = reduction_override or self.reduction
         if avg_factor is not None and reduction == "sum":
             raise ValueError('avg_factor can not be used with reduction="sum"')

@@ -40,8 +40,8 @@ def mmdet_train_script() -> Path:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """Run mmdet's train script with ``argv`` (default: this process's arguments)."""
-    from slf import distributed
     import slf_mmdet  # noqa: F401  (registers its components and the 'slf_mmdet::' config scope)
+    from slf import distributed
 
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not torch.cuda.is_available() and distributed.init_from_environment("cpu"):

@@ -40,8 +40,9 @@ class SLFYOLOV3Head(YOLOV3Head):
             learned modes ``num_samples``, ``tau``, ``tau_schedule``, ``hard``,
             ``normalize`` (``None`` or ``'mean'``), ``history_interval``, ``seed``. The
             literal joint update drifts onto the smallest unweighted part (wh on the
-            tree-crown benchmark, see the README).
-        *args, **kwargs: :class:`mmdet.models.dense_heads.YOLOV3Head`'s.
+            tree-crown benchmark, see the docs' results).
+        *args: :class:`mmdet.models.dense_heads.YOLOV3Head`'s positional arguments.
+        **kwargs: its keyword arguments.
 
     The loss dict holds ``loss_cls``, ``loss_obj``, ``loss_noobj``, ``loss_xy`` and
     ``loss_wh`` (each weighted; mmengine sums them). The learned weights are

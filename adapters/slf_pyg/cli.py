@@ -16,8 +16,14 @@ from pathlib import Path
 from typing import List
 
 from slf import losses
-from slf.cli_options import (add_output_options, add_slf_options, add_training_options, loss_names, positive_int,
-                              run_and_report)
+from slf.cli_options import (
+    add_output_options,
+    add_slf_options,
+    add_training_options,
+    loss_names,
+    positive_int,
+    run_and_report,
+)
 from slf.commands import Command
 from slf.stochastic_loss import MODES
 
@@ -66,7 +72,8 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(f"argument --model: invalid choice {args.model!r}; valid choices: {', '.join(MODELS)}")
     try:
         cfg = GraphRegressionConfig(
-            data=args.data, smiles_column=args.smiles_column, target_column=args.target_column, root=None if args.root is None else str(args.root), split=args.split, model=args.model,
+            data=args.data, smiles_column=args.smiles_column, target_column=args.target_column,
+            root=None if args.root is None else str(args.root), split=args.split, model=args.model,
             hidden_channels=args.hidden, num_layers=args.layers, loss=args.loss, slf_mode=args.slf_mode,
             slf_candidates=tuple(loss_names(parser, args.slf_candidates, "--slf-candidates", regression)),
             slf_samples=args.slf_samples, slf_tau=args.slf_tau, slf_decision_lr=args.slf_decision_lr,

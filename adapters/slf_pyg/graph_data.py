@@ -155,7 +155,8 @@ def load_graph_data(spec: str, root: str | os.PathLike[str] | None = None, split
     """
     kind, path = parse_graph_data(spec)
     if kind != "csv" and (smiles_column is not None or target_column is not None):
-        raise ValueError(f"smiles_column and target_column name a CSV's columns; {spec!r} is not a CSV (use 'csv:PATH')")
+        raise ValueError(f"smiles_column and target_column name a CSV's columns; {spec!r} is not a CSV "
+                         "(use 'csv:PATH')")
     if kind == "dpp4":
         return _as_splits(spec, _dpp4(path, split, fractions, seed, dpp4_k, dpp4_min_nonzero), split, fractions, seed,
                           max_train)

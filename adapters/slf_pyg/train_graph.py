@@ -39,10 +39,10 @@ import torch
 from torch import Tensor, nn
 
 from slf import HeldOut, distributed, losses
-from slf.stochastic_loss import DEFAULT_MODE, MODES as SLF_MODES
-from slf.train.common import (format_table, format_top_weights, load_run_results, run_setup, slf_run_record,
-                              top_weight)
+from slf.stochastic_loss import DEFAULT_MODE
+from slf.stochastic_loss import MODES as SLF_MODES
 from slf.train.classify import build_optimizer, loss_parameters_for_optimizer
+from slf.train.common import format_table, format_top_weights, load_run_results, run_setup, slf_run_record, top_weight
 from slf.train.harness import interval_cell, run_seeds, summarize_seeds
 from slf.train.settings import TrainingSettings
 
@@ -484,7 +484,7 @@ def write_graph_plots(run_dir: Union[str, Path]) -> List[Path]:
 
 def run_graph(cfg: GraphRegressionConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True,
               overwrite: bool = False) -> Dict[str, Any]:
-    """Train seeds ``0 .. seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise
+    """Train seeds ``0, ..., seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise
     (:func:`slf.train.harness.run_seeds`: finished seeds are kept and resumed; another run's
     results in ``out_dir`` are refused unless ``overwrite``).
 

@@ -14,5 +14,6 @@ from .part_weighting import LossPartWeighting
 from .stochastic_loss import PAPER_CANDIDATES, StochasticLoss
 
 __version__ = "0.2.0"
-__all__ = ["StochasticLoss", "HeldOut", "GradientAlignment", "MILS", "LossPartWeighting", "DecisionMLP", "GlobalDecision",
+__all__ = ["StochasticLoss", "HeldOut", "GradientAlignment", "MILS", "LossPartWeighting", "DecisionMLP",
+           "GlobalDecision",
            "PAPER_CANDIDATES", "losses", "__version__"]

@@ -26,8 +26,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from .cli_options import (add_output_options, add_slf_options, add_training_options, loss_names, noise_rate,
-                          positive_int, rate, run_and_report)
+from .cli_options import (
+    add_output_options,
+    add_slf_options,
+    add_training_options,
+    loss_names,
+    noise_rate,
+    positive_int,
+    rate,
+    run_and_report,
+)
 from .commands import Command, installed_commands
 from .data import DATASET_CHOICES, NOISE_TYPES, load_dataset, parse_dataset_spec
 from .models import MODEL_CHOICES, VECTOR_MODELS
@@ -151,7 +159,8 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None,
     commands.add_parser("fairseq-user-dir",
                         help="print the folder to pass to fairseq's --user-dir for --criterion slf")
     recipe = commands.add_parser(
-        "fairseq-recipe", help="print the path of a fairseq recipe installed with slf_fairseq (without NAME: list them)",
+        "fairseq-recipe",
+        help="print the path of a fairseq recipe installed with slf_fairseq (without NAME: list them)",
         description='Print the path of one of the IWSLT-14 recipes installed with slf_fairseq, to run it as '
                     'bash "$(slf fairseq-recipe iwslt14_transformer)" --max-epoch 50; without NAME, list them.')
     recipe.add_argument("name", nargs="?", metavar="NAME", help="a recipe, e.g. iwslt14_transformer")

@@ -1,4 +1,4 @@
-"""The learned modes of :class:`slf.StochasticLoss` (``joint``, ``softmax``, ``validation``):
+r"""The learned modes of :class:`slf.StochasticLoss` (``joint``, ``softmax``, ``validation``):
 the paper's decision network reads the output and K averaged Gumbel-Softmax samples weigh the
 candidates (Eq. 6-10).
 

@@ -367,7 +367,8 @@ class MILS:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved."""
         if set(state["attempted"]) != set(self.aux_names):
-            raise ValueError(f"MILS: state is for auxiliaries {sorted(state['attempted'])}, this MILS has {self.aux_names}")
+            raise ValueError(f"MILS: state is for auxiliaries {sorted(state['attempted'])}, "
+                             f"this MILS has {self.aux_names}")
         self.generator.set_state(state["generator"])
         self.attempted, self.accepted = dict(state["attempted"]), dict(state["accepted"])
         self.steps, self.seconds = int(state["steps"]), float(state["seconds"])

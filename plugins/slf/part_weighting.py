@@ -18,7 +18,7 @@ starts equal to the host's; v is learned in the same backward pass as the model.
 
 Learned jointly as Algorithm 1 states, v follows :math:`\\partial L / \\partial \\lambda_i =
 P_i / w_i` and drifts onto the part with the smallest unweighted value (measured on
-YOLOv3: all the weight on wh, see the README). With ``normalize='mean'`` v reads each
+YOLOv3: all the weight on wh, see the docs' results). With ``normalize='mean'`` v reads each
 part relative to its running mean :math:`m_i` instead, while the model still gets L:
 
 .. math::
@@ -173,7 +173,8 @@ class LossPartWeighting(nn.Module):
         missing = [name for name in self.part_names if name not in parts]
         extra = [name for name in parts if name not in self.part_names]
         if missing or extra:
-            raise ValueError(f"LossPartWeighting expects parts {self.part_names}; missing {missing}, unexpected {extra}")
+            raise ValueError(f"LossPartWeighting expects parts {self.part_names}; missing {missing}, "
+                             f"unexpected {extra}")
         values = [parts[name].reshape(-1) for name in self.part_names]
         unweighted = [value / weight for value, weight in zip(values, self.prior_weights.to(values[0].dtype))]
         if self.selection.mode == "align":

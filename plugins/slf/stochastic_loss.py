@@ -18,7 +18,7 @@ How the weights are chosen (``mode``):
 The learned modes keep the paper's decision network v:
 
 - ``joint``: Algorithm 1 as written: w and v both minimise H in one backward pass.
-  Known to collapse onto the numerically smallest candidate (see README); scale
+  Known to collapse onto the numerically smallest candidate (see the docs' results); scale
   normalisation (``normalize='mean'``) softens but does not remove this.
 - ``softmax``: the paper's SLF-Softmax ablation, :math:`\\hat p = h(p; v)` with no noise,
   learned jointly like ``joint``.

@@ -14,7 +14,6 @@ from .lookahead_learner import LookaheadLearner
 from .part_attribute import part_attribute
 
 
-
 def _learner_setting(path: str, what: str) -> property:
     """A setting of the look-ahead learner, read as a property of the loss (None in the other modes)."""
     return part_attribute(path, f"Validation mode: {what} (None in the other modes).", when=LookaheadLearner)

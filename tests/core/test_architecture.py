@@ -19,7 +19,7 @@ CORE = ROOT / "plugins" / "slf"
 
 
 def _architecture() -> ModuleType:
-    """``docs/architecture.py``: the import analysis behind the README's picture, shared with these tests."""
+    """``docs/architecture.py``: the import analysis behind the docs' picture, shared with these tests."""
     spec = importlib.util.spec_from_file_location("architecture", ROOT / "docs" / "architecture.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

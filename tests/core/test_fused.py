@@ -65,8 +65,9 @@ def test_compiled_loss_equals_eager_and_does_not_recompile_as_tau_decays():
     import torch._dynamo
 
     torch._dynamo.reset()
-    eager = StochasticLoss(mode="joint", seed=3, normalize="mean", tau_schedule="exponential", tau_decay=0.5, tau_min=0.01, fused=False)
-    compiled = StochasticLoss(mode="joint", seed=3, normalize="mean", tau_schedule="exponential", tau_decay=0.5, tau_min=0.01, compile=True)
+    options = dict(mode="joint", seed=3, normalize="mean", tau_schedule="exponential", tau_decay=0.5, tau_min=0.01)
+    eager = StochasticLoss(**options, fused=False)
+    compiled = StochasticLoss(**options, compile=True)
     compiled.load_state_dict(eager.state_dict())
     for (la, ga, da), (lb, gb, db) in zip(_steps(eager), _steps(compiled)):
         assert torch.allclose(la, lb, atol=1e-5)

@@ -424,7 +424,8 @@ def test_binary_input_errors(task, name, kwargs):
         loss(input * 10.0, target)  # any real number is a logit
     else:
         for bad in (input + 1.0, input - 1.0):
-            with pytest.raises(ValueError, match=r"from_logits=False the prediction must hold probabilities in \[0, 1\]"):
+            probabilities = r"from_logits=False the prediction must hold probabilities in \[0, 1\]"
+            with pytest.raises(ValueError, match=probabilities):
                 loss(bad, target)
         with pytest.raises(ValueError, match="probabilities"):
             call_functional(task, name, loss, input * 3.0, target, "mean")
@@ -485,7 +486,8 @@ def _rand_classification(n=9, seed=3):
 
 def test_ce_matches_torch():
     logits, target = _rand_classification()
-    torch.testing.assert_close(L.CrossEntropyLoss(reduction="none")(logits, target), F.cross_entropy(logits, target, reduction="none"))
+    torch.testing.assert_close(L.CrossEntropyLoss(reduction="none")(logits, target),
+                               F.cross_entropy(logits, target, reduction="none"))
     torch.testing.assert_close(L.cross_entropy_loss(logits, target.int()), F.cross_entropy(logits, target))
 
 
@@ -523,7 +525,8 @@ def test_hinge_losses_match_naive_formulas():
     torch.testing.assert_close(L.smooth01_loss(logits, target, reduction="none"), as_tensor(expected_s01))
     torch.testing.assert_close(
         L.Smooth01Loss(sharpness=1.0, reduction="none")(logits, target),
-        torch.sigmoid(-torch.tensor([z[y] - max(z[:y] + z[y + 1:]) for z, y in zip(logits.tolist(), target.tolist())], dtype=torch.float64)),
+        torch.sigmoid(-torch.tensor([z[y] - max(z[:y] + z[y + 1:]) for z, y in zip(logits.tolist(), target.tolist())],
+                                    dtype=torch.float64)),
     )
 
 
@@ -562,13 +565,16 @@ def test_binary_losses_match_naive_formulas(from_logits):
     q = torch.sigmoid(logits)
     x = logits if from_logits else q
     kw = dict(from_logits=from_logits, reduction="none")
-    torch.testing.assert_close(L.bce_binary_loss(x, target, **kw), F.binary_cross_entropy(q, target, reduction="none").mean(1))
+    torch.testing.assert_close(L.bce_binary_loss(x, target, **kw),
+                               F.binary_cross_entropy(q, target, reduction="none").mean(1))
     torch.testing.assert_close(L.mse_binary_loss(x, target, **kw), ((q - target) ** 2).mean(1))
     torch.testing.assert_close(L.mae_binary_loss(x, target, **kw), (q - target).abs().mean(1))
     margin = logits if from_logits else 2.0 * q - 1.0
-    torch.testing.assert_close(L.hinge_binary_loss(x, target, **kw), (1.0 - (2.0 * target - 1.0) * margin).clamp(min=0).mean(1))
+    torch.testing.assert_close(L.hinge_binary_loss(x, target, **kw),
+                               (1.0 - (2.0 * target - 1.0) * margin).clamp(min=0).mean(1))
     two_q, two_t = torch.stack([q, 1 - q], -1), torch.stack([target, 1 - target], -1)
-    torch.testing.assert_close(L.cosine_binary_loss(x, target, **kw), -F.cosine_similarity(two_q, two_t, dim=-1).mean(1))
+    torch.testing.assert_close(L.cosine_binary_loss(x, target, **kw),
+                               -F.cosine_similarity(two_q, two_t, dim=-1).mean(1))
 
 
 def test_binary_accepts_one_dimensional_and_higher_dimensional_inputs():
@@ -577,7 +583,8 @@ def test_binary_accepts_one_dimensional_and_higher_dimensional_inputs():
     torch.testing.assert_close(L.MSEBinaryLoss(from_logits=False, reduction="none")(x, t), (x - t) ** 2)
     x4 = torch.rand(2, 3, 4, 5)
     t4 = (torch.rand(2, 3, 4, 5) > 0.5).float()
-    torch.testing.assert_close(L.MAEBinaryLoss(from_logits=False, reduction="none")(x4, t4), (x4 - t4).abs().mean((1, 2, 3)))
+    torch.testing.assert_close(L.MAEBinaryLoss(from_logits=False, reduction="none")(x4, t4),
+                               (x4 - t4).abs().mean((1, 2, 3)))
 
 
 # --------------------------------------------------------------------------- known values: regression
@@ -585,7 +592,8 @@ def test_binary_accepts_one_dimensional_and_higher_dimensional_inputs():
 
 def test_regression_known_values():
     g = torch.Generator().manual_seed(5)
-    pred, target = 3.0 * torch.randn(8, 2, 3, generator=g, dtype=torch.float64), torch.randn(8, 2, 3, generator=g, dtype=torch.float64)
+    pred = 3.0 * torch.randn(8, 2, 3, generator=g, dtype=torch.float64)
+    target = torch.randn(8, 2, 3, generator=g, dtype=torch.float64)
     r = pred - target
     none = dict(reduction="none")
     torch.testing.assert_close(L.mse_regression_loss(pred, target, **none), (r**2).mean((1, 2)))
@@ -595,7 +603,8 @@ def test_regression_known_values():
         torch.testing.assert_close(L.HuberLoss(delta=delta, reduction="none")(pred, target), expected)
     torch.testing.assert_close(L.log_cosh_loss(pred, target, **none), torch.log(torch.cosh(r)).mean((1, 2)))
     big = torch.tensor([1e4, -1e5], dtype=torch.float64)
-    torch.testing.assert_close(L.log_cosh_loss(big, torch.zeros(2, dtype=torch.float64), **none), big.abs() - math.log(2.0))
+    torch.testing.assert_close(L.log_cosh_loss(big, torch.zeros(2, dtype=torch.float64), **none),
+                               big.abs() - math.log(2.0))
 
 
 @pytest.mark.parametrize("scale", [1.0, 0.7, 2.5])
@@ -618,7 +627,8 @@ def test_robust_is_continuous_near_special_alphas_and_tensor_alpha_agrees():
     for special, near in ((0.0, 1e-7), (2.0, 2.0 - 1e-7), (2.0, 2.0 + 1e-7), (0.0, -1e-7)):
         torch.testing.assert_close(L.robust_rho(x, near), L.robust_rho(x, special), rtol=1e-5, atol=1e-6)
     for alpha in (0.0, 0.3, 1.0, 2.0, 3.5, -4.0):
-        torch.testing.assert_close(L.robust_rho(x, torch.tensor(alpha, dtype=torch.float64), 1.3), L.robust_rho(x, alpha, 1.3))
+        torch.testing.assert_close(L.robust_rho(x, torch.tensor(alpha, dtype=torch.float64), 1.3),
+                                   L.robust_rho(x, alpha, 1.3))
     small = torch.tensor([1e-4], dtype=torch.float64)
     for alpha in (1e-6, 0.5, 1.0, 1.9999):
         torch.testing.assert_close(L.robust_rho(small, alpha), 0.5 * small**2, rtol=1e-6, atol=0)  # quadratic bowl
@@ -649,7 +659,8 @@ def test_robust_log_partition_known_values():
     from scipy import integrate
 
     for a in (0.37, 1.2345, 1.9995):
-        half, _ = integrate.quad(lambda v: math.exp(-float(L.robust_rho(torch.tensor(v, dtype=torch.float64), a))), 0, math.inf)
+        half, _ = integrate.quad(lambda v: math.exp(-float(L.robust_rho(torch.tensor(v, dtype=torch.float64), a))),
+                                 0, math.inf)
         got = float(L.robust_log_partition(torch.tensor(a, dtype=torch.float64)))
         assert abs(got - math.log(2.0 * half)) < adaptive_module.LOG_Z_MAX_ABS_ERROR
     with pytest.raises(ValueError, match=r"alpha must lie in \[0, 2\]"):
@@ -673,10 +684,12 @@ def test_adaptive_is_gaussian_and_cauchy_nll_at_the_ends():
     for c in (1.0, 0.5):
         scale = torch.tensor([c], dtype=torch.float64)
         gaussian = 0.5 * (x / c) ** 2 + math.log(c) + 0.5 * math.log(2.0 * math.pi)
-        got = L.adaptive_robust_loss(x, torch.zeros_like(x), torch.tensor([2.0], dtype=torch.float64), scale, reduction="none")
+        got = L.adaptive_robust_loss(x, torch.zeros_like(x), torch.tensor([2.0], dtype=torch.float64), scale,
+                                     reduction="none")
         torch.testing.assert_close(got, gaussian)
         cauchy = torch.log(0.5 * (x / c) ** 2 + 1.0) + math.log(c) + math.log(math.pi * math.sqrt(2.0))
-        got = L.adaptive_robust_loss(x, torch.zeros_like(x), torch.tensor([0.0], dtype=torch.float64), scale, reduction="none")
+        got = L.adaptive_robust_loss(x, torch.zeros_like(x), torch.tensor([0.0], dtype=torch.float64), scale,
+                                     reduction="none")
         torch.testing.assert_close(got, cauchy)
 
 

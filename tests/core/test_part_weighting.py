@@ -38,7 +38,8 @@ def test_joint_training_moves_the_weights_and_keeps_their_sum() -> None:
     # The literal joint update favours the part with the smallest unweighted value (wh: 1 / 2).
     assert weighting.lambdas[2] > start[2] + 0.5
     assert len(weighting.history) == 5 and weighting.selection.step == 50
-    assert set(weighting.stats()) == {"tau", *(f"{k}/{p}" for k in ("lambda", "mean_lambda") for p in ("cls", "xy", "wh"))}
+    names = (f"{kind}/{part}" for kind in ("lambda", "mean_lambda") for part in ("cls", "xy", "wh"))
+    assert set(weighting.stats()) == {"tau", *names}
 
 
 def test_a_nonfinite_part_is_dropped_for_that_step() -> None:

@@ -19,7 +19,6 @@ from slf.losses.image import (
     perceptual_loss,
 )
 
-
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from slf import StochasticLoss, losses
-from slf.gumbel import multiple_gumbel_softmax, sample_gumbel
 from slf.decision import loss_value_features
+from slf.gumbel import multiple_gumbel_softmax, sample_gumbel
 from slf.lookahead import decision_hypergradient
 
 PAPER = ["ce", "mse", "mae", "hinge", "cosine", "bce"]
@@ -169,9 +169,11 @@ def test_a_checkpoint_written_before_the_parts_loads_and_resumes_bit_identically
     opt = torch.optim.Adam(list(model.parameters()) + list(crit.parameters_for_model_optimizer()), lr=1e-2)
     _train(crit, model, opt, 5, data, None)
     written = crit.state_dict()
-    before_parts = collections.OrderedDict(
-        (key.split(".", 1)[1] if key.split(".")[0] in ("normalization", "record") or key == "candidates.nonfinite_counts"
-         else key, value.clone()) for key, value in written.items())
+    def version_1_key(key: str) -> str:
+        moved = key.split(".")[0] in ("normalization", "record") or key == "candidates.nonfinite_counts"
+        return key.split(".", 1)[1] if moved else key
+
+    before_parts = collections.OrderedDict((version_1_key(key), value.clone()) for key, value in written.items())
     before_parts._metadata = copy.deepcopy(written._metadata)
     before_parts._metadata[""]["version"] = 1
     assert "loss_scale" in before_parts and "record.weight_sum" not in before_parts
@@ -485,7 +487,8 @@ def test_decision_that_reads_losses_tells_apart_samples_with_the_same_output():
 
 
 def test_decision_that_reads_losses_through_combine_and_its_errors():
-    crit = StochasticLoss(["mse", "mae"], task="regression", mode="joint", selection="sample", decision_reads_losses=True,
+    crit = StochasticLoss(["mse", "mae"], task="regression", mode="joint", selection="sample",
+                          decision_reads_losses=True,
                           seed=0)
     output = torch.randn(5, 1)
     rows, weights = crit.combine([torch.rand(5), torch.rand(5)], output=output)

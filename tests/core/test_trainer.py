@@ -159,8 +159,9 @@ def test_cli_classify_normalized_joint_slf(tmp_path, capsys):
 
 def test_cli_classify_per_sample_cosine_slf_that_reads_losses(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["classify", "--data", "digits", "--loss", "slf", "--slf-mode", "validation", "--slf-selection", "sample",
-                 "--slf-hypergradient", "cosine", "--slf-decision-reads-losses", "--label-noise", "0.4", "--epochs", "1", "--seeds", "1",
+    assert main(["classify", "--data", "digits", "--loss", "slf", "--slf-mode", "validation",
+                 "--slf-selection", "sample", "--slf-hypergradient", "cosine", "--slf-decision-reads-losses",
+                 "--label-noise", "0.4", "--epochs", "1", "--seeds", "1",
                  "--out", str(out), "--threads", "1", "--no-progress"]) == 0
     assert "slf-validation+cosine+per-sample+reads-losses" in capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())

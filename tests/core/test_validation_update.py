@@ -1,4 +1,5 @@
-"""Validation mode for hosts with their own forward: ``combine`` + ``validation_update`` + ``directional_derivative``."""
+"""Validation mode for hosts with their own forward: ``combine`` + ``validation_update`` +
+``directional_derivative``."""
 from __future__ import annotations
 
 import pytest

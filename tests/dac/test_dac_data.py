@@ -67,9 +67,9 @@ def test_parse_cluster_spec():
         parse_cluster_spec("stl10")
     for choice in CLUSTER_DATA_CHOICES:
         assert choice in str(info.value)
-    with pytest.raises(ValueError, match="needs a folder.*cifar10:PATH"):
+    with pytest.raises(ValueError, match="needs a path.*cifar10:PATH"):
         parse_cluster_spec("cifar10")
-    with pytest.raises(ValueError, match="needs a folder"):
+    with pytest.raises(ValueError, match="needs a path"):
         parse_cluster_spec("imagenet10:")
     with pytest.raises(ValueError, match="takes no path.*mnist5k:/x"):
         parse_cluster_spec("mnist5k:/x")

@@ -11,10 +11,25 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from slf import losses
 from slf.cli import main
-from slf_dac import (AdaptiveThresholds, ClusterData, DACConfig, DACNet, assigned_confusion,
-                     build_pairwise_criterion, cluster_to_class, clustering_accuracy, clustering_metrics,
-                     dac_pair_loss, load_cluster_data, pair_similarities, predict_clusters, random_affine,
-                     run_cluster, select_pairs, train_dac)
+from slf_dac import (
+    AdaptiveThresholds,
+    ClusterData,
+    DACConfig,
+    DACNet,
+    assigned_confusion,
+    build_pairwise_criterion,
+    cluster_to_class,
+    clustering_accuracy,
+    clustering_metrics,
+    dac_pair_loss,
+    load_cluster_data,
+    pair_similarities,
+    predict_clusters,
+    random_affine,
+    run_cluster,
+    select_pairs,
+    train_dac,
+)
 
 FAST = dict(width=8, rounds=3, num_threads=2)
 

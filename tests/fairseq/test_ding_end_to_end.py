@@ -10,9 +10,8 @@ import torch
 pytestmark = [pytest.mark.fairseq, pytest.mark.slow]
 
 import slf_fairseq  # noqa: E402,F401  (also lets torch's safe loader read fairseq checkpoints)
-from slf_fairseq.ding_translate import SMALL_TRANSFORMER, run, train_command  # noqa: E402
-
 from slf import StochasticLoss  # noqa: E402
+from slf_fairseq.ding_translate import SMALL_TRANSFORMER, run, train_command  # noqa: E402
 
 CANDIDATES = ["--slf-candidates", "label_smoothed_nll,focal,poly1,mse"]
 # The literal mode learns a decision network: its parameters and state go through fairseq's checkpoints.

@@ -58,7 +58,8 @@ def test_a_config_of_yours_builds_on_each_one_through_the_package_scope(name: st
     mine, theirs = Config.fromfile(tmp_path / "mine.py"), Config.fromfile(CONFIGS / name)
     assert mine.train_cfg.max_epochs == 3
     assert mine.model.bbox_head.type == theirs.model.bbox_head.type == expected_head(name)
-    assert [hook.type for hook in mine.get("custom_hooks", [])] == [hook.type for hook in theirs.get("custom_hooks", [])]
+    hooks = [[hook.type for hook in cfg.get("custom_hooks", [])] for cfg in (mine, theirs)]
+    assert hooks[0] == hooks[1]
 
 
 def write_voc_image(root: Path, year: str, image_id: str, objects) -> None:

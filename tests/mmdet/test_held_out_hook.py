@@ -9,14 +9,14 @@ import torch
 
 pytestmark = pytest.mark.mmdet
 
+from digits_data import DigitsDataset  # noqa: E402
 from mmengine.evaluator import BaseMetric  # noqa: E402
 from mmengine.registry import METRICS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+from test_logger_hook import DigitsMLP  # noqa: E402
 
 import slf_mmdet  # noqa: E402,F401
 from slf_mmdet import SLFHeldOutHook  # noqa: E402
-from digits_data import DigitsDataset  # noqa: E402
-from test_logger_hook import DigitsMLP  # noqa: E402
 
 
 @METRICS.register_module(force=True)
@@ -111,4 +111,5 @@ def test_boxes_of_a_test_pipeline_are_brought_to_the_resized_image() -> None:
     assert not boxes_loaded_after_resize(None)
     boxes = torch.tensor([[10.0, 20.0, 30.0, 40.0]])
     assert torch.equal(_scaled(boxes, (0.5, 2.0)), torch.tensor([[5.0, 40.0, 15.0, 80.0]]))
-    assert torch.equal(_scaled(HorizontalBoxes(boxes.clone()), (0.5, 2.0)).tensor, torch.tensor([[5.0, 40.0, 15.0, 80.0]]))
+    scaled = _scaled(HorizontalBoxes(boxes.clone()), (0.5, 2.0)).tensor
+    assert torch.equal(scaled, torch.tensor([[5.0, 40.0, 15.0, 80.0]]))

@@ -12,13 +12,13 @@ from torch import nn
 
 pytestmark = pytest.mark.mmdet
 
+from digits_data import DigitsDataset  # noqa: E402
 from mmengine.model import BaseModel  # noqa: E402
 from mmengine.registry import DefaultScope  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import slf_mmdet  # noqa: E402,F401
 from slf_mmdet.logger_hook import slf_modules  # noqa: E402
-from digits_data import DigitsDataset  # noqa: E402
 
 KEY = "slf/loss_cls.slf/weight/"
 
@@ -48,7 +48,8 @@ def test_weights_reach_the_log_as_interval_means_and_a_plot(tmp_path: Path) -> N
     runner = Runner(
         model=model, work_dir=str(tmp_path), experiment_name=f"hook_{uuid.uuid4().hex}",
         train_dataloader=dict(dataset=DigitsDataset(256), batch_size=32, num_workers=0,
-                              sampler=dict(type="DefaultSampler", shuffle=True), collate_fn=dict(type="default_collate")),
+                              sampler=dict(type="DefaultSampler", shuffle=True),
+                              collate_fn=dict(type="default_collate")),
         train_cfg=dict(by_epoch=True, max_epochs=2),
         optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1)),
         default_hooks=dict(logger=dict(type="LoggerHook", interval=4), checkpoint=None),
@@ -82,7 +83,8 @@ def test_a_model_without_slf_is_logged_as_such(tmp_path: Path) -> None:
     runner = Runner(
         model=Plain(), work_dir=str(tmp_path), experiment_name=f"plain_{uuid.uuid4().hex}",
         train_dataloader=dict(dataset=DigitsDataset(256), batch_size=64, num_workers=0,
-                              sampler=dict(type="DefaultSampler", shuffle=False), collate_fn=dict(type="default_collate")),
+                              sampler=dict(type="DefaultSampler", shuffle=False),
+                              collate_fn=dict(type="default_collate")),
         train_cfg=dict(by_epoch=True, max_epochs=1), optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1)),
         default_hooks=dict(checkpoint=None), custom_hooks=[dict(type="SLFLoggerHook")],
     )

@@ -14,12 +14,12 @@ from torch import nn
 
 pytestmark = pytest.mark.mmdet
 
+from digits_data import DigitsDataset  # noqa: E402
 from mmengine.model import BaseModel  # noqa: E402
 from mmengine.registry import MODELS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import slf_mmdet  # noqa: E402,F401  (registers MILSEpochBasedTrainLoop)
-from digits_data import DigitsDataset  # noqa: E402
 
 
 @MODELS.register_module(name="SLFTestCrossEntropy", force=True)

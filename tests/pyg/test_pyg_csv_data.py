@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from slf.cli import main
 from slf_pyg.graph_data import load_graph_data, split_graphs
 from slf_pyg.molecules import read_smiles_csv, smiles_to_graphs
@@ -49,7 +50,8 @@ def test_a_smiles_csv_becomes_graphs_with_its_targets(freesolv_csv):
 
 
 @pytest.mark.parametrize("lines, options, message", [
-    (["smiles,logS", "CCO,1.0", "C1CC,2.0", "CCN,0.5"], {}, "line 3, column 'smiles': rdkit cannot parse SMILES 'C1CC'"),
+    (["smiles,logS", "CCO,1.0", "C1CC,2.0", "CCN,0.5"], {},
+     "line 3, column 'smiles': rdkit cannot parse SMILES 'C1CC'"),
     (["smiles,logS", "CCO,1.0", "CCN,", "CCC,0.5"], {}, "line 3, column 'logS': missing value"),
     (["smiles,logS", "CCO,1.0", "CCN,high"], {}, "line 3, column 'logS': 'high' is not a finite number"),
     (["mol,logS", "CCO,1.0"], {}, "no SMILES column 'smiles'; the file's columns: ['mol', 'logS']"),

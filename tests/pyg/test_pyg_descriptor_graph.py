@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from slf_pyg.descriptor_graph import (
     descriptor_correlation,
     descriptor_graph,

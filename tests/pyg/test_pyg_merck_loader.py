@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from slf_pyg.merck_activity import (
     MerckActivity,
     load_merck_csv,

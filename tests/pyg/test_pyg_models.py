@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch_geometric.data import Batch
+from torch_geometric.loader import DataLoader
+from torch_geometric.nn import ChebConv, FeaStConv, GCNConv, GraphConv, NNConv, TAGConv
+
 from slf_pyg.descriptor_graph import descriptor_graph, molecule_signals
 from slf_pyg.merck_activity import preprocess_descriptors
 from slf_pyg.models import MODELS, GraphRegressor, build_model
 from slf_pyg.molecules import smiles_to_graphs
-from torch_geometric.data import Batch
-from torch_geometric.loader import DataLoader
-from torch_geometric.nn import ChebConv, FeaStConv, GCNConv, GraphConv, NNConv, TAGConv
 
 pytestmark = pytest.mark.pyg
 

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 import torch
+
 from slf_pyg.molecules import (
     Chembl2321810,
     FreeSolv,

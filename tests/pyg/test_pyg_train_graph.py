@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from slf import StochasticLoss
 from slf.cli import main
 from slf.lookahead import decision_hypergradient, directional_derivative
@@ -123,8 +124,9 @@ def test_data_errors(pyg_dpp4_file):
 
 # ---------------------------------------------------------------------- the look-ahead on PyG batches
 def test_validation_hypergradient_on_a_pyg_batch_matches_central_differences(pyg_chembl_splits):
-    from slf_pyg.models import build_model
     from torch_geometric.data import Batch
+
+    from slf_pyg.models import build_model
 
     torch.manual_seed(0)
     data = pyg_chembl_splits

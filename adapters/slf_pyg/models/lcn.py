@@ -2,6 +2,7 @@ r"""``lcn``: locally connected networks (Bruna et al., 2014); PyG's ``GraphConv`
 from __future__ import annotations
 
 import functools
+
 from torch_geometric.nn import GraphConv
 
 from .base import GraphRegressor

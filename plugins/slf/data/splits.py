@@ -135,7 +135,7 @@ def make_splits(
     test_images: Optional[torch.Tensor] = None,
     test_labels: Optional[torch.Tensor] = None,
 ) -> DatasetSplits:
-    """Standardise with training statistics and wrap the splits in ``TensorDataset``s.
+    """Standardise with training statistics and wrap each split in a ``TensorDataset``.
 
     Args:
         name: the data set's name.

@@ -23,8 +23,15 @@ from ..models import build_model
 from .batching import batches, cycle_batches, steps_per_epoch
 from .classify_config import MILS_RULES, OPTIMIZERS, PAPER_CANDIDATES, ClassifyConfig
 from .common import format_table, format_top_weights, load_run_results, run_setup, slf_run_record, top_weight
-from .criteria import (build_criterion, build_extra_losses, build_mils, build_optimizer, loss_parameters_for_optimizer,
-                       loss_with_extras, reads_logits_only)
+from .criteria import (
+    build_criterion,
+    build_extra_losses,
+    build_mils,
+    build_optimizer,
+    loss_parameters_for_optimizer,
+    loss_with_extras,
+    reads_logits_only,
+)
 from .harness import interval_cell, run_seeds, summarize_seeds
 
 # Imported from here by the adapters' trainers and the command line, as before the split.
@@ -273,7 +280,7 @@ def write_run_plots(run_dir: Union[str, Path]) -> List[Path]:
 
 def run_classify(cfg: ClassifyConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True,
                  overwrite: bool = False) -> Dict[str, Any]:
-    """Train seeds ``0 .. seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise
+    """Train seeds ``0, ..., seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise
     (:func:`slf.train.harness.run_seeds`: finished seeds are kept and resumed; another run's
     results in ``out_dir`` are refused unless ``overwrite``).
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
 from ..data import NOISE_TYPES
-from ..stochastic_loss import DEFAULT_MODE, MODES as SLF_MODES
+from ..stochastic_loss import DEFAULT_MODE
+from ..stochastic_loss import MODES as SLF_MODES
 from .settings import TrainingSettings
 
 PAPER_CANDIDATES: Tuple[str, ...] = ("ce", "mse", "mae", "hinge", "cosine", "bce")

@@ -102,7 +102,7 @@ def run_seeds(cfg: Any, seeds: int, out_dir: Union[str, Path], train: Callable[[
               summarize: Callable[[Sequence[Mapping[str, Any]]], Dict[str, Any]],
               write_plots: Callable[[Path], Sequence[Path]], trainer: Optional[str] = None,
               overwrite: bool = False, method: Optional[str] = None) -> Dict[str, Any]:
-    """Train ``cfg`` (a dataclass with a ``seed`` field) for seeds ``0 .. seeds-1`` and summarise.
+    """Train ``cfg`` (a dataclass with a ``seed`` field) for seeds ``0, ..., seeds-1`` and summarise.
 
     Args:
         train: trains one configuration (``cfg`` with its seed set), returns the run's record.

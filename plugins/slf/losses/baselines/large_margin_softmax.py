@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._utils import gather_target, one_hot_like
 from ..base import BaseLoss, _describe, check_feature_matrix, check_reduction, reduce_loss
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import gather_target, one_hot_like
 
 _INT_DTYPES = (torch.int64, torch.int32, torch.int16, torch.uint8)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .._utils import check_min_classes, check_positive, gather_target, max_other
 from ..base import BaseLoss, check_classification_inputs
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import check_min_classes, check_positive, gather_target, max_other
 
 
 def _smooth01(logits: Tensor, target: Tensor, sharpness: float) -> Tensor:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ..base import BaseLoss
 from .._utils import check_binary_inputs
+from ..base import BaseLoss
 
 
 class BinaryLoss(BaseLoss):

@@ -1,7 +1,7 @@
 """Binary cross-entropy for 0/1 (or pairwise) targets (``bce``, task ``binary``)."""
 from __future__ import annotations
 
-import torch
+import torch  # noqa: F401  (the shared docstring examples use it)
 import torch.nn.functional as F
 from torch import Tensor
 

@@ -10,14 +10,14 @@ from torch import Tensor
 
 from ..base import per_sample_mean
 from ..classification.bi_tempered import (
-    _bregman_divergence,
     _bi_tempered,
+    _bregman_divergence,
     _check_num_iters,
     _check_t2,
     _check_tempered,
     _smooth,
-    _tempered_repr,
     _tempered_log_softmax,
+    _tempered_repr,
 )
 from ..registry import register
 from ..shared_docs import shared_sections

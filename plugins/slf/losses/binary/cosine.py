@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .._utils import to_probability
 from ..base import per_sample_mean
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import to_probability
 from ._base import BinaryLoss
 
 

@@ -1,13 +1,13 @@
 """Absolute error between a probability and a 0/1 target (``mae``, task ``binary``)."""
 from __future__ import annotations
 
-import torch
+import torch  # noqa: F401  (the shared docstring examples use it)
 from torch import Tensor
 
+from .._utils import to_probability
 from ..base import per_sample_mean
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import to_probability
 from ._base import BinaryLoss
 
 

@@ -1,14 +1,14 @@
 """Binary cross-entropy per class on softmax probabilities (``bce``, classification)."""
 from __future__ import annotations
 
-import torch
+import torch  # noqa: F401  (the shared docstring examples use it)
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._utils import _LOG_CLAMP, log1mexp, one_hot_like
 from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import _LOG_CLAMP, log1mexp, one_hot_like
 
 
 def _bce_classification(logits: Tensor, target: Tensor) -> Tensor:

@@ -1,14 +1,14 @@
 """Cross-entropy on logits (registry: ``ce``, task ``classification``)."""
 from __future__ import annotations
 
-import torch
+import torch  # noqa: F401  (the shared docstring examples use it)
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._utils import gather_target
 from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import gather_target
 
 
 def _cross_entropy(logits: Tensor, target: Tensor) -> Tensor:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .._utils import one_hot_like
 from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import one_hot_like
 
 
 def _hinge_classification(logits: Tensor, target: Tensor) -> Tensor:

@@ -1,13 +1,13 @@
 """Poly-1 cross-entropy on logits (registry: ``poly1``, task ``classification``)."""
 from __future__ import annotations
 
-import torch
+import torch  # noqa: F401  (the shared docstring examples use it)
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._utils import gather_target
 from ..base import BaseLoss
 from ..registry import register
-from .._utils import gather_target
 
 
 def _poly1(logits: Tensor, target: Tensor, epsilon: float) -> Tensor:

@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._utils import gather_target
 from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import gather_target
 
 
 def _check_weight(value: float, what: str, name: str) -> float:

@@ -6,9 +6,9 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
+from .._utils import check_positive
 from ..base import BaseLoss, _describe, check_reduction, reduce_loss
 from ..registry import register
-from .._utils import check_positive
 from ._base import _flat_scores
 
 Critic = Callable[[Tensor], Tensor]

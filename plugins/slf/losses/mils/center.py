@@ -7,8 +7,6 @@ an auxiliary next to a loss that trains the model's classifier (e.g. in MILS).
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor, nn
 

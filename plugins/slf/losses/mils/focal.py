@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._utils import gather_target
 from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import gather_target
 
 Alpha = Optional[Union[float, Sequence[float], Tensor]]
 
@@ -32,9 +32,11 @@ def _check_alpha(alpha: Alpha, name: str) -> Optional[Union[float, Tensor]]:
     try:
         values = torch.as_tensor(alpha, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError):
-        raise ValueError(f"{name}: alpha must be None, a number or a list of per-class weights, got {alpha!r}") from None
+        raise ValueError(f"{name}: alpha must be None, a number or a list of per-class weights, "
+                         f"got {alpha!r}") from None
     if values.dim() != 1 or values.numel() == 0 or not torch.isfinite(values).all() or (values < 0).any():
-        raise ValueError(f"{name}: alpha must be None, a number >= 0 or a 1-D list of finite weights >= 0, got {alpha!r}")
+        raise ValueError(f"{name}: alpha must be None, a number >= 0 or a 1-D list of finite weights >= 0, "
+                         f"got {alpha!r}")
     return values
 
 

@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._utils import gather_target, one_hot_like
 from ..base import BaseLoss, _describe, check_feature_matrix, check_reduction, reduce_loss
 from ..baselines.large_margin_softmax import _check_inputs as check_feature_inputs
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import gather_target, one_hot_like
 from .center import _check_size
 
 

@@ -6,10 +6,10 @@ import math
 import torch
 from torch import Tensor
 
+from .._utils import gather_target
 from ..base import BaseLoss
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import gather_target
 
 
 def _check_margin(margin: float, name: str) -> float:

@@ -1,14 +1,14 @@
 """Huber loss for regression (``huber``, task ``regression``)."""
 from __future__ import annotations
 
-import torch
+import torch  # noqa: F401  (the shared docstring examples use it)
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._utils import check_positive
 from ..base import BaseLoss, per_sample_mean
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import check_positive
 
 
 def _huber(pred: Tensor, target: Tensor, delta: float) -> Tensor:

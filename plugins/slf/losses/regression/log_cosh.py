@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-import torch
+import torch  # noqa: F401  (the shared docstring examples use it)
 import torch.nn.functional as F
 from torch import Tensor
 

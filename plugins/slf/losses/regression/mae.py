@@ -1,7 +1,7 @@
 """Mean absolute error for regression (``mae``, task ``regression``)."""
 from __future__ import annotations
 
-import torch
+import torch  # noqa: F401  (the shared docstring examples use it)
 from torch import Tensor
 
 from ..base import BaseLoss, per_sample_mean

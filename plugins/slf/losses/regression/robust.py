@@ -10,10 +10,10 @@ from typing import Union
 import torch
 from torch import Tensor
 
+from .._utils import check_positive
 from ..base import BaseLoss, per_sample_mean
 from ..registry import register
 from ..shared_docs import shared_sections
-from .._utils import check_positive
 
 
 def _rho_general(squared: Tensor, alpha: Tensor) -> Tensor:
