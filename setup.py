@@ -56,12 +56,16 @@ EXTRAS = {
                 # the small real corpus: Moses tokenisation and BPE, as fairseq's translation example
                 "sacremoses", "subword-nmt"],
     "pyg": ["torch-geometric>=2.5", "rdkit", "datamol"],
+    # the loops most PyTorch users train in (slf_lightning, slf_transformers); they keep torch as it is.
+    "lightning": ["lightning==2.6.6"],
+    "transformers": ["transformers==5.25.0", "accelerate==1.16.0"],
     # build: the wheel test builds the wheel as a user would (python -m build); ruff: `make test` lints first.
     "test": ["pytest>=7", "pytest-timeout", "hypothesis", "build", "ruff==0.17.6"],
     # the documentation site (make docs); CI builds it with warnings as errors.
     "docs": ["sphinx==9.0.4", "furo==2025.12.19", "myst-parser==5.2.0"],
 }
-EXTRAS["all"] = sorted({req for name in ("mmdet", "fairseq", "pyg") for req in EXTRAS[name]})
+EXTRAS["all"] = sorted({req for name in ("mmdet", "fairseq", "pyg", "lightning", "transformers")
+                       for req in EXTRAS[name]})
 
 # Each host adapter under adapters/ is its own top-level import package (slf_mmdet, ...).
 ADAPTERS = find_packages("adapters")

@@ -96,12 +96,14 @@ def sphinx(builder: str, out: Path) -> subprocess.CompletedProcess:
 @pytest.mark.mmdet
 @pytest.mark.fairseq
 @pytest.mark.pyg
+@pytest.mark.lightning
+@pytest.mark.transformers
 def test_the_site_builds_with_warnings_as_errors(tmp_path):
     built = sphinx("html", tmp_path)
     assert built.returncode == 0, built.stderr[-5000:]
     html = tmp_path / "html"
     assert headings(html / "index.html")[0] == "stochastic-loss"
-    for host in ("mmdet", "fairseq", "pyg", "dac"):
+    for host in ("mmdet", "fairseq", "pyg", "dac", "lightning", "transformers"):
         assert headings(html / "hosts" / f"{host}.html")[1] == "Quick start", host
     assert headings(html / "hosts" / "mmdet.html")[0].startswith("MMDetection: type='StochasticLoss'")
     api = headings(html / "api" / "generated" / "slf.stochastic_loss.html")

@@ -31,6 +31,7 @@ from mmengine.registry import HOOKS
 
 from slf import StochasticLoss
 from slf.held_out import Cycle, frozen_batch_norm
+from slf.model_losses import default_recipe_losses
 
 
 def boxes_loaded_after_resize(dataset: Any) -> bool:
@@ -79,8 +80,7 @@ class SLFHeldOutHook(Hook):
 
     def before_train(self, runner: Any) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        self._losses = [module for module in model.modules()
-                        if isinstance(module, StochasticLoss) and module.mode == "align"]
+        self._losses = default_recipe_losses(model)
         if not self._losses:
             print_log("SLFHeldOutHook: the model has no SLF loss in mode='align'; the hook does nothing",
                       logger="current")

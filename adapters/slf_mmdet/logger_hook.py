@@ -17,36 +17,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import List, Optional, Tuple
 
 from mmengine.hooks import Hook, LoggerHook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
-from torch import nn
 
-from slf import LossPartWeighting, StochasticLoss
-
-SLFModule = Union[StochasticLoss, LossPartWeighting]
-
-
-def slf_modules(model: nn.Module) -> Iterator[Tuple[str, SLFModule]]:
-    """Every SLF module of ``model`` with its path; a StochasticLoss inside a LossPartWeighting is its parent's."""
-    if is_model_wrapper(model):
-        model = model.module
-    owners: List[str] = []
-    for path, module in model.named_modules():
-        if isinstance(module, (StochasticLoss, LossPartWeighting)):
-            if any(path.startswith(owner + ".") for owner in owners):
-                continue
-            owners.append(path)
-            yield path or "model", module
-
-
-def slf_scalars(module: SLFModule) -> Dict[str, float]:
-    """The logged scalars of one module: its current part lambdas or candidate weights."""
-    if isinstance(module, LossPartWeighting):
-        return {f"lambda/{name}": float(value) for name, value in zip(module.part_names, module.lambdas)}
-    return {f"weight/{name}": float(value) for name, value in zip(module.candidate_names, module.weights)}
+from slf import LossPartWeighting
+from slf.model_losses import SLFModule, slf_modules, slf_scalars
 
 
 @HOOKS.register_module()
@@ -71,7 +49,8 @@ class SLFLoggerHook(Hook):
     def before_train(self, runner) -> None:
         window = self.window or next((hook.interval for hook in runner.hooks if isinstance(hook, LoggerHook)), 10)
         # Found once: walking a detector's modules every iteration would cost more than logging.
-        self.modules = list(slf_modules(runner.model))
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        self.modules = list(slf_modules(model))
         self.keys = [f"slf/{path}/{name}" for path, module in self.modules for name in slf_scalars(module)]
         if not self.keys:
             runner.logger.warning("SLFLoggerHook: the model has no StochasticLoss or SLF-weighted head; nothing to log")

@@ -196,6 +196,29 @@ class AlignModeMethods:
                               "The held-out batches ``align`` mode draws its reference from, if any.",
                               when=AlignmentLearner)
 
+    def use_held_out(self, held_out: HeldOut) -> None:
+        """Draw the reference from ``held_out`` from now on: for a host whose loop builds the loss
+        before its data (a Lightning callback, a ``transformers`` trainer).
+
+        Raises:
+            TypeError: ``held_out`` is not a :class:`slf.HeldOut`.
+            ValueError: the loss is not in ``align`` mode, the only one that reads held-out batches.
+
+        Example:
+            >>> from slf import StochasticLoss
+            >>> model = nn.Linear(4, 3)
+            >>> loss = StochasticLoss(["ce", "mae"])
+            >>> loss.use_held_out(HeldOut(model, [(torch.randn(8, 4), torch.randint(0, 3, (8,)))]))
+            >>> loss.held_out.model is model
+            True
+        """
+        if not isinstance(self.learner, AlignmentLearner):
+            raise ValueError(f"held-out batches serve mode='align' (the default recipe); this StochasticLoss has "
+                             f"mode={self.mode!r}")
+        if not isinstance(held_out, HeldOut):
+            raise TypeError(f"use_held_out takes a slf.HeldOut(model, batches), got {type(held_out).__name__}")
+        self.learner.held_out = held_out
+
     @property
     def last_layer(self) -> Optional[List[nn.Parameter]]:
         """The parameters whose gradients ``align`` mode compares (None: found from the graph)."""

@@ -18,7 +18,7 @@ from mmengine.registry import DefaultScope  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import slf_mmdet  # noqa: E402,F401
-from slf_mmdet.logger_hook import slf_modules  # noqa: E402
+from slf.model_losses import slf_modules  # noqa: E402
 
 KEY = "slf/loss_cls.slf/weight/"
 
