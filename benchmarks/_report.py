@@ -1028,7 +1028,7 @@ def write_report(path: Path, sections: Path, commands: Dict[str, List[str]], bud
         "Each cell is `mean +- h` over seeds, h the half-width of the 95% Student-t confidence interval "
         "(`t_{0.975, n-1} s / sqrt(n)`); p is a paired t-test over the same seeds. Paper figures are copied from "
         "the seed papers (`benchmarks/_paper_figures.py`), on their data sets; ours are on the real data that "
-        "installs offline (docs/installation.md, ENVIRONMENT.md), at CPU scale.", "",
+        "installs offline (the docs name each source on its host page), at CPU scale.", "",
     ]
     if budget != "full":
         head += ["**This is the `--quick` smoke budget: 1-2 epochs and 2 seeds. Its figures mean nothing.**", ""]
