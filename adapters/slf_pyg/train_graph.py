@@ -243,15 +243,24 @@ def _slf_loss(criterion: nn.Module, prediction: Tensor, target: Tensor, embeddin
 
 def _graph_loader(graphs: Sequence[Any], batch_size: int, seed: int) -> Any:
     """A shuffling PyG loader; under torch.distributed each rank gets its shard of every
-    global batch of ``batch_size`` graphs (:class:`~torch.utils.data.DistributedSampler`)."""
+    global batch of ``batch_size`` graphs (:class:`~torch.utils.data.DistributedSampler`).
+
+    A last batch of a single graph is dropped: the models' batch norm cannot normalise one
+    sample in training mode (a training set of ``k * batch_size + 1`` graphs, or such a
+    validation set for the held-out batches). Any other last batch is kept.
+    """
     from torch.utils.data.distributed import DistributedSampler
     from torch_geometric.loader import DataLoader
 
     world = distributed.world_size()
+    per_rank_batch = batch_size if world == 1 else max(1, -(-batch_size // world))
+    per_rank = -(-len(graphs) // world)
+    drop_single = per_rank > per_rank_batch and per_rank % per_rank_batch == 1
     if world == 1:
-        return DataLoader(graphs, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+        return DataLoader(graphs, batch_size=batch_size, shuffle=True, drop_last=drop_single,
+                          generator=torch.Generator().manual_seed(seed))
     sampler = DistributedSampler(graphs, num_replicas=world, rank=distributed.rank(), shuffle=True, seed=seed)
-    return DataLoader(graphs, batch_size=max(1, -(-batch_size // world)), sampler=sampler)
+    return DataLoader(graphs, batch_size=per_rank_batch, sampler=sampler, drop_last=drop_single)
 
 
 def _endless(loader) -> Iterator[Any]:

@@ -113,3 +113,20 @@ def test_the_trainer_takes_graphs_built_in_python(pyg_chembl_rows):
         del graph.smiles
     with pytest.raises(ValueError, match="a scaffold split needs SMILES"):
         split_graphs(without_smiles, "scaffold")
+
+
+def test_a_last_batch_of_one_graph_is_dropped_so_batch_norm_can_train(pyg_chembl_rows):
+    """FreeSolv's scaffold split leaves 513 training graphs, 8 x 64 + 1: batch norm cannot
+    normalise a batch of one graph in training mode."""
+    from slf_pyg.train_graph import _graph_loader
+
+    rows = pyg_chembl_rows[:130]
+    graphs = smiles_to_graphs([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+    assert [batch.num_graphs for batch in _graph_loader(graphs[:65], 64, seed=0)] == [64]
+    assert [batch.num_graphs for batch in _graph_loader(graphs[:66], 64, seed=0)] == [64, 2]
+    assert [batch.num_graphs for batch in _graph_loader(graphs[:1], 64, seed=0)] == [1]  # nothing else to train on
+    splits = split_graphs(graphs, "random", (0.5, 0.25, 0.25), seed=0)
+    splits.train = splits.train[:65]  # 64 + 1
+    run = train_graph_regression(GraphRegressionConfig(model="gcn", hidden_channels=16, epochs=2, loss="slf",
+                                                       num_threads=2), progress=False, data=splits)
+    assert run["num_steps"] == 2 and math.isfinite(run["final"]["r2"])
