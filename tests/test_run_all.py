@@ -97,8 +97,9 @@ def test_the_cost_section_renders_every_measured_ratio_against_its_goal(quick):
         assert row["met"] == (row["ratio"] >= bound if row["goal"].startswith(">=") else row["ratio"] <= bound)
         assert f"| {row['name']} | {row['recipe']} | {row['ratio']:.3f} | {row['goal']} |" in report
     memory = parts["memory"]
-    assert memory["cross-entropy"]["ratio"] == 1.0 and all(row["peak_kib"] > row["before_kib"] > 100_000
-                                                          for row in memory.values())  # a whole torch process
+    # A whole torch process; a settled step may allocate nothing new, so its peak can equal the level before it.
+    assert memory["cross-entropy"]["ratio"] == 1.0 and all(row["peak_kib"] >= row["before_kib"] > 100_000
+                                                          for row in memory.values())
     assert "](archive/cost/cost.png)" in report
 
 
