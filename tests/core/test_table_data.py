@@ -70,6 +70,16 @@ def test_text_labels_become_classes_and_columns_can_be_chosen(tmp_path):
     assert splits.input_shape == (2,) and splits.sizes() == (90, 30, 30)
 
 
+def test_numeric_labels_are_classes_in_numeric_order(tmp_path):
+    lines = ["x,label"] + [f"{i},{label}" for i, label in enumerate([10, 2, 2, 10, 1, 1, 2, 10, 1] * 3)]
+    splits = load_csv_table(write_lines(tmp_path / "numbers.csv", lines), seed=0, val_size=3, test_size=3)
+    assert splits.classes == ("1", "2", "10")
+    x, y = splits.train.tensors
+    raw = x[:, 0] * splits.std[0] + splits.mean[0]  # the row number, which fixes the label
+    labels = [[10, 2, 2, 10, 1, 1, 2, 10, 1][round(float(r)) % 9] for r in raw]
+    assert [splits.classes[i] for i in y.tolist()] == [str(label) for label in labels]
+
+
 @pytest.mark.parametrize("lines, options, message", [
     (["a,b,label", "1,2,x", "3,oops,y", "5,6,x"], {}, "line 3, column 'b': 'oops' is not a finite number"),
     (["a,b,label", "1,2,x", "3,4,y", "5,,x"], {}, "line 4, column 'b': missing value"),

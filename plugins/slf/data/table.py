@@ -1,7 +1,8 @@
 r"""A user's own table: a CSV of numeric feature columns and a label column, split and standardised.
 
 Every feature column must be numeric and complete; labels may be any text or numbers and
-become class indices in sorted order (``classes`` keeps their names). The rows are split
+become class indices in sorted order, numeric labels in numeric order (``classes`` keeps their
+names). The rows are split
 into stratified, seed-determined train/validation/test sets (:func:`split_indices`) and
 each feature is standardised with the training split's mean :math:`\mu_j` and standard
 deviation :math:`\sigma_j`, :math:`\tilde x_{ij} = (x_{ij} - \mu_j) / \sigma_j`, so that no
@@ -90,6 +91,10 @@ def load_csv_table(
         raise ValueError(f"{path}: line {_line(missing[0])}: the label column {label_column!r} is empty "
                          f"({missing.size} row(s) without a label)")
     classes, labels = np.unique(labels_text.to_numpy(), return_inverse=True)
+    numbers = pd.to_numeric(pd.Series(classes), errors="coerce").to_numpy(dtype=np.float64)
+    if np.isfinite(numbers).all():  # numeric labels in numeric order: 2 before 10
+        order = np.argsort(numbers, kind="stable")
+        classes, labels = classes[order], np.argsort(order)[labels]
     if len(classes) < 2:
         raise ValueError(f"{path}: the label column {label_column!r} holds one class ({classes[0]!r}) in all "
                          f"{len(frame)} rows; classification needs at least two")
