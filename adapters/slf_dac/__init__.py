@@ -9,27 +9,27 @@ reports NMI / ARI / ACC. In Python::
 """
 from .augment import random_affine
 from .cluster_data import (
-                           CLUSTER_DATA_CHOICES,
-                           ClusterData,
-                           imbalanced_subset,
-                           load_cluster_data,
-                           parse_cluster_spec,
-                           read_image_folder,
+    CLUSTER_DATA_CHOICES,
+    ClusterData,
+    imbalanced_subset,
+    load_cluster_data,
+    parse_cluster_spec,
+    read_image_folder,
 )
 from .metrics import assigned_confusion, cluster_to_class, clustering_accuracy, clustering_metrics
 from .model import DACNet
 from .thresholds import AdaptiveThresholds, pair_similarities, select_pairs
 from .train_dac import (
-                           PAIRWISE_CANDIDATES,
-                           DACConfig,
-                           build_pairwise_criterion,
-                           dac_pair_loss,
-                           format_cluster_table,
-                           predict_clusters,
-                           run_cluster,
-                           summarize_cluster_runs,
-                           train_dac,
-                           write_cluster_plots,
+    PAIRWISE_CANDIDATES,
+    DACConfig,
+    build_pairwise_criterion,
+    dac_pair_loss,
+    format_cluster_table,
+    predict_clusters,
+    run_cluster,
+    summarize_cluster_runs,
+    train_dac,
+    write_cluster_plots,
 )
 
 __all__ = [

@@ -99,12 +99,8 @@ def load_csv_table(
         raise ValueError(f"{path}: the label column {label_column!r} holds one class ({classes[0]!r}) in all "
                          f"{len(frame)} rows; classification needs at least two")
 
-    default = max(1, int(round(DEFAULT_FRACTION * len(frame))))
-    test_idx, val_idx, train_idx = split_indices(
-        labels, [default if test_size is None else test_size, default if val_size is None else val_size,
-                 train_size], seed)
-    splits = make_splits(os.path.basename(path), torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64)),
-                         (train_idx, val_idx, test_idx), num_classes=len(classes))
+    splits = splits_from_tensors(torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64)), seed, val_size,
+                                 test_size, train_size, name=os.path.basename(path))
     splits.classes = tuple(str(c) for c in classes)
     splits.feature_names = tuple(features)
     return splits
@@ -189,8 +185,8 @@ def splits_from_tensors(
         row = int(torch.nonzero(~torch.isfinite(inputs.reshape(len(inputs), -1)).any(dim=1))[0])
         raise ValueError(f"inputs row {row} holds a missing or infinite value")
     default = max(1, int(round(DEFAULT_FRACTION * len(labels))))
-    index_sets = split_indices(labels.numpy(), [default if test_size is None else test_size,
-                                                default if val_size is None else val_size, train_size], seed)
-    test_idx, val_idx, train_idx = index_sets
+    test_idx, val_idx, train_idx = split_indices(
+        labels.numpy(), [default if test_size is None else test_size, default if val_size is None else val_size,
+                         train_size], seed)
     return make_splits(name, inputs, labels, (train_idx, val_idx, test_idx), num_classes=num_classes)
 
