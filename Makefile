@@ -16,6 +16,7 @@ demo: $(VENV)/.core
 
 test: $(VENV)/.test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 # The site, from docs/ (Markdown pages and the docstrings), into docs/_build/html; warnings are errors.

@@ -1,4 +1,5 @@
 """stochastic-loss: learned loss selection (SLF, MILS) for PyTorch and its model zoos."""
+
 import shutil
 import sys
 from pathlib import Path
@@ -9,8 +10,10 @@ HERE = Path(__file__).parent
 # The configs and recipes live in configs/ and travel inside the adapters that use them, as
 # OpenMMLab packages ship theirs: mmengine resolves `_base_ = 'slf_mmdet::slf/NAME.py'` from
 # slf_mmdet/.mim/configs/slf, and `slf fairseq-recipe NAME` finds slf_fairseq/recipes.
-PACKAGED = {"adapters/slf_mmdet/.mim/configs/slf": ("configs/mmdet", "*.py"),
-            "adapters/slf_fairseq/recipes": ("configs/fairseq", "*.sh")}
+PACKAGED = {
+    "adapters/slf_mmdet/.mim/configs/slf": ("configs/mmdet", "*.py"),
+    "adapters/slf_fairseq/recipes": ("configs/fairseq", "*.sh"),
+}
 
 
 def package_configs() -> None:
@@ -51,10 +54,20 @@ EXTRAS = {
     "mmdet": ["mmengine==0.10.7", "mmcv==2.1.0", "mmdet==3.3.0", "tensorboard", "setuptools>=77.0.3,<81"],
     # fairseq-fixed itself is installed with --no-deps (it declares torchaudio, a CUDA
     # build); these are the dependencies it really needs. See README.
-    "fairseq": ["hydra-core==1.3.2", "omegaconf==2.3.0", "bitarray", "sacrebleu",
-                "regex", "cython", "cffi", "packaging", "tensorboard",
-                # the small real corpus: Moses tokenisation and BPE, as fairseq's translation example
-                "sacremoses", "subword-nmt"],
+    "fairseq": [
+        "hydra-core==1.3.2",
+        "omegaconf==2.3.0",
+        "bitarray",
+        "sacrebleu",
+        "regex",
+        "cython",
+        "cffi",
+        "packaging",
+        "tensorboard",
+        # the small real corpus: Moses tokenisation and BPE, as fairseq's translation example
+        "sacremoses",
+        "subword-nmt",
+    ],
     "pyg": ["torch-geometric>=2.5", "rdkit", "datamol"],
     # the loops most PyTorch users train in (slf_lightning, slf_transformers); they keep torch as it is.
     "lightning": ["lightning==2.6.6"],
@@ -64,8 +77,9 @@ EXTRAS = {
     # the documentation site (make docs); CI builds it with warnings as errors.
     "docs": ["sphinx==9.0.4", "furo==2025.12.19", "myst-parser==5.2.0"],
 }
-EXTRAS["all"] = sorted({req for name in ("mmdet", "fairseq", "pyg", "lightning", "transformers")
-                       for req in EXTRAS[name]})
+EXTRAS["all"] = sorted(
+    {req for name in ("mmdet", "fairseq", "pyg", "lightning", "transformers") for req in EXTRAS[name]}
+)
 
 # Each host adapter under adapters/ is its own top-level import package (slf_mmdet, ...).
 ADAPTERS = find_packages("adapters")

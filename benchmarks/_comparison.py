@@ -1,4 +1,5 @@
 """Seed-comparison helpers shared by the host benchmarks: summaries, earlier runs, paired t-tests."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ def ci_cell(values: Sequence[float], digits: int = 3) -> str:
     return f"{mean:.{digits}f} +- {half:.{digits}f}"
 
 
-def runs_to_fill(reuse: Optional[Path], epochs: int, seeds: int, methods: Sequence[str], report: Dict[str, Any]
-                 ) -> Dict[str, List[Dict[str, Any]]]:
+def runs_to_fill(
+    reuse: Optional[Path], epochs: int, seeds: int, methods: Sequence[str], report: Dict[str, Any]
+) -> Dict[str, List[Dict[str, Any]]]:
     """A host benchmark's runs before it trains: an empty list for each method of ``methods``, and from
     an earlier report (``reuse``) the runs of the other methods, with its timing where ``report`` has none.
 
@@ -41,8 +43,10 @@ def runs_to_fill(reuse: Optional[Path], epochs: int, seeds: int, methods: Sequen
     if reuse:
         previous = json.loads(Path(reuse).read_text())
         if (previous["epochs"], previous["seeds"]) != (epochs, seeds):
-            raise SystemExit(f"--reuse {reuse} has {previous['epochs']} epochs and {previous['seeds']} seeds; "
-                             f"this run asks for {epochs} and {seeds}")
+            raise SystemExit(
+                f"--reuse {reuse} has {previous['epochs']} epochs and {previous['seeds']} seeds; "
+                f"this run asks for {epochs} and {seeds}"
+            )
         runs = {m: r for m, r in previous["runs"].items() if m not in methods}
         report["timing"] = report.get("timing", previous.get("timing"))
     runs.update({method: [] for method in methods})
@@ -96,10 +100,15 @@ def recipe_signature() -> Dict[str, float]:
     though its config, which names no constant, reads the same."""
     from slf import alignment
 
-    return {"temperature": alignment.DEFAULT_TEMPERATURE, "momentum": alignment.DEFAULT_MOMENTUM,
-            "reference_momentum": alignment.DEFAULT_REFERENCE_MOMENTUM, "margin": alignment.DEFAULT_MARGIN,
-            "gap": alignment.DEFAULT_GAP, "gap_patience": alignment.DEFAULT_GAP_PATIENCE,
-            "held_interval": alignment.DEFAULT_HELD_INTERVAL}
+    return {
+        "temperature": alignment.DEFAULT_TEMPERATURE,
+        "momentum": alignment.DEFAULT_MOMENTUM,
+        "reference_momentum": alignment.DEFAULT_REFERENCE_MOMENTUM,
+        "margin": alignment.DEFAULT_MARGIN,
+        "gap": alignment.DEFAULT_GAP,
+        "gap_patience": alignment.DEFAULT_GAP_PATIENCE,
+        "held_interval": alignment.DEFAULT_HELD_INTERVAL,
+    }
 
 
 def uses_default_recipe(config: Dict[str, Any]) -> bool:

@@ -4,6 +4,7 @@ Every number is copied from the paper's table; none of them was measured here. W
 paper used another data set than the one that installs offline, the report says so next to
 the figure.
 """
+
 from __future__ import annotations
 
 from typing import Dict
@@ -26,20 +27,25 @@ SLF_TABLE2_CIFAR10: Dict[str, Dict[str, float]] = {
 
 # SLF paper, Table 3: squared correlation on DPP4 (8,193 molecules), C-E and SLF columns, keyed by our model name.
 SLF_TABLE3_DPP4: Dict[str, Dict[str, float]] = {
-    "lcn": {"C-E": 0.2250, "SLF": 0.2429}, "dfn": {"C-E": 0.2140, "SLF": 0.2334},
-    "ecc": {"C-E": 0.2490, "SLF": 0.2620}, "scn": {"C-E": 0.2480, "SLF": 0.2588},
-    "gcn": {"C-E": 0.2580, "SLF": 0.2671}, "chebnet": {"C-E": 0.2650, "SLF": 0.2793},
+    "lcn": {"C-E": 0.2250, "SLF": 0.2429},
+    "dfn": {"C-E": 0.2140, "SLF": 0.2334},
+    "ecc": {"C-E": 0.2490, "SLF": 0.2620},
+    "scn": {"C-E": 0.2480, "SLF": 0.2588},
+    "gcn": {"C-E": 0.2580, "SLF": 0.2671},
+    "chebnet": {"C-E": 0.2650, "SLF": 0.2793},
 }
 
 # SLF paper, Table 4: BLEU on IWSLT-14 German-English.
 SLF_TABLE4_IWSLT14: Dict[str, Dict[str, float]] = {
-    "Transformer": {"C-E": 34.01, "SLF": 35.53}, "LSTM-1": {"C-E": 27.28, "SLF": 31.02},
+    "Transformer": {"C-E": 34.01, "SLF": 35.53},
+    "LSTM-1": {"C-E": 27.28, "SLF": 31.02},
     "LSTM-2": {"C-E": 30.86, "SLF": 32.14},
 }
 
 # SLF paper, Table 5: mAP (%) on PASCAL VOC 2007 test, trained on 2007+2012.
 SLF_TABLE5_VOC: Dict[str, Dict[str, float]] = {
-    "YOLO": {"stock": 63.4, "SLF": 65.4}, "Fast YOLO": {"stock": 52.7, "SLF": 55.1},
+    "YOLO": {"stock": 63.4, "SLF": 65.4},
+    "Fast YOLO": {"stock": 52.7, "SLF": 55.1},
     "YOLO VGG-16": {"stock": 66.4, "SLF": 69.6},
 }
 

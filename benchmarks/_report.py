@@ -7,6 +7,7 @@ headline table compares, per task, SLF's default recipe (``mode='align'``, one c
 before the runs) with the best single candidate picked by validation, beside SLF's best
 variant picked per table (optimistic) and the literal update, and says where SLF loses.
 """
+
 from __future__ import annotations
 
 import json
@@ -83,8 +84,10 @@ class Headline:
     def versus(self, ours: Sequence[float]) -> str:
         difference = _mean(ours) - _mean(self.baseline_scores)
         p = paired_p(ours, self.baseline_scores)
-        return (f"{ci_cell(ours, self.digits)}: {difference:+.{self.digits}f}, p {_p(p)}, "
-                f"{verdict(ours, self.baseline_scores, self.subject)}")
+        return (
+            f"{ci_cell(ours, self.digits)}: {difference:+.{self.digits}f}, p {_p(p)}, "
+            f"{verdict(ours, self.baseline_scores, self.subject)}"
+        )
 
     @property
     def has_default(self) -> bool:
@@ -133,8 +136,10 @@ class Headline:
         literal = self.versus(self.literal_scores) if self.literal_scores else "-"
         variant = f"{self.slf} {self.versus(self.slf_scores)}" if self.slf_scores else "-"
         seeds = len(self.default_scores or self.slf_scores or self.baseline_scores)
-        return (f"| {self.task} | {self.baseline} {ci_cell(self.baseline_scores, self.digits)} | "
-                f"{self.default_cell()} | {variant} | {literal} | {self.weight_cell()} | {seeds} |")
+        return (
+            f"| {self.task} | {self.baseline} {ci_cell(self.baseline_scores, self.digits)} | "
+            f"{self.default_cell()} | {variant} | {literal} | {self.weight_cell()} | {seeds} |"
+        )
 
 
 @dataclass
@@ -169,8 +174,10 @@ class Context:
 
     def how(self) -> str:
         flag = "" if self.budget == "full" else " --quick"
-        return (f"Command: `python benchmarks/run_all.py{flag} --only {self.name}`, which runs\n"
-                f"`{shlex.join(self.command)}`.")
+        return (
+            f"Command: `python benchmarks/run_all.py{flag} --only {self.name}`, which runs\n"
+            f"`{shlex.join(self.command)}`."
+        )
 
     def missing(self) -> Rendered:
         return Rendered(f"Not run at this budget yet. {self.how()}\n", [])
@@ -213,34 +220,61 @@ def _default_cell(scores: Optional[Sequence[float]], best: Sequence[float], digi
     return f"{ci_cell(scores, digits)} (p {_p(paired_p(scores, best))})"
 
 
-def _host_headline(task: str, runs: Dict[str, List[Dict[str, Any]]], score: str,
-                   baseline: Tuple[str, str, Optional[str]], literal: str, default: str, labels: Dict[str, str],
-                   digits: int,
-                   weights: Optional[Dict[str, float]]) -> List[Headline]:
+def _host_headline(
+    task: str,
+    runs: Dict[str, List[Dict[str, Any]]],
+    score: str,
+    baseline: Tuple[str, str, Optional[str]],
+    literal: str,
+    default: str,
+    labels: Dict[str, str],
+    digits: int,
+    weights: Optional[Dict[str, float]],
+) -> List[Headline]:
     """The headline row of a host benchmark whose ``runs`` map each method to its seeds' records.
 
     ``baseline`` is (method, label, its candidate's name): the host's stock loss, its only single
     candidate; the best variant is picked among the SLF methods other than the ``default`` recipe.
     """
-    scores = {method: [row[score] for row in sorted(rows, key=lambda row: row.get("seed", 0))]
-              for method, rows in runs.items()}
+    scores = {
+        method: [row[score] for row in sorted(rows, key=lambda row: row.get("seed", 0))]
+        for method, rows in runs.items()
+    }
     if baseline[0] not in scores:
         return []
     variants = [method for method in scores if method not in (baseline[0], default)]
     top = max(variants, key=lambda method: _mean(scores[method])) if variants else None
     stock = scores[baseline[0]]
-    return [Headline(task, baseline[1], stock, labels.get(top, top) if top else None, scores.get(top),
-                     scores.get(literal), digits=digits, default_scores=scores.get(default), default_weights=weights,
-                     baseline_candidate=baseline[2], stock_scores=stock, singles={baseline[0]: stock})]
+    return [
+        Headline(
+            task,
+            baseline[1],
+            stock,
+            labels.get(top, top) if top else None,
+            scores.get(top),
+            scores.get(literal),
+            digits=digits,
+            default_scores=scores.get(default),
+            default_weights=weights,
+            baseline_candidate=baseline[2],
+            stock_scores=stock,
+            singles={baseline[0]: stock},
+        )
+    ]
 
 
 # --- the SLF paper's Table 1 -------------------------------------------------------------------
 
 CLASSIFY_CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 CLASSIFY_DEFAULT = "slf-align"
-CLASSIFY_SLF = {CLASSIFY_DEFAULT: DEFAULT_LABEL, "slf-joint": "SLF joint (literal)", "slf-softmax": "SLF-Softmax",
-                "slf-validation": "SLF validation", "slf-joint+normalize": "SLF joint + normalize",
-                "slf-validation+every4": "SLF validation, every 4th"}
+CLASSIFY_SLF = {
+    CLASSIFY_DEFAULT: DEFAULT_LABEL,
+    "slf-joint": "SLF joint (literal)",
+    "slf-softmax": "SLF-Softmax",
+    "slf-validation": "SLF validation",
+    "slf-joint+normalize": "SLF joint + normalize",
+    "slf-validation+every4": "SLF validation, every 4th",
+}
 
 
 def classification(ctx: Context) -> Rendered:
@@ -248,12 +282,16 @@ def classification(ctx: Context) -> Rendered:
     if data is None:
         return ctx.missing()
     results = data["results"]
-    variants = [m for m in CLASSIFY_SLF
-                if m != CLASSIFY_DEFAULT and any(m in by_method for by_method in results.values())]
+    variants = [
+        m for m in CLASSIFY_SLF if m != CLASSIFY_DEFAULT and any(m in by_method for by_method in results.values())
+    ]
     slf = [CLASSIFY_DEFAULT, *variants]  # the default's column always, 'not run yet' where it has not run
-    lines = ["| model | paper C-E | paper SLF | CE | best single (by val) | "
-             + " | ".join(CLASSIFY_SLF[m] for m in slf)
-             + " | best SLF variant - CE (p); paper SLF - C-E |", "|---|---|---|---|---|" + "---|" * (len(slf) + 1)]
+    lines = [
+        "| model | paper C-E | paper SLF | CE | best single (by val) | "
+        + " | ".join(CLASSIFY_SLF[m] for m in slf)
+        + " | best SLF variant - CE (p); paper SLF - C-E |",
+        "|---|---|---|---|---|" + "---|" * (len(slf) + 1),
+    ]
     alone = ["| model | " + " | ".join(CLASSIFY_CANDIDATES) + " |", "|---|" + "---|" * len(CLASSIFY_CANDIDATES)]
     weights = []
     headlines = []
@@ -279,33 +317,62 @@ def classification(ctx: Context) -> Rendered:
                 weights.append(f"{model} {CLASSIFY_SLF[method]}: {_top_weights(list(mean), list(mean.values()))}")
         present = [m for m in variants if m in scores]
         top = max(present, key=lambda m: _mean(scores[m])) if present else None
-        versus_ce = (f"{_mean(scores[top]) - _mean(scores['ce']):+.4f} ({_p(paired_p(scores[top], scores['ce']))})"
-                     if top else "-")
+        versus_ce = (
+            f"{_mean(scores[top]) - _mean(scores['ce']):+.4f} ({_p(paired_p(scores[top], scores['ce']))})"
+            if top
+            else "-"
+        )
         if paper:
             versus_ce += f"; {paper['SLF'] - paper['C-E']:+.4f}"
-        lines.append(f"| {model} | {paper.get('C-E', '-')} | {paper.get('SLF', '-')} | {ci_cell(scores['ce'], 4)} | "
-                     f"{best}{'' if with_val else ' (by test)'} {ci_cell(scores[best], 4)} | " + " | ".join(cells)
-                     + f" | {versus_ce} |")
+        lines.append(
+            f"| {model} | {paper.get('C-E', '-')} | {paper.get('SLF', '-')} | {ci_cell(scores['ce'], 4)} | "
+            f"{best}{'' if with_val else ' (by test)'} {ci_cell(scores[best], 4)} | "
+            + " | ".join(cells)
+            + f" | {versus_ce} |"
+        )
         alone.append(f"| {model} | " + " | ".join(ci_cell(scores[m], 4) for m in singles) + " |")
-        headlines.append(Headline(
-            f"MNIST-5k classification, {model}", best + ("" if with_val else " (by test)"), scores[best],
-            CLASSIFY_SLF[top] if top else None, scores.get(top), scores.get("slf-joint"), digits=4,
-            default_scores=scores.get(CLASSIFY_DEFAULT),
-            default_weights=_mean_weights(by_method.get(CLASSIFY_DEFAULT, [])),
-            baseline_candidate=best, stock_scores=scores.get("ce"), singles={m: scores[m] for m in singles}))
+        headlines.append(
+            Headline(
+                f"MNIST-5k classification, {model}",
+                best + ("" if with_val else " (by test)"),
+                scores[best],
+                CLASSIFY_SLF[top] if top else None,
+                scores.get(top),
+                scores.get("slf-joint"),
+                digits=4,
+                default_scores=scores.get(CLASSIFY_DEFAULT),
+                default_weights=_mean_weights(by_method.get(CLASSIFY_DEFAULT, [])),
+                baseline_candidate=best,
+                stock_scores=scores.get("ce"),
+                singles={m: scores[m] for m in singles},
+            )
+        )
     seeds = max(len(rows) for by_method in results.values() for rows in by_method.values())
-    pick_note = ("*best single* is the candidate with the best mean validation accuracy at the last epoch (the choice "
-                 "a user makes without the test set)" if not by_test else
-                 "*best single* is the candidate with the best mean **test** accuracy (an oracle choice, so a "
-                 "demanding baseline): these runs were saved before the benchmark kept validation accuracy; its next "
-                 "run picks by validation")
-    text = [f"MNIST-5k (3,500 train / 500 validation / 1,000 test), {data['args']['epochs']} epochs, Adam lr 1e-3, "
-            f"batch 128, {seeds} seeds; test accuracy at the last epoch. SLF over the paper's six candidates; "
-            f"{DEFAULT_LABEL} is the default recipe (weights from each candidate's gradient alignment with "
-            "cross-entropy's on validation batches), the learned modes use K = 3, tau = 1. "
-            f"{pick_note}; p is against it. The paper's figures are on all 70,000 MNIST digits with its own "
-            "training, so only the differences compare.", "", *lines, "", "Every candidate alone:", "", *alone,
-            "", "SLF's mean selection weights (largest two): " + "; ".join(weights) + ".", ""]
+    pick_note = (
+        "*best single* is the candidate with the best mean validation accuracy at the last epoch (the choice "
+        "a user makes without the test set)"
+        if not by_test
+        else "*best single* is the candidate with the best mean **test** accuracy (an oracle choice, so a "
+        "demanding baseline): these runs were saved before the benchmark kept validation accuracy; its next "
+        "run picks by validation"
+    )
+    text = [
+        f"MNIST-5k (3,500 train / 500 validation / 1,000 test), {data['args']['epochs']} epochs, Adam lr 1e-3, "
+        f"batch 128, {seeds} seeds; test accuracy at the last epoch. SLF over the paper's six candidates; "
+        f"{DEFAULT_LABEL} is the default recipe (weights from each candidate's gradient alignment with "
+        "cross-entropy's on validation batches), the learned modes use K = 3, tau = 1. "
+        f"{pick_note}; p is against it. The paper's figures are on all 70,000 MNIST digits with its own "
+        "training, so only the differences compare.",
+        "",
+        *lines,
+        "",
+        "Every candidate alone:",
+        "",
+        *alone,
+        "",
+        "SLF's mean selection weights (largest two): " + "; ".join(weights) + ".",
+        "",
+    ]
     for model in results:
         text.append(ctx.figure(f"classify_seeds_{model}.png", f"MNIST-5k {model}: accuracy per method"))
     text.append(ctx.figure("classify_default_weights.png", "MNIST-5k: the default recipe's weights over training"))
@@ -338,54 +405,77 @@ def clustering(ctx: Context) -> Rendered:
         values = weights.get(folder, {}).get(method)
         return dict(zip(names, values)) if values and names else None
 
-    lines = [f"| pairwise loss | NMI | ARI | ACC | p (ACC vs bce) | p (ACC vs best single, {best}) | mean weights | "
-             "paper, CIFAR-10 (NMI / ARI / ACC) |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| pairwise loss | NMI | ARI | ACC | p (ACC vs bce) | p (ACC vs best single, {best}) | mean weights | "
+        "paper, CIFAR-10 (NMI / ARI / ACC) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for method in [*singles, DAC_DEFAULT, *variants]:
         metrics = everything.get(method)
         if metrics is None:
             lines.append(f"| {DAC_LABELS.get(method, method)} | {NOT_RUN} | | | | | | |")
             continue
         paper = SLF_TABLE2_CIFAR10.get(method)
-        paper_cell = (f"{paper['row']}: {paper['nmi']:.3f} / {paper['ari']:.3f} / {paper['acc']:.3f}" if paper else "")
+        paper_cell = f"{paper['row']}: {paper['nmi']:.3f} / {paper['ari']:.3f} / {paper['acc']:.3f}" if paper else ""
         p = "-" if method == "bce" else _p(paired_p(metrics["acc"], everything["bce"]["acc"]))
         p_best = "-" if method == best else _p(paired_p(metrics["acc"], everything[best]["acc"]))
         mean = weights_of("all", method)
-        lines.append(f"| {DAC_LABELS.get(method, method)} | " + " | ".join(ci_cell(metrics[m]) for m in DAC_METRICS)
-                     + f" | {p} | {p_best} | {_top_weights(list(mean), list(mean.values())) if mean else ''} "
-                     f"| {paper_cell} |")
+        lines.append(
+            f"| {DAC_LABELS.get(method, method)} | "
+            + " | ".join(ci_cell(metrics[m]) for m in DAC_METRICS)
+            + f" | {p} | {p_best} | {_top_weights(list(mean), list(mean.values())) if mean else ''} "
+            f"| {paper_cell} |"
+        )
     headlines = []
     if variants or DAC_DEFAULT in everything:
         top = max(variants, key=lambda m: _mean(everything[m]["acc"])) if variants else None
-        headlines.append(Headline(
-            "DAC clustering on MNIST-5k (ACC)", f"{best} (by ACC)", everything[best]["acc"],
-            DAC_LABELS.get(top, top) if top else None, everything[top]["acc"] if top else None,
-            everything.get("slf-joint", {}).get("acc"), default_scores=everything.get(DAC_DEFAULT, {}).get("acc"),
-            default_weights=weights_of("all", DAC_DEFAULT), baseline_candidate=best,
-            stock_scores=everything["bce"]["acc"] if "bce" in everything else None,
-            singles={m: everything[m]["acc"] for m in singles}))
+        headlines.append(
+            Headline(
+                "DAC clustering on MNIST-5k (ACC)",
+                f"{best} (by ACC)",
+                everything[best]["acc"],
+                DAC_LABELS.get(top, top) if top else None,
+                everything[top]["acc"] if top else None,
+                everything.get("slf-joint", {}).get("acc"),
+                default_scores=everything.get(DAC_DEFAULT, {}).get("acc"),
+                default_weights=weights_of("all", DAC_DEFAULT),
+                baseline_candidate=best,
+                stock_scores=everything["bce"]["acc"] if "bce" in everything else None,
+                singles={m: everything[m]["acc"] for m in singles},
+            )
+        )
     imbalanced = sorted((folder for folder in scores if folder != "all"), key=lambda f: float(f[1:]))
-    text = [f"DAC on all 5,000 MNIST-5k digits (k = 10), width {data['settings']['width']}, "
-            f"{data['settings']['rounds']} rounds x {data['settings']['epochs_per_round']} epochs, "
-            f"{len(everything['bce']['acc'])} seeds. Clustering has no labels, so there is no validation score: "
-            "the best single pairwise loss is picked as before, by mean ACC (an oracle pick; bce is DAC's own, the "
-            f"stock loss), and {DEFAULT_LABEL} compares each candidate's gradient with bce's on the previous batch. "
-            "The paper has no MNIST column; its CIFAR-10 figures are beside ours for the direction of each "
-            "difference only.", "", *lines]
+    text = [
+        f"DAC on all 5,000 MNIST-5k digits (k = 10), width {data['settings']['width']}, "
+        f"{data['settings']['rounds']} rounds x {data['settings']['epochs_per_round']} epochs, "
+        f"{len(everything['bce']['acc'])} seeds. Clustering has no labels, so there is no validation score: "
+        "the best single pairwise loss is picked as before, by mean ACC (an oracle pick; bce is DAC's own, the "
+        f"stock loss), and {DEFAULT_LABEL} compares each candidate's gradient with bce's on the previous batch. "
+        "The paper has no MNIST column; its CIFAR-10 figures are beside ours for the direction of each "
+        "difference only.",
+        "",
+        *lines,
+    ]
     if imbalanced:
         present = list(scores[imbalanced[0]])
         base = present[0]
         methods = [base, DAC_DEFAULT, *[m for m in present[1:] if m != DAC_DEFAULT]]
-        text += ["", "**Imbalanced subsets (the paper's Fig. 2b):** class 0 kept with probability r, class 9 with 1, "
-                 f"linear between; ACC, p against {base} (DAC's own loss). The paper reports DAC+SLF more than 5 "
-                 "points ahead on such subsets (the figure's values are not printed).", "",
-                 "| r | " + " | ".join(f"ACC {DAC_LABELS.get(m, m)}" for m in methods) + " |",
-                 "|---|" + "---|" * len(methods)]
+        text += [
+            "",
+            "**Imbalanced subsets (the paper's Fig. 2b):** class 0 kept with probability r, class 9 with 1, "
+            f"linear between; ACC, p against {base} (DAC's own loss). The paper reports DAC+SLF more than 5 "
+            "points ahead on such subsets (the figure's values are not printed).",
+            "",
+            "| r | " + " | ".join(f"ACC {DAC_LABELS.get(m, m)}" for m in methods) + " |",
+            "|---|" + "---|" * len(methods),
+        ]
         for folder in imbalanced:
             by_method = scores[folder]
             cells = [ci_cell(by_method[base]["acc"])]
             for method in methods[1:]:
-                cells.append(_default_cell(by_method[method]["acc"], by_method[base]["acc"]) if method in by_method
-                             else NOT_RUN)
+                cells.append(
+                    _default_cell(by_method[method]["acc"], by_method[base]["acc"]) if method in by_method else NOT_RUN
+                )
             text.append(f"| {folder[1:]} | " + " | ".join(cells) + " |")
         text.append(ctx.figure("dac_imbalanced.png", "DAC ACC on imbalanced MNIST subsets"))
     text.append(ctx.figure("dac_default_weights.png", "DAC: the default recipe's weights over training"))
@@ -394,13 +484,17 @@ def clustering(ctx: Context) -> Rendered:
 
 # --- the SLF paper's Table 3 -------------------------------------------------------------------
 
+
 def graph_regression(ctx: Context) -> Rendered:
     data = ctx.json("pyg_seeds.json")
     if data is None:
         return ctx.missing()
-    lines = ["| model | paper DPP4 C-E / SLF | MSE | best single (by val R²) | SLF default (align) (p vs best) | "
-             "SLF default weights | SLF joint (literal) | SLF validation | p validation vs best | "
-             "SLF validation weights |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | paper DPP4 C-E / SLF | MSE | best single (by val R²) | SLF default (align) (p vs best) | "
+        "SLF default weights | SLF joint (literal) | SLF validation | p validation vs best | "
+        "SLF validation weights |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     headlines = []
     labels = {"slf_joint": "SLF joint", "slf_validation": "SLF validation"}
     for model, row in data["table"].items():
@@ -416,46 +510,75 @@ def graph_regression(ctx: Context) -> Rendered:
         def top(weights: Optional[Dict[str, float]]) -> str:
             return _top_weights(list(weights), list(weights.values())) if weights else "-"
 
-        lines.append(f"| {model} | {paper_cell} | {cell('mse')} | {row['best_single']} {ci_cell(best)} | "
-                     f"{_default_cell(default, best)} | {top(default_weights)} | {cell('slf_joint')} | "
-                     f"{cell('slf_validation')} | {_p(row.get('p_slf_vs_best', float('nan')))} | "
-                     f"{top(validation_weights)} |")
+        lines.append(
+            f"| {model} | {paper_cell} | {cell('mse')} | {row['best_single']} {ci_cell(best)} | "
+            f"{_default_cell(default, best)} | {top(default_weights)} | {cell('slf_joint')} | "
+            f"{cell('slf_validation')} | {_p(row.get('p_slf_vs_best', float('nan')))} | "
+            f"{top(validation_weights)} |"
+        )
         variants = [key for key in labels if row.get(key)]
         top = max(variants, key=lambda k: _mean(row[k])) if variants else None
         candidates = row.get("candidate_r2")  # every candidate's scores (saved since the default recipe ran)
-        headlines.append(Headline(
-            f"graph regression, {model} (test R²)", row["best_single"], best, labels.get(top), row.get(top),
-            row.get("slf_joint"), default_scores=default, default_weights=default_weights,
-            baseline_candidate=row["best_single"], stock_scores=row.get("mse"), singles=candidates))
-    text = [f"rdkit's CHEMBL2321810 (1,017 molecules, pIC50), scaffold split {data['sizes']}, width 32, 3 layers, "
-            f"{data['epochs']} epochs, {data['seeds']} seeds; test R² at the epoch of best validation R². "
-            f"{DEFAULT_LABEL} weighs the candidates by their gradients' alignment with MSE's on validation batches; "
-            "MSE is the stock loss. The paper's "
-            "DPP4 set (8,193 molecules) does not install offline, so its figures are another data set.", "", *lines,
-            ctx.figure("pyg_seeds.png", "graph regression R² per model"),
-            ctx.figure("pyg_default_weights.png", "graph regression: the default recipe's weights over training")]
+        headlines.append(
+            Headline(
+                f"graph regression, {model} (test R²)",
+                row["best_single"],
+                best,
+                labels.get(top),
+                row.get(top),
+                row.get("slf_joint"),
+                default_scores=default,
+                default_weights=default_weights,
+                baseline_candidate=row["best_single"],
+                stock_scores=row.get("mse"),
+                singles=candidates,
+            )
+        )
+    text = [
+        f"rdkit's CHEMBL2321810 (1,017 molecules, pIC50), scaffold split {data['sizes']}, width 32, 3 layers, "
+        f"{data['epochs']} epochs, {data['seeds']} seeds; test R² at the epoch of best validation R². "
+        f"{DEFAULT_LABEL} weighs the candidates by their gradients' alignment with MSE's on validation batches; "
+        "MSE is the stock loss. The paper's "
+        "DPP4 set (8,193 molecules) does not install offline, so its figures are another data set.",
+        "",
+        *lines,
+        ctx.figure("pyg_seeds.png", "graph regression R² per model"),
+        ctx.figure("pyg_default_weights.png", "graph regression: the default recipe's weights over training"),
+    ]
     return Rendered("\n".join(text) + "\n\n" + ctx.how() + "\n", headlines)
 
 
 # --- the SLF paper's Table 4 -------------------------------------------------------------------
 
 FAIRSEQ_DEFAULT = "slf_align"
-FAIRSEQ_LABELS = {"label_smoothed": "label_smoothed_cross_entropy", FAIRSEQ_DEFAULT: DEFAULT_LABEL,
-                  "slf_joint": "SLF joint (literal)", "slf_softmax_mean": "SLF softmax + normalize",
-                  "slf_validation": "SLF validation, every 4th step"}
+FAIRSEQ_LABELS = {
+    "label_smoothed": "label_smoothed_cross_entropy",
+    FAIRSEQ_DEFAULT: DEFAULT_LABEL,
+    "slf_joint": "SLF joint (literal)",
+    "slf_softmax_mean": "SLF softmax + normalize",
+    "slf_validation": "SLF validation, every 4th step",
+}
 
 
-def _host_methods(runs: Dict[str, List[Dict[str, Any]]], stock: str, default: str
-                  ) -> List[Tuple[str, Optional[List[Dict[str, Any]]]]]:
+def _host_methods(
+    runs: Dict[str, List[Dict[str, Any]]], stock: str, default: str
+) -> List[Tuple[str, Optional[List[Dict[str, Any]]]]]:
     """A host table's rows in order: the stock loss, the default recipe (``None`` where it has not
     run), then the other methods as they ran."""
     order = [stock, default, *[m for m in runs if m not in (stock, default)]]
     return [(method, runs.get(method)) for method in order]
 
 
-def _host_rows(runs: Dict[str, List[Dict[str, Any]]], stock: str, default: str, labels: Dict[str, str],
-               metric: str, digits: int, cells: Callable[[List[Dict[str, Any]]], List[str]], columns: int
-               ) -> List[str]:
+def _host_rows(
+    runs: Dict[str, List[Dict[str, Any]]],
+    stock: str,
+    default: str,
+    labels: Dict[str, str],
+    metric: str,
+    digits: int,
+    cells: Callable[[List[Dict[str, Any]]], List[str]],
+    columns: int,
+) -> List[str]:
     """A host table's rows (:func:`_host_methods` order): the method, its ``metric`` with its interval, p
     against the stock loss over the same seeds, then ``cells(rows)``; a method not run gets blank cells."""
     base = [r[metric] for r in runs[stock]]
@@ -480,39 +603,65 @@ def translation(ctx: Context) -> Rendered:
     def cells(rows: List[Dict[str, Any]]) -> List[str]:
         weights = rows[0].get("weights") or {}
         mean = [statistics.fmean(r["weights"][c] for r in rows) for c in weights]
-        return [f"{statistics.fmean(r['valid_nll_loss'] for r in rows):.2f}",
-                _top_weights(list(weights), mean) if weights else ""]
+        return [
+            f"{statistics.fmean(r['valid_nll_loss'] for r in rows):.2f}",
+            _top_weights(list(weights), mean) if weights else "",
+        ]
 
-    lines = ["| criterion | test BLEU | p vs label smoothing | valid nll | weights at the end |",
-             "|---|---|---|---|---|",
-             *_host_rows(runs, "label_smoothed", FAIRSEQ_DEFAULT, FAIRSEQ_LABELS, "bleu", 2, cells, 5)]
+    lines = [
+        "| criterion | test BLEU | p vs label smoothing | valid nll | weights at the end |",
+        "|---|---|---|---|---|",
+        *_host_rows(runs, "label_smoothed", FAIRSEQ_DEFAULT, FAIRSEQ_LABELS, "bleu", 2, cells, 5),
+    ]
     default_rows = runs.get(FAIRSEQ_DEFAULT, [])
     # The weights over training where the run's log gave them, else the last epoch's.
-    weights = _mean_weights(default_rows) or _mean_weights([{"mean_weights": r["weights"]} for r in default_rows
-                                                            if r.get("weights")])
-    headlines = _host_headline("fairseq translation, Ding de-en (BLEU)", runs, "bleu",
-                               ("label_smoothed", "label smoothing", "label_smoothed_nll"), "slf_joint",
-                               FAIRSEQ_DEFAULT, FAIRSEQ_LABELS, digits=2, weights=weights)
+    weights = _mean_weights(default_rows) or _mean_weights(
+        [{"mean_weights": r["weights"]} for r in default_rows if r.get("weights")]
+    )
+    headlines = _host_headline(
+        "fairseq translation, Ding de-en (BLEU)",
+        runs,
+        "bleu",
+        ("label_smoothed", "label smoothing", "label_smoothed_nll"),
+        "slf_joint",
+        FAIRSEQ_DEFAULT,
+        FAIRSEQ_LABELS,
+        digits=2,
+        weights=weights,
+    )
     paper = SLF_TABLE4_IWSLT14["Transformer"]
-    text = [f"fairseq transformer (2+2 layers, width 128) on the Ding German-English corpus, {data['epochs']} epochs, "
-            f"{data['seeds']} seeds; sacrebleu on the 600 test pairs, beam 5. Label smoothing is the stock loss and "
-            f"the only single one; {DEFAULT_LABEL} is `--criterion slf` without `--slf-mode` (gradient alignment "
-            "with the held-out NLL). The paper's IWSLT-14 Transformer: "
-            f"C-E {paper['C-E']}, SLF {paper['SLF']} BLEU (+{paper['SLF'] - paper['C-E']:.2f}); IWSLT-14 does not "
-            "install offline.", "", *lines]
+    text = [
+        f"fairseq transformer (2+2 layers, width 128) on the Ding German-English corpus, {data['epochs']} epochs, "
+        f"{data['seeds']} seeds; sacrebleu on the 600 test pairs, beam 5. Label smoothing is the stock loss and "
+        f"the only single one; {DEFAULT_LABEL} is `--criterion slf` without `--slf-mode` (gradient alignment "
+        "with the held-out NLL). The paper's IWSLT-14 Transformer: "
+        f"C-E {paper['C-E']}, SLF {paper['SLF']} BLEU (+{paper['SLF'] - paper['C-E']:.2f}); IWSLT-14 does not "
+        "install offline.",
+        "",
+        *lines,
+    ]
     timing = data.get("timing")
     if timing:
         if "ratio_held" in timing:
-            text += ["", f"Words per second, one training step, against label smoothing: default recipe "
-                     f"**{timing['ratio']:.3f}** while it weighs the candidates (its first 50 steps, and under "
-                     f"noise), **{timing['ratio_held']:.3f}** once its gate has settled on label smoothing "
-                     f"(clean data), literal joint update {timing['ratio_joint']:.3f}."]
+            text += [
+                "",
+                f"Words per second, one training step, against label smoothing: default recipe "
+                f"**{timing['ratio']:.3f}** while it weighs the candidates (its first 50 steps, and under "
+                f"noise), **{timing['ratio_held']:.3f}** once its gate has settled on label smoothing "
+                f"(clean data), literal joint update {timing['ratio_joint']:.3f}.",
+            ]
         elif "ratio_joint" in timing:
-            text += ["", f"Words per second, one training step, against label smoothing: default recipe "
-                     f"**{timing['ratio']:.3f}**, literal joint update {timing['ratio_joint']:.3f}."]
+            text += [
+                "",
+                f"Words per second, one training step, against label smoothing: default recipe "
+                f"**{timing['ratio']:.3f}**, literal joint update {timing['ratio_joint']:.3f}.",
+            ]
         else:  # measured when the criterion's default was still the literal joint update
-            text += ["", f"Words per second, one training step, slf (the literal joint update, measured before the "
-                     f"default recipe) / label smoothing: **{timing['ratio']:.3f}**."]
+            text += [
+                "",
+                f"Words per second, one training step, slf (the literal joint update, measured before the "
+                f"default recipe) / label smoothing: **{timing['ratio']:.3f}**.",
+            ]
     text.append(ctx.figure("fairseq_bleu.png", "fairseq BLEU per criterion"))
     text.append(ctx.figure("fairseq_default_weights.png", "fairseq: the default recipe's weights over training"))
     return Rendered("\n".join(text) + "\n\n" + ctx.how() + "\n", headlines)
@@ -521,9 +670,13 @@ def translation(ctx: Context) -> Rendered:
 # --- the SLF paper's Table 5 -------------------------------------------------------------------
 
 MMDET_DEFAULT = "slf_align"
-MMDET_LABELS = {"stock": "stock YOLOV3Head", MMDET_DEFAULT: f"{DEFAULT_LABEL}, the shipped config",
-                "slf": "SLF joint (literal)", "slf_normalized": "SLF joint + normalize",
-                "slf_softmax_normalized": "SLF softmax + normalize"}
+MMDET_LABELS = {
+    "stock": "stock YOLOV3Head",
+    MMDET_DEFAULT: f"{DEFAULT_LABEL}, the shipped config",
+    "slf": "SLF joint (literal)",
+    "slf_normalized": "SLF joint + normalize",
+    "slf_softmax_normalized": "SLF softmax + normalize",
+}
 
 
 def detection(ctx: Context) -> Rendered:
@@ -533,34 +686,61 @@ def detection(ctx: Context) -> Rendered:
     runs = data["runs"]
 
     def cells(rows: List[Dict[str, Any]]) -> List[str]:
-        return [", ".join(f"{statistics.fmean(r['mean_lambdas'][part] for r in rows):.2f}"
-                          for part in rows[0].get("mean_lambdas", ()))]
+        return [
+            ", ".join(
+                f"{statistics.fmean(r['mean_lambdas'][part] for r in rows):.2f}"
+                for part in rows[0].get("mean_lambdas", ())
+            )
+        ]
 
-    lines = ["| head | val mAP@0.5 | p vs stock | lambdas, mean over training (cls, obj, noobj, xy, wh) |",
-             "|---|---|---|---|", *_host_rows(runs, "stock", MMDET_DEFAULT, MMDET_LABELS, "mAP", 4, cells, 4)]
+    lines = [
+        "| head | val mAP@0.5 | p vs stock | lambdas, mean over training (cls, obj, noobj, xy, wh) |",
+        "|---|---|---|---|",
+        *_host_rows(runs, "stock", MMDET_DEFAULT, MMDET_LABELS, "mAP", 4, cells, 4),
+    ]
     # The default's weights as shares of the lambdas' total (no part is a single loss of its own).
-    lambdas = _mean_weights([{"mean_weights": r["mean_lambdas"]} for r in runs.get(MMDET_DEFAULT, [])
-                             if r.get("mean_lambdas")])
+    lambdas = _mean_weights(
+        [{"mean_weights": r["mean_lambdas"]} for r in runs.get(MMDET_DEFAULT, []) if r.get("mean_lambdas")]
+    )
     shares = {part: value / sum(lambdas.values()) for part, value in lambdas.items()} if lambdas else None
-    headlines = _host_headline("mmdet YOLOv3 tree crowns (mAP@0.5)", runs, "mAP", ("stock", "stock head", None), "slf",
-                               MMDET_DEFAULT, MMDET_LABELS, digits=4, weights=shares)
+    headlines = _host_headline(
+        "mmdet YOLOv3 tree crowns (mAP@0.5)",
+        runs,
+        "mAP",
+        ("stock", "stock head", None),
+        "slf",
+        MMDET_DEFAULT,
+        MMDET_LABELS,
+        digits=4,
+        weights=shares,
+    )
     paper = SLF_TABLE5_VOC
-    text = [f"YOLOv3-MobileNetV2 at 320 px from scratch on the DeepForest tree-crown tiles, {data['epochs']} epochs, "
-            f"{data['seeds']} seeds; mmdet's VOCMetric on the held-out image. {DEFAULT_LABEL} is the shipped SLF "
-            "config (each part's weight from its gradient alignment with the stock total loss on held-out batches, "
-            "SLFHeldOutHook); the literal rows pin the paper's joint update (the shipped config before the default "
-            "recipe). In the headline its largest weight is a share of the lambdas' total. The paper (PASCAL VOC "
-            f"2007, not offline): YOLO {paper['YOLO']['stock']} -> {paper['YOLO']['SLF']}, Fast YOLO "
-            f"{paper['Fast YOLO']['stock']} -> {paper['Fast YOLO']['SLF']}, YOLO VGG-16 {paper['YOLO VGG-16']['stock']}"
-            f" -> {paper['YOLO VGG-16']['SLF']} mAP.", "", *lines]
+    text = [
+        f"YOLOv3-MobileNetV2 at 320 px from scratch on the DeepForest tree-crown tiles, {data['epochs']} epochs, "
+        f"{data['seeds']} seeds; mmdet's VOCMetric on the held-out image. {DEFAULT_LABEL} is the shipped SLF "
+        "config (each part's weight from its gradient alignment with the stock total loss on held-out batches, "
+        "SLFHeldOutHook); the literal rows pin the paper's joint update (the shipped config before the default "
+        "recipe). In the headline its largest weight is a share of the lambdas' total. The paper (PASCAL VOC "
+        f"2007, not offline): YOLO {paper['YOLO']['stock']} -> {paper['YOLO']['SLF']}, Fast YOLO "
+        f"{paper['Fast YOLO']['stock']} -> {paper['Fast YOLO']['SLF']}, YOLO VGG-16 {paper['YOLO VGG-16']['stock']}"
+        f" -> {paper['YOLO VGG-16']['SLF']} mAP.",
+        "",
+        *lines,
+    ]
     timing = data.get("timing")
     if timing:
         if "ratio_literal" in timing:
-            text += ["", f"Iteration time against the stock head: default recipe (with its held-out pass) "
-                     f"**{timing['ratio']:.4f}**, literal joint update {timing['ratio_literal']:.4f}."]
+            text += [
+                "",
+                f"Iteration time against the stock head: default recipe (with its held-out pass) "
+                f"**{timing['ratio']:.4f}**, literal joint update {timing['ratio_literal']:.4f}.",
+            ]
         else:  # measured when the shipped config was the literal joint update
-            text += ["", f"Iteration time SLF head (the literal joint update, measured before the default recipe) / "
-                     f"stock head: **{timing['ratio']:.4f}**."]
+            text += [
+                "",
+                f"Iteration time SLF head (the literal joint update, measured before the default recipe) / "
+                f"stock head: **{timing['ratio']:.4f}**.",
+            ]
     text.append(ctx.figure("mmdet_yolo_map.png", "mmdet mAP per head"))
     text.append(ctx.figure("mmdet_default_weights.png", "mmdet: the default recipe's part weights over training"))
     return Rendered("\n".join(text) + "\n\n" + ctx.how() + "\n", headlines)
@@ -568,31 +748,44 @@ def detection(ctx: Context) -> Rendered:
 
 # --- ablations ------------------------------------------------------------------------------
 
+
 def k_sweep(ctx: Context) -> Rendered:
     data = ctx.json("k_sweep.json")
     if data is None:
         return ctx.missing()
     samples = data["settings"]["samples"]
-    lines = ["| model | method | " + " | ".join(f"K = {k}" for k in samples)
-             + f" | best K | largest weight at K = {samples[0]} / {samples[-1]} |",
-             "|---|---|" + "---|" * (len(samples) + 2)]
+    lines = [
+        "| model | method | "
+        + " | ".join(f"K = {k}" for k in samples)
+        + f" | best K | largest weight at K = {samples[0]} / {samples[-1]} |",
+        "|---|---|" + "---|" * (len(samples) + 2),
+    ]
     names = data["candidates"]
     for model, by_method in data["scores"].items():
-        lines.append(f"| {model} | SLF-Softmax (no K) | {ci_cell(by_method['slf-softmax']['-'], 4)} |"
-                     + " |" * (len(samples) + 1))
+        lines.append(
+            f"| {model} | SLF-Softmax (no K) | {ci_cell(by_method['slf-softmax']['-'], 4)} |"
+            + " |" * (len(samples) + 1)
+        )
         for method, by_k in by_method.items():
             if method == "slf-softmax":
                 continue
             best = max(samples, key=lambda k: _mean(by_k[str(k)]))
             weights = data["mean_weights"][model][method]
             largest = " / ".join(_top_weights(names, weights[str(k)], 1) for k in (samples[0], samples[-1]))
-            lines.append(f"| {model} | {method} | " + " | ".join(ci_cell(by_k[str(k)], 4) for k in samples)
-                         + f" | {best} | {largest} |")
-    text = [f"SLF over the paper's six candidates on MNIST-5k, {data['settings']['epochs']} epochs, "
-            f"{data['settings']['seeds']} seeds; test accuracy. The paper's Fig. 2a finds "
-            f"K = {SLF_FIG2A_BEST_K['MNIST']}"
-            f" best on MNIST and K = {SLF_FIG2A_BEST_K['CIFAR-10']} on CIFAR-10, both above SLF-Softmax.", "", *lines,
-            ctx.figure("k_sweep.png", "accuracy against K")]
+            lines.append(
+                f"| {model} | {method} | "
+                + " | ".join(ci_cell(by_k[str(k)], 4) for k in samples)
+                + f" | {best} | {largest} |"
+            )
+    text = [
+        f"SLF over the paper's six candidates on MNIST-5k, {data['settings']['epochs']} epochs, "
+        f"{data['settings']['seeds']} seeds; test accuracy. The paper's Fig. 2a finds "
+        f"K = {SLF_FIG2A_BEST_K['MNIST']}"
+        f" best on MNIST and K = {SLF_FIG2A_BEST_K['CIFAR-10']} on CIFAR-10, both above SLF-Softmax.",
+        "",
+        *lines,
+        ctx.figure("k_sweep.png", "accuracy against K"),
+    ]
     return Rendered("\n".join(text) + "\n\n" + ctx.how() + "\n", [])
 
 
@@ -603,27 +796,50 @@ def gumbel_vs_softmax(contexts: Dict[str, Context]) -> str:
     if classify:
         for model, by_method in classify["results"].items():
             if "slf-joint" in by_method and "slf-softmax" in by_method:
-                rows.append((f"MNIST-5k {model}, accuracy", _by_seed(by_method["slf-joint"], "final_test_acc"),
-                             _by_seed(by_method["slf-softmax"], "final_test_acc"), 4))
+                rows.append(
+                    (
+                        f"MNIST-5k {model}, accuracy",
+                        _by_seed(by_method["slf-joint"], "final_test_acc"),
+                        _by_seed(by_method["slf-softmax"], "final_test_acc"),
+                        4,
+                    )
+                )
     dac = contexts["dac"].json("dac_seeds.json")
     if dac and {"slf-joint", "slf-softmax"} <= set(dac["scores"]["all"]):
-        rows.append(("DAC MNIST-5k, ACC", dac["scores"]["all"]["slf-joint"]["acc"],
-                     dac["scores"]["all"]["slf-softmax"]["acc"], 3))
+        rows.append(
+            (
+                "DAC MNIST-5k, ACC",
+                dac["scores"]["all"]["slf-joint"]["acc"],
+                dac["scores"]["all"]["slf-softmax"]["acc"],
+                3,
+            )
+        )
     mmdet = contexts["mmdet"].json("mmdet_yolo.json")
     if mmdet and {"slf_normalized", "slf_softmax_normalized"} <= set(mmdet.get("runs", {})):
-        rows.append(("YOLOv3 tree crowns, mAP (both normalised)", [r["mAP"] for r in mmdet["runs"]["slf_normalized"]],
-                     [r["mAP"] for r in mmdet["runs"]["slf_softmax_normalized"]], 4))
+        rows.append(
+            (
+                "YOLOv3 tree crowns, mAP (both normalised)",
+                [r["mAP"] for r in mmdet["runs"]["slf_normalized"]],
+                [r["mAP"] for r in mmdet["runs"]["slf_softmax_normalized"]],
+                4,
+            )
+        )
     if not rows:
         return "Not run yet: it reads the classify, dac and mmdet sections.\n"
     lines = ["| task | SLF (Gumbel-Softmax, K = 3) | SLF-Softmax | Gumbel - softmax | p |", "|---|---|---|---|---|"]
     for task, gumbel, softmax, digits in rows:
-        lines.append(f"| {task} | {ci_cell(gumbel, digits)} | {ci_cell(softmax, digits)} | "
-                     f"{_mean(gumbel) - _mean(softmax):+.{digits}f} | {_p(paired_p(gumbel, softmax))} |")
-    return ("The paper reports SLF with Gumbel-Softmax above SLF-Softmax (softmax weights, every candidate always "
-            "on). Both with the literal joint update:\n\n" + "\n".join(lines) + "\n")
+        lines.append(
+            f"| {task} | {ci_cell(gumbel, digits)} | {ci_cell(softmax, digits)} | "
+            f"{_mean(gumbel) - _mean(softmax):+.{digits}f} | {_p(paired_p(gumbel, softmax))} |"
+        )
+    return (
+        "The paper reports SLF with Gumbel-Softmax above SLF-Softmax (softmax weights, every candidate always "
+        "on). Both with the literal joint update:\n\n" + "\n".join(lines) + "\n"
+    )
 
 
 # --- MILS ----------------------------------------------------------------------------------
+
 
 def mils(ctx: Context, overhead: Context) -> Rendered:
     data = ctx.json("mils_seeds.json")
@@ -631,8 +847,10 @@ def mils(ctx: Context, overhead: Context) -> Rendered:
         return ctx.missing()
     results = data["results"]
     base = _by_seed(results["ce"], "final_test_acc")
-    lines = ["| method | test accuracy | p vs ce | accepted / attempted | paper, SVHN ResNet-20 accuracy |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| method | test accuracy | p vs ce | accepted / attempted | paper, SVHN ResNet-20 accuracy |",
+        "|---|---|---|---|---|",
+    ]
     for method, rows in results.items():
         accuracy = _by_seed(rows, "final_test_acc")
         accepted = ""
@@ -641,25 +859,48 @@ def mils(ctx: Context, overhead: Context) -> Rendered:
             taken = sum(r["mils_stats"]["accepted_total"] for r in rows)
             accepted = f"{taken} / {attempted}"
         paper = MILS_TABLE1_SVHN_ERROR.get(method)
-        lines.append(f"| {method} | {ci_cell(accuracy, 4)} | {'-' if method == 'ce' else _p(paired_p(accuracy, base))}"
-                     f" | {accepted} | {'' if paper is None else f'{1 - paper / 100:.4f}'} |")
+        lines.append(
+            f"| {method} | {ci_cell(accuracy, 4)} | {'-' if method == 'ce' else _p(paired_p(accuracy, base))}"
+            f" | {accepted} | {'' if paper is None else f'{1 - paper / 100:.4f}'} |"
+        )
     mils_methods = [m for m in results if m.startswith("mils")]
     headlines = []
     if mils_methods:
         top = max(mils_methods, key=lambda m: _mean(_by_seed(results[m], "final_test_acc")))
-        best = max((m for m in results if not m.startswith("mils") and "random" not in m),
-                   key=lambda m: _mean(_by_seed(results[m], "final_test_acc")))
-        headlines.append(Headline(f"MILS, {data['args']['model']} on MNIST-5k (accuracy)", best,
-                                  _by_seed(results[best], "final_test_acc"), top,
-                                  _by_seed(results[top], "final_test_acc"), digits=4, subject="MILS"))
+        best = max(
+            (m for m in results if not m.startswith("mils") and "random" not in m),
+            key=lambda m: _mean(_by_seed(results[m], "final_test_acc")),
+        )
+        headlines.append(
+            Headline(
+                f"MILS, {data['args']['model']} on MNIST-5k (accuracy)",
+                best,
+                _by_seed(results[best], "final_test_acc"),
+                top,
+                _by_seed(results[top], "final_test_acc"),
+                digits=4,
+                subject="MILS",
+            )
+        )
     args = data["args"]
-    text = [f"{args['model']} on MNIST-5k, {args['epochs']} epochs, {args['seeds']} seeds, MILS participation rate "
-            f"r = {args['rate']}, observation set {args['obs_size']} training samples, rule 'not worse'. The paper's "
-            "SVHN figures (test accuracy = 1 - error) are another data set and network.", "", *lines, "", ctx.how()]
+    text = [
+        f"{args['model']} on MNIST-5k, {args['epochs']} epochs, {args['seeds']} seeds, MILS participation rate "
+        f"r = {args['rate']}, observation set {args['obs_size']} training samples, rule 'not worse'. The paper's "
+        "SVHN figures (test accuracy = 1 - error) are another data set and network.",
+        "",
+        *lines,
+        "",
+        ctx.how(),
+    ]
     timing = overhead.json("mils_overhead.json")
     if timing:
-        text += ["", "Step time against a primary-only step (LeNet, batch 128; `mils_overhead` section):", "",
-                 "| variant | median step (ms) | median ratio | mean ratio |", "|---|---|---|---|"]
+        text += [
+            "",
+            "Step time against a primary-only step (LeNet, batch 128; `mils_overhead` section):",
+            "",
+            "| variant | median step (ms) | median ratio | mean ratio |",
+            "|---|---|---|---|",
+        ]
         for label, row in timing["variants"].items():
             text.append(f"| {label} | {row['median_ms']:.2f} | {row['median_ratio']:.3f} | {row['mean_ratio']:.3f} |")
         text += ["", overhead.how()]
@@ -669,9 +910,13 @@ def mils(ctx: Context, overhead: Context) -> Rendered:
 # --- label noise ----------------------------------------------------------------------------
 
 NOISY_DEFAULT = "slf-align"
-NOISY_SLF = {NOISY_DEFAULT: DEFAULT_LABEL, "slf-joint": "SLF joint (literal)", "slf-validation": "SLF validation",
-             "slf-validation-cosine": "SLF validation, cosine",
-             "slf-validation-sample-losses-cosine": "SLF validation, per-sample"}
+NOISY_SLF = {
+    NOISY_DEFAULT: DEFAULT_LABEL,
+    "slf-joint": "SLF joint (literal)",
+    "slf-validation": "SLF validation",
+    "slf-validation-cosine": "SLF validation, cosine",
+    "slf-validation-sample-losses-cosine": "SLF validation, per-sample",
+}
 NOISY_SINGLES = ("ce", "mse", "mae", "hinge", "cosine", "bce", "gce", "sce", "bi_tempered")
 
 
@@ -684,38 +929,63 @@ def label_noise(ctx: Context) -> Rendered:
     variants = [m for m in NOISY_SLF if m in first and m != NOISY_DEFAULT]
     slf = [NOISY_DEFAULT, *variants]
     names = data.get("candidates") or []
-    lines = ["| model | noise | CE | best single (by val) | " + " | ".join(NOISY_SLF[m] for m in slf)
-             + " | default within the best single's 95% interval or ahead |",
-             "|---|---|---|---|" + "---|" * (len(slf) + 1)]
+    lines = [
+        "| model | noise | CE | best single (by val) | "
+        + " | ".join(NOISY_SLF[m] for m in slf)
+        + " | default within the best single's 95% interval or ahead |",
+        "|---|---|---|---|" + "---|" * (len(slf) + 1),
+    ]
     headlines = []
     for model, by_setting in test.items():
         for setting, scores in by_setting.items():
             singles = [m for m in NOISY_SINGLES if m in scores]
             best = max(singles, key=lambda m: _mean(val[model][setting][m]))
-            cells = [(f"{ci_cell(scores[m])} (p {_p(paired_p(scores[m], scores[best]))})" if m in scores else NOT_RUN)
-                     for m in slf]
+            cells = [
+                (f"{ci_cell(scores[m])} (p {_p(paired_p(scores[m], scores[best]))})" if m in scores else NOT_RUN)
+                for m in slf
+            ]
             weights = data.get("mean_weights", {}).get(model, {}).get(setting, {}).get(NOISY_DEFAULT)
             top = max(variants, key=lambda m: _mean(scores[m])) if variants else None
             headline = Headline(
-                f"label noise {setting}, {model} (accuracy)", best, scores[best], NOISY_SLF[top] if top else None,
-                scores.get(top), scores.get("slf-joint"), default_scores=scores.get(NOISY_DEFAULT),
-                default_weights=dict(zip(names, weights)) if weights and names else None, baseline_candidate=best,
-                stock_scores=scores.get("ce"), singles={m: scores[m] for m in singles}, label_noise=True)
+                f"label noise {setting}, {model} (accuracy)",
+                best,
+                scores[best],
+                NOISY_SLF[top] if top else None,
+                scores.get(top),
+                scores.get("slf-joint"),
+                default_scores=scores.get(NOISY_DEFAULT),
+                default_weights=dict(zip(names, weights)) if weights and names else None,
+                baseline_candidate=best,
+                stock_scores=scores.get("ce"),
+                singles={m: scores[m] for m in singles},
+                label_noise=True,
+            )
             within = headline.within_interval()
-            lines.append(f"| {model} | {setting} | {ci_cell(scores['ce'])} | {best} {ci_cell(scores[best])} | "
-                         + " | ".join(cells) + f" | {'-' if within is None else 'yes' if within else '**no**'} |")
+            lines.append(
+                f"| {model} | {setting} | {ci_cell(scores['ce'])} | {best} {ci_cell(scores[best])} | "
+                + " | ".join(cells)
+                + f" | {'-' if within is None else 'yes' if within else '**no**'} |"
+            )
             headlines.append(headline)
     settings = data["settings"]
-    text = [f"MNIST-5k with corrupted training labels (validation and test clean), {settings['epochs']} epochs, "
-            f"{settings['seeds']} seeds; clean test accuracy. SLF over nine candidates (the paper's six, gce, sce, "
-            f"bi_tempered). {DEFAULT_LABEL} is SLF's default recipe: each step, the candidates are weighted by a "
-            "sharp softmax of the smoothed cosines between each one's gradient at the last layer and cross-entropy's "
-            "on a clean validation batch, so the weights can move back when the noise starts to dominate; the "
-            "goal for it is to stay within the best single loss's 95% interval or ahead in every setting, 40% "
-            "pairflip included (last column). *best single* is picked by clean validation accuracy; p is against "
-            "it. Neither paper has a label-noise table.", "", *lines]
-    text.append(ctx.figure("noisy_labels_default_weights.png",
-                           "label noise: the default recipe's weights over training, every model and setting"))
+    text = [
+        f"MNIST-5k with corrupted training labels (validation and test clean), {settings['epochs']} epochs, "
+        f"{settings['seeds']} seeds; clean test accuracy. SLF over nine candidates (the paper's six, gce, sce, "
+        f"bi_tempered). {DEFAULT_LABEL} is SLF's default recipe: each step, the candidates are weighted by a "
+        "sharp softmax of the smoothed cosines between each one's gradient at the last layer and cross-entropy's "
+        "on a clean validation batch, so the weights can move back when the noise starts to dominate; the "
+        "goal for it is to stay within the best single loss's 95% interval or ahead in every setting, 40% "
+        "pairflip included (last column). *best single* is picked by clean validation accuracy; p is against "
+        "it. Neither paper has a label-noise table.",
+        "",
+        *lines,
+    ]
+    text.append(
+        ctx.figure(
+            "noisy_labels_default_weights.png",
+            "label noise: the default recipe's weights over training, every model and setting",
+        )
+    )
     # The noisiest settings only: each grid is a few hundred kB; the others are under the section's folder.
     for setting in [s for s in next(iter(test.values())) if s.endswith("0.4")]:
         text.append(ctx.figure(f"selection_weights_{setting}.png", f"SLF selection weights, {setting}"))
@@ -723,8 +993,9 @@ def label_noise(ctx: Context) -> Rendered:
     return Rendered("\n".join(text) + "\n\n" + ctx.how() + "\n", headlines)
 
 
-def _paired_rows(contexts: Dict[str, Context], first: Dict[str, str], second: Dict[str, str]
-                 ) -> List[Tuple[str, List[float], List[float], int]]:
+def _paired_rows(
+    contexts: Dict[str, Context], first: Dict[str, str], second: Dict[str, str]
+) -> List[Tuple[str, List[float], List[float], int]]:
     """(task, scores of one method, scores of another, digits) wherever both ran; ``first`` and
     ``second`` name the method in each section (keys: classify, noisy_labels, pyg, dac, fairseq, mmdet)."""
     rows: List[Tuple[str, List[float], List[float], int]] = []
@@ -732,15 +1003,27 @@ def _paired_rows(contexts: Dict[str, Context], first: Dict[str, str], second: Di
     if classify:
         for model, by_method in classify["results"].items():
             if {first["classify"], second["classify"]} <= set(by_method):
-                rows.append((f"MNIST-5k {model}", _by_seed(by_method[first["classify"]], "final_test_acc"),
-                             _by_seed(by_method[second["classify"]], "final_test_acc"), 4))
+                rows.append(
+                    (
+                        f"MNIST-5k {model}",
+                        _by_seed(by_method[first["classify"]], "final_test_acc"),
+                        _by_seed(by_method[second["classify"]], "final_test_acc"),
+                        4,
+                    )
+                )
     noisy = contexts["noisy_labels"].json("noisy_labels.json")
     if noisy:
         for model, by_setting in noisy["test_acc"].items():
             for setting, scores in by_setting.items():
                 if {first["noisy_labels"], second["noisy_labels"]} <= set(scores):
-                    rows.append((f"label noise {setting}, {model}", scores[first["noisy_labels"]],
-                                 scores[second["noisy_labels"]], 3))
+                    rows.append(
+                        (
+                            f"label noise {setting}, {model}",
+                            scores[first["noisy_labels"]],
+                            scores[second["noisy_labels"]],
+                            3,
+                        )
+                    )
     pyg = contexts["pyg"].json("pyg_seeds.json")
     if pyg:
         for model, row in pyg["table"].items():
@@ -755,17 +1038,30 @@ def _paired_rows(contexts: Dict[str, Context], first: Dict[str, str], second: Di
                 rows.append((task, by_method[first["dac"]]["acc"], by_method[second["dac"]]["acc"], 3))
     fairseq = contexts["fairseq"].json("fairseq_slf.json")
     if fairseq and {first["fairseq"], second["fairseq"]} <= set(fairseq.get("runs", {})):
-        rows.append(("fairseq Ding de-en (BLEU)", [r["bleu"] for r in fairseq["runs"][first["fairseq"]]],
-                     [r["bleu"] for r in fairseq["runs"][second["fairseq"]]], 2))
+        rows.append(
+            (
+                "fairseq Ding de-en (BLEU)",
+                [r["bleu"] for r in fairseq["runs"][first["fairseq"]]],
+                [r["bleu"] for r in fairseq["runs"][second["fairseq"]]],
+                2,
+            )
+        )
     mmdet = contexts["mmdet"].json("mmdet_yolo.json") if "mmdet" in first and "mmdet" in second else None
     if mmdet and {first["mmdet"], second["mmdet"]} <= set(mmdet.get("runs", {})):
-        rows.append(("YOLOv3 tree crowns (mAP)", [r["mAP"] for r in mmdet["runs"][first["mmdet"]]],
-                     [r["mAP"] for r in mmdet["runs"][second["mmdet"]]], 4))
+        rows.append(
+            (
+                "YOLOv3 tree crowns (mAP)",
+                [r["mAP"] for r in mmdet["runs"][first["mmdet"]]],
+                [r["mAP"] for r in mmdet["runs"][second["mmdet"]]],
+                4,
+            )
+        )
     return rows
 
 
-def _versus_table(rows: Sequence[Tuple[str, List[float], List[float], int]], first: str, second: str,
-                  difference: str) -> Tuple[List[str], int, int]:
+def _versus_table(
+    rows: Sequence[Tuple[str, List[float], List[float], int]], first: str, second: str, difference: str
+) -> Tuple[List[str], int, int]:
     """The markdown rows of ``second`` against ``first``, and how often ``second`` is significantly ahead / behind."""
     lines = [f"| task | {first} | {second} | {difference} | p |", "|---|---|---|---|---|"]
     ahead = behind = 0
@@ -773,17 +1069,35 @@ def _versus_table(rows: Sequence[Tuple[str, List[float], List[float], int]], fir
         p = paired_p(ours_second, ours_first)
         ahead += int(p == p and p < SIGNIFICANCE and _mean(ours_second) > _mean(ours_first))
         behind += int(p == p and p < SIGNIFICANCE and _mean(ours_second) < _mean(ours_first))
-        lines.append(f"| {task} | {ci_cell(ours_first, digits)} | {ci_cell(ours_second, digits)} | "
-                     f"{_mean(ours_second) - _mean(ours_first):+.{digits}f} | {_p(p)} |")
+        lines.append(
+            f"| {task} | {ci_cell(ours_first, digits)} | {ci_cell(ours_second, digits)} | "
+            f"{_mean(ours_second) - _mean(ours_first):+.{digits}f} | {_p(p)} |"
+        )
     return lines, ahead, behind
 
 
-LITERAL = {"classify": "slf-joint", "noisy_labels": "slf-joint", "pyg": "slf_joint", "dac": "slf-joint",
-           "fairseq": "slf_joint", "mmdet": "slf"}
-VALIDATION = {"classify": "slf-validation", "noisy_labels": "slf-validation", "pyg": "slf_validation",
-              "fairseq": "slf_validation"}
-DEFAULT = {"classify": CLASSIFY_DEFAULT, "noisy_labels": NOISY_DEFAULT, "pyg": "slf_align", "dac": DAC_DEFAULT,
-           "fairseq": FAIRSEQ_DEFAULT, "mmdet": MMDET_DEFAULT}
+LITERAL = {
+    "classify": "slf-joint",
+    "noisy_labels": "slf-joint",
+    "pyg": "slf_joint",
+    "dac": "slf-joint",
+    "fairseq": "slf_joint",
+    "mmdet": "slf",
+}
+VALIDATION = {
+    "classify": "slf-validation",
+    "noisy_labels": "slf-validation",
+    "pyg": "slf_validation",
+    "fairseq": "slf_validation",
+}
+DEFAULT = {
+    "classify": CLASSIFY_DEFAULT,
+    "noisy_labels": NOISY_DEFAULT,
+    "pyg": "slf_align",
+    "dac": DAC_DEFAULT,
+    "fairseq": FAIRSEQ_DEFAULT,
+    "mmdet": MMDET_DEFAULT,
+}
 
 
 def literal_vs_validation(contexts: Dict[str, Context]) -> str:
@@ -791,14 +1105,14 @@ def literal_vs_validation(contexts: Dict[str, Context]) -> str:
     wherever both ran."""
     rows = _paired_rows(contexts, LITERAL, VALIDATION)
     if rows:
-        lines, ahead, behind = _versus_table(rows, "literal (Algorithm 1)", "validation-driven",
-                                              "validation - literal")
-        text = ("The literal update minimises the weighted loss over the decision network too, so it drifts to the "
-                "numerically smallest candidate (DESIGN.md); the validation-driven update follows the held-out "
-                "loss's gradient instead. DAC has no labelled held-out data and mmdet's loop takes no look-ahead "
-                f"step, so the validation-driven update does not run there. Validation-driven is significantly ahead "
-                f"in {ahead} and behind in {behind} of {len(rows)} rows (p < {SIGNIFICANCE}).\n\n"
-                + "\n".join(lines) + "\n")
+        lines, ahead, behind = _versus_table(rows, "literal (Algorithm 1)", "validation-driven", "validation - literal")
+        text = (
+            "The literal update minimises the weighted loss over the decision network too, so it drifts to the "
+            "numerically smallest candidate (DESIGN.md); the validation-driven update follows the held-out "
+            "loss's gradient instead. DAC has no labelled held-out data and mmdet's loop takes no look-ahead "
+            f"step, so the validation-driven update does not run there. Validation-driven is significantly ahead "
+            f"in {ahead} and behind in {behind} of {len(rows)} rows (p < {SIGNIFICANCE}).\n\n" + "\n".join(lines) + "\n"
+        )
     else:
         text = "Not run yet: it reads the classify, noisy_labels, pyg and fairseq sections.\n"
     rows = _paired_rows(contexts, LITERAL, DEFAULT)
@@ -806,9 +1120,11 @@ def literal_vs_validation(contexts: Dict[str, Context]) -> str:
     if not rows:
         return text + "Not run yet: the default recipe has not run beside the literal update in any section.\n"
     lines, ahead, behind = _versus_table(rows, "literal (Algorithm 1)", DEFAULT_LABEL, "default - literal")
-    return (text + f"The default recipe (gradient alignment with a reference loss on held-out data; DAC's reference "
-            f"is the previous batch) against the literal update, wherever both ran: significantly ahead in {ahead} "
-            f"and behind in {behind} of {len(rows)} rows (p < {SIGNIFICANCE}).\n\n" + "\n".join(lines) + "\n")
+    return (
+        text + f"The default recipe (gradient alignment with a reference loss on held-out data; DAC's reference "
+        f"is the previous batch) against the literal update, wherever both ran: significantly ahead in {ahead} "
+        f"and behind in {behind} of {len(rows)} rows (p < {SIGNIFICANCE}).\n\n" + "\n".join(lines) + "\n"
+    )
 
 
 # --- cost ---------------------------------------------------------------------------------
@@ -816,12 +1132,17 @@ def literal_vs_validation(contexts: Dict[str, Context]) -> str:
 COST_VARIANTS = ("SLF default, settled", "SLF default, weighing", "SLF joint")
 
 
-def _sweep_table(rows: Dict[str, Dict[str, float]], first: str, key: Callable[[str, Dict[str, float]], str]
-                 ) -> List[str]:
-    lines = [f"| {first} | CE step (ms) | " + " | ".join(f"{v} / CE" for v in COST_VARIANTS) + " |",
-             "|---|---|" + "---|" * len(COST_VARIANTS)]
-    return lines + [f"| {key(x, row)} | {row['ce_ms']:.2f} | " + " | ".join(f"{row[v]:.2f}" for v in COST_VARIANTS)
-                    + " |" for x, row in rows.items()]
+def _sweep_table(
+    rows: Dict[str, Dict[str, float]], first: str, key: Callable[[str, Dict[str, float]], str]
+) -> List[str]:
+    lines = [
+        f"| {first} | CE step (ms) | " + " | ".join(f"{v} / CE" for v in COST_VARIANTS) + " |",
+        "|---|---|" + "---|" * len(COST_VARIANTS),
+    ]
+    return lines + [
+        f"| {key(x, row)} | {row['ce_ms']:.2f} | " + " | ".join(f"{row[v]:.2f}" for v in COST_VARIANTS) + " |"
+        for x, row in rows.items()
+    ]
 
 
 def cost_table(report: Dict[str, Any]) -> str:
@@ -830,52 +1151,91 @@ def cost_table(report: Dict[str, Any]) -> str:
     The same text is RESULTS.md's cost section and the docs' performance table.
     """
     parts, settings = report["parts"], report["settings"]
-    text = [f"Measured by `benchmarks/cost.py` ({settings['threads']} threads, {report['machine']}; the median over "
-            f"{settings['rounds']} interleaved rounds, {settings['host_rounds']} for mmdet and fairseq). "
-            "*default* is the default recipe (`align`): *settled* once it has held the stock loss for 50 steps "
-            "(clean data), *weighing* while it weighs the candidates (label noise, a run's first 50 steps); "
-            "*joint* is the literal Algorithm 1 (K = 3).", "",
-            "| ratio | recipe | measured | goal | met |", "|---|---|---|---|---|"]
+    text = [
+        f"Measured by `benchmarks/cost.py` ({settings['threads']} threads, {report['machine']}; the median over "
+        f"{settings['rounds']} interleaved rounds, {settings['host_rounds']} for mmdet and fairseq). "
+        "*default* is the default recipe (`align`): *settled* once it has held the stock loss for 50 steps "
+        "(clean data), *weighing* while it weighs the candidates (label noise, a run's first 50 steps); "
+        "*joint* is the literal Algorithm 1 (K = 3).",
+        "",
+        "| ratio | recipe | measured | goal | met |",
+        "|---|---|---|---|---|",
+    ]
     for row in report["checks"]:
         met = "-" if row["met"] is None else "yes" if row["met"] else "**no**"
         text.append(f"| {row['name']} | {row['recipe']} | {row['ratio']:.3f} | {row['goal'] or '-'} | {met} |")
     if parts.get("lenet"):
-        text += ["", "LeNet, batch 128, six candidates, where the time goes:", "",
-                 "| variant | median step (ms) | ratio to cross-entropy |", "|---|---|---|"]
+        text += [
+            "",
+            "LeNet, batch 128, six candidates, where the time goes:",
+            "",
+            "| variant | median step (ms) | ratio to cross-entropy |",
+            "|---|---|---|",
+        ]
         text += [f"| {label} | {row['median_ms']:.2f} | {row['ratio']:.3f} |" for label, row in parts["lenet"].items()]
     if parts.get("batch"):
-        text += ["", "The MNIST MLP, six candidates, as the batch grows:", "",
-                 *_sweep_table(parts["batch"], "batch", lambda x, row: x)]
+        text += [
+            "",
+            "The MNIST MLP, six candidates, as the batch grows:",
+            "",
+            *_sweep_table(parts["batch"], "batch", lambda x, row: x),
+        ]
     if parts.get("candidates"):
         pool = report.get("candidate_pool", [])
-        text += ["", "The MLP at batch 128, as candidates are added (the registry's losses that read logits, in the "
-                 f"order {', '.join(pool)}):", "", *_sweep_table(parts["candidates"], "candidates", lambda x, row: x)]
+        text += [
+            "",
+            "The MLP at batch 128, as candidates are added (the registry's losses that read logits, in the "
+            f"order {', '.join(pool)}):",
+            "",
+            *_sweep_table(parts["candidates"], "candidates", lambda x, row: x),
+        ]
         slopes = parts.get("per_candidate", {})
         if slopes:
-            text += ["", "Each added candidate (least-squares slope): "
-                     + ", ".join(f"{label} {slope:+.3f}x" for label, slope in slopes.items()) + "."]
+            text += [
+                "",
+                "Each added candidate (least-squares slope): "
+                + ", ".join(f"{label} {slope:+.3f}x" for label, slope in slopes.items())
+                + ".",
+            ]
     if parts.get("model"):
-        text += ["", "The MLP at batch 128 with hidden widths (w, w/2), as the model grows:", "",
-                 *_sweep_table(parts["model"], "w (parameters)", lambda x, row: f"{x} ({row['parameters']:,})")]
+        text += [
+            "",
+            "The MLP at batch 128 with hidden widths (w, w/2), as the model grows:",
+            "",
+            *_sweep_table(parts["model"], "w (parameters)", lambda x, row: f"{x} ({row['parameters']:,})"),
+        ]
     if parts.get("memory"):
-        text += ["", "Peak resident memory (VmHWM) of LeNet's training at batch 128, each variant in a fresh process "
-                 "(*step* counts only what the steps add above the resident size after the first step):", "",
-                 "| variant | peak (MiB) | / CE | step's share (MiB) | step's / CE |", "|---|---|---|---|---|"]
-        text += [f"| {label} | {row['peak_kib'] / 1024:.1f} | {row['ratio']:.3f} | "
-                 f"{(row['peak_kib'] - row['before_kib']) / 1024:.1f} | {row['step_ratio']:.2f} |"
-                 for label, row in parts["memory"].items()]
+        text += [
+            "",
+            "Peak resident memory (VmHWM) of LeNet's training at batch 128, each variant in a fresh process "
+            "(*step* counts only what the steps add above the resident size after the first step):",
+            "",
+            "| variant | peak (MiB) | / CE | step's share (MiB) | step's / CE |",
+            "|---|---|---|---|---|",
+        ]
+        text += [
+            f"| {label} | {row['peak_kib'] / 1024:.1f} | {row['ratio']:.3f} | "
+            f"{(row['peak_kib'] - row['before_kib']) / 1024:.1f} | {row['step_ratio']:.2f} |"
+            for label, row in parts["memory"].items()
+        ]
     hosts = []
     if parts.get("dac"):
-        hosts.append(f"a DAC step on real MNIST (BCE {parts['dac']['bce_ms']:.1f} ms): "
-                     + ", ".join(f"{label} {parts['dac'][label]:.2f}x" for label in COST_VARIANTS))
+        hosts.append(
+            f"a DAC step on real MNIST (BCE {parts['dac']['bce_ms']:.1f} ms): "
+            + ", ".join(f"{label} {parts['dac'][label]:.2f}x" for label in COST_VARIANTS)
+        )
     if parts.get("mmdet"):
         mm = parts["mmdet"]
-        hosts.append(f"a YOLOv3 iteration at batch {mm['batch_size']} (stock {mm['stock_s'] * 1e3:.0f} ms): default "
-                     f"{mm['ratio']:.3f}x, joint {mm['ratio_literal']:.3f}x")
+        hosts.append(
+            f"a YOLOv3 iteration at batch {mm['batch_size']} (stock {mm['stock_s'] * 1e3:.0f} ms): default "
+            f"{mm['ratio']:.3f}x, joint {mm['ratio_literal']:.3f}x"
+        )
     if parts.get("fairseq"):
         fs = parts["fairseq"]
-        hosts.append(f"fairseq's words per second (label smoothing {fs['label_smoothed_wps']:.0f}): default settled "
-                     f"{fs['ratio_held']:.3f}x, weighing {fs['ratio']:.3f}x, joint {fs['ratio_joint']:.3f}x")
+        hosts.append(
+            f"fairseq's words per second (label smoothing {fs['label_smoothed_wps']:.0f}): default settled "
+            f"{fs['ratio_held']:.3f}x, weighing {fs['ratio']:.3f}x, joint {fs['ratio_joint']:.3f}x"
+        )
     if hosts:
         text += ["", "In the hosts: " + "; ".join(hosts) + "."]
     return "\n".join(text)
@@ -888,9 +1248,15 @@ DOCS_COST_END = "<!-- end of the cost table -->"
 def docs_cost_block(report: Dict[str, Any]) -> str:
     """The docs' performance table (``docs/performance.md``): :func:`cost_table` and the plot, between
     the two markers."""
-    return "\n".join([DOCS_COST_START, cost_table(report), "",
-                      "![SLF's overhead against batch, candidates and model size](../benchmarks/results/cost/cost.png)",
-                      DOCS_COST_END])
+    return "\n".join(
+        [
+            DOCS_COST_START,
+            cost_table(report),
+            "",
+            "![SLF's overhead against batch, candidates and model size](../benchmarks/results/cost/cost.png)",
+            DOCS_COST_END,
+        ]
+    )
 
 
 def write_docs_cost(page: Path, cost_json: Path) -> Path:
@@ -908,17 +1274,27 @@ def cost(ctx: Context) -> str:
     report = ctx.json("cost.json")
     if not report:
         return ctx.missing().markdown
-    return "\n".join([cost_table(report), ctx.figure("cost.png", "SLF's overhead against batch, candidates and "
-                                                                 "model size"), ctx.how()]) + "\n"
+    return (
+        "\n".join(
+            [
+                cost_table(report),
+                ctx.figure("cost.png", "SLF's overhead against batch, candidates and model size"),
+                ctx.how(),
+            ]
+        )
+        + "\n"
+    )
 
 
 # --- the report -----------------------------------------------------------------------------
 
+
 def git_commit() -> str:
     """The checkout's short commit hash ('unknown' outside git)."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         commit = ""
     return commit or "unknown"
@@ -927,8 +1303,10 @@ def git_commit() -> str:
 def _machine() -> str:
     import torch
 
-    return (f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads available, Python "
-            f"{platform.python_version()}, torch {torch.__version__}, commit {git_commit()}")
+    return (
+        f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads available, Python "
+        f"{platform.python_version()}, torch {torch.__version__}, commit {git_commit()}"
+    )
 
 
 def _stamps(contexts: Dict[str, Context]) -> str:
@@ -937,8 +1315,10 @@ def _stamps(contexts: Dict[str, Context]) -> str:
         stamp = ctx.folder / "run_all.stamp.json"
         if stamp.is_file():
             saved = json.loads(stamp.read_text())
-            lines.append(f"| {name} | {saved['minutes']} | {saved['finished']} | {saved['returncode']} "
-                         f"| {saved.get('machine', '-')} | {saved.get('commit', '-')} |")
+            lines.append(
+                f"| {name} | {saved['minutes']} | {saved['finished']} | {saved['returncode']} "
+                f"| {saved.get('machine', '-')} | {saved.get('commit', '-')} |"
+            )
         else:
             lines.append(f"| {name} | - | not run | - | - | - |")
     return "\n".join(lines)
@@ -946,46 +1326,60 @@ def _stamps(contexts: Dict[str, Context]) -> str:
 
 def headline(headlines: Sequence[Headline]) -> List[str]:
     """The headline table and its counts: the default recipe beside the per-table best variant and the literal."""
-    lines = ["Per task, **SLF's default recipe** (`mode='align'`, one choice fixed before the runs) against the best "
-             "single candidate of that table, picked by validation score where the task has one (DAC: by mean ACC; "
-             "fairseq and mmdet: the host's stock loss). Beside it, *SLF's best variant picked per table* (the best "
-             "test mean among the other SLF variants: an optimistic pick made after the runs, not a recipe) and the "
-             "literal Algorithm 1, against the same baseline. *largest weight*: the default recipe's largest mean "
-             f"weight (over training and seeds); **collapsed** where it is above {COLLAPSE} on a candidate that is not "
-             "the best single one.", "",
-             "| task | best single (by validation) | SLF default recipe: difference, p, verdict | SLF best variant "
-             "picked per table (optimistic, by test mean) | literal SLF (Algorithm 1) | largest mean weight of the "
-             "default | seeds |", "|---|---|---|---|---|---|---|", *[h.row() for h in headlines]]
+    lines = [
+        "Per task, **SLF's default recipe** (`mode='align'`, one choice fixed before the runs) against the best "
+        "single candidate of that table, picked by validation score where the task has one (DAC: by mean ACC; "
+        "fairseq and mmdet: the host's stock loss). Beside it, *SLF's best variant picked per table* (the best "
+        "test mean among the other SLF variants: an optimistic pick made after the runs, not a recipe) and the "
+        "literal Algorithm 1, against the same baseline. *largest weight*: the default recipe's largest mean "
+        f"weight (over training and seeds); **collapsed** where it is above {COLLAPSE} on a candidate that is not "
+        "the best single one.",
+        "",
+        "| task | best single (by validation) | SLF default recipe: difference, p, verdict | SLF best variant "
+        "picked per table (optimistic, by test mean) | literal SLF (Algorithm 1) | largest mean weight of the "
+        "default | seeds |",
+        "|---|---|---|---|---|---|---|",
+        *[h.row() for h in headlines],
+    ]
     slf = [h for h in headlines if h.subject == "SLF"]
     if not slf:
         return lines
     lines.append("")
-    picks = (("The default recipe (one choice, fixed before the runs)", lambda h: h.default_scores),
-             ("SLF's best variant picked per table (optimistic)", lambda h: h.slf_scores),
-             ("The literal SLF", lambda h: h.literal_scores))
+    picks = (
+        ("The default recipe (one choice, fixed before the runs)", lambda h: h.default_scores),
+        ("SLF's best variant picked per table (optimistic)", lambda h: h.slf_scores),
+        ("The literal SLF", lambda h: h.literal_scores),
+    )
     for label, pick in picks:
         verdicts = [verdict(pick(h), h.baseline_scores) for h in slf if pick(h)]
         wins, losses = sum("ahead" in v for v in verdicts), sum("loses" in v for v in verdicts)
         missing = len(slf) - len(verdicts)
-        lines.append(f"{label} is significantly ahead of the best single candidate in {wins}, level in "
-                     f"{len(verdicts) - wins - losses} and significantly behind in {losses} of {len(verdicts)} "
-                     f"comparisons (paired t-test, p < {SIGNIFICANCE})"
-                     + (f"; {missing} of the {len(slf)} tasks have no such run yet." if missing else "."))
+        lines.append(
+            f"{label} is significantly ahead of the best single candidate in {wins}, level in "
+            f"{len(verdicts) - wins - losses} and significantly behind in {losses} of {len(verdicts)} "
+            f"comparisons (paired t-test, p < {SIGNIFICANCE})"
+            + (f"; {missing} of the {len(slf)} tasks have no such run yet." if missing else ".")
+        )
     stock = [h.stock_check() for h in slf]
     applicable = [s for s in stock if s is not None]
-    lines.append(f"Against cross-entropy or the host's stock loss, where some single candidate is significantly ahead "
-                 f"of it: the default recipe is significantly ahead too in {sum(applicable)} of {len(applicable)} "
-                 "such tasks.")
+    lines.append(
+        f"Against cross-entropy or the host's stock loss, where some single candidate is significantly ahead "
+        f"of it: the default recipe is significantly ahead too in {sum(applicable)} of {len(applicable)} "
+        "such tasks."
+    )
     noisy = [h for h in slf if h.label_noise]
     within = [h.within_interval() for h in noisy if h.within_interval() is not None]
-    lines.append(f"Label noise: the default recipe's mean is within the best single loss's 95% interval or ahead in "
-                 f"{sum(within)} of {len(within)} settings" + (f" ({len(noisy) - len(within)} not run yet)."
-                                                                  if len(within) < len(noisy) else "."))
+    lines.append(
+        f"Label noise: the default recipe's mean is within the best single loss's 95% interval or ahead in "
+        f"{sum(within)} of {len(within)} settings"
+        + (f" ({len(noisy) - len(within)} not run yet)." if len(within) < len(noisy) else ".")
+    )
     collapsed = [h.collapsed() for h in slf if h.collapsed() is not None]
-    lines.append(f"Collapse: the default recipe puts more than {COLLAPSE} mean weight on a candidate other than the "
-                 f"best single one in {sum(collapsed)} of {len(collapsed)} tasks"
-                 + (f" ({len(slf) - len(collapsed)} without the default's weights yet)." if len(collapsed) < len(slf)
-                    else "."))
+    lines.append(
+        f"Collapse: the default recipe puts more than {COLLAPSE} mean weight on a candidate other than the "
+        f"best single one in {sum(collapsed)} of {len(collapsed)} tasks"
+        + (f" ({len(slf) - len(collapsed)} without the default's weights yet)." if len(collapsed) < len(slf) else ".")
+    )
     return lines
 
 
@@ -1004,8 +1398,10 @@ def write_report(path: Path, sections: Path, commands: Dict[str, List[str]], bud
         ("Table 5: detection with mmdet (the SLF paper's Table 5)", lambda: detection(contexts["mmdet"])),
         ("Ablation: the number of samples K (the SLF paper's Fig. 2a)", lambda: k_sweep(contexts["k_sweep"])),
         ("Ablation: Gumbel-Softmax against softmax", lambda: gumbel_vs_softmax(contexts)),
-        ("MILS against its losses (the MILS paper's comparisons)",
-         lambda: mils(contexts["mils"], contexts["mils_overhead"])),
+        (
+            "MILS against its losses (the MILS paper's comparisons)",
+            lambda: mils(contexts["mils"], contexts["mils_overhead"]),
+        ),
         ("Label noise", lambda: label_noise(contexts["noisy_labels"])),
         ("Literal against validation-driven SLF", lambda: literal_vs_validation(contexts)),
         ("Cost: step overhead and how it scales", lambda: cost(contexts["cost"])),
@@ -1019,16 +1415,19 @@ def write_report(path: Path, sections: Path, commands: Dict[str, List[str]], bud
         body += [f"## {title}", "", rendered]
     command = "python benchmarks/run_all.py" + ("" if budget == "full" else " --quick")
     head = [
-        "# Reproduction report", "",
+        "# Reproduction report",
+        "",
         f"Produced by `{command}` on {time.strftime('%Y-%m-%d', time.gmtime())} ({_machine()}).",
         "Every benchmark's own command is named under its table. Each run is saved; at the full budget the results "
         "are kept in `benchmarks/results/` (committed), so the command continues an interrupted report, also in a "
         "fresh checkout, and redraws a finished one. Sections may come from different sittings: the table at the "
-        "end names each one's machine and commit.", "",
+        "end names each one's machine and commit.",
+        "",
         "Each cell is `mean +- h` over seeds, h the half-width of the 95% Student-t confidence interval "
         "(`t_{0.975, n-1} s / sqrt(n)`); p is a paired t-test over the same seeds. Paper figures are copied from "
         "the seed papers (`benchmarks/_paper_figures.py`), on their data sets; ours are on the real data that "
-        "installs offline (the docs name each source on its host page), at CPU scale.", "",
+        "installs offline (the docs name each source on its host page), at CPU scale.",
+        "",
     ]
     if budget != "full":
         head += ["**This is the `--quick` smoke budget: 1-2 epochs and 2 seeds. Its figures mean nothing.**", ""]

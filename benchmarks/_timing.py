@@ -1,4 +1,5 @@
 """Interleaved step timing shared by the overhead benchmarks."""
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,9 @@ def median_ratio(values: List[float], base: List[float]) -> float:
     return statistics.median(v / b for v, b in zip(values, base))
 
 
-def timed_training_step(model: nn.Module, criterion: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
-                        ) -> Callable[[], float]:
+def timed_training_step(
+    model: nn.Module, criterion: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
+) -> Callable[[], float]:
     """One SGD training step on a fixed batch, returning its duration."""
     params = list(model.parameters())
     if isinstance(criterion, StochasticLoss):

@@ -10,6 +10,7 @@ recipe's weights over training (mean over seeds).
 
     python benchmarks/classify_seeds.py --seeds 5 --epochs 10 --workers 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,11 @@ DEFAULT_METHOD = "slf-align"
 VARIANTS: Dict[str, Dict[str, Any]] = {
     "slf-joint+normalize": {"loss": "slf", "slf_mode": "joint", "slf_options": {"normalize": "mean"}},
     "slf-validation+sample": {"loss": "slf", "slf_mode": "validation", "slf_options": {"selection": "sample"}},
-    "slf-validation+smooth01": {"loss": "slf", "slf_mode": "validation",
-                                "slf_options": {"validation_loss": "smooth01"}},
+    "slf-validation+smooth01": {
+        "loss": "slf",
+        "slf_mode": "validation",
+        "slf_options": {"validation_loss": "smooth01"},
+    },
     "slf-validation+every4": {"loss": "slf", "slf_mode": "validation", "slf_options": {"validation_interval": 4}},
 }
 
@@ -79,8 +83,12 @@ def train_all(args: argparse.Namespace) -> Dict[str, Dict[str, List[Dict[str, An
     for model in args.models.split(","):
         for method, options in chosen:
             for seed in range(args.seeds):
-                cfg = replace(ClassifyConfig(data="mnist5k", model=model, epochs=args.epochs, num_threads=1,
-                                             seed=seed, data_seed=0), **options)
+                cfg = replace(
+                    ClassifyConfig(
+                        data="mnist5k", model=model, epochs=args.epochs, num_threads=1, seed=seed, data_seed=0
+                    ),
+                    **options,
+                )
                 jobs.append((model, method, cfg))
     results: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
@@ -97,8 +105,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="parallel processes, one torch thread each")
     parser.add_argument("--only", default="", help="comma-separated method names to run (default all)")
     parser.add_argument("--out", default="runs/bench_classify_seeds.json")
-    parser.add_argument("--from-json", nargs="+", default=None, metavar="JSON",
-                        help="do not train: print the table and plots of earlier --out files, merged")
+    parser.add_argument(
+        "--from-json",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="do not train: print the table and plots of earlier --out files, merged",
+    )
     args = parser.parse_args()
 
     results: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
@@ -111,17 +124,24 @@ def main() -> None:
     else:
         results = train_all(args)
     order = [name for name, _ in methods()]
-    results = {model: dict(sorted(by_method.items(), key=lambda item: order.index(item[0])
-                                  if item[0] in order else len(order)))
-               for model, by_method in results.items()}
+    results = {
+        model: dict(
+            sorted(by_method.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+        )
+        for model, by_method in results.items()
+    }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
-    print(f"\nMNIST-5k (3,500 train / 500 val / 1,000 test, one split), {args.epochs} epochs, "
-          f"Adam lr 1e-3, batch 128, {args.seeds} seeds; test accuracy at the last epoch")
+    print(
+        f"\nMNIST-5k (3,500 train / 500 val / 1,000 test, one split), {args.epochs} epochs, "
+        f"Adam lr 1e-3, batch 128, {args.seeds} seeds; test accuracy at the last epoch"
+    )
     print("best single: the candidate with the best mean validation accuracy at the last epoch")
-    print("| model | method | mean +- std | 95% CI | vs best single (paired t, p) | best-val-epoch acc "
-          "| SLF mean weights |")
+    print(
+        "| model | method | mean +- std | 95% CI | vs best single (paired t, p) | best-val-epoch acc "
+        "| SLF mean weights |"
+    )
     print("|---|---|---|---|---|---|---|")
     for model, by_method in results.items():
         best_name = best_single_by_validation(by_method)
@@ -141,19 +161,29 @@ def main() -> None:
                 avg = [statistics.fmean(r["mean_weights"][i] for r in rows) for i in range(len(names))]
                 weights = " ".join(f"{n} {w:.2f}" for n, w in zip(names, avg))
             mark = " (best single)" if method == best_name else ""
-            print(f"| {model} | {method}{mark} | {mean:.4f} +- {std:.4f} | +-{half:.4f} | {versus} | {best_val:.4f} "
-                  f"| {weights} |")
+            print(
+                f"| {model} | {method}{mark} | {mean:.4f} +- {std:.4f} | +-{half:.4f} | {versus} | {best_val:.4f} "
+                f"| {weights} |"
+            )
     for model, by_method in results.items():
-        png = plot_method_comparison({m: [r["final_test_acc"] for r in rows] for m, rows in by_method.items()},
-                                     out.with_name(f"{out.stem}_{model}.png"),
-                                     title=f"MNIST-5k, {model}: test accuracy, mean and 95% CI over seeds")
+        png = plot_method_comparison(
+            {m: [r["final_test_acc"] for r in rows] for m, rows in by_method.items()},
+            out.with_name(f"{out.stem}_{model}.png"),
+            title=f"MNIST-5k, {model}: test accuracy, mean and 95% CI over seeds",
+        )
         print(f"plot: {png}")
-    panels = {model: {"runs": by_method[DEFAULT_METHOD]} for model, by_method in results.items()
-              if any(r.get("weights_history") for r in by_method.get(DEFAULT_METHOD, []))}
+    panels = {
+        model: {"runs": by_method[DEFAULT_METHOD]}
+        for model, by_method in results.items()
+        if any(r.get("weights_history") for r in by_method.get(DEFAULT_METHOD, []))
+    }
     if panels:
-        png = plot_selection_weight_grid(panels, out.with_name("classify_default_weights.png"), columns=len(panels),
-                                         title="MNIST-5k: SLF default recipe (align), weights over training "
-                                               "(mean +- std over seeds)")
+        png = plot_selection_weight_grid(
+            panels,
+            out.with_name("classify_default_weights.png"),
+            columns=len(panels),
+            title="MNIST-5k: SLF default recipe (align), weights over training (mean +- std over seeds)",
+        )
         print(f"plot: {png}")
     print(f"\nJSON: {out}")
 

@@ -34,6 +34,7 @@ in ``benchmarks/results/cost/`` and renders RESULTS.md's and the docs' cost tabl
 
     python benchmarks/cost.py --threads 2 --rounds 100
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,9 +69,11 @@ DEFAULT_SETTLED, DEFAULT_WEIGHING, JOINT = "SLF default, settled", "SLF default,
 
 def logit_candidates() -> List[str]:
     """Every classification loss that reads logits, the paper's six first."""
-    others = [name for name in losses.available("classification")
-              if getattr(losses.resolve(name, "classification"), "input_kind", "logits") == "logits"
-              and name not in PAPER]
+    others = [
+        name
+        for name in losses.available("classification")
+        if getattr(losses.resolve(name, "classification"), "input_kind", "logits") == "logits" and name not in PAPER
+    ]
     return [*PAPER, *others]
 
 
@@ -85,12 +88,15 @@ def candidate_pool() -> Tuple[List[Union[str, nn.Module]], List[str]]:
 def mnist_batch(batch_size: int, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
     """A synthetic MNIST-shaped batch: ``batch_size`` images of 1 x 28 x 28 and labels in 0-9."""
     generator = torch.Generator().manual_seed(seed)
-    return (torch.randn(batch_size, 1, 28, 28, generator=generator),
-            torch.randint(0, 10, (batch_size,), generator=generator))
+    return (
+        torch.randn(batch_size, 1, 28, 28, generator=generator),
+        torch.randint(0, 10, (batch_size,), generator=generator),
+    )
 
 
-def slf_criterion(label: str, candidates: Sequence[Union[str, nn.Module]], model: nn.Module,
-                  held_out: Tuple[torch.Tensor, ...]) -> nn.Module:
+def slf_criterion(
+    label: str, candidates: Sequence[Union[str, nn.Module]], model: nn.Module, held_out: Tuple[torch.Tensor, ...]
+) -> nn.Module:
     """The SLF variant ``label``: the default recipe settled or weighing (held-out batches from
     ``held_out``), or the literal update."""
     if label == JOINT:
@@ -99,10 +105,14 @@ def slf_criterion(label: str, candidates: Sequence[Union[str, nn.Module]], model
     return StochasticLoss(list(candidates), held_out=HeldOut(model, [held_out]), alignment=state)
 
 
-def step_ratios(build_model_fn: Callable[[], nn.Module], candidates: Sequence[Union[str, nn.Module]],
-                batch_size: int, rounds: int, warmup: int, variants: Sequence[str] = (DEFAULT_SETTLED,
-                                                                                        DEFAULT_WEIGHING, JOINT)
-                ) -> Dict[str, float]:
+def step_ratios(
+    build_model_fn: Callable[[], nn.Module],
+    candidates: Sequence[Union[str, nn.Module]],
+    batch_size: int,
+    rounds: int,
+    warmup: int,
+    variants: Sequence[str] = (DEFAULT_SETTLED, DEFAULT_WEIGHING, JOINT),
+) -> Dict[str, float]:
     """Each SLF variant's median step-time ratio to cross-entropy, one model per variant, interleaved."""
     inputs, targets = mnist_batch(batch_size)
     held_out = mnist_batch(batch_size, seed=1)
@@ -110,12 +120,15 @@ def step_ratios(build_model_fn: Callable[[], nn.Module], candidates: Sequence[Un
     for label in ("cross-entropy", *variants):
         torch.manual_seed(0)
         model = build_model_fn()
-        criterion = (nn.CrossEntropyLoss() if label == "cross-entropy"
-                     else slf_criterion(label, candidates, model, held_out))
+        criterion = (
+            nn.CrossEntropyLoss() if label == "cross-entropy" else slf_criterion(label, candidates, model, held_out)
+        )
         steps[label] = timed_training_step(model, criterion, inputs, targets)
     times = interleaved_times(steps, rounds, warmup)
-    return {"ce_ms": 1e3 * statistics.median(times["cross-entropy"]),
-            **{label: median_ratio(times[label], times["cross-entropy"]) for label in variants}}
+    return {
+        "ce_ms": 1e3 * statistics.median(times["cross-entropy"]),
+        **{label: median_ratio(times[label], times["cross-entropy"]) for label in variants},
+    }
 
 
 def lenet_part(rounds: int, warmup: int, compile_too: bool) -> Dict[str, Dict[str, float]]:
@@ -131,25 +144,31 @@ def lenet_part(rounds: int, warmup: int, compile_too: bool) -> Dict[str, Dict[st
         "cross-entropy": lambda model: nn.CrossEntropyLoss(),
         DEFAULT_SETTLED: lambda model: slf_criterion(DEFAULT_SETTLED, PAPER, model, held_out),
         "SLF default, settled, held-out every step": lambda model: StochasticLoss(
-            list(PAPER), held_out=HeldOut(model, [held_out]), alignment={**SETTLED, "held_interval": 1}),
+            list(PAPER), held_out=HeldOut(model, [held_out]), alignment={**SETTLED, "held_interval": 1}
+        ),
         DEFAULT_WEIGHING: lambda model: slf_criterion(DEFAULT_WEIGHING, PAPER, model, held_out),
         "SLF default, weighing, one backward per candidate": lambda model: per_candidate_backward(
-            slf_criterion(DEFAULT_WEIGHING, PAPER, model, held_out)),
+            slf_criterion(DEFAULT_WEIGHING, PAPER, model, held_out)
+        ),
         JOINT: lambda model: slf_criterion(JOINT, PAPER, model, held_out),
-        "SLF joint, unfused candidates": lambda model: StochasticLoss(list(PAPER), mode="joint", num_samples=3,
-                                                                      seed=0, fused=False),
+        "SLF joint, unfused candidates": lambda model: StochasticLoss(
+            list(PAPER), mode="joint", num_samples=3, seed=0, fused=False
+        ),
     }
     if compile_too:
-        variants["SLF joint, compile=True"] = lambda model: StochasticLoss(list(PAPER), mode="joint", num_samples=3,
-                                                                          seed=0, compile=True)
+        variants["SLF joint, compile=True"] = lambda model: StochasticLoss(
+            list(PAPER), mode="joint", num_samples=3, seed=0, compile=True
+        )
     steps = {}
     for label, build in variants.items():
         torch.manual_seed(0)
         model = build_model("lenet", (1, 28, 28), 10)
         steps[label] = timed_training_step(model, build(model), inputs, targets)
     times = interleaved_times(steps, rounds, warmup)  # the warm-up includes compilation
-    return {label: {"median_ms": 1e3 * statistics.median(values),
-                    "ratio": median_ratio(values, times["cross-entropy"])} for label, values in times.items()}
+    return {
+        label: {"median_ms": 1e3 * statistics.median(values), "ratio": median_ratio(values, times["cross-entropy"])}
+        for label, values in times.items()
+    }
 
 
 def _memory_child(label: str, steps: int, threads: int, queue: Any) -> None:
@@ -178,8 +197,10 @@ def _resident_kib(field: str) -> int:
 def memory_part(steps: int, threads: int) -> Dict[str, Dict[str, float]]:
     """Peak resident memory of LeNet's training (batch 128), each variant in a fresh process."""
     if not Path("/proc/self/clear_refs").exists():
-        raise RuntimeError("the memory part reads /proc/self/status and resets it through /proc/self/clear_refs "
-                           "(Linux); leave 'memory' out of --parts here")
+        raise RuntimeError(
+            "the memory part reads /proc/self/status and resets it through /proc/self/clear_refs "
+            "(Linux); leave 'memory' out of --parts here"
+        )
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     peaks = {}
@@ -205,12 +226,14 @@ def dac_part(rounds: int, warmup: int) -> Dict[str, float]:
     data = load_cluster_data("mnist5k")
     generator = torch.Generator().manual_seed(0)
     order = torch.randperm(len(data), generator=generator)
-    batches = [data.images[order[i * 128:(i + 1) * 128]] for i in range(4)]
+    batches = [data.images[order[i * 128 : (i + 1) * 128]] for i in range(4)]
     width = 16  # the network of the report's DAC section (benchmarks/dac_seeds.py --width)
-    configs = {"BCE": DACConfig(width=width),
-               DEFAULT_SETTLED: DACConfig(width=width, loss="slf", slf_options={"alignment": SETTLED}),
-               DEFAULT_WEIGHING: DACConfig(width=width, loss="slf", slf_options={"alignment": WEIGHING}),
-               JOINT: DACConfig(width=width, loss="slf", slf_mode="joint")}
+    configs = {
+        "BCE": DACConfig(width=width),
+        DEFAULT_SETTLED: DACConfig(width=width, loss="slf", slf_options={"alignment": SETTLED}),
+        DEFAULT_WEIGHING: DACConfig(width=width, loss="slf", slf_options={"alignment": WEIGHING}),
+        JOINT: DACConfig(width=width, loss="slf", slf_mode="joint"),
+    }
     schedule = DACConfig().thresholds()
     upper, lower = schedule.upper(0), schedule.lower(0)
     steps = {}
@@ -234,8 +257,10 @@ def dac_part(rounds: int, warmup: int) -> Dict[str, float]:
 
         steps[label] = step
     times = interleaved_times(steps, rounds, warmup)
-    return {"bce_ms": 1e3 * statistics.median(times["BCE"]),
-            **{label: median_ratio(times[label], times["BCE"]) for label in configs if label != "BCE"}}
+    return {
+        "bce_ms": 1e3 * statistics.median(times["BCE"]),
+        **{label: median_ratio(times[label], times["BCE"]) for label in configs if label != "BCE"},
+    }
 
 
 def mmdet_part(rounds: int, warmup: int) -> Dict[str, Any]:
@@ -263,20 +288,27 @@ def per_candidate_slopes(by_count: Mapping[str, Mapping[str, float]]) -> Dict[st
     if len(counts) < 2:
         return {}
     variants = [key for key in next(iter(by_count.values())) if key != "ce_ms"]
-    return {variant: float(np.polyfit(counts, [row[variant] for row in by_count.values()], 1)[0])
-            for variant in variants}
+    return {
+        variant: float(np.polyfit(counts, [row[variant] for row in by_count.values()], 1)[0]) for variant in variants
+    }
 
 
-def _check(name: str, recipe: str, ratio: Optional[float], goal: Optional[float], higher_is_better: bool = False
-           ) -> Optional[Dict[str, Any]]:
+def _check(
+    name: str, recipe: str, ratio: Optional[float], goal: Optional[float], higher_is_better: bool = False
+) -> Optional[Dict[str, Any]]:
     """One row of ``checks``; ``goal`` None: measured beside the others, the issue sets no goal for it."""
     if ratio is None:
         return None
     if goal is None:
         return {"name": name, "recipe": recipe, "ratio": ratio, "goal": None, "met": None}
     met = ratio >= goal if higher_is_better else ratio <= goal
-    return {"name": name, "recipe": recipe, "ratio": ratio, "goal": f"{'>=' if higher_is_better else '<='} {goal:g}",
-            "met": bool(met)}
+    return {
+        "name": name,
+        "recipe": recipe,
+        "ratio": ratio,
+        "goal": f"{'>=' if higher_is_better else '<='} {goal:g}",
+        "met": bool(met),
+    }
 
 
 def checks(parts: Mapping[str, Any]) -> List[Dict[str, Any]]:
@@ -289,13 +321,28 @@ def checks(parts: Mapping[str, Any]) -> List[Dict[str, Any]]:
             rows.append(_check(f"MLP batch {size} step / CE, {state}", "default", batch.get(size, {}).get(label), 1.5))
         rows.append(_check(f"DAC step / BCE, {state}", "default", parts.get("dac", {}).get(label), 1.3))
     if "mmdet" in parts:
-        rows.append(_check("YOLOv3 iteration / stock (weighs its parts throughout)", "default",
-                           parts["mmdet"]["ratio"], 1.02))
+        rows.append(
+            _check("YOLOv3 iteration / stock (weighs its parts throughout)", "default", parts["mmdet"]["ratio"], 1.02)
+        )
     if "fairseq" in parts:
-        rows.append(_check("fairseq words/s / label smoothing, settled", "default", parts["fairseq"]["ratio_held"],
-                           0.95, higher_is_better=True))
-        rows.append(_check("fairseq words/s / label smoothing, weighing", "default", parts["fairseq"]["ratio"], 0.95,
-                           higher_is_better=True))
+        rows.append(
+            _check(
+                "fairseq words/s / label smoothing, settled",
+                "default",
+                parts["fairseq"]["ratio_held"],
+                0.95,
+                higher_is_better=True,
+            )
+        )
+        rows.append(
+            _check(
+                "fairseq words/s / label smoothing, weighing",
+                "default",
+                parts["fairseq"]["ratio"],
+                0.95,
+                higher_is_better=True,
+            )
+        )
     rows.append(_check("LeNet batch 128 step / CE", "joint", lenet.get(JOINT, {}).get("ratio"), 1.03))
     rows.append(_check("MLP batch 32 step / CE", "joint", batch.get("32", {}).get(JOINT), 1.3))
     large = [row[JOINT] for size, row in batch.items() if int(size) >= 512]
@@ -321,9 +368,15 @@ def checks(parts: Mapping[str, Any]) -> List[Dict[str, Any]]:
 
 def plot(parts: Mapping[str, Any], path: Path) -> Optional[Path]:
     """The overhead against batch size, number of candidates and model size, one panel each."""
-    panels = [(key, title) for key, title in (("batch", "batch size (MLP, 6 candidates)"),
-                                               ("candidates", "candidates (MLP, batch 128)"),
-                                               ("model", "parameters (MLP, batch 128)")) if parts.get(key)]
+    panels = [
+        (key, title)
+        for key, title in (
+            ("batch", "batch size (MLP, 6 candidates)"),
+            ("candidates", "candidates (MLP, batch 128)"),
+            ("model", "parameters (MLP, batch 128)"),
+        )
+        if parts.get(key)
+    ]
     if not panels:
         return None
     import matplotlib
@@ -359,8 +412,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 512, 2048, 4096])
     parser.add_argument("--candidate-counts", type=int, nargs="+", default=[2, 4, 6, 8, 12, 16])
-    parser.add_argument("--widths", type=int, nargs="+", default=[64, 256, 1024, 4096],
-                        help="first hidden width of the model-size sweep's MLP (the second is half)")
+    parser.add_argument(
+        "--widths",
+        type=int,
+        nargs="+",
+        default=[64, 256, 1024, 4096],
+        help="first hidden width of the model-size sweep's MLP (the second is half)",
+    )
     parser.add_argument("--memory-steps", type=int, default=20)
     parser.add_argument("--no-compile", action="store_true", help="skip LeNet's torch.compile variant")
     parser.add_argument("--out", type=Path, default=ROOT / "runs/cost")
@@ -383,11 +441,17 @@ def main() -> None:
         if part == "lenet":
             parts["lenet"] = lenet_part(args.rounds, args.warmup, not args.no_compile)
         elif part == "batch":
-            parts["batch"] = {str(b): step_ratios(lambda: build_model("mlp", (1, 28, 28), 10), PAPER, b, args.rounds,
-                                                  args.warmup) for b in args.batch_sizes}
+            parts["batch"] = {
+                str(b): step_ratios(lambda: build_model("mlp", (1, 28, 28), 10), PAPER, b, args.rounds, args.warmup)
+                for b in args.batch_sizes
+            }
         elif part == "candidates":
-            parts["candidates"] = {str(n): step_ratios(lambda: build_model("mlp", (1, 28, 28), 10), pool[:n], 128,
-                                                       args.rounds, args.warmup) for n in args.candidate_counts}
+            parts["candidates"] = {
+                str(n): step_ratios(
+                    lambda: build_model("mlp", (1, 28, 28), 10), pool[:n], 128, args.rounds, args.warmup
+                )
+                for n in args.candidate_counts
+            }
             parts["per_candidate"] = per_candidate_slopes(parts["candidates"])
         elif part == "model":
             parts["model"] = {}
@@ -406,9 +470,13 @@ def main() -> None:
         elif part == "fairseq":
             parts["fairseq"] = fairseq_part(args.host_rounds, 3)
             torch.set_num_threads(args.threads)
-    report = {"settings": {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()},
-              "machine": f"{platform.machine()}, {multiprocessing.cpu_count()} cores, torch {torch.__version__}",
-              "candidate_pool": names, "checks": checks(parts), "parts": parts}
+    report = {
+        "settings": {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()},
+        "machine": f"{platform.machine()}, {multiprocessing.cpu_count()} cores, torch {torch.__version__}",
+        "candidate_pool": names,
+        "checks": checks(parts),
+        "parts": parts,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cost.json").write_text(json.dumps(report, indent=1))
     figure = plot(parts, args.out / "cost.png")

@@ -24,6 +24,7 @@ same settings. Writes ``dac_seeds.json``, ``dac_seeds.md``, ``dac_imbalanced.png
     python benchmarks/dac_seeds.py --seeds 2 --rounds 2 --epochs-per-round 1 --retentions 0.5 \
         --methods bce slf-align slf-joint --imbalanced-methods bce slf-align slf-joint  # smoke run
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,10 +46,12 @@ from slf_dac import PAIRWISE_CANDIDATES, ClusterData, DACConfig, load_cluster_da
 from _comparison import cached_run, paired_p, summary
 
 # Every mode explicit: DACConfig's default changed from 'joint' to 'align', and the archived runs are joint.
-SLF_METHODS = {"slf-align": dict(loss="slf", slf_mode="align"),  # the default recipe
-               "slf-joint": dict(loss="slf", slf_mode="joint"),
-               "slf-joint-norm": dict(loss="slf", slf_mode="joint", slf_options={"normalize": "mean"}),
-               "slf-softmax": dict(loss="slf", slf_mode="softmax")}
+SLF_METHODS = {
+    "slf-align": dict(loss="slf", slf_mode="align"),  # the default recipe
+    "slf-joint": dict(loss="slf", slf_mode="joint"),
+    "slf-joint-norm": dict(loss="slf", slf_mode="joint", slf_options={"normalize": "mean"}),
+    "slf-softmax": dict(loss="slf", slf_mode="softmax"),
+}
 DEFAULT_METHOD = "slf-align"
 METRICS = ("nmi", "ari", "acc")
 
@@ -65,17 +68,34 @@ def run_job(job: Tuple[str, str, DACConfig, Path]) -> Tuple[str, str, Dict[str, 
     folder, method, cfg, path = job
     if cfg.data not in _LOADED:
         _LOADED[cfg.data] = load_cluster_data(cfg.data)
-    return folder, method, cached_run(path, cfg.__dict__,
-                                      lambda: train_dac(cfg, progress=False, data=_LOADED[cfg.data]))
+    return (
+        folder,
+        method,
+        cached_run(path, cfg.__dict__, lambda: train_dac(cfg, progress=False, data=_LOADED[cfg.data])),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--methods", nargs="+", default=["bce", *[c for c in PAIRWISE_CANDIDATES if c != "bce"],
-                                                         "slf-align", "slf-joint", "slf-joint-norm", "slf-softmax"],
-                        help="pairwise losses and SLF variants on the whole MNIST-5k")
-    parser.add_argument("--imbalanced-methods", nargs="+", default=["bce", "slf-align", "slf-joint"],
-                        help="the first is the baseline of the p-values")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=[
+            "bce",
+            *[c for c in PAIRWISE_CANDIDATES if c != "bce"],
+            "slf-align",
+            "slf-joint",
+            "slf-joint-norm",
+            "slf-softmax",
+        ],
+        help="pairwise losses and SLF variants on the whole MNIST-5k",
+    )
+    parser.add_argument(
+        "--imbalanced-methods",
+        nargs="+",
+        default=["bce", "slf-align", "slf-joint"],
+        help="the first is the baseline of the p-values",
+    )
     parser.add_argument("--retentions", nargs="*", type=float, default=[0.1, 0.3, 0.5, 0.7, 0.9])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--imbalanced-seeds", type=int, default=None, help="(default: --seeds)")
@@ -90,27 +110,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def base_config(args: argparse.Namespace) -> DACConfig:
-    return DACConfig(data="mnist5k", width=args.width, rounds=args.rounds, epochs_per_round=args.epochs_per_round,
-                     optimizer=args.optimizer, num_threads=args.threads)
+    return DACConfig(
+        data="mnist5k",
+        width=args.width,
+        rounds=args.rounds,
+        epochs_per_round=args.epochs_per_round,
+        optimizer=args.optimizer,
+        num_threads=args.threads,
+    )
 
 
 def jobs_of(args: argparse.Namespace) -> List[Tuple[str, str, DACConfig, Path]]:
     """Every run of this benchmark: (folder, method, its configuration, where its record is saved)."""
     base = base_config(args)
-    jobs: List[Tuple[str, str, Optional[float], int]] = [("all", method, None, seed) for method in args.methods
-                                                           for seed in range(args.seeds)]
-    jobs += [(f"r{r:g}", method, r, seed) for r in args.retentions for method in args.imbalanced_methods
-             for seed in range(args.imbalanced_seeds or args.seeds)]
-    return [(folder, method, method_config(base, method, min_retention=r, seed=seed),
-             args.out / folder / method / f"seed{seed}.json") for folder, method, r, seed in jobs]
+    jobs: List[Tuple[str, str, Optional[float], int]] = [
+        ("all", method, None, seed) for method in args.methods for seed in range(args.seeds)
+    ]
+    jobs += [
+        (f"r{r:g}", method, r, seed)
+        for r in args.retentions
+        for method in args.imbalanced_methods
+        for seed in range(args.imbalanced_seeds or args.seeds)
+    ]
+    return [
+        (
+            folder,
+            method,
+            method_config(base, method, min_retention=r, seed=seed),
+            args.out / folder / method / f"seed{seed}.json",
+        )
+        for folder, method, r, seed in jobs
+    ]
 
 
 def main() -> None:
     args = build_parser().parse_args()
     imbalanced_seeds = args.imbalanced_seeds or args.seeds
     work = jobs_of(args)
-    print(f"MNIST-5k, width {args.width}, {args.rounds} rounds x {args.epochs_per_round} epochs, {args.optimizer}; "
-          f"{len(work)} runs on {args.workers} worker(s)")
+    print(
+        f"MNIST-5k, width {args.width}, {args.rounds} rounds x {args.epochs_per_round} epochs, {args.optimizer}; "
+        f"{len(work)} runs on {args.workers} worker(s)"
+    )
     runs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
@@ -126,27 +166,44 @@ def main() -> None:
         names = runs["all"][method][0].get("candidates") or []
         top = sorted(zip(names, np.mean(weights, axis=0)), key=lambda item: -item[1])[:3] if weights else []
         p = paired_p(scores("all", method, "acc"), scores("all", "bce", "acc")) if "bce" in args.methods else np.nan
-        lines.append(f"| {method} | " + " | ".join(summary(scores("all", method, m), 3) for m in METRICS)
-                     + f" | {'-' if method == 'bce' else f'{p:.2f}'} | " + ", ".join(f"{n} {w:.2f}" for n, w in top)
-                     + " |")
+        lines.append(
+            f"| {method} | "
+            + " | ".join(summary(scores("all", method, m), 3) for m in METRICS)
+            + f" | {'-' if method == 'bce' else f'{p:.2f}'} | "
+            + ", ".join(f"{n} {w:.2f}" for n, w in top)
+            + " |"
+        )
     untrained = [run["initial"] for method in args.methods for run in runs["all"][method]]
-    lines.append("| (untrained network) | " + " | ".join(
-        summary([row[m] for row in untrained], 3) for m in METRICS) + " | | |")
+    lines.append(
+        "| (untrained network) | " + " | ".join(summary([row[m] for row in untrained], 3) for m in METRICS) + " | | |"
+    )
     if args.retentions:
         # ACC cells of the methods after the first carry a paired t-test against the first (the baseline).
         baseline = args.imbalanced_methods[0]
-        lines += ["", "| r | images | " + " | ".join(f"ACC {m}" for m in args.imbalanced_methods) + " | "
-                  + " | ".join(f"NMI {m}" for m in args.imbalanced_methods) + " |",
-                  "|---|---|" + "---|" * (2 * len(args.imbalanced_methods))]
+        lines += [
+            "",
+            "| r | images | "
+            + " | ".join(f"ACC {m}" for m in args.imbalanced_methods)
+            + " | "
+            + " | ".join(f"NMI {m}" for m in args.imbalanced_methods)
+            + " |",
+            "|---|---|" + "---|" * (2 * len(args.imbalanced_methods)),
+        ]
         for r in args.retentions:
             folder = f"r{r:g}"
             images = statistics.fmean(run["num_images"] for run in runs[folder][baseline])
             base_acc = scores(folder, baseline, "acc")
-            accs = [summary(base_acc, 3)] + [f"{summary(scores(folder, m, 'acc'), 3)} "
-                                             f"(p {paired_p(scores(folder, m, 'acc'), base_acc):.2f})"
-                                             for m in args.imbalanced_methods[1:]]
-            lines.append(f"| {r:g} | {images:.0f} | " + " | ".join(accs) + " | "
-                         + " | ".join(summary(scores(folder, m, "nmi"), 3) for m in args.imbalanced_methods) + " |")
+            accs = [summary(base_acc, 3)] + [
+                f"{summary(scores(folder, m, 'acc'), 3)} (p {paired_p(scores(folder, m, 'acc'), base_acc):.2f})"
+                for m in args.imbalanced_methods[1:]
+            ]
+            lines.append(
+                f"| {r:g} | {images:.0f} | "
+                + " | ".join(accs)
+                + " | "
+                + " | ".join(summary(scores(folder, m, "nmi"), 3) for m in args.imbalanced_methods)
+                + " |"
+            )
     markdown = "\n".join(lines)
     minutes = (time.perf_counter() - started) / 60
     print()
@@ -154,25 +211,51 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "dac_seeds.md").write_text(markdown + "\n")
-    table = {folder: {method: {m: scores(folder, method, m) for m in METRICS} for method in methods}
-             for folder, methods in runs.items()}
+    table = {
+        folder: {method: {m: scores(folder, method, m) for m in METRICS} for method in methods}
+        for folder, methods in runs.items()
+    }
     # Each SLF method's weights, mean over training, then over seeds (in the order of "candidates").
-    weights = {folder: {method: np.mean([run["mean_weights"] for run in rows], axis=0).round(4).tolist()
-                        for method, rows in methods.items() if rows[0].get("mean_weights")}
-               for folder, methods in runs.items()}
-    candidates = next((rows[0]["candidates"] for methods in runs.values() for rows in methods.values()
-                       if rows[0].get("candidates")), None)
-    (args.out / "dac_seeds.json").write_text(json.dumps(
-        {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, "scores": table,
-         "candidates": candidates, "mean_weights": weights, "minutes": minutes}, indent=1, allow_nan=True))
+    weights = {
+        folder: {
+            method: np.mean([run["mean_weights"] for run in rows], axis=0).round(4).tolist()
+            for method, rows in methods.items()
+            if rows[0].get("mean_weights")
+        }
+        for folder, methods in runs.items()
+    }
+    candidates = next(
+        (rows[0]["candidates"] for methods in runs.values() for rows in methods.values() if rows[0].get("candidates")),
+        None,
+    )
+    (args.out / "dac_seeds.json").write_text(
+        json.dumps(
+            {
+                "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                "scores": table,
+                "candidates": candidates,
+                "mean_weights": weights,
+                "minutes": minutes,
+            },
+            indent=1,
+            allow_nan=True,
+        )
+    )
     written = [args.out / "dac_seeds.md", args.out / "dac_seeds.json"]
-    panels = {("all digits" if folder == "all" else f"imbalanced, r = {folder[1:]}"): {"runs": methods[DEFAULT_METHOD]}
-              for folder, methods in runs.items()
-              if any(run.get("weights_history") for run in methods.get(DEFAULT_METHOD, []))}
+    panels = {
+        ("all digits" if folder == "all" else f"imbalanced, r = {folder[1:]}"): {"runs": methods[DEFAULT_METHOD]}
+        for folder, methods in runs.items()
+        if any(run.get("weights_history") for run in methods.get(DEFAULT_METHOD, []))
+    }
     if panels:
-        written.append(plot_selection_weight_grid(
-            panels, args.out / "dac_default_weights.png", columns=min(3, len(panels)),
-            title="DAC, MNIST-5k: SLF default recipe (align), weights over training (mean +- std over seeds)"))
+        written.append(
+            plot_selection_weight_grid(
+                panels,
+                args.out / "dac_default_weights.png",
+                columns=min(3, len(panels)),
+                title="DAC, MNIST-5k: SLF default recipe (align), weights over training (mean +- std over seeds)",
+            )
+        )
     if args.retentions:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt

@@ -20,6 +20,7 @@
     python benchmarks/fairseq_slf.py --seeds 1 --epochs 1 --rounds 5     # a smoke run
     python benchmarks/fairseq_slf.py --seeds 5 --epochs 10 --workers 2   # two runs at a time, one thread each
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,10 +46,12 @@ from _timing import interleaved_times, median_ratio
 ROOT = Path(__file__).resolve().parents[1]
 CANDIDATES = "label_smoothed_nll,focal,poly1,mae"
 # The criteria timed against each other: name -> (criterion, extra arguments). "slf" is the default recipe.
-CRITERIA = {"label_smoothed_cross_entropy": ("label_smoothed_cross_entropy", []),
-            "slf": ("slf", ["--slf-candidates", CANDIDATES]),
-            "slf_held": ("slf", ["--slf-candidates", CANDIDATES]),
-            "slf_joint": ("slf", ["--slf-candidates", CANDIDATES, "--slf-mode", "joint"])}
+CRITERIA = {
+    "label_smoothed_cross_entropy": ("label_smoothed_cross_entropy", []),
+    "slf": ("slf", ["--slf-candidates", CANDIDATES]),
+    "slf_held": ("slf", ["--slf-candidates", CANDIDATES]),
+    "slf_joint": ("slf", ["--slf-candidates", CANDIDATES, "--slf-mode", "joint"]),
+}
 # --slf-mode of the runs saved before align became the criterion's default (their extra has no --slf-mode).
 ARCHIVED_DEFAULT_MODE = "joint"
 # Method name -> (criterion, extra fairseq-train arguments).
@@ -58,13 +61,19 @@ METHODS = {
     "slf_joint": ("slf", ["--slf-candidates", CANDIDATES, "--slf-mode", "joint"]),
     "slf_softmax_mean": ("slf", ["--slf-candidates", CANDIDATES, "--slf-mode", "softmax", "--slf-normalize", "mean"]),
     # The look-ahead costs about a training step; every 4th step keeps it near a quarter of one.
-    "slf_validation": ("slf", ["--slf-candidates", CANDIDATES, "--slf-mode", "validation",
-                               "--slf-validation-interval", "4"]),
+    "slf_validation": (
+        "slf",
+        ["--slf-candidates", CANDIDATES, "--slf-mode", "validation", "--slf-validation-interval", "4"],
+    ),
 }
 DEFAULT_METHOD = "slf_align"
-LABELS = {"label_smoothed": "label smoothed CE", "slf_align": "SLF default\n(align)", "slf_joint": "SLF joint",
-          "slf_softmax_mean": "SLF softmax+mean",
-          "slf_validation": "SLF validation"}
+LABELS = {
+    "label_smoothed": "label smoothed CE",
+    "slf_align": "SLF default\n(align)",
+    "slf_joint": "SLF joint",
+    "slf_softmax_mean": "SLF softmax+mean",
+    "slf_validation": "SLF validation",
+}
 
 
 def training_step(model, criterion, optimizer, batch) -> float:
@@ -83,13 +92,23 @@ def words_per_second(data_bin: Path, rounds: int, warmup: int) -> Dict[str, Any]
     import slf_fairseq
     from slf_fairseq.ding_translate import SMALL_TRANSFORMER
 
-    base = [str(data_bin), "--user-dir", str(Path(slf_fairseq.__file__).parent), *shlex.split(SMALL_TRANSFORMER),
-            "--label-smoothing", "0.1", "--cpu", "--max-tokens", "4096"]
+    base = [
+        str(data_bin),
+        "--user-dir",
+        str(Path(slf_fairseq.__file__).parent),
+        *shlex.split(SMALL_TRANSFORMER),
+        "--label-smoothing",
+        "0.1",
+        "--cpu",
+        "--max-tokens",
+        "4096",
+    ]
     steps, batches = {}, None
     model = None
     for name, (criterion_name, extra) in CRITERIA.items():
-        args = options.parse_args_and_arch(options.get_training_parser(),
-                                           [*base, "--criterion", criterion_name, *extra])
+        args = options.parse_args_and_arch(
+            options.get_training_parser(), [*base, "--criterion", criterion_name, *extra]
+        )
         task = tasks.setup_task(args)
         if batches is None:
             task.load_dataset("train")
@@ -114,13 +133,17 @@ def words_per_second(data_bin: Path, rounds: int, warmup: int) -> Dict[str, Any]
     # Each step returns words per second; interleaved_times collects whatever the steps return.
     wps = interleaved_times(steps, rounds, warmup)
     # "slf" (ratio) is the default recipe; "slf_joint" (ratio_joint) the literal update.
-    return {"label_smoothed_wps": statistics.median(wps["label_smoothed_cross_entropy"]),
-            "slf_wps": statistics.median(wps["slf"]), "slf_joint_wps": statistics.median(wps["slf_joint"]),
-            "ratio": median_ratio(wps["slf"], wps["label_smoothed_cross_entropy"]),
-            "ratio_joint": median_ratio(wps["slf_joint"], wps["label_smoothed_cross_entropy"]),
-            "slf_held_wps": statistics.median(wps["slf_held"]),
-            "ratio_held": median_ratio(wps["slf_held"], wps["label_smoothed_cross_entropy"]),
-            "slf_mode": DEFAULT_MODE, "rounds": rounds}
+    return {
+        "label_smoothed_wps": statistics.median(wps["label_smoothed_cross_entropy"]),
+        "slf_wps": statistics.median(wps["slf"]),
+        "slf_joint_wps": statistics.median(wps["slf_joint"]),
+        "ratio": median_ratio(wps["slf"], wps["label_smoothed_cross_entropy"]),
+        "ratio_joint": median_ratio(wps["slf_joint"], wps["label_smoothed_cross_entropy"]),
+        "slf_held_wps": statistics.median(wps["slf_held"]),
+        "ratio_held": median_ratio(wps["slf_held"], wps["label_smoothed_cross_entropy"]),
+        "slf_mode": DEFAULT_MODE,
+        "rounds": rounds,
+    }
 
 
 def settled(criterion: str, extra: Sequence[str], default_mode: str) -> Tuple[str, List[str]]:
@@ -164,10 +187,12 @@ def weights_history(train_log: Path) -> List[Dict[str, Any]]:
     for line in train_log.read_text().splitlines():
         if "| train_inner |" not in line or "{" not in line:
             continue
-        record = json.loads(line[line.index("{"):])
-        record = {key[len("train_inner_"):] if key.startswith("train_inner_") else key: value
-                  for key, value in record.items()}
-        weights = {key[len("w_"):]: float(value) for key, value in record.items() if key.startswith("w_")}
+        record = json.loads(line[line.index("{") :])
+        record = {
+            key[len("train_inner_") :] if key.startswith("train_inner_") else key: value
+            for key, value in record.items()
+        }
+        weights = {key[len("w_") :]: float(value) for key, value in record.items() if key.startswith("w_")}
         if weights:
             rows.append({"step": int(float(record.get("num_updates", len(rows)))), "weights": weights})
     return rows
@@ -181,8 +206,9 @@ def record_history(folder: Path, results: Dict[str, Any]) -> Dict[str, Any]:
     if history:
         names = list(history[0]["weights"])
         results["candidates"] = names
-        results["weights_history"] = [{"step": row["step"], "weights": [row["weights"].get(n, 0.0) for n in names]}
-                                      for row in history]
+        results["weights_history"] = [
+            {"step": row["step"], "weights": [row["weights"].get(n, 0.0) for n in names]} for row in history
+        ]
         results["mean_weights"] = {n: statistics.fmean(row["weights"].get(n, 0.0) for row in history) for n in names}
     (folder / "results.json").write_text(json.dumps(results, indent=2))
     return results
@@ -199,14 +225,22 @@ def main() -> None:
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
-    parser.add_argument("--keep-finished", action="store_true",
-                        help="reuse a run folder's results.json when its settings match (an interrupted benchmark)")
-    parser.add_argument("--reuse", type=Path,
-                        help="a previous fairseq_slf.json whose runs of the other methods are kept")
+    parser.add_argument(
+        "--keep-finished",
+        action="store_true",
+        help="reuse a run folder's results.json when its settings match (an interrupted benchmark)",
+    )
+    parser.add_argument(
+        "--reuse", type=Path, help="a previous fairseq_slf.json whose runs of the other methods are kept"
+    )
     parser.add_argument("--keep-checkpoints", action="store_true", help="keep each run's checkpoints")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="runs side by side, the cores shared between them (a second 2-thread run on 2 cores "
-                             "slows both several-fold)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="runs side by side, the cores shared between them (a second 2-thread run on 2 cores "
+        "slows both several-fold)",
+    )
     args = parser.parse_args()
     if args.workers < 1:
         parser.error(f"--workers must be at least 1, got {args.workers}")
@@ -215,16 +249,22 @@ def main() -> None:
 
     data_bin = prepare_ding(args.data)
     args.out.mkdir(parents=True, exist_ok=True)
-    report: Dict[str, Any] = {"epochs": args.epochs, "seeds": args.seeds, "candidates": CANDIDATES,
-                              "methods": {m: METHODS[m] for m in args.methods}}
+    report: Dict[str, Any] = {
+        "epochs": args.epochs,
+        "seeds": args.seeds,
+        "candidates": CANDIDATES,
+        "methods": {m: METHODS[m] for m in args.methods},
+    }
     if not args.skip_timing:
         timing = words_per_second(data_bin, args.rounds, args.warmup)
         report["timing"] = timing
-        print(f"words/s (median of {timing['rounds']} interleaved training steps): label_smoothed_cross_entropy "
-              f"{timing['label_smoothed_wps']:.0f}, slf (default recipe, {DEFAULT_MODE}) {timing['slf_wps']:.0f}, "
-              f"slf joint {timing['slf_joint_wps']:.0f}; ratio slf / label_smoothed {timing['ratio']:.3f} "
-              f"(goal >= 0.95), settled on label smoothing {timing['ratio_held']:.3f}, "
-              f"joint / label_smoothed {timing['ratio_joint']:.3f}")
+        print(
+            f"words/s (median of {timing['rounds']} interleaved training steps): label_smoothed_cross_entropy "
+            f"{timing['label_smoothed_wps']:.0f}, slf (default recipe, {DEFAULT_MODE}) {timing['slf_wps']:.0f}, "
+            f"slf joint {timing['slf_joint_wps']:.0f}; ratio slf / label_smoothed {timing['ratio']:.3f} "
+            f"(goal >= 0.95), settled on label smoothing {timing['ratio_held']:.3f}, "
+            f"joint / label_smoothed {timing['ratio_joint']:.3f}"
+        )
     if not args.skip_training:
         runs = runs_to_fill(args.reuse and Path(args.reuse), args.epochs, args.seeds, args.methods, report)
         jobs = [(method, seed) for seed in range(1, args.seeds + 1) for method in args.methods]
@@ -254,26 +294,37 @@ def main() -> None:
         for method, values in scores.items():
             wps = statistics.fmean(r["train_wps"] for r in runs[method])
             nll = statistics.fmean(r["valid_nll_loss"] for r in runs[method])
-            print(f"  {method:18s} {summary(values)}   per seed {[round(v, 2) for v in values]}   "
-                  f"valid nll {nll:.2f}   fairseq train wps {wps:.0f}")
+            print(
+                f"  {method:18s} {summary(values)}   per seed {[round(v, 2) for v in values]}   "
+                f"valid nll {nll:.2f}   fairseq train wps {wps:.0f}"
+            )
         report["paired_t_p"] = paired_t_tests(scores, "label_smoothed", "BLEU")
         for method, method_runs in runs.items():
             for candidate in method_runs[0].get("weights") or {}:
-                print(f"  {method} w_{candidate:20s} {summary([r['weights'][candidate] for r in method_runs])} "
-                      "(last epoch)")
+                print(
+                    f"  {method} w_{candidate:20s} {summary([r['weights'][candidate] for r in method_runs])} "
+                    "(last epoch)"
+                )
         from slf.plots import plot_method_comparison
 
-        png = plot_method_comparison({LABELS[m]: v for m, v in scores.items()}, args.out / "fairseq_bleu.png",
-                                     ylabel="test BLEU",
-                                     title=f"Ding de-en, small transformer, {args.epochs} epochs, CPU")
+        png = plot_method_comparison(
+            {LABELS[m]: v for m, v in scores.items()},
+            args.out / "fairseq_bleu.png",
+            ylabel="test BLEU",
+            title=f"Ding de-en, small transformer, {args.epochs} epochs, CPU",
+        )
         print(f"plot: {png}")
         default_runs = [r for r in runs.get(DEFAULT_METHOD, []) if r.get("weights_history")]
         if default_runs:
             from slf.plots import plot_selection_weights
 
-            png = plot_selection_weights({"runs": default_runs}, None, args.out / "fairseq_default_weights.png",
-                                         title=f"fairseq Ding de-en: SLF default recipe (align), weights over "
-                                               f"training, {len(default_runs)} seeds")
+            png = plot_selection_weights(
+                {"runs": default_runs},
+                None,
+                args.out / "fairseq_default_weights.png",
+                title=f"fairseq Ding de-en: SLF default recipe (align), weights over "
+                f"training, {len(default_runs)} seeds",
+            )
             print(f"plot: {png}")
     (args.out / "fairseq_slf.json").write_text(json.dumps(report, indent=2))
     print(f"results: {args.out / 'fairseq_slf.json'}")

@@ -13,6 +13,7 @@ Writes ``k_sweep.json``, ``k_sweep.md`` and ``k_sweep.png``.
     python benchmarks/k_sweep.py --workers 2                                   # 5 seeds, 10 epochs
     python benchmarks/k_sweep.py --models mlp --samples 1 3 --seeds 2 --epochs 1   # smoke run
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,10 @@ from slf.train import ClassifyConfig, train_classifier
 
 from _comparison import cached_run, ci_cell, mean_and_half_width
 
-SAMPLED_METHODS: Dict[str, Dict[str, Any]] = {"slf-joint": {},
-                                              "slf-joint-normalize": {"slf_options": {"normalize": "mean"}}}
+SAMPLED_METHODS: Dict[str, Dict[str, Any]] = {
+    "slf-joint": {},
+    "slf-joint-normalize": {"slf_options": {"normalize": "mean"}},
+}
 KEPT = ("final_test_acc", "best_val_test_acc", "seed", "time_per_step_s", "candidates", "mean_weights")
 
 
@@ -49,10 +52,18 @@ def jobs(args: argparse.Namespace) -> List[Tuple[str, str, Optional[int], Classi
     work = []
     for model in args.models:
         for seed in range(args.seeds):
-            base = dict(data="mnist5k", model=model, epochs=args.epochs, num_threads=1, seed=seed, data_seed=0,
-                        loss="slf")
-            work.append((model, "slf-softmax", None, ClassifyConfig(**base, slf_mode="softmax"),
-                         args.out / model / "slf-softmax" / f"seed{seed}.json"))
+            base = dict(
+                data="mnist5k", model=model, epochs=args.epochs, num_threads=1, seed=seed, data_seed=0, loss="slf"
+            )
+            work.append(
+                (
+                    model,
+                    "slf-softmax",
+                    None,
+                    ClassifyConfig(**base, slf_mode="softmax"),
+                    args.out / model / "slf-softmax" / f"seed{seed}.json",
+                )
+            )
             for method, options in SAMPLED_METHODS.items():
                 for samples in args.samples:
                     cfg = ClassifyConfig(**base, slf_mode="joint", slf_samples=samples, **options)
@@ -86,21 +97,30 @@ def main() -> None:
             weights.setdefault(model, {}).setdefault(method, {}).setdefault(key, []).append(run["mean_weights"])
             candidates = run["candidates"]
 
-    lines = ["| model | method | " + " | ".join(f"K = {k}" for k in args.samples) + " |",
-             "|---|---|" + "---|" * len(args.samples)]
+    lines = [
+        "| model | method | " + " | ".join(f"K = {k}" for k in args.samples) + " |",
+        "|---|---|" + "---|" * len(args.samples),
+    ]
     for model, by_method in scores.items():
         softmax = by_method["slf-softmax"]["-"]
         lines.append(f"| {model} | slf-softmax (no K) | {ci_cell(softmax, 4)} |" + " |" * (len(args.samples) - 1))
         for method in SAMPLED_METHODS:
-            lines.append(f"| {model} | {method} | "
-                         + " | ".join(ci_cell(by_method[method][str(k)], 4) for k in args.samples) + " |")
+            lines.append(
+                f"| {model} | {method} | "
+                + " | ".join(ci_cell(by_method[method][str(k)], 4) for k in args.samples)
+                + " |"
+            )
     markdown = "\n".join(lines)
     minutes = (time.perf_counter() - started) / 60
     print(f"\nMNIST-5k, {args.epochs} epochs, seeds 0..{args.seeds - 1}; test accuracy, mean +- 95% CI half-width")
     print(markdown)
-    mean_weights = {model: {method: {k: [statistics.fmean(column) for column in zip(*rows)]
-                                     for k, rows in by_k.items()} for method, by_k in by_method.items()}
-                    for model, by_method in weights.items()}
+    mean_weights = {
+        model: {
+            method: {k: [statistics.fmean(column) for column in zip(*rows)] for k, rows in by_k.items()}
+            for method, by_k in by_method.items()
+        }
+        for model, by_method in weights.items()
+    }
     for model, by_method in mean_weights.items():
         for method in SAMPLED_METHODS:
             for k in args.samples:
@@ -110,15 +130,30 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "k_sweep.md").write_text(markdown + "\n")
-    (args.out / "k_sweep.json").write_text(json.dumps(
-        {"settings": {"models": args.models, "samples": args.samples, "seeds": args.seeds, "epochs": args.epochs},
-         "scores": scores, "candidates": candidates, "mean_weights": mean_weights, "minutes": minutes}, indent=1))
+    (args.out / "k_sweep.json").write_text(
+        json.dumps(
+            {
+                "settings": {
+                    "models": args.models,
+                    "samples": args.samples,
+                    "seeds": args.seeds,
+                    "epochs": args.epochs,
+                },
+                "scores": scores,
+                "candidates": candidates,
+                "mean_weights": mean_weights,
+                "minutes": minutes,
+            },
+            indent=1,
+        )
+    )
     png = plot_k_sweep(scores, args.samples, args.out / "k_sweep.png", args.seeds)
     print(f"\nwrote {args.out / 'k_sweep.md'}, {args.out / 'k_sweep.json'}, {png} ({minutes:.1f} min)")
 
 
-def plot_k_sweep(scores: Dict[str, Dict[str, Dict[str, List[float]]]], samples: List[int], path: Path,
-                 seeds: int) -> Path:
+def plot_k_sweep(
+    scores: Dict[str, Dict[str, Dict[str, List[float]]]], samples: List[int], path: Path, seeds: int
+) -> Path:
     """One panel per model: accuracy against K with 95% CIs, SLF-Softmax as a band."""
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -130,8 +165,9 @@ def plot_k_sweep(scores: Dict[str, Dict[str, Dict[str, List[float]]]], samples: 
         ax.axhline(mean, color="grey", label="SLF-Softmax (no K)")
         for method in SAMPLED_METHODS:
             points = [mean_and_half_width(by_method[method][str(k)]) for k in samples]
-            ax.errorbar(samples, [m for m, _ in points], yerr=[h for _, h in points], marker="o", capsize=3,
-                        label=method)
+            ax.errorbar(
+                samples, [m for m, _ in points], yerr=[h for _, h in points], marker="o", capsize=3, label=method
+            )
         ax.set_xlabel("K (Gumbel-Softmax samples averaged)")
         ax.set_ylabel("test accuracy")
         ax.set_title(f"MNIST-5k, {model}: mean and 95% CI over {seeds} seeds", fontsize="small")

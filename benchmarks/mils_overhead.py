@@ -11,6 +11,7 @@ occasional auxiliary attempt: snapshot, two observation passes, maybe a restore)
 
 Writes the figures to ``--out/mils_overhead.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,9 @@ def make_plain(inputs: torch.Tensor, targets: torch.Tensor, model_name: str) -> 
     return step
 
 
-def make_mils(inputs: torch.Tensor, targets: torch.Tensor, model_name: str, rate: float,
-              aux: List[str]) -> Callable[[], float]:
+def make_mils(
+    inputs: torch.Tensor, targets: torch.Tensor, model_name: str, rate: float, aux: List[str]
+) -> Callable[[], float]:
     torch.manual_seed(0)
     model = build_model(model_name, (1, 28, 28), 10)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -75,20 +77,26 @@ def main() -> None:
         steps[f"MILS r={rate:g}"] = make_mils(inputs, targets, args.model, rate, aux)
     times = interleaved_times(steps, args.steps, args.warmup)
     base = times["primary only"]
-    print(f"model={args.model} batch={args.batch_size} threads={args.threads} aux={aux} rounds={args.steps} "
-          f"observation=128 samples")
+    print(
+        f"model={args.model} batch={args.batch_size} threads={args.threads} aux={aux} rounds={args.steps} "
+        f"observation=128 samples"
+    )
     figures = {}
     for label, values in times.items():
         ratio = median_ratio(values, base)
         mean_ratio = statistics.fmean(values) / statistics.fmean(base)
         figures[label] = {"median_ms": statistics.median(values) * 1e3, "median_ratio": ratio, "mean_ratio": mean_ratio}
-        line = (f"{label:14s} median step {statistics.median(values) * 1e3:7.2f} ms  "
-                f"median ratio {ratio:.3f}  mean ratio {mean_ratio:.3f}")
+        line = (
+            f"{label:14s} median step {statistics.median(values) * 1e3:7.2f} ms  "
+            f"median ratio {ratio:.3f}  mean ratio {mean_ratio:.3f}"
+        )
         mils = getattr(steps[label], "mils", None)
         if mils is not None:
             stats = mils.stats()
-            line += (f"  attempts {stats['attempted_total']} accepted {stats['accepted_total']} "
-                     f"MILS seconds {stats['seconds']:.3f}")
+            line += (
+                f"  attempts {stats['attempted_total']} accepted {stats['accepted_total']} "
+                f"MILS seconds {stats['seconds']:.3f}"
+            )
             figures[label].update(attempted=stats["attempted_total"], accepted=stats["accepted_total"])
         print(line)
     print("goal: median ratio <= 1.02 at r = 0.01")

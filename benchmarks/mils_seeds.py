@@ -10,6 +10,7 @@ interval (Student t) per method, and MILS's acceptance rates. Writes JSON to ``-
     python benchmarks/mils_seeds.py --seeds 5 --epochs 10 --workers 2
     python benchmarks/mils_seeds.py --seeds 1 --epochs 1          # a smoke run
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,12 @@ def main() -> None:
     jobs = []
     for method, options in chosen:
         for seed in range(args.seeds):
-            cfg = replace(ClassifyConfig(data="mnist5k", model=args.model, epochs=args.epochs, num_threads=1,
-                                         seed=seed, data_seed=0), **options)
+            cfg = replace(
+                ClassifyConfig(
+                    data="mnist5k", model=args.model, epochs=args.epochs, num_threads=1, seed=seed, data_seed=0
+                ),
+                **options,
+            )
             jobs.append((method, cfg))
     results: Dict[str, List[Dict[str, Any]]] = {method: [] for method, _ in chosen}
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
@@ -74,9 +79,11 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "results": results}, indent=1))
-    print(f"\nMNIST-5k (3,500 train / 500 val / 1,000 test, one split), {args.model}, {args.epochs} epochs, "
-          f"Adam lr 1e-3, batch 128, {args.seeds} seeds, MILS r={args.rate:g}, observation {args.obs_size} "
-          f"samples; test accuracy at the last epoch")
+    print(
+        f"\nMNIST-5k (3,500 train / 500 val / 1,000 test, one split), {args.model}, {args.epochs} epochs, "
+        f"Adam lr 1e-3, batch 128, {args.seeds} seeds, MILS r={args.rate:g}, observation {args.obs_size} "
+        f"samples; test accuracy at the last epoch"
+    )
     print("| method | mean +- std | 95% CI | best-val-epoch acc | ms/step | MILS accepted/attempted |")
     print("|---|---|---|---|---|---|")
     for method, rows in results.items():

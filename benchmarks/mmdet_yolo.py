@@ -22,6 +22,7 @@ Two measurements, both on configs/mmdet/yolov3_mobilenetv2{,_slf}_deepforest.py:
     # add a method to an earlier run, reusing its runs of the others (runs are seeded, repeatable):
     python benchmarks/mmdet_yolo.py --methods slf_normalized --skip-timing --reuse runs/mmdet_yolo/mmdet_yolo.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,14 +39,20 @@ from _comparison import cached_run, paired_t_tests, runs_to_fill, summary
 from _timing import interleaved_times, median_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = {"stock": ROOT / "configs/mmdet/yolov3_mobilenetv2_deepforest.py",
-           "slf_align": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
-           "slf": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
-           "slf_normalized": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
-           "slf_softmax_normalized": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py"}
-OVERRIDES = {"slf_normalized": {"model.bbox_head.slf_weighting.normalize": "mean"},
-             "slf_softmax_normalized": {"model.bbox_head.slf_weighting.normalize": "mean",
-                                        "model.bbox_head.slf_weighting.mode": "softmax"}}
+CONFIGS = {
+    "stock": ROOT / "configs/mmdet/yolov3_mobilenetv2_deepforest.py",
+    "slf_align": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
+    "slf": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
+    "slf_normalized": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
+    "slf_softmax_normalized": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
+}
+OVERRIDES = {
+    "slf_normalized": {"model.bbox_head.slf_weighting.normalize": "mean"},
+    "slf_softmax_normalized": {
+        "model.bbox_head.slf_weighting.normalize": "mean",
+        "model.bbox_head.slf_weighting.mode": "softmax",
+    },
+}
 # The literal methods: the shipped SLF config as it was when their runs were archived (the paper's joint
 # update, no held-out hook, weight decay on the decision logits as on every parameter). Applied on top of
 # OVERRIDES by load_config; not part of the cached settings, which were recorded before the shipped config
@@ -53,9 +60,13 @@ OVERRIDES = {"slf_normalized": {"model.bbox_head.slf_weighting.normalize": "mean
 LITERAL_WEIGHTING = {"num_samples": 3, "tau": 1.0, "mode": "joint", "seed": 0}
 LITERAL = ("slf", "slf_normalized", "slf_softmax_normalized")
 DEFAULT_METHOD = "slf_align"
-LABELS = {"stock": "stock", "slf_align": "SLF default\n(align)", "slf": "SLF joint",
-          "slf_normalized": "SLF joint\nnormalised",
-          "slf_softmax_normalized": "SLF softmax\nnormalised"}
+LABELS = {
+    "stock": "stock",
+    "slf_align": "SLF default\n(align)",
+    "slf": "SLF joint",
+    "slf_normalized": "SLF joint\nnormalised",
+    "slf_softmax_normalized": "SLF softmax\nnormalised",
+}
 
 
 def load_config(method: str, data_root: str, work_dir: Path, epochs: int, seed: int):
@@ -89,8 +100,9 @@ class _OneBatchLoader(list):
         self.dataset = dataset
 
 
-def iteration_step(model, batch, held_out=None, hook_options: Optional[Dict[str, Any]] = None,
-                   held_out_dataset: Any = None) -> Callable[[], float]:
+def iteration_step(
+    model, batch, held_out=None, hook_options: Optional[Dict[str, Any]] = None, held_out_dataset: Any = None
+) -> Callable[[], float]:
     """One timed training iteration; with ``held_out`` (a batch of ``held_out_dataset``),
     ``SLFHeldOutHook`` (its config options ``hook_options``) first takes its held-out pass, as in
     the default recipe's training loop."""
@@ -139,27 +151,40 @@ def time_iterations(data_root: str, rounds: int, warmup: int) -> Dict[str, Any]:
             batch = pseudo_collate([dataset[i] for i in range(cfg.train_dataloader.batch_size)])
         if method == DEFAULT_METHOD:
             # SLFHeldOutHook's batch, from the dataloader the shipped config points it at (default: val).
-            hook_options = next(({k: v for k, v in hook.items() if k != "type"} for hook in cfg.get("custom_hooks", [])
-                                 if hook["type"] == "SLFHeldOutHook"), None)
+            hook_options = next(
+                (
+                    {k: v for k, v in hook.items() if k != "type"}
+                    for hook in cfg.get("custom_hooks", [])
+                    if hook["type"] == "SLFHeldOutHook"
+                ),
+                None,
+            )
             if hook_options is not None:
                 loader = cfg.train_dataloader if hook_options.get("source") == "train" else cfg.val_dataloader
                 source = DATASETS.build(loader.dataset)
                 held_out = pseudo_collate([source[(i + 1) % len(source)] for i in range(loader.batch_size)])
     for method in (DEFAULT_METHOD, "slf"):
         models[method].load_state_dict(models["stock"].state_dict(), strict=False)
-    steps = {method: iteration_step(model, batch, held_out if method == DEFAULT_METHOD else None, hook_options,
-                                    source) for method, model in models.items()}
+    steps = {
+        method: iteration_step(model, batch, held_out if method == DEFAULT_METHOD else None, hook_options, source)
+        for method, model in models.items()
+    }
     times = interleaved_times(steps, rounds, warmup)
     # ratio: the default recipe (the shipped config); ratio_literal: the paper's joint update.
-    return {"stock_s": statistics.median(times["stock"]), "slf_s": statistics.median(times[DEFAULT_METHOD]),
-            "slf_literal_s": statistics.median(times["slf"]),
-            "ratio": median_ratio(times[DEFAULT_METHOD], times["stock"]),
-            "ratio_literal": median_ratio(times["slf"], times["stock"]), "rounds": rounds,
-            "batch_size": len(batch["inputs"])}
+    return {
+        "stock_s": statistics.median(times["stock"]),
+        "slf_s": statistics.median(times[DEFAULT_METHOD]),
+        "slf_literal_s": statistics.median(times["slf"]),
+        "ratio": median_ratio(times[DEFAULT_METHOD], times["stock"]),
+        "ratio_literal": median_ratio(times["slf"], times["stock"]),
+        "rounds": rounds,
+        "batch_size": len(batch["inputs"]),
+    }
 
 
-def train_once(method: str, data_root: str, out: Path, epochs: int, seed: int,
-               keep_checkpoint: bool = False) -> Dict[str, Any]:
+def train_once(
+    method: str, data_root: str, out: Path, epochs: int, seed: int, keep_checkpoint: bool = False
+) -> Dict[str, Any]:
     from mmengine.runner import Runner
 
     work_dir = out / f"{method}_seed{seed}"
@@ -169,8 +194,11 @@ def train_once(method: str, data_root: str, out: Path, epochs: int, seed: int,
     if not keep_checkpoint:  # 27 MB a run; the benchmark needs only the scores
         for checkpoint in work_dir.glob("*.pth"):
             checkpoint.unlink()
-    result = {"mAP": float(runner.message_hub.get_scalar("val/pascal_voc/mAP").current()),
-              "train_s": time.perf_counter() - start, "iterations": runner.iter}
+    result = {
+        "mAP": float(runner.message_hub.get_scalar("val/pascal_voc/mAP").current()),
+        "train_s": time.perf_counter() - start,
+        "iterations": runner.iter,
+    }
     head = runner.model.bbox_head
     if hasattr(head, "part_weighting"):
         result["lambdas"] = dict(zip(head.part_weighting.part_names, head.part_weighting.lambdas.tolist()))
@@ -178,15 +206,21 @@ def train_once(method: str, data_root: str, out: Path, epochs: int, seed: int,
         result["mean_lambdas"] = dict(zip(head.part_weighting.part_names, mean.tolist()))
         # Shares of the total (the lambdas divided by it), every history_interval iterations.
         result["candidates"] = list(head.part_weighting.part_names)
-        result["weights_history"] = [{"step": int(row["step"]), "weights": list(row["weights"])}
-                                     for row in head.part_weighting.selection.history]
+        result["weights_history"] = [
+            {"step": int(row["step"]), "weights": list(row["weights"])} for row in head.part_weighting.selection.history
+        ]
     return result
 
 
 def cache_settings(method: str, epochs: int, seed: int) -> Dict[str, Any]:
     """What a saved run must match to be read back (unchanged since the archived runs: see ``LITERAL``)."""
-    return {"method": method, "config": CONFIGS[method].name, "overrides": OVERRIDES.get(method, {}),
-            "epochs": epochs, "seed": seed}
+    return {
+        "method": method,
+        "config": CONFIGS[method].name,
+        "overrides": OVERRIDES.get(method, {}),
+        "epochs": epochs,
+        "seed": seed,
+    }
 
 
 def main() -> None:
@@ -217,10 +251,12 @@ def main() -> None:
     if not args.skip_timing:
         timing = time_iterations(data_root, args.rounds, args.warmup)
         report["timing"] = timing
-        print(f"iteration time (batch {timing['batch_size']}, median of {timing['rounds']} interleaved rounds): "
-              f"stock {timing['stock_s'] * 1e3:.0f} ms, SLF default recipe {timing['slf_s'] * 1e3:.0f} ms, "
-              f"SLF literal {timing['slf_literal_s'] * 1e3:.0f} ms; ratio SLF default/stock {timing['ratio']:.4f} "
-              f"(goal <= 1.02), literal/stock {timing['ratio_literal']:.4f}")
+        print(
+            f"iteration time (batch {timing['batch_size']}, median of {timing['rounds']} interleaved rounds): "
+            f"stock {timing['stock_s'] * 1e3:.0f} ms, SLF default recipe {timing['slf_s'] * 1e3:.0f} ms, "
+            f"SLF literal {timing['slf_literal_s'] * 1e3:.0f} ms; ratio SLF default/stock {timing['ratio']:.4f} "
+            f"(goal <= 1.02), literal/stock {timing['ratio_literal']:.4f}"
+        )
 
     if not args.skip_training:
         runs = runs_to_fill(args.reuse and Path(args.reuse), args.epochs, args.seeds, args.methods, report)
@@ -228,8 +264,16 @@ def main() -> None:
         for method, seed in tqdm(jobs, desc="training runs"):
             # Runs are seeded and repeat exactly, so a finished one is read back (an interrupted benchmark resumes).
             settings = cache_settings(method, args.epochs, seed)
-            runs[method].append(cached_run(out / f"{method}_seed{seed}" / "result.json", settings, lambda: {
-                "config": settings, **train_once(method, data_root, out, args.epochs, seed, args.keep_checkpoints)}))
+            runs[method].append(
+                cached_run(
+                    out / f"{method}_seed{seed}" / "result.json",
+                    settings,
+                    lambda: {
+                        "config": settings,
+                        **train_once(method, data_root, out, args.epochs, seed, args.keep_checkpoints),
+                    },
+                )
+            )
         runs = {method: runs[method] for method in CONFIGS if method in runs}
         report["runs"] = runs
         maps = {method: [run["mAP"] for run in method_runs] for method, method_runs in runs.items()}
@@ -237,8 +281,10 @@ def main() -> None:
         print(f"\nval mAP@0.5 after {args.epochs} epochs ({iterations} iterations), {args.seeds} seeds:")
         for method, values in maps.items():
             minutes = statistics.fmean(run["train_s"] for run in runs[method]) / 60
-            print(f"  {method:15s} {summary(values, 4)}   per seed {[round(v, 4) for v in values]}   "
-                  f"{minutes:.1f} min per run")
+            print(
+                f"  {method:15s} {summary(values, 4)}   per seed {[round(v, 4) for v in values]}   "
+                f"{minutes:.1f} min per run"
+            )
         report["paired_t_p"] = paired_t_tests(maps, "stock", "mAP", digits=4)
         for method, method_runs in runs.items():
             if "lambdas" not in method_runs[0]:
@@ -250,17 +296,24 @@ def main() -> None:
                 print(f"    lambda_{part:6s} final {summary(final, 4)}   mean over training {summary(mean, 4)}")
         from slf.plots import plot_method_comparison
 
-        png = plot_method_comparison({LABELS[m]: v for m, v in maps.items()}, out / "mmdet_yolo_map.png",
-                                     ylabel="val mAP@0.5 (tree crowns)",
-                                     title=f"YOLOv3-MobileNetV2, {args.epochs} epochs from scratch, CPU")
+        png = plot_method_comparison(
+            {LABELS[m]: v for m, v in maps.items()},
+            out / "mmdet_yolo_map.png",
+            ylabel="val mAP@0.5 (tree crowns)",
+            title=f"YOLOv3-MobileNetV2, {args.epochs} epochs from scratch, CPU",
+        )
         print(f"plot: {png}")
         default_runs = [run for run in runs.get(DEFAULT_METHOD, []) if run.get("weights_history")]
         if default_runs:
             from slf.plots import plot_selection_weights
 
-            png = plot_selection_weights({"runs": default_runs}, None, out / "mmdet_default_weights.png",
-                                         title="YOLOv3 tree crowns: SLF default recipe (align), share of each loss "
-                                               f"part's weight over training, {len(default_runs)} seeds")
+            png = plot_selection_weights(
+                {"runs": default_runs},
+                None,
+                out / "mmdet_default_weights.png",
+                title="YOLOv3 tree crowns: SLF default recipe (align), share of each loss "
+                f"part's weight over training, {len(default_runs)} seeds",
+            )
             print(f"plot: {png}")
     (out / "mmdet_yolo.json").write_text(json.dumps(report, indent=2))
     print(f"results: {out / 'mmdet_yolo.json'}")

@@ -23,6 +23,7 @@ and ``selection_weights_<setting>.png``, every model and SLF method side by side
     python benchmarks/noisy_labels.py --models mlp --settings sym0.4 --seeds 2 --epochs 3 \\
         --methods ce mae slf-validation                                  # smoke run
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,23 +51,53 @@ SLF_METHODS: Dict[str, Dict[str, Any]] = {
     "slf-validation-lr10": {"loss": "slf", "slf_mode": "validation", "slf_decision_lr": 0.1},
     "slf-validation-normalize": {"loss": "slf", "slf_mode": "validation", "slf_options": {"normalize": "mean"}},
     "slf-validation-cosine": {"loss": "slf", "slf_mode": "validation", "slf_options": {"hypergradient": "cosine"}},
-    "slf-validation-cosine-normalize": {"loss": "slf", "slf_mode": "validation",
-                                        "slf_options": {"hypergradient": "cosine", "normalize": "mean"}},
-    "slf-validation-mae-objective": {"loss": "slf", "slf_mode": "validation",
-                                     "slf_options": {"validation_loss": "mae"}},
-    "slf-validation-sample-losses": {"loss": "slf", "slf_mode": "validation",
-                                     "slf_options": {"selection": "sample", "decision_reads_losses": True}},
-    "slf-validation-sample-losses-cosine": {"loss": "slf", "slf_mode": "validation",
-                                            "slf_options": {"selection": "sample", "decision_reads_losses": True,
-                                                            "hypergradient": "cosine"}},
+    "slf-validation-cosine-normalize": {
+        "loss": "slf",
+        "slf_mode": "validation",
+        "slf_options": {"hypergradient": "cosine", "normalize": "mean"},
+    },
+    "slf-validation-mae-objective": {
+        "loss": "slf",
+        "slf_mode": "validation",
+        "slf_options": {"validation_loss": "mae"},
+    },
+    "slf-validation-sample-losses": {
+        "loss": "slf",
+        "slf_mode": "validation",
+        "slf_options": {"selection": "sample", "decision_reads_losses": True},
+    },
+    "slf-validation-sample-losses-cosine": {
+        "loss": "slf",
+        "slf_mode": "validation",
+        "slf_options": {"selection": "sample", "decision_reads_losses": True, "hypergradient": "cosine"},
+    },
 }
 # What the docs' table runs; the other SLF_METHODS are the variants tried on the way (docs/results.md).
-DEFAULT_SLF_METHODS = ("slf-align", "slf-joint", "slf-validation", "slf-validation-cosine",
-                       "slf-validation-sample-losses-cosine")
-SETTINGS: Dict[str, Tuple[float, str]] = {"clean": (0.0, "symmetric"), "sym0.2": (0.2, "symmetric"),
-                                          "sym0.4": (0.4, "symmetric"), "pair0.4": (0.4, "pairflip")}
-KEPT = ("final_test_acc", "best_val_test_acc", "val_acc", "test_acc", "seed", "time_per_step_s", "candidates",
-        "weights_history", "final_weights", "mean_weights")
+DEFAULT_SLF_METHODS = (
+    "slf-align",
+    "slf-joint",
+    "slf-validation",
+    "slf-validation-cosine",
+    "slf-validation-sample-losses-cosine",
+)
+SETTINGS: Dict[str, Tuple[float, str]] = {
+    "clean": (0.0, "symmetric"),
+    "sym0.2": (0.2, "symmetric"),
+    "sym0.4": (0.4, "symmetric"),
+    "pair0.4": (0.4, "pairflip"),
+}
+KEPT = (
+    "final_test_acc",
+    "best_val_test_acc",
+    "val_acc",
+    "test_acc",
+    "seed",
+    "time_per_step_s",
+    "candidates",
+    "weights_history",
+    "final_weights",
+    "mean_weights",
+)
 
 
 def method_options(method: str) -> Dict[str, Any]:
@@ -94,8 +125,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=["mlp", "lenet"])
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
-    parser.add_argument("--methods", nargs="+", default=[*SINGLES, *DEFAULT_SLF_METHODS],
-                        help=f"single losses ({', '.join(SINGLES)}) and SLF methods ({', '.join(SLF_METHODS)})")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=[*SINGLES, *DEFAULT_SLF_METHODS],
+        help=f"single losses ({', '.join(SINGLES)}) and SLF methods ({', '.join(SLF_METHODS)})",
+    )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--workers", type=int, default=1, help="parallel runs (processes, one torch thread each)")
@@ -111,12 +146,24 @@ def main() -> None:
             rate, kind = SETTINGS[setting]
             for method in args.methods:
                 for seed in range(args.seeds):
-                    cfg = replace(ClassifyConfig(data="mnist5k", model=model, epochs=args.epochs, num_threads=1,
-                                                 seed=seed, data_seed=0, label_noise=rate, noise_type=kind),
-                                  **method_options(method))
+                    cfg = replace(
+                        ClassifyConfig(
+                            data="mnist5k",
+                            model=model,
+                            epochs=args.epochs,
+                            num_threads=1,
+                            seed=seed,
+                            data_seed=0,
+                            label_noise=rate,
+                            noise_type=kind,
+                        ),
+                        **method_options(method),
+                    )
                     work.append((model, setting, method, cfg, args.out / model / setting / method / f"seed{seed}.json"))
-    print(f"MNIST-5k (3,500 train / 500 val / 1,000 test), {args.epochs} epochs, Adam lr 1e-3, batch 128; "
-          f"{len(work)} runs on {args.workers} worker(s)")
+    print(
+        f"MNIST-5k (3,500 train / 500 val / 1,000 test), {args.epochs} epochs, Adam lr 1e-3, batch 128; "
+        f"{len(work)} runs on {args.workers} worker(s)"
+    )
     runs: Dict[str, Dict[str, Dict[str, List[Dict[str, Any]]]]] = {}
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
@@ -132,8 +179,10 @@ def main() -> None:
 
     singles = [m for m in args.methods if m in SINGLES]
     slf = [m for m in args.methods if m in SLF_METHODS]
-    lines = ["| model | setting | CE | best single (by val) | " + " | ".join(slf) + " |",
-             "|---|---|---|---|" + "---|" * len(slf)]
+    lines = [
+        "| model | setting | CE | best single (by val) | " + " | ".join(slf) + " |",
+        "|---|---|---|---|" + "---|" * len(slf),
+    ]
     for model in args.models:
         for setting in args.settings:
             best = max(singles, key=lambda m: val(model, setting, m)) if singles else None
@@ -142,59 +191,120 @@ def main() -> None:
             for method in slf:
                 p = paired_p(test(model, setting, method), test(model, setting, best)) if best else float("nan")
                 names = runs[model][setting][method][0].get("candidates") or []
-                mean_weights = [statistics.fmean(r["mean_weights"][i] for r in runs[model][setting][method])
-                                for i in range(len(names))]
+                mean_weights = [
+                    statistics.fmean(r["mean_weights"][i] for r in runs[model][setting][method])
+                    for i in range(len(names))
+                ]
                 top = sorted(zip(names, mean_weights), key=lambda item: -item[1])[:2]
-                cells.append(f"{summary(test(model, setting, method), 3)} (p {p:.2f}; "
-                             + ", ".join(f"{n} {w:.2f}" for n, w in top) + ")")
+                cells.append(
+                    f"{summary(test(model, setting, method), 3)} (p {p:.2f}; "
+                    + ", ".join(f"{n} {w:.2f}" for n, w in top)
+                    + ")"
+                )
             best_cell = f"{best} {summary(test(model, setting, best), 3)}" if best else "-"
             lines.append(f"| {model} | {setting} | {ce} | {best_cell} | " + " | ".join(cells) + " |")
-    lines += ["", "Every loss alone (mean clean test accuracy over seeds):", "",
-              "| model | setting | " + " | ".join(singles) + " |", "|---|---|" + "---|" * len(singles)]
+    lines += [
+        "",
+        "Every loss alone (mean clean test accuracy over seeds):",
+        "",
+        "| model | setting | " + " | ".join(singles) + " |",
+        "|---|---|" + "---|" * len(singles),
+    ]
     for model in args.models:
         for setting in args.settings:
-            lines.append(f"| {model} | {setting} | " + " | ".join(
-                f"{statistics.fmean(test(model, setting, m)):.3f}" for m in singles) + " |")
+            lines.append(
+                f"| {model} | {setting} | "
+                + " | ".join(f"{statistics.fmean(test(model, setting, m)):.3f}" for m in singles)
+                + " |"
+            )
     markdown = "\n".join(lines)
     print()
     print(markdown)
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "noisy_labels.md").write_text(markdown + "\n")
-    scores = {model: {setting: {method: test(model, setting, method) for method in args.methods}
-                      for setting in args.settings} for model in args.models}
-    final_val = {model: {setting: {method: [run["val_acc"][-1] for run in runs[model][setting][method]]
-                                   for method in args.methods} for setting in args.settings} for model in args.models}
-    weights = {model: {setting: {method: [statistics.fmean(column) for column in
-                                          zip(*(run["mean_weights"] for run in runs[model][setting][method]))]
-                                 for method in slf} for setting in args.settings} for model in args.models}
-    (args.out / "noisy_labels.json").write_text(json.dumps(
-        {"settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-         "test_acc": scores, "val_acc": final_val, "candidates": list(SLF_CANDIDATES), "mean_weights": weights,
-         "minutes": minutes}, indent=1))
+    scores = {
+        model: {setting: {method: test(model, setting, method) for method in args.methods} for setting in args.settings}
+        for model in args.models
+    }
+    final_val = {
+        model: {
+            setting: {method: [run["val_acc"][-1] for run in runs[model][setting][method]] for method in args.methods}
+            for setting in args.settings
+        }
+        for model in args.models
+    }
+    weights = {
+        model: {
+            setting: {
+                method: [
+                    statistics.fmean(column)
+                    for column in zip(*(run["mean_weights"] for run in runs[model][setting][method]))
+                ]
+                for method in slf
+            }
+            for setting in args.settings
+        }
+        for model in args.models
+    }
+    (args.out / "noisy_labels.json").write_text(
+        json.dumps(
+            {
+                "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                "test_acc": scores,
+                "val_acc": final_val,
+                "candidates": list(SLF_CANDIDATES),
+                "mean_weights": weights,
+                "minutes": minutes,
+            },
+            indent=1,
+        )
+    )
     plots = []
     for model in args.models:
         for setting in args.settings:
             for method in slf:
                 rows = runs[model][setting][method]
-                plots.append(plot_selection_weights(
-                    {"runs": rows}, None, args.out / f"selection_weights_{model}_{setting}_{method}.png",
-                    title=f"{method}, {model}, {setting}: mean weights over {len(rows)} seeds"))
+                plots.append(
+                    plot_selection_weights(
+                        {"runs": rows},
+                        None,
+                        args.out / f"selection_weights_{model}_{setting}_{method}.png",
+                        title=f"{method}, {model}, {setting}: mean weights over {len(rows)} seeds",
+                    )
+                )
     for setting in args.settings:
         if slf:
-            plots.append(plot_selection_weight_grid(
-                {f"{model}, {method}": {"runs": runs[model][setting][method]}
-                 for model in args.models for method in slf},
-                args.out / f"selection_weights_{setting}.png", columns=len(slf),
-                title=f"MNIST-5k, {setting}: SLF selection weights over training (mean +- std over seeds)"))
+            plots.append(
+                plot_selection_weight_grid(
+                    {
+                        f"{model}, {method}": {"runs": runs[model][setting][method]}
+                        for model in args.models
+                        for method in slf
+                    },
+                    args.out / f"selection_weights_{setting}.png",
+                    columns=len(slf),
+                    title=f"MNIST-5k, {setting}: SLF selection weights over training (mean +- std over seeds)",
+                )
+            )
     if "slf-align" in slf:  # the default recipe in every model and setting, one figure for the report
-        plots.append(plot_selection_weight_grid(
-            {f"{model}, {setting}": {"runs": runs[model][setting]["slf-align"]}
-             for model in args.models for setting in args.settings},
-            args.out / "noisy_labels_default_weights.png", columns=len(args.settings),
-            title="MNIST-5k label noise: SLF default recipe (align), weights over training (mean +- std over seeds)"))
-    print(f"\nwrote {args.out / 'noisy_labels.md'}, {args.out / 'noisy_labels.json'} and {len(plots)} plots "
-          f"({minutes:.1f} min)")
+        plots.append(
+            plot_selection_weight_grid(
+                {
+                    f"{model}, {setting}": {"runs": runs[model][setting]["slf-align"]}
+                    for model in args.models
+                    for setting in args.settings
+                },
+                args.out / "noisy_labels_default_weights.png",
+                columns=len(args.settings),
+                title="MNIST-5k label noise: SLF default recipe (align), weights over training "
+                "(mean +- std over seeds)",
+            )
+        )
+    print(
+        f"\nwrote {args.out / 'noisy_labels.md'}, {args.out / 'noisy_labels.json'} and {len(plots)} plots "
+        f"({minutes:.1f} min)"
+    )
 
 
 if __name__ == "__main__":

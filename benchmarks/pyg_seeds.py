@@ -22,6 +22,7 @@ settings reuses them, so an interrupted benchmark continues where it stopped. Wr
     python benchmarks/pyg_seeds.py                          # 6 models x 8 methods x 5 seeds, 20 epochs
     python benchmarks/pyg_seeds.py --models gcn --seeds 2 --epochs 3    # a smoke run
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,11 @@ from slf_pyg.train_graph import REGRESSION_CANDIDATES, GraphRegressionConfig, tr
 
 from _comparison import cached_run, paired_p, summary
 
-SLF_METHODS = {"slf_align": dict(loss="slf", slf_mode="align"),  # the default recipe
-               "slf_joint": dict(loss="slf", slf_mode="joint"),
-               "slf_validation": dict(loss="slf", slf_mode="validation")}
+SLF_METHODS = {
+    "slf_align": dict(loss="slf", slf_mode="align"),  # the default recipe
+    "slf_joint": dict(loss="slf", slf_mode="joint"),
+    "slf_validation": dict(loss="slf", slf_mode="validation"),
+}
 DEFAULT_METHOD = "slf_align"
 
 
@@ -64,31 +67,47 @@ def run_path(out: Path, model: str, method: str, seed: int) -> Path:
 def run_one(base: GraphRegressionConfig, model: str, method: str, seed: int, out: Path, data) -> Dict[str, Any]:
     """One run, read back from ``out`` when an earlier run with the same settings saved it."""
     cfg = run_config(base, model, method, seed)
-    return cached_run(run_path(out, model, method, seed), cfg.__dict__,
-                      lambda: train_graph_regression(cfg, progress=False, data=data))
+    return cached_run(
+        run_path(out, model, method, seed), cfg.__dict__, lambda: train_graph_regression(cfg, progress=False, data=data)
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=[m for m in MODELS if m != "ecc"] + ["ecc"],
-                        choices=list(MODELS),
-                        help="models, the slow ecc last (default: all six)")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=[m for m in MODELS if m != "ecc"] + ["ecc"],
+        choices=list(MODELS),
+        help="models, the slow ecc last (default: all six)",
+    )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--hidden", type=int, default=32, help="hidden channels of every model (default: 32)")
     parser.add_argument("--candidates", nargs="+", default=list(REGRESSION_CANDIDATES))
     parser.add_argument("--root", default=None, help="molecule cache folder (default: ~/.cache/stochastic-loss/pyg)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--slf-methods", nargs="+", default=list(SLF_METHODS), choices=list(SLF_METHODS),
-                        help="SLF methods beside the candidates (default: all)")
+    parser.add_argument(
+        "--slf-methods",
+        nargs="+",
+        default=list(SLF_METHODS),
+        choices=list(SLF_METHODS),
+        help="SLF methods beside the candidates (default: all)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/pyg_seeds"))
     return parser
 
 
 def base_config(args: argparse.Namespace) -> GraphRegressionConfig:
-    return GraphRegressionConfig(data="chembl2321810", root=args.root, split="scaffold", epochs=args.epochs,
-                                 hidden_channels=args.hidden, slf_candidates=tuple(args.candidates),
-                                 num_threads=args.threads)
+    return GraphRegressionConfig(
+        data="chembl2321810",
+        root=args.root,
+        split="scaffold",
+        epochs=args.epochs,
+        hidden_channels=args.hidden,
+        slf_candidates=tuple(args.candidates),
+        num_threads=args.threads,
+    )
 
 
 def main() -> None:
@@ -96,9 +115,11 @@ def main() -> None:
     base = base_config(args)
     data = load_graph_data(base.data, base.root, base.split)
     methods = [*args.candidates, *args.slf_methods]
-    print(f"CHEMBL2321810 scaffold split {data.sizes()}, width {args.hidden}, {args.epochs} epochs, "
-          f"seeds 0..{args.seeds - 1}, "
-          f"methods {methods}")
+    print(
+        f"CHEMBL2321810 scaffold split {data.sizes()}, width {args.hidden}, {args.epochs} epochs, "
+        f"seeds 0..{args.seeds - 1}, "
+        f"methods {methods}"
+    )
     runs: Dict[str, Dict[str, List[Dict[str, Any]]]] = {}
     started = time.perf_counter()
     bar = tqdm(total=len(args.models) * len(methods) * args.seeds, unit="run")
@@ -122,19 +143,30 @@ def main() -> None:
     for model in args.models:
         best = max(args.candidates, key=lambda name: val_score(model, name))
         mse = scores(model, "mse") if "mse" in args.candidates else None
-        row: Dict[str, Any] = {"mse": mse, "best_single": best, "best_single_r2": scores(model, best),
-                               "best_single_val_r2": val_score(model, best),
-                               "every_candidate": {name: statistics.fmean(scores(model, name))
-                                                   for name in args.candidates},
-                               "candidate_r2": {name: scores(model, name) for name in args.candidates}}
+        row: Dict[str, Any] = {
+            "mse": mse,
+            "best_single": best,
+            "best_single_r2": scores(model, best),
+            "best_single_val_r2": val_score(model, best),
+            "every_candidate": {name: statistics.fmean(scores(model, name)) for name in args.candidates},
+            "candidate_r2": {name: scores(model, name) for name in args.candidates},
+        }
         # Each SLF method's test R², its p-values against MSE and the best single candidate, and its
         # weights (mean over training, then over seeds); null for a method not run.
         for method in SLF_METHODS:
             ran = method in slf_methods
             ours = scores(model, method) if ran else None
             row[method] = ours
-            row[f"{method}_weights"] = dict(zip(args.candidates, np.mean(
-                [run["mean_weights"] for run in runs[model][method]], axis=0).round(3).tolist())) if ran else None
+            row[f"{method}_weights"] = (
+                dict(
+                    zip(
+                        args.candidates,
+                        np.mean([run["mean_weights"] for run in runs[model][method]], axis=0).round(3).tolist(),
+                    )
+                )
+                if ran
+                else None
+            )
             short = {"slf_align": "align", "slf_validation": "slf"}.get(method, method)
             row[f"p_{short}_vs_mse"] = paired_p(ours, mse) if ran and mse else float("nan")
             row[f"p_{short}_vs_best"] = paired_p(ours, scores(model, best)) if ran else float("nan")
@@ -148,15 +180,19 @@ def main() -> None:
             return "-"
         return ", ".join(f"{n} {w:.2f}" for n, w in sorted(weights.items(), key=lambda item: -item[1])[:2])
 
-    lines = ["| model | MSE | best single (by val R²) | SLF default (align) | p vs MSE | p vs best | "
-             "SLF default weights | SLF joint | SLF validation | p vs MSE | p vs best | SLF validation weights |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | MSE | best single (by val R²) | SLF default (align) | p vs MSE | p vs best | "
+        "SLF default weights | SLF joint | SLF validation | p vs MSE | p vs best | SLF validation weights |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for model, row in table.items():
-        lines.append(f"| {model} | {cell(row['mse'])} | {row['best_single']} "
-                     f"{summary(row['best_single_r2'], 3)} | {cell(row['slf_align'])} | "
-                     f"{row['p_align_vs_mse']:.2f} | {row['p_align_vs_best']:.2f} | {top(row['slf_align_weights'])} | "
-                     f"{cell(row['slf_joint'])} | {cell(row['slf_validation'])} | {row['p_slf_vs_mse']:.2f} | "
-                     f"{row['p_slf_vs_best']:.2f} | {top(row['slf_validation_weights'])} |")
+        lines.append(
+            f"| {model} | {cell(row['mse'])} | {row['best_single']} "
+            f"{summary(row['best_single_r2'], 3)} | {cell(row['slf_align'])} | "
+            f"{row['p_align_vs_mse']:.2f} | {row['p_align_vs_best']:.2f} | {top(row['slf_align_weights'])} | "
+            f"{cell(row['slf_joint'])} | {cell(row['slf_validation'])} | {row['p_slf_vs_mse']:.2f} | "
+            f"{row['p_slf_vs_best']:.2f} | {top(row['slf_validation_weights'])} |"
+        )
     markdown = "\n".join(lines)
     print()
     print(markdown)
@@ -170,21 +206,47 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pyg_seeds.md").write_text(markdown + "\n")
-    (args.out / "pyg_seeds.json").write_text(json.dumps(
-        {"epochs": args.epochs, "seeds": args.seeds, "sizes": data.sizes(), "table": table,
-         "minutes": (time.perf_counter() - started) / 60}, indent=1, allow_nan=True))
+    (args.out / "pyg_seeds.json").write_text(
+        json.dumps(
+            {
+                "epochs": args.epochs,
+                "seeds": args.seeds,
+                "sizes": data.sizes(),
+                "table": table,
+                "minutes": (time.perf_counter() - started) / 60,
+            },
+            indent=1,
+            allow_nan=True,
+        )
+    )
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4))
-    columns = [("MSE", "mse"), ("best single", "best_single_r2"),
-               *[(label, method) for method, label in (("slf_align", "SLF default (align)"), ("slf_joint", "SLF joint"),
-                                                       ("slf_validation", "SLF validation")) if method in slf_methods]]
+    columns = [
+        ("MSE", "mse"),
+        ("best single", "best_single_r2"),
+        *[
+            (label, method)
+            for method, label in (
+                ("slf_align", "SLF default (align)"),
+                ("slf_joint", "SLF joint"),
+                ("slf_validation", "SLF validation"),
+            )
+            if method in slf_methods
+        ],
+    ]
     width = 0.16
     for i, (label, key) in enumerate(columns):
         values = [table[m][key] or [float("nan")] for m in args.models]
-        ax.bar(np.arange(len(args.models)) + (i - (len(columns) - 1) / 2) * width, [np.mean(v) for v in values], width,
-               yerr=[np.std(v, ddof=1) if len(v) > 1 else 0 for v in values], capsize=2, label=label)
+        ax.bar(
+            np.arange(len(args.models)) + (i - (len(columns) - 1) / 2) * width,
+            [np.mean(v) for v in values],
+            width,
+            yerr=[np.std(v, ddof=1) if len(v) > 1 else 0 for v in values],
+            capsize=2,
+            label=label,
+        )
     ax.set_xticks(range(len(args.models)), args.models)
     ax.set_ylabel("test R² (squared correlation)")
     ax.set_title(f"CHEMBL2321810, scaffold split: mean +- std over {args.seeds} seeds")
@@ -195,10 +257,14 @@ def main() -> None:
     plt.close(fig)
     written = [args.out / "pyg_seeds.md", args.out / "pyg_seeds.json", args.out / "pyg_seeds.png"]
     if DEFAULT_METHOD in slf_methods:
-        written.append(plot_selection_weight_grid(
-            {model: {"runs": runs[model][DEFAULT_METHOD]} for model in args.models},
-            args.out / "pyg_default_weights.png", columns=min(3, len(args.models)),
-            title="CHEMBL2321810: SLF default recipe (align), weights over training (mean +- std over seeds)"))
+        written.append(
+            plot_selection_weight_grid(
+                {model: {"runs": runs[model][DEFAULT_METHOD]} for model in args.models},
+                args.out / "pyg_default_weights.png",
+                columns=min(3, len(args.models)),
+                title="CHEMBL2321810: SLF default recipe (align), weights over training (mean +- std over seeds)",
+            )
+        )
     print(f"\nwrote {', '.join(map(str, written))} ({(time.perf_counter() - started) / 60:.1f} min)")
 
 

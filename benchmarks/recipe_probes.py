@@ -18,6 +18,7 @@ the library's default, whose own runs are in RESULTS.md.
 Each run is saved under ``--out`` (``<variant>_<model>_<setting>_<seed>.json``) and not run
 again; ``--summarize`` writes ``recipe_probes.md`` and ``recipe_probes.json`` beside them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,12 @@ from slf.train.classify import batches, cycle_batches
 from slf.train.common import seed_everything
 
 CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce", "gce", "sce", "bi_tempered")
-SETTINGS = {"clean": (0.0, "symmetric"), "sym0.2": (0.2, "symmetric"), "sym0.4": (0.4, "symmetric"),
-            "pair0.4": (0.4, "pairflip")}
+SETTINGS = {
+    "clean": (0.0, "symmetric"),
+    "sym0.2": (0.2, "symmetric"),
+    "sym0.4": (0.4, "symmetric"),
+    "pair0.4": (0.4, "pairflip"),
+}
 # T: temperature; beta: the scores' average; ref_beta: the reference's average over held-out batches;
 # ref_batch: held-out batch size (512: the whole validation set); interval: a new reference every k
 # steps; params: 'head' (the classifier layer) or 'all'; margin: head start of ce (the stock loss);
@@ -104,18 +109,38 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     # gap10 whose gate stays open for good once it has been open for 50 steps in a row (label noise seen).
     "gap10p50": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, gap=1.0, gap_patience=50),
 }
-COLUMNS = (("mlp", "clean"), ("mlp", "sym0.4"), ("mlp", "pair0.4"), ("lenet", "clean"), ("lenet", "sym0.4"),
-           ("lenet", "pair0.4"))
+COLUMNS = (
+    ("mlp", "clean"),
+    ("mlp", "sym0.4"),
+    ("mlp", "pair0.4"),
+    ("lenet", "clean"),
+    ("lenet", "sym0.4"),
+    ("lenet", "pair0.4"),
+)
 
 
 class AlignedMixture:
     """One variant's selection state and its weighted loss (see the module docs)."""
 
-    def __init__(self, T: float, beta: float, ref_beta: float = 0.0, ref_batch: int = 128, interval: int = 1,
-                 params: str = "head", margin: float = 0.0, balance: bool = False, grad_beta: float = 0.0,
-                 gate: Optional[float] = None, lcb: float = 0.0, cone: bool = False,
-                 weight_beta: float = 0.0, plateau: Optional[int] = None, gap: Optional[float] = None,
-                 gap_patience: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        T: float,
+        beta: float,
+        ref_beta: float = 0.0,
+        ref_batch: int = 128,
+        interval: int = 1,
+        params: str = "head",
+        margin: float = 0.0,
+        balance: bool = False,
+        grad_beta: float = 0.0,
+        gate: Optional[float] = None,
+        lcb: float = 0.0,
+        cone: bool = False,
+        weight_beta: float = 0.0,
+        plateau: Optional[int] = None,
+        gap: Optional[float] = None,
+        gap_patience: Optional[int] = None,
+    ) -> None:
         self.candidates = [losses.build(name, task="classification", reduction="none") for name in CANDIDATES]
         self.T, self.beta, self.ref_beta, self.ref_batch, self.interval = T, beta, ref_beta, ref_batch, interval
         self.params, self.margin, self.balance, self.grad_beta, self.gate = params, margin, balance, grad_beta, gate
@@ -137,11 +162,13 @@ class AlignedMixture:
     def weights(self) -> torch.Tensor:
         if self.cone:
             return self.cone_weights
-        if self.opened_at is None or (self.gate is not None and (self.observed == 0
-                                                                  or float(self.scores[0]) > self.gate)):
+        if self.opened_at is None or (
+            self.gate is not None and (self.observed == 0 or float(self.scores[0]) > self.gate)
+        ):
             return torch.nn.functional.one_hot(torch.tensor(0), len(CANDIDATES)).float()
-        if self.gap is not None and (self.train_loss is None or self.reference_loss is None
-                                     or self.train_loss <= self.gap * self.reference_loss):
+        if self.gap is not None and (
+            self.train_loss is None or self.reference_loss is None or self.train_loss <= self.gap * self.reference_loss
+        ):
             self.steps_above_gap = 0
             if self.noise_seen_at is None:
                 self.gap_closed_steps += 1
@@ -153,7 +180,7 @@ class AlignedMixture:
         scores = self.scores.clone()
         if self.lcb:
             lead = scores - scores[0]
-            variance = (self.lead_squares - lead ** 2).clamp_min(0.0)
+            variance = (self.lead_squares - lead**2).clamp_min(0.0)
             scores = scores - self.lcb * (variance * (1 - self.beta) / (1 + self.beta)).sqrt()
         scores[0] += self.margin  # ce, the reference loss
         return torch.softmax(scores / self.T, dim=0)
@@ -163,12 +190,19 @@ class AlignedMixture:
         if self.gap is not None:
             value = float(values[:, 0].detach().mean())
             self.train_loss = value if self.train_loss is None else 0.95 * self.train_loss + 0.05 * value
-        gradients = torch.stack([torch.cat([g.reshape(-1) for g in torch.autograd.grad(
-            column, layer, retain_graph=True)]) for column in values.mean(dim=0)])
+        gradients = torch.stack(
+            [
+                torch.cat([g.reshape(-1) for g in torch.autograd.grad(column, layer, retain_graph=True)])
+                for column in values.mean(dim=0)
+            ]
+        )
         norms = gradients.norm(dim=1)
         if self.grad_beta:
-            self.averaged_gradients = gradients if self.averaged_gradients is None else (
-                self.grad_beta * self.averaged_gradients + (1 - self.grad_beta) * gradients)
+            self.averaged_gradients = (
+                gradients
+                if self.averaged_gradients is None
+                else (self.grad_beta * self.averaged_gradients + (1 - self.grad_beta) * gradients)
+            )
             gradients = self.averaged_gradients
         if self.reference is not None:
             cosines = gradients @ self.reference / (gradients.norm(dim=1) * self.reference.norm() + 1e-12)
@@ -176,23 +210,34 @@ class AlignedMixture:
             if self.cone:
                 mixture = torch.from_numpy(nnls(gradients.T.double().numpy(), self.reference.double().numpy())[0])
                 mixture = (mixture / mixture.sum()).float() if mixture.sum() > 0 else self.cone_weights
-                self.cone_weights = mixture if self.observed == 0 else (
-                    self.beta * self.cone_weights + (1 - self.beta) * mixture)
+                self.cone_weights = (
+                    mixture if self.observed == 0 else (self.beta * self.cone_weights + (1 - self.beta) * mixture)
+                )
             squares = (cosines - cosines[0]) ** 2
-            self.lead_squares = squares if self.observed == 0 else (
-                self.beta * self.lead_squares + (1 - self.beta) * squares)
+            self.lead_squares = (
+                squares if self.observed == 0 else (self.beta * self.lead_squares + (1 - self.beta) * squares)
+            )
             self.norms = norms if self.observed == 0 else 0.9 * self.norms + 0.1 * norms
             self.observed += 1
         weights = self.weights()
         if self.weight_beta:
-            self.smoothed_weights = weights if self.smoothed_weights is None else (
-                self.weight_beta * self.smoothed_weights + (1 - self.weight_beta) * weights)
+            self.smoothed_weights = (
+                weights
+                if self.smoothed_weights is None
+                else (self.weight_beta * self.smoothed_weights + (1 - self.weight_beta) * weights)
+            )
             weights = self.smoothed_weights
         coefficients = weights * self.norms[0] / self.norms.clamp_min(1e-8) if self.balance else weights
         self.weight_sum += weights
         if self.steps % 10 == 0:
-            self.history.append({"step": self.steps, "weights": weights.tolist(), "scores": self.scores.tolist(),
-                                 "norms": self.norms.tolist()})
+            self.history.append(
+                {
+                    "step": self.steps,
+                    "weights": weights.tolist(),
+                    "scores": self.scores.tolist(),
+                    "norms": self.norms.tolist(),
+                }
+            )
         self.steps += 1
         return (values * coefficients.detach()).sum(dim=1).mean()
 
@@ -255,12 +300,22 @@ def run(job: Tuple[str, str, str, int, int]) -> Dict[str, Any]:
         with torch.no_grad():
             val_acc.append(float((model(val_x).argmax(1) == val_y).float().mean()))
             test_acc.append(float((model(test_x).argmax(1) == test_y).float().mean()))
-    return {"model": model_name, "setting": setting, "variant": variant, "seed": seed,
-            "final_test_acc": test_acc[-1], "final_val_acc": val_acc[-1], "val_acc": val_acc, "test_acc": test_acc,
-            "mean_weights": (mixture.weight_sum / mixture.steps).tolist(), "history": mixture.history,
-            "opened_at": mixture.opened_at, "gap_closed_steps": mixture.gap_closed_steps,
-            "noise_seen_at": mixture.noise_seen_at,
-            "seconds": time.perf_counter() - started}
+    return {
+        "model": model_name,
+        "setting": setting,
+        "variant": variant,
+        "seed": seed,
+        "final_test_acc": test_acc[-1],
+        "final_val_acc": val_acc[-1],
+        "val_acc": val_acc,
+        "test_acc": test_acc,
+        "mean_weights": (mixture.weight_sum / mixture.steps).tolist(),
+        "history": mixture.history,
+        "opened_at": mixture.opened_at,
+        "gap_closed_steps": mixture.gap_closed_steps,
+        "noise_seen_at": mixture.noise_seen_at,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def summarize(out: Path) -> str:
@@ -270,8 +325,10 @@ def summarize(out: Path) -> str:
             continue
         run_ = json.loads(path.read_text())
         runs.setdefault((run_["variant"], run_["model"], run_["setting"]), []).append(run_)
-    lines = ["| variant | options | " + " | ".join(f"{m} {s}" for m, s in COLUMNS) + " | mean validation |",
-             "|---|---|" + "---|" * (len(COLUMNS) + 1)]
+    lines = [
+        "| variant | options | " + " | ".join(f"{m} {s}" for m, s in COLUMNS) + " | mean validation |",
+        "|---|---|" + "---|" * (len(COLUMNS) + 1),
+    ]
     table: Dict[str, Dict[str, Any]] = {}
     for variant in VARIANTS:
         cells, validation = [], []
@@ -285,15 +342,20 @@ def summarize(out: Path) -> str:
             validation.append(val)
             cells.append(f"{test:.3f} / {val:.3f}" + ("" if len(rows) == 3 else f" ({len(rows)} seeds)"))
             table.setdefault(variant, {})[f"{model} {setting}"] = {
-                "test": [r["final_test_acc"] for r in rows], "val": [r["final_val_acc"] for r in rows],
-                "seeds": [r["seed"] for r in rows]}
+                "test": [r["final_test_acc"] for r in rows],
+                "val": [r["final_val_acc"] for r in rows],
+                "seeds": [r["seed"] for r in rows],
+            }
         if not validation:
             continue
         mean = f"{statistics.fmean(validation):.4f} over {len(validation)}" if validation else "-"
         options = ", ".join(f"{k}={v}" for k, v in VARIANTS[variant].items())
         lines.append(f"| {variant} | {options} | " + " | ".join(cells) + f" | {mean} |")
-    markdown = ("Final test / validation accuracy, mean over seeds 0-2 (the choice is made on validation).\n\n"
-                + "\n".join(lines) + "\n")
+    markdown = (
+        "Final test / validation accuracy, mean over seeds 0-2 (the choice is made on validation).\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
     (out / "recipe_probes.md").write_text(markdown)
     (out / "recipe_probes.json").write_text(json.dumps({"variants": VARIANTS, "results": table}, indent=1))
     return markdown
@@ -301,8 +363,14 @@ def summarize(out: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--variants", nargs="+", default=[], choices=list(VARIANTS), metavar="VARIANT",
-                        help=f"one or more of: {', '.join(VARIANTS)}")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=[],
+        choices=list(VARIANTS),
+        metavar="VARIANT",
+        help=f"one or more of: {', '.join(VARIANTS)}",
+    )
     parser.add_argument("--models", nargs="+", default=["mlp", "lenet"], choices=["mlp", "lenet"])
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
@@ -313,8 +381,14 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.summarize:
-        jobs = [(m, s, v, seed, args.epochs) for v in args.variants for m in args.models for s in args.settings
-                for seed in args.seeds if not (args.out / f"{v}_{m}_{s}_{seed}.json").is_file()]
+        jobs = [
+            (m, s, v, seed, args.epochs)
+            for v in args.variants
+            for m in args.models
+            for s in args.settings
+            for seed in args.seeds
+            if not (args.out / f"{v}_{m}_{s}_{seed}.json").is_file()
+        ]
         print(f"{len(jobs)} runs on {args.workers} worker(s)", flush=True)
         with ProcessPoolExecutor(args.workers) as pool:
             for result in pool.map(run, jobs):

@@ -26,6 +26,7 @@ Budgets:
     python benchmarks/run_all.py --only classify k_sweep # some sections; the report keeps the others' results
     python benchmarks/run_all.py --render-only           # redraw RESULTS.md from what has been run
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,59 +81,214 @@ class Section:
     def command(self, budget: str, folder: Path) -> List[str]:
         """The command line that runs this section at ``budget`` into ``folder``."""
         arguments = self.full if budget == "full" else self.quick
-        return [sys.executable, str(BENCHMARKS / self.script), *arguments,
-                *(part.format(out=folder) for part in self.out)]
+        return [
+            sys.executable,
+            str(BENCHMARKS / self.script),
+            *arguments,
+            *(part.format(out=folder) for part in self.out),
+        ]
 
 
 # Ordered cheapest first; the timing sections last, on a machine no other section is loading.
 # Methods named in the full commands: a section whose command changed runs again (its saved runs make that
 # cheap), so a new method is added here. The first SLF method of each is SLF's default recipe (align).
-CLASSIFY_METHODS = ("ce,mse,mae,hinge,cosine,bce,slf-align,slf-joint,slf-softmax,slf-validation,slf-joint+normalize,"
-                    "slf-validation+sample,slf-validation+smooth01,slf-validation+every4")
-NOISY_METHODS = ("ce", "mse", "mae", "hinge", "cosine", "bce", "gce", "sce", "bi_tempered", "slf-align", "slf-joint",
-                 "slf-validation", "slf-validation-cosine", "slf-validation-sample-losses-cosine")
+CLASSIFY_METHODS = (
+    "ce,mse,mae,hinge,cosine,bce,slf-align,slf-joint,slf-softmax,slf-validation,slf-joint+normalize,"
+    "slf-validation+sample,slf-validation+smooth01,slf-validation+every4"
+)
+NOISY_METHODS = (
+    "ce",
+    "mse",
+    "mae",
+    "hinge",
+    "cosine",
+    "bce",
+    "gce",
+    "sce",
+    "bi_tempered",
+    "slf-align",
+    "slf-joint",
+    "slf-validation",
+    "slf-validation-cosine",
+    "slf-validation-sample-losses-cosine",
+)
 DAC_METHODS = ("bce", "mse", "mae", "hinge", "cosine", "slf-align", "slf-joint", "slf-joint-norm", "slf-softmax")
 SECTIONS: Tuple[Section, ...] = (
-    Section("classify", "classify_seeds.py",
-            ("--seeds", "5", "--epochs", "10", "--workers", "2", "--only", CLASSIFY_METHODS),
-            ("--models", "mlp", "--seeds", "2", "--epochs", "1", "--workers", "2", "--only",
-             "ce,mse,mae,hinge,cosine,bce,slf-align,slf-joint,slf-softmax,slf-validation,slf-joint+normalize"),
-            out=("--out", "{out}/classify_seeds.json")),
-    Section("k_sweep", "k_sweep.py", ("--workers", "2"),
-            ("--models", "mlp", "--samples", "1", "3", "--seeds", "2", "--epochs", "1", "--workers", "2"),
-            saved_runs=("*/*/*seed*.json",)),
-    Section("mils", "mils_seeds.py", ("--seeds", "5", "--epochs", "10", "--workers", "2"),
-            ("--model", "mlp", "--seeds", "2", "--epochs", "1", "--workers", "2"),
-            out=("--out", "{out}/mils_seeds.json")),
-    Section("noisy_labels", "noisy_labels.py", ("--workers", "2", "--methods", *NOISY_METHODS),
-            ("--models", "mlp", "--settings", "clean", "sym0.4", "--seeds", "2", "--epochs", "2", "--workers", "2",
-             "--methods", "ce", "mae", "gce", "slf-align", "slf-joint", "slf-validation"),
-            saved_runs=("*/*/*/seed*.json",)),
-    Section("pyg", "pyg_seeds.py", ("--seeds", "5", "--epochs", "20", "--slf-methods", "slf_align", "slf_joint",
-                                    "slf_validation"),
-            ("--models", "gcn", "--seeds", "2", "--epochs", "2"), saved_runs=("*/*/seed*.json",)),
-    Section("dac", "dac_seeds.py", ("--workers", "2", "--methods", *DAC_METHODS,
-                                    "--imbalanced-methods", "bce", "slf-align", "slf-joint"),
-            ("--seeds", "2", "--rounds", "2", "--epochs-per-round", "1", "--retentions", "0.5", "--workers", "2",
-             "--methods", "bce", "mse", "slf-align", "slf-joint", "slf-softmax",
-             "--imbalanced-methods", "bce", "slf-align", "slf-joint"),
-            saved_runs=("*/*/seed*.json",)),
-    Section("mmdet", "mmdet_yolo.py", ("--seeds", "5", "--epochs", "20", "--methods", "stock", "slf_align", "slf",
-                                       "slf_normalized", "slf_softmax_normalized"),
-            ("--seeds", "2", "--epochs", "1", "--rounds", "3", "--methods", "stock", "slf_align", "slf"),
-            saved_runs=("*_seed*/result.json",)),
-    Section("fairseq", "fairseq_slf.py",
-            ("--seeds", "5", "--epochs", "10", "--keep-finished", "--workers", "2", "--methods", "label_smoothed",
-             "slf_align", "slf_joint", "slf_validation"),
-            ("--seeds", "2", "--epochs", "1", "--rounds", "3", "--keep-finished", "--methods", "label_smoothed",
-             "slf_align", "slf_joint"),
-            saved_runs=("*_seed*/results.json",)),
-    Section("cost", "cost.py", ("--threads", "2", "--rounds", "100"),
-            ("--parts", "lenet", "batch", "candidates", "model", "memory", "--rounds", "3", "--warmup", "1",
-             "--batch-sizes", "32", "512", "--candidate-counts", "2", "6", "--widths", "64", "256",
-             "--memory-steps", "2", "--no-compile")),
-    Section("mils_overhead", "mils_overhead.py", ("--steps", "300", "--threads", "2"),
-            ("--steps", "10", "--warmup", "2")),
+    Section(
+        "classify",
+        "classify_seeds.py",
+        ("--seeds", "5", "--epochs", "10", "--workers", "2", "--only", CLASSIFY_METHODS),
+        (
+            "--models",
+            "mlp",
+            "--seeds",
+            "2",
+            "--epochs",
+            "1",
+            "--workers",
+            "2",
+            "--only",
+            "ce,mse,mae,hinge,cosine,bce,slf-align,slf-joint,slf-softmax,slf-validation,slf-joint+normalize",
+        ),
+        out=("--out", "{out}/classify_seeds.json"),
+    ),
+    Section(
+        "k_sweep",
+        "k_sweep.py",
+        ("--workers", "2"),
+        ("--models", "mlp", "--samples", "1", "3", "--seeds", "2", "--epochs", "1", "--workers", "2"),
+        saved_runs=("*/*/*seed*.json",),
+    ),
+    Section(
+        "mils",
+        "mils_seeds.py",
+        ("--seeds", "5", "--epochs", "10", "--workers", "2"),
+        ("--model", "mlp", "--seeds", "2", "--epochs", "1", "--workers", "2"),
+        out=("--out", "{out}/mils_seeds.json"),
+    ),
+    Section(
+        "noisy_labels",
+        "noisy_labels.py",
+        ("--workers", "2", "--methods", *NOISY_METHODS),
+        (
+            "--models",
+            "mlp",
+            "--settings",
+            "clean",
+            "sym0.4",
+            "--seeds",
+            "2",
+            "--epochs",
+            "2",
+            "--workers",
+            "2",
+            "--methods",
+            "ce",
+            "mae",
+            "gce",
+            "slf-align",
+            "slf-joint",
+            "slf-validation",
+        ),
+        saved_runs=("*/*/*/seed*.json",),
+    ),
+    Section(
+        "pyg",
+        "pyg_seeds.py",
+        ("--seeds", "5", "--epochs", "20", "--slf-methods", "slf_align", "slf_joint", "slf_validation"),
+        ("--models", "gcn", "--seeds", "2", "--epochs", "2"),
+        saved_runs=("*/*/seed*.json",),
+    ),
+    Section(
+        "dac",
+        "dac_seeds.py",
+        ("--workers", "2", "--methods", *DAC_METHODS, "--imbalanced-methods", "bce", "slf-align", "slf-joint"),
+        (
+            "--seeds",
+            "2",
+            "--rounds",
+            "2",
+            "--epochs-per-round",
+            "1",
+            "--retentions",
+            "0.5",
+            "--workers",
+            "2",
+            "--methods",
+            "bce",
+            "mse",
+            "slf-align",
+            "slf-joint",
+            "slf-softmax",
+            "--imbalanced-methods",
+            "bce",
+            "slf-align",
+            "slf-joint",
+        ),
+        saved_runs=("*/*/seed*.json",),
+    ),
+    Section(
+        "mmdet",
+        "mmdet_yolo.py",
+        (
+            "--seeds",
+            "5",
+            "--epochs",
+            "20",
+            "--methods",
+            "stock",
+            "slf_align",
+            "slf",
+            "slf_normalized",
+            "slf_softmax_normalized",
+        ),
+        ("--seeds", "2", "--epochs", "1", "--rounds", "3", "--methods", "stock", "slf_align", "slf"),
+        saved_runs=("*_seed*/result.json",),
+    ),
+    Section(
+        "fairseq",
+        "fairseq_slf.py",
+        (
+            "--seeds",
+            "5",
+            "--epochs",
+            "10",
+            "--keep-finished",
+            "--workers",
+            "2",
+            "--methods",
+            "label_smoothed",
+            "slf_align",
+            "slf_joint",
+            "slf_validation",
+        ),
+        (
+            "--seeds",
+            "2",
+            "--epochs",
+            "1",
+            "--rounds",
+            "3",
+            "--keep-finished",
+            "--methods",
+            "label_smoothed",
+            "slf_align",
+            "slf_joint",
+        ),
+        saved_runs=("*_seed*/results.json",),
+    ),
+    Section(
+        "cost",
+        "cost.py",
+        ("--threads", "2", "--rounds", "100"),
+        (
+            "--parts",
+            "lenet",
+            "batch",
+            "candidates",
+            "model",
+            "memory",
+            "--rounds",
+            "3",
+            "--warmup",
+            "1",
+            "--batch-sizes",
+            "32",
+            "512",
+            "--candidate-counts",
+            "2",
+            "6",
+            "--widths",
+            "64",
+            "256",
+            "--memory-steps",
+            "2",
+            "--no-compile",
+        ),
+    ),
+    Section(
+        "mils_overhead", "mils_overhead.py", ("--steps", "300", "--threads", "2"), ("--steps", "10", "--warmup", "2")
+    ),
 )
 BY_NAME: Dict[str, Section] = {section.name: section for section in SECTIONS}
 
@@ -148,8 +304,14 @@ def finished(folder: Path, command: Sequence[str]) -> Optional[Dict[str, object]
 
 def _portable(command: Sequence[str]) -> List[str]:
     """The command without the interpreter's path, so a stamp survives a new virtual environment."""
-    return [Path(part).name if i == 0 else str(Path(part).relative_to(ROOT)) if Path(part).is_absolute()
-            and ROOT in Path(part).parents else part for i, part in enumerate(command)]
+    return [
+        Path(part).name
+        if i == 0
+        else str(Path(part).relative_to(ROOT))
+        if Path(part).is_absolute() and ROOT in Path(part).parents
+        else part
+        for i, part in enumerate(command)
+    ]
 
 
 def _archived_files(section: Section, folder: Path, saved_runs_only: bool = False) -> List[Path]:
@@ -207,10 +369,14 @@ def run_section(section: Section, budget: str, folder: Path, rerun: bool) -> Dic
         log.write("$ " + shlex.join(_portable(command)) + "\n")
         log.flush()
         returncode = subprocess.run(command, cwd=ROOT, stdout=log, stderr=sys.stderr).returncode
-    stamp = {"command": _portable(command), "returncode": returncode,
-             "minutes": round((time.perf_counter() - started) / 60, 2),
-             "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": _machine(),
-             "commit": git_commit()}
+    stamp = {
+        "command": _portable(command),
+        "returncode": returncode,
+        "minutes": round((time.perf_counter() - started) / 60, 2),
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": _machine(),
+        "commit": git_commit(),
+    }
     (folder / STAMP).write_text(json.dumps(stamp, indent=1))
     return stamp
 
@@ -218,22 +384,41 @@ def run_section(section: Section, budget: str, folder: Path, rerun: bool) -> Dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--full", dest="budget", action="store_const", const="full",
-                        help="the report's budget (default)")
-    budget.add_argument("--quick", dest="budget", action="store_const", const="quick",
-                        help="a smoke run of every section")
+    budget.add_argument(
+        "--full", dest="budget", action="store_const", const="full", help="the report's budget (default)"
+    )
+    budget.add_argument(
+        "--quick", dest="budget", action="store_const", const="quick", help="a smoke run of every section"
+    )
     parser.set_defaults(budget="full")
-    parser.add_argument("--only", nargs="+", default=None, metavar="SECTION",
-                        help=f"run only these sections (of: {', '.join(BY_NAME)}); the report keeps the others")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="SECTION",
+        help=f"run only these sections (of: {', '.join(BY_NAME)}); the report keeps the others",
+    )
     parser.add_argument("--render-only", action="store_true", help="run nothing; redraw the report")
     parser.add_argument("--rerun", action="store_true", help="run sections even where their command already finished")
-    parser.add_argument("--runs", type=Path, default=None,
-                        help="root of the sections' folders (default: runs/ for --full, runs/quick for --quick)")
-    parser.add_argument("--results", type=Path, default=None,
-                        help="the report's path (default: RESULTS.md for --full, <runs>/RESULTS.md for --quick)")
-    parser.add_argument("--archive", type=Path, default=None,
-                        help="where the sections' small files are kept and the report is rendered from "
-                             "(default: benchmarks/results for --full, none for --quick)")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=None,
+        help="root of the sections' folders (default: runs/ for --full, runs/quick for --quick)",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="the report's path (default: RESULTS.md for --full, <runs>/RESULTS.md for --quick)",
+    )
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        default=None,
+        help="where the sections' small files are kept and the report is rendered from "
+        "(default: benchmarks/results for --full, none for --quick)",
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.only or []) - set(BY_NAME))
     if unknown:
@@ -257,17 +442,21 @@ def main() -> None:
                     archive(section, folder, archived / section.name)
             if stamp["returncode"] != 0:
                 failed.append(section.name)
-                tqdm.write(f"[run_all] {section.name} FAILED (exit {stamp['returncode']}); "
-                           f"see {folder / 'run_all.log'}")
+                tqdm.write(
+                    f"[run_all] {section.name} FAILED (exit {stamp['returncode']}); see {folder / 'run_all.log'}"
+                )
     if archived is not None:  # also the runs a killed run_all left in runs/
         ran = set() if args.render_only else {section.name for section in chosen}
         for section in SECTIONS:
             if (runs / section.name).is_dir():
-                archive(section, runs / section.name, archived / section.name,
-                        saved_runs_only=section.name not in ran)
+                archive(section, runs / section.name, archived / section.name, saved_runs_only=section.name not in ran)
 
-    write_report(results, archived or runs,
-                 {s.name: _portable(s.command(args.budget, runs / s.name)) for s in SECTIONS}, args.budget)
+    write_report(
+        results,
+        archived or runs,
+        {s.name: _portable(s.command(args.budget, runs / s.name)) for s in SECTIONS},
+        args.budget,
+    )
     print(f"wrote {results}")
     if archived == ARCHIVE and (ARCHIVE / "cost/cost.json").is_file():
         print(f"wrote {write_docs_cost(PERFORMANCE_PAGE, ARCHIVE / 'cost/cost.json')}'s cost table")

@@ -10,6 +10,7 @@ each. Each module stands one row above everything it imports, so every arrow poi
 ``docs/architecture.txt`` lists the same edges, one ``importer -> imported`` a line;
 ``tests/core/test_architecture.py`` checks that it is current.
 """
+
 from __future__ import annotations
 
 import ast
@@ -44,7 +45,7 @@ def imported_modules(module: str, path: Path, known: Set[str]) -> Set[str]:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = package[:len(package) - node.level + 1] if node.level else []
+            base = package[: len(package) - node.level + 1] if node.level else []
             source = ".".join(base + ([node.module] if node.module else []))
             for alias in node.names:
                 found.add(f"{source}.{alias.name}" if f"{source}.{alias.name}" in known else source)
@@ -102,12 +103,24 @@ def draw(graph: nx.DiGraph, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(max(14, 1.6 * widest), 2.2 * (max(depth.values()) + 1)))
     adapters = [n for n in graph if n.startswith("slf_")]
     colours = ["#f4c27a" if n in adapters else "#9cc3e6" for n in graph]
-    nx.draw_networkx_edges(graph, positions, ax=ax, arrows=True, arrowsize=10, edge_color="#888888", width=0.6,
-                           node_size=2400, connectionstyle="arc3,rad=0.04")
+    nx.draw_networkx_edges(
+        graph,
+        positions,
+        ax=ax,
+        arrows=True,
+        arrowsize=10,
+        edge_color="#888888",
+        width=0.6,
+        node_size=2400,
+        connectionstyle="arc3,rad=0.04",
+    )
     nx.draw_networkx_nodes(graph, positions, ax=ax, node_color=colours, node_size=2400, node_shape="s")
     nx.draw_networkx_labels(graph, positions, ax=ax, font_size=7)
-    ax.set_title("stochastic-loss: the core's modules (blue) and the adapters (orange); "
-                 "an arrow a -> b: a imports b (every arrow points down)", fontsize=10)
+    ax.set_title(
+        "stochastic-loss: the core's modules (blue) and the adapters (orange); "
+        "an arrow a -> b: a imports b (every arrow points down)",
+        fontsize=10,
+    )
     ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=72)
@@ -120,8 +133,9 @@ def main() -> None:
     if not nx.is_directed_acyclic_graph(graph):
         sys.exit(f"the core's imports have a circle: {nx.find_cycle(graph)}")
     EDGES_FILE.write_text(edge_lines(graph), encoding="utf-8")
-    print(f"{draw(graph, PICTURE)} and {EDGES_FILE}: {graph.number_of_nodes()} boxes, {graph.number_of_edges()} "
-          "imports")
+    print(
+        f"{draw(graph, PICTURE)} and {EDGES_FILE}: {graph.number_of_nodes()} boxes, {graph.number_of_edges()} imports"
+    )
 
 
 if __name__ == "__main__":

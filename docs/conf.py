@@ -1,4 +1,5 @@
 """Sphinx configuration of the documentation site: ``make docs`` builds it into ``docs/_build/html``."""
+
 import sys
 from pathlib import Path
 

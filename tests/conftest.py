@@ -1,4 +1,5 @@
 """Fixtures shared by every test folder."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,23 @@ def slf_torchrun(tmp_path: Path) -> Callable[..., Dict[str, Any]]:
 
     def run(command: str, *arguments: str, out_name: str = "ddp") -> Dict[str, Any]:
         out = tmp_path / out_name
-        line = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(WORLD),
-                "-m", "slf", command, *arguments, "--threads", "1", "--no-progress", "--out", str(out)]
+        line = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            str(WORLD),
+            "-m",
+            "slf",
+            command,
+            *arguments,
+            "--threads",
+            "1",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
         finished = subprocess.run(line, capture_output=True, text=True, timeout=300, cwd=tmp_path)
         assert finished.returncode == 0, finished.stderr[-3000:]
         assert finished.stdout.count("results:") == 1  # one report, from rank 0

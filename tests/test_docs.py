@@ -1,6 +1,7 @@
 """The documentation: the loss library page names every registered loss, the performance page's cost table is
 rendered from the committed cost benchmark, the README stays a first read, the site builds with
 warnings as errors, and the pages' examples run as written."""
+
 from __future__ import annotations
 
 import json
@@ -51,9 +52,14 @@ def test_the_performance_page_cost_table_is_rendered_from_the_committed_cost_jso
 def test_the_readme_is_a_first_read_that_points_to_the_docs():
     text = README.read_text(encoding="utf-8")
     assert len(text.splitlines()) < 250
-    for heading in ("## Two commands", "## Quick start: Python", "## Quick start: MMDetection",
-                    "## Quick start: fairseq", "## Quick start: PyTorch Geometric and clustering",
-                    "## The headline result"):
+    for heading in (
+        "## Two commands",
+        "## Quick start: Python",
+        "## Quick start: MMDetection",
+        "## Quick start: fairseq",
+        "## Quick start: PyTorch Geometric and clustering",
+        "## The headline result",
+    ):
         assert heading in text
     assert "make docs" in text and "make demo" in text and "make test" in text
 
@@ -87,9 +93,26 @@ def headings(page: Path) -> list:
 
 def sphinx(builder: str, out: Path) -> subprocess.CompletedProcess:
     # -W: a warning (a broken reference, a malformed docstring, a missing page) fails the build.
-    return subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", builder,
-                           "-d", str(out / "doctrees"), str(DOCS), str(out / builder)],
-                          capture_output=True, text=True, timeout=1200, cwd=ROOT)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-b",
+            builder,
+            "-d",
+            str(out / "doctrees"),
+            str(DOCS),
+            str(out / builder),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        cwd=ROOT,
+    )
 
 
 @pytest.mark.slow
@@ -107,8 +130,10 @@ def test_the_site_builds_with_warnings_as_errors(tmp_path):
         assert headings(html / "hosts" / f"{host}.html")[1] == "Quick start", host
     assert headings(html / "hosts" / "mmdet.html")[0].startswith("MMDetection: type='StochasticLoss'")
     api = headings(html / "api" / "generated" / "slf.stochastic_loss.html")
-    assert api[0] == "slf.stochastic_loss" and "StochasticLoss" in (html / "api" / "generated" /
-                                                                      "slf.stochastic_loss.html").read_text()
+    assert (
+        api[0] == "slf.stochastic_loss"
+        and "StochasticLoss" in (html / "api" / "generated" / "slf.stochastic_loss.html").read_text()
+    )
     assert (html / "_images").is_dir() and any((html / "_images").glob("*.png"))  # the results' plots
 
 

@@ -3,6 +3,7 @@
 These are real checks of the install pipeline (ENVIRONMENT.md): a missing build step
 (mmcv's compiled ops, fairseq-fixed's extensions, rdkit) fails here, not in an adapter.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -24,14 +25,25 @@ def test_mmdet_builds_a_yolov3_head_and_runs_compiled_nms():
     from mmdet.utils import register_all_modules
 
     register_all_modules()
-    head = MODELS.build(dict(
-        type="YOLOV3Head", num_classes=2, in_channels=[32, 16, 8], out_channels=[32, 16, 8],
-        anchor_generator=dict(type="YOLOAnchorGenerator",
-                              base_sizes=[[(116, 90), (156, 198), (373, 326)],
-                                          [(30, 61), (62, 45), (59, 119)],
-                                          [(10, 13), (16, 30), (33, 23)]],
-                              strides=[32, 16, 8]),
-        bbox_coder=dict(type="YOLOBBoxCoder"), featmap_strides=[32, 16, 8]))
+    head = MODELS.build(
+        dict(
+            type="YOLOV3Head",
+            num_classes=2,
+            in_channels=[32, 16, 8],
+            out_channels=[32, 16, 8],
+            anchor_generator=dict(
+                type="YOLOAnchorGenerator",
+                base_sizes=[
+                    [(116, 90), (156, 198), (373, 326)],
+                    [(30, 61), (62, 45), (59, 119)],
+                    [(10, 13), (16, 30), (33, 23)],
+                ],
+                strides=[32, 16, 8],
+            ),
+            bbox_coder=dict(type="YOLOBBoxCoder"),
+            featmap_strides=[32, 16, 8],
+        )
+    )
     feats = tuple(torch.randn(1, c, s, s) for c, s in ((32, 2), (16, 4), (8, 8)))
     outputs = head(feats)
     assert [o.shape[1] for o in outputs[0]] == [3 * (5 + 2)] * 3
@@ -68,6 +80,9 @@ def test_pyg_graph_from_real_smiles_through_gcn():
 
 def test_every_host_is_installed_by_make_test():
     """`make test` installs all extras: a missing host is a broken install, not a skip."""
-    missing = [name for name in ("mmdet", "mmcv", "mmengine", "fairseq", "torch_geometric", "rdkit", "datamol")
-               if importlib.util.find_spec(name) is None]
+    missing = [
+        name
+        for name in ("mmdet", "mmcv", "mmengine", "fairseq", "torch_geometric", "rdkit", "datamol")
+        if importlib.util.find_spec(name) is None
+    ]
     assert not missing, f"not installed: {missing}; run `make test` (it installs every extra)"

@@ -1,4 +1,5 @@
 """benchmarks/run_all.py: the quick budget of the core sections runs end to end and renders the report."""
+
 import json
 import re
 import shutil
@@ -16,16 +17,29 @@ CELL = re.compile(r"(\d+\.\d+) \+- (\d+\.\d+)")
 
 
 def run_all(*arguments: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "benchmarks/run_all.py"), "--quick", *arguments],
-                          capture_output=True, text=True, timeout=900, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/run_all.py"), "--quick", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     """The core sections at the quick budget, archived as the full budget archives into benchmarks/results."""
     base = tmp_path_factory.mktemp("quick")
-    finished = run_all("--only", *CORE, "--runs", str(base / "runs"), "--archive", str(base / "archive"),
-                       "--results", str(base / "RESULTS.md"))
+    finished = run_all(
+        "--only",
+        *CORE,
+        "--runs",
+        str(base / "runs"),
+        "--archive",
+        str(base / "archive"),
+        "--results",
+        str(base / "RESULTS.md"),
+    )
     assert finished.returncode == 0, finished.stderr[-3000:]
     return base, (base / "RESULTS.md").read_text()
 
@@ -44,17 +58,29 @@ def test_table_1_cells_are_the_mean_and_95_percent_interval_of_the_saved_runs(qu
 
 def test_every_core_section_is_rendered_with_its_command_and_figures(quick):
     base, report = quick
-    for title in ("Table 1: classification", "number of samples K", "Gumbel-Softmax against softmax", "MILS against",
-                  "Label noise", "Literal against validation-driven", "how it scales"):
+    for title in (
+        "Table 1: classification",
+        "number of samples K",
+        "Gumbel-Softmax against softmax",
+        "MILS against",
+        "Label noise",
+        "Literal against validation-driven",
+        "how it scales",
+    ):
         assert f"{title}" in report
     assert "classify_seeds.py --models mlp --seeds 2 --epochs 1" in report
     headline = report.split("## Headline")[1].split("## Sections run")[0]
     rows = [line for line in headline.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(rows) >= 4  # classification, MILS and the two label-noise settings
     assert all(re.search(r"SLF ahead|SLF loses|level", row) for row in rows)
-    for png in ("classify/classify_seeds_mlp.png", "k_sweep/k_sweep.png", "cost/cost.png",
-                "noisy_labels/selection_weights_sym0.4.png", "classify/classify_default_weights.png",
-                "noisy_labels/noisy_labels_default_weights.png"):
+    for png in (
+        "classify/classify_seeds_mlp.png",
+        "k_sweep/k_sweep.png",
+        "cost/cost.png",
+        "noisy_labels/selection_weights_sym0.4.png",
+        "classify/classify_default_weights.png",
+        "noisy_labels/noisy_labels_default_weights.png",
+    ):
         assert (base / "archive" / png).stat().st_size > 10_000  # linked where the archive keeps it
         assert f"](archive/{png})" in report
     # The host sections were not run, and the report says how to run them instead of leaving a gap.
@@ -71,8 +97,9 @@ def test_the_archive_keeps_each_run_and_a_fresh_checkout_continues_from_it(quick
     assert stamp["returncode"] == 0 and stamp["command"][1] == "benchmarks/k_sweep.py" and "cores" in stamp["machine"]
 
     shutil.rmtree(runs / "k_sweep")  # what a new checkout has: the archive, no runs/
-    again = run_all("--only", "k_sweep", "--runs", str(runs), "--archive", str(archive),
-                    "--results", str(base / "RESULTS.md"))
+    again = run_all(
+        "--only", "k_sweep", "--runs", str(runs), "--archive", str(archive), "--results", str(base / "RESULTS.md")
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     assert "k_sweep: continuing from" in again.stdout
     assert json.loads((runs / "k_sweep/run_all.stamp.json").read_text()) == stamp  # restored, not run again
@@ -88,18 +115,23 @@ def test_the_cost_section_renders_every_measured_ratio_against_its_goal(quick):
     assert settled["ratio"] == parts["lenet"]["SLF default, settled"]["ratio"]
     assert checks["MLP batch 32 step / CE"]["ratio"] == parts["batch"]["32"]["SLF joint"]
     assert checks["MLP step / CE, the largest over batches >= 512"]["ratio"] == parts["batch"]["512"]["SLF joint"]
-    assert {"each added candidate (MLP batch 128), weighing", "peak resident memory / CE (LeNet batch 128), settled"
-            } <= set(checks)
-    assert sorted(parts["model"]) == ["256", "64"] and parts["model"]["256"]["parameters"] > parts["model"]["64"][
-        "parameters"]
+    assert {
+        "each added candidate (MLP batch 128), weighing",
+        "peak resident memory / CE (LeNet batch 128), settled",
+    } <= set(checks)
+    assert (
+        sorted(parts["model"]) == ["256", "64"]
+        and parts["model"]["256"]["parameters"] > parts["model"]["64"]["parameters"]
+    )
     for row in (row for row in cost["checks"] if row["goal"] is not None):  # None: measured, no goal set
         bound = float(row["goal"].split()[1])
         assert row["met"] == (row["ratio"] >= bound if row["goal"].startswith(">=") else row["ratio"] <= bound)
         assert f"| {row['name']} | {row['recipe']} | {row['ratio']:.3f} | {row['goal']} |" in report
     memory = parts["memory"]
     # A whole torch process; a settled step may allocate nothing new, so its peak can equal the level before it.
-    assert memory["cross-entropy"]["ratio"] == 1.0 and all(row["peak_kib"] >= row["before_kib"] > 100_000
-                                                          for row in memory.values())
+    assert memory["cross-entropy"]["ratio"] == 1.0 and all(
+        row["peak_kib"] >= row["before_kib"] > 100_000 for row in memory.values()
+    )
     assert "](archive/cost/cost.png)" in report
 
 
@@ -120,8 +152,13 @@ def test_a_section_this_run_did_not_run_archives_only_its_saved_runs(tmp_path):
 
 
 def test_the_cost_benchmark_refuses_a_candidate_count_beyond_its_pool():
-    refused = subprocess.run([sys.executable, str(ROOT / "benchmarks/cost.py"), "--candidate-counts", "2", "99"],
-                             capture_output=True, text=True, timeout=300, cwd=ROOT)
+    refused = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/cost.py"), "--candidate-counts", "2", "99"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert refused.returncode == 2
     assert "--candidate-counts [99]: choose from 1 to" in refused.stderr and "(ce, mse, mae, hinge" in refused.stderr
 
@@ -138,7 +175,9 @@ def test_a_file_too_big_to_be_a_result_is_not_archived(tmp_path):
     section = module.Section("mmdet", "mmdet_yolo.py", (), (), saved_runs=("*_seed*/result.json",))
     assert module.archive(section, folder, archive) == 2
     assert sorted(p.relative_to(archive).as_posix() for p in archive.rglob("*.json")) == [
-        "a_seed0/result.json", "pyg_seeds.json"]
+        "a_seed0/result.json",
+        "pyg_seeds.json",
+    ]
     assert module.archive(section, folder, archive) == 0  # nothing changed, nothing copied
 
 

@@ -6,6 +6,7 @@ The fresh environment sees the test environment's site-packages (torch, mmdet, f
 large to install again) through a ``.pth`` path, which does not run that folder's own ``.pth``
 files, so the checkout's editable install stays invisible and ``slf`` comes from the wheel alone.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,15 +33,21 @@ def installed(tmp_path_factory) -> Path:
     for name in SOURCES:
         path = ROOT / name
         if path.is_dir():
-            shutil.copytree(path, source / name, symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            shutil.copytree(
+                path, source / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+            )
         else:
             source.mkdir(exist_ok=True)
             shutil.copy2(path, source / name)
-    built = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(work / "dist"),
-                            str(source)], capture_output=True, text=True, timeout=600, env=clean_env())
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(work / "dist"), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=clean_env(),
+    )
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    wheel, = (work / "dist").glob("stochastic_loss-*.whl")
+    (wheel,) = (work / "dist").glob("stochastic_loss-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "slf_mmdet/.mim/configs/slf/yolov3_mobilenetv2_slf_deepforest.py" in names
     assert "slf_mmdet/.mim/model-index.yml" in names and "slf_fairseq/recipes/iwslt14_transformer.sh" in names
@@ -48,11 +55,22 @@ def installed(tmp_path_factory) -> Path:
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     (site / "host_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
-                              "--no-index", str(wheel)], capture_output=True, text=True, timeout=600, env=clean_env())
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=clean_env(),
+    )
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     return venv
 
@@ -71,15 +89,21 @@ def run_in(venv: Path, *argv: str, cwd: Path) -> str:
 
 
 def test_the_packages_come_from_the_wheel(installed, tmp_path):
-    printed = run_in(installed, "python", "-c", "import slf, slf_mmdet, slf_fairseq, slf_pyg, slf_dac\n"
-                     "print('\\n'.join(m.__file__ for m in (slf, slf_mmdet, slf_fairseq, slf_pyg, slf_dac)))",
-                     cwd=tmp_path)
+    printed = run_in(
+        installed,
+        "python",
+        "-c",
+        "import slf, slf_mmdet, slf_fairseq, slf_pyg, slf_dac\n"
+        "print('\\n'.join(m.__file__ for m in (slf, slf_mmdet, slf_fairseq, slf_pyg, slf_dac)))",
+        cwd=tmp_path,
+    )
     assert all(line.startswith(str(installed)) for line in printed.split()), printed
 
 
 def test_an_mmdet_config_builds_on_the_installed_configs(installed, tmp_path):
-    (tmp_path / "mine.py").write_text("_base_ = 'slf_mmdet::slf/yolov3_mobilenetv2_slf_deepforest.py'\n"
-                                      "train_cfg = dict(max_epochs=3)\n")
+    (tmp_path / "mine.py").write_text(
+        "_base_ = 'slf_mmdet::slf/yolov3_mobilenetv2_slf_deepforest.py'\ntrain_cfg = dict(max_epochs=3)\n"
+    )
     script = (
         "import slf_mmdet\n"
         "from mmengine.config import Config\n"
@@ -91,7 +115,8 @@ def test_an_mmdet_config_builds_on_the_installed_configs(installed, tmp_path):
         "print(type(model.bbox_head).__name__, cfg.train_cfg.max_epochs)\n"
         "print(*[type(HOOKS.build(hook)).__name__ for hook in cfg.custom_hooks])\n"
         "print(type(METRICS.build(cfg.val_evaluator)).__name__)\n"
-        "print(cfg.filename)\n")
+        "print(cfg.filename)\n"
+    )
     printed = run_in(installed, "python", "-c", script, cwd=tmp_path).splitlines()
     assert printed[:3] == ["SLFYOLOV3Head 3", "SLFHeldOutHook SLFLoggerHook", "VOCMetric"]
 
@@ -99,8 +124,18 @@ def test_an_mmdet_config_builds_on_the_installed_configs(installed, tmp_path):
 def test_fairseq_finds_the_criterion_and_the_recipes_through_slf(installed, tmp_path):
     user_dir = run_in(installed, "slf", "fairseq-user-dir", cwd=tmp_path).strip()
     assert user_dir.startswith(str(installed)) and Path(user_dir, "criterion.py").is_file()
-    help_text = run_in(installed, "python", "-m", "fairseq_cli.train", "--user-dir", user_dir, "--criterion", "slf",
-                       "--help", cwd=tmp_path)
+    help_text = run_in(
+        installed,
+        "python",
+        "-m",
+        "fairseq_cli.train",
+        "--user-dir",
+        user_dir,
+        "--criterion",
+        "slf",
+        "--help",
+        cwd=tmp_path,
+    )
     # fairseq's --help lists the criteria its registry holds (a criterion's own options come later).
     assert ",slf}" in help_text
     recipe = Path(run_in(installed, "slf", "fairseq-recipe", "iwslt14_transformer", cwd=tmp_path).strip())

@@ -7,6 +7,7 @@ reports NMI / ARI / ACC. In Python::
     from slf_dac import DACConfig, run_cluster
     summary = run_cluster(DACConfig(data="mnist5k", loss="slf"), seeds=5, out_dir="runs/dac-slf")
 """
+
 from .augment import random_affine
 from .cluster_data import (
     CLUSTER_DATA_CHOICES,

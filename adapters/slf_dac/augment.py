@@ -5,6 +5,7 @@ Each image is rotated by :math:`\theta \sim U(-\theta_{max}, \theta_{max})`, sca
 (in fractions of the image side), as the DAC authors' Keras generator does for MNIST
 (10 degrees, 10 % shifts, zoom 0.95-1.05). Pixels outside the image repeat the border.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,13 @@ from torch import Tensor
 __all__ = ["random_affine"]
 
 
-def random_affine(images: Tensor, rotation: float = 10.0, shift: float = 0.1,
-                  zoom: Tuple[float, float] = (0.95, 1.05), generator: Optional[torch.Generator] = None) -> Tensor:
+def random_affine(
+    images: Tensor,
+    rotation: float = 10.0,
+    shift: float = 0.1,
+    zoom: Tuple[float, float] = (0.95, 1.05),
+    generator: Optional[torch.Generator] = None,
+) -> Tensor:
     r"""Randomly rotated, scaled and shifted copies of ``images`` ``(N, C, H, W)``.
 
     The sampling grid maps output coordinates :math:`\mathbf p` (in :math:`[-1, 1]^2`) to

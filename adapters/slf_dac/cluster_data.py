@@ -23,6 +23,7 @@ Example:
     ...
     ValueError: unknown clustering data set 'stl10'; valid choices: mnist5k, digits, cifar10:PATH, ...
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,7 +39,16 @@ CLUSTER_DATA_CHOICES = ("mnist5k", "digits", "cifar10:PATH", "imagenet10:PATH", 
 DEFAULT_IMAGE_SIZE = 96
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp")
 CIFAR10_CLASS_NAMES = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 # Image-folder data sets and the number of class folders each must have.
 IMAGE_FOLDER_CLASSES = {"imagenet10": 10, "imagenet_dog": 15}
@@ -223,24 +233,21 @@ def read_image_folder(
         raise FileNotFoundError(f"image folder not found: {folder}")
     if not folder.is_dir():
         raise NotADirectoryError(f"not a folder: {folder} (expected one folder per class inside)")
-    class_dirs = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                        key=lambda p: p.name)
+    class_dirs = sorted(
+        (p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name
+    )
     class_names = [p.name for p in class_dirs]
     if not class_dirs:
         raise ValueError(f"{folder} holds no class folders (expected {folder}/<class>/<images>)")
     if expected_classes is not None and len(class_dirs) != expected_classes:
         shown = ", ".join(class_names[:5]) + (", ..." if len(class_names) > 5 else "")
-        raise ValueError(
-            f"{folder}: expected {expected_classes} class folders, found {len(class_dirs)} ({shown})"
-        )
+        raise ValueError(f"{folder}: expected {expected_classes} class folders, found {len(class_dirs)} ({shown})")
     files: List[Path] = []
     labels: List[int] = []
     for label, class_dir in enumerate(class_dirs):
         class_files = sorted(_image_files(class_dir))
         if not class_files:
-            raise ValueError(
-                f"class folder {class_dir} holds no images (extensions: {', '.join(IMAGE_EXTENSIONS)})"
-            )
+            raise ValueError(f"class folder {class_dir} holds no images (extensions: {', '.join(IMAGE_EXTENSIONS)})")
         files.extend(class_files)
         labels.extend([label] * len(class_files))
 
@@ -309,7 +316,8 @@ def imbalanced_subset(
 
 def _image_files(class_dir: Path) -> List[Path]:
     return [
-        path for path in class_dir.rglob("*")
+        path
+        for path in class_dir.rglob("*")
         if path.suffix.lower() in IMAGE_EXTENSIONS
         and not any(part.startswith(".") for part in path.relative_to(class_dir).parts)
         and path.is_file()

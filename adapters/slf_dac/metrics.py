@@ -9,6 +9,7 @@ the best one-to-one map :math:`m` from clusters to classes, found by
 scikit-learn's ``normalized_mutual_info_score`` (arithmetic-mean normalisation) and ARI
 its ``adjusted_rand_score``.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Sequence, Tuple
@@ -24,8 +25,7 @@ __all__ = ["assigned_confusion", "cluster_to_class", "clustering_accuracy", "clu
 def _as_labels(labels: Sequence[int], clusters: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
     labels, clusters = np.asarray(labels), np.asarray(clusters)
     if labels.ndim != 1 or labels.shape != clusters.shape:
-        raise ValueError(f"labels and clusters must be 1-D of the same length, got {labels.shape} and "
-                         f"{clusters.shape}")
+        raise ValueError(f"labels and clusters must be 1-D of the same length, got {labels.shape} and {clusters.shape}")
     if labels.size == 0:
         raise ValueError("clustering metrics need at least one sample, got none")
     return labels.astype(np.int64), clusters.astype(np.int64)
@@ -69,9 +69,11 @@ def clustering_metrics(labels: Sequence[int], clusters: Sequence[int]) -> Dict[s
         {'nmi': 1.0, 'ari': 1.0, 'acc': 1.0}
     """
     labels, clusters = _as_labels(labels, clusters)
-    return {"nmi": float(normalized_mutual_info_score(labels, clusters)),
-            "ari": float(adjusted_rand_score(labels, clusters)),
-            "acc": clustering_accuracy(labels, clusters)}
+    return {
+        "nmi": float(normalized_mutual_info_score(labels, clusters)),
+        "ari": float(adjusted_rand_score(labels, clusters)),
+        "acc": clustering_accuracy(labels, clusters),
+    }
 
 
 def assigned_confusion(labels: Sequence[int], clusters: Sequence[int], num_classes: int) -> np.ndarray:

@@ -8,6 +8,7 @@ normalisation and ReLU. Here the convolutions are padded, so the same network ta
 digits, 28x28 MNIST, 32x32 CIFAR and 96x96 ImageNet crops; larger images get more
 stages (:func:`num_stages`), and ``width`` scales the channel counts (DAC: 64).
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,11 @@ def num_stages(image_size: int) -> int:
 
 
 def _conv_block(in_channels: int, out_channels: int, kernel_size: int = 3) -> List[nn.Module]:
-    return [nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
-            nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+    return [
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    ]
 
 
 class DACNet(nn.Module):

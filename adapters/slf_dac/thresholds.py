@@ -27,6 +27,7 @@ and :math:`\lambda` grows after every round by :math:`\eta\,\lvert\partial(u - l
 = 1.1\,\eta` with :math:`\eta = 0.009`, so more and more pairs are selected; training
 stops once :math:`u(\lambda) \le l(\lambda)` (46 rounds with these constants).
 """
+
 from __future__ import annotations
 
 import math
@@ -68,16 +69,19 @@ class AdaptiveThresholds:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.lower_start < self.upper_start <= 1.0:
-            raise ValueError(f"thresholds need 0 <= lower_start < upper_start <= 1, got lower_start="
-                             f"{self.lower_start}, upper_start={self.upper_start}")
+            raise ValueError(
+                f"thresholds need 0 <= lower_start < upper_start <= 1, got lower_start="
+                f"{self.lower_start}, upper_start={self.upper_start}"
+            )
         if self.lower_slope < 0:
             raise ValueError(f"lower_slope must be >= 0, got {self.lower_slope}")
         if not self.lambda_step > 0:
             raise ValueError(f"lambda_step must be > 0, got {self.lambda_step}")
 
     @classmethod
-    def with_rounds(cls, rounds: int, upper_start: float = 0.95, lower_start: float = 0.455,
-                    lower_slope: float = 0.1) -> "AdaptiveThresholds":
+    def with_rounds(
+        cls, rounds: int, upper_start: float = 0.95, lower_start: float = 0.455, lower_slope: float = 0.1
+    ) -> "AdaptiveThresholds":
         """The same thresholds with :math:`\\Delta` chosen so that training stops after ``rounds`` rounds."""
         if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
             raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
@@ -122,8 +126,7 @@ def pair_similarities(label_features: Tensor) -> Tensor:
     return normalised @ normalised.T
 
 
-def select_pairs(similarity: Tensor, upper: float, lower: float, include_self: bool = False
-                 ) -> Tuple[Tensor, Tensor]:
+def select_pairs(similarity: Tensor, upper: float, lower: float, include_self: bool = False) -> Tuple[Tensor, Tensor]:
     r"""DAC's pair labels :math:`r_{ij}` and selection mask :math:`v_{ij}` for thresholds u, l.
 
     Args:
@@ -160,4 +163,3 @@ def select_pairs(similarity: Tensor, upper: float, lower: float, include_self: b
         positive &= off_diagonal
         selected &= off_diagonal
     return positive.to(similarity.dtype), selected
-

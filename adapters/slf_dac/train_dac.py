@@ -27,6 +27,7 @@ and ``softmax`` learn a decision network that reads each selected pair's similar
 :math:`g_{ij}` (and its confidence :math:`|2g_{ij} - 1|`); ``validation`` mode needs
 labelled held-out data, which clustering does not have.
 """
+
 from __future__ import annotations
 
 import time
@@ -145,15 +146,19 @@ class DACConfig(TrainingSettings):
             raise ValueError(f"unknown pairwise loss {self.loss!r}; valid choices: {', '.join(pairwise)}, slf")
         if self.loss == "slf":
             if self.slf_mode == "validation":
-                raise ValueError("slf_mode 'validation' needs labelled held-out data, which clustering does not "
-                                 f"have; valid choices: {', '.join(SLF_MODES)}")
+                raise ValueError(
+                    "slf_mode 'validation' needs labelled held-out data, which clustering does not "
+                    f"have; valid choices: {', '.join(SLF_MODES)}"
+                )
             if self.slf_mode not in SLF_MODES:
                 raise ValueError(f"unknown slf_mode {self.slf_mode!r}; valid choices: {', '.join(SLF_MODES)}")
             self.slf_candidates = tuple(self.slf_candidates)
             unknown = [name for name in self.slf_candidates if name not in pairwise]
             if unknown or not self.slf_candidates:
-                raise ValueError(f"SLF candidates {unknown or '(none)'} are not pairwise losses; valid choices: "
-                                 f"{', '.join(pairwise)}")
+                raise ValueError(
+                    f"SLF candidates {unknown or '(none)'} are not pairwise losses; valid choices: "
+                    f"{', '.join(pairwise)}"
+                )
         self.check_training_settings()
         if self.num_clusters is not None and self.num_clusters < 2:
             raise ValueError(f"num_clusters (k) must be >= 2, got {self.num_clusters}")
@@ -187,17 +192,22 @@ def build_pairwise_criterion(cfg: DACConfig) -> nn.Module:
         torch.Size([2])
     """
     if cfg.loss == "slf":
-        options = {"num_samples": cfg.slf_samples, "tau": cfg.slf_tau, "mode": cfg.slf_mode,
-                   "seed": cfg.seed, **cfg.slf_options}
+        options = {
+            "num_samples": cfg.slf_samples,
+            "tau": cfg.slf_tau,
+            "mode": cfg.slf_mode,
+            "seed": cfg.seed,
+            **cfg.slf_options,
+        }
         if cfg.slf_mode == "align":
             options.setdefault("held_out", "previous_batch")
-        return StochasticLoss(list(cfg.slf_candidates), task="binary", from_logits=False, reduction="none",
-                              **options)
+        return StochasticLoss(list(cfg.slf_candidates), task="binary", from_logits=False, reduction="none", **options)
     return losses.build(cfg.loss, task="binary", from_logits=False, reduction="none", **cfg.loss_options)
 
 
-def dac_pair_loss(criterion: nn.Module, label_features: Tensor, upper: float, lower: float
-                  ) -> Tuple[Optional[Tensor], Dict[str, Optional[float]]]:
+def dac_pair_loss(
+    criterion: nn.Module, label_features: Tensor, upper: float, lower: float
+) -> Tuple[Optional[Tensor], Dict[str, Optional[float]]]:
     r"""DAC's objective :math:`\frac{1}{B(B-1)}\sum_{i \ne j} v_{ij} L(r_{ij}, g_{ij})` for one batch.
 
     Returns:
@@ -215,8 +225,10 @@ def dac_pair_loss(criterion: nn.Module, label_features: Tensor, upper: float, lo
     similarity = pair_similarities(label_features)
     targets, selected = select_pairs(similarity, upper, lower)
     count = int(selected.sum())
-    stats = {"selected": count / max(size * (size - 1), 1),
-             "positive": float(targets[selected].mean()) if count else None}
+    stats = {
+        "selected": count / max(size * (size - 1), 1),
+        "positive": float(targets[selected].mean()) if count else None,
+    }
     if not count:
         return None, stats
     chosen = similarity[selected].clamp(SIMILARITY_EPS, 1.0 - SIMILARITY_EPS)
@@ -225,8 +237,9 @@ def dac_pair_loss(criterion: nn.Module, label_features: Tensor, upper: float, lo
 
 
 @torch.no_grad()
-def predict_clusters(model: DACNet, images: Tensor, batch_size: int, device: torch.device,
-                     statistics_batch_size: Optional[int] = None) -> np.ndarray:
+def predict_clusters(
+    model: DACNet, images: Tensor, batch_size: int, device: torch.device, statistics_batch_size: Optional[int] = None
+) -> np.ndarray:
     """Each image's cluster, :math:`\\arg\\max_h l_{ih}`, with the model in eval mode.
 
     With ``statistics_batch_size`` (the training batch size) the batch-norm statistics are
@@ -239,11 +252,13 @@ def predict_clusters(model: DACNet, images: Tensor, batch_size: int, device: tor
     """
     if statistics_batch_size is not None:
         step = statistics_batch_size
-        update_bn((images[start:start + step] for start in range(0, len(images), step)), model, device=device)
+        update_bn((images[start : start + step] for start in range(0, len(images), step)), model, device=device)
     was_training = model.training
     model.eval()
-    clusters = [model(images[start:start + batch_size].to(device)).argmax(dim=1).cpu()
-                for start in range(0, len(images), batch_size)]
+    clusters = [
+        model(images[start : start + batch_size].to(device)).argmax(dim=1).cpu()
+        for start in range(0, len(images), batch_size)
+    ]
     model.train(was_training)
     return torch.cat(clusters).numpy()
 
@@ -302,9 +317,13 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
     # (--batch-size is per process): its shard of a global batch of world x batch_size.
     global_batch = cfg.batch_size * world
     batch_count = sum(1 for _ in batches(len(data), global_batch, torch.Generator().manual_seed(0)))
-    bar = tqdm(total=schedule.num_rounds * cfg.epochs_per_round * batch_count, disable=not progress or rank != 0,
-               unit="step",
-               dynamic_ncols=True, desc=f"{cfg.method} seed {cfg.seed}")
+    bar = tqdm(
+        total=schedule.num_rounds * cfg.epochs_per_round * batch_count,
+        disable=not progress or rank != 0,
+        unit="step",
+        dynamic_ncols=True,
+        desc=f"{cfg.method} seed {cfg.seed}",
+    )
     rounds: List[Dict[str, Any]] = []
     steps, skipped, train_time = 0, 0, 0.0
     for round_index in range(schedule.num_rounds):
@@ -340,24 +359,44 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
                 bar.update(1)
         clusters = current_clusters()
         metrics = clustering_metrics(labels, clusters)
-        rounds.append({"round": round_index + 1, "lambda": schedule.lam(round_index), "upper": upper, "lower": lower,
-                       **metrics, "loss": float(np.mean(losses_seen)) if losses_seen else None,
-                       "selected_pairs": float(np.mean(selected_seen)),
-                       "positive_pairs": float(np.mean(positive_seen)) if positive_seen else None})
-        postfix = {"u": f"{upper:.3f}", "l": f"{lower:.3f}", "nmi": f"{metrics['nmi']:.3f}",
-                   "acc": f"{metrics['acc']:.3f}"}
+        rounds.append(
+            {
+                "round": round_index + 1,
+                "lambda": schedule.lam(round_index),
+                "upper": upper,
+                "lower": lower,
+                **metrics,
+                "loss": float(np.mean(losses_seen)) if losses_seen else None,
+                "selected_pairs": float(np.mean(selected_seen)),
+                "positive_pairs": float(np.mean(positive_seen)) if positive_seen else None,
+            }
+        )
+        postfix = {
+            "u": f"{upper:.3f}",
+            "l": f"{lower:.3f}",
+            "nmi": f"{metrics['nmi']:.3f}",
+            "acc": f"{metrics['acc']:.3f}",
+        }
         if kind == "slf":
             postfix["top"] = top_weight(criterion)
         bar.set_postfix(postfix)
     bar.close()
 
     record: Dict[str, Any] = {
-        "seed": cfg.seed, "method": cfg.method, "config": asdict(cfg), "num_images": len(data),
-        "num_clusters": k, "class_names": list(data.class_names), "initial": initial, "rounds": rounds,
+        "seed": cfg.seed,
+        "method": cfg.method,
+        "config": asdict(cfg),
+        "num_images": len(data),
+        "num_clusters": k,
+        "class_names": list(data.class_names),
+        "initial": initial,
+        "rounds": rounds,
         "final": metrics,
         "confusion": assigned_confusion(labels, clusters, max(k, data.num_clusters)).tolist(),
         "cluster_sizes": np.bincount(clusters, minlength=k).tolist(),
-        "steps": steps, "skipped_batches": skipped, "time_per_step_s": train_time / max(steps + skipped, 1),
+        "steps": steps,
+        "skipped_batches": skipped,
+        "time_per_step_s": train_time / max(steps + skipped, 1),
     }
     if kind == "slf":
         record.update(slf_run_record(criterion))
@@ -390,8 +429,9 @@ def summarize_cluster_runs(runs: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
         (0.7, 0.1414, 1)
     """
     metrics = {metric: (lambda run, metric=metric: run["final"][metric]) for metric in ("nmi", "ari", "acc")}
-    summary = summarize_seeds(runs, {**metrics, "initial_nmi": lambda run: run["initial"]["nmi"]},
-                              fields=("data", "min_retention"))
+    summary = summarize_seeds(
+        runs, {**metrics, "initial_nmi": lambda run: run["initial"]["nmi"]}, fields=("data", "min_retention")
+    )
     summary["images"] = sum(run["num_images"] for run in runs) / len(runs)
     summary["rounds"] = len(runs[0]["rounds"])
     return summary
@@ -408,13 +448,21 @@ def format_cluster_table(summaries: Sequence[Mapping[str, Any]]) -> str:
         method  data    r  seeds  rounds  NMI             ARI             ACC             NMI untrained  ms/step  mean weights
         bce     digits  -      2      10  0.700 +- 0.100  0.600 +- 0.100  0.800 +- 0.050  0.100              4.0
     """
-    header = ["method", "data", "r", "seeds", "rounds", "NMI", "ARI", "ACC", "NMI untrained", "ms/step",
-              "mean weights"]
-    rows = [[str(s["method"]), str(s["data"]), "-" if s.get("min_retention") is None else f"{s['min_retention']:g}",
-             str(s["seeds"]), str(s["rounds"]),
-             *(interval_cell(s, metric) for metric in ("nmi", "ari", "acc")),
-             f"{s['initial_nmi_mean']:.3f}", f"{s['ms_per_step']:.1f}", format_top_weights(s.get("mean_weights"))]
-            for s in summaries]
+    header = ["method", "data", "r", "seeds", "rounds", "NMI", "ARI", "ACC", "NMI untrained", "ms/step", "mean weights"]
+    rows = [
+        [
+            str(s["method"]),
+            str(s["data"]),
+            "-" if s.get("min_retention") is None else f"{s['min_retention']:g}",
+            str(s["seeds"]),
+            str(s["rounds"]),
+            *(interval_cell(s, metric) for metric in ("nmi", "ari", "acc")),
+            f"{s['initial_nmi_mean']:.3f}",
+            f"{s['ms_per_step']:.1f}",
+            format_top_weights(s.get("mean_weights")),
+        ]
+        for s in summaries
+    ]
     return format_table(header, rows, right=(3, 4, 9))
 
 
@@ -432,18 +480,32 @@ def write_cluster_plots(run_dir: Union[str, Path]) -> List[Path]:
     results = load_run_results(run_dir, "slf cluster")
     runs, method = results["runs"], results.get("method", "run")
     title = f"DAC + {method} on {results['config']['data']}"
-    curves = {f"{method} {metric.upper()}": [[row[metric] for row in run["rounds"]] for run in runs]
-              for metric in ("nmi", "ari", "acc")}
+    curves = {
+        f"{method} {metric.upper()}": [[row[metric] for row in run["rounds"]] for run in runs]
+        for metric in ("nmi", "ari", "acc")
+    }
     confusion = np.sum([np.asarray(run["confusion"]) for run in runs], axis=0)
     class_names = runs[0].get("class_names") or [str(i) for i in range(len(confusion))]
-    paths = [plot_curves(curves, run_dir / "metrics.png", ylabel="score", xlabel="round", title=title),
-             plot_confusion_matrix(confusion, class_names[:len(confusion)], run_dir / "confusion.png",
-                                   title=f"{title}: true class by assigned cluster ({len(runs)} seeds)")]
+    paths = [
+        plot_curves(curves, run_dir / "metrics.png", ylabel="score", xlabel="round", title=title),
+        plot_confusion_matrix(
+            confusion,
+            class_names[: len(confusion)],
+            run_dir / "confusion.png",
+            title=f"{title}: true class by assigned cluster ({len(runs)} seeds)",
+        ),
+    ]
     return paths + plot_run_weights(results, run_dir, title)
 
 
-def run_cluster(cfg: DACConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True,
-                data: Optional[ClusterData] = None, overwrite: bool = False) -> Dict[str, Any]:
+def run_cluster(
+    cfg: DACConfig,
+    seeds: int,
+    out_dir: Union[str, Path],
+    progress: bool = True,
+    data: Optional[ClusterData] = None,
+    overwrite: bool = False,
+) -> Dict[str, Any]:
     """Train seeds ``0, ..., seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise
     (:func:`slf.train.harness.run_seeds`: finished seeds are kept and resumed; another run's
     results in ``out_dir`` are refused unless ``overwrite``).
@@ -460,5 +522,13 @@ def run_cluster(cfg: DACConfig, seeds: int, out_dir: Union[str, Path], progress:
     """
     if data is None:
         data = load_cluster_data(cfg.data, image_size=cfg.image_size)
-    return run_seeds(cfg, seeds, out_dir, lambda seed_cfg: train_dac(seed_cfg, progress=progress, data=data),
-                     summarize_cluster_runs, write_cluster_plots, trainer=TRAINER, overwrite=overwrite)
+    return run_seeds(
+        cfg,
+        seeds,
+        out_dir,
+        lambda seed_cfg: train_dac(seed_cfg, progress=progress, data=data),
+        summarize_cluster_runs,
+        write_cluster_plots,
+        trainer=TRAINER,
+        overwrite=overwrite,
+    )

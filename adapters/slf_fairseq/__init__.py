@@ -11,6 +11,7 @@ never imports fairseq; only this package does.
 
 Importing it also lets torch >= 2.6 load fairseq checkpoints safely (see below).
 """
+
 import argparse
 
 import torch

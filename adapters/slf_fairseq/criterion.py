@@ -63,6 +63,7 @@ logging outputs are sums, so ``logging_outputs_can_be_summed`` holds.
 criterion keeps its decision network in float32 and computes the candidates and the
 Gumbel sampling on float32 log-probabilities.
 """
+
 # No `from __future__ import annotations`: fairseq reads the config dataclass's field types at runtime.
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -78,7 +79,7 @@ from fairseq.logging import metrics
 from torch import Tensor, nn
 
 from slf import DecisionMLP, GlobalDecision, StochasticLoss, distributed, losses
-from slf.alignment import last_layer_parameters
+from slf.layer_gradients import last_layer_parameters
 from slf.lookahead import directional_derivative
 from slf.stochastic_loss import DEFAULT_MODE, MODES
 
@@ -90,8 +91,12 @@ FEATURE_TOKENS = 512
 
 def valid_candidates() -> List[str]:
     """Names ``--slf-candidates`` accepts: the token losses and the other core losses that read the output."""
-    core = [name for name in losses.available("classification") if name not in TOKEN_LOSSES
-            and getattr(losses.resolve(name, "classification"), "input_kind", "logits") == "logits"]
+    core = [
+        name
+        for name in losses.available("classification")
+        if name not in TOKEN_LOSSES
+        and getattr(losses.resolve(name, "classification"), "input_kind", "logits") == "logits"
+    ]
     return list(TOKEN_LOSSES) + core
 
 
@@ -99,33 +104,46 @@ def valid_candidates() -> List[str]:
 class SLFCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig):
     slf_candidates: str = field(
         default="label_smoothed_nll,focal,poly1,mae",
-        metadata={"help": "comma-separated candidate losses: nll, label_smoothed_nll or a core classification "
-                          "loss (focal, poly1, mse, mae, ce, hinge, ...)"})
+        metadata={
+            "help": "comma-separated candidate losses: nll, label_smoothed_nll or a core classification "
+            "loss (focal, poly1, mse, mae, ce, hinge, ...)"
+        },
+    )
     slf_samples: int = field(default=3, metadata={"help": "K, Gumbel-Softmax samples averaged"})
     slf_tau: float = field(default=1.0, metadata={"help": "Gumbel-Softmax temperature"})
     slf_tau_schedule: str = field(default="constant", metadata={"help": "constant or exponential"})
     slf_tau_decay: float = field(default=0.999, metadata={"help": "per-step decay of an exponential schedule"})
     slf_tau_min: float = field(default=0.1, metadata={"help": "floor of the exponential schedule"})
-    slf_mode: str = field(default=DEFAULT_MODE, metadata={"help": "align (the default recipe: gradient alignment with "
-                                                                   "the held-out NLL), joint (Algorithm 1, collapses), "
-                                                                   "softmax (no noise) or validation (held-out "
-                                                                   "look-ahead)"})
-    slf_normalize: str = field(default="none", metadata={"help": "none or mean (divide each candidate by its "
-                                                                  "running mean)"})
+    slf_mode: str = field(
+        default=DEFAULT_MODE,
+        metadata={
+            "help": "align (the default recipe: gradient alignment with "
+            "the held-out NLL), joint (Algorithm 1, collapses), "
+            "softmax (no noise) or validation (held-out "
+            "look-ahead)"
+        },
+    )
+    slf_normalize: str = field(
+        default="none", metadata={"help": "none or mean (divide each candidate by its running mean)"}
+    )
     slf_selection: str = field(default="batch", metadata={"help": "batch (one weight vector) or sample (per token)"})
     slf_decision: str = field(default="mlp", metadata={"help": "mlp (reads per-token features) or global"})
     slf_hard: bool = field(default=False, metadata={"help": "straight-through one-hot samples"})
     slf_focal_gamma: float = field(default=2.0, metadata={"help": "gamma of the focal candidate"})
     slf_poly1_epsilon: float = field(default=1.0, metadata={"help": "epsilon of the poly1 candidate"})
     slf_seed: int = field(default=1, metadata={"help": "seed of the Gumbel noise generator"})
-    slf_validation_subset: str = field(default="valid", metadata={"help": "align and validation modes: the split that "
-                                                                          "gives the held-out batches"})
-    slf_validation_max_tokens: int = field(default=2048, metadata={"help": "align and validation modes: tokens per "
-                                                                           "held-out batch"})
-    slf_validation_interval: int = field(default=1, metadata={"help": "validation mode: update the decision network "
-                                                                      "every this many steps"})
-    slf_decision_lr: float = field(default=1e-2, metadata={"help": "validation mode: Adam learning rate of the "
-                                                                   "decision network"})
+    slf_validation_subset: str = field(
+        default="valid", metadata={"help": "align and validation modes: the split that gives the held-out batches"}
+    )
+    slf_validation_max_tokens: int = field(
+        default=2048, metadata={"help": "align and validation modes: tokens per held-out batch"}
+    )
+    slf_validation_interval: int = field(
+        default=1, metadata={"help": "validation mode: update the decision network every this many steps"}
+    )
+    slf_decision_lr: float = field(
+        default=1e-2, metadata={"help": "validation mode: Adam learning rate of the decision network"}
+    )
 
 
 @register_criterion("slf", dataclass=SLFCriterionConfig)
@@ -183,17 +201,36 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         if unknown or not names:
             raise ValueError(f"--slf-candidates: unknown {unknown or 'empty list'}; valid names: {valid}")
         epsilon = {"label_smoothed_nll": label_smoothing, "poly1": slf_poly1_epsilon}
-        candidates = [TokenLoss(name, epsilon=epsilon.get(name, 0.0), gamma=slf_focal_gamma)
-                      if name in TOKEN_LOSSES else name for name in names]
+        candidates = [
+            TokenLoss(name, epsilon=epsilon.get(name, 0.0), gamma=slf_focal_gamma) if name in TOKEN_LOSSES else name
+            for name in names
+        ]
         # The recipe leaves the stock criterion's loss only for a clearly better aligned candidate.
         stock = next((name for name in ("label_smoothed_nll", "nll") if name in names), None)
-        learned = dict(alignment={"preferred": stock}) if slf_mode == "align" else dict(
-            selection=slf_selection, decision_lr=slf_decision_lr, validation_interval=slf_validation_interval,
-            decision=DecisionMLP(TOKEN_FEATURES, len(candidates)) if slf_decision == "mlp" else slf_decision)
+        learned = (
+            dict(alignment={"preferred": stock})
+            if slf_mode == "align"
+            else dict(
+                selection=slf_selection,
+                decision_lr=slf_decision_lr,
+                validation_interval=slf_validation_interval,
+                decision=DecisionMLP(TOKEN_FEATURES, len(candidates)) if slf_decision == "mlp" else slf_decision,
+            )
+        )
         self.slf = StochasticLoss(
-            candidates, task="classification", num_samples=slf_samples, tau=slf_tau, tau_schedule=slf_tau_schedule,
-            tau_decay=slf_tau_decay, tau_min=slf_tau_min, hard=slf_hard, mode=slf_mode,
-            normalize=None if slf_normalize == "none" else slf_normalize, reduction="sum", seed=slf_seed, **learned,
+            candidates,
+            task="classification",
+            num_samples=slf_samples,
+            tau=slf_tau,
+            tau_schedule=slf_tau_schedule,
+            tau_decay=slf_tau_decay,
+            tau_min=slf_tau_min,
+            hard=slf_hard,
+            mode=slf_mode,
+            normalize=None if slf_normalize == "none" else slf_normalize,
+            reduction="sum",
+            seed=slf_seed,
+            **learned,
         )
         self._no_held_out = False
         self._reference_step: Optional[int] = None
@@ -212,8 +249,11 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         if slf.last_layer is None:
             # A shared input/output embedding is reached again at the decoder's input: its gradient
             # would run through the whole decoder, so the layer before the projection is compared.
-            shared = [module.weight for name, module in model.named_modules()
-                      if name.endswith("embed_tokens") and isinstance(getattr(module, "weight", None), Tensor)]
+            shared = [
+                module.weight
+                for name, module in model.named_modules()
+                if name.endswith("embed_tokens") and isinstance(getattr(module, "weight", None), Tensor)
+            ]
             slf.last_layer = last_layer_parameters([lprobs], exclude=shared)
         if self._no_held_out or not slf.decision.reference_due(slf.step) or slf.step == self._reference_step:
             return
@@ -249,8 +289,9 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
     def bfloat16(self) -> "SLFCriterion":
         return self
 
-    def _candidate_columns(self, lprobs: Tensor, target: Tensor, tokens: Tensor, only: Optional[int] = None
-                           ) -> Tuple[List[Optional[Tensor]], Dict[str, Tensor]]:
+    def _candidate_columns(
+        self, lprobs: Tensor, target: Tensor, tokens: Tensor, only: Optional[int] = None
+    ) -> Tuple[List[Optional[Tensor]], Dict[str, Tensor]]:
         """Each candidate's loss per real token ``(T_real,)`` (candidate ``only`` alone when given,
         None for the others), and the token statistics."""
         # Per-token losses on all rows, then the real tokens picked from the (T,) columns:
@@ -258,9 +299,12 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         chosen = [candidate if only is None or i == only else None for i, candidate in enumerate(self.slf.candidates)]
         needs = sorted({need for c in chosen if isinstance(c, TokenLoss) for need in c.needs})
         stats = token_statistics(lprobs, target, needs)
-        columns = [None if candidate is None else
-                   (candidate(stats) if isinstance(candidate, TokenLoss) else candidate(lprobs, target))[tokens]
-                   for candidate in chosen]
+        columns = [
+            None
+            if candidate is None
+            else (candidate(stats) if isinstance(candidate, TokenLoss) else candidate(lprobs, target))[tokens]
+            for candidate in chosen
+        ]
         return columns, stats
 
     def _lprobs_and_target(self, model: nn.Module, sample: Dict[str, Any]) -> Tuple[Tensor, Tensor, Any]:
@@ -276,8 +320,9 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         if self.slf.mode == "align" and self.training:
             self._align_reference(model, lprobs)
         # While the recipe holds the stock loss (clean data so far), the other candidates are not needed.
-        columns, stats = self._candidate_columns(lprobs, target, tokens,
-                                                 self.slf.decision.preferred if self.slf.holds_stock else None)
+        columns, stats = self._candidate_columns(
+            lprobs, target, tokens, self.slf.decision.preferred if self.slf.holds_stock else None
+        )
         if self.slf.mode == "align":
             loss = self.slf.combine(columns, reference=-stats["log_p"][tokens])[0].sum()
         else:
@@ -347,12 +392,17 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
                 try:
                     self.task.load_dataset(subset, combine=False, epoch=1)
                 except FileNotFoundError as error:
-                    raise ValueError(f"--slf-validation-subset {subset!r}: no such split in the data directory "
-                                     f"({error})") from error
+                    raise ValueError(
+                        f"--slf-validation-subset {subset!r}: no such split in the data directory ({error})"
+                    ) from error
             self._held_out_batches = self.task.get_batch_iterator(
-                dataset=self.task.dataset(subset), max_tokens=self.validation_max_tokens,
+                dataset=self.task.dataset(subset),
+                max_tokens=self.validation_max_tokens,
                 max_positions=utils.resolve_max_positions(self.task.max_positions(), model.max_positions()),
-                ignore_invalid_inputs=True, seed=self.held_out_seed, disable_iterator_cache=True)
+                ignore_invalid_inputs=True,
+                seed=self.held_out_seed,
+                disable_iterator_cache=True,
+            )
         if self._held_out_epoch is None or not self._held_out_epoch.has_next():
             self._held_out_epoch = self._held_out_batches.next_epoch_itr(shuffle=True)
         device = next(model.parameters()).device
@@ -363,8 +413,9 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         """fairseq's loss / nll_loss / ppl (and accuracy), plus ``w_<candidate>`` averaged over tokens."""
         super().reduce_metrics(logging_outputs)
         ntokens = sum(log.get("ntokens", 0) for log in logging_outputs)
-        names = sorted({key[len(WEIGHT_PREFIX):] for log in logging_outputs for key in log
-                        if key.startswith(WEIGHT_PREFIX)})
+        names = sorted(
+            {key[len(WEIGHT_PREFIX) :] for log in logging_outputs for key in log if key.startswith(WEIGHT_PREFIX)}
+        )
         for name in names:
             total = sum(log.get(WEIGHT_PREFIX + name, 0) for log in logging_outputs)
             if ntokens > 0:

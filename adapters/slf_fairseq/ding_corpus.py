@@ -13,6 +13,7 @@ Example::
     pairs = example_sentence_pairs(fetch_ding())
     pairs[0]   # ('Ich habe am ursprünglichen Entwurf ein paar Änderungen vorgenommen.', ...)
 """
+
 from __future__ import annotations
 
 import shutil
@@ -52,8 +53,10 @@ def fetch_ding(cache_dir: Optional[Union[str, Path]] = None) -> Path:
     dictionary = cache / "root" / DICTIONARY_PATH
     if dictionary.is_file():
         return dictionary
-    hint = (f"run by hand: cd {cache} && apt-get download {PACKAGE} && dpkg-deb -x {PACKAGE}_*.deb root "
-            f"(or copy the package's {DICTIONARY_PATH} file to {dictionary})")
+    hint = (
+        f"run by hand: cd {cache} && apt-get download {PACKAGE} && dpkg-deb -x {PACKAGE}_*.deb root "
+        f"(or copy the package's {DICTIONARY_PATH} file to {dictionary})"
+    )
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         raise RuntimeError(f"fetching {PACKAGE} needs apt-get and dpkg-deb (a Debian-based system); {hint}")
     cache.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ the small corpus of :mod:`slf_fairseq.ding_corpus`:
 
     python -m slf_fairseq.ding_prepare data/ding
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,7 @@ LANGS = ("de", "en")
 STAMP = "done.json"
 
 
-def split_pairs(pairs: Sequence[Tuple[str, str]], valid: int, test: int, seed: int
-                ) -> Dict[str, List[Tuple[str, str]]]:
+def split_pairs(pairs: Sequence[Tuple[str, str]], valid: int, test: int, seed: int) -> Dict[str, List[Tuple[str, str]]]:
     """Shuffle with ``seed`` and split into train / valid / test.
 
     Example:
@@ -45,7 +45,7 @@ def split_pairs(pairs: Sequence[Tuple[str, str]], valid: int, test: int, seed: i
         raise ValueError(f"valid + test ({valid} + {test}) must leave training pairs out of {len(pairs)}")
     order = list(pairs)
     random.Random(seed).shuffle(order)
-    return {"train": order[valid + test:], "valid": order[:valid], "test": order[valid:valid + test]}
+    return {"train": order[valid + test :], "valid": order[:valid], "test": order[valid : valid + test]}
 
 
 def moses_tokenize(lines: Sequence[str], lang: str) -> List[str]:
@@ -58,12 +58,18 @@ def moses_tokenize(lines: Sequence[str], lang: str) -> List[str]:
     from sacremoses import MosesPunctNormalizer, MosesTokenizer
 
     normalizer, tokenizer = MosesPunctNormalizer(lang=lang), MosesTokenizer(lang=lang)
-    return [tokenizer.tokenize(normalizer.normalize(line), return_str=True, escape=False).lower()
-            for line in lines]
+    return [tokenizer.tokenize(normalizer.normalize(line), return_str=True, escape=False).lower() for line in lines]
 
 
-def prepare_ding(out: Union[str, Path], merges: int = 4000, valid: int = 600, test: int = 600, seed: int = 1,
-                 cache_dir: Optional[Union[str, Path]] = None, workers: int = 2) -> Path:
+def prepare_ding(
+    out: Union[str, Path],
+    merges: int = 4000,
+    valid: int = 600,
+    test: int = 600,
+    seed: int = 1,
+    cache_dir: Optional[Union[str, Path]] = None,
+    workers: int = 2,
+) -> Path:
     """Build ``<out>/data-bin`` (fairseq binarised de->en) from the Ding example sentences.
 
     Args:
@@ -103,11 +109,28 @@ def prepare_ding(out: Union[str, Path], merges: int = 4000, valid: int = 600, te
     with open(codes, encoding="utf-8") as handle:
         bpe = BPE(handle)
     for (split, lang), lines in tqdm(tokenized.items(), desc="applying BPE"):
-        (bpe_dir / f"{split}.{lang}").write_text("\n".join(bpe.process_line(line) for line in lines) + "\n",
-                                                 encoding="utf-8")
-    command = [sys.executable, "-m", "fairseq_cli.preprocess", "--source-lang", "de", "--target-lang", "en",
-               "--trainpref", str(bpe_dir / "train"), "--validpref", str(bpe_dir / "valid"),
-               "--testpref", str(bpe_dir / "test"), "--destdir", str(out / "data-bin"), "--workers", str(workers)]
+        (bpe_dir / f"{split}.{lang}").write_text(
+            "\n".join(bpe.process_line(line) for line in lines) + "\n", encoding="utf-8"
+        )
+    command = [
+        sys.executable,
+        "-m",
+        "fairseq_cli.preprocess",
+        "--source-lang",
+        "de",
+        "--target-lang",
+        "en",
+        "--trainpref",
+        str(bpe_dir / "train"),
+        "--validpref",
+        str(bpe_dir / "valid"),
+        "--testpref",
+        str(bpe_dir / "test"),
+        "--destdir",
+        str(out / "data-bin"),
+        "--workers",
+        str(workers),
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"fairseq-preprocess failed:\n{result.stderr[-2000:]}")

@@ -17,6 +17,7 @@
 Writes ``<out>/results.json`` (BLEU, validation loss, words per second, the last logged
 candidate weights) next to ``train.log``, ``generate.txt`` and ``checkpoints/``.
 """
+
 import argparse
 import json
 import os
@@ -36,17 +37,54 @@ SMALL_TRANSFORMER = (
 )
 
 
-def train_command(data_bin: Path, out: Path, criterion: str, max_epoch: int, seed: int, arch_args: str,
-                  extra: Sequence[str]) -> List[str]:
+def train_command(
+    data_bin: Path, out: Path, criterion: str, max_epoch: int, seed: int, arch_args: str, extra: Sequence[str]
+) -> List[str]:
     """The ``fairseq-train`` command line (CPU, JSON logs, TensorBoard, best/last checkpoints)."""
-    return [sys.executable, "-m", "fairseq_cli.train", str(data_bin), "--user-dir", str(PACKAGE_DIR),
-            *shlex.split(arch_args), "--criterion", criterion, "--label-smoothing", "0.1",
-            "--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--lr", "1e-3", "--lr-scheduler", "inverse_sqrt",
-            "--warmup-updates", "200", "--max-tokens", "4096", "--max-epoch", str(max_epoch), "--seed", str(seed),
-            "--cpu", "--num-workers", "0", "--save-dir", str(out / "checkpoints"), "--no-epoch-checkpoints",
-            "--best-checkpoint-metric", "nll_loss",
-            "--log-format", "json", "--log-interval", "20", "--tensorboard-logdir", str(out / "tensorboard"),
-            *extra]
+    return [
+        sys.executable,
+        "-m",
+        "fairseq_cli.train",
+        str(data_bin),
+        "--user-dir",
+        str(PACKAGE_DIR),
+        *shlex.split(arch_args),
+        "--criterion",
+        criterion,
+        "--label-smoothing",
+        "0.1",
+        "--optimizer",
+        "adam",
+        "--adam-betas",
+        "(0.9,0.98)",
+        "--lr",
+        "1e-3",
+        "--lr-scheduler",
+        "inverse_sqrt",
+        "--warmup-updates",
+        "200",
+        "--max-tokens",
+        "4096",
+        "--max-epoch",
+        str(max_epoch),
+        "--seed",
+        str(seed),
+        "--cpu",
+        "--num-workers",
+        "0",
+        "--save-dir",
+        str(out / "checkpoints"),
+        "--no-epoch-checkpoints",
+        "--best-checkpoint-metric",
+        "nll_loss",
+        "--log-format",
+        "json",
+        "--log-interval",
+        "20",
+        "--tensorboard-logdir",
+        str(out / "tensorboard"),
+        *extra,
+    ]
 
 
 def last_json(lines: Sequence[str], tag: str) -> Dict[str, Any]:
@@ -58,7 +96,7 @@ def last_json(lines: Sequence[str], tag: str) -> Dict[str, Any]:
     """
     for line in reversed(lines):
         if f"| {tag} |" in line and "{" in line:
-            return json.loads(line[line.index("{"):])
+            return json.loads(line[line.index("{") :])
     return {}
 
 
@@ -77,9 +115,17 @@ def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     return float(sacrebleu.corpus_bleu(detokenized, [list(references)], lowercase=True).score)
 
 
-def run(out: Path, criterion: str, max_epoch: int, seed: int, data: Optional[Path] = None,
-        arch_args: str = SMALL_TRANSFORMER, extra: Sequence[str] = (), beam: int = 5,
-        threads: Optional[int] = None) -> Dict[str, Any]:
+def run(
+    out: Path,
+    criterion: str,
+    max_epoch: int,
+    seed: int,
+    data: Optional[Path] = None,
+    arch_args: str = SMALL_TRANSFORMER,
+    extra: Sequence[str] = (),
+    beam: int = 5,
+    threads: Optional[int] = None,
+) -> Dict[str, Any]:
     """Prepare (once), train, generate and score; returns and writes ``results.json``.
 
     ``threads`` sets ``OMP_NUM_THREADS`` of the fairseq processes (default: torch's own choice,
@@ -101,28 +147,50 @@ def run(out: Path, criterion: str, max_epoch: int, seed: int, data: Optional[Pat
     lines = (out / "train.log").read_text().splitlines()
     if train.returncode != 0:
         raise RuntimeError(f"fairseq-train failed; the end of {out / 'train.log'}:\n" + "\n".join(lines[-20:]))
-    generate = [sys.executable, "-m", "fairseq_cli.generate", str(data_bin), "--user-dir", str(PACKAGE_DIR),
-                "--path", str(out / "checkpoints" / "checkpoint_best.pt"), "--gen-subset", "test", "--beam",
-                str(beam), "--remove-bpe", "--batch-size", "128", "--cpu"]
+    generate = [
+        sys.executable,
+        "-m",
+        "fairseq_cli.generate",
+        str(data_bin),
+        "--user-dir",
+        str(PACKAGE_DIR),
+        "--path",
+        str(out / "checkpoints" / "checkpoint_best.pt"),
+        "--gen-subset",
+        "test",
+        "--beam",
+        str(beam),
+        "--remove-bpe",
+        "--batch-size",
+        "128",
+        "--cpu",
+    ]
     generated = subprocess.run(generate, capture_output=True, text=True, env=env)
     (out / "generate.txt").write_text(generated.stdout)
     if generated.returncode != 0:
         raise RuntimeError(f"fairseq-generate failed:\n{generated.stderr[-2000:]}")
-    hypotheses = {int(line.split("\t")[0][2:]): line.split("\t")[2] for line in generated.stdout.splitlines()
-                  if line.startswith("H-")}
+    hypotheses = {
+        int(line.split("\t")[0][2:]): line.split("\t")[2]
+        for line in generated.stdout.splitlines()
+        if line.startswith("H-")
+    }
     references = (data_dir / "raw" / "test.en").read_text(encoding="utf-8").splitlines()
     order = sorted(hypotheses)
     train_log, valid_log = last_json(lines, "train"), last_json(lines, "valid")
     results = {
-        "criterion": criterion, "seed": seed, "max_epoch": max_epoch, "extra": list(extra),
+        "criterion": criterion,
+        "seed": seed,
+        "max_epoch": max_epoch,
+        "extra": list(extra),
         "bleu": bleu([hypotheses[i] for i in order], [references[i] for i in order]),
         "test_sentences": len(order),
         "valid_loss": float(valid_log.get("valid_loss", "nan")),
         "valid_nll_loss": float(valid_log.get("valid_nll_loss", "nan")),
         "train_wps": float(train_log.get("train_wps", "nan")),
         "train_wall_s": float(train_log.get("train_wall", "nan")),
-        "weights": {key[len("train_w_"):]: float(value) for key, value in train_log.items()
-                    if key.startswith("train_w_")},
+        "weights": {
+            key[len("train_w_") :]: float(value) for key, value in train_log.items() if key.startswith("train_w_")
+        },
     }
     (out / "results.json").write_text(json.dumps(results, indent=2))
     return results
@@ -132,8 +200,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: List[str] = []
     if "--" in argv:
-        extra = argv[argv.index("--") + 1:]
-        argv = argv[:argv.index("--")]
+        extra = argv[argv.index("--") + 1 :]
+        argv = argv[: argv.index("--")]
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", type=Path, help="run folder")
     parser.add_argument("--criterion", default="slf", help="slf, label_smoothed_cross_entropy, ...")
@@ -144,8 +212,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of fairseq (default: every core)")
     args = parser.parse_args(argv)
-    results = run(args.out, args.criterion, args.max_epoch, args.seed, args.data, args.arch_args, extra, args.beam,
-                  args.threads)
+    results = run(
+        args.out, args.criterion, args.max_epoch, args.seed, args.data, args.arch_args, extra, args.beam, args.threads
+    )
     print(json.dumps(results, indent=2))
 
 

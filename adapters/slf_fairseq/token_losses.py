@@ -24,6 +24,7 @@ smoothing) and :math:`Q = \\sum_c p_c^2` (only for mse):
 classes, as the core's). Values and gradients equal fairseq's and the core losses'
 applied to :math:`L` (tested).
 """
+
 import math
 from typing import Dict, Sequence
 
@@ -49,8 +50,10 @@ def token_statistics(lprobs: Tensor, target: Tensor, needs: Sequence[str] = ()) 
         >>> sorted(token_statistics(lprobs, torch.tensor([0]), ["sum_p2"]))
         ['log_p', 'sum_p2', 'vocabulary']
     """
-    stats = {"log_p": lprobs.gather(1, target.long().unsqueeze(1)).squeeze(1),
-             "vocabulary": torch.tensor(float(lprobs.shape[1]))}
+    stats = {
+        "log_p": lprobs.gather(1, target.long().unsqueeze(1)).squeeze(1),
+        "vocabulary": torch.tensor(float(lprobs.shape[1])),
+    }
     if "sum_log_p" in needs:
         stats["sum_log_p"] = lprobs.sum(dim=1)
     if "sum_p2" in needs:

@@ -19,6 +19,7 @@
 
 The core package ``slf`` never imports Lightning; only this package does.
 """
+
 from .callback import SLFCallback
 
 __all__ = ["SLFCallback"]

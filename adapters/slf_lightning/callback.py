@@ -19,6 +19,7 @@ Example::
     trainer = lightning.Trainer(max_epochs=5, callbacks=[SLFCallback()])
     trainer.fit(module, train_loader, val_loader)
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,16 +60,17 @@ class SLFCallback(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.modules = list(slf_modules(pl_module))
         if not self.modules:
-            rank_zero_warn("SLFCallback: the LightningModule has no StochasticLoss or LossPartWeighting; "
-                           "nothing to do")
+            rank_zero_warn("SLFCallback: the LightningModule has no StochasticLoss or LossPartWeighting; nothing to do")
             return
         losses = default_recipe_losses(pl_module)
         if not losses:
             return
         loader = self._validation_loader(trainer)
         if loader is None:
-            rank_zero_warn("SLFCallback: the trainer has no validation dataloader, so the default recipe compares "
-                           "with the previous training batch; pass val_dataloaders to trainer.fit for held-out data")
+            rank_zero_warn(
+                "SLFCallback: the trainer has no validation dataloader, so the default recipe compares "
+                "with the previous training batch; pass val_dataloaders to trainer.fit for held-out data"
+            )
             return
         held_out = HeldOut(pl_module, loader, self.forward)
         for loss in losses:
@@ -89,13 +91,17 @@ class SLFCallback(pl.Callback):
             return next(iter(loaders.values()), None)
         return loaders
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if not self.log_weights:
             return
         for path, module in self.modules:
-            pl_module.log_dict({f"slf/{path}/{name}": value for name, value in slf_scalars(module).items()},
-                               on_step=True, on_epoch=False)
+            pl_module.log_dict(
+                {f"slf/{path}/{name}": value for name, value in slf_scalars(module).items()},
+                on_step=True,
+                on_epoch=False,
+            )
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self.plot or not trainer.is_global_zero:
@@ -105,5 +111,6 @@ class SLFCallback(pl.Callback):
             if not module.history:
                 continue
             names = module.part_names if isinstance(module, LossPartWeighting) else module.candidate_names
-            plot_selection_weights(module.history, names, folder / f"slf_{path}.png",
-                                   title=f"{path}: selection weight over training")
+            plot_selection_weights(
+                module.history, names, folder / f"slf_{path}.png", title=f"{path}: selection weight over training"
+            )

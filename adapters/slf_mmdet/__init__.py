@@ -59,6 +59,7 @@ or import ``slf_mmdet`` before ``Config.fromfile``.
 
 The core package ``slf`` never imports mmengine or mmdet; only this package does.
 """
+
 from mmengine.config.utils import MODULE2PACKAGE
 
 from .boundary_loss import MMDetBoundaryLoss
@@ -73,5 +74,14 @@ from .yolo_head import SLFYOLOV3Head
 # whose folder holds .mim/configs, found by import spec when no distribution carries that name.
 MODULE2PACKAGE.setdefault("slf_mmdet", "slf_mmdet")
 
-__all__ = ["IoUBalancedRetinaHead", "MILSEpochBasedTrainLoop", "MMDetBoundaryLoss", "MMDetIoUBalancedClsLoss",
-           "MMDetIoUBalancedLocLoss", "MMDetStochasticLoss", "SLFHeldOutHook", "SLFLoggerHook", "SLFYOLOV3Head"]
+__all__ = [
+    "IoUBalancedRetinaHead",
+    "MILSEpochBasedTrainLoop",
+    "MMDetBoundaryLoss",
+    "MMDetIoUBalancedClsLoss",
+    "MMDetIoUBalancedLocLoss",
+    "MMDetStochasticLoss",
+    "SLFHeldOutHook",
+    "SLFLoggerHook",
+    "SLFYOLOV3Head",
+]

@@ -8,6 +8,7 @@ per mask with mmdet's ``weight_reduce_loss``. The maths is
 ``softmax([0, x]) = (1 - sigmoid(x), sigmoid(x))``, so the mask logit ``x`` enters the core
 loss unchanged.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -72,8 +73,10 @@ class MMDetBoundaryLoss(nn.Module):
     ) -> None:
         super().__init__()
         if use_sigmoid is not True:
-            raise ValueError("BoundaryLoss: only sigmoid masks are supported (use_sigmoid=True), as in mmdet's "
-                             f"DiceLoss; got use_sigmoid={use_sigmoid!r}")
+            raise ValueError(
+                "BoundaryLoss: only sigmoid masks are supported (use_sigmoid=True), as in mmdet's "
+                f"DiceLoss; got use_sigmoid={use_sigmoid!r}"
+            )
         if not isinstance(activate, bool):
             raise TypeError(f"BoundaryLoss: activate must be True or False, got {activate!r}")
         if reduction not in REDUCTIONS:
@@ -93,20 +96,27 @@ class MMDetBoundaryLoss(nn.Module):
         avg_factor: Optional[float] = None,
     ) -> Tensor:
         if reduction_override not in (None,) + REDUCTIONS:
-            raise ValueError(f"BoundaryLoss: reduction_override must be None or one of {list(REDUCTIONS)}, "
-                             f"got {reduction_override!r}")
+            raise ValueError(
+                f"BoundaryLoss: reduction_override must be None or one of {list(REDUCTIONS)}, "
+                f"got {reduction_override!r}"
+            )
         reduction = reduction_override or self.reduction
         if not torch.is_tensor(pred) or pred.dim() < 3:
             shape = tuple(pred.shape) if torch.is_tensor(pred) else type(pred).__name__
-            raise ValueError(f"BoundaryLoss: pred must hold whole mask logits (N, H, W) or (N, D, H, W), got {shape}; "
-                             "point-sampled masks (N, P) have no contour")
+            raise ValueError(
+                f"BoundaryLoss: pred must hold whole mask logits (N, H, W) or (N, D, H, W), got {shape}; "
+                "point-sampled masks (N, P) have no contour"
+            )
         if not torch.is_tensor(target) or target.shape != pred.shape:
             shape = tuple(target.shape) if torch.is_tensor(target) else type(target).__name__
-            raise ValueError(f"BoundaryLoss: target must be binary masks of pred's shape {tuple(pred.shape)}, "
-                             f"got {shape}")
+            raise ValueError(
+                f"BoundaryLoss: target must be binary masks of pred's shape {tuple(pred.shape)}, got {shape}"
+            )
         if weight is not None and (weight.dim() != 1 or weight.shape[0] != pred.shape[0]):
-            raise ValueError(f"BoundaryLoss: weight must hold one weight per mask, shape ({pred.shape[0]},), "
-                             f"got {tuple(weight.shape)}")
+            raise ValueError(
+                f"BoundaryLoss: weight must hold one weight per mask, shape ({pred.shape[0]},), "
+                f"got {tuple(weight.shape)}"
+            )
         if avg_factor is not None and reduction == "sum":
             raise ValueError('avg_factor can not be used with reduction="sum"')
         if pred.numel() == 0:
@@ -116,6 +126,12 @@ class MMDetBoundaryLoss(nn.Module):
             scores = torch.stack([torch.zeros_like(pred), pred], dim=1)
         else:
             scores = torch.stack([1 - pred, pred], dim=1)
-        per_mask = boundary_loss(scores, (target > 0.5).long(), classes=(1,), from_logits=self.activate,
-                                 spacing=self.spacing, reduction="none")
+        per_mask = boundary_loss(
+            scores,
+            (target > 0.5).long(),
+            classes=(1,),
+            from_logits=self.activate,
+            spacing=self.spacing,
+            reduction="none",
+        )
         return self.loss_weight * weight_reduce_loss(per_mask, weight, reduction, avg_factor)

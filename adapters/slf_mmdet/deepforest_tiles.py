@@ -37,6 +37,7 @@ From the command line::
 
     python -m slf_mmdet.deepforest_tiles OUT [--tile 400]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -158,16 +159,10 @@ def tile_windows(width: int, height: int, tile: int = 400) -> list[tuple[int, in
         [(0, 0, 400, 400), (300, 0, 700, 400)]
     """
     tw, th = min(tile, width), min(tile, height)
-    return [
-        (x0, y0, x0 + tw, y0 + th)
-        for y0 in tile_origins(height, tile)
-        for x0 in tile_origins(width, tile)
-    ]
+    return [(x0, y0, x0 + tw, y0 + th) for y0 in tile_origins(height, tile) for x0 in tile_origins(width, tile)]
 
 
-def tile_boxes(
-    boxes: np.ndarray, window: Sequence[float], min_visible: float = 0.5
-) -> tuple[np.ndarray, np.ndarray]:
+def tile_boxes(boxes: np.ndarray, window: Sequence[float], min_visible: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Clip boxes to a tile window and express them in tile coordinates.
 
     A box keeps its normal status if at least ``min_visible`` of its area lies in the
@@ -235,8 +230,7 @@ def default_cache_dir() -> Path:
 
 
 def _pip_download_command(cache_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "pip", "download", "--no-deps", WHEEL_REQUIREMENT,
-            "-d", str(cache_dir)]
+    return [sys.executable, "-m", "pip", "download", "--no-deps", WHEEL_REQUIREMENT, "-d", str(cache_dir)]
 
 
 def fetch_deepforest_wheel(cache_dir: PathLike | None = None) -> Path:
@@ -258,19 +252,18 @@ def fetch_deepforest_wheel(cache_dir: PathLike | None = None) -> Path:
         return found[0]
     cache.mkdir(parents=True, exist_ok=True)
     cmd = _pip_download_command(cache)
-    hint = (f"Run by hand (with network access): {shlex.join(cmd)}  "
-            f"-- or copy {WHEEL_REQUIREMENT.replace('==', '-')}-py3-none-any.whl into {cache}")
+    hint = (
+        f"Run by hand (with network access): {shlex.join(cmd)}  "
+        f"-- or copy {WHEEL_REQUIREMENT.replace('==', '-')}-py3-none-any.whl into {cache}"
+    )
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except OSError as exc:
-        raise RuntimeError(
-            f"could not run pip to download {WHEEL_REQUIREMENT}: {exc}. {hint}") from exc
+        raise RuntimeError(f"could not run pip to download {WHEEL_REQUIREMENT}: {exc}. {hint}") from exc
     found = sorted(cache.glob(_WHEEL_GLOB))
     if proc.returncode != 0 or not found:
         tail = "\n".join((proc.stderr or proc.stdout or "").strip().splitlines()[-5:])
-        raise RuntimeError(
-            f"downloading {WHEEL_REQUIREMENT} failed (pip exit code {proc.returncode}):\n"
-            f"{tail}\n{hint}")
+        raise RuntimeError(f"downloading {WHEEL_REQUIREMENT} failed (pip exit code {proc.returncode}):\n{tail}\n{hint}")
     return found[0]
 
 
@@ -279,8 +272,7 @@ def _parse_voc_boxes(xml_bytes: bytes) -> tuple[int, int, np.ndarray]:
     width = int(root.findtext("size/width"))
     height = int(root.findtext("size/height"))
     boxes = [
-        [float(obj.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")]
-        for obj in root.iter("object")
+        [float(obj.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")] for obj in root.iter("object")
     ]
     # Names ('Tree', or 'Alive'/'Dead' in SOAP_061) are all mapped to the single class.
     return width, height, np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -311,8 +303,11 @@ def read_deepforest_images(wheel: PathLike) -> list[SourceImage]:
     except zipfile.BadZipFile as exc:
         raise RuntimeError(f"{wheel} is not a valid wheel; delete it to download it again") from exc
     with zf:
-        members = {n[len(_DATA_PREFIX):]: n for n in zf.namelist()
-                   if n.startswith(_DATA_PREFIX) and "/" not in n[len(_DATA_PREFIX):]}
+        members = {
+            n[len(_DATA_PREFIX) :]: n
+            for n in zf.namelist()
+            if n.startswith(_DATA_PREFIX) and "/" not in n[len(_DATA_PREFIX) :]
+        }
         out = []
         for name in sorted(members):
             stem, suffix = name.rsplit(".", 1) if "." in name else (name, "")
@@ -327,20 +322,27 @@ def read_deepforest_images(wheel: PathLike) -> list[SourceImage]:
             if image is None:
                 raise ValueError(f"cannot decode {image_name} from {wheel}")
             if image.shape[:2] != (height, width):
-                raise ValueError(f"{image_name}: image is {image.shape[1]}x{image.shape[0]}, "
-                                 f"its XML says {width}x{height}")
-            bad = ((boxes[:, 0] < 0) | (boxes[:, 1] < 0) | (boxes[:, 2] > width)
-                   | (boxes[:, 3] > height) | (boxes[:, 2] <= boxes[:, 0])
-                   | (boxes[:, 3] <= boxes[:, 1]))
+                raise ValueError(
+                    f"{image_name}: image is {image.shape[1]}x{image.shape[0]}, its XML says {width}x{height}"
+                )
+            bad = (
+                (boxes[:, 0] < 0)
+                | (boxes[:, 1] < 0)
+                | (boxes[:, 2] > width)
+                | (boxes[:, 3] > height)
+                | (boxes[:, 2] <= boxes[:, 0])
+                | (boxes[:, 3] <= boxes[:, 1])
+            )
             if bad.any():
-                raise ValueError(f"{name}: {int(bad.sum())} boxes are empty or leave the "
-                                 f"{width}x{height} image, e.g. {boxes[bad][0].tolist()}")
+                raise ValueError(
+                    f"{name}: {int(bad.sum())} boxes are empty or leave the "
+                    f"{width}x{height} image, e.g. {boxes[bad][0].tolist()}"
+                )
             out.append(SourceImage(stem=stem, image=image, boxes=boxes))
     return out
 
 
-def _voc_xml(filename: str, width: int, height: int, boxes: np.ndarray,
-             difficult: np.ndarray) -> bytes:
+def _voc_xml(filename: str, width: int, height: int, boxes: np.ndarray, difficult: np.ndarray) -> bytes:
     root = ET.Element("annotation")
     ET.SubElement(root, "folder").text = SUB_ROOT.strip("/")
     ET.SubElement(root, "filename").text = filename
@@ -417,8 +419,12 @@ def prepare_deepforest_voc(
         val_images = (val_images,)
     root = Path(root)
     out = root / SUB_ROOT
-    params = {"source": WHEEL_REQUIREMENT, "tile": int(tile),
-              "val_images": sorted(set(val_images)), "min_visible": float(min_visible)}
+    params = {
+        "source": WHEEL_REQUIREMENT,
+        "tile": int(tile),
+        "val_images": sorted(set(val_images)),
+        "min_visible": float(min_visible),
+    }
     stamp_path = out / STAMP
     stamp = _read_stamp(stamp_path)
     if stamp is not None and stamp.get("params") == params:
@@ -427,8 +433,7 @@ def prepare_deepforest_voc(
     images = read_deepforest_images(fetch_deepforest_wheel(cache_dir))
     unknown = set(params["val_images"]) - {im.stem for im in images}
     if unknown:
-        raise ValueError(f"val_images not in the wheel: {sorted(unknown)}; "
-                         f"known: {[im.stem for im in images]}")
+        raise ValueError(f"val_images not in the wheel: {sorted(unknown)}; known: {[im.stem for im in images]}")
 
     stamp_path.unlink(missing_ok=True)
     for sub in ("JPEGImages", "Annotations", "ImageSets"):
@@ -439,8 +444,7 @@ def prepare_deepforest_voc(
 
     splits: dict[str, list[str]] = {"train": [], "val": []}
     counts = {s: {"images": 0, "tiles": 0, "boxes": 0, "difficult": 0} for s in splits}
-    jobs = [(im, w) for im in images
-            for w in tile_windows(im.image.shape[1], im.image.shape[0], tile)]
+    jobs = [(im, w) for im in images for w in tile_windows(im.image.shape[1], im.image.shape[0], tile)]
     for im in images:
         counts["val" if im.stem in params["val_images"] else "train"]["images"] += 1
     for im, (x0, y0, x1, y1) in tqdm(jobs, desc="deepforest tiles", unit="tile"):
@@ -448,11 +452,9 @@ def prepare_deepforest_voc(
         tile_id = f"{im.stem}_{x0}_{y0}"
         boxes, difficult = tile_boxes(im.boxes, (x0, y0, x1, y1), min_visible)
         crop = np.ascontiguousarray(im.image[y0:y1, x0:x1])
-        if not cv2.imwrite(str(img_dir / f"{tile_id}.jpg"), crop,
-                           [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY]):
+        if not cv2.imwrite(str(img_dir / f"{tile_id}.jpg"), crop, [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY]):
             raise OSError(f"cv2.imwrite failed for {img_dir / tile_id}.jpg")
-        (ann_dir / f"{tile_id}.xml").write_bytes(
-            _voc_xml(f"{tile_id}.jpg", x1 - x0, y1 - y0, boxes, difficult))
+        (ann_dir / f"{tile_id}.xml").write_bytes(_voc_xml(f"{tile_id}.jpg", x1 - x0, y1 - y0, boxes, difficult))
         splits[split].append(tile_id)
         counts[split]["tiles"] += 1
         counts[split]["boxes"] += len(boxes)
@@ -478,20 +480,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(
         prog="python -m slf_mmdet.deepforest_tiles",
-        description="Tile the DeepForest tree-crown images into an mmdet VOCDataset layout.")
+        description="Tile the DeepForest tree-crown images into an mmdet VOCDataset layout.",
+    )
     parser.add_argument("out", type=Path, help="data root to create (mmdet data_root)")
     parser.add_argument("--tile", type=int, default=400, help="tile side in px (default 400)")
-    parser.add_argument("--min-visible", type=float, default=0.5,
-                        help="visible area fraction below which a cut box is difficult")
-    parser.add_argument("--val-image", action="append", dest="val_images", metavar="STEM",
-                        help="held-out image stem (repeatable; default "
-                             "2019_YELL_2_541000_4977000_image_crop)")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help=f"wheel cache (default {default_cache_dir()})")
+    parser.add_argument(
+        "--min-visible", type=float, default=0.5, help="visible area fraction below which a cut box is difficult"
+    )
+    parser.add_argument(
+        "--val-image",
+        action="append",
+        dest="val_images",
+        metavar="STEM",
+        help="held-out image stem (repeatable; default 2019_YELL_2_541000_4977000_image_crop)",
+    )
+    parser.add_argument("--cache-dir", type=Path, default=None, help=f"wheel cache (default {default_cache_dir()})")
     args = parser.parse_args(argv)
     kwargs = {} if args.val_images is None else {"val_images": args.val_images}
-    root = prepare_deepforest_voc(args.out, tile=args.tile, cache_dir=args.cache_dir,
-                                  min_visible=args.min_visible, **kwargs)
+    root = prepare_deepforest_voc(
+        args.out, tile=args.tile, cache_dir=args.cache_dir, min_visible=args.min_visible, **kwargs
+    )
     stamp = json.loads((root / SUB_ROOT / STAMP).read_text())
     print(f"data_root={root}  sub_data_root={SUB_ROOT}")
     print(json.dumps(stamp["counts"], indent=2))

@@ -18,6 +18,7 @@ Config::
 
     custom_hooks = [dict(type='SLFHeldOutHook'), dict(type='SLFLoggerHook')]
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -82,8 +83,9 @@ class SLFHeldOutHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         self._losses = default_recipe_losses(model)
         if not self._losses:
-            print_log("SLFHeldOutHook: the model has no SLF loss in mode='align'; the hook does nothing",
-                      logger="current")
+            print_log(
+                "SLFHeldOutHook: the model has no SLF loss in mode='align'; the hook does nothing", logger="current"
+            )
             return
         self._loader = self._held_out_loader(runner)
         self._batches = Cycle(self._loader, "SLFHeldOutHook")
@@ -97,8 +99,11 @@ class SLFHeldOutHook(Hook):
                     return loader
             except (AttributeError, RuntimeError):
                 pass
-            print_log("SLFHeldOutHook: the config has no val dataloader; the held-out batches come from a "
-                      "second pass over the training set", logger="current")
+            print_log(
+                "SLFHeldOutHook: the config has no val dataloader; the held-out batches come from a "
+                "second pass over the training set",
+                logger="current",
+            )
         return runner.train_dataloader
 
     def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:

@@ -13,6 +13,7 @@
 
 The maths (IoU weights and their normalisation) is :mod:`slf.losses.detection`'s.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional, Sequence, Tuple, Union
@@ -88,8 +89,15 @@ class MMDetIoUBalancedClsLoss(nn.Module):
         tensor(1.0238)
     """
 
-    def __init__(self, use_sigmoid: bool = True, eta: float = 1.5, gamma: float = 0.0, alpha: Optional[float] = None,
-                 reduction: str = "mean", loss_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        use_sigmoid: bool = True,
+        eta: float = 1.5,
+        gamma: float = 0.0,
+        alpha: Optional[float] = None,
+        reduction: str = "mean",
+        loss_weight: float = 1.0,
+    ) -> None:
         super().__init__()
         core = IoUBalancedClsLoss(eta=eta, use_sigmoid=use_sigmoid, gamma=gamma, alpha=alpha)  # checks the options
         self.use_sigmoid, self.eta, self.gamma, self.alpha = core.use_sigmoid, core.eta, core.gamma, core.alpha
@@ -106,19 +114,31 @@ class MMDetIoUBalancedClsLoss(nn.Module):
     ) -> Tensor:
         reduction = _reduction(self.reduction, reduction_override, avg_factor)
         if torch.is_tensor(target) or not isinstance(target, (tuple, list)) or len(target) != 2:
-            raise TypeError("IoUBalancedClsLoss: target must be a pair (labels, ious) of tensors of shape (N,), "
-                            "as IoUBalancedRetinaHead passes it")
+            raise TypeError(
+                "IoUBalancedClsLoss: target must be a pair (labels, ious) of tensors of shape (N,), "
+                "as IoUBalancedRetinaHead passes it"
+            )
         labels, ious = target
         if pred.numel() == 0:  # mmdet's convention: a zero that keeps the graph
             return pred.sum(dim=-1) * 0 if reduction == "none" else pred.sum() * 0
         if weight is not None:
             if weight.shape != labels.shape:
-                raise ValueError(f"IoUBalancedClsLoss: weight must be per anchor, of shape {tuple(labels.shape)}, "
-                                 f"got {tuple(weight.shape)}")
+                raise ValueError(
+                    f"IoUBalancedClsLoss: weight must be per anchor, of shape {tuple(labels.shape)}, "
+                    f"got {tuple(weight.shape)}"
+                )
             weight = weight.to(pred.dtype)
-        per_anchor = iou_balanced_cls_loss(pred, labels, ious.to(pred.dtype), eta=self.eta,
-                                           use_sigmoid=self.use_sigmoid, gamma=self.gamma, alpha=self.alpha,
-                                           weight=weight, reduction="none")
+        per_anchor = iou_balanced_cls_loss(
+            pred,
+            labels,
+            ious.to(pred.dtype),
+            eta=self.eta,
+            use_sigmoid=self.use_sigmoid,
+            gamma=self.gamma,
+            alpha=self.alpha,
+            weight=weight,
+            reduction="none",
+        )
         return self.loss_weight * weight_reduce_loss(per_anchor, None, reduction, avg_factor)
 
 
@@ -161,8 +181,14 @@ class MMDetIoUBalancedLocLoss(nn.Module):
         tensor(3.0942)
     """
 
-    def __init__(self, lam: float = 1.5, beta: float = 1.0, w_loc: Optional[float] = None, reduction: str = "mean",
-                 loss_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        lam: float = 1.5,
+        beta: float = 1.0,
+        w_loc: Optional[float] = None,
+        reduction: str = "mean",
+        loss_weight: float = 1.0,
+    ) -> None:
         super().__init__()
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta > 0:
             raise ValueError(f"IoUBalancedLocLoss: beta must be a number > 0 (mmdet's smooth L1), got {beta!r}")
@@ -189,8 +215,10 @@ class MMDetIoUBalancedLocLoss(nn.Module):
         else:
             raise TypeError("IoUBalancedLocLoss: target must be boxes (N, 4) or a pair (targets (N, 4), ious (N,))")
         if pred.shape != target.shape or pred.dim() != 2 or pred.shape[-1] != 4:
-            raise ValueError(f"IoUBalancedLocLoss: pred and target must both be (N, 4), "
-                             f"got {tuple(pred.shape)} and {tuple(target.shape)}")
+            raise ValueError(
+                f"IoUBalancedLocLoss: pred and target must both be (N, 4), "
+                f"got {tuple(pred.shape)} and {tuple(target.shape)}"
+            )
         if pred.numel() == 0:
             return pred * 0 if reduction == "none" else pred.sum() * 0
         if weight is not None and weight.dim() == 1:
@@ -205,8 +233,9 @@ class MMDetIoUBalancedLocLoss(nn.Module):
         element_weight = factors.unsqueeze(1).expand_as(pred)
         if weight is not None:
             element_weight = element_weight * weight.to(pred.dtype)
-        return self.loss_weight * smooth_l1_loss(pred, target, element_weight, beta=self.beta, reduction=reduction,
-                                                 avg_factor=avg_factor)
+        return self.loss_weight * smooth_l1_loss(
+            pred, target, element_weight, beta=self.beta, reduction=reduction, avg_factor=avg_factor
+        )
 
 
 @MODELS.register_module()
@@ -274,9 +303,17 @@ class IoUBalancedRetinaHead(RetinaHead):
             ious[positive] = bbox_overlaps(boxes, gt, is_aligned=True).clamp(0.0, 1.0).to(ious.dtype)
         return ious
 
-    def loss_by_feat_single(self, cls_score: Tensor, bbox_pred: Tensor, anchors: Tensor, labels: Tensor,
-                            label_weights: Tensor, bbox_targets: Tensor, bbox_weights: Tensor,
-                            avg_factor: int) -> tuple:
+    def loss_by_feat_single(
+        self,
+        cls_score: Tensor,
+        bbox_pred: Tensor,
+        anchors: Tensor,
+        labels: Tensor,
+        label_weights: Tensor,
+        bbox_targets: Tensor,
+        bbox_weights: Tensor,
+        avg_factor: int,
+    ) -> tuple:
         # the reshapes of AnchorHead.loss_by_feat_single, then the IoUs of the positives
         labels = labels.reshape(-1)
         label_weights = label_weights.reshape(-1)

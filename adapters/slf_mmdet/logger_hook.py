@@ -13,6 +13,7 @@ Config::
 
     custom_hooks = [dict(type='SLFLoggerHook')]
 """
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,8 @@ class SLFLoggerHook(Hook):
         known = {cfg["data_src"] for cfg in runner.log_processor.custom_cfg}
         # Non-loss scalars are logged at their last value; the weights are sampled, so log the interval's mean.
         runner.log_processor.custom_cfg.extend(
-            dict(data_src=key, method_name="mean", window_size=window) for key in self.keys if key not in known)
+            dict(data_src=key, method_name="mean", window_size=window) for key in self.keys if key not in known
+        )
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         for path, module in self.modules:
@@ -88,5 +90,9 @@ class SLFLoggerHook(Hook):
                 continue
             names = module.part_names if isinstance(module, LossPartWeighting) else module.candidate_names
             what = "lambda / sum of lambdas" if isinstance(module, LossPartWeighting) else "selection weight"
-            plot_selection_weights(module.history, names, Path(runner.work_dir) / f"slf_{path}.png",
-                                   title=f"{path}: {what} (epoch {runner.epoch + 1})")
+            plot_selection_weights(
+                module.history,
+                names,
+                Path(runner.work_dir) / f"slf_{path}.png",
+                title=f"{path}: {what} (epoch {runner.epoch + 1})",
+            )

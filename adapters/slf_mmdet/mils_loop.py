@@ -62,6 +62,7 @@ On an accepted iteration the logged ``loss`` values (the ``outputs`` handed to t
 Limitations: the auxiliary loss modules' own parameters (if any) are not optimised --
 they are not in the optimizer, which mmengine builds over the model's parameters.
 """
+
 from __future__ import annotations
 
 import copy
@@ -128,7 +129,7 @@ def _forked_rng(seed: Optional[int] = None) -> Iterator[None]:
         if seed is not None:
             torch.manual_seed(seed)
             random.seed(seed)
-            np.random.seed(seed % (2 ** 32))
+            np.random.seed(seed % (2**32))
         try:
             yield
         finally:
@@ -159,26 +160,43 @@ class MILSEpochBasedTrainLoop(EpochBasedTrainLoop):
         seed: seed of the loop's generator and of the observation measurements.
     """
 
-    def __init__(self, runner, dataloader, max_epochs: int, val_begin: int = 1, val_interval: int = 1,
-                 dynamic_intervals=None, *, auxiliaries: Sequence[Dict[str, Any]] = (), rate: float = 0.1,
-                 rule: Rule = "not_worse", observation_batches: int = 1, seed: int = 0) -> None:
+    def __init__(
+        self,
+        runner,
+        dataloader,
+        max_epochs: int,
+        val_begin: int = 1,
+        val_interval: int = 1,
+        dynamic_intervals=None,
+        *,
+        auxiliaries: Sequence[Dict[str, Any]] = (),
+        rate: float = 0.1,
+        rule: Rule = "not_worse",
+        observation_batches: int = 1,
+        seed: int = 0,
+    ) -> None:
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= float(rate) <= 1.0:
             raise ValueError(f"MILSEpochBasedTrainLoop: rate must be a number in [0, 1], got {rate!r}")
         if isinstance(rule, str):
             if rule not in RULES:
-                raise ValueError(f"MILSEpochBasedTrainLoop: unknown rule {rule!r}; valid rules: {list(RULES)} "
-                                 f"or a callable (loss_before, loss_after) -> bool")
+                raise ValueError(
+                    f"MILSEpochBasedTrainLoop: unknown rule {rule!r}; valid rules: {list(RULES)} "
+                    f"or a callable (loss_before, loss_after) -> bool"
+                )
         elif not callable(rule):
             raise ValueError(f"MILSEpochBasedTrainLoop: rule must be one of {list(RULES)} or a callable, got {rule!r}")
         if isinstance(observation_batches, bool) or not isinstance(observation_batches, int) or observation_batches < 1:
-            raise ValueError(f"MILSEpochBasedTrainLoop: observation_batches must be a positive integer, "
-                             f"got {observation_batches!r}")
+            raise ValueError(
+                f"MILSEpochBasedTrainLoop: observation_batches must be a positive integer, got {observation_batches!r}"
+            )
         if isinstance(auxiliaries, dict):
             auxiliaries = [auxiliaries]
         auxiliaries = list(auxiliaries or [])
         if not auxiliaries:
-            raise ValueError("MILSEpochBasedTrainLoop: auxiliaries must hold at least one entry "
-                             "dict(name=..., replace={'<submodule path>': <loss config>})")
+            raise ValueError(
+                "MILSEpochBasedTrainLoop: auxiliaries must hold at least one entry "
+                "dict(name=..., replace={'<submodule path>': <loss config>})"
+            )
         super().__init__(runner, dataloader, max_epochs, val_begin, val_interval, dynamic_intervals)
         self.rate, self.rule, self.seed = float(rate), rule, int(seed)
         self.observation_batches = observation_batches
@@ -188,12 +206,16 @@ class MILSEpochBasedTrainLoop(EpochBasedTrainLoop):
         weights = []
         for i, entry in enumerate(auxiliaries):
             if not isinstance(entry, dict) or not isinstance(entry.get("replace"), dict) or not entry["replace"]:
-                raise ValueError(f"MILSEpochBasedTrainLoop: auxiliary #{i} must be a dict with a non-empty "
-                                 f"'replace' mapping of submodule paths to loss configs, got {entry!r}")
+                raise ValueError(
+                    f"MILSEpochBasedTrainLoop: auxiliary #{i} must be a dict with a non-empty "
+                    f"'replace' mapping of submodule paths to loss configs, got {entry!r}"
+                )
             unknown = set(entry) - {"name", "replace", "weight"}
             if unknown:
-                raise ValueError(f"MILSEpochBasedTrainLoop: auxiliary #{i} has unknown keys {sorted(unknown)}; "
-                                 f"valid keys: ['name', 'replace', 'weight']")
+                raise ValueError(
+                    f"MILSEpochBasedTrainLoop: auxiliary #{i} has unknown keys {sorted(unknown)}; "
+                    f"valid keys: ['name', 'replace', 'weight']"
+                )
             name = str(entry.get("name", f"aux{i}"))
             if name in self.auxiliaries:
                 raise ValueError(f"MILSEpochBasedTrainLoop: duplicate auxiliary name {name!r}")
@@ -202,16 +224,20 @@ class MILSEpochBasedTrainLoop(EpochBasedTrainLoop):
                 _resolve(model, path)
                 module = cfg if isinstance(cfg, nn.Module) else MODELS.build(copy.deepcopy(cfg))
                 if not isinstance(module, nn.Module):
-                    raise ValueError(f"MILSEpochBasedTrainLoop: {path!r} of auxiliary {name!r} built "
-                                     f"{type(module).__name__}, not an nn.Module")
+                    raise ValueError(
+                        f"MILSEpochBasedTrainLoop: {path!r} of auxiliary {name!r} built "
+                        f"{type(module).__name__}, not an nn.Module"
+                    )
                 if reference is not None:
                     module = module.to(device=reference.device)
                 modules[path] = module
             self.auxiliaries[name] = modules
             weight = float(entry.get("weight", 1.0))
             if not weight >= 0.0 or weight == float("inf"):
-                raise ValueError(f"MILSEpochBasedTrainLoop: auxiliary {name!r} weight must be finite and >= 0, "
-                                 f"got {entry.get('weight')!r}")
+                raise ValueError(
+                    f"MILSEpochBasedTrainLoop: auxiliary {name!r} weight must be finite and >= 0, "
+                    f"got {entry.get('weight')!r}"
+                )
             weights.append(weight)
         if sum(weights) <= 0:
             raise ValueError("MILSEpochBasedTrainLoop: auxiliary weights must have a positive sum")
@@ -238,7 +264,7 @@ class MILSEpochBasedTrainLoop(EpochBasedTrainLoop):
             raise ValueError("MILSEpochBasedTrainLoop: the train dataset is empty; no observation set")
         with _forked_rng():
             samples = [loader.dataset[i] for i in range(size)]
-        return [loader.collate_fn(samples[start:start + batch_size]) for start in range(0, size, batch_size)]
+        return [loader.collate_fn(samples[start : start + batch_size]) for start in range(0, size, batch_size)]
 
     @torch.no_grad()
     def observation_loss(self) -> float:
@@ -270,11 +296,15 @@ class MILSEpochBasedTrainLoop(EpochBasedTrainLoop):
         self._snapshot.save()
         wrappers = _optim_wrappers(self.runner.optim_wrapper)
         extra = {
-            "grads": [(p, None if p.grad is None else p.grad.detach().clone())
-                      for p in _unwrap(self.runner.model).parameters()],
+            "grads": [
+                (p, None if p.grad is None else p.grad.detach().clone())
+                for p in _unwrap(self.runner.model).parameters()
+            ],
             "counts": [getattr(w, "_inner_count", None) for w in wrappers],
-            "scalers": [copy.deepcopy(w.loss_scaler.state_dict()) if getattr(w, "loss_scaler", None) is not None
-                        else None for w in wrappers],
+            "scalers": [
+                copy.deepcopy(w.loss_scaler.state_dict()) if getattr(w, "loss_scaler", None) is not None else None
+                for w in wrappers
+            ],
             "python_rng": random.getstate(),
             "numpy_rng": np.random.get_state(),
         }

@@ -12,6 +12,7 @@ Example:
     >>> HOOKS.scope, HOOKS.parent.scope, HOOKS.get('SLFHeldOutHook').__name__
     ('slf_mmdet', 'mmdet', 'SLFHeldOutHook')
 """
+
 from __future__ import annotations
 
 from mmdet import registry as mmdet_registry

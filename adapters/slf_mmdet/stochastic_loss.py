@@ -24,6 +24,7 @@ dataloader through :class:`slf_mmdet.SLFHeldOutHook`; without the hook, from the
 training batch (with a warning). A head that calls the loss once per feature level (YOLOv3)
 makes one step of it per iteration: the calls share mmengine's iteration number.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -42,12 +43,31 @@ from slf.stochastic_loss import DEFAULT_MODE, DEFAULT_VALIDATION_LOSS
 CandidateSpec = Union[str, Mapping[str, Any]]
 REDUCTIONS = ("none", "mean", "sum")
 # StochasticLoss options this adapter fixes itself (the task from use_sigmoid, mmdet's reduction).
-_FIXED = {"self", "candidates", "task", "reduction", "fused", "compile", "validation_loss", "lookahead",
-          "lookahead_lr", "validation_interval", "decision_lr", "from_logits", "candidate_kwargs", "hypergradient",
-          "decision_reads_losses", "held_out", "last_layer", "learner", "options"}
+_FIXED = {
+    "self",
+    "candidates",
+    "task",
+    "reduction",
+    "fused",
+    "compile",
+    "validation_loss",
+    "lookahead",
+    "lookahead_lr",
+    "validation_interval",
+    "decision_lr",
+    "from_logits",
+    "candidate_kwargs",
+    "hypergradient",
+    "decision_reads_losses",
+    "held_out",
+    "last_layer",
+    "learner",
+    "options",
+}
 MODES = ("align", "joint", "softmax")
-SLF_OPTIONS = tuple(name for name in (*inspect.signature(StochasticLoss.__init__).parameters, *FLAT_OPTIONS)
-                    if name not in _FIXED)
+SLF_OPTIONS = tuple(
+    name for name in (*inspect.signature(StochasticLoss.__init__).parameters, *FLAT_OPTIONS) if name not in _FIXED
+)
 
 
 def _apply_weight(loss_map: Tensor, weight: Optional[Tensor]) -> Tensor:
@@ -80,9 +100,11 @@ class _CoreCandidate(nn.Module):
             return _apply_weight(flat.reshape(pred.shape[:-1]), weight)
         if self.task == "binary" and target.shape != pred.shape:
             if target.shape != pred.shape[:-1] or target.dtype.is_floating_point:
-                raise ValueError(f"sigmoid StochasticLoss: target must have pred's shape {tuple(pred.shape)} or be "
-                                 f"class indices of shape {tuple(pred.shape[:-1])}, got {tuple(target.shape)} "
-                                 f"{target.dtype}")
+                raise ValueError(
+                    f"sigmoid StochasticLoss: target must have pred's shape {tuple(pred.shape)} or be "
+                    f"class indices of shape {tuple(pred.shape[:-1])}, got {tuple(target.shape)} "
+                    f"{target.dtype}"
+                )
             # Index targets (background = num_classes) become one-hot rows, as mmdet's own sigmoid losses do.
             flat_weight = None if weight is None else weight.reshape(-1)
             target, weight, _ = _expand_onehot_labels(target.reshape(-1), flat_weight, pred.shape[-1], -100)
@@ -116,9 +138,12 @@ class _HostCandidate(nn.Module):
         if pred.dim() <= 2:
             return self.loss(pred, target, weight=weight, reduction_override="none")
         leading = pred.shape[:-1]
-        loss_map = self.loss(pred.reshape(-1, pred.shape[-1]), _as_rows(target, leading, "target"),
-                             weight=None if weight is None else _as_rows(weight, leading, "weight"),
-                             reduction_override="none")
+        loss_map = self.loss(
+            pred.reshape(-1, pred.shape[-1]),
+            _as_rows(target, leading, "target"),
+            weight=None if weight is None else _as_rows(weight, leading, "weight"),
+            reduction_override="none",
+        )
         if loss_map.dim() == 0:
             return loss_map
         return loss_map.reshape(*leading, *loss_map.shape[1:])
@@ -134,8 +159,10 @@ def _as_rows(tensor: Tensor, leading: torch.Size, what: str) -> Tensor:
             return tensor.expand(*leading, tensor.shape[-1]).reshape(rows, tensor.shape[-1])
         except RuntimeError:
             pass
-    raise ValueError(f"{what} of shape {tuple(tensor.shape)} does not match predictions with leading shape "
-                     f"{tuple(leading)}: it must be {tuple(leading)} or {tuple(leading)} + (k,)")
+    raise ValueError(
+        f"{what} of shape {tuple(tensor.shape)} does not match predictions with leading shape "
+        f"{tuple(leading)}: it must be {tuple(leading)} or {tuple(leading)} + (k,)"
+    )
 
 
 def mmengine_iteration() -> Optional[int]:
@@ -200,21 +227,27 @@ class MMDetStochasticLoss(nn.Module):
         super().__init__()
         unknown = sorted(set(slf_options) - set(SLF_OPTIONS))
         if unknown:
-            raise ValueError(f"StochasticLoss got unknown option(s) {unknown}; valid: candidates, use_sigmoid, task, "
-                             f"reduction, loss_weight, candidate_kwargs, {', '.join(SLF_OPTIONS)}")
+            raise ValueError(
+                f"StochasticLoss got unknown option(s) {unknown}; valid: candidates, use_sigmoid, task, "
+                f"reduction, loss_weight, candidate_kwargs, {', '.join(SLF_OPTIONS)}"
+            )
         mode = slf_options.get("mode", DEFAULT_MODE)
         if mode not in MODES:
-            raise ValueError(f"mode must be one of {list(MODES)} inside an mmdet model, got {mode!r} (validation mode "
-                             "needs a look-ahead step that mmdet's loop does not take; 'align' takes its held-out "
-                             "data from SLFHeldOutHook)")
+            raise ValueError(
+                f"mode must be one of {list(MODES)} inside an mmdet model, got {mode!r} (validation mode "
+                "needs a look-ahead step that mmdet's loop does not take; 'align' takes its held-out "
+                "data from SLFHeldOutHook)"
+            )
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
         task = task or ("binary" if use_sigmoid else "classification")
         if task not in ("binary", "classification", "regression"):
             raise ValueError(f"task must be None, 'binary', 'classification' or 'regression', got {task!r}")
         if not candidates:
-            raise ValueError(f"candidates must hold at least one loss: names from {losses.available(task)} "
-                             "or mmdet loss configs like dict(type='FocalLoss')")
+            raise ValueError(
+                f"candidates must hold at least one loss: names from {losses.available(task)} "
+                "or mmdet loss configs like dict(type='FocalLoss')"
+            )
         kwargs = {name: dict(value) for name, value in (candidate_kwargs or {}).items()}
         modules: List[nn.Module] = []
         for spec in candidates:
@@ -223,8 +256,10 @@ class MMDetStochasticLoss(nn.Module):
             elif isinstance(spec, Mapping) and "type" in spec:
                 modules.append(_HostCandidate(spec))
             else:
-                raise TypeError(f"a candidate is a core loss name ({losses.available(task)}) or an mmdet loss config "
-                                f"dict with 'type', got {spec!r}")
+                raise TypeError(
+                    f"a candidate is a core loss name ({losses.available(task)}) or an mmdet loss config "
+                    f"dict with 'type', got {spec!r}"
+                )
         if kwargs:
             raise ValueError(f"candidate_kwargs names {sorted(kwargs)} that are not core candidates")
         self.use_sigmoid = use_sigmoid
@@ -259,8 +294,9 @@ class MMDetStochasticLoss(nn.Module):
         **kwargs: Any,
     ) -> Tensor:
         if reduction_override not in (None,) + REDUCTIONS:
-            raise ValueError(f"reduction_override must be None or one of {list(REDUCTIONS)}, "
-                             f"got {reduction_override!r}")
+            raise ValueError(
+                f"reduction_override must be None or one of {list(REDUCTIONS)}, got {reduction_override!r}"
+            )
         reduction = reduction_override or self.reduction
         if avg_factor is not None and reduction == "sum":
             raise ValueError('avg_factor can not be used with reduction="sum"')
@@ -270,11 +306,12 @@ class MMDetStochasticLoss(nn.Module):
             return empty if reduction == "none" else pred.sum() * 0
         maps = [candidate(pred, target, weight) for candidate in self.slf.candidates]
         rows = int(math.prod(pred.shape[:-1])) if pred.dim() > 1 else pred.shape[0]
-        columns = [self._row_share(name, loss_map, rows, reduction, avg_factor)
-                   for name, loss_map in zip(self.candidate_names, maps)]
+        columns = [
+            self._row_share(name, loss_map, rows, reduction, avg_factor)
+            for name, loss_map in zip(self.candidate_names, maps)
+        ]
         if self.reference is not None:
-            reference = self._row_share("reference", self.reference(pred, target, weight), rows, reduction,
-                                        avg_factor)
+            reference = self._row_share("reference", self.reference(pred, target, weight), rows, reduction, avg_factor)
             per_row, weights = self.slf.combine(columns, pred, reference=reference)
             if self.slf.in_reference_pass:
                 return self.loss_weight * (per_row if reduction == "none" else per_row.sum())
@@ -284,8 +321,11 @@ class MMDetStochasticLoss(nn.Module):
         if reduction != "none":
             return self.loss_weight * per_row.sum()
         if all(loss_map.shape == maps[0].shape for loss_map in maps) and maps[0].numel() % rows == 0:
-            mixture = sum(self._scaled(i, loss_map).reshape(rows, -1) * weights[:, i:i + 1].to(loss_map.dtype)
-                          for i, loss_map in enumerate(maps) if bool(weights[:, i].detach().abs().sum() > 0))
+            mixture = sum(
+                self._scaled(i, loss_map).reshape(rows, -1) * weights[:, i : i + 1].to(loss_map.dtype)
+                for i, loss_map in enumerate(maps)
+                if bool(weights[:, i].detach().abs().sum() > 0)
+            )
             return self.loss_weight * mixture.reshape(maps[0].shape)
         return self.loss_weight * per_row
 
@@ -305,8 +345,10 @@ class MMDetStochasticLoss(nn.Module):
             per_row = loss_map.reshape(rows, -1).sum(dim=1)
             elements = loss_map.numel()
         else:
-            raise ValueError(f"candidate {name!r} returned an unreduced loss of shape {tuple(loss_map.shape)}, which "
-                             f"does not split into the {rows} rows of pred")
+            raise ValueError(
+                f"candidate {name!r} returned an unreduced loss of shape {tuple(loss_map.shape)}, which "
+                f"does not split into the {rows} rows of pred"
+            )
         if reduction == "mean":
             if avg_factor is not None:
                 return per_row / (avg_factor + torch.finfo(torch.float32).eps)

@@ -13,6 +13,7 @@ Every other argument goes to mmdet's script unchanged::
     torchrun --nproc_per_node 2 -m slf_mmdet.train configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py \\
         --launcher pytorch
 """
+
 from __future__ import annotations
 
 import runpy
@@ -50,8 +51,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         # With a model_wrapper_cfg mmengine no longer reads the config's find_unused_parameters.
         unused = bool(Config.fromfile(arguments[0]).get("find_unused_parameters", False)) if arguments else False
         # mmengine's DictAction merges a repeated --cfg-options into the earlier ones.
-        arguments += ["--cfg-options", "model_wrapper_cfg.type=MMDistributedDataParallel",
-                      "model_wrapper_cfg.device_ids=None", f"model_wrapper_cfg.find_unused_parameters={unused}"]
+        arguments += [
+            "--cfg-options",
+            "model_wrapper_cfg.type=MMDistributedDataParallel",
+            "model_wrapper_cfg.device_ids=None",
+            f"model_wrapper_cfg.find_unused_parameters={unused}",
+        ]
     script = mmdet_train_script()
     sys.argv = [str(script), *arguments]
     sys.path.insert(0, str(script.parent))

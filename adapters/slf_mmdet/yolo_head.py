@@ -13,6 +13,7 @@ with :math:`w` the configured ``loss_weight`` of ``loss_cls``, ``loss_conf`` (tw
 ``loss_xy`` and ``loss_wh`` as the start and the total (:class:`slf.LossPartWeighting`).
 Everything else (targets, prediction, the per-part losses themselves) is mmdet's.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Sequence
@@ -63,8 +64,13 @@ class SLFYOLOV3Head(YOLOV3Head):
     def __init__(self, *args: Any, slf_weighting: Optional[Mapping[str, Any]] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         conf_weight = getattr(self.loss_conf, "loss_weight", 1.0)
-        prior = [getattr(self.loss_cls, "loss_weight", 1.0), conf_weight, conf_weight,
-                 getattr(self.loss_xy, "loss_weight", 1.0), getattr(self.loss_wh, "loss_weight", 1.0)]
+        prior = [
+            getattr(self.loss_cls, "loss_weight", 1.0),
+            conf_weight,
+            conf_weight,
+            getattr(self.loss_xy, "loss_weight", 1.0),
+            getattr(self.loss_wh, "loss_weight", 1.0),
+        ]
         options = dict(slf_weighting or {})
         if options.get("mode", DEFAULT_MODE) == "align":
             options.setdefault("last_layer", list(self.convs_pred.parameters()))

@@ -21,6 +21,7 @@
 Names are imported on first use, so ``import slf_pyg`` loads neither torch_geometric
 nor rdkit.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -18,6 +18,7 @@ Example:
     >>> len(graphs), graphs[0]
     (50, Data(x=[6, 1], edge_index=[2, 6], edge_attr=[6, 1], y=[1]))
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -139,8 +140,12 @@ def descriptor_graph(descriptors: np.ndarray | Tensor, k: int = 8) -> tuple[Tens
     return to_undirected(edge_index, edge_weight, num_nodes=d, reduce="max")
 
 
-def molecule_signals(descriptors: np.ndarray | Tensor, activity: Sequence[float] | np.ndarray | Tensor,
-                     edge_index: Tensor, edge_weight: Tensor) -> list[Data]:
+def molecule_signals(
+    descriptors: np.ndarray | Tensor,
+    activity: Sequence[float] | np.ndarray | Tensor,
+    edge_index: Tensor,
+    edge_weight: Tensor,
+) -> list[Data]:
     r"""One PyG ``Data`` per molecule: its descriptors as a signal on the descriptor graph.
 
     Molecule :math:`i` becomes a graph with node features
@@ -169,8 +174,10 @@ def molecule_signals(descriptors: np.ndarray | Tensor, activity: Sequence[float]
     from torch_geometric.data import Data
 
     x = torch.as_tensor(_as_matrix(descriptors), dtype=torch.float32)
-    y = torch.as_tensor(np.asarray(activity, dtype=np.float64) if not isinstance(activity, Tensor)
-                        else activity.detach().cpu(), dtype=torch.float32).reshape(-1)
+    y = torch.as_tensor(
+        np.asarray(activity, dtype=np.float64) if not isinstance(activity, Tensor) else activity.detach().cpu(),
+        dtype=torch.float32,
+    ).reshape(-1)
     n, d = x.shape
     if y.numel() != n:
         raise ValueError(f"activity has {y.numel()} values for {n} molecules")
@@ -182,5 +189,6 @@ def molecule_signals(descriptors: np.ndarray | Tensor, activity: Sequence[float]
     if edge_weight.dim() != 1 or edge_weight.numel() != edge_index.size(1):
         raise ValueError(f"edge_weight must have shape ({edge_index.size(1)},), got {tuple(edge_weight.shape)}")
     edge_attr = edge_weight.float().view(-1, 1)
-    return [Data(x=x[i].reshape(d, 1).clone(), edge_index=edge_index, edge_attr=edge_attr, y=y[i].view(1))
-            for i in range(n)]
+    return [
+        Data(x=x[i].reshape(d, 1).clone(), edge_index=edge_index, edge_attr=edge_attr, y=y[i].view(1)) for i in range(n)
+    ]

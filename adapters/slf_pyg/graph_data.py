@@ -28,6 +28,7 @@ Example:
     ...
     ValueError: unknown graph data set 'qm9'; valid choices: chembl2321810, freesolv, dpp4:PATH, csv:PATH
 """
+
 from __future__ import annotations
 
 import os
@@ -63,8 +64,9 @@ def parse_graph_data(spec: str) -> tuple[str, str | None]:
         return key, None
     if key in ("dpp4", "csv"):
         if not path:
-            raise ValueError(f"{key} needs the path of a CSV file: {key}:PATH; valid choices: "
-                             f"{', '.join(GRAPH_DATA_CHOICES)}")
+            raise ValueError(
+                f"{key} needs the path of a CSV file: {key}:PATH; valid choices: {', '.join(GRAPH_DATA_CHOICES)}"
+            )
         return key, str(Path(path).expanduser())
     raise ValueError(f"unknown graph data set {spec!r}; valid choices: {', '.join(GRAPH_DATA_CHOICES)}")
 
@@ -126,10 +128,18 @@ def _dpp4(path: str, split: str, fractions, seed: int, k: int, min_nonzero: int)
     return out
 
 
-def load_graph_data(spec: str, root: str | os.PathLike[str] | None = None, split: str = "scaffold",
-                    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0,
-                    max_train: int | None = None, dpp4_k: int = 8, dpp4_min_nonzero: int = 20,
-                    smiles_column: str | None = None, target_column: str | None = None) -> GraphSplits:
+def load_graph_data(
+    spec: str,
+    root: str | os.PathLike[str] | None = None,
+    split: str = "scaffold",
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    max_train: int | None = None,
+    dpp4_k: int = 8,
+    dpp4_min_nonzero: int = 20,
+    smiles_column: str | None = None,
+    target_column: str | None = None,
+) -> GraphSplits:
     """Load and split a data set of :data:`GRAPH_DATA_CHOICES`.
 
     Args:
@@ -155,22 +165,32 @@ def load_graph_data(spec: str, root: str | os.PathLike[str] | None = None, split
     """
     kind, path = parse_graph_data(spec)
     if kind != "csv" and (smiles_column is not None or target_column is not None):
-        raise ValueError(f"smiles_column and target_column name a CSV's columns; {spec!r} is not a CSV "
-                         "(use 'csv:PATH')")
+        raise ValueError(
+            f"smiles_column and target_column name a CSV's columns; {spec!r} is not a CSV (use 'csv:PATH')"
+        )
     if kind == "dpp4":
-        return _as_splits(spec, _dpp4(path, split, fractions, seed, dpp4_k, dpp4_min_nonzero), split, fractions, seed,
-                          max_train)
+        return _as_splits(
+            spec, _dpp4(path, split, fractions, seed, dpp4_k, dpp4_min_nonzero), split, fractions, seed, max_train
+        )
     if kind == "csv":
         from .molecules import read_smiles_csv
 
-        return split_graphs(read_smiles_csv(path, smiles_column, target_column), split, fractions, seed, max_train,
-                            name=spec)
-    return _as_splits(spec, _molecules(kind, root or default_root(), split, fractions, seed), split, fractions, seed,
-                      max_train)
+        return split_graphs(
+            read_smiles_csv(path, smiles_column, target_column), split, fractions, seed, max_train, name=spec
+        )
+    return _as_splits(
+        spec, _molecules(kind, root or default_root(), split, fractions, seed), split, fractions, seed, max_train
+    )
 
 
-def split_graphs(graphs, split: str = "scaffold", fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                 seed: int = 0, max_train: int | None = None, name: str = "graphs") -> GraphSplits:
+def split_graphs(
+    graphs,
+    split: str = "scaffold",
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    max_train: int | None = None,
+    name: str = "graphs",
+) -> GraphSplits:
     """Split graphs built in Python (a PyG dataset, a list of ``Data``) for the trainer.
 
     Args:
@@ -199,8 +219,9 @@ def split_graphs(graphs, split: str = "scaffold", fractions: tuple[float, float,
             raise ValueError(f"graph {index} has no node features x")
         y = getattr(graph, "y", None)
         if y is None or y.numel() != 1:
-            raise ValueError(f"graph {index}: y must hold one regression target, got "
-                             f"{None if y is None else tuple(y.shape)}")
+            raise ValueError(
+                f"graph {index}: y must hold one regression target, got {None if y is None else tuple(y.shape)}"
+            )
     return _as_splits(name, _split(graphs, split, fractions, seed), split, fractions, seed, max_train)
 
 
@@ -213,12 +234,21 @@ def _as_splits(spec: str, parts, split: str, fractions, seed: int, max_train: in
         order = np.random.default_rng(seed).permutation(len(train))[:max_train]
         train = [train[i] for i in sorted(order.tolist())]
     if len(train) < 2 or not val:
-        raise ValueError(f"{spec}: the {split} split {tuple(fractions)} leaves {len(train)} training and "
-                         f"{len(val)} validation graphs; need at least 2 and 1")
+        raise ValueError(
+            f"{spec}: the {split} split {tuple(fractions)} leaves {len(train)} training and "
+            f"{len(val)} validation graphs; need at least 2 and 1"
+        )
     y = torch.cat([g.y.view(-1) for g in train]).double()
     first = train[0]
     edge_attr = getattr(first, "edge_attr", None)
-    return GraphSplits(name=spec, train=train, val=val, test=test, in_channels=int(first.x.size(-1)),
-                       edge_dim=1 if edge_attr is None or edge_attr.dim() == 1 else int(edge_attr.size(-1)),
-                       y_mean=float(y.mean()), y_std=float(y.std()) if len(y) > 1 and float(y.std()) > 0 else 1.0,
-                       split=split)
+    return GraphSplits(
+        name=spec,
+        train=train,
+        val=val,
+        test=test,
+        in_channels=int(first.x.size(-1)),
+        edge_dim=1 if edge_attr is None or edge_attr.dim() == 1 else int(edge_attr.size(-1)),
+        y_mean=float(y.mean()),
+        y_std=float(y.std()) if len(y) > 1 and float(y.std()) > 0 else 1.0,
+        split=split,
+    )

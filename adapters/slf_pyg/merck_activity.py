@@ -25,6 +25,7 @@ Example:
     >>> np.allclose(z, np.log1p(x[:, :2]))
     True
 """
+
 from __future__ import annotations
 
 import csv
@@ -66,8 +67,10 @@ class MerckActivity:
         if self.activity.shape != (n,):
             raise ValueError(f"activity must have shape ({n},) to match {n} ids, got {self.activity.shape}")
         if self.descriptors.shape != (n, len(self.names)):
-            raise ValueError(f"descriptors must have shape ({n}, {len(self.names)}) for {n} ids and "
-                             f"{len(self.names)} names, got {self.descriptors.shape}")
+            raise ValueError(
+                f"descriptors must have shape ({n}, {len(self.names)}) for {n} ids and "
+                f"{len(self.names)} names, got {self.descriptors.shape}"
+            )
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -78,18 +81,24 @@ def _check_header(header: list[str], path: PathLike) -> list[str]:
     header = [h.strip() for h in header]
     missing = [c for c in (ID_COLUMN, ACTIVITY_COLUMN) if c not in header]
     if missing:
-        raise ValueError(f"{os.fspath(path)}: header is missing column(s) {missing}; expected "
-                         f"'{_EXPECTED_HEADER}', got {header[:5]}{' ...' if len(header) > 5 else ''}")
+        raise ValueError(
+            f"{os.fspath(path)}: header is missing column(s) {missing}; expected "
+            f"'{_EXPECTED_HEADER}', got {header[:5]}{' ...' if len(header) > 5 else ''}"
+        )
     if header[:2] != [ID_COLUMN, ACTIVITY_COLUMN]:
-        raise ValueError(f"{os.fspath(path)}: the first two columns must be {[ID_COLUMN, ACTIVITY_COLUMN]} "
-                         f"(expected '{_EXPECTED_HEADER}'), got {header[:2]}")
+        raise ValueError(
+            f"{os.fspath(path)}: the first two columns must be {[ID_COLUMN, ACTIVITY_COLUMN]} "
+            f"(expected '{_EXPECTED_HEADER}'), got {header[:2]}"
+        )
     names = header[2:]
     if not names:
         raise ValueError(f"{os.fspath(path)}: header has no descriptor columns; expected '{_EXPECTED_HEADER}'")
     bad = [n for n in names if not n.startswith(DESCRIPTOR_PREFIX)]
     if bad:
-        raise ValueError(f"{os.fspath(path)}: descriptor column names must start with '{DESCRIPTOR_PREFIX}' "
-                         f"(expected '{_EXPECTED_HEADER}'), got {bad[:5]}")
+        raise ValueError(
+            f"{os.fspath(path)}: descriptor column names must start with '{DESCRIPTOR_PREFIX}' "
+            f"(expected '{_EXPECTED_HEADER}'), got {bad[:5]}"
+        )
     dup = sorted(n for n, c in Counter(names).items() if c > 1)
     if dup:
         raise ValueError(f"{os.fspath(path)}: duplicated descriptor column(s) {dup[:5]}")
@@ -98,8 +107,9 @@ def _check_header(header: list[str], path: PathLike) -> list[str]:
 
 def _bad_cell(path: PathLike, row: int, column: str, value: str) -> ValueError:
     what = "missing value" if value.strip() == "" else f"non-numeric value {value!r}"
-    return ValueError(f"{os.fspath(path)}: row {row}, column {column!r}: {what} "
-                      f"(rows count file lines from 1, the header is row 1)")
+    return ValueError(
+        f"{os.fspath(path)}: row {row}, column {column!r}: {what} (rows count file lines from 1, the header is row 1)"
+    )
 
 
 def load_merck_csv(path: PathLike) -> MerckActivity:
@@ -159,15 +169,18 @@ def load_merck_csv(path: PathLike) -> MerckActivity:
                 raise  # pragma: no cover - numpy and float() disagree
             if not np.isfinite(values).all():
                 j = int(np.flatnonzero(~np.isfinite(values))[0]) + 1
-                raise ValueError(f"{os.fspath(path)}: row {row}, column {columns[j]!r}: value {fields[j]!r} "
-                                 f"is not finite (rows count file lines from 1, the header is row 1)")
+                raise ValueError(
+                    f"{os.fspath(path)}: row {row}, column {columns[j]!r}: value {fields[j]!r} "
+                    f"is not finite (rows count file lines from 1, the header is row 1)"
+                )
             ids.append(fields[0].strip())
             activity.append(float(values[0]))
             rows.append(values[1:].astype(np.float32))
     if not rows:
         raise ValueError(f"{os.fspath(path)}: no molecules after the header")
-    return MerckActivity(ids=ids, activity=np.asarray(activity, dtype=np.float64),
-                         descriptors=np.stack(rows), names=names)
+    return MerckActivity(
+        ids=ids, activity=np.asarray(activity, dtype=np.float64), descriptors=np.stack(rows), names=names
+    )
 
 
 def _format_row(values: np.ndarray) -> list[str]:
@@ -178,8 +191,13 @@ def _format_row(values: np.ndarray) -> list[str]:
     return [repr(a) for a in v.tolist()]
 
 
-def write_merck_csv(path: PathLike, ids: Sequence[str], activity: Sequence[float] | np.ndarray,
-                    descriptors: np.ndarray, names: Sequence[str]) -> None:
+def write_merck_csv(
+    path: PathLike,
+    ids: Sequence[str],
+    activity: Sequence[float] | np.ndarray,
+    descriptors: np.ndarray,
+    names: Sequence[str],
+) -> None:
     """Write a table in the Merck challenge format: ``MOLECULE,Act,D_...``.
 
     Integral descriptor values are written as integers, like the challenge files; any
@@ -226,8 +244,9 @@ def write_merck_csv(path: PathLike, ids: Sequence[str], activity: Sequence[float
             writer.writerow([ids[i], repr(float(y[i])), *_format_row(row)])
 
 
-def preprocess_descriptors(descriptors: np.ndarray, min_nonzero: int = 20,
-                           keep: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def preprocess_descriptors(
+    descriptors: np.ndarray, min_nonzero: int = 20, keep: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Select informative descriptors and log-transform them, as for the Merck challenge.
 
     With :math:`x_{ij} \ge 0` the count of descriptor :math:`j` in molecule :math:`i`
@@ -278,8 +297,9 @@ def preprocess_descriptors(descriptors: np.ndarray, min_nonzero: int = 20,
         raise ValueError("descriptors contain NaN or infinite values")
     if (x < 0).any():
         j = int(np.flatnonzero((x < 0).any(axis=0))[0])
-        raise ValueError(f"descriptors must be non-negative counts for log(x + 1); column {j} has "
-                         f"minimum {x[:, j].min()}")
+        raise ValueError(
+            f"descriptors must be non-negative counts for log(x + 1); column {j} has minimum {x[:, j].min()}"
+        )
     if keep is None:
         if isinstance(min_nonzero, bool) or not isinstance(min_nonzero, (int, np.integer)) or min_nonzero < 1:
             raise ValueError(f"min_nonzero must be an integer >= 1, got {min_nonzero!r}")
@@ -287,12 +307,12 @@ def preprocess_descriptors(descriptors: np.ndarray, min_nonzero: int = 20,
         varies = x.max(axis=0) > x.min(axis=0) if len(x) else np.zeros(x.shape[1], dtype=bool)
         kept = np.flatnonzero((nonzero >= min_nonzero) & varies).astype(np.int64)
         if kept.size == 0:
-            raise ValueError(f"no descriptor is non-constant and non-zero in >= {min_nonzero} of "
-                             f"{len(x)} molecules; lower min_nonzero")
+            raise ValueError(
+                f"no descriptor is non-constant and non-zero in >= {min_nonzero} of "
+                f"{len(x)} molecules; lower min_nonzero"
+            )
     else:
         kept = np.asarray(keep, dtype=np.int64).reshape(-1)
         if kept.size and (kept.min() < 0 or kept.max() >= x.shape[1]):
-            raise ValueError(f"keep must index the {x.shape[1]} columns, got range "
-                             f"[{kept.min()}, {kept.max()}]")
+            raise ValueError(f"keep must index the {x.shape[1]} columns, got range [{kept.min()}, {kept.max()}]")
     return np.log1p(x[:, kept]).astype(np.float32), kept
-

@@ -32,6 +32,7 @@ Example:
     >>> graphs[1].x.dtype, graphs[1].y.tolist()
     (torch.float32, [2.0])
 """
+
 from __future__ import annotations
 
 import csv
@@ -48,8 +49,15 @@ from torch_geometric.data import InMemoryDataset
 if TYPE_CHECKING:
     from torch_geometric.data import Batch, Data
 
-__all__ = ["MOLECULE_DATASETS", "Chembl2321810", "FreeSolv", "example_batch", "molecule_dataset", "read_smiles_csv",
-           "smiles_to_graphs"]
+__all__ = [
+    "MOLECULE_DATASETS",
+    "Chembl2321810",
+    "FreeSolv",
+    "example_batch",
+    "molecule_dataset",
+    "read_smiles_csv",
+    "smiles_to_graphs",
+]
 
 
 def smiles_to_graphs(smiles: Sequence[str], ids: Sequence[str], targets: Sequence[float | str]) -> list[Data]:
@@ -86,8 +94,9 @@ def smiles_to_graphs(smiles: Sequence[str], ids: Sequence[str], targets: Sequenc
     from torch_geometric.utils import from_rdmol
 
     if not (len(smiles) == len(ids) == len(targets)):
-        raise ValueError(f"smiles, ids and targets must have the same length, got "
-                         f"{len(smiles)}, {len(ids)} and {len(targets)}")
+        raise ValueError(
+            f"smiles, ids and targets must have the same length, got {len(smiles)}, {len(ids)} and {len(targets)}"
+        )
     graphs = []
     for row, (smi, mol_id, target) in enumerate(zip(smiles, ids, targets)):
         where = f"row {row} (id {str(mol_id)!r})"
@@ -106,8 +115,9 @@ def smiles_to_graphs(smiles: Sequence[str], ids: Sequence[str], targets: Sequenc
         try:
             data = from_rdmol(mol)
         except ValueError as err:  # an atom/bond property missing from x_map / e_map
-            raise ValueError(f"{where}: SMILES {smi!r} has an atom or bond outside from_smiles's "
-                             f"feature tables ({err})") from None
+            raise ValueError(
+                f"{where}: SMILES {smi!r} has an atom or bond outside from_smiles's feature tables ({err})"
+            ) from None
         data.x = data.x.float()
         data.edge_attr = data.edge_attr.float()
         data.y = torch.tensor([y], dtype=torch.float32)
@@ -117,8 +127,9 @@ def smiles_to_graphs(smiles: Sequence[str], ids: Sequence[str], targets: Sequenc
     return graphs
 
 
-def read_smiles_csv(path: str | os.PathLike[str], smiles_column: str | None = None,
-                    target_column: str | None = None) -> list[Data]:
+def read_smiles_csv(
+    path: str | os.PathLike[str], smiles_column: str | None = None, target_column: str | None = None
+) -> list[Data]:
     """A user's CSV of SMILES and a measured property as PyG graphs (:func:`smiles_to_graphs`).
 
     Args:
@@ -151,13 +162,17 @@ def read_smiles_csv(path: str | os.PathLike[str], smiles_column: str | None = No
         rows = list(reader)
     smiles_column = "smiles" if smiles_column is None else smiles_column
     if smiles_column not in columns:
-        raise ValueError(f"{path}: no SMILES column {smiles_column!r}; the file's columns: {columns} "
-                         "(name it with smiles_column / --smiles-column)")
+        raise ValueError(
+            f"{path}: no SMILES column {smiles_column!r}; the file's columns: {columns} "
+            "(name it with smiles_column / --smiles-column)"
+        )
     if target_column is None:
         others = [c for c in columns if c != smiles_column]
         if len(others) != 1:
-            raise ValueError(f"{path}: which column is the target? the file's columns: {columns} "
-                             "(name it with target_column / --target-column)")
+            raise ValueError(
+                f"{path}: which column is the target? the file's columns: {columns} "
+                "(name it with target_column / --target-column)"
+            )
         target_column = others[0]
     if target_column not in columns:
         raise ValueError(f"{path}: no target column {target_column!r}; the file's columns: {columns}")
@@ -175,8 +190,11 @@ def read_smiles_csv(path: str | os.PathLike[str], smiles_column: str | None = No
             raise ValueError(f"{path}: line {line}, column {target_column!r}: {what}")
         targets.append(value)
     try:
-        return smiles_to_graphs([(r[smiles_column] or "").strip() for r in rows],
-                                [f"line {line}" for line in range(2, len(rows) + 2)], targets)
+        return smiles_to_graphs(
+            [(r[smiles_column] or "").strip() for r in rows],
+            [f"line {line}" for line in range(2, len(rows) + 2)],
+            targets,
+        )
     except ValueError as error:  # "row R (id 'line L'): why": name the file's line instead
         _, _, why = str(error).partition("): ")
         line = int(str(error).split()[1]) + 2
@@ -188,11 +206,16 @@ class _SmilesDataset(InMemoryDataset):
 
     name: str = ""
 
-    def __init__(self, root: str | os.PathLike[str], transform: Callable | None = None,
-                 pre_transform: Callable | None = None, pre_filter: Callable | None = None,
-                 log: bool = True, force_reload: bool = False) -> None:
-        super().__init__(os.fspath(root), transform, pre_transform, pre_filter, log=log,
-                         force_reload=force_reload)
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        transform: Callable | None = None,
+        pre_transform: Callable | None = None,
+        pre_filter: Callable | None = None,
+        log: bool = True,
+        force_reload: bool = False,
+    ) -> None:
+        super().__init__(os.fspath(root), transform, pre_transform, pre_filter, log=log, force_reload=force_reload)
         self.load(self.processed_paths[0])
 
     @property
@@ -220,8 +243,9 @@ class _SmilesDataset(InMemoryDataset):
         os.makedirs(self.raw_dir, exist_ok=True)
         for src, name in zip(self._sources(), self.raw_file_names):
             if not osp.isfile(src):
-                raise FileNotFoundError(f"{self.name}: packaged data file {src} is missing; "
-                                        f"reinstall the package that ships it")
+                raise FileNotFoundError(
+                    f"{self.name}: packaged data file {src} is missing; reinstall the package that ships it"
+                )
             shutil.copyfile(src, osp.join(self.raw_dir, name))
 
     def process(self) -> None:
@@ -249,7 +273,6 @@ def example_batch() -> Batch:
     from torch_geometric.data import Batch
 
     return Batch.from_data_list(smiles_to_graphs(["CCO", "c1ccccc1O"], ids=["a", "b"], targets=[1.0, 2.0]))
-
 
 
 def _chembl_dir() -> str:

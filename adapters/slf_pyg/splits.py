@@ -16,6 +16,7 @@ Example:
     >>> train, val, test
     ([0, 1, 2], [3, 4], [5])
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -57,8 +58,9 @@ def murcko_scaffold(smiles: str) -> str:
     return MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False)
 
 
-def scaffold_split(smiles: Sequence[str], fractions: Sequence[float] = (0.8, 0.1, 0.1)
-                   ) -> tuple[list[int], list[int], list[int]]:
+def scaffold_split(
+    smiles: Sequence[str], fractions: Sequence[float] = (0.8, 0.1, 0.1)
+) -> tuple[list[int], list[int], list[int]]:
     """Indices of the train, validation and test molecules, whole scaffold groups per split.
 
     Args:
@@ -94,8 +96,9 @@ def scaffold_split(smiles: Sequence[str], fractions: Sequence[float] = (0.8, 0.1
     return sorted(train), sorted(val), sorted(test)
 
 
-def random_split(num: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
-                 ) -> tuple[list[int], list[int], list[int]]:
+def random_split(
+    num: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> tuple[list[int], list[int], list[int]]:
     """A seeded random partition of ``range(num)`` into train, validation and test.
 
     Sizes are ``round(f_val * num)`` and ``round(f_test * num)``; train takes the rest.
@@ -110,11 +113,12 @@ def random_split(num: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: i
     order = np.random.default_rng(seed).permutation(num).tolist()
     n_val, n_test = round(val_frac * num), round(test_frac * num)
     n_train = num - n_val - n_test
-    return sorted(order[:n_train]), sorted(order[n_train:n_train + n_val]), sorted(order[n_train + n_val:])
+    return sorted(order[:n_train]), sorted(order[n_train : n_train + n_val]), sorted(order[n_train + n_val :])
 
 
-def split_indices(kind: str, smiles: Sequence[str] | None, num: int, fractions: Sequence[float] = (0.8, 0.1, 0.1),
-                  seed: int = 0) -> tuple[list[int], list[int], list[int]]:
+def split_indices(
+    kind: str, smiles: Sequence[str] | None, num: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> tuple[list[int], list[int], list[int]]:
     """:func:`scaffold_split` or :func:`random_split` by name.
 
     Raises:

@@ -25,6 +25,7 @@ the model's output layer align with MSE's on a batch of the validation split
 from a one-step look-ahead on such a batch (:meth:`slf.StochasticLoss.validation_step`);
 ``joint`` is the paper's Algorithm 1.
 """
+
 from __future__ import annotations
 
 import math
@@ -142,8 +143,10 @@ class GraphRegressionConfig(TrainingSettings):
         self.split_fractions = tuple(float(f) for f in self.split_fractions)  # type: ignore[assignment]
         kind, _ = parse_graph_data(self.data)
         if kind != "csv" and (self.smiles_column is not None or self.target_column is not None):
-            raise ValueError(f"smiles_column and target_column name a CSV's columns; data {self.data!r} is not a CSV "
-                             "(use 'csv:PATH')")
+            raise ValueError(
+                f"smiles_column and target_column name a CSV's columns; data {self.data!r} is not a CSV "
+                "(use 'csv:PATH')"
+            )
         if self.split == "auto":
             self.split = "random" if kind == "dpp4" else "scaffold"
         if self.split not in SPLITS:
@@ -151,18 +154,22 @@ class GraphRegressionConfig(TrainingSettings):
         if self.slf_mode not in SLF_MODES:
             raise ValueError(f"slf_mode must be one of {list(SLF_MODES)}, got {self.slf_mode!r}")
         if self.slf_decision_input not in DECISION_INPUTS:
-            raise ValueError(f"slf_decision_input must be one of {list(DECISION_INPUTS)}, "
-                             f"got {self.slf_decision_input!r}")
+            raise ValueError(
+                f"slf_decision_input must be one of {list(DECISION_INPUTS)}, got {self.slf_decision_input!r}"
+            )
         if self.slf_mode == "align" and self.slf_decision_input != "prediction":
-            raise ValueError("slf_decision_input sets what the learned modes' decision network reads; "
-                             "slf_mode='align' has none (use 'joint', 'softmax' or 'validation' with it)")
+            raise ValueError(
+                "slf_decision_input sets what the learned modes' decision network reads; "
+                "slf_mode='align' has none (use 'joint', 'softmax' or 'validation' with it)"
+            )
         if self.loss != "slf" and self.loss not in losses.available("regression"):
-            raise ValueError(f"unknown loss {self.loss!r}; valid choices: "
-                             f"{[*losses.available('regression'), 'slf']}")
+            raise ValueError(f"unknown loss {self.loss!r}; valid choices: {[*losses.available('regression'), 'slf']}")
         unknown = [name for name in self.slf_candidates if name not in losses.available("regression")]
         if unknown or not self.slf_candidates:
-            raise ValueError(f"slf_candidates {list(self.slf_candidates)}: unknown {unknown}; valid choices: "
-                             f"{losses.available('regression')}")
+            raise ValueError(
+                f"slf_candidates {list(self.slf_candidates)}: unknown {unknown}; valid choices: "
+                f"{losses.available('regression')}"
+            )
         self.check_training_settings()
         for name in ("epochs", "batch_size", "slf_samples", "eval_batch_size", "hidden_channels", "num_layers"):
             if getattr(self, name) < 1:
@@ -200,12 +207,16 @@ def regression_metrics(predictions: Sequence[float], targets: Sequence[float]) -
         raise ValueError(f"need two 1-D sequences of the same length >= 2, got {pred.shape} and {true.shape}")
     constant = np.ptp(pred) == 0 or np.ptp(true) == 0
     r2 = float("nan") if constant else float(pearsonr(pred, true).statistic ** 2)
-    return {"r2": r2, "rmse": float(math.sqrt(mean_squared_error(true, pred))),
-            "coefficient_of_determination": float(r2_score(true, pred))}
+    return {
+        "r2": r2,
+        "rmse": float(math.sqrt(mean_squared_error(true, pred))),
+        "coefficient_of_determination": float(r2_score(true, pred)),
+    }
 
 
-def build_graph_criterion(cfg: GraphRegressionConfig, hidden_channels: int,
-                          held_out: Optional[HeldOut] = None) -> nn.Module:
+def build_graph_criterion(
+    cfg: GraphRegressionConfig, hidden_channels: int, held_out: Optional[HeldOut] = None
+) -> nn.Module:
     """The training loss: a registry regression loss, or a regression ``StochasticLoss``.
 
     With ``slf_decision_input='prediction+embedding'`` the decision network is an MLP over
@@ -217,9 +228,14 @@ def build_graph_criterion(cfg: GraphRegressionConfig, hidden_channels: int,
     from slf import StochasticLoss
     from slf.decision import DecisionMLP, feature_size
 
-    options: Dict[str, Any] = dict(candidates=list(cfg.slf_candidates), task="regression",
-                                   num_samples=cfg.slf_samples, tau=cfg.slf_tau, mode=cfg.slf_mode,
-                                   seed=cfg.seed)
+    options: Dict[str, Any] = dict(
+        candidates=list(cfg.slf_candidates),
+        task="regression",
+        num_samples=cfg.slf_samples,
+        tau=cfg.slf_tau,
+        mode=cfg.slf_mode,
+        seed=cfg.seed,
+    )
     if cfg.slf_decision_lr is not None:
         options["decision_lr"] = cfg.slf_decision_lr
     if cfg.slf_decision_input == "prediction+embedding":
@@ -257,8 +273,13 @@ def _graph_loader(graphs: Sequence[Any], batch_size: int, seed: int) -> Any:
     per_rank = -(-len(graphs) // world)
     drop_single = per_rank > per_rank_batch and per_rank % per_rank_batch == 1
     if world == 1:
-        return DataLoader(graphs, batch_size=batch_size, shuffle=True, drop_last=drop_single,
-                          generator=torch.Generator().manual_seed(seed))
+        return DataLoader(
+            graphs,
+            batch_size=batch_size,
+            shuffle=True,
+            drop_last=drop_single,
+            generator=torch.Generator().manual_seed(seed),
+        )
     sampler = DistributedSampler(graphs, num_replicas=world, rank=distributed.rank(), shuffle=True, seed=seed)
     return DataLoader(graphs, batch_size=per_rank_batch, sampler=sampler, drop_last=drop_single)
 
@@ -269,8 +290,14 @@ def _endless(loader) -> Iterator[Any]:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, graphs: Sequence[Any], batch_size: int, device: torch.device,
-            y_mean: float = 0.0, y_std: float = 1.0) -> Tuple[np.ndarray, np.ndarray]:
+def predict(
+    model: nn.Module,
+    graphs: Sequence[Any],
+    batch_size: int,
+    device: torch.device,
+    y_mean: float = 0.0,
+    y_std: float = 1.0,
+) -> Tuple[np.ndarray, np.ndarray]:
     """``(predictions, targets)`` over ``graphs`` in eval mode, predictions mapped back to
     the original units (:math:`\\hat y \\sigma + \\mu`)."""
     from torch_geometric.loader import DataLoader
@@ -287,8 +314,9 @@ def predict(model: nn.Module, graphs: Sequence[Any], batch_size: int, device: to
 
 
 # ---------------------------------------------------------------------- one seed
-def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
-                           data: Optional[GraphSplits] = None) -> Dict[str, Any]:
+def train_graph_regression(
+    cfg: GraphRegressionConfig, progress: bool = True, data: Optional[GraphSplits] = None
+) -> Dict[str, Any]:
     """Train and evaluate one seed.
 
     Args:
@@ -321,12 +349,27 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
         device = distributed.local_device(cfg.device)
         if data is None:
             with distributed.rank_zero_first():  # one process writes the processed data set
-                data = load_graph_data(cfg.data, cfg.root, cfg.split, cfg.split_fractions, cfg.seed,
-                                       cfg.max_train_samples, cfg.dpp4_k, cfg.dpp4_min_nonzero,
-                                       cfg.smiles_column, cfg.target_column)
-        model = build_model(cfg.model, in_channels=data.in_channels, edge_dim=data.edge_dim,
-                            hidden_channels=cfg.hidden_channels, num_layers=cfg.num_layers, dropout=cfg.dropout,
-                            **cfg.model_options).to(device)
+                data = load_graph_data(
+                    cfg.data,
+                    cfg.root,
+                    cfg.split,
+                    cfg.split_fractions,
+                    cfg.seed,
+                    cfg.max_train_samples,
+                    cfg.dpp4_k,
+                    cfg.dpp4_min_nonzero,
+                    cfg.smiles_column,
+                    cfg.target_column,
+                )
+        model = build_model(
+            cfg.model,
+            in_channels=data.in_channels,
+            edge_dim=data.edge_dim,
+            hidden_channels=cfg.hidden_channels,
+            num_layers=cfg.num_layers,
+            dropout=cfg.dropout,
+            **cfg.model_options,
+        ).to(device)
         mean, std = data.y_mean, data.y_std
 
         def standardized(y: Tensor) -> Tensor:
@@ -336,8 +379,11 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
             graphs = graphs.to(device)
             return net(graphs), standardized(graphs.y)
 
-        reference = (HeldOut(model, _graph_loader(data.val, cfg.batch_size, cfg.seed + 1), held_out_forward)
-                     if cfg.is_slf and cfg.slf_mode == "align" and len(data.val) else None)
+        reference = (
+            HeldOut(model, _graph_loader(data.val, cfg.batch_size, cfg.seed + 1), held_out_forward)
+            if cfg.is_slf and cfg.slf_mode == "align" and len(data.val)
+            else None
+        )
         criterion = build_graph_criterion(cfg, cfg.hidden_channels, reference).to(device)
         loss_parameters = list(loss_parameters_for_optimizer(criterion, "slf" if cfg.is_slf else "loss"))
         optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters])
@@ -347,9 +393,13 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
 
         loader = _graph_loader(data.train, cfg.batch_size, cfg.seed)
         held_out = _endless(_graph_loader(data.val, cfg.batch_size, cfg.seed + 1)) if validation_mode else None
-        bar = tqdm(total=len(loader) * cfg.epochs, disable=not progress or distributed.rank() != 0, unit="step",
-                   dynamic_ncols=True,
-                   desc=f"{cfg.method} {cfg.model} seed {cfg.seed}")
+        bar = tqdm(
+            total=len(loader) * cfg.epochs,
+            disable=not progress or distributed.rank() != 0,
+            unit="step",
+            dynamic_ncols=True,
+            desc=f"{cfg.method} {cfg.model} seed {cfg.seed}",
+        )
         result: Dict[str, Any] = {key: [] for key in ("train_loss", "val_r2", "test_r2", "val_rmse", "test_rmse")}
         if validation_mode:
             result["validation_loss"] = []
@@ -383,8 +433,10 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
                 step_seconds.append(time.perf_counter() - started)
                 value = float(distributed.all_reduce_mean(loss.detach().reshape(1)))
                 if not math.isfinite(value):
-                    raise FloatingPointError(f"{cfg.method} seed {cfg.seed}: the training loss became {value} at "
-                                             f"step {step} (epoch {epoch}); try a smaller lr")
+                    raise FloatingPointError(
+                        f"{cfg.method} seed {cfg.seed}: the training loss became {value} at "
+                        f"step {step} (epoch {epoch}); try a smaller lr"
+                    )
                 loss_sum += value
                 step += 1
                 bar.update(1)
@@ -398,8 +450,11 @@ def train_graph_regression(cfg: GraphRegressionConfig, progress: bool = True,
                 result["validation_loss"].append(statistics.fmean(val_losses) if val_losses else float("nan"))
             val = regression_metrics(*predict(model, data.val, cfg.eval_batch_size, device, mean, std))
             test_pred, test_true = predict(model, data.test, cfg.eval_batch_size, device, mean, std)
-            test = regression_metrics(test_pred, test_true) if len(test_true) >= 2 else \
-                {"r2": float("nan"), "rmse": float("nan"), "coefficient_of_determination": float("nan")}
+            test = (
+                regression_metrics(test_pred, test_true)
+                if len(test_true) >= 2
+                else {"r2": float("nan"), "rmse": float("nan"), "coefficient_of_determination": float("nan")}
+            )
             for split_name, metrics in (("val", val), ("test", test)):
                 result[f"{split_name}_r2"].append(metrics["r2"])
                 result[f"{split_name}_rmse"].append(metrics["rmse"])
@@ -444,9 +499,15 @@ def summarize_graph_runs(runs: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
         >>> round(s["r2_mean"], 2), round(s["r2_std"], 4), round(s["r2_ci95"], 3)
         (0.7, 0.1414, 1.271)
     """
-    return summarize_seeds(runs, {f"{prefix}{metric}": (lambda run, key=key, metric=metric: run[key][metric])
-                                  for prefix, key in (("", "final"), ("best_val_", "best_val"))
-                                  for metric in ("r2", "rmse")}, fields=("data", "model", "split"))
+    return summarize_seeds(
+        runs,
+        {
+            f"{prefix}{metric}": (lambda run, key=key, metric=metric: run[key][metric])
+            for prefix, key in (("", "final"), ("best_val_", "best_val"))
+            for metric in ("r2", "rmse")
+        },
+        fields=("data", "model", "split"),
+    )
 
 
 def format_graph_table(summaries: Sequence[Mapping[str, Any]]) -> str:
@@ -460,12 +521,33 @@ def format_graph_table(summaries: Sequence[Mapping[str, Any]]) -> str:
         method  data      model  split   seeds  test R2 (final)  test R2 (best val)  test RMSE      ms/step  mean weights
         mse     freesolv  gcn    random      2  0.700 +- 0.100   0.720 +- 0.100      1.200 +- 0.100     4.0
     """
-    header = ["method", "data", "model", "split", "seeds", "test R2 (final)", "test R2 (best val)", "test RMSE",
-              "ms/step", "mean weights"]
-    rows = [[str(s["method"]), str(s["data"]), str(s["model"]), str(s["split"]), str(s["seeds"]),
-             interval_cell(s, "r2"), interval_cell(s, "best_val_r2"), interval_cell(s, "rmse"),
-             f"{s['ms_per_step']:.1f}",
-             format_top_weights(s.get("mean_weights"))] for s in summaries]
+    header = [
+        "method",
+        "data",
+        "model",
+        "split",
+        "seeds",
+        "test R2 (final)",
+        "test R2 (best val)",
+        "test RMSE",
+        "ms/step",
+        "mean weights",
+    ]
+    rows = [
+        [
+            str(s["method"]),
+            str(s["data"]),
+            str(s["model"]),
+            str(s["split"]),
+            str(s["seeds"]),
+            interval_cell(s, "r2"),
+            interval_cell(s, "best_val_r2"),
+            interval_cell(s, "rmse"),
+            f"{s['ms_per_step']:.1f}",
+            format_top_weights(s.get("mean_weights")),
+        ]
+        for s in summaries
+    ]
     return format_table(header, rows, right=(4, 8))
 
 
@@ -484,15 +566,22 @@ def write_graph_plots(run_dir: Union[str, Path]) -> List[Path]:
     runs, method = results["runs"], results.get("method", "run")
     title = f"{method} on {results['config']['data']} / {results['config']['model']}"
     curves = {f"{method} {split}": [run[f"{split}_r2"] for run in runs] for split in ("val", "test")}
-    paths = [plot_curves(curves, run_dir / "r2.png", ylabel="R² (squared correlation)", title=title),
-             plot_parity([run["test_targets"] for run in runs], [run["test_predictions"] for run in runs],
-                         [f"seed {run['seed']}: R² {run['final']['r2']:.3f}" for run in runs],
-                         run_dir / "parity.png", title=f"test set: {title}")]
+    paths = [
+        plot_curves(curves, run_dir / "r2.png", ylabel="R² (squared correlation)", title=title),
+        plot_parity(
+            [run["test_targets"] for run in runs],
+            [run["test_predictions"] for run in runs],
+            [f"seed {run['seed']}: R² {run['final']['r2']:.3f}" for run in runs],
+            run_dir / "parity.png",
+            title=f"test set: {title}",
+        ),
+    ]
     return paths + plot_run_weights(results, run_dir, title)
 
 
-def run_graph(cfg: GraphRegressionConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True,
-              overwrite: bool = False) -> Dict[str, Any]:
+def run_graph(
+    cfg: GraphRegressionConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True, overwrite: bool = False
+) -> Dict[str, Any]:
     """Train seeds ``0, ..., seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise
     (:func:`slf.train.harness.run_seeds`: finished seeds are kept and resumed; another run's
     results in ``out_dir`` are refused unless ``overwrite``).
@@ -511,8 +600,25 @@ def run_graph(cfg: GraphRegressionConfig, seeds: int, out_dir: Union[str, Path],
     distributed.init_from_environment(cfg.device)
     if cfg.split == "scaffold":
         with distributed.rank_zero_first():
-            shared = load_graph_data(cfg.data, cfg.root, cfg.split, cfg.split_fractions, 0, cfg.max_train_samples,
-                                     cfg.dpp4_k, cfg.dpp4_min_nonzero, cfg.smiles_column, cfg.target_column)
-    return run_seeds(cfg, seeds, out_dir, lambda seed_cfg: train_graph_regression(seed_cfg, progress=progress,
-                                                                                   data=shared),
-                     summarize_graph_runs, write_graph_plots, trainer=TRAINER, overwrite=overwrite)
+            shared = load_graph_data(
+                cfg.data,
+                cfg.root,
+                cfg.split,
+                cfg.split_fractions,
+                0,
+                cfg.max_train_samples,
+                cfg.dpp4_k,
+                cfg.dpp4_min_nonzero,
+                cfg.smiles_column,
+                cfg.target_column,
+            )
+    return run_seeds(
+        cfg,
+        seeds,
+        out_dir,
+        lambda seed_cfg: train_graph_regression(seed_cfg, progress=progress, data=shared),
+        summarize_graph_runs,
+        write_graph_plots,
+        trainer=TRAINER,
+        overwrite=overwrite,
+    )

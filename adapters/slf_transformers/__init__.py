@@ -11,6 +11,7 @@
 
 The core package ``slf`` never imports ``transformers``; only this package does.
 """
+
 from .trainer import SLFTrainer, held_out_forward, labelled_rows, logits_of
 
 __all__ = ["SLFTrainer", "held_out_forward", "labelled_rows", "logits_of"]

@@ -21,6 +21,7 @@ Example::
                          slf_loss=StochasticLoss(["ce", "mse", "mae", "hinge", "cosine", "bce"]))
     trainer.train()
 """
+
 from __future__ import annotations
 
 import warnings
@@ -56,8 +57,10 @@ def labelled_rows(logits: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
         (torch.Size([4, 5]), [1, 2, 0, 4])
     """
     if logits.shape[:-1] != labels.shape:
-        raise ValueError(f"labels of shape {tuple(labels.shape)} do not match logits of shape {tuple(logits.shape)}: "
-                         "SLFTrainer reads classification logits (..., classes) and class-index labels (...)")
+        raise ValueError(
+            f"labels of shape {tuple(labels.shape)} do not match logits of shape {tuple(logits.shape)}: "
+            "SLFTrainer reads classification logits (..., classes) and class-index labels (...)"
+        )
     rows, targets = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
     keep = targets != IGNORE_INDEX
     return rows[keep], targets[keep].long()
@@ -91,8 +94,10 @@ class SLFTrainer(Trainer):
         super().__init__(*args, compute_loss_func=self._slf_loss, **kwargs)
         owned = {id(parameter) for parameter in self.model.parameters()}
         if any(parameter.requires_grad and id(parameter) not in owned for parameter in slf_loss.parameters()):
-            raise ValueError(f"slf_loss (mode={slf_loss.mode!r}) has parameters the trainer's optimizer would not "
-                             "see: make it a submodule of the model (model.slf_loss = slf_loss)")
+            raise ValueError(
+                f"slf_loss (mode={slf_loss.mode!r}) has parameters the trainer's optimizer would not "
+                "see: make it a submodule of the model (model.slf_loss = slf_loss)"
+            )
         self.slf_loss = slf_loss
 
     def _slf_loss(self, outputs: Any, labels: Optional[Tensor], num_items_in_batch: Any = None) -> Tensor:
@@ -106,15 +111,22 @@ class SLFTrainer(Trainer):
         plotted after."""
         if self.slf_loss.mode == "align" and self.slf_loss.held_out is None:
             if self.eval_dataset is None:
-                warnings.warn("SLFTrainer: no eval_dataset, so the default recipe compares with the previous "
-                              "training batch; pass eval_dataset for held-out data", UserWarning, stacklevel=2)
+                warnings.warn(
+                    "SLFTrainer: no eval_dataset, so the default recipe compares with the previous "
+                    "training batch; pass eval_dataset for held-out data",
+                    UserWarning,
+                    stacklevel=2,
+                )
             else:
                 self.slf_loss.use_held_out(HeldOut(self.model, self.get_eval_dataloader(), held_out_forward))
         result = super().train(*args, **kwargs)
         if self.is_world_process_zero() and self.slf_loss.history:
-            plot_selection_weights(self.slf_loss.history, self.slf_loss.candidate_names,
-                                   Path(self.args.output_dir) / "slf_selection_weights.png",
-                                   title="SLF selection weights over training")
+            plot_selection_weights(
+                self.slf_loss.history,
+                self.slf_loss.candidate_names,
+                Path(self.args.output_dir) / "slf_selection_weights.png",
+                title="SLF selection weights over training",
+            )
         return result
 
     def log(self, logs: Dict[str, float], *args: Any, **kwargs: Any) -> None:

@@ -9,10 +9,10 @@
 # log, TensorBoard and <work_dir>/slf_bbox_head.part_weighting.png.
 # The paper's literal update is slf_weighting=dict(mode='joint'): measured (RESULTS.md, Table 5),
 # it puts all the weight on wh within ~80 iterations and the detector learns nothing (mAP 0).
-_base_ = './yolov3_mobilenetv2_deepforest.py'
+_base_ = "./yolov3_mobilenetv2_deepforest.py"
 
-model = dict(bbox_head=dict(type='SLFYOLOV3Head', slf_weighting=dict()))
+model = dict(bbox_head=dict(type="SLFYOLOV3Head", slf_weighting=dict()))
 
 # The learned modes' decision logits must not shrink under the detector's weight decay.
-optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'part_weighting': dict(decay_mult=0.0)}))
-custom_hooks = [dict(type='SLFHeldOutHook'), dict(type='SLFLoggerHook')]
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={"part_weighting": dict(decay_mult=0.0)}))
+custom_hooks = [dict(type="SLFHeldOutHook"), dict(type="SLFLoggerHook")]

@@ -5,6 +5,7 @@ Example:
     >>> "ce" in losses.available("classification")
     True
 """
+
 from . import losses
 from .alignment import GradientAlignment
 from .decision import DecisionMLP, GlobalDecision
@@ -14,6 +15,15 @@ from .part_weighting import LossPartWeighting
 from .stochastic_loss import PAPER_CANDIDATES, StochasticLoss
 
 __version__ = "0.2.0"
-__all__ = ["StochasticLoss", "HeldOut", "GradientAlignment", "MILS", "LossPartWeighting", "DecisionMLP",
-           "GlobalDecision",
-           "PAPER_CANDIDATES", "losses", "__version__"]
+__all__ = [
+    "StochasticLoss",
+    "HeldOut",
+    "GradientAlignment",
+    "MILS",
+    "LossPartWeighting",
+    "DecisionMLP",
+    "GlobalDecision",
+    "PAPER_CANDIDATES",
+    "losses",
+    "__version__",
+]

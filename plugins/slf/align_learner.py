@@ -17,6 +17,7 @@ The reference comes from, in order: a :class:`slf.HeldOut` the learner draws fro
 calls :meth:`AlignmentLearner.set_reference` (or trains inside :meth:`reference_pass`), or, with
 a warning once, the reference loss on the previous training batch.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,8 +27,9 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from .alignment import GradientAlignment, candidate_gradients, flat_gradient, last_layer_parameters, layer_key
+from .alignment import GradientAlignment
 from .held_out import HeldOut
+from .layer_gradients import candidate_gradients, flat_gradient, last_layer_parameters, layer_key
 
 
 class AlignmentLearner:
@@ -52,8 +54,14 @@ class AlignmentLearner:
         (torch.Size([1, 2]), True, 'previous_batch')
     """
 
-    def __init__(self, alignment: GradientAlignment, reference_loss: nn.Module, held_out: Optional[HeldOut] = None,
-                 last_layer: Optional[Sequence[nn.Parameter]] = None, expects_held_out: bool = True) -> None:
+    def __init__(
+        self,
+        alignment: GradientAlignment,
+        reference_loss: nn.Module,
+        held_out: Optional[HeldOut] = None,
+        last_layer: Optional[Sequence[nn.Parameter]] = None,
+        expects_held_out: bool = True,
+    ) -> None:
         self.alignment = alignment
         self.reference_loss = reference_loss
         self.held_out = held_out
@@ -77,8 +85,10 @@ class AlignmentLearner:
         """Blend the gradient of a held-out ``loss`` (with its graph) into the reference; ``value``
         (default ``loss``) is the held-out loss per sample that the gap compares with training's."""
         if not loss.requires_grad:
-            raise ValueError("set_reference() needs the held-out loss with its graph (computed with gradients "
-                             "enabled), to differentiate it with respect to the model's last layer")
+            raise ValueError(
+                "set_reference() needs the held-out loss with its graph (computed with gradients "
+                "enabled), to differentiate it with respect to the model's last layer"
+            )
         layer = self.last_layer or last_layer_parameters([loss])
         self.alignment.set_reference(layer_key(layer), flat_gradient(loss, layer, retain_graph=False))
         self.alignment.track_losses(held_out=loss if value is None else value)
@@ -106,9 +116,17 @@ class AlignmentLearner:
         self._step_key = key
         return begins
 
-    def weights(self, columns: Sequence[Tensor], roots: Sequence[Tensor], keep: Optional[List[int]],
-                reference: Optional[Callable[[], Tensor]], num_candidates: int, step: int,
-                training: bool = True, train_loss: Optional[Tensor] = None) -> Tuple[Tensor, bool]:
+    def weights(
+        self,
+        columns: Sequence[Tensor],
+        roots: Sequence[Tensor],
+        keep: Optional[List[int]],
+        reference: Optional[Callable[[], Tensor]],
+        num_candidates: int,
+        step: int,
+        training: bool = True,
+        train_loss: Optional[Tensor] = None,
+    ) -> Tuple[Tensor, bool]:
         """Track one call's candidate gradients and return the weights ``(1, n)`` and whether the
         call began a training step.
 
@@ -137,8 +155,7 @@ class AlignmentLearner:
             if fallback:
                 self._warn_no_held_out()
                 self.reference_source = "previous_batch"
-            self.alignment.track(layer_key(layer), gradients,
-                                 flat_gradient(reference(), layer) if fallback else None)
+            self.alignment.track(layer_key(layer), gradients, flat_gradient(reference(), layer) if fallback else None)
         if self.step_key is None:
             self.alignment.finish_step()
         return self.alignment.probabilities(keep).unsqueeze(0), begins
@@ -177,8 +194,9 @@ class AlignmentLearner:
         if train_loss is not None:
             self.alignment.track_losses(train=train_loss)
 
-    def _check_graph_from(self, batch: Any, loss: Tensor, randomness: Tuple[Tensor, List[Tensor]],
-                          devices: List[int]) -> None:
+    def _check_graph_from(
+        self, batch: Any, loss: Tensor, randomness: Tuple[Tensor, List[Tensor]], devices: List[int]
+    ) -> None:
         """Once: whether the held-out graph may begin at the compared layer's module (its
         reference gradient on ``batch`` the same as with the whole graph ``loss`` has; the pass
         replays the random draws of the one that gave ``loss``, and leaves the generators as
@@ -187,8 +205,14 @@ class AlignmentLearner:
         self._graph_from_checked = True
         layer = self.last_layer or last_layer_parameters([loss])
         wanted = {id(parameter) for parameter in layer}
-        module = next((m for m in self.held_out.model.modules()
-                       if wanted and {id(p) for p in m.parameters(recurse=False)} == wanted), None)
+        module = next(
+            (
+                m
+                for m in self.held_out.model.modules()
+                if wanted and {id(p) for p in m.parameters(recurse=False)} == wanted
+            ),
+            None,
+        )
         if module is None:
             return
         whole = flat_gradient(loss, layer, retain_graph=True)
@@ -218,7 +242,9 @@ class AlignmentLearner:
             "on the previous training batch. Under label noise that reference is noisy too; give it held-out data "
             "with StochasticLoss(..., held_out=slf.HeldOut(model, val_batches)) or call set_reference() with a "
             "held-out loss (the plain trainers, fairseq and the mmdet hook do this for you).",
-            UserWarning, stacklevel=4)
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _cuda_devices(model: nn.Module) -> List[int]:

@@ -6,6 +6,7 @@ The weights come from the loss's :class:`slf.align_learner.AlignmentLearner`; th
 the loss shows for it, so that hosts call ``loss.set_reference(...)`` and read
 ``loss.reference_source`` whatever learner sits behind.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from .align_learner import AlignmentLearner
+from .alignment import GradientAlignment
 from .held_out import HeldOut
 from .part_attribute import part_attribute
 
@@ -26,15 +28,42 @@ class AlignModeMethods:
     mode: str
 
     @staticmethod
-    def _check_align_options(decision: Any, selection: str, reads_losses: bool, compile: bool,
-                             held_out: Any, alignment: Any) -> None:
+    def _alignment(
+        candidate_names: Sequence[str],
+        alignment: Optional[Mapping[str, Any]],
+        prior: Optional[Sequence[float]],
+        stock: Optional[str],
+    ) -> GradientAlignment:
+        """The weighing of ``align`` mode, its stock loss the candidate named ``alignment['preferred']``, or
+        else the reference loss ``stock`` when it is a candidate."""
+        options = dict(alignment or {})
+        stock = options.pop("preferred", stock)
+        if stock is not None and stock not in candidate_names:
+            if "preferred" in dict(alignment or {}):
+                raise ValueError(f"alignment['preferred'] must name a candidate {list(candidate_names)}, got {stock!r}")
+            stock = None
+        return GradientAlignment(
+            len(candidate_names),
+            prior=prior,
+            preferred=None if stock is None else list(candidate_names).index(stock),
+            **options,
+        )
+
+    @staticmethod
+    def _check_align_options(
+        decision: Any, selection: str, reads_losses: bool, compile: bool, held_out: Any, alignment: Any
+    ) -> None:
         if decision is not None:
-            raise ValueError("decision= chooses the network of the learned modes; mode='align' weighs the candidates "
-                             "by gradient alignment (pass mode='joint', 'softmax' or 'validation' to use a decision "
-                             "network)")
+            raise ValueError(
+                "decision= chooses the network of the learned modes; mode='align' weighs the candidates "
+                "by gradient alignment (pass mode='joint', 'softmax' or 'validation' to use a decision "
+                "network)"
+            )
         if selection != "batch":
-            raise ValueError(f"mode='align' weighs each batch with one vector; selection={selection!r} applies to the "
-                             f"learned modes ('joint', 'softmax', 'validation')")
+            raise ValueError(
+                f"mode='align' weighs each batch with one vector; selection={selection!r} applies to the "
+                f"learned modes ('joint', 'softmax', 'validation')"
+            )
         if reads_losses:
             raise ValueError("decision_reads_losses applies to the learned modes' decision network, not mode='align'")
         if compile:
@@ -68,9 +97,16 @@ class AlignModeMethods:
         if self.training and self.decision.preferred is not None:
             with torch.no_grad():
                 train_loss = self.validation_loss(output.detach(), target).mean()
-        weights, begins = self.learner.weights(values.mean(dim=0).unbind(), [output], keep,
-                                               lambda: self.validation_loss(output, target).mean(),
-                                               len(self.candidates), self.step, self.training, train_loss)
+        weights, begins = self.learner.weights(
+            values.mean(dim=0).unbind(),
+            [output],
+            keep,
+            lambda: self.validation_loss(output, target).mean(),
+            len(self.candidates),
+            self.step,
+            self.training,
+            train_loss,
+        )
         kept = weights if keep is None else weights[:, keep]
         per_sample = (self.scale_values(values, keep) * kept.to(values.dtype)).sum(dim=1)
         if self.training and begins:
@@ -82,8 +118,11 @@ class AlignModeMethods:
         cross-entropy), so that a held step reads the gap's training side off the stock column."""
         if not hasattr(self, "_stock_reference_same"):
             stock, reference = self.candidates[self.decision.preferred], self.validation_loss
-            self._stock_reference_same = (type(stock) is type(reference) and repr(stock) == repr(reference)
-                                          and not any(True for _ in stock.parameters()))
+            self._stock_reference_same = (
+                type(stock) is type(reference)
+                and repr(stock) == repr(reference)
+                and not any(True for _ in stock.parameters())
+            )
         return self._stock_reference_same
 
     def _held_step(self, column: Tensor, train_loss: Tensor) -> "tuple[Tensor, Tensor]":
@@ -109,19 +148,26 @@ class AlignModeMethods:
             >>> StochasticLoss(["ce", "mae"]).holds_stock  # no held-out loss seen yet: no gap to judge
             False
         """
-        return (isinstance(self.learner, AlignmentLearner) and self.training and not self.normalization.enabled
-                and self.learner.holds_stock())
+        return (
+            isinstance(self.learner, AlignmentLearner)
+            and self.training
+            and not self.normalization.enabled
+            and self.learner.holds_stock()
+        )
 
-    def _combine_align(self, columns: List[Optional[Tensor]], output: Optional[Tensor],
-                       reference: Optional[Tensor]) -> "tuple[Tensor, Tensor]":
+    def _combine_align(
+        self, columns: List[Optional[Tensor]], output: Optional[Tensor], reference: Optional[Tensor]
+    ) -> "tuple[Tensor, Tensor]":
         preferred = self.decision.preferred
         if self.holds_stock:
             column = columns[preferred]
             if column is not None and bool(torch.isfinite(column.detach().sum())):
                 return self._held_step(column, (reference if reference is not None else column).detach().mean())
         if any(column is None for column in columns):  # held, but the stock loss is not finite this batch
-            raise FloatingPointError("the stock loss is NaN/Inf for this batch, and combine() got None for the "
-                                     "other candidates' columns: nothing finite to train with")
+            raise FloatingPointError(
+                "the stock loss is NaN/Inf for this batch, and combine() got None for the "
+                "other candidates' columns: nothing finite to train with"
+            )
         # The stock loss per row, for the gap: the host's reference, else the stock candidate's column.
         stock = reference if reference is not None else None if preferred is None else columns[preferred]
         if reference is None:
@@ -135,9 +181,16 @@ class AlignModeMethods:
         if keep is not None:
             values = torch.stack([columns[i] for i in keep], dim=1)
         roots = [output] if output is not None and output.requires_grad else list(values.unbind(dim=1))
-        weights, begins = self.learner.weights(values.sum(dim=0).unbind(), roots, keep, lambda: reference.sum(),
-                                               len(self.candidates), self.step, self.training,
-                                               None if stock is None else stock.detach().mean())
+        weights, begins = self.learner.weights(
+            values.sum(dim=0).unbind(),
+            roots,
+            keep,
+            lambda: reference.sum(),
+            len(self.candidates),
+            self.step,
+            self.training,
+            None if stock is None else stock.detach().mean(),
+        )
         kept = weights if keep is None else weights[:, keep]
         per_row = (self.scale_values(values, keep) * kept.to(values.dtype)).sum(dim=1)
         if self.training and begins:
@@ -190,11 +243,16 @@ class AlignModeMethods:
     reference_source = part_attribute(
         "learner.reference_source",
         "Where ``align`` mode's reference came from last: ``'none'``, ``'held_out'``, ``'host'`` or "
-        "``'previous_batch'`` (``'none'`` in the learned modes).", when=AlignmentLearner, otherwise="none")
+        "``'previous_batch'`` (``'none'`` in the learned modes).",
+        when=AlignmentLearner,
+        otherwise="none",
+    )
 
-    held_out = part_attribute("learner.held_out",
-                              "The held-out batches ``align`` mode draws its reference from, if any.",
-                              when=AlignmentLearner)
+    held_out = part_attribute(
+        "learner.held_out",
+        "The held-out batches ``align`` mode draws its reference from, if any.",
+        when=AlignmentLearner,
+    )
 
     def use_held_out(self, held_out: HeldOut) -> None:
         """Draw the reference from ``held_out`` from now on: for a host whose loop builds the loss
@@ -213,8 +271,9 @@ class AlignModeMethods:
             True
         """
         if not isinstance(self.learner, AlignmentLearner):
-            raise ValueError(f"held-out batches serve mode='align' (the default recipe); this StochasticLoss has "
-                             f"mode={self.mode!r}")
+            raise ValueError(
+                f"held-out batches serve mode='align' (the default recipe); this StochasticLoss has mode={self.mode!r}"
+            )
         if not isinstance(held_out, HeldOut):
             raise TypeError(f"use_held_out takes a slf.HeldOut(model, batches), got {type(held_out).__name__}")
         self.learner.held_out = held_out

@@ -45,25 +45,27 @@ direction only, so no candidate wins by its scale or its offset (the literal upd
 failure, which drifts onto the numerically smallest loss).
 
 Only the last layer is differentiated, so each step costs one small backward through
-that layer, vectorised over the candidates (:func:`candidate_gradients`), plus the
+that layer, vectorised over the candidates (:func:`~slf.layer_gradients.candidate_gradients`), plus the
 reference's held-out forward every ``interval`` steps. Once the weights have been held on the
 stock loss for ``gap_patience`` steps in a row (clean data), a step costs less: the stock loss
 alone is computed (the owner asks :attr:`GradientAlignment.settled` first), no candidate
 gradient is taken and the scores keep their average, and a held-out batch is drawn every
 ``held_interval`` steps only.
 The last layer is found from the output's autograd graph
-(:func:`last_layer_parameters`): the parameters closest to the output.
+(:func:`~slf.layer_gradients.last_layer_parameters`): the parameters closest to the output.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from . import distributed
+from .layer_gradients import LayerKey
 
 DEFAULT_TEMPERATURE = 1e-3
 DEFAULT_MOMENTUM = 0.9
@@ -74,119 +76,11 @@ DEFAULT_GAP_PATIENCE = 50
 DEFAULT_HELD_INTERVAL = 4
 
 
-def last_layer_parameters(outputs: Sequence[Tensor], exclude: Sequence[Tensor] = (), max_depth: int = 64
-                          ) -> List[nn.Parameter]:
-    """The trainable tensors closest to ``outputs`` in their autograd graph: the last layer.
-
-    A breadth-first walk from the outputs' ``grad_fn`` collects the leaves that require grad
-    (parameters) level by level, and stops after the level that holds the first weight
-    matrix or kernel (a parameter of two or more dimensions): a linear layer's bias and
-    weight, a convolution's, or a normalisation's scale and shift together with the linear
-    layer before it.
-
-    Args:
-        outputs: tensors with a graph (the model output, or several loss terms).
-        exclude: parameters to pass over (a weight shared with the input embedding, whose
-            gradient would run through the whole network).
-        max_depth: give up beyond this depth.
-
-    Returns:
-        the parameters, in the order found; empty when the outputs have no graph.
-
-    Example:
-        >>> net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
-        >>> found = last_layer_parameters([net(torch.randn(2, 4))])
-        >>> sorted(tuple(p.shape) for p in found)
-        [(3,), (3, 8)]
-    """
-    frontier = [t.grad_fn for t in outputs if t is not None and t.grad_fn is not None]
-    seen = set()
-    found: List[nn.Parameter] = []
-    found_ids = {id(p) for p in exclude}
-    for _ in range(max_depth):
-        following = []
-        for node in frontier:
-            for child, _ in node.next_functions:
-                if child is None or child in seen:
-                    continue
-                seen.add(child)
-                variable = getattr(child, "variable", None)
-                if variable is None:
-                    following.append(child)
-                elif variable.requires_grad and id(variable) not in found_ids:
-                    found.append(variable)
-                    found_ids.add(id(variable))
-        if any(p.dim() >= 2 for p in found) or not following:
-            break
-        frontier = following
-    return found
-
-
-def flat_gradient(loss: Tensor, parameters: Sequence[Tensor], retain_graph: bool = True) -> Tensor:
-    """:math:`\\nabla_\\theta` ``loss`` as one flat vector (zeros where a parameter is unused).
-
-    Example:
-        >>> w = torch.tensor([1.0, 2.0], requires_grad=True)
-        >>> flat_gradient((w ** 2).sum(), [w])
-        tensor([2., 4.])
-    """
-    grads = torch.autograd.grad(loss, list(parameters), retain_graph=retain_graph, allow_unused=True)
-    return torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1).float()
-                      for p, g in zip(parameters, grads)])
-
-
-def candidate_gradients(columns: Sequence[Tensor], parameters: Sequence[Tensor], batched: bool = True) -> Tensor:
-    """Each column's gradient with respect to ``parameters``, one flat row per column ``(n, P)``.
-
-    With ``batched`` the rows come from one backward pass vectorised over the columns
-    (``torch.autograd.grad(..., is_grads_batched=True)``: the rows of the identity as the
-    columns' output gradients), else from one backward per column; the two agree (a test holds
-    them equal), the first costs about one backward instead of n. A graph with an operation
-    that has no batching rule raises a ``RuntimeError`` in the batched form: call again with
-    ``batched=False``. A column without a graph (a candidate that does not depend on the
-    parameters) gives a zero row. The graph is kept for the caller's backward.
-
-    Example:
-        >>> w = torch.tensor([1.0, -1.0], requires_grad=True)
-        >>> candidate_gradients([(w ** 2).sum(), w.sum()], [w])
-        tensor([[ 2., -2.],
-                [ 1.,  1.]])
-        >>> candidate_gradients([(w ** 2).sum(), w.sum()], [w], batched=False)
-        tensor([[ 2., -2.],
-                [ 1.,  1.]])
-    """
-    size = sum(p.numel() for p in parameters)
-    device = parameters[0].device if parameters else None
-    rows = torch.zeros(len(columns), size, device=device)
-    live = [i for i, column in enumerate(columns) if column.requires_grad]
-    if not live:
-        return rows
-    if not batched:
-        for i in live:
-            rows[i] = flat_gradient(columns[i], parameters)
-        return rows
-    stacked = torch.stack([columns[i] for i in live])
-    identity = torch.eye(len(live), dtype=stacked.dtype, device=stacked.device)
-    grads = torch.autograd.grad(stacked, list(parameters), grad_outputs=identity, retain_graph=True,
-                                allow_unused=True, is_grads_batched=True)
-    rows[live] = torch.cat([(torch.zeros(len(live), p.numel(), device=p.device) if g is None
-                             else g.reshape(len(live), -1)).float() for p, g in zip(parameters, grads)], dim=1)
-    return rows
-
-
-LayerKey = Tuple[int, ...]
-
-
-def layer_key(parameters: Sequence[Tensor]) -> LayerKey:
-    """An in-process key for a set of parameters (their identities), to pair gradients with references."""
-    return tuple(id(p) for p in parameters)
-
-
 class GradientAlignment(nn.Module):
     r"""The state and the arithmetic of selection by gradient alignment (module docs).
 
     Gradients and references are kept per set of parameters (a *layer*, keyed by
-    :func:`layer_key`): a loss called once per output layer (mmdet's YOLOv3 calls its
+    :func:`~slf.layer_gradients.layer_key`): a loss called once per output layer (mmdet's YOLOv3 calls its
     ``loss_cls`` once per feature level) compares each call's gradients with that layer's
     reference, and the cosine of a step is taken over all its layers together,
     :math:`s_i = \sum_l \langle g_i^l, u^l \rangle / \sqrt{\sum_l \lVert g_i^l \rVert^2
@@ -229,16 +123,26 @@ class GradientAlignment(nn.Module):
         tensor([1., 0.])
     """
 
-    def __init__(self, num_candidates: int, temperature: float = DEFAULT_TEMPERATURE,
-                 momentum: float = DEFAULT_MOMENTUM, reference_momentum: float = DEFAULT_REFERENCE_MOMENTUM,
-                 interval: int = 1, prior: Optional[Sequence[float]] = None, margin: float = DEFAULT_MARGIN,
-                 preferred: Optional[int] = None, gap: Optional[float] = DEFAULT_GAP,
-                 gap_patience: int = DEFAULT_GAP_PATIENCE, held_interval: int = DEFAULT_HELD_INTERVAL) -> None:
+    def __init__(
+        self,
+        num_candidates: int,
+        temperature: float = DEFAULT_TEMPERATURE,
+        momentum: float = DEFAULT_MOMENTUM,
+        reference_momentum: float = DEFAULT_REFERENCE_MOMENTUM,
+        interval: int = 1,
+        prior: Optional[Sequence[float]] = None,
+        margin: float = DEFAULT_MARGIN,
+        preferred: Optional[int] = None,
+        gap: Optional[float] = DEFAULT_GAP,
+        gap_patience: int = DEFAULT_GAP_PATIENCE,
+        held_interval: int = DEFAULT_HELD_INTERVAL,
+    ) -> None:
         super().__init__()
         if isinstance(num_candidates, bool) or not isinstance(num_candidates, int) or num_candidates < 1:
             raise ValueError(f"num_candidates must be an integer >= 1, got {num_candidates!r}")
-        if isinstance(temperature, bool) or not (isinstance(temperature, (int, float)) and math.isfinite(temperature)
-                                                 and temperature > 0):
+        if isinstance(temperature, bool) or not (
+            isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0
+        ):
             raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
         for name, value in (("momentum", momentum), ("reference_momentum", reference_momentum)):
             if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 <= value < 1):
@@ -250,8 +154,9 @@ class GradientAlignment(nn.Module):
             raise ValueError(f"margin must be a number in [0, 2) (a difference of cosines), got {margin!r}")
         if preferred is not None and not (isinstance(preferred, int) and 0 <= preferred < num_candidates):
             raise ValueError(f"preferred must be a candidate index in [0, {num_candidates}) or None, got {preferred!r}")
-        if gap is not None and (isinstance(gap, bool) or not (isinstance(gap, (int, float)) and math.isfinite(gap)
-                                                              and gap > 0)):
+        if gap is not None and (
+            isinstance(gap, bool) or not (isinstance(gap, (int, float)) and math.isfinite(gap) and gap > 0)
+        ):
             raise ValueError(f"gap must be a number > 0 (a ratio of training to held-out loss) or None, got {gap!r}")
         if isinstance(gap_patience, bool) or not isinstance(gap_patience, int) or gap_patience < 1:
             raise ValueError(f"gap_patience must be an integer >= 1 (steps), got {gap_patience!r}")
@@ -327,8 +232,10 @@ class GradientAlignment(nn.Module):
                 continue
             grads = grads.detach().double().to(reference.device)
             if grads.shape != (n, reference.numel()):
-                raise ValueError(f"the candidates' gradients have shape {tuple(grads.shape)}, the reference "
-                                 f"{reference.numel()} entries: they must be taken with respect to the same parameters")
+                raise ValueError(
+                    f"the candidates' gradients have shape {tuple(grads.shape)}, the reference "
+                    f"{reference.numel()} entries: they must be taken with respect to the same parameters"
+                )
             dots += (grads @ reference.double()).cpu()
             squares += grads.pow(2).sum(dim=1).cpu()
             reference_square += reference.double().pow(2).sum().cpu()
@@ -432,7 +339,8 @@ class GradientAlignment(nn.Module):
         when given (the others get 0); all on the stock loss while :attr:`keeps_preferred`."""
         if self.keeps_preferred and (available is None or self.preferred in list(available)):
             return torch.nn.functional.one_hot(torch.tensor(self.preferred), self.scores.numel()).to(
-                self.scores.device, self.scores.dtype)
+                self.scores.device, self.scores.dtype
+            )
         scores = self.scores.clone()
         if self.preferred is not None:
             scores[self.preferred] += self.margin
@@ -444,7 +352,9 @@ class GradientAlignment(nn.Module):
         return torch.softmax(logits, dim=0)
 
     def extra_repr(self) -> str:
-        return (f"temperature={self.temperature:g}, momentum={self.momentum:g}, "
-                f"reference_momentum={self.reference_momentum:g}, interval={self.interval}, margin={self.margin:g}, "
-                f"preferred={self.preferred}, gap={self.gap}, gap_patience={self.gap_patience}, "
-                f"held_interval={self.held_interval}")
+        return (
+            f"temperature={self.temperature:g}, momentum={self.momentum:g}, "
+            f"reference_momentum={self.reference_momentum:g}, interval={self.interval}, margin={self.margin:g}, "
+            f"preferred={self.preferred}, gap={self.gap}, gap_patience={self.gap_patience}, "
+            f"held_interval={self.held_interval}"
+        )

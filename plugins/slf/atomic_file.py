@@ -2,6 +2,7 @@
 folder, then a rename over the target (atomic on POSIX and Windows), and nothing left behind
 when the writer fails.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -9,6 +9,7 @@ For an output :math:`f(x)` and targets :math:`y` of a batch of N samples, the se
 and, when a column is not finite for a batch, the indices of the finite ones: the SLF weighs
 those alone (their weights renormalised to sum to 1) and counts the others.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -28,8 +29,9 @@ def registry_name(loss: Candidate) -> Optional[str]:
     return loss if isinstance(loss, str) else getattr(loss, "registry_name", None)
 
 
-def build_candidate(candidate: Candidate, task: str, from_logits: bool = True,
-                    kwargs: Optional[Mapping[str, Any]] = None) -> Tuple[str, nn.Module]:
+def build_candidate(
+    candidate: Candidate, task: str, from_logits: bool = True, kwargs: Optional[Mapping[str, Any]] = None
+) -> Tuple[str, nn.Module]:
     """``(name, module)`` of a per-sample loss for ``task``, from a registry name or a module.
 
     Example:
@@ -53,8 +55,9 @@ def build_candidate(candidate: Candidate, task: str, from_logits: bool = True,
     else:
         raise TypeError(f"a candidate must be a loss name or an nn.Module, got {type(candidate).__name__}")
     if getattr(module, "input_kind", "logits") != "logits":
-        raise ValueError(f"candidate {name!r} reads penultimate features, not the model output; it cannot be an "
-                         f"SLF candidate")
+        raise ValueError(
+            f"candidate {name!r} reads penultimate features, not the model output; it cannot be an SLF candidate"
+        )
     return name, module
 
 
@@ -94,18 +97,29 @@ class CandidateSet(nn.ModuleList):
         torch.Size([4, 2])
     """
 
-    def __init__(self, candidates: Sequence[Candidate], task: str, from_logits: bool = True,
-                 candidate_kwargs: Optional[Mapping[str, Mapping[str, Any]]] = None, fused: bool = True) -> None:
+    def __init__(
+        self,
+        candidates: Sequence[Candidate],
+        task: str,
+        from_logits: bool = True,
+        candidate_kwargs: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        fused: bool = True,
+    ) -> None:
         if not candidates:
             raise ValueError(f"candidates must hold at least one loss; valid names: {loss_registry.available(task)}")
         kwargs: Dict[str, Dict[str, Any]] = {name: dict(value) for name, value in (candidate_kwargs or {}).items()}
         names: List[str] = []
         modules = []
-        fusable = (fused and task == "classification" and not kwargs
-                   and all(isinstance(c, str) and c in FUSABLE for c in candidates))
+        fusable = (
+            fused
+            and task == "classification"
+            and not kwargs
+            and all(isinstance(c, str) and c in FUSABLE for c in candidates)
+        )
         for candidate in candidates:
-            name, module = build_candidate(candidate, task, from_logits,
-                                           kwargs.pop(candidate, {}) if isinstance(candidate, str) else {})
+            name, module = build_candidate(
+                candidate, task, from_logits, kwargs.pop(candidate, {}) if isinstance(candidate, str) else {}
+            )
             if name in names:
                 raise ValueError(f"candidate {name!r} appears twice")
             names.append(name)
@@ -145,6 +159,32 @@ class CandidateSet(nn.ModuleList):
             return fused_classification_losses(output, target, self.names)
         return torch.stack(self.columns(output, target), dim=1)
 
+    def check_columns(self, columns: Sequence[Optional[Tensor]], stock: Optional[int] = None) -> None:
+        """Check the per-row losses a host hands :meth:`slf.StochasticLoss.combine`: one 1-D column per candidate,
+        all of one length; ``None`` in place of every column but ``stock``'s is allowed while the weights are
+        held on the stock loss (``stock`` is its index then, else None).
+
+        Raises:
+            ValueError: naming the count, the missing columns or the column of the wrong shape.
+        """
+        if len(columns) != len(self):
+            raise ValueError(f"combine() got {len(columns)} columns for {len(self)} candidates {self.names}")
+        missing = [name for name, column in zip(self.names, columns) if column is None]
+        if missing and not (stock is not None and columns[stock] is not None):
+            raise ValueError(
+                f"combine() got None for the columns of {missing}: only while holds_stock is True "
+                f"(align mode, the weights all on the stock loss) may a host leave out the columns "
+                f"other than the stock loss's"
+            )
+        present = [column for column in columns if column is not None]
+        rows = present[0].shape[0] if present[0].dim() == 1 else -1
+        for name, column in zip(self.names, columns):
+            if column is not None and (column.dim() != 1 or column.shape[0] != rows):
+                raise ValueError(
+                    f"combine(): candidate {name!r} column has shape {tuple(column.shape)}; every "
+                    f"column must be 1-D with the same length ({tuple(present[0].shape)})"
+                )
+
     def finite(self, column_sums: Tensor, stacklevel: int = 4) -> Optional[List[int]]:
         """Indices of the candidates whose batch sums are finite, or None when all are.
 
@@ -160,6 +200,9 @@ class CandidateSet(nn.ModuleList):
         for i, ok in enumerate(finite):
             if not ok:
                 self.nonfinite_counts[i] += 1
-        warnings.warn(f"StochasticLoss: candidate(s) {bad} returned NaN/Inf; masked out for this batch",
-                      RuntimeWarning, stacklevel=stacklevel)
+        warnings.warn(
+            f"StochasticLoss: candidate(s) {bad} returned NaN/Inf; masked out for this batch",
+            RuntimeWarning,
+            stacklevel=stacklevel,
+        )
         return [i for i, ok in enumerate(finite) if ok]

@@ -7,6 +7,7 @@ entry at distributed start-up). Checkpoints of version 1, whose buffers sat on t
 itself, load after their keys are moved to the parts; a checkpoint of the other kind of mode
 is refused with the loss to build instead.
 """
+
 from __future__ import annotations
 
 import io
@@ -71,8 +72,9 @@ class CheckpointStateMethods:
             state["decision_optimizer"] = self.learner.optimizer.state_dict()
         return state
 
-    def _load_from_state_dict(self, state_dict: Dict[str, Any], prefix: str, local_metadata: Dict[str, Any],
-                              *args: Any, **kwargs: Any) -> None:
+    def _load_from_state_dict(
+        self, state_dict: Dict[str, Any], prefix: str, local_metadata: Dict[str, Any], *args: Any, **kwargs: Any
+    ) -> None:
         if (local_metadata.get("version") or 1) < 2:
             # Before version 2 the parts' buffers sat on the loss itself.
             for old, new in BUFFERS_BEFORE_PARTS.items():
@@ -80,16 +82,24 @@ class CheckpointStateMethods:
                     state_dict[prefix + new] = state_dict.pop(prefix + old)
         # A checkpoint of the other kind (a learned decision network, or align mode's scores)
         # would otherwise fail on a list of key names; say what to build instead.
-        decision_keys = [key[len(prefix):] for key in state_dict if key.startswith(prefix + "decision.")]
+        decision_keys = [key[len(prefix) :] for key in state_dict if key.startswith(prefix + "decision.")]
         written_by_align = any(key == "decision.scores" for key in decision_keys)
         if decision_keys and written_by_align != (self.mode == "align"):
-            written = "mode='align' (the default recipe)" if written_by_align else \
-                "a learned decision network (mode='joint', 'softmax' or 'validation'; before version 0.2 the " \
+            written = (
+                "mode='align' (the default recipe)"
+                if written_by_align
+                else "a learned decision network (mode='joint', 'softmax' or 'validation'; before version 0.2 the "
                 "default mode was 'joint')"
-            build = "StochasticLoss(..., mode='align')" if written_by_align else \
-                "StochasticLoss(..., mode='joint') (or the mode it was trained with), with the same options,"
-            raise RuntimeError(f"this StochasticLoss checkpoint was written by {written}; this loss has "
-                               f"mode={self.mode!r}. Build {build} to load it.")
+            )
+            build = (
+                "StochasticLoss(..., mode='align')"
+                if written_by_align
+                else "StochasticLoss(..., mode='joint') (or the mode it was trained with), with the same options,"
+            )
+            raise RuntimeError(
+                f"this StochasticLoss checkpoint was written by {written}; this loss has "
+                f"mode={self.mode!r}. Build {build} to load it."
+            )
         super()._load_from_state_dict(state_dict, prefix, local_metadata, *args, **kwargs)
 
     def set_extra_state(self, state: Union[Tensor, Mapping[str, Any]]) -> None:

@@ -17,14 +17,14 @@ Examples::
     slf graph --data csv:molecules.csv --smiles-column smiles --target-column logS --loss slf --out runs/logs-slf
     slf plot runs/lenet-slf
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
 from .cli_options import (
     add_output_options,
@@ -38,6 +38,8 @@ from .cli_options import (
 )
 from .commands import Command, installed_commands
 from .data import DATASET_CHOICES, NOISE_TYPES, load_dataset, parse_dataset_spec
+from .demo import run_demo
+from .fairseq_files import fairseq_user_dir, run_fairseq_recipe
 from .models import MODEL_CHOICES, VECTOR_MODELS
 from .stochastic_loss import MODES as SLF_MODE_CHOICES
 
@@ -59,8 +61,9 @@ def _data_spec(value: str) -> str:
     return value
 
 
-def build_parser(loss_choices: Optional[Sequence[str]] = None,
-                 adapters: Optional[Mapping[str, Union[Command, str]]] = None) -> argparse.ArgumentParser:
+def build_parser(
+    loss_choices: Optional[Sequence[str]] = None, adapters: Optional[Mapping[str, Union[Command, str]]] = None
+) -> argparse.ArgumentParser:
     """The ``slf`` argument parser.
 
     Args:
@@ -75,72 +78,139 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None,
     if loss_choices is None:
         loss_choices = [*_classification_losses(), "slf", "mils"]
     parser = argparse.ArgumentParser(
-        prog="slf", description="Learned loss selection (Stochastic Loss Function) for PyTorch.")
+        prog="slf", description="Learned loss selection (Stochastic Loss Function) for PyTorch."
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     classify = commands.add_parser(
-        "classify", help="train a classifier over several seeds and report test accuracy",
+        "classify",
+        help="train a classifier over several seeds and report test accuracy",
         description="Train an image classifier with one loss, a baseline or SLF over several seeds; "
-                    "writes OUT/results.json, OUT/accuracy.png and (SLF) OUT/selection_weights.png.")
-    classify.add_argument("--data", type=_data_spec, default="mnist5k",
-                          help=f"data set: {', '.join(DATASET_CHOICES)} (default: mnist5k)")
-    classify.add_argument("--label-column", metavar="NAME", default=None,
-                          help="csv:PATH only: the column holding the class (default: the last column)")
-    classify.add_argument("--feature-columns", metavar="A,B,...", default=None,
-                          help="csv:PATH only: comma-separated numeric feature columns (default: all but the label)")
-    classify.add_argument("--model", choices=MODEL_CHOICES, default="mlp",
-                          help="model (default: mlp; a CSV table's rows take mlp)")
-    classify.add_argument("--loss", choices=list(loss_choices), default="ce", metavar="{NAME,slf,mils}",
-                          help=f"a registry loss, slf or mils; one of: {', '.join(loss_choices)} (default: ce)")
-    add_slf_options(classify, "ce,mse,mae,hinge,cosine,bce", "the paper's six",
-                    "how SLF weighs its candidates: align (the default recipe: gradient alignment with the "
-                    "validation split), joint (the paper's literal Algorithm 1, which collapses), softmax or "
-                    "validation", modes=SLF_MODE_CHOICES)
-    classify.add_argument("--slf-normalize", choices=["none", "mean"], default="none",
-                          help="measure each candidate from its floor and divide by its running mean (default: none)")
-    classify.add_argument("--slf-selection", choices=["batch", "sample"], default="batch",
-                          help="one weight vector per batch or one per sample (default: batch)")
-    classify.add_argument("--slf-hypergradient", choices=["inner", "cosine"], default="inner",
-                          help="validation mode: descend the look-ahead's inner product or its cosine, the "
-                               "direction only (default: inner)")
-    classify.add_argument("--slf-decision-reads-losses", action="store_true",
-                          help="the decision network also reads each candidate's value on the sample")
-    classify.add_argument("--slf-compile", action="store_true",
-                          help="run the loss through torch.compile (about a minute to compile, then faster steps)")
+        "writes OUT/results.json, OUT/accuracy.png and (SLF) OUT/selection_weights.png.",
+    )
+    classify.add_argument(
+        "--data", type=_data_spec, default="mnist5k", help=f"data set: {', '.join(DATASET_CHOICES)} (default: mnist5k)"
+    )
+    classify.add_argument(
+        "--label-column",
+        metavar="NAME",
+        default=None,
+        help="csv:PATH only: the column holding the class (default: the last column)",
+    )
+    classify.add_argument(
+        "--feature-columns",
+        metavar="A,B,...",
+        default=None,
+        help="csv:PATH only: comma-separated numeric feature columns (default: all but the label)",
+    )
+    classify.add_argument(
+        "--model", choices=MODEL_CHOICES, default="mlp", help="model (default: mlp; a CSV table's rows take mlp)"
+    )
+    classify.add_argument(
+        "--loss",
+        choices=list(loss_choices),
+        default="ce",
+        metavar="{NAME,slf,mils}",
+        help=f"a registry loss, slf or mils; one of: {', '.join(loss_choices)} (default: ce)",
+    )
+    add_slf_options(
+        classify,
+        "ce,mse,mae,hinge,cosine,bce",
+        "the paper's six",
+        "how SLF weighs its candidates: align (the default recipe: gradient alignment with the "
+        "validation split), joint (the paper's literal Algorithm 1, which collapses), softmax or "
+        "validation",
+        modes=SLF_MODE_CHOICES,
+    )
+    classify.add_argument(
+        "--slf-normalize",
+        choices=["none", "mean"],
+        default="none",
+        help="measure each candidate from its floor and divide by its running mean (default: none)",
+    )
+    classify.add_argument(
+        "--slf-selection",
+        choices=["batch", "sample"],
+        default="batch",
+        help="one weight vector per batch or one per sample (default: batch)",
+    )
+    classify.add_argument(
+        "--slf-hypergradient",
+        choices=["inner", "cosine"],
+        default="inner",
+        help="validation mode: descend the look-ahead's inner product or its cosine, the "
+        "direction only (default: inner)",
+    )
+    classify.add_argument(
+        "--slf-decision-reads-losses",
+        action="store_true",
+        help="the decision network also reads each candidate's value on the sample",
+    )
+    classify.add_argument(
+        "--slf-compile",
+        action="store_true",
+        help="run the loss through torch.compile (about a minute to compile, then faster steps)",
+    )
     classify.add_argument("--mils-primary", default="ce", help="MILS primary loss (default: ce)")
-    classify.add_argument("--mils-aux", default="multi_margin",
-                          help="comma-separated MILS auxiliary losses (default: multi_margin)")
-    classify.add_argument("--mils-rate", type=rate, default=0.01,
-                          help="MILS participation rate r in [0, 1] (default: 0.01)")
-    classify.add_argument("--mils-obs-size", type=positive_int, default=128,
-                          help="MILS observation set size, drawn from the training split (default: 128)")
-    classify.add_argument("--mils-rule", choices=MILS_RULE_CHOICES, default="not_worse",
-                          help="accept an auxiliary step if observation accuracy is not worse, strictly better, "
-                               "or always (the ablation) (default: not_worse)")
-    classify.add_argument("--label-noise", type=noise_rate, default=0.0, metavar="RATE",
-                          help="flip exactly this fraction in [0, 1) of the training labels; validation and test "
-                               "labels stay clean (default: 0)")
-    classify.add_argument("--noise-type", choices=NOISE_TYPES, default="symmetric",
-                          help="symmetric: a flipped label goes to a random other class; pairflip: class c goes to "
-                               "c + 1 (default: symmetric)")
+    classify.add_argument(
+        "--mils-aux", default="multi_margin", help="comma-separated MILS auxiliary losses (default: multi_margin)"
+    )
+    classify.add_argument(
+        "--mils-rate", type=rate, default=0.01, help="MILS participation rate r in [0, 1] (default: 0.01)"
+    )
+    classify.add_argument(
+        "--mils-obs-size",
+        type=positive_int,
+        default=128,
+        help="MILS observation set size, drawn from the training split (default: 128)",
+    )
+    classify.add_argument(
+        "--mils-rule",
+        choices=MILS_RULE_CHOICES,
+        default="not_worse",
+        help="accept an auxiliary step if observation accuracy is not worse, strictly better, "
+        "or always (the ablation) (default: not_worse)",
+    )
+    classify.add_argument(
+        "--label-noise",
+        type=noise_rate,
+        default=0.0,
+        metavar="RATE",
+        help="flip exactly this fraction in [0, 1) of the training labels; validation and test "
+        "labels stay clean (default: 0)",
+    )
+    classify.add_argument(
+        "--noise-type",
+        choices=NOISE_TYPES,
+        default="symmetric",
+        help="symmetric: a flipped label goes to a random other class; pairflip: class c goes to "
+        "c + 1 (default: symmetric)",
+    )
     classify.add_argument("--epochs", type=positive_int, default=10, help="epochs (default: 10)")
     classify.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 (default: 3)")
     add_output_options(classify)
     add_training_options(classify)
 
     demo = commands.add_parser(
-        "demo", help="MLP on 5,000 real MNIST digits: SLF's default recipe vs cross-entropy and every candidate "
-                     "alone (a few minutes on CPU)",
+        "demo",
+        help="MLP on 5,000 real MNIST digits: SLF's default recipe vs cross-entropy and every candidate "
+        "alone (a few minutes on CPU)",
         description="Train an MLP on 5,000 real MNIST digits with cross-entropy, with each of the SLF paper's six "
-                    "candidate losses alone, and with SLF's default recipe over all six; report test accuracy, the "
-                    "best single loss (picked by validation accuracy) and the recipe's weights over training.")
+        "candidate losses alone, and with SLF's default recipe over all six; report test accuracy, the "
+        "best single loss (picked by validation accuracy) and the recipe's weights over training.",
+    )
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default: runs/demo)")
     demo.add_argument("--epochs", type=positive_int, default=15, help="epochs (default: 15)")
-    demo.add_argument("--label-noise", type=noise_rate, default=0.4, metavar="RATE",
-                      help="fraction of training labels flipped, where the choice of loss matters (default: 0.4; "
-                           "0 for clean labels)")
-    demo.add_argument("--noise-type", choices=NOISE_TYPES, default="symmetric",
-                      help="symmetric or pairflip (default: symmetric)")
+    demo.add_argument(
+        "--label-noise",
+        type=noise_rate,
+        default=0.4,
+        metavar="RATE",
+        help="fraction of training labels flipped, where the choice of loss matters (default: 0.4; 0 for clean labels)",
+    )
+    demo.add_argument(
+        "--noise-type", choices=NOISE_TYPES, default="symmetric", help="symmetric or pairflip (default: symmetric)"
+    )
     demo.add_argument("--seeds", type=positive_int, default=DEMO_SEEDS, help=f"seeds (default: {DEMO_SEEDS})")
     demo.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bars")
@@ -153,66 +223,19 @@ def build_parser(loss_choices: Optional[Sequence[str]] = None,
             commands.add_parser(name, help=f"(unavailable: {command})")
 
     plot = commands.add_parser("plot", help="(re)write the PNGs of a run folder from its results.json")
-    plot.add_argument("run_dir", type=Path, metavar="RUN_DIR",
-                      help="a folder with results.json (or whose subfolders have one)")
+    plot.add_argument(
+        "run_dir", type=Path, metavar="RUN_DIR", help="a folder with results.json (or whose subfolders have one)"
+    )
 
-    commands.add_parser("fairseq-user-dir",
-                        help="print the folder to pass to fairseq's --user-dir for --criterion slf")
+    commands.add_parser("fairseq-user-dir", help="print the folder to pass to fairseq's --user-dir for --criterion slf")
     recipe = commands.add_parser(
         "fairseq-recipe",
         help="print the path of a fairseq recipe installed with slf_fairseq (without NAME: list them)",
-        description='Print the path of one of the IWSLT-14 recipes installed with slf_fairseq, to run it as '
-                    'bash "$(slf fairseq-recipe iwslt14_transformer)" --max-epoch 50; without NAME, list them.')
+        description="Print the path of one of the IWSLT-14 recipes installed with slf_fairseq, to run it as "
+        'bash "$(slf fairseq-recipe iwslt14_transformer)" --max-epoch 50; without NAME, list them.',
+    )
     recipe.add_argument("name", nargs="?", metavar="NAME", help="a recipe, e.g. iwslt14_transformer")
     return parser
-
-
-def fairseq_user_dir() -> Path:
-    """The ``slf_fairseq`` package folder, found without importing fairseq.
-
-    Raises:
-        ModuleNotFoundError: the adapter is not installed (``pip install ".[fairseq]"``).
-    """
-    import importlib.util
-
-    spec = importlib.util.find_spec("slf_fairseq")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError('slf_fairseq is not installed: pip install ".[fairseq]" from a checkout')
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def fairseq_recipes() -> Dict[str, Path]:
-    """The fairseq recipes installed with ``slf_fairseq`` (``configs/fairseq`` of a checkout), by name.
-
-    Raises:
-        ModuleNotFoundError: the adapter is not installed.
-        FileNotFoundError: it was installed without its recipes.
-
-    Example:
-        >>> sorted(fairseq_recipes())[:2]
-        ['iwslt14_common', 'iwslt14_lstm1']
-    """
-    folder = fairseq_user_dir() / "recipes"
-    if not folder.is_dir():
-        raise FileNotFoundError(f"slf_fairseq has no recipes at {folder}; reinstall stochastic-loss")
-    return {path.stem: path for path in sorted(folder.glob("*.sh"))}
-
-
-def _run_fairseq_recipe(args: argparse.Namespace) -> int:
-    try:
-        recipes = fairseq_recipes()
-    except (ModuleNotFoundError, FileNotFoundError) as error:
-        print(f"slf fairseq-recipe: {error}", file=sys.stderr)
-        return 2
-    if args.name is None:
-        print("\n".join(recipes))
-        return 0
-    name = args.name[:-3] if args.name.endswith(".sh") else args.name
-    if name not in recipes:
-        print(f"slf fairseq-recipe: no recipe {args.name!r}; valid choices: {', '.join(recipes)}", file=sys.stderr)
-        return 2
-    print(recipes[name])
-    return 0
 
 
 def _candidates(parser: argparse.ArgumentParser, text: str, option: str = "--slf-candidates") -> List[str]:
@@ -234,11 +257,15 @@ def _table_columns(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     """The CSV column options checked against ``--data`` and ``--model``; the feature columns as a tuple."""
     is_csv = parse_dataset_spec(args.data)[0] == "csv"
     if not is_csv and (args.label_column is not None or args.feature_columns is not None):
-        parser.error(f"--label-column and --feature-columns name a CSV's columns; --data {args.data} is not a CSV "
-                     "(use --data csv:PATH)")
+        parser.error(
+            f"--label-column and --feature-columns name a CSV's columns; --data {args.data} is not a CSV "
+            "(use --data csv:PATH)"
+        )
     if is_csv and args.model not in VECTOR_MODELS:
-        parser.error(f"argument --model: {args.model!r} reads images; a CSV's rows are feature vectors: use one of "
-                     f"{', '.join(VECTOR_MODELS)}")
+        parser.error(
+            f"argument --model: {args.model!r} reads images; a CSV's rows are feature vectors: use one of "
+            f"{', '.join(VECTOR_MODELS)}"
+        )
     if args.feature_columns is None:
         return None
     columns = tuple(name.strip() for name in args.feature_columns.split(",") if name.strip())
@@ -252,21 +279,37 @@ def _run_classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
 
     feature_columns = _table_columns(args, parser)
     cfg = ClassifyConfig(
-        data=args.data, label_column=args.label_column, feature_columns=feature_columns,
-        model=args.model, loss=args.loss, slf_mode=args.slf_mode,
-        slf_candidates=tuple(_candidates(parser, args.slf_candidates)), slf_samples=args.slf_samples,
-        slf_tau=args.slf_tau, slf_decision_lr=args.slf_decision_lr,
-        slf_options={**({"normalize": "mean"} if args.slf_normalize == "mean" else {}),
-                     **({"selection": "sample"} if args.slf_selection == "sample" else {}),
-                     **({"hypergradient": "cosine"} if args.slf_hypergradient == "cosine" else {}),
-                     **({"decision_reads_losses": True} if args.slf_decision_reads_losses else {}),
-                     **({"compile": True} if args.slf_compile else {})},
+        data=args.data,
+        label_column=args.label_column,
+        feature_columns=feature_columns,
+        model=args.model,
+        loss=args.loss,
+        slf_mode=args.slf_mode,
+        slf_candidates=tuple(_candidates(parser, args.slf_candidates)),
+        slf_samples=args.slf_samples,
+        slf_tau=args.slf_tau,
+        slf_decision_lr=args.slf_decision_lr,
+        slf_options={
+            **({"normalize": "mean"} if args.slf_normalize == "mean" else {}),
+            **({"selection": "sample"} if args.slf_selection == "sample" else {}),
+            **({"hypergradient": "cosine"} if args.slf_hypergradient == "cosine" else {}),
+            **({"decision_reads_losses": True} if args.slf_decision_reads_losses else {}),
+            **({"compile": True} if args.slf_compile else {}),
+        },
         mils_primary=_mils_primary(parser, args.mils_primary),
-        mils_aux=tuple(_candidates(parser, args.mils_aux, "--mils-aux")), mils_rate=args.mils_rate,
-        mils_obs_size=args.mils_obs_size, mils_rule=args.mils_rule,
-        optimizer=args.optimizer, lr=args.lr,
-        batch_size=args.batch_size, epochs=args.epochs, device=args.device, num_threads=args.threads,
-        max_train_samples=args.max_train_samples, label_noise=args.label_noise, noise_type=args.noise_type,
+        mils_aux=tuple(_candidates(parser, args.mils_aux, "--mils-aux")),
+        mils_rate=args.mils_rate,
+        mils_obs_size=args.mils_obs_size,
+        mils_rule=args.mils_rule,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        device=args.device,
+        num_threads=args.threads,
+        max_train_samples=args.max_train_samples,
+        label_noise=args.label_noise,
+        noise_type=args.noise_type,
     )
     if parse_dataset_spec(args.data)[0] == "csv":
         try:  # a bad table is the user's to fix: one line naming its row and column, before any training
@@ -274,72 +317,31 @@ def _run_classify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         except (FileNotFoundError, ValueError) as error:
             print(f"slf classify: {error}", file=sys.stderr)
             return 2
-    return run_and_report("slf classify",
-                          lambda: run_classify(cfg, args.seeds, args.out, not args.no_progress, args.overwrite),
-                          format_summary_table, errors=(FileNotFoundError,))
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    from .plots import accuracy_curves, plot_curves
-    from .stochastic_loss import PAPER_CANDIDATES
-    from .train import ClassifyConfig, print_summary_table, run_classify
-
-    base = ClassifyConfig(data="mnist5k", model="mlp", epochs=args.epochs, num_threads=args.threads,
-                          label_noise=args.label_noise, noise_type=args.noise_type)
-    configs = [replace(base, loss=name) for name in PAPER_CANDIDATES] + [replace(base, loss="slf")]
-    noise = (f"{args.label_noise:.0%} of the training labels flipped ({args.noise_type})" if args.label_noise
-             else "clean labels")
-    print(f"slf demo: MLP on 5,000 real MNIST digits (3,500 train / 500 val / 1,000 test), {noise}, "
-          f"{args.epochs} epochs, {args.seeds} seeds: each of the SLF paper's six losses alone, and SLF's default "
-          f"recipe over all six in one run")
-    summaries: Dict[str, Dict[str, Any]] = {}
-    for cfg in configs:
-        # The demo owns its folder: a rerun with other options replaces it, the same one continues it.
-        summaries[cfg.method] = run_classify(cfg, args.seeds, args.out / cfg.method, progress=not args.no_progress,
-                                             overwrite=True)
-    val = {name: _mean_final_val(Path(summaries[name]["out_dir"])) for name in PAPER_CANDIDATES}
-    best = max(PAPER_CANDIDATES, key=val.get)
-    default = configs[-1].method
-    curves: Dict[str, List[List[float]]] = {}
-    for name, label in (("ce", "cross-entropy"), (best, f"best single loss ({best}, by validation)"),
-                        (default, "SLF default recipe")):
-        test_curves = accuracy_curves(Path(summaries[name]["out_dir"]) / "results.json", label)
-        curves.update({key: values for key, values in test_curves.items() if key.endswith("test")})
-    comparison = plot_curves(curves, args.out / "accuracy.png",
-                             title=f"test accuracy per epoch: MNIST-5k MLP, {noise}")
-    print()
-    print_summary_table(list(summaries.values()))
-    print()
-    ours = summaries[default]
-    print(f"best single loss by validation accuracy: {best} ({summaries[best]['test_acc_mean']:.4f} test); "
-          f"cross-entropy {summaries['ce']['test_acc_mean']:.4f}; SLF's default recipe {ours['test_acc_mean']:.4f}, "
-          f"in one run")
-    print()
-    print(f"outputs in {args.out}/:")
-    for summary in summaries.values():
-        print(f"  {summary['out_dir']}/results.json")
-    for path in ours["plots"]:
-        print(f"  {path}")
-    print(f"  {comparison}")
-    return 0
-
-
-def _mean_final_val(run_dir: Path) -> float:
-    runs = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))["runs"]
-    return sum(run["val_acc"][-1] for run in runs) / len(runs)
+    return run_and_report(
+        "slf classify",
+        lambda: run_classify(cfg, args.seeds, args.out, not args.no_progress, args.overwrite),
+        format_summary_table,
+        errors=(FileNotFoundError,),
+    )
 
 
 def _run_plot(args: argparse.Namespace, adapters: Mapping[str, Union[Command, str]]) -> int:
     from .train import write_run_plots
 
     run_dir: Path = args.run_dir
-    folders = [run_dir] if (run_dir / "results.json").is_file() else sorted(
-        path.parent for path in run_dir.glob("*/results.json"))
+    folders = (
+        [run_dir]
+        if (run_dir / "results.json").is_file()
+        else sorted(path.parent for path in run_dir.glob("*/results.json"))
+    )
     if not folders:
         print(f"slf plot: no results.json in {run_dir} or its subfolders", file=sys.stderr)
         return 2
-    plot_writers = {command.trainer: command.write_plots for command in adapters.values()
-                    if isinstance(command, Command) and command.trainer and command.write_plots}
+    plot_writers = {
+        command.trainer: command.write_plots
+        for command in adapters.values()
+        if isinstance(command, Command) and command.trainer and command.write_plots
+    }
     for folder in folders:
         results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
         write_plots = plot_writers.get(results.get("trainer"), write_run_plots)
@@ -365,19 +367,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     adapters = installed_commands()
     unavailable = adapters.get(argv[0]) if argv else None
     if isinstance(unavailable, str):
-        print(f"slf {argv[0]}: {unavailable}; install its extra (pip install -e \".[all]\")", file=sys.stderr)
+        print(f'slf {argv[0]}: {unavailable}; install its extra (pip install -e ".[all]")', file=sys.stderr)
         return 2
     parser = build_parser(adapters=adapters)
     args = parser.parse_args(argv)
     if args.command == "classify":
         return _run_classify(args, parser)
     if args.command == "demo":
-        return _run_demo(args)
+        return run_demo(args)
     if args.command == "fairseq-user-dir":
         print(fairseq_user_dir())
         return 0
     if args.command == "fairseq-recipe":
-        return _run_fairseq_recipe(args)
+        return run_fairseq_recipe(args)
     if args.command == "plot":
         return _run_plot(args, adapters)
     command = adapters[args.command]

@@ -7,6 +7,7 @@ Example:
     >>> parser.parse_args(["--epochs", "3"]).epochs
     3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,28 +38,41 @@ noise_rate = _number(float, lambda n: 0.0 <= n < 1.0, "a number in [0, 1)")
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """``--optimizer --lr --batch-size --threads --device --max-train-samples --no-progress``."""
-    parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
-                        help="adam, or sgd with momentum 0.9 (default: adam)")
+    parser.add_argument(
+        "--optimizer", choices=("adam", "sgd"), default="adam", help="adam, or sgd with momentum 0.9 (default: adam)"
+    )
     parser.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (default: 1e-3)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="batch size (default: 128)")
     parser.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    parser.add_argument("--max-train-samples", type=positive_int, default=None,
-                        help="train on a subset of this size (classify: stratified by class)")
+    parser.add_argument(
+        "--max-train-samples",
+        type=positive_int,
+        default=None,
+        help="train on a subset of this size (classify: stratified by class)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
     """``--out`` (required) and ``--overwrite``: a folder's finished seeds are kept and a rerun continues
     them; another configuration's results there are refused unless ``--overwrite``."""
-    parser.add_argument("--out", type=Path, required=True,
-                        help="output folder; the same command again continues its unfinished seeds")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace results of another configuration in --out (default: refuse)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="output folder; the same command again continues its unfinished seeds"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace results of another configuration in --out (default: refuse)"
+    )
 
 
-def add_slf_options(parser: argparse.ArgumentParser, candidates: str, candidates_help: str, mode_help: str,
-                    modes: Optional[Sequence[str]] = None, decision_lr: bool = True) -> None:
+def add_slf_options(
+    parser: argparse.ArgumentParser,
+    candidates: str,
+    candidates_help: str,
+    mode_help: str,
+    modes: Optional[Sequence[str]] = None,
+    decision_lr: bool = True,
+) -> None:
     """``--slf-mode --slf-candidates --slf-samples --slf-tau`` (and ``--slf-decision-lr``).
 
     Args:
@@ -69,15 +83,21 @@ def add_slf_options(parser: argparse.ArgumentParser, candidates: str, candidates
     """
     from .stochastic_loss import DEFAULT_MODE
 
-    parser.add_argument("--slf-mode", choices=modes, default=DEFAULT_MODE,
-                        help=f"{mode_help} (default: {DEFAULT_MODE})")
-    parser.add_argument("--slf-candidates", default=candidates,
-                        help=f"comma-separated candidate losses (default: {candidates_help})")
+    parser.add_argument(
+        "--slf-mode", choices=modes, default=DEFAULT_MODE, help=f"{mode_help} (default: {DEFAULT_MODE})"
+    )
+    parser.add_argument(
+        "--slf-candidates", default=candidates, help=f"comma-separated candidate losses (default: {candidates_help})"
+    )
     parser.add_argument("--slf-samples", type=positive_int, default=3, help="K Gumbel-Softmax samples (default: 3)")
     parser.add_argument("--slf-tau", type=positive_float, default=1.0, help="temperature (default: 1.0)")
     if decision_lr:
-        parser.add_argument("--slf-decision-lr", type=positive_float, default=None,
-                            help="decision network learning rate in validation mode")
+        parser.add_argument(
+            "--slf-decision-lr",
+            type=positive_float,
+            default=None,
+            help="decision network learning rate in validation mode",
+        )
 
 
 def loss_names(parser: argparse.ArgumentParser, text: str, option: str, valid: Sequence[str]) -> List[str]:
@@ -96,8 +116,12 @@ def loss_names(parser: argparse.ArgumentParser, text: str, option: str, valid: S
     return names
 
 
-def run_and_report(command: str, run: Callable[[], Mapping[str, Any]], table: Callable[[List[Any]], str],
-                   errors: Tuple[Type[BaseException], ...] = (FileNotFoundError, ValueError)) -> int:
+def run_and_report(
+    command: str,
+    run: Callable[[], Mapping[str, Any]],
+    table: Callable[[List[Any]], str],
+    errors: Tuple[Type[BaseException], ...] = (FileNotFoundError, ValueError),
+) -> int:
     """Run a subcommand's seeds and print its report; a data or value problem (``errors``) or an ``--out``
     that holds another run (``FileExistsError``) is one line on stderr naming the command (exit status 2).
 

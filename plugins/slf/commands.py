@@ -7,6 +7,7 @@ An adapter declares, in its package metadata::
 where ``COMMAND`` is a :class:`Command`. The core's command line lists every installed one and
 imports none of them until it is asked for, so the core knows no host by name.
 """
+
 from __future__ import annotations
 
 import argparse

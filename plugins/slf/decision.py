@@ -9,10 +9,11 @@ A decision network takes a feature tensor ``(N, F)`` made from the model's outpu
 
 Any ``nn.Module`` with the same call signature can be passed instead.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -163,3 +164,44 @@ class GlobalDecision(nn.Module):
 
     def forward(self, features: Tensor) -> Tensor:
         return self.logits.unsqueeze(0).expand(max(features.shape[0], 1), -1)
+
+
+def build_decision(
+    decision: Union[str, nn.Module, None],
+    task: str,
+    num_candidates: int,
+    reads_losses: bool = False,
+    hidden: int = 32,
+    prior: Optional[Sequence[float]] = None,
+) -> nn.Module:
+    """The decision network of a learned mode, from :class:`slf.StochasticLoss`'s ``decision=`` option.
+
+    Args:
+        decision: ``'mlp'`` (or None), ``'global'``, or a module that is used as it is.
+        task: the loss's task, which sets the number of output features the MLP reads.
+        num_candidates: the number of candidate losses n (the output size).
+        reads_losses: the MLP also reads the n candidate losses (``decision_reads_losses``).
+        hidden: the MLP's hidden width.
+        prior: the initial weights of ``'global'``.
+
+    Raises:
+        ValueError: an unknown ``decision``, or ``reads_losses`` with ``'global'``, which reads nothing.
+
+    Example:
+        >>> build_decision("mlp", "classification", 6)(torch.randn(4, feature_size("classification"))).shape
+        torch.Size([4, 6])
+    """
+    if isinstance(decision, nn.Module):
+        chosen: nn.Module = decision
+    elif decision in (None, "mlp"):
+        chosen = DecisionMLP(feature_size(task) + (num_candidates if reads_losses else 0), num_candidates, hidden)
+    elif decision == "global":
+        chosen = GlobalDecision(num_candidates, prior)
+    else:
+        raise ValueError(f"decision must be 'mlp', 'global' or an nn.Module, got {decision!r}")
+    if reads_losses and isinstance(chosen, GlobalDecision):
+        raise ValueError(
+            "decision_reads_losses needs a decision network that reads inputs ('mlp' or a module); "
+            "decision='global' reads none"
+        )
+    return chosen

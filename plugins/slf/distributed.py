@@ -15,6 +15,7 @@ summed over ranks:
 Collectives must be called in the same order on every rank; each helper is called at
 points every rank reaches (once per training step, once per MILS check).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -113,7 +114,7 @@ def average_gradients(parameters: Iterable[nn.Parameter]) -> None:
     offset = 0
     for p in params:
         count = p.numel()
-        p.grad = flat[offset:offset + count].view_as(p).to(p.dtype).clone()
+        p.grad = flat[offset : offset + count].view_as(p).to(p.dtype).clone()
         offset += count
 
 
@@ -229,8 +230,11 @@ def rank_agreement(model: nn.Module, decision: Optional[nn.Module] = None) -> Di
     """
     if world_size() == 1:
         return {}
-    record: Dict[str, Any] = {"world_size": world_size(), "backend": dist.get_backend(),
-                              "model_max_rank_difference": parameter_rank_difference(model)}
+    record: Dict[str, Any] = {
+        "world_size": world_size(),
+        "backend": dist.get_backend(),
+        "model_max_rank_difference": parameter_rank_difference(model),
+    }
     if decision is not None:
         record["decision_max_rank_difference"] = parameter_rank_difference(decision)
     return record

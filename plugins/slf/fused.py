@@ -26,6 +26,7 @@ L (chain rule through the log-softmax), with
 Values and gradients equal the registry losses' (tested); it is first-order only, so the
 look-ahead hypergradient (which needs second derivatives) uses the unfused losses.
 """
+
 from __future__ import annotations
 
 from typing import Sequence, Tuple
@@ -93,10 +94,10 @@ class _FusedClassificationCandidates(torch.autograd.Function):
         log_p, p, t, target = ctx.saved_tensors
         saved = ctx.saved_extra
         num_classes = p.shape[1]
-        in_log_p = torch.zeros_like(p)   # G: gradient with respect to log p
-        in_logits = None                  # D: gradient written directly in z
+        in_log_p = torch.zeros_like(p)  # G: gradient with respect to log p
+        in_logits = None  # D: gradient written directly in z
         for j, name in enumerate(ctx.names):
-            g = grad[:, j:j + 1]
+            g = grad[:, j : j + 1]
             if name == "ce":
                 in_log_p = in_log_p - g * t
             elif name == "mse":
@@ -115,8 +116,11 @@ class _FusedClassificationCandidates(torch.autograd.Function):
                 in_logits = term if in_logits is None else in_logits + term
             elif name == "categorical_hinge":
                 active = g.squeeze(1) * saved["cat_active"]
-                term = (torch.zeros_like(p).scatter_add(1, saved["cat_index"].unsqueeze(1), active.unsqueeze(1))
-                        .scatter_add(1, target.long().unsqueeze(1), -active.unsqueeze(1)))
+                term = (
+                    torch.zeros_like(p)
+                    .scatter_add(1, saved["cat_index"].unsqueeze(1), active.unsqueeze(1))
+                    .scatter_add(1, target.long().unsqueeze(1), -active.unsqueeze(1))
+                )
                 in_logits = term if in_logits is None else in_logits + term
         grad_logits = in_log_p - p * in_log_p.sum(dim=1, keepdim=True)
         if in_logits is not None:

@@ -9,6 +9,7 @@
 K = 1 picks one candidate per draw; as K grows, :math:`\\hat p` tends to the
 Gumbel-softmax mean (for small tau: to the decision probabilities p themselves).
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -17,8 +18,9 @@ import torch
 from torch import Tensor
 
 
-def sample_gumbel(shape: Sequence[int], generator: Optional[torch.Generator] = None,
-                  dtype: torch.dtype = torch.float32) -> Tensor:
+def sample_gumbel(
+    shape: Sequence[int], generator: Optional[torch.Generator] = None, dtype: torch.dtype = torch.float32
+) -> Tensor:
     """Standard Gumbel noise ``-log(E)``, ``E ~ Exp(1)``, drawn on the generator's device.
 
     Example:

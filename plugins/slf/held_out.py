@@ -6,6 +6,7 @@ holds what that needs in plain PyTorch: the model and an endless supply of held-
 ``(inputs, targets)`` batches. The loss draws one whenever its reference is due, so
 there is no step to call by hand and none to forget.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -42,8 +43,12 @@ class HeldOut:
         (torch.Size([8, 3]), True)
     """
 
-    def __init__(self, model: nn.Module, batches: Iterable[Any],
-                 forward: Optional[Callable[[nn.Module, Any], Tuple[Tensor, Tensor]]] = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        batches: Iterable[Any],
+        forward: Optional[Callable[[nn.Module, Any], Tuple[Tensor, Tensor]]] = None,
+    ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"HeldOut needs the model (an nn.Module), got {type(model).__name__}")
         if isinstance(model, nn.parallel.DistributedDataParallel):
@@ -160,8 +165,10 @@ class Cycle:
 
 def _pair_forward(model: nn.Module, batch: Any) -> Tuple[Tensor, Tensor]:
     if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-        raise ValueError(f"HeldOut batches must be (inputs, targets) pairs, got {type(batch).__name__}; "
-                         "pass forward=... for other batches")
+        raise ValueError(
+            f"HeldOut batches must be (inputs, targets) pairs, got {type(batch).__name__}; "
+            "pass forward=... for other batches"
+        )
     inputs, targets = batch
     parameter = next(model.parameters(), None)
     if parameter is not None:

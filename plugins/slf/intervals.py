@@ -1,6 +1,7 @@
 """The mean over seeds and its 95% interval, as every summary, table and bar chart of the suite
 reports it (the trainers' harness, the plots, the benchmarks' report).
 """
+
 from __future__ import annotations
 
 import math

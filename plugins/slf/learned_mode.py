@@ -12,6 +12,7 @@ In ``joint`` and ``softmax`` modes v follows H's gradient with the model's; in `
 mode the weights are constants for H's backward and v learns elsewhere
 (:mod:`slf.validation_mode`).
 """
+
 from __future__ import annotations
 
 from typing import Any, List, Optional, Union
@@ -41,16 +42,18 @@ class LearnedModeMethods:
             logits = logits.mean(dim=0, keepdim=True)
         return torch.log_softmax(logits, dim=1)
 
-    def selection_weights(self, log_probs: Tensor, noise: Optional[Tensor],
-                          tau: Optional[Union[float, Tensor]] = None) -> Tensor:
+    def selection_weights(
+        self, log_probs: Tensor, noise: Optional[Tensor], tau: Optional[Union[float, Tensor]] = None
+    ) -> Tensor:
         """Weights p_hat from decision log-probabilities (and Gumbel noise unless softmax mode)."""
         return self.sampler.weights(log_probs, noise, self.tau if tau is None else tau)
 
     def _draw_noise(self, rows: int) -> Optional[Tensor]:
         return self.sampler.noise(rows, len(self.candidates))
 
-    def _core(self, output: Tensor, target: Tensor, noise: Optional[Tensor], tau: Union[float, Tensor]
-              ) -> "tuple[Tensor, Tensor, Tensor, Tensor]":
+    def _core(
+        self, output: Tensor, target: Tensor, noise: Optional[Tensor], tau: Union[float, Tensor]
+    ) -> "tuple[Tensor, Tensor, Tensor, Tensor]":
         """Per-sample H, weights, column sums of the raw losses (to test finiteness), features.
 
         Pure tensor code (plus the running scale's in-place update), so ``compile=True``
@@ -77,8 +80,7 @@ class LearnedModeMethods:
             if self._compiled_core is None:
                 self._compiled_core = torch.compile(self._core, dynamic=False)
             # tau as a tensor, so a decaying temperature does not trigger recompilation.
-            per_sample, weights, column_sums, features = self._compiled_core(output, target, noise,
-                                                                            torch.tensor(tau))
+            per_sample, weights, column_sums, features = self._compiled_core(output, target, noise, torch.tensor(tau))
         else:
             per_sample, weights, column_sums, features = self._core(output, target, noise, tau)
         recorded = weights
@@ -95,8 +97,9 @@ class LearnedModeMethods:
             self._record(recorded.detach())
         return per_sample
 
-    def _combine_learned(self, columns: List[Tensor], output: Optional[Tensor], features: Optional[Tensor]
-                         ) -> "tuple[Tensor, Tensor]":
+    def _combine_learned(
+        self, columns: List[Tensor], output: Optional[Tensor], features: Optional[Tensor]
+    ) -> "tuple[Tensor, Tensor]":
         """:meth:`slf.StochasticLoss.combine` in a learned mode."""
         rows = columns[0].shape[0]
         if features is None and output is not None:
@@ -110,8 +113,9 @@ class LearnedModeMethods:
         values = torch.stack(columns, dim=1)
         if self.decision_reads_losses:
             if features.shape[0] != rows:
-                raise ValueError(f"decision_reads_losses needs one output row per loss row: {features.shape[0]} "
-                                 f"vs {rows}")
+                raise ValueError(
+                    f"decision_reads_losses needs one output row per loss row: {features.shape[0]} vs {rows}"
+                )
             features = torch.cat([features, loss_value_features(values, self.loss_floor)], dim=1)
         keep = self._finite_candidates(values.detach().sum(dim=0))
         self._update_scale(values)

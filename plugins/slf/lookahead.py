@@ -42,6 +42,7 @@ dict of tensors) compute :math:`\\langle u, \\nabla_w \\ell_{bi} \\rangle` with
 (two forward passes, no backward), and hand them to
 :meth:`slf.StochasticLoss.validation_update`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Union
@@ -72,8 +73,9 @@ class LookaheadCriterion(Protocol):
 
     def decision_logits(self, features: Tensor) -> Tensor: ...
 
-    def selection_weights(self, log_probs: Tensor, noise: Optional[Tensor],
-                          tau: Optional[Union[float, Tensor]] = None) -> Tensor: ...
+    def selection_weights(
+        self, log_probs: Tensor, noise: Optional[Tensor], tau: Optional[Union[float, Tensor]] = None
+    ) -> Tensor: ...
 
 
 def _state(model: nn.Module) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
@@ -87,19 +89,31 @@ def _reduction_factor(crit: LookaheadCriterion, batch_size: int) -> float:
     return 1.0 / max(batch_size, 1) if crit.reduction == "mean" else 1.0
 
 
-def _validation_gradient(crit: LookaheadCriterion, model: nn.Module, params: Dict[str, Tensor],
-                         buffers: Dict[str, Tensor], val_inputs: Tensor, val_targets: Tensor
-                         ) -> Tuple[Dict[str, Tensor], Tensor]:
+def _validation_gradient(
+    crit: LookaheadCriterion,
+    model: nn.Module,
+    params: Dict[str, Tensor],
+    buffers: Dict[str, Tensor],
+    val_inputs: Tensor,
+    val_targets: Tensor,
+) -> Tuple[Dict[str, Tensor], Tensor]:
     leaves = {name: p.clone().requires_grad_(True) for name, p in params.items()}
     val_output = functional_call(model, {**leaves, **{k: b.clone() for k, b in buffers.items()}}, (val_inputs,))
     val_loss = crit.validation_loss(val_output, val_targets).mean()
     grads = torch.autograd.grad(val_loss, list(leaves.values()), allow_unused=True)
-    return ({name: torch.zeros_like(p) if g is None else g for (name, p), g in zip(leaves.items(), grads)},
-            val_loss.detach())
+    return (
+        {name: torch.zeros_like(p) if g is None else g for (name, p), g in zip(leaves.items(), grads)},
+        val_loss.detach(),
+    )
 
 
-def _output_jvp_forward_mode(model: nn.Module, params: Dict[str, Tensor], buffers: Dict[str, Tensor],
-                             inputs: Tensor, direction: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
+def _output_jvp_forward_mode(
+    model: nn.Module,
+    params: Dict[str, Tensor],
+    buffers: Dict[str, Tensor],
+    inputs: Tensor,
+    direction: Dict[str, Tensor],
+) -> Tuple[Tensor, Tensor]:
     with forward_ad.dual_level():
         duals = {name: forward_ad.make_dual(p, direction[name]) for name, p in params.items()}
         output = functional_call(model, {**duals, **{k: b.clone() for k, b in buffers.items()}}, (inputs,))
@@ -108,8 +122,13 @@ def _output_jvp_forward_mode(model: nn.Module, params: Dict[str, Tensor], buffer
         return primal.detach(), tangent.detach()
 
 
-def _output_jvp_double_backward(model: nn.Module, params: Dict[str, Tensor], buffers: Dict[str, Tensor],
-                                inputs: Tensor, direction: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
+def _output_jvp_double_backward(
+    model: nn.Module,
+    params: Dict[str, Tensor],
+    buffers: Dict[str, Tensor],
+    inputs: Tensor,
+    direction: Dict[str, Tensor],
+) -> Tuple[Tensor, Tensor]:
     # J u = d/d(probe) <J^T probe, u>, for models with ops that lack forward-mode AD.
     leaves = {name: p.clone().requires_grad_(True) for name, p in params.items()}
     output = functional_call(model, {**leaves, **{k: b.clone() for k, b in buffers.items()}}, (inputs,))
@@ -119,8 +138,13 @@ def _output_jvp_double_backward(model: nn.Module, params: Dict[str, Tensor], buf
     return output.detach(), torch.autograd.grad(inner, probe)[0].detach()
 
 
-def _output_jvp(model: nn.Module, params: Dict[str, Tensor], buffers: Dict[str, Tensor], inputs: Tensor,
-                direction: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
+def _output_jvp(
+    model: nn.Module,
+    params: Dict[str, Tensor],
+    buffers: Dict[str, Tensor],
+    inputs: Tensor,
+    direction: Dict[str, Tensor],
+) -> Tuple[Tensor, Tensor]:
     """The model's output at w and its directional derivative along ``direction``."""
     try:
         return _output_jvp_forward_mode(model, params, buffers, inputs, direction)
@@ -128,8 +152,9 @@ def _output_jvp(model: nn.Module, params: Dict[str, Tensor], buffers: Dict[str, 
         return _output_jvp_double_backward(model, params, buffers, inputs, direction)
 
 
-def _first_order(crit: LookaheadCriterion, model: nn.Module, inputs: Tensor, targets: Tensor,
-                 val_inputs: Tensor, val_targets: Tensor) -> Tuple[Tensor, Tensor]:
+def _first_order(
+    crit: LookaheadCriterion, model: nn.Module, inputs: Tensor, targets: Tensor, val_inputs: Tensor, val_targets: Tensor
+) -> Tuple[Tensor, Tensor]:
     params, buffers = _state(model)
     direction, val_loss = _validation_gradient(crit, model, params, buffers, val_inputs, val_targets)
     output, output_tangent = _output_jvp(model, params, buffers, inputs, direction)
@@ -153,19 +178,23 @@ def _first_order(crit: LookaheadCriterion, model: nn.Module, inputs: Tensor, tar
     return coefficients_from_derivatives(crit, derivative), val_loss
 
 
-def _candidate_gradient_norms(model: nn.Module, params: Dict[str, Tensor], buffers: Dict[str, Tensor],
-                              inputs: Tensor, output_grads: Tensor) -> Tensor:
+def _candidate_gradient_norms(
+    model: nn.Module, params: Dict[str, Tensor], buffers: Dict[str, Tensor], inputs: Tensor, output_grads: Tensor
+) -> Tensor:
     """:math:`\\lVert \\nabla_w \\sum_b \\ell_{bi} \\rVert` for every candidate i, from the
     candidates' output gradients ``(n, N, ...)``: one forward and one batched backward
     (``is_grads_batched``), or one backward per candidate where vmap does not apply."""
     leaves = {name: p.clone().requires_grad_(True) for name, p in params.items()}
     output = functional_call(model, {**leaves, **{k: b.clone() for k, b in buffers.items()}}, (inputs,))
     try:
-        grads = torch.autograd.grad(output, list(leaves.values()), output_grads, is_grads_batched=True,
-                                    retain_graph=True, allow_unused=True)
+        grads = torch.autograd.grad(
+            output, list(leaves.values()), output_grads, is_grads_batched=True, retain_graph=True, allow_unused=True
+        )
     except (NotImplementedError, RuntimeError):
-        per_candidate = [torch.autograd.grad(output, list(leaves.values()), g, retain_graph=True, allow_unused=True)
-                         for g in output_grads]
+        per_candidate = [
+            torch.autograd.grad(output, list(leaves.values()), g, retain_graph=True, allow_unused=True)
+            for g in output_grads
+        ]
         grads = tuple(None if gs[0] is None else torch.stack(gs) for gs in zip(*per_candidate))
     squares = [(g.double() ** 2).reshape(len(output_grads), -1).sum(dim=1) for g in grads if g is not None]
     if not squares:
@@ -191,8 +220,9 @@ def coefficients_from_derivatives(crit: LookaheadCriterion, derivative: Tensor) 
 
 
 @torch.no_grad()
-def directional_derivative(model: nn.Module, direction: Dict[str, Tensor], evaluate: Callable[[], Tensor],
-                           radius: float = 1e-3) -> Tensor:
+def directional_derivative(
+    model: nn.Module, direction: Dict[str, Tensor], evaluate: Callable[[], Tensor], radius: float = 1e-3
+) -> Tensor:
     """Central difference of ``evaluate()`` along a direction in the model's parameters.
 
     .. math::
@@ -241,8 +271,15 @@ def directional_derivative(model: nn.Module, direction: Dict[str, Tensor], evalu
     return ((plus - minus) / (2 * step)).float()
 
 
-def _exact(crit: LookaheadCriterion, model: nn.Module, inputs: Tensor, targets: Tensor, val_inputs: Tensor,
-           val_targets: Tensor, saved: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
+def _exact(
+    crit: LookaheadCriterion,
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    val_inputs: Tensor,
+    val_targets: Tensor,
+    saved: Dict[str, Tensor],
+) -> Tuple[Tensor, Tensor]:
     params, buffers = _state(model)
     leaves = {name: p.clone().requires_grad_(True) for name, p in params.items()}
     output = functional_call(model, {**leaves, **{k: b.clone() for k, b in buffers.items()}}, (inputs,))
@@ -254,17 +291,22 @@ def _exact(crit: LookaheadCriterion, model: nn.Module, inputs: Tensor, targets: 
     objective = (values * weights).sum(dim=1)
     objective = objective.mean() if crit.reduction == "mean" else objective.sum()
     grads = torch.autograd.grad(objective, list(leaves.values()), create_graph=True, allow_unused=True)
-    stepped = {name: p if g is None else p - crit.lookahead_lr * g
-               for (name, p), g in zip(leaves.items(), grads)}
+    stepped = {name: p if g is None else p - crit.lookahead_lr * g for (name, p), g in zip(leaves.items(), grads)}
     val_output = functional_call(model, {**stepped, **{k: b.clone() for k, b in buffers.items()}}, (val_inputs,))
     val_loss = crit.validation_loss(val_output, val_targets).mean()
     (coefficients,) = torch.autograd.grad(val_loss, weights)
     return coefficients.detach(), val_loss.detach()
 
 
-def decision_hypergradient(crit: LookaheadCriterion, model: nn.Module, inputs: Tensor, targets: Tensor,
-                           val_inputs: Tensor, val_targets: Tensor, saved: Dict[str, Tensor]
-                           ) -> Tuple[Tensor, Tensor]:
+def decision_hypergradient(
+    crit: LookaheadCriterion,
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    val_inputs: Tensor,
+    val_targets: Tensor,
+    saved: Dict[str, Tensor],
+) -> Tuple[Tensor, Tensor]:
     """Coefficients :math:`\\partial L_{val}(w') / \\partial \\hat p`, shaped like the weights.
 
     Returns:

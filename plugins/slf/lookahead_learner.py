@@ -11,6 +11,7 @@ surrogate
 
 (or the cosine, ``hypergradient='cosine'``), whose gradient in v is the look-ahead's.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,8 +40,10 @@ def check_lookahead_options(interval: int, lookahead: str, hypergradient: str) -
     if hypergradient not in HYPERGRADIENTS:
         raise ValueError(f"hypergradient must be one of {list(HYPERGRADIENTS)}, got {hypergradient!r}")
     if hypergradient == "cosine" and lookahead != "first_order":
-        raise ValueError("hypergradient='cosine' needs lookahead='first_order' (the exact look-ahead "
-                         "differentiates through the step itself, which has no direction-only form)")
+        raise ValueError(
+            "hypergradient='cosine' needs lookahead='first_order' (the exact look-ahead "
+            "differentiates through the step itself, which has no direction-only form)"
+        )
     if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
         raise ValueError(f"validation_interval must be an integer >= 1, got {interval!r}")
 
@@ -63,8 +66,15 @@ class LookaheadLearner:
         (True, False)
     """
 
-    def __init__(self, decision: nn.Module, lr: float = 1e-2, interval: int = 1, lookahead: str = "first_order",
-                 lookahead_lr: float = 0.1, hypergradient: str = "inner") -> None:
+    def __init__(
+        self,
+        decision: nn.Module,
+        lr: float = 1e-2,
+        interval: int = 1,
+        lookahead: str = "first_order",
+        lookahead_lr: float = 0.1,
+        hypergradient: str = "inner",
+    ) -> None:
         check_lookahead_options(interval, lookahead, hypergradient)
         self.decision = decision
         self.interval = interval

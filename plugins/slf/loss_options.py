@@ -20,19 +20,34 @@ Example:
     >>> parts["sampler"], parts["normalization"], loss_options
     ({'tau': 0.5, 'num_samples': 5}, {'kind': 'mean'}, {'fused': False})
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 # part -> {flat keyword: the part's own option name}
 PART_OPTIONS: Dict[str, Dict[str, str]] = {
-    "sampler": {name: name for name in ("num_samples", "tau", "tau_schedule", "tau_decay", "tau_min", "hard",
-                                        "seed")},
-    "decision": {"decision_hidden": "hidden", "decision_reads_losses": "reads_losses", "selection": "selection",
-                 "prior": "prior"},
+    "sampler": {name: name for name in ("num_samples", "tau", "tau_schedule", "tau_decay", "tau_min", "hard", "seed")},
+    "decision": {
+        "decision_hidden": "hidden",
+        "decision_reads_losses": "reads_losses",
+        "selection": "selection",
+        "prior": "prior",
+    },
     "normalization": {"normalize": "kind", "normalize_momentum": "momentum"},
-    "learner": {name: name for name in ("held_out", "alignment", "last_layer", "decision_lr", "lookahead",
-                                        "lookahead_lr", "hypergradient", "validation_interval")},
+    "learner": {
+        name: name
+        for name in (
+            "held_out",
+            "alignment",
+            "last_layer",
+            "decision_lr",
+            "lookahead",
+            "lookahead_lr",
+            "hypergradient",
+            "validation_interval",
+        )
+    },
 }
 # Options of the loss as a whole (how its candidates run and how often it writes history).
 LOSS_OPTIONS = ("fused", "compile", "history_interval")
@@ -44,8 +59,9 @@ def part_option_names(part: str) -> Tuple[str, ...]:
     return tuple(PART_OPTIONS[part].values())
 
 
-def route_options(options: Mapping[str, Any], parts: Mapping[str, Optional[Mapping[str, Any]]]
-                  ) -> Tuple[Dict[str, Dict[str, Any]], Dict[str, Any]]:
+def route_options(
+    options: Mapping[str, Any], parts: Mapping[str, Optional[Mapping[str, Any]]]
+) -> Tuple[Dict[str, Dict[str, Any]], Dict[str, Any]]:
     """Merge the flat keywords ``options`` into the parts' dicts ``parts``.
 
     Returns ``(part -> its options, the loss's own options)``. A keyword that no part owns,
@@ -57,8 +73,9 @@ def route_options(options: Mapping[str, Any], parts: Mapping[str, Optional[Mappi
         given = dict(parts.get(part) or {})
         unknown = sorted(set(given) - set(owned.values()))
         if unknown:
-            raise TypeError(f"{part} options {unknown} are not options of the {part}; valid: "
-                            f"{', '.join(owned.values())}")
+            raise TypeError(
+                f"{part} options {unknown} are not options of the {part}; valid: {', '.join(owned.values())}"
+            )
         routed[part] = given
     loss_options: Dict[str, Any] = {}
     for flat, value in options.items():
@@ -67,8 +84,9 @@ def route_options(options: Mapping[str, Any], parts: Mapping[str, Optional[Mappi
             continue
         owner = next((part for part, owned in PART_OPTIONS.items() if flat in owned), None)
         if owner is None:
-            raise TypeError(f"StochasticLoss got an unexpected option {flat!r}; valid flat options: "
-                            f"{', '.join(FLAT_OPTIONS)}")
+            raise TypeError(
+                f"StochasticLoss got an unexpected option {flat!r}; valid flat options: {', '.join(FLAT_OPTIONS)}"
+            )
         name = PART_OPTIONS[owner][flat]
         if name in routed[owner]:
             raise TypeError(f"{flat!r} was given twice: as {flat}= and inside {owner}=; keep one")

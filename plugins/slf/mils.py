@@ -23,6 +23,7 @@ bit-identical to primary-only training. MILS draws its own decisions from a priv
 ``torch.Generator``. Snapshot buffers are allocated once (at the first attempt, or
 again if the optimizer's state changes shape) and refreshed by in-place copies.
 """
+
 from __future__ import annotations
 
 import time
@@ -46,8 +47,9 @@ def _loss_name(spec: LossSpec, module: nn.Module) -> str:
     return str(getattr(module, "registry_name", None) or type(module).__name__)
 
 
-def attempt_statistics(rate: float, rule: Rule, attempted: Mapping[str, int], accepted: Mapping[str, int],
-                       seconds: float) -> Dict[str, Any]:
+def attempt_statistics(
+    rate: float, rule: Rule, attempted: Mapping[str, int], accepted: Mapping[str, int], seconds: float
+) -> Dict[str, Any]:
     """MILS's counts for a log: attempts and acceptances per auxiliary and in total, the success
     rates (``None`` where nothing was attempted), the rate, the rule's name and the seconds spent.
 
@@ -180,8 +182,12 @@ class MILS:
             weights = torch.ones(len(self.aux_names), dtype=torch.float64)
         else:
             weights = torch.as_tensor(list(aux_weights), dtype=torch.float64)
-            if weights.shape != (len(self.aux_names),) or not torch.isfinite(weights).all() or (weights < 0).any() \
-                    or weights.sum() <= 0:
+            if (
+                weights.shape != (len(self.aux_names),)
+                or not torch.isfinite(weights).all()
+                or (weights < 0).any()
+                or weights.sum() <= 0
+            ):
                 raise ValueError(
                     f"MILS: aux_weights must hold {len(self.aux_names)} finite weights >= 0 with a positive sum "
                     f"(one per auxiliary {self.aux_names}), got {list(aux_weights)!r}"
@@ -281,8 +287,8 @@ class MILS:
         correct = 0
         try:
             for start in range(0, len(self.y_obs), self.eval_batch_size):
-                logits = self.model(self.x_obs[start:start + self.eval_batch_size])
-                correct += int((logits.argmax(dim=1) == self.y_obs[start:start + self.eval_batch_size]).sum())
+                logits = self.model(self.x_obs[start : start + self.eval_batch_size])
+                correct += int((logits.argmax(dim=1) == self.y_obs[start : start + self.eval_batch_size]).sum())
         finally:
             self.model.train(was_training)
         return correct
@@ -347,9 +353,11 @@ class MILS:
         measurements, restores and rejected auxiliary updates (not the kept updates).
         ``success_rate`` is ``accepted / attempted`` (``None`` where nothing was attempted).
         """
-        return {"steps": self.steps, **attempt_statistics(self.rate, self.rule, self.attempted, self.accepted,
-                                                          self.seconds),
-                "snapshot_allocations": self._snapshot.allocations}
+        return {
+            "steps": self.steps,
+            **attempt_statistics(self.rate, self.rule, self.attempted, self.accepted, self.seconds),
+            "snapshot_allocations": self._snapshot.allocations,
+        }
 
     def state_dict(self) -> Dict[str, Any]:
         """Generator state, counters, loss modules and the loss optimizer (not the model or its optimizer)."""
@@ -367,8 +375,9 @@ class MILS:
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved."""
         if set(state["attempted"]) != set(self.aux_names):
-            raise ValueError(f"MILS: state is for auxiliaries {sorted(state['attempted'])}, "
-                             f"this MILS has {self.aux_names}")
+            raise ValueError(
+                f"MILS: state is for auxiliaries {sorted(state['attempted'])}, this MILS has {self.aux_names}"
+            )
         self.generator.set_state(state["generator"])
         self.attempted, self.accepted = dict(state["attempted"]), dict(state["accepted"])
         self.steps, self.seconds = int(state["steps"]), float(state["seconds"])

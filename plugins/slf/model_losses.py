@@ -16,6 +16,7 @@ Example:
     >>> sorted(slf_scalars(model.loss)), len(default_recipe_losses(model))
     (['weight/ce', 'weight/mae'], 1)
 """
+
 from __future__ import annotations
 
 from typing import Dict, Iterator, List, Tuple, Union

@@ -8,6 +8,7 @@
 with :math:`m_i` the candidate's lower bound (its ``minimum``, e.g. -1 for cosine proximity)
 and the mean taken over the batch (and over ranks).
 """
+
 from __future__ import annotations
 
 from typing import List, Optional, Sequence
@@ -68,12 +69,14 @@ class ScaleNormalization(nn.Module):
             batch = (values.detach() - self.loss_floor.to(values.dtype)).abs().mean(dim=0).to(self.loss_scale)
             if distributed.world_size() > 1:  # the mean over the ranks' finite batch means
                 finite = torch.isfinite(batch)
-                summed = distributed.all_reduce_sum(torch.cat([torch.where(finite, batch, torch.zeros_like(batch)),
-                                                               finite.to(batch.dtype)]))
+                summed = distributed.all_reduce_sum(
+                    torch.cat([torch.where(finite, batch, torch.zeros_like(batch)), finite.to(batch.dtype)])
+                )
                 total, count = summed.split(len(batch))
                 batch = torch.where(count > 0, total / count.clamp_min(1), torch.full_like(batch, float("nan")))
             batch = torch.where(torch.isfinite(batch), batch.clamp_min(1e-8), self.loss_scale)
-            blended = torch.where(self.scale_initialized,
-                                  self.loss_scale * self.momentum + batch * (1 - self.momentum), batch)
+            blended = torch.where(
+                self.scale_initialized, self.loss_scale * self.momentum + batch * (1 - self.momentum), batch
+            )
             self.loss_scale.copy_(blended)
             self.scale_initialized.fill_(True)

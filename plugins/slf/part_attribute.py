@@ -1,4 +1,5 @@
 """Read-only properties through which :class:`slf.StochasticLoss` shows what its parts hold."""
+
 from __future__ import annotations
 
 import operator

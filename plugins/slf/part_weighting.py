@@ -38,6 +38,7 @@ with :math:`a` the smoothed cosines. Every part is needed, so the temperature is
 by about 1.1 relative to it): the weights start at the configured ones and move by the
 evidence, never onto one part.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
@@ -51,8 +52,13 @@ from .stochastic_loss import DEFAULT_MODE, StochasticLoss
 PART_TEMPERATURE = 1.0
 PART_MODES = ("align", "joint", "softmax")
 # The flat options a part weighting passes on: its sampler's, its normalisation's, its alignment's.
-PART_WEIGHTING_OPTIONS = (*PART_OPTIONS["sampler"], *PART_OPTIONS["normalization"], "alignment", "last_layer",
-                          "history_interval")
+PART_WEIGHTING_OPTIONS = (
+    *PART_OPTIONS["sampler"],
+    *PART_OPTIONS["normalization"],
+    "alignment",
+    "last_layer",
+    "history_interval",
+)
 
 
 class _HostPart(nn.Module):
@@ -122,8 +128,10 @@ class LossPartWeighting(nn.Module):
         if len(prior_weights) != len(parts):
             raise ValueError(f"prior_weights needs one weight per part {parts}, got {list(prior_weights)}")
         if any(not float(w) > 0 for w in prior_weights):
-            raise ValueError(f"every prior weight must be > 0 (a part with weight 0 cannot be learned; drop it "
-                             f"instead), got {dict(zip(parts, prior_weights))}")
+            raise ValueError(
+                f"every prior weight must be > 0 (a part with weight 0 cannot be learned; drop it "
+                f"instead), got {dict(zip(parts, prior_weights))}"
+            )
         if mode not in PART_MODES:
             raise ValueError(f"mode must be one of {list(PART_MODES)}, got {mode!r}")
         self.part_names: List[str] = parts
@@ -131,8 +139,10 @@ class LossPartWeighting(nn.Module):
         self.total = float(self.prior_weights.sum())
         unsupported = sorted(set(options) - set(PART_WEIGHTING_OPTIONS))
         if unsupported:
-            raise TypeError(f"LossPartWeighting got unexpected option(s) {unsupported}; valid: sampler, normalization, "
-                            f"learner, {', '.join(PART_WEIGHTING_OPTIONS)}")
+            raise TypeError(
+                f"LossPartWeighting got unexpected option(s) {unsupported}; valid: sampler, normalization, "
+                f"learner, {', '.join(PART_WEIGHTING_OPTIONS)}"
+            )
         learner = dict(learner or {})
         for name in ("alignment", "last_layer"):
             if name in options and name in learner:
@@ -140,15 +150,25 @@ class LossPartWeighting(nn.Module):
             if name in options:
                 learner[name] = options.pop(name)
         if mode == "align":
-            rule: Dict[str, Any] = dict(learner=dict(learner, alignment=dict(
-                {"temperature": PART_TEMPERATURE}, **dict(learner.get("alignment") or {}))))
+            rule: Dict[str, Any] = dict(
+                learner=dict(
+                    learner, alignment=dict({"temperature": PART_TEMPERATURE}, **dict(learner.get("alignment") or {}))
+                )
+            )
         elif any(value is not None for value in learner.values()):
             raise ValueError(f"alignment and last_layer belong to mode='align'; this weighting has mode={mode!r}")
         else:
             rule = dict(decision="global")
         self.selection = StochasticLoss(
-            candidates=[_HostPart(name) for name in parts], task="regression", mode=mode, sampler=sampler,
-            normalization=normalization, prior=[float(w) for w in prior_weights], fused=False, **rule, **options,
+            candidates=[_HostPart(name) for name in parts],
+            task="regression",
+            mode=mode,
+            sampler=sampler,
+            normalization=normalization,
+            prior=[float(w) for w in prior_weights],
+            fused=False,
+            **rule,
+            **options,
         )
 
     @property
@@ -173,8 +193,9 @@ class LossPartWeighting(nn.Module):
         missing = [name for name in self.part_names if name not in parts]
         extra = [name for name in parts if name not in self.part_names]
         if missing or extra:
-            raise ValueError(f"LossPartWeighting expects parts {self.part_names}; missing {missing}, "
-                             f"unexpected {extra}")
+            raise ValueError(
+                f"LossPartWeighting expects parts {self.part_names}; missing {missing}, unexpected {extra}"
+            )
         values = [parts[name].reshape(-1) for name in self.part_names]
         unweighted = [value / weight for value, weight in zip(values, self.prior_weights.to(values[0].dtype))]
         if self.selection.mode == "align":
@@ -191,8 +212,10 @@ class LossPartWeighting(nn.Module):
             signal = self.selection.scale_values(torch.stack([u.detach().sum() for u in unweighted]).unsqueeze(0))[0]
             fixed = lambdas.detach()
             weighted = [fixed[i] * unweighted[i] + (lambdas[i] - fixed[i]) * signal[i] for i in range(len(unweighted))]
-        return {name: weighted[i].reshape(parts[name].shape) if finite[i] else parts[name].new_zeros(parts[name].shape)
-                for i, name in enumerate(self.part_names)}
+        return {
+            name: weighted[i].reshape(parts[name].shape) if finite[i] else parts[name].new_zeros(parts[name].shape)
+            for i, name in enumerate(self.part_names)
+        }
 
     def stats(self) -> Dict[str, float]:
         """Scalars for a logger: ``lambda/<part>`` (last step), ``mean_lambda/<part>`` and ``tau``."""

@@ -9,6 +9,7 @@ or the plain softmax of the paper's ablation.
 with :math:`G_k` standard Gumbel noise from the sampler's own generator and :math:`\\tau(t)`
 its :class:`slf.schedules.TauSchedule`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Union
@@ -37,8 +38,14 @@ class GumbelSampler:
         1.0
     """
 
-    def __init__(self, num_samples: int, schedule: TauSchedule, hard: bool = False, seed: Optional[int] = None,
-                 noise: bool = True) -> None:
+    def __init__(
+        self,
+        num_samples: int,
+        schedule: TauSchedule,
+        hard: bool = False,
+        seed: Optional[int] = None,
+        noise: bool = True,
+    ) -> None:
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
             raise ValueError(f"num_samples (K) must be an integer >= 1, got {num_samples!r}")
         self.num_samples = num_samples
@@ -58,8 +65,12 @@ class GumbelSampler:
             >>> GumbelSampler.from_options({"num_samples": 5, "tau": 0.5}).num_samples
             5
         """
-        schedule = TauSchedule(options.get("tau", 1.0), options.get("tau_schedule", "constant"),
-                               options.get("tau_decay", 0.999), options.get("tau_min", 0.1))
+        schedule = TauSchedule(
+            options.get("tau", 1.0),
+            options.get("tau_schedule", "constant"),
+            options.get("tau_decay", 0.999),
+            options.get("tau_min", 0.1),
+        )
         return cls(options.get("num_samples", 3), schedule, options.get("hard", False), options.get("seed"), noise)
 
     def noise(self, rows: int, candidates: int) -> Optional[Tensor]:

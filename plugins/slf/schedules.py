@@ -3,6 +3,7 @@
 The schedule is a pure function of the training step, so the step alone (saved in
 ``StochasticLoss.state_dict()``) restores it exactly.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -48,4 +49,4 @@ class TauSchedule:
     def __call__(self, step: int) -> float:
         if self.kind == "constant":
             return self.initial
-        return max(self.minimum, self.initial * self.decay ** step)
+        return max(self.minimum, self.initial * self.decay**step)

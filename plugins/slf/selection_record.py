@@ -9,6 +9,7 @@ For weights :math:`\\hat p_t \\in \\Delta^{n-1}` recorded at training steps :mat
 
 and every ``interval`` steps a history row holds the mean of the weights since the previous row.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List
@@ -72,8 +73,8 @@ class SelectionRecord(nn.Module):
                 counts = torch.bincount(weights.argmax(dim=1).cpu(), minlength=len(self.weight_sum))
                 if distributed.world_size() > 1:  # every rank records the same, all ranks' statistics
                     summed = distributed.all_reduce_sum(torch.cat([mean.double(), counts.double()]))
-                    mean = (summed[:len(mean)] / distributed.world_size()).float()
-                    counts = summed[len(mean):].round().long()
+                    mean = (summed[: len(mean)] / distributed.world_size()).float()
+                    counts = summed[len(mean) :].round().long()
                 self.selection_counts += counts.to(self.selection_counts.device)
             self.last_weights = mean
             self.weight_sum.add_(mean.to(self.weight_sum.device))  # in float64, the sum's type

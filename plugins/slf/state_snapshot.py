@@ -2,6 +2,7 @@
 module tensors, optimizer state and param-group values, and torch's global RNG, copied into
 buffers allocated once and refreshed in place.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -73,8 +74,15 @@ class StateSnapshot:
         self._live = live
         # non-tensor optimizer state values (e.g. a Python step count) are kept by value
         self._opt_layout = [
-            [(p, None if record is None else {k: (v if torch.is_tensor(v) else copy_value(v))
-                                              for k, v in record.items()}) for p, record in entries]
+            [
+                (
+                    p,
+                    None
+                    if record is None
+                    else {k: (v if torch.is_tensor(v) else copy_value(v)) for k, v in record.items()},
+                )
+                for p, record in entries
+            ]
             for entries in layout
         ]
         self._groups = [
@@ -118,4 +126,3 @@ def copy_value(value: Any) -> Any:
     if isinstance(value, dict):
         return dict(value)
     return value
-

@@ -26,6 +26,7 @@ The learned modes keep the paper's decision network v:
   learned to reduce a held-out loss after a one-step look-ahead of w, see
   :mod:`slf.lookahead`. Call :meth:`StochasticLoss.validation_step` once per step.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Union
@@ -36,10 +37,9 @@ from torch import Tensor, nn
 from . import distributed
 from .align_learner import AlignmentLearner
 from .align_mode import AlignModeMethods
-from .alignment import GradientAlignment
 from .candidate_set import Candidate, CandidateSet, build_candidate, registry_name
 from .checkpoint_state import CheckpointStateMethods
-from .decision import DecisionMLP, GlobalDecision, feature_size
+from .decision import build_decision
 from .held_out import HeldOut
 from .learned_mode import LearnedModeMethods
 from .lookahead_learner import LookaheadLearner, check_lookahead_options
@@ -56,8 +56,6 @@ DEFAULT_MODE = "align"
 SELECTIONS = ("batch", "sample")
 PAPER_CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
 DEFAULT_VALIDATION_LOSS = {"classification": "ce", "binary": "bce", "regression": "mse"}
-
-
 
 
 class StochasticLoss(AlignModeMethods, LearnedModeMethods, ValidationModeMethods, CheckpointStateMethods, nn.Module):
@@ -155,24 +153,33 @@ class StochasticLoss(AlignModeMethods, LearnedModeMethods, ValidationModeMethods
         decision_options = dict(decision) if isinstance(decision, Mapping) else {}
         decision = decision_options.pop("type", None) if isinstance(decision, Mapping) else decision
         if normalization is not None and not isinstance(normalization, (str, Mapping)):
-            raise TypeError(f"normalization must be None, 'mean' or a dict of kind and momentum, got "
-                            f"{type(normalization).__name__}")
+            raise TypeError(
+                f"normalization must be None, 'mean' or a dict of kind and momentum, got {type(normalization).__name__}"
+            )
         if learner is not None and not isinstance(learner, Mapping):
             raise TypeError(f"learner must be a dict of the mode's options, got {type(learner).__name__}")
-        parts, loss_options = route_options(options, {
-            "sampler": sampler if isinstance(sampler, Mapping) else None, "decision": decision_options,
-            "normalization": {"kind": normalization} if isinstance(normalization, str) else normalization,
-            "learner": learner})
+        parts, loss_options = route_options(
+            options,
+            {
+                "sampler": sampler if isinstance(sampler, Mapping) else None,
+                "decision": decision_options,
+                "normalization": {"kind": normalization} if isinstance(normalization, str) else normalization,
+                "learner": learner,
+            },
+        )
         if isinstance(sampler, GumbelSampler) and parts["sampler"]:
-            raise TypeError(f"sampler options {sorted(parts['sampler'])} were given beside a GumbelSampler object; "
-                            "set them on the object")
+            raise TypeError(
+                f"sampler options {sorted(parts['sampler'])} were given beside a GumbelSampler object; "
+                "set them on the object"
+            )
         if sampler is not None and not isinstance(sampler, (GumbelSampler, Mapping)):
             raise TypeError(f"sampler must be a GumbelSampler or a dict of its options, got {type(sampler).__name__}")
         selection = parts["decision"].get("selection", "batch")
         decision_reads_losses = parts["decision"].get("reads_losses", False)
         prior = parts["decision"].get("prior")
-        held_out, alignment, last_layer = (parts["learner"].get(name) for name in ("held_out", "alignment",
-                                                                                    "last_layer"))
+        held_out, alignment, last_layer = (
+            parts["learner"].get(name) for name in ("held_out", "alignment", "last_layer")
+        )
         validation_interval = parts["learner"].get("validation_interval", 1)
         lookahead = parts["learner"].get("lookahead", "first_order")
         hypergradient = parts["learner"].get("hypergradient", "inner")
@@ -196,62 +203,62 @@ class StochasticLoss(AlignModeMethods, LearnedModeMethods, ValidationModeMethods
         self._compiled_core: Optional[Callable] = None
 
         # torch.compile traces the plain candidates and fuses them itself.
-        self.candidates = CandidateSet(candidates, task, from_logits, candidate_kwargs,
-                                       fused=loss_options.get("fused", True) and not compile)
+        self.candidates = CandidateSet(
+            candidates, task, from_logits, candidate_kwargs, fused=loss_options.get("fused", True) and not compile
+        )
         self.candidate_names: List[str] = self.candidates.names
         num = len(self.candidates)
 
         if mode == "align":
             self._check_align_options(decision, selection, decision_reads_losses, compile, held_out, alignment)
-            alignment_options = dict(alignment or {})
-            stock = alignment_options.pop("preferred",
-                                          registry_name(validation_loss or DEFAULT_VALIDATION_LOSS[task]))
-            if stock is not None and stock not in self.candidate_names:
-                if "preferred" in dict(alignment or {}):
-                    raise ValueError(f"alignment['preferred'] must name a candidate {self.candidate_names}, "
-                                     f"got {stock!r}")
-                stock = None
-            self.decision = GradientAlignment(num, prior=prior, preferred=None if stock is None else
-                                              self.candidate_names.index(stock), **alignment_options)
+            self.decision = self._alignment(
+                self.candidate_names, alignment, prior, registry_name(validation_loss or DEFAULT_VALIDATION_LOSS[task])
+            )
         elif held_out is not None or alignment is not None or last_layer is not None:
-            raise ValueError(f"held_out, alignment and last_layer belong to mode='align'; this StochasticLoss has "
-                             f"mode={mode!r}")
-        elif isinstance(decision, nn.Module):
-            self.decision = decision
-        elif decision in (None, "mlp"):
-            self.decision = DecisionMLP(feature_size(task) + (num if decision_reads_losses else 0), num,
-                                        parts["decision"].get("hidden", 32))
-        elif decision == "global":
-            self.decision = GlobalDecision(num, prior)
+            raise ValueError(
+                f"held_out, alignment and last_layer belong to mode='align'; this StochasticLoss has mode={mode!r}"
+            )
         else:
-            raise ValueError(f"decision must be 'mlp', 'global' or an nn.Module, got {decision!r}")
-        if decision_reads_losses and isinstance(self.decision, GlobalDecision):
-            raise ValueError("decision_reads_losses needs a decision network that reads inputs ('mlp' or a module); "
-                             "decision='global' reads none")
+            self.decision = build_decision(
+                decision, task, num, decision_reads_losses, parts["decision"].get("hidden", 32), prior
+            )
         self.decision_reads_losses = decision_reads_losses
         if prior is not None and decision != "global" and mode != "align":
             raise ValueError("prior applies to decision='global' and to mode='align' only")
 
         self.validation_loss: Optional[nn.Module] = None
         if mode in ("validation", "align"):
-            self.validation_loss = build_candidate(validation_loss or DEFAULT_VALIDATION_LOSS[task], task,
-                                                   from_logits)[1]
+            self.validation_loss = build_candidate(validation_loss or DEFAULT_VALIDATION_LOSS[task], task, from_logits)[
+                1
+            ]
         self.learner: Union[AlignmentLearner, LookaheadLearner, None] = None
         if mode == "align":
             # 'previous_batch' says there is no held-out data by design: the fallback, without a warning.
-            self.learner = AlignmentLearner(self.decision, self.validation_loss,
-                                            held_out if isinstance(held_out, HeldOut) else None, last_layer,
-                                            expects_held_out=held_out != "previous_batch")
+            self.learner = AlignmentLearner(
+                self.decision,
+                self.validation_loss,
+                held_out if isinstance(held_out, HeldOut) else None,
+                last_layer,
+                expects_held_out=held_out != "previous_batch",
+            )
         if mode == "validation":
-            self.learner = LookaheadLearner(self.decision, parts["learner"].get("decision_lr", 1e-2),
-                                            validation_interval, lookahead,
-                                            parts["learner"].get("lookahead_lr", 0.1), hypergradient)
+            self.learner = LookaheadLearner(
+                self.decision,
+                parts["learner"].get("decision_lr", 1e-2),
+                validation_interval,
+                lookahead,
+                parts["learner"].get("lookahead_lr", 0.1),
+                hypergradient,
+            )
 
         self.normalization = ScaleNormalization(self.candidates.floors, **parts["normalization"])
         self.record = SelectionRecord(num, loss_options.get("history_interval", 10))
         # Drawn after the decision network's initialisation, so a seeded run draws as before.
-        self.sampler = sampler if isinstance(sampler, GumbelSampler) else GumbelSampler.from_options(
-            parts["sampler"], noise=mode != "softmax")
+        self.sampler = (
+            sampler
+            if isinstance(sampler, GumbelSampler)
+            else GumbelSampler.from_options(parts["sampler"], noise=mode != "softmax")
+        )
         if self.sampler.uses_noise != (mode != "softmax"):
             raise ValueError(f"mode={mode!r} needs a GumbelSampler with noise={mode != 'softmax'}")
         self._checked_inputs = False
@@ -268,22 +275,29 @@ class StochasticLoss(AlignModeMethods, LearnedModeMethods, ValidationModeMethods
         """The temperature at the current step."""
         return self.sampler.schedule(self.step)
 
-    fused = part_attribute("candidates.fused",
-                           "Whether the paper's classification candidates are evaluated in one autograd node.")
+    fused = part_attribute(
+        "candidates.fused", "Whether the paper's classification candidates are evaluated in one autograd node."
+    )
     num_samples = part_attribute("sampler.num_samples", "K, the Gumbel-Softmax samples averaged per weight vector.")
-    normalize = part_attribute("normalization.kind",
-                               "The scale normalisation of the candidate losses (``None`` or ``'mean'``).")
+    normalize = part_attribute(
+        "normalization.kind", "The scale normalisation of the candidate losses (``None`` or ``'mean'``)."
+    )
     loss_floor = part_attribute("normalization.loss_floor", "Each candidate's lower bound :math:`m_i`, shape ``(n,)``.")
-    loss_scale = part_attribute("normalization.loss_scale",
-                                "The running scale of each candidate (``normalize='mean'``), shape ``(n,)``.")
-    history = part_attribute("record.history",
-                             "Rows ``{'step', 'weights', 'tau'}``: the mean weights every ``history_interval`` steps.")
-    weights = part_attribute("record.last_weights",
-                             "Mean selection weight per candidate in the last forward pass, shape ``(n,)``.")
-    mean_weights = part_attribute("record.mean_weights",
-                                  "Mean selection weight per candidate over all training steps so far.")
-    selection_frequency = part_attribute("record.selection_frequency",
-                                         "How often each candidate had the largest weight (per batch or per sample).")
+    loss_scale = part_attribute(
+        "normalization.loss_scale", "The running scale of each candidate (``normalize='mean'``), shape ``(n,)``."
+    )
+    history = part_attribute(
+        "record.history", "Rows ``{'step', 'weights', 'tau'}``: the mean weights every ``history_interval`` steps."
+    )
+    weights = part_attribute(
+        "record.last_weights", "Mean selection weight per candidate in the last forward pass, shape ``(n,)``."
+    )
+    mean_weights = part_attribute(
+        "record.mean_weights", "Mean selection weight per candidate over all training steps so far."
+    )
+    selection_frequency = part_attribute(
+        "record.selection_frequency", "How often each candidate had the largest weight (per batch or per sample)."
+    )
 
     def trainable_with_model(self) -> bool:
         """Whether this loss's parameters belong in the model's optimizer.
@@ -353,8 +367,13 @@ class StochasticLoss(AlignModeMethods, LearnedModeMethods, ValidationModeMethods
         per_sample = (self._forward_align if self.mode == "align" else self._forward_learned)(output, target)
         return reduce_loss(per_sample, self.reduction)
 
-    def combine(self, columns: Sequence[Tensor], output: Optional[Tensor] = None,
-                features: Optional[Tensor] = None, reference: Optional[Tensor] = None) -> "tuple[Tensor, Tensor]":
+    def combine(
+        self,
+        columns: Sequence[Tensor],
+        output: Optional[Tensor] = None,
+        features: Optional[Tensor] = None,
+        reference: Optional[Tensor] = None,
+    ) -> "tuple[Tensor, Tensor]":
         r"""Weigh candidate losses that the caller computed itself (a host's own losses).
 
         .. math::
@@ -391,20 +410,7 @@ class StochasticLoss(AlignModeMethods, LearnedModeMethods, ValidationModeMethods
             (torch.Size([4]), torch.Size([1, 2]))
         """
         self._synchronize_ranks_once()
-        if len(columns) != len(self.candidates):
-            raise ValueError(f"combine() got {len(columns)} columns for {len(self.candidates)} candidates "
-                             f"{self.candidate_names}")
-        missing = [name for name, column in zip(self.candidate_names, columns) if column is None]
-        if missing and not (self.holds_stock and columns[self.decision.preferred] is not None):
-            raise ValueError(f"combine() got None for the columns of {missing}: only while holds_stock is True "
-                             f"(align mode, the weights all on the stock loss) may a host leave out the columns "
-                             f"other than the stock loss's")
-        present = [column for column in columns if column is not None]
-        rows = present[0].shape[0] if present[0].dim() == 1 else -1
-        for name, column in zip(self.candidate_names, columns):
-            if column is not None and (column.dim() != 1 or column.shape[0] != rows):
-                raise ValueError(f"combine(): candidate {name!r} column has shape {tuple(column.shape)}; every "
-                                 f"column must be 1-D with the same length ({tuple(present[0].shape)})")
+        self.candidates.check_columns(columns, self.decision.preferred if self.holds_stock else None)
         if self.mode == "align":
             return self._combine_align(list(columns), output, reference)
         return self._combine_learned(list(columns), output, features)
@@ -417,5 +423,7 @@ class StochasticLoss(AlignModeMethods, LearnedModeMethods, ValidationModeMethods
         self.record.add(weights, self.tau)
 
     def extra_repr(self) -> str:
-        return (f"candidates={self.candidate_names}, task={self.task!r}, mode={self.mode!r}, K={self.num_samples}, "
-                f"tau={self.sampler.schedule.initial}, selection={self.selection!r}, normalize={self.normalize!r}")
+        return (
+            f"candidates={self.candidate_names}, task={self.task!r}, mode={self.mode!r}, K={self.num_samples}, "
+            f"tau={self.sampler.schedule.initial}, selection={self.selection!r}, normalize={self.normalize!r}"
+        )

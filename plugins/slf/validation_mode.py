@@ -2,6 +2,7 @@
 held-out loss after a one-step look-ahead of the model (:mod:`slf.lookahead`), with its own
 optimizer held by the loss's :class:`slf.lookahead_learner.LookaheadLearner`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
@@ -51,15 +52,13 @@ class ValidationModeMethods:
         saved = learner.take_saved("validation_step")
         if not learner.due(self.step):
             return {}
-        coefficients, val_loss = decision_hypergradient(self, model, inputs, targets, val_inputs, val_targets,
-                                                        saved)
+        coefficients, val_loss = decision_hypergradient(self, model, inputs, targets, val_inputs, val_targets, saved)
         return {"validation_loss": float(val_loss), "hypergradient_norm": self._descend(coefficients, saved)}
 
     @property
     def validation_due(self) -> bool:
         """Whether the last training forward's step updates v (``validation_interval``), in validation mode."""
-        return (isinstance(self.learner, LookaheadLearner) and self.learner.has_saved
-                and self.learner.due(self.step))
+        return isinstance(self.learner, LookaheadLearner) and self.learner.has_saved and self.learner.due(self.step)
 
     def validation_update(self, derivatives: Tensor, validation_loss: Optional[float] = None) -> Dict[str, float]:
         r"""Update the decision network from derivatives a host computed (validation mode).
@@ -94,17 +93,23 @@ class ValidationModeMethods:
         """
         learner = self._lookahead_learner("validation_update")
         if learner.hypergradient != "inner":
-            raise ValueError(f"validation_update() takes inner products; hypergradient={learner.hypergradient!r} "
-                             "needs the model's parameter gradients, so use validation_step()")
+            raise ValueError(
+                f"validation_update() takes inner products; hypergradient={learner.hypergradient!r} "
+                "needs the model's parameter gradients, so use validation_step()"
+            )
         if derivatives.dim() != 2 or derivatives.shape[1] != len(self.candidates):
-            raise ValueError(f"validation_update() needs derivatives shaped (rows, {len(self.candidates)}), "
-                             f"got {tuple(derivatives.shape)}")
+            raise ValueError(
+                f"validation_update() needs derivatives shaped (rows, {len(self.candidates)}), "
+                f"got {tuple(derivatives.shape)}"
+            )
         saved = learner.take_saved("validation_update")
         if not learner.due(self.step):
             return {}
         if self.selection == "sample" and derivatives.shape[0] != saved["features"].shape[0]:
-            raise ValueError(f"selection='sample' needs one derivative row per weighted row: "
-                             f"{derivatives.shape[0]} vs {saved['features'].shape[0]}")
+            raise ValueError(
+                f"selection='sample' needs one derivative row per weighted row: "
+                f"{derivatives.shape[0]} vs {saved['features'].shape[0]}"
+            )
         result = {"hypergradient_norm": self._descend(coefficients_from_derivatives(self, derivatives), saved)}
         if validation_loss is not None:
             result["validation_loss"] = float(validation_loss)
@@ -117,8 +122,10 @@ class ValidationModeMethods:
 
     def _descend(self, coefficients: Tensor, saved: Dict[str, Any]) -> float:
         """One step of v on the surrogate sum(p_hat(v) * coefficients); returns the gradient norm."""
-        return self.learner.descend(coefficients, lambda: self.selection_weights(
-            self.decision_logits(saved["features"]), saved["noise"], saved["tau"]))
+        return self.learner.descend(
+            coefficients,
+            lambda: self.selection_weights(self.decision_logits(saved["features"]), saved["noise"], saved["tau"]),
+        )
 
     @property
     def decision_optimizer(self) -> torch.optim.Optimizer:

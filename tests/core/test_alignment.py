@@ -1,4 +1,5 @@
 """The default recipe: selection by gradient alignment with a held-out reference (slf.alignment)."""
+
 from __future__ import annotations
 
 import warnings
@@ -9,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from slf import GradientAlignment, HeldOut, StochasticLoss, losses
-from slf.alignment import candidate_gradients, last_layer_parameters, layer_key
 from slf.data import load_dataset
+from slf.layer_gradients import candidate_gradients, last_layer_parameters, layer_key
 from slf.train import ClassifyConfig, train_classifier
 
 CANDIDATES = ["ce", "mse", "mae", "hinge", "cosine", "bce"]
@@ -33,13 +34,20 @@ def test_the_default_mode_is_the_recipe():
     assert torch.allclose(crit.weights, torch.full((6,), 1 / 6))
 
 
-@pytest.mark.parametrize("build, expected", [
-    (lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)), ["2.weight", "2.bias"]),
-    (lambda: nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 1)), ["2.weight", "2.bias"]),
-    # DAC's ending: linear, batch norm, ReLU, softmax; the scale and shift come with the layer before them.
-    (lambda: nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 3), nn.BatchNorm1d(3), nn.ReLU(),
-                           nn.Softmax(dim=1)), ["2.weight", "2.bias", "3.weight", "3.bias"]),
-])
+@pytest.mark.parametrize(
+    "build, expected",
+    [
+        (lambda: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)), ["2.weight", "2.bias"]),
+        (lambda: nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(4, 2, 1)), ["2.weight", "2.bias"]),
+        # DAC's ending: linear, batch norm, ReLU, softmax; the scale and shift come with the layer before them.
+        (
+            lambda: nn.Sequential(
+                nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Softmax(dim=1)
+            ),
+            ["2.weight", "2.bias", "3.weight", "3.bias"],
+        ),
+    ],
+)
 def test_last_layer_is_read_from_the_autograd_graph(build, expected):
     net = build()
     inputs = torch.randn(4, 1, 6, 6) if isinstance(net[0], nn.Conv2d) else torch.randn(4, 4)
@@ -90,12 +98,18 @@ def test_one_vectorised_backward_gives_each_candidates_gradient(task):
     batched backward equal to its own backward's."""
     images, labels = load_dataset("digits", seed=0).train.tensors
     x, labels = images[:64].flatten(1), labels[:64]
-    target = {"classification": labels, "regression": labels.float().unsqueeze(1) / 9,
-              "binary": (labels >= 5).float().unsqueeze(1)}[task]
+    target = {
+        "classification": labels,
+        "regression": labels.float().unsqueeze(1) / 9,
+        "binary": (labels >= 5).float().unsqueeze(1),
+    }[task]
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(x.shape[1], 16), nn.Tanh(), nn.Linear(16, 10 if task == "classification" else 1))
-    names = [name for name in losses.available(task)
-             if getattr(losses.resolve(name, task), "input_kind", "logits") == "logits"]
+    names = [
+        name
+        for name in losses.available(task)
+        if getattr(losses.resolve(name, task), "input_kind", "logits") == "logits"
+    ]
     crit = StochasticLoss(names, task)
     output = model(x)
     columns = list(crit.candidates.values(output, target).mean(dim=0).unbind())
@@ -112,7 +126,7 @@ class _InPlaceSquare(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return x ** 2
+        return x**2
 
     @staticmethod
     def backward(ctx, grad):
@@ -161,8 +175,8 @@ def test_the_stock_loss_keeps_the_weight_until_another_is_clearly_better_aligned
     alignment.set_reference(key, torch.tensor([1.0, 0.0]))
 
     def at(cosine_first: float, cosine_second: float) -> torch.Tensor:
-        first = torch.tensor([cosine_first, (1 - cosine_first ** 2) ** 0.5])
-        second = torch.tensor([cosine_second, -(1 - cosine_second ** 2) ** 0.5])
+        first = torch.tensor([cosine_first, (1 - cosine_first**2) ** 0.5])
+        second = torch.tensor([cosine_second, -((1 - cosine_second**2) ** 0.5)])
         alignment.observe({key: torch.stack([first, second])})
         return alignment.probabilities()
 
@@ -254,8 +268,7 @@ def test_a_step_held_on_the_stock_loss_is_a_cross_entropy_step(monkeypatch):
                 yield batch
 
     held_out = HeldOut(model, Counted([_batch(16, seed=1)]))
-    crit = StochasticLoss(CANDIDATES, held_out=held_out, alignment={"gap": 1e9, "gap_patience": 2,
-                                                                  "held_interval": 3})
+    crit = StochasticLoss(CANDIDATES, held_out=held_out, alignment={"gap": 1e9, "gap_patience": 2, "held_interval": 3})
     x, y = _batch()
     crit(model(x), y)  # the first step weighs: nothing is averaged yet
     assert crit.decision.keeps_preferred and not crit.holds_stock  # held for 1 step: the scores go on
@@ -279,8 +292,11 @@ def test_a_step_held_on_the_stock_loss_is_a_cross_entropy_step(monkeypatch):
 
 
 def _train_weighing(model: nn.Module, whole_graph: bool, steps: int = 4):
-    crit = StochasticLoss(CANDIDATES, held_out=HeldOut(model, [_batch(16, seed=1), _batch(16, seed=2)]),
-                          alignment={"gap": 1e-9, "gap_patience": 1})
+    crit = StochasticLoss(
+        CANDIDATES,
+        held_out=HeldOut(model, [_batch(16, seed=1), _batch(16, seed=2)]),
+        alignment={"gap": 1e-9, "gap_patience": 1},
+    )
     crit.learner._graph_from_checked = whole_graph  # True: never checked, the whole graph throughout
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     x, y = _batch()

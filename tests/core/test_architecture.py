@@ -1,6 +1,7 @@
 """The core's shape: it imports no adapter, no two of its modules import each other (directly or round
 a longer circle, counting imports inside functions and under TYPE_CHECKING too), no file of it is longer
 than 450 lines and no public constructor takes more than 12 arguments."""
+
 from __future__ import annotations
 
 import importlib
@@ -39,8 +40,10 @@ def _imports(module: str, path: Path, known: Set[str]) -> Set[str]:
 
 def test_the_core_imports_no_adapter():
     files = _module_files()
-    offenders = {module: sorted(name for name in _imports(module, path, set(files)) if name.startswith("slf_"))
-                 for module, path in files.items()}
+    offenders = {
+        module: sorted(name for name in _imports(module, path, set(files)) if name.startswith("slf_"))
+        for module, path in files.items()
+    }
     assert {module: names for module, names in offenders.items() if names} == {}
 
 
@@ -48,16 +51,21 @@ def test_no_circle_of_imports_in_the_core():
     files = _module_files()
     names = sorted(files)
     index = {name: i for i, name in enumerate(names)}
-    edges = [(index[module], index[target]) for module in names
-             for target in _imports(module, files[module], set(files))
-             # a package and its own submodules load one another by design
-             if target in index and not (module + ".").startswith(target + ".")
-             and not target.startswith(module + ".")]
+    edges = [
+        (index[module], index[target])
+        for module in names
+        for target in _imports(module, files[module], set(files))
+        # a package and its own submodules load one another by design
+        if target in index and not (module + ".").startswith(target + ".") and not target.startswith(module + ".")
+    ]
     rows, cols = zip(*edges)
     graph = csr_matrix((np.ones(len(edges)), (rows, cols)), shape=(len(names), len(names)))
     _, labels = connected_components(graph, directed=True, connection="strong")
-    circles = [sorted(name for name, label in zip(names, labels) if label == group)
-               for group in set(labels.tolist()) if (labels == group).sum() > 1]
+    circles = [
+        sorted(name for name, label in zip(names, labels) if label == group)
+        for group in set(labels.tolist())
+        if (labels == group).sum() > 1
+    ]
     assert circles == []
 
 
@@ -67,8 +75,9 @@ def _explicit_parameters(callable_: object) -> int:
 
 
 def test_no_file_of_the_core_is_longer_than_450_lines():
-    lengths = {path.relative_to(ROOT).as_posix(): len(path.read_text().splitlines())
-               for path in _module_files().values()}
+    lengths = {
+        path.relative_to(ROOT).as_posix(): len(path.read_text().splitlines()) for path in _module_files().values()
+    }
     assert lengths and max(lengths.values()) <= 450, sorted(lengths.items(), key=lambda item: -item[1])[:3]
 
 
@@ -80,8 +89,13 @@ def test_no_public_constructor_of_the_core_takes_more_than_twelve_arguments():
             continue
         module = importlib.import_module(module_name)
         for name, cls in vars(module).items():
-            if (inspect.isclass(cls) and cls.__module__ == module_name and not name.startswith("_")
-                    and not name.endswith("Config") and _explicit_parameters(cls.__init__) > 12):
+            if (
+                inspect.isclass(cls)
+                and cls.__module__ == module_name
+                and not name.startswith("_")
+                and not name.endswith("Config")
+                and _explicit_parameters(cls.__init__) > 12
+            ):
                 too_many[f"{module_name}.{name}"] = _explicit_parameters(cls.__init__)
     assert "slf.stochastic_loss" in _module_files()
     assert not too_many, f"constructors with more than 12 arguments: {too_many}"

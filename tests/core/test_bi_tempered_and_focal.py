@@ -4,6 +4,7 @@ Known values come from the reference implementation's own tests (google/bi-tempe
 ``tensorflow/loss_test.py`` and ``jax/loss_test.py``); limits are checked against torch's
 cross-entropy, logistic loss and BCE; the normalisation against an independent root finder.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,6 +34,7 @@ def _data(n=16, c=5, scale=2.0, seed=0, dtype=F64):
 
 def _exact_normalization(row, t):
     """lambda with sum exp_t(row - lambda) = 1 by Brent's method, independent of the library's solver."""
+
     def exp_t(x):  # for x <= 0
         base = max(1.0 + (1.0 - t) * x, 0.0)
         return math.exp(x) if t == 1.0 else base ** (1.0 / (1.0 - t))
@@ -64,8 +66,9 @@ def test_normalization_makes_the_tempered_softmax_sum_to_one(t, dtype):
     sums = L.exp_t(activations - lam, t).sum(dim=1)
     torch.testing.assert_close(sums, torch.ones_like(sums), atol=2e-6 if dtype == torch.float32 else 1e-12, rtol=0)
     probabilities = L.tempered_softmax(activations, t)
-    torch.testing.assert_close(probabilities.sum(dim=1), torch.ones_like(sums), atol=2e-6 if dtype == torch.float32
-                               else 1e-12, rtol=0)
+    torch.testing.assert_close(
+        probabilities.sum(dim=1), torch.ones_like(sums), atol=2e-6 if dtype == torch.float32 else 1e-12, rtol=0
+    )
     if t < 1.0:  # finite support: classes more than 1/(1-t) below the top get exactly 0
         far = activations < activations.amax(dim=1, keepdim=True) - 1.0 / (1.0 - t)
         assert (probabilities[far] == 0).all() and (far.any() or t > 0.9)  # at 0.99 the support is 100 wide
@@ -78,8 +81,9 @@ def test_normalization_matches_an_independent_root_finder_for_any_num_iters(t):
     activations, _ = _data(n=4, c=6, scale=3.0, seed=2)
     expected = torch.tensor([[_exact_normalization(row, t)] for row in activations.tolist()], dtype=F64)
     for num_iters in (1, 5, 20):
-        torch.testing.assert_close(L.tempered_normalization(activations, t, num_iters=num_iters), expected,
-                                   rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(
+            L.tempered_normalization(activations, t, num_iters=num_iters), expected, rtol=1e-12, atol=1e-12
+        )
     shift = torch.randn(4, 1, dtype=F64)
     torch.testing.assert_close(L.tempered_normalization(activations + shift, t), expected + shift)
 
@@ -89,8 +93,10 @@ def test_tempered_softmax_reference_values():
     torch.testing.assert_close(L.tempered_softmax(a, 1.0), torch.softmax(a, dim=1))
     # the reference's expected output at t = 4 (tests: test_tempered_softmax) comes from 5
     # unconverged fixed-point iterations: its rows sum to 1.0000, 1.0001 and 1.0020
-    reference = torch.tensor([[0.3205458, 0.32714278, 0.3523402], [0.3430056, 0.36491093, 0.29220778],
-                              [0.41369352, 0.30534995, 0.28299212]], dtype=F64)
+    reference = torch.tensor(
+        [[0.3205458, 0.32714278, 0.3523402], [0.3430056, 0.36491093, 0.29220778], [0.41369352, 0.30534995, 0.28299212]],
+        dtype=F64,
+    )
     assert abs(float(reference[2].sum()) - 1.002) < 1e-4
     got = L.tempered_softmax(a, 4.0)
     torch.testing.assert_close(got, reference, atol=1.5e-3, rtol=0)
@@ -144,8 +150,9 @@ def test_label_smoothing_at_t1_t2_one_is_smoothed_cross_entropy(epsilon):
     smoothed = (1 - epsilon) * F.one_hot(target, 5).double() + epsilon / 5
     entropy = -(smoothed * smoothed.log()).sum(dim=1)
     torch.testing.assert_close(got, expected - entropy)
-    torch.testing.assert_close(torch.autograd.grad(got.sum(), logits)[0],
-                               torch.autograd.grad(expected.sum(), logits)[0])
+    torch.testing.assert_close(
+        torch.autograd.grad(got.sum(), logits)[0], torch.autograd.grad(expected.sum(), logits)[0]
+    )
 
 
 def test_binary_t1_t2_one_is_the_logistic_loss():
@@ -228,8 +235,9 @@ def test_gradients_match_the_closed_form():
 def test_gradcheck(t1, t2):
     logits, target = _data(n=5, c=4, scale=0.6, seed=8)  # t2 = 0.7: every class inside the support
     logits.requires_grad_(True)
-    assert gradcheck(lambda x: L.bi_tempered_logistic_loss(x, target, t1, t2, label_smoothing=0.1, reduction="none"),
-                     (logits,))
+    assert gradcheck(
+        lambda x: L.bi_tempered_logistic_loss(x, target, t1, t2, label_smoothing=0.1, reduction="none"), (logits,)
+    )
     g = torch.Generator().manual_seed(9)
     x = torch.randn(5, 3, generator=g, dtype=F64, requires_grad=True)
     y = torch.randint(0, 2, (5, 3), generator=g).to(F64)
@@ -245,9 +253,14 @@ def test_binary_is_the_two_class_softmax_form():
     y = torch.rand(6, 2, generator=g, dtype=F64)  # soft labels
     for t1, t2 in [(0.8, 1.2), (0.5, 0.8), (1.0, 2.0)]:
         got = L.bi_tempered_binary_loss(x, y, t1, t2, label_smoothing=0.2, reduction="none")
-        two_class = L.bi_tempered_logistic_loss(torch.stack([x, torch.zeros_like(x)], -1).reshape(-1, 2),
-                                                torch.stack([y, 1 - y], -1).reshape(-1, 2), t1, t2,
-                                                label_smoothing=0.2, reduction="none")
+        two_class = L.bi_tempered_logistic_loss(
+            torch.stack([x, torch.zeros_like(x)], -1).reshape(-1, 2),
+            torch.stack([y, 1 - y], -1).reshape(-1, 2),
+            t1,
+            t2,
+            label_smoothing=0.2,
+            reduction="none",
+        )
         torch.testing.assert_close(got, two_class.reshape(6, 2).mean(dim=1))
         two_class_softmax = L.tempered_softmax(torch.stack([x, torch.zeros_like(x)], -1), t2)
         torch.testing.assert_close(L.tempered_sigmoid(x, t2), two_class_softmax[..., 0])
@@ -328,8 +341,9 @@ def test_sigmoid_focal_matches_the_formula(from_logits):
     for gamma, alpha in [(2.0, 0.25), (0.5, 0.9), (1.0, None)]:
         alpha_t = 1.0 if alpha is None else alpha * y + (1 - alpha) * (1 - y)
         expected = (alpha_t * (1 - p_t) ** gamma * ce).mean(dim=1)
-        got = L.sigmoid_focal_loss(x if from_logits else p, y, gamma=gamma, alpha=alpha, from_logits=from_logits,
-                                   reduction="none")
+        got = L.sigmoid_focal_loss(
+            x if from_logits else p, y, gamma=gamma, alpha=alpha, from_logits=from_logits, reduction="none"
+        )
         torch.testing.assert_close(got, expected)
 
 
@@ -444,8 +458,9 @@ def test_stochastic_loss_with_bi_tempered_trains_a_step():
     crit = StochasticLoss(["ce", "bi_tempered"], task="classification", mode="joint", num_samples=2, seed=0)
     features, target = torch.randn(32, 8), torch.randint(0, 4, (32,))
     columns = crit.candidate_losses(model(features), target)
-    torch.testing.assert_close(columns[:, 1], L.bi_tempered_logistic_loss(model(features), target, 0.8, 1.2,
-                                                                          reduction="none"))
+    torch.testing.assert_close(
+        columns[:, 1], L.bi_tempered_logistic_loss(model(features), target, 0.8, 1.2, reduction="none")
+    )
     optimizer = torch.optim.SGD(list(model.parameters()) + list(crit.parameters_for_model_optimizer()), lr=0.5)
     before = model.weight.detach().clone()
     loss = crit(model(features), target)

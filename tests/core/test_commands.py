@@ -1,4 +1,5 @@
 """The core command line knows no adapter: adapters add their subcommands through `slf.commands`."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Data loaders: real MNIST/digits splits and CIFAR pickle files written in the official format."""
+
 import pickle
 
 import numpy as np
@@ -114,8 +115,13 @@ def test_digits_loader():
 
 # ---------------------------------------------------------------------- CIFAR pickle files
 def _write_batch(path, data, labels, label_key=b"labels", extra=None):
-    batch = {b"batch_label": b"testing batch", label_key: [int(v) for v in labels], b"data": data,
-             b"filenames": [b"img_%d.png" % i for i in range(len(labels))], **(extra or {})}
+    batch = {
+        b"batch_label": b"testing batch",
+        label_key: [int(v) for v in labels],
+        b"data": data,
+        b"filenames": [b"img_%d.png" % i for i in range(len(labels))],
+        **(extra or {}),
+    }
     with open(path, "wb") as handle:
         pickle.dump(batch, handle, protocol=2)  # the official files are Python 2 pickles
 
@@ -157,10 +163,20 @@ def test_cifar100_loader_uses_fine_labels(tmp_path):
     folder = tmp_path / "cifar-100-python"
     folder.mkdir()
     train_labels = np.arange(400) % 100
-    _write_batch(folder / "train", rng.integers(0, 256, (400, 3072), dtype=np.uint8), train_labels,
-                 label_key=b"fine_labels", extra={b"coarse_labels": (train_labels // 5).tolist()})
-    _write_batch(folder / "test", rng.integers(0, 256, (100, 3072), dtype=np.uint8), np.arange(100),
-                 label_key=b"fine_labels", extra={b"coarse_labels": (np.arange(100) // 5).tolist()})
+    _write_batch(
+        folder / "train",
+        rng.integers(0, 256, (400, 3072), dtype=np.uint8),
+        train_labels,
+        label_key=b"fine_labels",
+        extra={b"coarse_labels": (train_labels // 5).tolist()},
+    )
+    _write_batch(
+        folder / "test",
+        rng.integers(0, 256, (100, 3072), dtype=np.uint8),
+        np.arange(100),
+        label_key=b"fine_labels",
+        extra={b"coarse_labels": (np.arange(100) // 5).tolist()},
+    )
     splits = load_dataset(f"cifar100:{folder}", seed=0, val_size=100)
     assert splits.num_classes == 100 and splits.sizes() == (300, 100, 100)
     assert splits.test.tensors[1].tolist() == list(range(100))

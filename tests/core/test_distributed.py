@@ -1,4 +1,5 @@
 """SLF under torch.distributed (2 CPU processes, gloo): the decision network stays identical on every rank."""
+
 from __future__ import annotations
 
 import json
@@ -46,9 +47,13 @@ def _train_rank(rank: int, store: str, out: str, mode: str, synchronize: bool) -
             if mode == "validation":
                 held = torch.arange(step * 32, (step + 1) * 32)[rank::WORLD] % len(vy)
                 crit.validation_step(model.module, x[index], y[index], vx[held], vy[held])
-        record = {"decision": {k: v.tolist() for k, v in crit.decision.state_dict().items()},
-                  "loss_scale": crit.loss_scale.tolist(), "weight_sum": crit.record.weight_sum.tolist(),
-                  "selection_counts": crit.record.selection_counts.tolist(), "history": crit.history}
+        record = {
+            "decision": {k: v.tolist() for k, v in crit.decision.state_dict().items()},
+            "loss_scale": crit.loss_scale.tolist(),
+            "weight_sum": crit.record.weight_sum.tolist(),
+            "selection_counts": crit.record.selection_counts.tolist(),
+            "history": crit.history,
+        }
         Path(out, f"rank{rank}.json").write_text(json.dumps(record))
     finally:
         dist.destroy_process_group()
@@ -57,8 +62,12 @@ def _train_rank(rank: int, store: str, out: str, mode: str, synchronize: bool) -
 def _run(tmp_path: Path, mode: str, synchronize: bool):
     out = tmp_path / f"{mode}-{synchronize}"
     out.mkdir()
-    mp.spawn(_train_rank, args=(str(tmp_path / f"store-{mode}-{synchronize}"), str(out), mode, synchronize),
-             nprocs=WORLD, join=True)
+    mp.spawn(
+        _train_rank,
+        args=(str(tmp_path / f"store-{mode}-{synchronize}"), str(out), mode, synchronize),
+        nprocs=WORLD,
+        join=True,
+    )
     return [json.loads((out / f"rank{r}.json").read_text()) for r in range(WORLD)]
 
 
@@ -84,8 +93,11 @@ def _gap_rank(rank: int, store: str, out: str) -> None:
         x, vx = x.flatten(1), vx.flatten(1)
         model = DistributedDataParallel(nn.Sequential(nn.Linear(x.shape[1], 32), nn.ReLU(), nn.Linear(32, 10)))
         # Each rank its own held-out shard and training shard: their losses differ, the gate must not.
-        crit = StochasticLoss(["ce", "mse", "mae", "hinge"], held_out=HeldOut(model.module, [
-            (vx[rank::WORLD][:32], vy[rank::WORLD][:32])]), alignment=dict(gap_patience=3))
+        crit = StochasticLoss(
+            ["ce", "mse", "mae", "hinge"],
+            held_out=HeldOut(model.module, [(vx[rank::WORLD][:32], vy[rank::WORLD][:32])]),
+            alignment=dict(gap_patience=3),
+        )
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
         gates = []
         for step in range(STEPS):
@@ -93,8 +105,15 @@ def _gap_rank(rank: int, store: str, out: str) -> None:
             optimizer.zero_grad()
             crit(model(x[index]), y[index]).backward()
             optimizer.step()
-            gates.append([float(crit.decision.train_loss), float(crit.decision.held_out_loss),
-                          crit.decision.keeps_preferred, crit.decision.noise_seen, crit.weights.tolist()])
+            gates.append(
+                [
+                    float(crit.decision.train_loss),
+                    float(crit.decision.held_out_loss),
+                    crit.decision.keeps_preferred,
+                    crit.decision.noise_seen,
+                    crit.weights.tolist(),
+                ]
+            )
         Path(out, f"rank{rank}.json").write_text(json.dumps(gates))
     finally:
         dist.destroy_process_group()
@@ -124,8 +143,15 @@ def _mils_rank(rank: int, store: str, out: str) -> None:
         model = DistributedDataParallel(build_model("mlp", splits.input_shape, splits.num_classes))
         optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
         # Each rank observes its own half of a 128-sample observation set; no seed: each draws its own.
-        mils = MILS(model, optimizer, "ce", ["multi_margin", "mse"], rate=0.6, observation=(x[rank:128:WORLD],
-                    y[rank:128:WORLD]), num_classes=splits.num_classes)
+        mils = MILS(
+            model,
+            optimizer,
+            "ce",
+            ["multi_margin", "mse"],
+            rate=0.6,
+            observation=(x[rank:128:WORLD], y[rank:128:WORLD]),
+            num_classes=splits.num_classes,
+        )
         local = []
         count_local = mils.observation_correct
         mils.observation_correct = lambda: local.append(count_local()) or local[-1]
@@ -133,8 +159,12 @@ def _mils_rank(rank: int, store: str, out: str) -> None:
         for step in range(STEPS):
             index = torch.arange(step * 64, (step + 1) * 64)[rank::WORLD] % len(y)
             kinds.append(mils.step(x[index], y[index])["kind"])
-        record = {"kinds": kinds, "local": local, "accepted": mils.stats()["accepted"],
-                  "params": [p.detach().flatten().tolist() for p in model.parameters()]}
+        record = {
+            "kinds": kinds,
+            "local": local,
+            "accepted": mils.stats()["accepted"],
+            "params": [p.detach().flatten().tolist() for p in model.parameters()],
+        }
         Path(out, f"rank{rank}.json").write_text(json.dumps(record))
     finally:
         dist.destroy_process_group()
@@ -157,12 +187,16 @@ def test_helpers_are_identities_in_one_process():
 
 
 # --------------------------------------------------------------------------- slf classify under torchrun
-@pytest.mark.parametrize("arguments", [
-    ("--loss", "slf", "--epochs", "2"),
-    ("--loss", "slf", "--slf-mode", "validation", "--epochs", "2"),
-    ("--loss", "slf", "--slf-mode", "joint", "--slf-normalize", "mean", "--epochs", "2"),
-    ("--loss", "mils", "--mils-rate", "0.5", "--mils-aux", "multi_margin,center", "--epochs", "2"),
-], ids=["slf-default-recipe", "slf-validation", "slf-joint-normalize", "mils-with-a-feature-loss"])
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ("--loss", "slf", "--epochs", "2"),
+        ("--loss", "slf", "--slf-mode", "validation", "--epochs", "2"),
+        ("--loss", "slf", "--slf-mode", "joint", "--slf-normalize", "mean", "--epochs", "2"),
+        ("--loss", "mils", "--mils-rate", "0.5", "--mils-aux", "multi_margin,center", "--epochs", "2"),
+    ],
+    ids=["slf-default-recipe", "slf-validation", "slf-joint-normalize", "mils-with-a-feature-loss"],
+)
 def test_cli_classify_under_torchrun_keeps_every_rank_identical(slf_torchrun, arguments):
     run = slf_torchrun("classify", "--data", "digits", "--seeds", "1", *arguments)
     record = run["distributed"]

@@ -1,4 +1,5 @@
 """The fused candidate block and the compiled path give the same numbers as the plain losses."""
+
 from __future__ import annotations
 
 import pytest
@@ -74,5 +75,5 @@ def test_compiled_loss_equals_eager_and_does_not_recompile_as_tau_decays():
         assert torch.allclose(ga, gb, atol=1e-5)
         assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(da, db))
     assert torch.allclose(eager.loss_scale, compiled.loss_scale)
-    assert compiled.tau == eager.tau == 1.0 * 0.5 ** 4
+    assert compiled.tau == eager.tau == 1.0 * 0.5**4
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] <= 2

@@ -7,6 +7,7 @@ vanishes as D(G(z)) -> 0; LSGAN and WGAN values by hand; the gradient penalty of
 critic w.x is weight * (||w|| - 1)^2, and a linear critic trained with it reaches the closed-form
 optimum ||w|| = 1 + ||d|| / (2 weight) along the mean difference d.
 """
+
 from __future__ import annotations
 
 import math
@@ -123,8 +124,9 @@ def test_discriminator_loss_is_bce_with_real_one_fake_zero(name):
 @pytest.mark.parametrize("name", ["gan_minimax", "gan_non_saturating"])
 def test_discriminator_loss_is_2_log_2_at_one_half(name):
     half = torch.zeros(5, dtype=torch.float64)  # logit 0: D = 1/2 on every sample
-    torch.testing.assert_close(FUNCTIONAL[name](half, half, reduction="none"), torch.full((5,), 2 * LOG2,
-                                                                                           dtype=torch.float64))
+    torch.testing.assert_close(
+        FUNCTIONAL[name](half, half, reduction="none"), torch.full((5,), 2 * LOG2, dtype=torch.float64)
+    )
     # the minimum over D of -log D - log(1 - D) at equal densities: 2 log 2 at D = 1/2
     grid = torch.linspace(-3, 3, 61, dtype=torch.float64)
     values = FUNCTIONAL[name](grid, grid, reduction="none")
@@ -223,8 +225,9 @@ def test_extreme_logits_take_their_limits():
     # confident and right: 0; confident and wrong: |logit|
     torch.testing.assert_close(L.gan_minimax_loss(-big, big, reduction="none"), torch.tensor([0.0, 2e4]))
     torch.testing.assert_close(L.gan_minimax_loss(big, role="generator", reduction="none"), torch.tensor([-1e4, 0.0]))
-    torch.testing.assert_close(L.gan_non_saturating_loss(big, role="generator", reduction="none"),
-                               torch.tensor([0.0, 1e4]))
+    torch.testing.assert_close(
+        L.gan_non_saturating_loss(big, role="generator", reduction="none"), torch.tensor([0.0, 1e4])
+    )
 
 
 # --------------------------------------------------------------------------- gradient penalty
@@ -236,8 +239,10 @@ def _linear_critic(w):
 
 def test_gradient_penalty_of_a_linear_critic():
     g = torch.Generator().manual_seed(0)
-    real, fake = torch.randn(8, 2, 3, generator=g, dtype=torch.float64), torch.randn(8, 2, 3, generator=g,
-                                                                                     dtype=torch.float64)
+    real, fake = (
+        torch.randn(8, 2, 3, generator=g, dtype=torch.float64),
+        torch.randn(8, 2, 3, generator=g, dtype=torch.float64),
+    )
     unit = torch.randn(6, generator=g, dtype=torch.float64)
     unit = unit / unit.norm()
     zero = L.gradient_penalty(_linear_critic(unit), real, fake, reduction="none")
@@ -246,8 +251,9 @@ def test_gradient_penalty_of_a_linear_critic():
         values = L.gradient_penalty(_linear_critic(norm * unit), real, fake, weight=weight, reduction="none")
         torch.testing.assert_close(values, torch.full((8,), weight * (norm - 1.0) ** 2, dtype=torch.float64))
     module = L.GradientPenalty(weight=10.0, reduction="sum")
-    torch.testing.assert_close(module(_linear_critic(3.0 * unit), real, fake), torch.tensor(8 * 40.0,
-                                                                                             dtype=torch.float64))
+    torch.testing.assert_close(
+        module(_linear_critic(3.0 * unit), real, fake), torch.tensor(8 * 40.0, dtype=torch.float64)
+    )
 
 
 def _mlp_critic(seed=0, dtype=torch.float64):
@@ -264,16 +270,21 @@ def _manual_penalty(critic, real, fake, eps, weight):
 def test_gradient_penalty_interpolates_with_the_given_generator():
     critic = _mlp_critic()
     g = torch.Generator().manual_seed(1)
-    real, fake = torch.randn(16, 3, generator=g, dtype=torch.float64), torch.randn(16, 3, generator=g,
-                                                                                   dtype=torch.float64)
-    values = L.gradient_penalty(critic, real, fake, weight=7.0, generator=torch.Generator().manual_seed(5),
-                                reduction="none")
+    real, fake = (
+        torch.randn(16, 3, generator=g, dtype=torch.float64),
+        torch.randn(16, 3, generator=g, dtype=torch.float64),
+    )
+    values = L.gradient_penalty(
+        critic, real, fake, weight=7.0, generator=torch.Generator().manual_seed(5), reduction="none"
+    )
     eps = torch.rand(16, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     torch.testing.assert_close(values, _manual_penalty(critic, real, fake, eps, 7.0))
-    again = L.gradient_penalty(critic, real, fake, weight=7.0, generator=torch.Generator().manual_seed(5),
-                               reduction="none")
-    other = L.gradient_penalty(critic, real, fake, weight=7.0, generator=torch.Generator().manual_seed(6),
-                               reduction="none")
+    again = L.gradient_penalty(
+        critic, real, fake, weight=7.0, generator=torch.Generator().manual_seed(5), reduction="none"
+    )
+    other = L.gradient_penalty(
+        critic, real, fake, weight=7.0, generator=torch.Generator().manual_seed(6), reduction="none"
+    )
     assert torch.equal(values, again) and not torch.allclose(values, other)
     # eps in [0, 1] per sample: at real == fake the interpolate is that sample whatever eps is
     same = L.gradient_penalty(critic, real, real, reduction="none")
@@ -307,8 +318,10 @@ def test_gradient_penalty_gradients_reach_every_critic_parameter():
 
 def test_gradient_penalty_gradcheck_through_the_double_backward():
     g = torch.Generator().manual_seed(2)
-    real, fake = torch.randn(4, 3, generator=g, dtype=torch.float64), torch.randn(4, 3, generator=g,
-                                                                                  dtype=torch.float64)
+    real, fake = (
+        torch.randn(4, 3, generator=g, dtype=torch.float64),
+        torch.randn(4, 3, generator=g, dtype=torch.float64),
+    )
     w1 = torch.randn(3, 5, generator=g, dtype=torch.float64, requires_grad=True)
     w2 = torch.randn(5, generator=g, dtype=torch.float64, requires_grad=True)
 
@@ -344,8 +357,9 @@ def test_gradient_penalty_under_no_grad_and_on_empty_batches():
     with torch.no_grad():
         value = L.gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(0))
     assert value.grad_fn is None and value > 0
-    torch.testing.assert_close(value, L.gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(0))
-                               .detach())
+    torch.testing.assert_close(
+        value, L.gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(0)).detach()
+    )
     empty = torch.empty(0, 3, dtype=torch.float64)
     assert L.gradient_penalty(critic, empty, empty, reduction="none").shape == (0,)
     assert L.gradient_penalty(critic, empty, empty).detach().item() == 0.0
@@ -427,8 +441,24 @@ def example_run(tmp_path_factory):
     """100 generator steps of a small GAN per loss on the 5,000 real digits (about 2 s per loss)."""
     out = tmp_path_factory.mktemp("gan_mnist5k")
     main = runpy.run_path(str(EXAMPLE))["main"]
-    argv = ["--steps", "100", "--hidden", "64", "--batch-size", "32", "--num-samples", "200",
-            "--classifier-epochs", "2", "--threads", "1", "--seed", "0", "--out", str(out)]
+    argv = [
+        "--steps",
+        "100",
+        "--hidden",
+        "64",
+        "--batch-size",
+        "32",
+        "--num-samples",
+        "200",
+        "--classifier-epochs",
+        "2",
+        "--threads",
+        "1",
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+    ]
     return main(argv), out
 
 

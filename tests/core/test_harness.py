@@ -1,6 +1,7 @@
 """The run harness of the plain trainers loses nothing: another run's results are refused, results
 and plots are written atomically, and an interrupted run over several seeds continues from its finished
 seeds; its summary gives each metric with its 95% interval."""
+
 from __future__ import annotations
 
 import json
@@ -96,8 +97,10 @@ def test_a_plot_killed_before_its_rename_leaves_the_previous_png_whole(tmp_path,
 
 def test_the_summary_gives_each_metric_its_mean_and_95_interval():
     scores = [0.61, 0.64, 0.70, 0.66, 0.59]
-    runs = [{"method": "slf-align", "config": {"data": "digits"}, "score": score, "time_per_step_s": 0.002}
-            for score in scores]
+    runs = [
+        {"method": "slf-align", "config": {"data": "digits"}, "score": score, "time_per_step_s": 0.002}
+        for score in scores
+    ]
     summary = summarize_seeds(runs, {"score": lambda run: run["score"]}, fields=("data",))
     low, high = stats.t.interval(0.95, len(scores) - 1, loc=np.mean(scores), scale=stats.sem(scores))
     assert summary["score_mean"] == pytest.approx(np.mean(scores))

@@ -6,6 +6,7 @@ positives weigh more; no gradient flows through the IoU or the weights; float64
 gradients; aligned IoU against hand values; the authors' formula on the one-vs-all map;
 input errors.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -59,10 +60,30 @@ def loc_inputs(n: int = 8, seed: int = 0, dtype=torch.float64):
 
 
 def test_aligned_iou_hand_values() -> None:
-    a = torch.tensor([[0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 4.0, 4.0], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 2.0, 1.0],
-                      [0.0, 0.0, 3.0, 3.0], [2.0, 2.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 5.0]])
-    b = torch.tensor([[1.0, 1.0, 3.0, 3.0], [1.0, 1.0, 3.0, 3.0], [2.0, 2.0, 3.0, 3.0], [1.0, 0.0, 3.0, 1.0],
-                      [0.0, 0.0, 3.0, 3.0], [0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 5.0]])
+    a = torch.tensor(
+        [
+            [0.0, 0.0, 2.0, 2.0],
+            [0.0, 0.0, 4.0, 4.0],
+            [0.0, 0.0, 1.0, 1.0],
+            [0.0, 0.0, 2.0, 1.0],
+            [0.0, 0.0, 3.0, 3.0],
+            [2.0, 2.0, 0.0, 0.0],
+            [1.0, 1.0, 1.0, 1.0],
+            [0.0, 0.0, 0.0, 5.0],
+        ]
+    )
+    b = torch.tensor(
+        [
+            [1.0, 1.0, 3.0, 3.0],
+            [1.0, 1.0, 3.0, 3.0],
+            [2.0, 2.0, 3.0, 3.0],
+            [1.0, 0.0, 3.0, 1.0],
+            [0.0, 0.0, 3.0, 3.0],
+            [0.0, 0.0, 2.0, 2.0],
+            [1.0, 1.0, 1.0, 1.0],
+            [0.0, 0.0, 0.0, 5.0],
+        ]
+    )
     # 1/7; contained 4/16; disjoint; half-overlapping strips 1/3; identical; inverted box has no area;
     # two points; two zero-width boxes: 0, never NaN
     expected = torch.tensor([1 / 7, 0.25, 0.0, 1 / 3, 1.0, 0.0, 0.0, 0.0])
@@ -87,12 +108,15 @@ def test_aligned_iou_gradcheck_float64() -> None:
     assert gradcheck(lambda p: aligned_box_iou(p, gt), (pred,))
 
 
-@pytest.mark.parametrize("bad, match", [
-    (lambda: aligned_box_iou(torch.zeros(3, 4), torch.zeros(2, 4)), "same shape"),
-    (lambda: aligned_box_iou(torch.zeros(3, 5), torch.zeros(3, 5)), r"\(\*, 4\)"),
-    (lambda: aligned_box_iou(torch.zeros(3, 4, dtype=torch.long), torch.zeros(3, 4)), "floating point"),
-    (lambda: aligned_box_iou(torch.zeros(3, 4), torch.zeros(3, 4), eps=0.0), "eps"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda: aligned_box_iou(torch.zeros(3, 4), torch.zeros(2, 4)), "same shape"),
+        (lambda: aligned_box_iou(torch.zeros(3, 5), torch.zeros(3, 5)), r"\(\*, 4\)"),
+        (lambda: aligned_box_iou(torch.zeros(3, 4, dtype=torch.long), torch.zeros(3, 4)), "floating point"),
+        (lambda: aligned_box_iou(torch.zeros(3, 4), torch.zeros(3, 4), eps=0.0), "eps"),
+    ],
+)
 def test_aligned_iou_errors(bad, match) -> None:
     with pytest.raises(ValueError, match=match):
         bad()
@@ -180,7 +204,7 @@ def test_cls_high_iou_positives_weigh_more(use_sigmoid: bool) -> None:
     values.sum().backward()
     # their gradients are the plain ones scaled by w_0 = 2 * 0.9^1.5 / (0.9^1.5 + 0.3^1.5) and w_1 = 2 - w_0:
     # the whole softmax row, the own-class column in the one-vs-all form (the others are negatives, weight 1)
-    w0 = 2 * 0.9 ** 1.5 / (0.9 ** 1.5 + 0.3 ** 1.5)
+    w0 = 2 * 0.9**1.5 / (0.9**1.5 + 0.3**1.5)
     scaled = slice(0, 1) if use_sigmoid else slice(None)
     assert logits.grad[0, scaled].norm() > logits.grad[1, scaled].norm()
     torch.testing.assert_close(logits.grad[0, scaled] / w0, logits.grad[1, scaled] / (2 - w0))
@@ -197,8 +221,10 @@ def test_cls_gradient_treats_the_weights_as_constants() -> None:
     # Central differences of sum_i w_i FL_i(z) with the weights frozen at z: the gradient the loss defines.
     positive = labels < C
     frozen = torch.ones(6, dtype=torch.float64)
-    plain = lambda z: iou_balanced_cls_loss(z, labels, ious.detach(), eta=0.0, gamma=2.0, alpha=0.25,  # noqa: E731
-                                            reduction="none")
+
+    def plain(z: torch.Tensor) -> torch.Tensor:
+        return iou_balanced_cls_loss(z, labels, ious.detach(), eta=0.0, gamma=2.0, alpha=0.25, reduction="none")
+
     with torch.no_grad():
         fl = F.one_hot(labels, C + 1)[:, :C].bool()
         onehot = fl.to(torch.float64)
@@ -228,8 +254,12 @@ def test_cls_gradcheck_float64(use_sigmoid: bool) -> None:
     # at eta = 0 the weights are exactly 1, so the analytic gradient is the true one (focal terms included)
     logits, labels, ious = cls_inputs(n=5, use_sigmoid=use_sigmoid)
     alpha = 0.25 if use_sigmoid else None
-    assert gradcheck(lambda z: iou_balanced_cls_loss(z, labels, ious, eta=0.0, use_sigmoid=use_sigmoid, gamma=2.0,
-                                                     alpha=alpha, reduction="none"), (logits,))
+    assert gradcheck(
+        lambda z: iou_balanced_cls_loss(
+            z, labels, ious, eta=0.0, use_sigmoid=use_sigmoid, gamma=2.0, alpha=alpha, reduction="none"
+        ),
+        (logits,),
+    )
 
 
 def test_cls_matches_the_authors_formula_on_the_one_vs_all_map() -> None:
@@ -273,23 +303,29 @@ def test_cls_extreme_logits_stay_finite() -> None:
     assert torch.isfinite(value) and torch.isfinite(big.grad).all()
 
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda z, y, u: IoUBalancedClsLoss()(z, y), TypeError, r"pair \(labels, ious\)"),
-    (lambda z, y, u: iou_balanced_cls_loss(z, y.float(), u), ValueError, "integer tensor"),
-    (lambda z, y, u: iou_balanced_cls_loss(z, y + 1, u), ValueError, r"\[0, 3\].*background 3"),
-    (lambda z, y, u: iou_balanced_cls_loss(z, y, u, use_sigmoid=False), ValueError, "softmax form"),
-    (lambda z, y, u: iou_balanced_cls_loss(z, y, u[:-1]), ValueError, r"shape \(10,\)"),
-    (lambda z, y, u: iou_balanced_cls_loss(z, y, u + 1), ValueError, r"\[0, 1\]"),
-    (lambda z, y, u: iou_balanced_cls_loss(z[:, 0], y, u), ValueError, r"\(N, C\)"),
-    (lambda z, y, u: iou_balanced_cls_loss(z, y, u, eta=-1.0), ValueError, "eta"),
-    (lambda z, y, u: iou_balanced_cls_loss(z, y, u, gamma=float("nan")), ValueError, "gamma"),
-    (lambda z, y, u: iou_balanced_cls_loss(z, y, u, alpha=1.5), ValueError, "alpha"),
-    (lambda z, y, u: IoUBalancedClsLoss(use_sigmoid=False, alpha=0.25), ValueError, "sigmoid form only"),
-    (lambda z, y, u: IoUBalancedClsLoss(use_sigmoid=1), TypeError, "use_sigmoid"),
-    (lambda z, y, u: iou_balanced_cls_loss(z, y, u, weight=-torch.ones(10, dtype=torch.float64)), ValueError,
-     "weight"),
-    (lambda z, y, u: iou_balanced_cls_loss(z, y, u, reduction="avg"), ValueError, "reduction"),
-])
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda z, y, u: IoUBalancedClsLoss()(z, y), TypeError, r"pair \(labels, ious\)"),
+        (lambda z, y, u: iou_balanced_cls_loss(z, y.float(), u), ValueError, "integer tensor"),
+        (lambda z, y, u: iou_balanced_cls_loss(z, y + 1, u), ValueError, r"\[0, 3\].*background 3"),
+        (lambda z, y, u: iou_balanced_cls_loss(z, y, u, use_sigmoid=False), ValueError, "softmax form"),
+        (lambda z, y, u: iou_balanced_cls_loss(z, y, u[:-1]), ValueError, r"shape \(10,\)"),
+        (lambda z, y, u: iou_balanced_cls_loss(z, y, u + 1), ValueError, r"\[0, 1\]"),
+        (lambda z, y, u: iou_balanced_cls_loss(z[:, 0], y, u), ValueError, r"\(N, C\)"),
+        (lambda z, y, u: iou_balanced_cls_loss(z, y, u, eta=-1.0), ValueError, "eta"),
+        (lambda z, y, u: iou_balanced_cls_loss(z, y, u, gamma=float("nan")), ValueError, "gamma"),
+        (lambda z, y, u: iou_balanced_cls_loss(z, y, u, alpha=1.5), ValueError, "alpha"),
+        (lambda z, y, u: IoUBalancedClsLoss(use_sigmoid=False, alpha=0.25), ValueError, "sigmoid form only"),
+        (lambda z, y, u: IoUBalancedClsLoss(use_sigmoid=1), TypeError, "use_sigmoid"),
+        (
+            lambda z, y, u: iou_balanced_cls_loss(z, y, u, weight=-torch.ones(10, dtype=torch.float64)),
+            ValueError,
+            "weight",
+        ),
+        (lambda z, y, u: iou_balanced_cls_loss(z, y, u, reduction="avg"), ValueError, "reduction"),
+    ],
+)
 def test_cls_bad_inputs(call, error, match) -> None:
     logits, labels, ious = cls_inputs()
     with pytest.raises(error, match=match):
@@ -310,8 +346,9 @@ def test_loc_exponent_zero_is_the_plain_smooth_l1() -> None:
     pred, gt = loc_inputs()
     for beta in (1.0, 0.11, 0.0):
         got = iou_balanced_loc_loss(pred, gt, lam=0.0, beta=beta, reduction="none")
-        torch.testing.assert_close(got, F.smooth_l1_loss(pred, gt, beta=beta, reduction="none").sum(dim=1),
-                                   rtol=0, atol=1e-12)
+        torch.testing.assert_close(
+            got, F.smooth_l1_loss(pred, gt, beta=beta, reduction="none").sum(dim=1), rtol=0, atol=1e-12
+        )
 
 
 def test_loc_normalisation_keeps_the_weight_sum_and_orders_by_iou() -> None:
@@ -324,7 +361,7 @@ def test_loc_normalisation_keeps_the_weight_sum_and_orders_by_iou() -> None:
     torch.testing.assert_close((weight * factors).sum(), weight.sum())  # the positives' weight sum is kept
     order = ious.argsort()
     assert (factors[order].diff() > 0).all()  # higher IoU, larger weight
-    torch.testing.assert_close(factors, ious ** 1.5 * weight.sum() / (weight * ious ** 1.5).sum())
+    torch.testing.assert_close(factors, ious**1.5 * weight.sum() / (weight * ious**1.5).sum())
 
 
 def test_loc_boxes_target_and_pair_target_agree() -> None:
@@ -342,7 +379,7 @@ def test_loc_constant_w_loc_is_w_loc_times_iou_power() -> None:
     ious = aligned_box_iou(pred.detach(), gt)
     got = iou_balanced_loc_loss(pred, gt, lam=1.5, w_loc=3.049, reduction="none")
     plain = F.smooth_l1_loss(pred, gt, reduction="none").sum(dim=1)
-    torch.testing.assert_close(got, 3.049 * ious ** 1.5 * plain)
+    torch.testing.assert_close(got, 3.049 * ious**1.5 * plain)
 
 
 def test_loc_gradient_does_not_flow_through_the_iou() -> None:
@@ -366,8 +403,9 @@ def test_loc_gradcheck_float64() -> None:
     deltas = torch.randn(6, 4, generator=g, dtype=torch.float64).requires_grad_()
     target = torch.randn(6, 4, generator=g, dtype=torch.float64)
     ious = torch.rand(6, generator=g, dtype=torch.float64)
-    assert gradcheck(lambda d: iou_balanced_loc_loss(d, target, ious=ious, lam=1.5, beta=0.11, reduction="none"),
-                     (deltas,))
+    assert gradcheck(
+        lambda d: iou_balanced_loc_loss(d, target, ious=ious, lam=1.5, beta=0.11, reduction="none"), (deltas,)
+    )
 
 
 def test_loc_empty_batch_and_degenerate_boxes() -> None:
@@ -384,17 +422,20 @@ def test_loc_empty_batch_and_degenerate_boxes() -> None:
     assert torch.isfinite(pred.grad).all()
 
 
-@pytest.mark.parametrize("call, error, match", [
-    (lambda p, t: iou_balanced_loc_loss(p, t[:-1]), ValueError, "same shape"),
-    (lambda p, t: iou_balanced_loc_loss(p[:, :3], t[:, :3]), ValueError, r"\(N, 4\)"),
-    (lambda p, t: iou_balanced_loc_loss(p, t, ious=torch.zeros(3, dtype=torch.float64)), ValueError, r"\(8,\)"),
-    (lambda p, t: iou_balanced_loc_loss(p, t, ious=-torch.ones(8, dtype=torch.float64)), ValueError, r"\[0, 1\]"),
-    (lambda p, t: iou_balanced_loc_loss(p, t, lam=-0.5), ValueError, "lam"),
-    (lambda p, t: iou_balanced_loc_loss(p, t, beta=-1.0), ValueError, "beta"),
-    (lambda p, t: iou_balanced_loc_loss(p, t, w_loc=0.0), ValueError, "w_loc"),
-    (lambda p, t: IoUBalancedLocLoss()(p, (t,)), TypeError, "pair"),
-    (lambda p, t: IoUBalancedLocLoss()(p, t, reduction="avg"), ValueError, "reduction"),
-])
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda p, t: iou_balanced_loc_loss(p, t[:-1]), ValueError, "same shape"),
+        (lambda p, t: iou_balanced_loc_loss(p[:, :3], t[:, :3]), ValueError, r"\(N, 4\)"),
+        (lambda p, t: iou_balanced_loc_loss(p, t, ious=torch.zeros(3, dtype=torch.float64)), ValueError, r"\(8,\)"),
+        (lambda p, t: iou_balanced_loc_loss(p, t, ious=-torch.ones(8, dtype=torch.float64)), ValueError, r"\[0, 1\]"),
+        (lambda p, t: iou_balanced_loc_loss(p, t, lam=-0.5), ValueError, "lam"),
+        (lambda p, t: iou_balanced_loc_loss(p, t, beta=-1.0), ValueError, "beta"),
+        (lambda p, t: iou_balanced_loc_loss(p, t, w_loc=0.0), ValueError, "w_loc"),
+        (lambda p, t: IoUBalancedLocLoss()(p, (t,)), TypeError, "pair"),
+        (lambda p, t: IoUBalancedLocLoss()(p, t, reduction="avg"), ValueError, "reduction"),
+    ],
+)
 def test_loc_bad_inputs(call, error, match) -> None:
     pred, gt = loc_inputs()
     with pytest.raises(error, match=match):

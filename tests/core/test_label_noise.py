@@ -1,4 +1,5 @@
 """Synthetic label noise: exact flip counts, the two noise models, and the trainer/CLI keeping val/test clean."""
+
 import json
 from dataclasses import replace
 
@@ -100,19 +101,22 @@ def test_torch_and_list_labels_give_the_same_result_as_numpy():
         assert np.array_equal(noisy, expected[0]) and np.array_equal(flipped, expected[1])
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(noise_type="nope"), "['symmetric', 'pairflip']"),
-    (dict(rate=-0.1), "[0, 1]"),
-    (dict(rate=1.5), "[0, 1]"),
-    (dict(rate=float("nan")), "[0, 1]"),
-    (dict(rate="0.2"), "[0, 1]"),
-    (dict(rate=1.0, noise_type="pairflip"), "[0, 1) for 'pairflip'"),
-    (dict(num_classes=1), "num_classes must be an integer >= 2"),
-    (dict(labels=np.array([0, 1, 10])), "[0, 10)"),
-    (dict(labels=np.array([-1, 1, 2])), "[0, 10)"),
-    (dict(labels=np.zeros((2, 3), dtype=int)), "1-D array of integers"),
-    (dict(labels=np.array([0.0, 1.5])), "1-D array of integers"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(noise_type="nope"), "['symmetric', 'pairflip']"),
+        (dict(rate=-0.1), "[0, 1]"),
+        (dict(rate=1.5), "[0, 1]"),
+        (dict(rate=float("nan")), "[0, 1]"),
+        (dict(rate="0.2"), "[0, 1]"),
+        (dict(rate=1.0, noise_type="pairflip"), "[0, 1) for 'pairflip'"),
+        (dict(num_classes=1), "num_classes must be an integer >= 2"),
+        (dict(labels=np.array([0, 1, 10])), "[0, 10)"),
+        (dict(labels=np.array([-1, 1, 2])), "[0, 10)"),
+        (dict(labels=np.zeros((2, 3), dtype=int)), "1-D array of integers"),
+        (dict(labels=np.array([0.0, 1.5])), "1-D array of integers"),
+    ],
+)
 def test_bad_inputs_are_refused_clearly(kwargs, message):
     args = dict(labels=np.array([0, 1, 2, 3]), rate=0.5, noise_type="symmetric", num_classes=10, seed=0)
     args.update(kwargs)
@@ -122,11 +126,14 @@ def test_bad_inputs_are_refused_clearly(kwargs, message):
 
 
 # --------------------------------------------------------------------------- the trainer
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(label_noise=1.0), "label_noise must be a number in [0, 1)"),
-    (dict(label_noise=-0.2), "label_noise must be a number in [0, 1)"),
-    (dict(noise_type="uniform"), "['symmetric', 'pairflip']"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(label_noise=1.0), "label_noise must be a number in [0, 1)"),
+        (dict(label_noise=-0.2), "label_noise must be a number in [0, 1)"),
+        (dict(noise_type="uniform"), "['symmetric', 'pairflip']"),
+    ],
+)
 def test_config_refuses_bad_noise_settings(kwargs, message):
     with pytest.raises(ValueError) as error:
         ClassifyConfig(**kwargs)
@@ -215,8 +222,29 @@ def test_mils_observation_set_holds_the_noisy_training_labels(monkeypatch):
 # --------------------------------------------------------------------------- the command line
 def test_cli_label_noise_end_to_end(tmp_path, capsys):
     out = tmp_path / "noisy"
-    assert main(["classify", "--data", "digits", "--label-noise", "0.2", "--noise-type", "pairflip", "--epochs", "1",
-                 "--seeds", "1", "--threads", "1", "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                "--data",
+                "digits",
+                "--label-noise",
+                "0.2",
+                "--noise-type",
+                "pairflip",
+                "--epochs",
+                "1",
+                "--seeds",
+                "1",
+                "--threads",
+                "1",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "results.json" in capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
     assert (results["config"]["label_noise"], results["config"]["noise_type"]) == (0.2, "pairflip")
@@ -227,12 +255,15 @@ def test_cli_label_noise_end_to_end(tmp_path, capsys):
     assert main(["plot", str(out)]) == 0
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["--label-noise", "1.5"], "number in [0, 1)"),
-    (["--label-noise", "1"], "number in [0, 1)"),
-    (["--label-noise", "lots"], "number in [0, 1)"),
-    (["--noise-type", "nope"], "pairflip"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["--label-noise", "1.5"], "number in [0, 1)"),
+        (["--label-noise", "1"], "number in [0, 1)"),
+        (["--label-noise", "lots"], "number in [0, 1)"),
+        (["--noise-type", "nope"], "pairflip"),
+    ],
+)
 def test_cli_bad_noise_arguments_are_argparse_errors(argv, expected, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["classify", *argv, "--out", "x"])
@@ -248,12 +279,20 @@ ROBUST_CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce", "gce", "sce",
 def test_per_sample_cosine_slf_leaves_cross_entropy_under_40_percent_noise(seed):
     """MNIST-5k, MLP, 10 epochs. Measured for seeds 0-2: CE 0.83 / 0.82, this SLF 0.90-0.92,
     with at most 0.03 of its mean weight on CE and BCE (the losses that fit wrong labels)."""
-    base = ClassifyConfig(data="mnist5k", model="mlp", epochs=10, num_threads=1, seed=seed, data_seed=0,
-                          label_noise=0.4)
+    base = ClassifyConfig(
+        data="mnist5k", model="mlp", epochs=10, num_threads=1, seed=seed, data_seed=0, label_noise=0.4
+    )
     ce = train_classifier(base, progress=False)
-    slf = train_classifier(replace(base, loss="slf", slf_mode="validation", slf_candidates=ROBUST_CANDIDATES,
-                                   slf_options={"selection": "sample", "hypergradient": "cosine",
-                                                "decision_reads_losses": True}), progress=False)
+    slf = train_classifier(
+        replace(
+            base,
+            loss="slf",
+            slf_mode="validation",
+            slf_candidates=ROBUST_CANDIDATES,
+            slf_options={"selection": "sample", "hypergradient": "cosine", "decision_reads_losses": True},
+        ),
+        progress=False,
+    )
     weights = dict(zip(slf["candidates"], slf["mean_weights"]))
     assert slf["final_test_acc"] > ce["final_test_acc"] + 0.04, (slf["final_test_acc"], ce["final_test_acc"])
     assert weights["ce"] + weights["bce"] < 0.1, weights

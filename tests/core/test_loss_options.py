@@ -1,4 +1,5 @@
 """A StochasticLoss takes its parts as objects or dicts, and each part option by its flat name too."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,13 +28,27 @@ def _train(crit: StochasticLoss, steps: int = 5) -> torch.Tensor:
 
 def test_flat_options_and_part_dicts_build_the_same_loss_and_train_alike():
     torch.manual_seed(1)
-    flat = StochasticLoss(NAMES, mode="joint", num_samples=5, tau=0.5, tau_schedule="exponential", seed=3,
-                          normalize="mean", normalize_momentum=0.9, decision_hidden=8, history_interval=2)
+    flat = StochasticLoss(
+        NAMES,
+        mode="joint",
+        num_samples=5,
+        tau=0.5,
+        tau_schedule="exponential",
+        seed=3,
+        normalize="mean",
+        normalize_momentum=0.9,
+        decision_hidden=8,
+        history_interval=2,
+    )
     torch.manual_seed(1)
-    parts = StochasticLoss(NAMES, mode="joint", sampler=dict(num_samples=5, tau=0.5, tau_schedule="exponential",
-                                                             seed=3),
-                           normalization=dict(kind="mean", momentum=0.9), decision=dict(type="mlp", hidden=8),
-                           history_interval=2)
+    parts = StochasticLoss(
+        NAMES,
+        mode="joint",
+        sampler=dict(num_samples=5, tau=0.5, tau_schedule="exponential", seed=3),
+        normalization=dict(kind="mean", momentum=0.9),
+        decision=dict(type="mlp", hidden=8),
+        history_interval=2,
+    )
     assert repr(flat) == repr(parts)
     assert parts.decision.hidden.out_features == 8 and parts.normalization.momentum == 0.9
     for (name, a), (_, b) in zip(flat.state_dict().items(), parts.state_dict().items()):
@@ -71,8 +86,9 @@ def test_bad_options_name_the_valid_choices():
 
 def test_align_mode_reads_its_learner_dict_like_its_flat_options():
     model = torch.nn.Linear(12, 5)
-    crit = StochasticLoss(NAMES, learner=dict(alignment=dict(temperature=0.5, margin=0.0),
-                                              last_layer=list(model.parameters())))
+    crit = StochasticLoss(
+        NAMES, learner=dict(alignment=dict(temperature=0.5, margin=0.0), last_layer=list(model.parameters()))
+    )
     assert crit.decision.temperature == 0.5 and crit.last_layer == list(model.parameters())
     with pytest.raises(ValueError, match="belong to mode='align'"):
         StochasticLoss(NAMES, mode="joint", learner=dict(alignment=dict(margin=0.0)))

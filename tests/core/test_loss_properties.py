@@ -7,6 +7,7 @@ declared ``minimum``, and reduce to their mean and sum. A loss registered withou
 input maker here fails :func:`test_every_registered_loss_has_a_property_case`, so a new
 loss cannot skip these checks.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -52,6 +53,7 @@ def _binary(from_logits: bool) -> Callable[[Draw], Tuple[Tensor, Tensor]]:
         if from_logits:
             return _randn(draw, n, 3), target
         return torch.rand(n, 3, generator=draw["gen"], dtype=draw["dtype"]), target
+
     return make
 
 
@@ -82,8 +84,10 @@ def _images(draw: Draw) -> Tuple[Tensor, Tensor]:
 
 def _scores(role: str) -> Callable[[Draw], Tuple[Tensor, Optional[Tensor]]]:
     """(fake scores, real scores) for the discriminator; the generator reads the fake scores only."""
+
     def make(draw: Draw) -> Tuple[Tensor, Optional[Tensor]]:
         return _randn(draw, draw["n"]), _randn(draw, draw["n"]) if role == "discriminator" else None
+
     return make
 
 
@@ -98,20 +102,27 @@ NO_KWARGS: Builder = lambda draw: {}  # noqa: E731
 FEATURE_KWARGS: Builder = lambda draw: {"in_features": D, "num_classes": draw["c"]}  # noqa: E731
 CASES: Dict[Tuple[str, str], Tuple[Builder, Callable[[Draw], Tuple[Any, Any]]]] = {}
 for _name in L.available("classification"):
-    CASES[("classification", _name)] = ((FEATURE_KWARGS, _features) if L.resolve(_name, "classification").input_kind
-                                        == "features" else (NO_KWARGS, _classification))
+    CASES[("classification", _name)] = (
+        (FEATURE_KWARGS, _features)
+        if L.resolve(_name, "classification").input_kind == "features"
+        else (NO_KWARGS, _classification)
+    )
 for _name in L.available("regression"):
     CASES[("regression", _name)] = (NO_KWARGS, _regression)
-CASES.update({
-    ("segmentation", "boundary"): (NO_KWARGS, _segmentation),
-    ("segmentation", "ce"): (NO_KWARGS, _segmentation),
-    ("segmentation", "dice"): (NO_KWARGS, _segmentation),
-    ("segmentation", "regional_boundary"): (NO_KWARGS, _segmentation),
-    ("detection", "iou_balanced_cls"): (NO_KWARGS, _iou_cls),
-    ("detection", "iou_balanced_loc"): (NO_KWARGS, _iou_loc),
-    ("image", "perceptual"): (lambda draw: {"network": _tiny_network(), "layers": ["1", "3"], "style_layers": ["3"],
-                                            "pixel_weight": 0.5}, _images),
-})
+CASES.update(
+    {
+        ("segmentation", "boundary"): (NO_KWARGS, _segmentation),
+        ("segmentation", "ce"): (NO_KWARGS, _segmentation),
+        ("segmentation", "dice"): (NO_KWARGS, _segmentation),
+        ("segmentation", "regional_boundary"): (NO_KWARGS, _segmentation),
+        ("detection", "iou_balanced_cls"): (NO_KWARGS, _iou_cls),
+        ("detection", "iou_balanced_loc"): (NO_KWARGS, _iou_loc),
+        ("image", "perceptual"): (
+            lambda draw: {"network": _tiny_network(), "layers": ["1", "3"], "style_layers": ["3"], "pixel_weight": 0.5},
+            _images,
+        ),
+    }
+)
 GAN_SCORE_LOSSES = ("gan_minimax", "gan_non_saturating", "gan_least_squares", "gan_wasserstein")
 
 
@@ -122,12 +133,20 @@ def _params():
     for name in L.available("binary"):
         for from_logits in (True, False):
             tag = "logits" if from_logits else "probs"
-            params.append(pytest.param("binary", name, lambda draw, f=from_logits: {"from_logits": f},
-                                       _binary(from_logits), id=f"binary-{name}-{tag}"))
+            params.append(
+                pytest.param(
+                    "binary",
+                    name,
+                    lambda draw, f=from_logits: {"from_logits": f},
+                    _binary(from_logits),
+                    id=f"binary-{name}-{tag}",
+                )
+            )
     for name in GAN_SCORE_LOSSES:
         for role in ("discriminator", "generator"):
-            params.append(pytest.param("gan", name, lambda draw, r=role: {"role": r}, _scores(role),
-                                       id=f"gan-{name}-{role}"))
+            params.append(
+                pytest.param("gan", name, lambda draw, r=role: {"role": r}, _scores(role), id=f"gan-{name}-{role}")
+            )
     return params
 
 
@@ -138,16 +157,19 @@ def test_every_registered_loss_has_a_property_case():
     assert registered <= covered, f"losses without property tests: {sorted(registered - covered)}"
 
 
-draws = st.fixed_dictionaries({
-    "n": st.integers(0, 5),
-    "c": st.integers(2, 5),
-    "side": st.integers(3, 7),
-    "scale": st.sampled_from([1e-3, 0.3, 1.0, 10.0, 1e3]),
-    "dtype": st.sampled_from([torch.float32, torch.float64]),
-    "seed": st.integers(0, 2**31 - 1),
-})
-PROPERTY_SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
-                             suppress_health_check=[HealthCheck.function_scoped_fixture])
+draws = st.fixed_dictionaries(
+    {
+        "n": st.integers(0, 5),
+        "c": st.integers(2, 5),
+        "side": st.integers(3, 7),
+        "scale": st.sampled_from([1e-3, 0.3, 1.0, 10.0, 1e3]),
+        "dtype": st.sampled_from([torch.float32, torch.float64]),
+        "seed": st.integers(0, 2**31 - 1),
+    }
+)
+PROPERTY_SETTINGS = settings(
+    max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.mark.parametrize("task,name,kwargs,make", _params())

@@ -6,6 +6,7 @@ extreme inputs, minimum at a perfect prediction, reductions, empty batches, dtyp
 agreement of each module with its functional form. Loss-specific known values and
 input errors follow.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,9 +40,24 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 
 EXPECTED = {
     "classification": {
-        "ce", "mse", "mae", "hinge", "categorical_hinge", "cosine", "bce",
-        "smooth01", "large_margin_softmax", "label_smoothing",
-        "multi_margin", "focal", "center", "lgm", "poly1", "bi_tempered", "gce", "sce",
+        "ce",
+        "mse",
+        "mae",
+        "hinge",
+        "categorical_hinge",
+        "cosine",
+        "bce",
+        "smooth01",
+        "large_margin_softmax",
+        "label_smoothing",
+        "multi_margin",
+        "focal",
+        "center",
+        "lgm",
+        "poly1",
+        "bi_tempered",
+        "gce",
+        "sce",
     },
     "binary": {"bce", "mse", "mae", "hinge", "cosine", "bi_tempered", "focal"},
     "regression": {"mse", "mae", "huber", "log_cosh", "robust", "adaptive_robust"},
@@ -197,7 +213,7 @@ def test_unknown_task_lists_tasks():
         from slf.losses.base import TASKS
 
     for task in TASKS:
-            assert repr(task) in str(info.value)
+        assert repr(task) in str(info.value)
 
 
 def test_build_resolves_tasks_and_passes_arguments():
@@ -226,7 +242,9 @@ def test_gradcheck(task, name, kwargs):
 # the quadratic feature losses are checked at 1e30 in float64 only.
 EXTREME_CASES = [
     pytest.param(*case.values, dtype, scale, id=f"{case.id}-{str(dtype)[6:]}-{scale:g}")
-    for case in LOGIT_CASES for dtype in DTYPES for scale in (1e4, 1e30)
+    for case in LOGIT_CASES
+    for dtype in DTYPES
+    for scale in (1e4, 1e30)
     if not (case.values[1] in QUADRATIC_FEATURE_LOSSES and dtype == torch.float32 and scale > 1e10)
 ]
 
@@ -250,15 +268,18 @@ def test_extreme_logits_give_finite_values_and_gradients(task, name, kwargs, dty
     else:
         target = torch.randint(0, C, (12,), generator=g)
         one_hot = F.one_hot(target, C).to(dtype)
-        x = torch.cat(
-            [
-                torch.randn(4, C, generator=g, dtype=dtype),
-                (2.0 * one_hot - 1.0)[4:6],  # confidently right
-                (1.0 - 2.0 * one_hot)[6:8],  # confidently wrong
-                one_hot[8:10].roll(1, dims=1),  # wrong class at +scale, the rest at 0
-                torch.ones(2, C, dtype=dtype),  # all tied
-            ]
-        ) * scale
+        x = (
+            torch.cat(
+                [
+                    torch.randn(4, C, generator=g, dtype=dtype),
+                    (2.0 * one_hot - 1.0)[4:6],  # confidently right
+                    (1.0 - 2.0 * one_hot)[6:8],  # confidently wrong
+                    one_hot[8:10].roll(1, dims=1),  # wrong class at +scale, the rest at 0
+                    torch.ones(2, C, dtype=dtype),  # all tied
+                ]
+            )
+            * scale
+        )
     x.requires_grad_(True)
     values = loss(x, target)
     assert values.dtype == dtype and values.shape == (12,)
@@ -486,8 +507,9 @@ def _rand_classification(n=9, seed=3):
 
 def test_ce_matches_torch():
     logits, target = _rand_classification()
-    torch.testing.assert_close(L.CrossEntropyLoss(reduction="none")(logits, target),
-                               F.cross_entropy(logits, target, reduction="none"))
+    torch.testing.assert_close(
+        L.CrossEntropyLoss(reduction="none")(logits, target), F.cross_entropy(logits, target, reduction="none")
+    )
     torch.testing.assert_close(L.cross_entropy_loss(logits, target.int()), F.cross_entropy(logits, target))
 
 
@@ -525,8 +547,11 @@ def test_hinge_losses_match_naive_formulas():
     torch.testing.assert_close(L.smooth01_loss(logits, target, reduction="none"), as_tensor(expected_s01))
     torch.testing.assert_close(
         L.Smooth01Loss(sharpness=1.0, reduction="none")(logits, target),
-        torch.sigmoid(-torch.tensor([z[y] - max(z[:y] + z[y + 1:]) for z, y in zip(logits.tolist(), target.tolist())],
-                                    dtype=torch.float64)),
+        torch.sigmoid(
+            -torch.tensor(
+                [z[y] - max(z[:y] + z[y + 1 :]) for z, y in zip(logits.tolist(), target.tolist())], dtype=torch.float64
+            )
+        ),
     )
 
 
@@ -565,16 +590,19 @@ def test_binary_losses_match_naive_formulas(from_logits):
     q = torch.sigmoid(logits)
     x = logits if from_logits else q
     kw = dict(from_logits=from_logits, reduction="none")
-    torch.testing.assert_close(L.bce_binary_loss(x, target, **kw),
-                               F.binary_cross_entropy(q, target, reduction="none").mean(1))
+    torch.testing.assert_close(
+        L.bce_binary_loss(x, target, **kw), F.binary_cross_entropy(q, target, reduction="none").mean(1)
+    )
     torch.testing.assert_close(L.mse_binary_loss(x, target, **kw), ((q - target) ** 2).mean(1))
     torch.testing.assert_close(L.mae_binary_loss(x, target, **kw), (q - target).abs().mean(1))
     margin = logits if from_logits else 2.0 * q - 1.0
-    torch.testing.assert_close(L.hinge_binary_loss(x, target, **kw),
-                               (1.0 - (2.0 * target - 1.0) * margin).clamp(min=0).mean(1))
+    torch.testing.assert_close(
+        L.hinge_binary_loss(x, target, **kw), (1.0 - (2.0 * target - 1.0) * margin).clamp(min=0).mean(1)
+    )
     two_q, two_t = torch.stack([q, 1 - q], -1), torch.stack([target, 1 - target], -1)
-    torch.testing.assert_close(L.cosine_binary_loss(x, target, **kw),
-                               -F.cosine_similarity(two_q, two_t, dim=-1).mean(1))
+    torch.testing.assert_close(
+        L.cosine_binary_loss(x, target, **kw), -F.cosine_similarity(two_q, two_t, dim=-1).mean(1)
+    )
 
 
 def test_binary_accepts_one_dimensional_and_higher_dimensional_inputs():
@@ -583,8 +611,9 @@ def test_binary_accepts_one_dimensional_and_higher_dimensional_inputs():
     torch.testing.assert_close(L.MSEBinaryLoss(from_logits=False, reduction="none")(x, t), (x - t) ** 2)
     x4 = torch.rand(2, 3, 4, 5)
     t4 = (torch.rand(2, 3, 4, 5) > 0.5).float()
-    torch.testing.assert_close(L.MAEBinaryLoss(from_logits=False, reduction="none")(x4, t4),
-                               (x4 - t4).abs().mean((1, 2, 3)))
+    torch.testing.assert_close(
+        L.MAEBinaryLoss(from_logits=False, reduction="none")(x4, t4), (x4 - t4).abs().mean((1, 2, 3))
+    )
 
 
 # --------------------------------------------------------------------------- known values: regression
@@ -603,8 +632,9 @@ def test_regression_known_values():
         torch.testing.assert_close(L.HuberLoss(delta=delta, reduction="none")(pred, target), expected)
     torch.testing.assert_close(L.log_cosh_loss(pred, target, **none), torch.log(torch.cosh(r)).mean((1, 2)))
     big = torch.tensor([1e4, -1e5], dtype=torch.float64)
-    torch.testing.assert_close(L.log_cosh_loss(big, torch.zeros(2, dtype=torch.float64), **none),
-                               big.abs() - math.log(2.0))
+    torch.testing.assert_close(
+        L.log_cosh_loss(big, torch.zeros(2, dtype=torch.float64), **none), big.abs() - math.log(2.0)
+    )
 
 
 @pytest.mark.parametrize("scale", [1.0, 0.7, 2.5])
@@ -627,8 +657,9 @@ def test_robust_is_continuous_near_special_alphas_and_tensor_alpha_agrees():
     for special, near in ((0.0, 1e-7), (2.0, 2.0 - 1e-7), (2.0, 2.0 + 1e-7), (0.0, -1e-7)):
         torch.testing.assert_close(L.robust_rho(x, near), L.robust_rho(x, special), rtol=1e-5, atol=1e-6)
     for alpha in (0.0, 0.3, 1.0, 2.0, 3.5, -4.0):
-        torch.testing.assert_close(L.robust_rho(x, torch.tensor(alpha, dtype=torch.float64), 1.3),
-                                   L.robust_rho(x, alpha, 1.3))
+        torch.testing.assert_close(
+            L.robust_rho(x, torch.tensor(alpha, dtype=torch.float64), 1.3), L.robust_rho(x, alpha, 1.3)
+        )
     small = torch.tensor([1e-4], dtype=torch.float64)
     for alpha in (1e-6, 0.5, 1.0, 1.9999):
         torch.testing.assert_close(L.robust_rho(small, alpha), 0.5 * small**2, rtol=1e-6, atol=0)  # quadratic bowl
@@ -659,8 +690,9 @@ def test_robust_log_partition_known_values():
     from scipy import integrate
 
     for a in (0.37, 1.2345, 1.9995):
-        half, _ = integrate.quad(lambda v: math.exp(-float(L.robust_rho(torch.tensor(v, dtype=torch.float64), a))),
-                                 0, math.inf)
+        half, _ = integrate.quad(
+            lambda v: math.exp(-float(L.robust_rho(torch.tensor(v, dtype=torch.float64), a))), 0, math.inf
+        )
         got = float(L.robust_log_partition(torch.tensor(a, dtype=torch.float64)))
         assert abs(got - math.log(2.0 * half)) < adaptive_module.LOG_Z_MAX_ABS_ERROR
     with pytest.raises(ValueError, match=r"alpha must lie in \[0, 2\]"):
@@ -684,12 +716,14 @@ def test_adaptive_is_gaussian_and_cauchy_nll_at_the_ends():
     for c in (1.0, 0.5):
         scale = torch.tensor([c], dtype=torch.float64)
         gaussian = 0.5 * (x / c) ** 2 + math.log(c) + 0.5 * math.log(2.0 * math.pi)
-        got = L.adaptive_robust_loss(x, torch.zeros_like(x), torch.tensor([2.0], dtype=torch.float64), scale,
-                                     reduction="none")
+        got = L.adaptive_robust_loss(
+            x, torch.zeros_like(x), torch.tensor([2.0], dtype=torch.float64), scale, reduction="none"
+        )
         torch.testing.assert_close(got, gaussian)
         cauchy = torch.log(0.5 * (x / c) ** 2 + 1.0) + math.log(c) + math.log(math.pi * math.sqrt(2.0))
-        got = L.adaptive_robust_loss(x, torch.zeros_like(x), torch.tensor([0.0], dtype=torch.float64), scale,
-                                     reduction="none")
+        got = L.adaptive_robust_loss(
+            x, torch.zeros_like(x), torch.tensor([0.0], dtype=torch.float64), scale, reduction="none"
+        )
         torch.testing.assert_close(got, cauchy)
 
 
@@ -865,8 +899,10 @@ def test_poly1_is_cross_entropy_plus_its_first_polynomial_term():
     p = torch.softmax(logits, 1).gather(1, target[:, None])[:, 0]
     torch.testing.assert_close(L.poly1_loss(logits, target, epsilon=2.0, reduction="none"), ce + 2.0 * (1 - p))
     # Log-probabilities in place of logits give the same values (what a seq2seq model hands a criterion).
-    torch.testing.assert_close(L.poly1_loss(torch.log_softmax(logits, 1), target, reduction="none"),
-                               L.poly1_loss(logits, target, reduction="none"))
+    torch.testing.assert_close(
+        L.poly1_loss(torch.log_softmax(logits, 1), target, reduction="none"),
+        L.poly1_loss(logits, target, reduction="none"),
+    )
     with pytest.raises(ValueError, match="epsilon must be >= -1"):
         L.Poly1Loss(epsilon=-2.0)
 
@@ -940,8 +976,14 @@ def test_every_registered_loss_and_its_function_show_their_whole_docs():
         for name in L.available(task):
             cls = L.resolve(name, task)
             module = inspect.getmodule(cls)
-            for obj in (cls, *(f for _, f in inspect.getmembers(module, inspect.isfunction)
-                                if f.__module__ == module.__name__ and f.__name__.endswith("_loss"))):
+            for obj in (
+                cls,
+                *(
+                    f
+                    for _, f in inspect.getmembers(module, inspect.isfunction)
+                    if f.__module__ == module.__name__ and f.__name__.endswith("_loss")
+                ),
+            ):
                 assert obj.__doc__ and not placeholder.search(obj.__doc__), f"{obj.__qualname__} in {module.__name__}"
                 documented.append(obj)
     filled = [obj for obj in documented if "reduction: ``'none'`` | ``'mean'`` | ``'sum'``." in obj.__doc__]

@@ -1,5 +1,6 @@
 """Tests of MILS (``slf.MILS``): exact snapshot/restore, bit-identity with primary-only
 training where no auxiliary step is kept, statistics, input errors and a real run."""
+
 from __future__ import annotations
 
 import copy
@@ -96,8 +97,16 @@ def _seed():
 def test_rejected_step_equals_primary_step_from_the_snapshot(opt):
     model, optimizer = make(opt)
     x_obs, y_obs = data(32, seed=99)
-    mils = MILS(model, optimizer, "ce", ["center", "multi_margin"], rate=1.0, observation=(x_obs, y_obs),
-                rule=lambda before, after: False, seed=0)
+    mils = MILS(
+        model,
+        optimizer,
+        "ce",
+        ["center", "multi_margin"],
+        rate=1.0,
+        observation=(x_obs, y_obs),
+        rule=lambda before, after: False,
+        seed=0,
+    )
     for x, y in batches(3):  # optimizer state exists, the center loss has been updated
         mils.rate, mils.rule = 1.0, "always"
         mils.step(x, y)
@@ -120,8 +129,7 @@ def test_rejected_step_equals_primary_step_from_the_snapshot(opt):
 
 def test_rejected_first_step_removes_the_optimizer_state_it_created():
     model, optimizer = make("adam")
-    mils = MILS(model, optimizer, "ce", ["center"], rate=1.0, observation=data(16, 9),
-                rule=lambda before, after: False)
+    mils = MILS(model, optimizer, "ce", ["center"], rate=1.0, observation=data(16, 9), rule=lambda before, after: False)
     reference = copy.deepcopy((model, optimizer))
     x, y = data(32, 3)
     rng = torch.get_rng_state()
@@ -136,8 +144,7 @@ def test_rejected_first_step_removes_the_optimizer_state_it_created():
 @pytest.mark.parametrize("aux", ["center", "multi_margin"])
 def test_accepted_step_equals_a_plain_auxiliary_step(aux):
     model, optimizer = make("adam")
-    mils = MILS(model, optimizer, "ce", [aux], rate=1.0, observation=data(16, 9),
-                rule=lambda before, after: True)
+    mils = MILS(model, optimizer, "ce", [aux], rate=1.0, observation=data(16, 9), rule=lambda before, after: True)
     for x, y in batches(2):
         mils.step(x, y)
     reference = copy.deepcopy((model, optimizer, mils.auxiliaries[aux], mils.loss_optimizer))
@@ -214,8 +221,9 @@ def test_always_failing_auxiliaries_never_change_primary_training(opt, scheduler
     # an update that changes nothing cannot be strictly better: rule='better' rejects it
     # (no batch norm here: a training-mode forward alone moves its running statistics)
     ref_model, ref_opt, ref_rng = run_primary_only(opt, 6, scheduler, batch_norm=False)
-    model, optimizer, rng, mils, kinds = run_mils(opt, 6, scheduler, batch_norm=False, auxiliaries=[NoGradLoss()],
-                                                  rate=1.0, rule="better")
+    model, optimizer, rng, mils, kinds = run_mils(
+        opt, 6, scheduler, batch_norm=False, auxiliaries=[NoGradLoss()], rate=1.0, rule="better"
+    )
     assert kinds == ["rejected"] * 6 and mils.stats()["attempted"] == {"NoGradLoss": 6}
     assert torch.equal(rng, ref_rng)
     assert_same(model.state_dict(), ref_model.state_dict())
@@ -298,13 +306,14 @@ def test_mils_trains_on_real_digits():
         torch.manual_seed(0)
         model = build_model("mlp", splits.input_shape, splits.num_classes)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        mils = MILS(model, optimizer, "ce", ["multi_margin"], rate=0.3,
-                    observation=(x_train[:256], y_train[:256]), seed=0)
+        mils = MILS(
+            model, optimizer, "ce", ["multi_margin"], rate=0.3, observation=(x_train[:256], y_train[:256]), seed=0
+        )
         g = torch.Generator().manual_seed(0)
         for _ in range(2):
             order = torch.randperm(len(y_train), generator=g)
             for start in range(0, len(order), 128):
-                index = order[start:start + 128]
+                index = order[start : start + 128]
                 mils.step(x_train[index], y_train[index])
         model.eval()
         with torch.no_grad():
@@ -318,8 +327,16 @@ def test_mils_trains_on_real_digits():
 
 def test_every_paper_auxiliary_runs_and_its_parameters_are_learned():
     model, optimizer = make("sgd")
-    mils = MILS(model, optimizer, "ce", ["multi_margin", "focal", "center", "lgm"], rate=1.0,
-                observation=data(16, 9), rule="always", seed=0)
+    mils = MILS(
+        model,
+        optimizer,
+        "ce",
+        ["multi_margin", "focal", "center", "lgm"],
+        rate=1.0,
+        observation=data(16, 9),
+        rule="always",
+        seed=0,
+    )
     owned = {id(p) for group in mils.loss_optimizer.param_groups for p in group["params"]}
     assert owned == {id(mils.auxiliaries["center"].centers), id(mils.auxiliaries["lgm"].means)}
     assert mils.loss_optimizer.param_groups[0]["momentum"] == 0.9  # the main optimizer's settings

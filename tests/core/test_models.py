@@ -1,4 +1,5 @@
 """Model zoo: output shapes, the features/classifier contract, and that one SGD step learns."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -69,8 +70,10 @@ def test_unknown_model_lists_choices():
 
 
 def test_resnet_depths_and_sizes_match_the_paper():
-    counts = {name: sum(p.numel() for p in build_model(name, (3, 32, 32), 10).parameters())
-              for name in ("resnet20", "resnet32")}
+    counts = {
+        name: sum(p.numel() for p in build_model(name, (3, 32, 32), 10).parameters())
+        for name in ("resnet20", "resnet32")
+    }
     # He et al. 2016, table 6: 0.27M and 0.46M parameters.
     assert 0.26e6 < counts["resnet20"] < 0.28e6 and 0.45e6 < counts["resnet32"] < 0.47e6
     convs = sum(isinstance(m, nn.Conv2d) for m in build_model("resnet8", (3, 32, 32), 10).modules())
@@ -84,8 +87,10 @@ def test_resnet_shortcut_options():
     assert BasicBlock(16, 32, stride=2, shortcut="A")(x).shape == (2, 32, 4, 4)
     projected = BasicBlock(16, 32, stride=2, shortcut="B")
     assert projected(x).shape == (2, 32, 4, 4) and projected.projection is not None
-    assert not any(isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)
-                   for m in CifarResNet((3, 32, 32), 10, depth=20, shortcut="A").modules())
+    assert not any(
+        isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1)
+        for m in CifarResNet((3, 32, 32), 10, depth=20, shortcut="A").modules()
+    )
     model_b = CifarResNet((3, 32, 32), 10, depth=20, shortcut="B")
     assert model_b(torch.randn(2, 3, 32, 32)).shape == (2, 10)
 

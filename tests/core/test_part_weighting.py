@@ -1,4 +1,5 @@
 """LossPartWeighting: learned, scale-keeping weights for the parts of a multi-part loss."""
+
 from __future__ import annotations
 
 import math
@@ -10,8 +11,11 @@ from slf import LossPartWeighting
 
 
 def parts(cls: float = 3.0, xy: float = 5.0, wh: float = 1.0):
-    return {"cls": torch.tensor(cls, requires_grad=True), "xy": torch.tensor(xy, requires_grad=True),
-            "wh": torch.tensor(wh, requires_grad=True)}
+    return {
+        "cls": torch.tensor(cls, requires_grad=True),
+        "xy": torch.tensor(xy, requires_grad=True),
+        "wh": torch.tensor(wh, requires_grad=True),
+    }
 
 
 def test_softmax_mode_starts_at_the_host_loss_and_keeps_the_total() -> None:
@@ -96,8 +100,9 @@ def test_normalized_weights_read_parts_relative_to_their_running_means() -> None
             total = sum(out.values())
             # The model's loss and gradients are the same either way: lambda_i * P_i / w_i.
             lambdas = weighting.lambdas
-            assert math.isclose(float(total), float(3.0 * lambdas[0] + 2.5 * lambdas[1] + 0.5 * lambdas[2]),
-                                rel_tol=1e-5)
+            assert math.isclose(
+                float(total), float(3.0 * lambdas[0] + 2.5 * lambdas[1] + 0.5 * lambdas[2]), rel_tol=1e-5
+            )
             total.backward()
             assert math.isclose(float(values["wh"].grad), float(lambdas[2] / 2.0), rel_tol=1e-5)
             optimizer.step()

@@ -1,4 +1,5 @@
 """Perceptual loss (Johnson et al., 2016) and the hook-based feature extractor it reads."""
+
 from __future__ import annotations
 
 import copy
@@ -69,9 +70,7 @@ def test_feature_term_is_the_mse_of_the_conv_outputs_per_sample_and_weighted():
     with torch.no_grad():
         a0, b0 = net[0](x), net[0](y)
         a3, b3 = net(x), net(y)
-    expected = torch.stack([
-        0.3 * F.mse_loss(a0[i], b0[i]) + 2.0 * F.mse_loss(a3[i], b3[i]) for i in range(3)
-    ])
+    expected = torch.stack([0.3 * F.mse_loss(a0[i], b0[i]) + 2.0 * F.mse_loss(a3[i], b3[i]) for i in range(3)])
     assert torch.allclose(loss(x, y), expected, rtol=1e-5, atol=1e-7)
     # 'mean' over the batch is torch's mse_loss over the whole feature tensor (equal sizes per sample)
     single = PerceptualLoss(net, ["3"])
@@ -97,7 +96,7 @@ def test_gram_matrix_and_style_term_match_the_formula_by_hand():
     for s in range(3):
         expected = 0.0
         for layer, weight in ((net[:2], 1.5), (net, 0.5)):
-            fx, fy = layer(x[s:s + 1])[0].flatten(1), layer(y[s:s + 1])[0].flatten(1)
+            fx, fy = layer(x[s : s + 1])[0].flatten(1), layer(y[s : s + 1])[0].flatten(1)
             size = fx.numel()
             expected += weight * ((fx @ fx.T - fy @ fy.T) / size).pow(2).sum()  # squared Frobenius norm
         assert torch.allclose(values[s], expected)
@@ -244,8 +243,16 @@ def test_state_dict_leaves_the_network_out():
 def test_gradcheck_float64():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Tanh(), nn.Conv2d(3, 4, 3, stride=2), nn.Softplus())
-    loss = PerceptualLoss(net, ["1", "3"], weights=[1.0, 0.5], style_layers=["1", "3"], style_weights=[2.0, 1.0],
-                          pixel_weight=0.3, normalize_input=([0.4, 0.5], [0.2, 0.3]), reduction="none").double()
+    loss = PerceptualLoss(
+        net,
+        ["1", "3"],
+        weights=[1.0, 0.5],
+        style_layers=["1", "3"],
+        style_weights=[2.0, 1.0],
+        pixel_weight=0.3,
+        normalize_input=([0.4, 0.5], [0.2, 0.3]),
+        reduction="none",
+    ).double()
     x, y = images(n=2, c=2, h=5, w=5, dtype=torch.float64)
     assert torch.autograd.gradcheck(lambda a: loss(a, y), (x.requires_grad_(),))
 
@@ -264,8 +271,10 @@ def test_build_without_a_network_explains_why():
 
 def test_bad_layer_names_list_the_valid_ones():
     net = nn.Sequential(*[nn.Sequential(nn.Conv2d(1, 1, 1), nn.ReLU()) for _ in range(5)])
-    listing = (r"unknown layer name\(s\) \['features\.3'\] for Sequential; "
-               r"valid names \(15 in all\): '0', '0\.0', '0\.1', '1', .*, \.\.\.$")
+    listing = (
+        r"unknown layer name\(s\) \['features\.3'\] for Sequential; "
+        r"valid names \(15 in all\): '0', '0\.0', '0\.1', '1', .*, \.\.\.$"
+    )
     with pytest.raises(ValueError, match=listing):
         PerceptualLoss(net, ["0.1", "features.3"])
     with pytest.raises(ValueError, match=r"unknown layer name\(s\) \['9'\]"):

@@ -1,4 +1,5 @@
 """Selection-weight and accuracy plots: inputs of every documented form give a real PNG."""
+
 import json
 
 import pytest
@@ -26,11 +27,23 @@ def test_several_seeds_align_on_common_steps(tmp_path):
 
 
 def test_results_json_path_supplies_names(tmp_path):
-    results = {"method": "slf-joint", "runs": [
-        {"candidates": ["ce", "mae"], "weights_history": _history(range(5), 0.01),
-         "val_acc": [0.5, 0.6], "test_acc": [0.4, 0.55]},
-        {"candidates": ["ce", "mae"], "weights_history": _history(range(5), 0.02),
-         "val_acc": [0.52, 0.61], "test_acc": [0.45, 0.5]}]}
+    results = {
+        "method": "slf-joint",
+        "runs": [
+            {
+                "candidates": ["ce", "mae"],
+                "weights_history": _history(range(5), 0.01),
+                "val_acc": [0.5, 0.6],
+                "test_acc": [0.4, 0.55],
+            },
+            {
+                "candidates": ["ce", "mae"],
+                "weights_history": _history(range(5), 0.02),
+                "val_acc": [0.52, 0.61],
+                "test_acc": [0.45, 0.5],
+            },
+        ],
+    }
     (tmp_path / "results.json").write_text(json.dumps(results))
     histories, names = weight_histories(tmp_path / "results.json")
     assert names == ["ce", "mae"] and len(histories) == 2
@@ -66,8 +79,9 @@ def test_weight_grid_draws_one_panel_per_source_and_names_empty_ones(tmp_path):
     run = {"candidates": ["ce", "mae"], "weights_history": _history(range(0, 50, 10), 0.01)}
     seeds = {"runs": [run, {**run, "weights_history": _history(range(0, 50, 10), 0.005)}]}
     wide = plot_selection_weight_grid({"one seed": run, "two seeds": seeds, "third": run}, tmp_path / "wide.png")
-    tall = plot_selection_weight_grid({"one seed": run, "two seeds": seeds, "third": run}, tmp_path / "tall.png",
-                                      columns=1, title="weights")
+    tall = plot_selection_weight_grid(
+        {"one seed": run, "two seeds": seeds, "third": run}, tmp_path / "tall.png", columns=1, title="weights"
+    )
     assert wide.read_bytes()[:8] == PNG_MAGIC
     (wide_h, wide_w), (tall_h, tall_w) = imread(wide).shape[:2], imread(tall).shape[:2]
     assert wide_w > 2 * tall_w and tall_h > 2 * wide_h  # 1 x 3 panels vs 3 x 1

@@ -5,6 +5,7 @@ exact gradient identities, gradcheck, extreme logits, argument checks, and the p
 exist for: on the real MNIST digits with 40% of the training labels flipped, an MLP trained
 with them reaches a clearly higher clean test accuracy than with cross-entropy.
 """
+
 from __future__ import annotations
 
 import math
@@ -81,11 +82,16 @@ def test_gce_tends_to_cross_entropy_as_q_goes_to_zero():
     # (1 - exp(-q x)) / q lies in [x - q x^2 / 2, x] for x = CE >= 0
     assert (gce <= ce + 1e-12).all() and (ce - gce <= q * ce**2 / 2 + 1e-12).all()
     torch.testing.assert_close(gce, ce, rtol=1e-3, atol=0.0)
-    torch.testing.assert_close(L.generalized_cross_entropy_loss(logits, target, q=q),
-                               F.cross_entropy(logits, target), rtol=1e-3, atol=0.0)
+    torch.testing.assert_close(
+        L.generalized_cross_entropy_loss(logits, target, q=q), F.cross_entropy(logits, target), rtol=1e-3, atol=0.0
+    )
     # the gradient too: p_y^q -> 1
-    torch.testing.assert_close(_grad(lambda x, t: L.generalized_cross_entropy_loss(x, t, q=q), logits, target),
-                               _grad(lambda x, t: F.cross_entropy(x, t), logits, target), rtol=2e-3, atol=1e-9)
+    torch.testing.assert_close(
+        _grad(lambda x, t: L.generalized_cross_entropy_loss(x, t, q=q), logits, target),
+        _grad(lambda x, t: F.cross_entropy(x, t), logits, target),
+        rtol=2e-3,
+        atol=1e-9,
+    )
 
 
 def test_gce_at_q_one_is_mae_up_to_c_over_two():
@@ -95,8 +101,10 @@ def test_gce_at_q_one_is_mae_up_to_c_over_two():
     # the registry's mae is (1/C) sum_c |p_c - t_c| = 2 (1 - p_y) / C, so gce(q=1) = (C / 2) * mae
     mae = L.build("mae", task="classification", reduction="none")(logits, target)
     torch.testing.assert_close(gce, (C / 2.0) * mae)
-    torch.testing.assert_close(_grad(lambda x, t: L.generalized_cross_entropy_loss(x, t, q=1.0), logits, target),
-                               (C / 2.0) * _grad(L.build("mae"), logits, target))
+    torch.testing.assert_close(
+        _grad(lambda x, t: L.generalized_cross_entropy_loss(x, t, q=1.0), logits, target),
+        (C / 2.0) * _grad(L.build("mae"), logits, target),
+    )
 
 
 def test_gce_gradient_is_cross_entropys_weighted_by_p_y_to_the_q():
@@ -154,8 +162,9 @@ def test_sce_parts_are_alpha_ce_and_rce():
         torch.testing.assert_close(rce, -A * (1.0 - _p_target(logits, target)))
         got = L.symmetric_cross_entropy_loss(logits, target, alpha=0.0, beta=1.0, A=A, reduction="none")
         torch.testing.assert_close(got, rce)
-        torch.testing.assert_close(L.symmetric_cross_entropy_loss(logits, target, alpha=0.3, beta=2.0, A=A),
-                                   (0.3 * ce + 2.0 * rce).mean())
+        torch.testing.assert_close(
+            L.symmetric_cross_entropy_loss(logits, target, alpha=0.3, beta=2.0, A=A), (0.3 * ce + 2.0 * rce).mean()
+        )
     # the RCE part with A = -4 is 2 * C times the registry's mae (2 (1 - p_y) / C)
     mae = L.build("mae", reduction="none")(logits, target)
     torch.testing.assert_close(L.symmetric_cross_entropy_loss(logits, target, alpha=0.0, reduction="none"), 2 * C * mae)
@@ -189,10 +198,13 @@ def test_extreme_logits_finite_values_and_gradients(dtype):
     right = (2.0 * one_hot - 1.0)[:4] * scale  # the target at +1e4, the rest at -1e4
     wrong = (1.0 - 2.0 * one_hot)[4:] * scale
     x = torch.cat([right, wrong])
-    losses = [(L.GeneralizedCrossEntropyLoss(q=q, k=k, reduction="none"), q)
-              for q in (1e-4, 0.7, 1.0) for k in (0.0, 0.5)]
-    losses += [(L.SymmetricCrossEntropyLoss(alpha=a, beta=b, A=A, reduction="none"), None)
-               for a, b, A in ((0.1, 1.0, -4.0), (1.0, 0.5, -9.21))]
+    losses = [
+        (L.GeneralizedCrossEntropyLoss(q=q, k=k, reduction="none"), q) for q in (1e-4, 0.7, 1.0) for k in (0.0, 0.5)
+    ]
+    losses += [
+        (L.SymmetricCrossEntropyLoss(alpha=a, beta=b, A=A, reduction="none"), None)
+        for a, b, A in ((0.1, 1.0, -4.0), (1.0, 0.5, -9.21))
+    ]
     for loss, q in losses:
         z = x.clone().requires_grad_(True)
         values = loss(z, target)
@@ -265,7 +277,7 @@ def _train_mlp(loss, x, y, seed, epochs=15, batch_size=256):
     for _ in range(epochs):
         perm = torch.randperm(len(y), generator=order)
         for start in range(0, len(y), batch_size):
-            batch = perm[start:start + batch_size]
+            batch = perm[start : start + batch_size]
             optimizer.zero_grad()
             loss(model(x[batch]), y[batch]).backward()
             optimizer.step()

@@ -6,6 +6,7 @@ region); the boundary loss against the paper's ``mean(phi_G * s)`` form; the gen
 the reference's ``GeneralizedDice`` formula; the schedules against the reference ``StealWeight`` and
 ``AddWeightLoss`` schedulers.
 """
+
 from __future__ import annotations
 
 import io
@@ -51,7 +52,7 @@ def one_hot(labels: torch.Tensor, num_classes: int, dtype=torch.float64) -> torc
 
 def square_labels(size: int, top: int, left: int, side: int, n: int = 1) -> torch.Tensor:
     labels = torch.zeros(n, size, size, dtype=torch.long)
-    labels[:, top:top + side, left:left + side] = 1
+    labels[:, top : top + side, left : left + side] = 1
     return labels
 
 
@@ -92,9 +93,16 @@ def brute_force_distance_maps(labels: np.ndarray, num_classes: int, spacing) -> 
     return out
 
 
-@pytest.mark.parametrize("shape,spacing", [
-    ((2, 7, 6), None), ((2, 7, 6), (1.5, 0.5)), ((1, 4, 5, 4), None), ((1, 4, 5, 4), (2.0, 1.0, 0.5)),
-], ids=["2d", "2d-spacing", "3d", "3d-spacing"])
+@pytest.mark.parametrize(
+    "shape,spacing",
+    [
+        ((2, 7, 6), None),
+        ((2, 7, 6), (1.5, 0.5)),
+        ((1, 4, 5, 4), None),
+        ((1, 4, 5, 4), (2.0, 1.0, 0.5)),
+    ],
+    ids=["2d", "2d-spacing", "3d", "3d-spacing"],
+)
 def test_distance_maps_equal_brute_force(shape, spacing):
     labels = random_labels(shape, 3, seed=len(shape))
     maps = signed_distance_maps(labels, num_classes=4, spacing=spacing, dtype=torch.float64)  # class 3 absent
@@ -176,8 +184,9 @@ def test_boundary_loss_precomputed_maps_spacing_and_3d():
     loss = BoundaryLoss(spacing=(2.0, 1.0, 1.0), reduction="none")
     maps = signed_distance_maps(labels, 3, spacing=(2.0, 1.0, 1.0), dtype=torch.float64)
     torch.testing.assert_close(loss(logits, labels), loss(logits, labels, distance_maps=maps))
-    torch.testing.assert_close(loss(logits, labels), boundary_loss(logits, labels, spacing=(2.0, 1.0, 1.0),
-                                                                   reduction="none"))
+    torch.testing.assert_close(
+        loss(logits, labels), boundary_loss(logits, labels, spacing=(2.0, 1.0, 1.0), reduction="none")
+    )
     # Per image: the mean over the selected classes and pixels.
     probs, g = logits.softmax(dim=1), one_hot(labels, 3)
     expected = (maps[:, 1:] * (probs[:, 1:] - g[:, 1:])).flatten(1).mean(dim=1)
@@ -223,8 +232,12 @@ def test_dice_known_values():
     assert float(dice_loss(probs, target, classes=(1,), from_logits=False)) == pytest.approx(0.4, abs=1e-6)
     labels = random_labels((3, 8, 7), 3, seed=4)
     logits = torch.randn(3, 3, 8, 7, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
-    torch.testing.assert_close(dice_loss(logits, labels, reduction="none"),
-                               reference_generalized_dice(logits.softmax(1), labels, 3), atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        dice_loss(logits, labels, reduction="none"),
+        reference_generalized_dice(logits.softmax(1), labels, 3),
+        atol=1e-6,
+        rtol=0,
+    )
 
 
 @pytest.mark.parametrize("variant", ["generalized", "soft"])
@@ -248,8 +261,9 @@ def test_cross_entropy_matches_torch_and_probabilities():
     logits = torch.randn(2, 3, 6, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     expected = F.cross_entropy(logits, labels, reduction="none").flatten(1).mean(1)
     torch.testing.assert_close(segmentation_cross_entropy_loss(logits, labels, reduction="none"), expected)
-    torch.testing.assert_close(SegmentationCrossEntropyLoss(from_logits=False, reduction="none")(
-        logits.softmax(1), labels), expected)
+    torch.testing.assert_close(
+        SegmentationCrossEntropyLoss(from_logits=False, reduction="none")(logits.softmax(1), labels), expected
+    )
     probs = one_hot(labels, 3).requires_grad_()  # p = 0 on the wrong classes, 1 on the right one
     value = segmentation_cross_entropy_loss(probs, labels, from_logits=False)
     value.backward()
@@ -265,8 +279,9 @@ def test_cross_entropy_matches_torch_and_probabilities():
 def test_gradcheck(name):
     loss = make_loss(name, reduction="none")
     labels = random_labels((2, 5, 4), 3, seed=7)
-    logits = torch.randn(2, 3, 5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(5),
-                         requires_grad=True)
+    logits = torch.randn(
+        2, 3, 5, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(5), requires_grad=True
+    )
     assert gradcheck(lambda x: loss(x, labels), (logits,), eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
@@ -327,7 +342,15 @@ def reference_steal_weight(epochs: int):
 
 def test_schedule_values_over_epochs():
     assert [schedule_weights(e) for e in (0, 1, 10, 50, 89, 90, 91, 300)] == [
-        (1.0, 0.0), (0.99, 0.01), (0.9, 0.1), (0.5, 0.5), (0.11, 0.89), (0.1, 0.9), (0.1, 0.9), (0.1, 0.9)]
+        (1.0, 0.0),
+        (0.99, 0.01),
+        (0.9, 0.1),
+        (0.5, 0.5),
+        (0.11, 0.89),
+        (0.1, 0.9),
+        (0.1, 0.9),
+        (0.1, 0.9),
+    ]
     for epoch, (regional, boundary) in enumerate(reference_steal_weight(200)):
         ours = schedule_weights(epoch)
         assert ours[0] == pytest.approx(regional, abs=1e-9)
@@ -403,9 +426,13 @@ def test_bad_inputs_give_clear_errors(name):
 def test_bad_arguments_give_clear_errors():
     labels = random_labels((1, 5, 4), 3, seed=12)
     logits = torch.randn(1, 3, 5, 4)
-    for classes, error, message in [((), ValueError, "non-empty"), ((1, 1), ValueError, "repeat"),
-                                    ((-1,), ValueError, ">= 0"), ("1", TypeError, "sequence"),
-                                    ((1.5,), ValueError, "class indices")]:
+    for classes, error, message in [
+        ((), ValueError, "non-empty"),
+        ((1, 1), ValueError, "repeat"),
+        ((-1,), ValueError, ">= 0"),
+        ("1", TypeError, "sequence"),
+        ((1.5,), ValueError, "class indices"),
+    ]:
         with pytest.raises(error, match=message):
             BoundaryLoss(classes=classes)
     with pytest.raises(ValueError, match=r"classes \[1, 3\] name a class >= C = 3"):

@@ -1,4 +1,5 @@
 """StochasticLoss: shapes, gradients, sampling, modes, checkpoints, robustness."""
+
 from __future__ import annotations
 
 import collections
@@ -76,9 +77,9 @@ def test_multiple_samples_average_and_concentrate_with_k():
     gen = torch.Generator().manual_seed(0)
     spread = {}
     for k in (1, 64):
-        draws = torch.stack([
-            multiple_gumbel_softmax(log_probs, sample_gumbel((k, 1, 3), gen), tau=0.1) for _ in range(200)
-        ])
+        draws = torch.stack(
+            [multiple_gumbel_softmax(log_probs, sample_gumbel((k, 1, 3), gen), tau=0.1) for _ in range(200)]
+        )
         assert torch.allclose(draws.sum(-1), torch.ones(200, 1))
         spread[k] = draws.std(dim=0).mean().item()
         if k == 64:  # low temperature, many samples: p_hat ~ p
@@ -154,8 +155,9 @@ def test_checkpoint_round_trip_resumes_bit_identically(mode):
     assert crit2.step == 5 and crit2.tau == crit.sampler.schedule(5)
     resumed = _train(crit2, model2, opt2, 3, data, val)
     assert all(torch.equal(a, b) for a, b in zip(expected, resumed))
-    for p, q in zip(list(model.parameters()) + list(crit.parameters()),
-                    list(model2.parameters()) + list(crit2.parameters())):
+    for p, q in zip(
+        list(model.parameters()) + list(crit.parameters()), list(model2.parameters()) + list(crit2.parameters())
+    ):
         assert torch.equal(p, q)
     assert crit.history == crit2.history
 
@@ -169,6 +171,7 @@ def test_a_checkpoint_written_before_the_parts_loads_and_resumes_bit_identically
     opt = torch.optim.Adam(list(model.parameters()) + list(crit.parameters_for_model_optimizer()), lr=1e-2)
     _train(crit, model, opt, 5, data, None)
     written = crit.state_dict()
+
     def version_1_key(key: str) -> str:
         moved = key.split(".")[0] in ("normalization", "record") or key == "candidates.nonfinite_counts"
         return key.split(".", 1)[1] if moved else key
@@ -226,25 +229,28 @@ def test_all_candidates_nonfinite_is_an_error():
         crit(*batch())
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(num_samples=0), "num_samples"),
-    (dict(tau=0.0), "tau must be > 0"),
-    (dict(tau=1.0, tau_schedule="cosine"), "tau schedule"),
-    (dict(mode="literal"), "mode must be one of"),
-    (dict(selection="token"), "selection must be one of"),
-    (dict(candidates=["ce", "huber"]), "valid names"),
-    (dict(candidates=["ce", "ce"]), "appears twice"),
-    (dict(candidates=[]), "at least one"),
-    (dict(normalize="std"), "normalize"),
-    (dict(decision="transformer", mode="joint"), "decision must be"),
-    (dict(decision="mlp"), "mode='align' weighs the candidates by gradient alignment"),
-    (dict(selection="sample"), "mode='align' weighs each batch with one vector"),
-    (dict(held_out="val"), "held_out must be a slf.HeldOut"),
-    (dict(mode="joint", held_out="previous_batch"), "belong to mode='align'"),
-    (dict(alignment={"temperature": 0}), "temperature must be a number > 0"),
-    (dict(alignment={"momentum": 1.0}), "momentum must be a number in"),
-    (dict(alignment={"interval": 0}), "interval must be an integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(num_samples=0), "num_samples"),
+        (dict(tau=0.0), "tau must be > 0"),
+        (dict(tau=1.0, tau_schedule="cosine"), "tau schedule"),
+        (dict(mode="literal"), "mode must be one of"),
+        (dict(selection="token"), "selection must be one of"),
+        (dict(candidates=["ce", "huber"]), "valid names"),
+        (dict(candidates=["ce", "ce"]), "appears twice"),
+        (dict(candidates=[]), "at least one"),
+        (dict(normalize="std"), "normalize"),
+        (dict(decision="transformer", mode="joint"), "decision must be"),
+        (dict(decision="mlp"), "mode='align' weighs the candidates by gradient alignment"),
+        (dict(selection="sample"), "mode='align' weighs each batch with one vector"),
+        (dict(held_out="val"), "held_out must be a slf.HeldOut"),
+        (dict(mode="joint", held_out="previous_batch"), "belong to mode='align'"),
+        (dict(alignment={"temperature": 0}), "temperature must be a number > 0"),
+        (dict(alignment={"momentum": 1.0}), "momentum must be a number in"),
+        (dict(alignment={"interval": 0}), "interval must be an integer"),
+    ],
+)
 def test_bad_configuration_fails_at_construction(kwargs, message):
     kwargs = {"candidates": ["ce", "mse"], **kwargs}
     with pytest.raises(ValueError, match=message):
@@ -312,8 +318,9 @@ def test_first_order_hypergradient_matches_exact_lookahead(selection):
     xv, yv = torch.randn(24, 20, generator=gen).double(), torch.randint(0, 10, (24,), generator=gen)
     coefficients = {}
     for lookahead in ("first_order", "exact"):
-        crit = StochasticLoss(PAPER, mode="validation", selection=selection, lookahead=lookahead,
-                              lookahead_lr=1e-4, seed=0)
+        crit = StochasticLoss(
+            PAPER, mode="validation", selection=selection, lookahead=lookahead, lookahead_lr=1e-4, seed=0
+        )
         crit(model(x), y)
         coefficients[lookahead], _ = decision_hypergradient(crit, model, x, y, xv, yv, crit.learner.saved)
     first, exact = coefficients["first_order"].double(), coefficients["exact"].double()
@@ -329,16 +336,30 @@ def test_cosine_hypergradient_is_the_cosine_of_held_out_and_candidate_gradients(
     gen = torch.Generator().manual_seed(5)
     x, y = torch.randn(24, 20, generator=gen).double(), torch.randint(0, 10, (24,), generator=gen)
     xv, yv = torch.randn(24, 20, generator=gen).double(), torch.randint(0, 10, (24,), generator=gen)
-    crit = StochasticLoss(PAPER, mode="validation", selection=selection, hypergradient="cosine", normalize=normalize,
-                          lookahead_lr=0.5, seed=0)
+    crit = StochasticLoss(
+        PAPER,
+        mode="validation",
+        selection=selection,
+        hypergradient="cosine",
+        normalize=normalize,
+        lookahead_lr=0.5,
+        seed=0,
+    )
     crit(model(x), y)
     coefficients, _ = decision_hypergradient(crit, model, x, y, xv, yv, crit.learner.saved)
     params = list(model.parameters())
     flat = lambda grads: torch.cat([g.reshape(-1) for g in grads])  # noqa: E731
     held_out = flat(torch.autograd.grad(crit.validation_loss(model(xv), yv).mean(), params))
     columns = crit.candidates.columns(model(x), y)
-    expected = torch.stack([-0.5 * torch.nn.functional.cosine_similarity(
-        held_out, flat(torch.autograd.grad(column.mean(), params, retain_graph=True)), dim=0) for column in columns])
+    expected = torch.stack(
+        [
+            -0.5
+            * torch.nn.functional.cosine_similarity(
+                held_out, flat(torch.autograd.grad(column.mean(), params, retain_graph=True)), dim=0
+            )
+            for column in columns
+        ]
+    )
     assert coefficients.shape == ((1, 6) if selection == "batch" else (24, 6))
     torch.testing.assert_close(coefficients.double().sum(dim=0), expected, rtol=1e-4, atol=1e-6)
     assert float(coefficients.abs().max()) <= 0.5 + 1e-6 or selection == "sample"
@@ -487,9 +508,9 @@ def test_decision_that_reads_losses_tells_apart_samples_with_the_same_output():
 
 
 def test_decision_that_reads_losses_through_combine_and_its_errors():
-    crit = StochasticLoss(["mse", "mae"], task="regression", mode="joint", selection="sample",
-                          decision_reads_losses=True,
-                          seed=0)
+    crit = StochasticLoss(
+        ["mse", "mae"], task="regression", mode="joint", selection="sample", decision_reads_losses=True, seed=0
+    )
     output = torch.randn(5, 1)
     rows, weights = crit.combine([torch.rand(5), torch.rand(5)], output=output)
     assert rows.shape == (5,) and weights.shape == (5, 2)

@@ -3,6 +3,7 @@
 The tables are written from scikit-learn's bundled real data sets (wine: 178 wines, 13 chemical
 measurements, 3 cultivars; iris with its species names as text labels).
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,9 @@ def test_a_csv_table_is_split_stratified_and_standardised_on_the_training_rows(w
     assert all(bool((raw - row).abs().max(dim=1).values.min() < 1e-3) for row in restored[:10])
     again = load_csv_table(wine_csv, seed=0, label_column="target")
     assert torch.equal(again.test.tensors[0], splits.test.tensors[0])
-    assert not torch.equal(load_csv_table(wine_csv, seed=1, label_column="target").test.tensors[1],
-                           splits.test.tensors[1])
+    assert not torch.equal(
+        load_csv_table(wine_csv, seed=1, label_column="target").test.tensors[1], splits.test.tensors[1]
+    )
 
 
 def test_text_labels_become_classes_and_columns_can_be_chosen(tmp_path):
@@ -64,8 +66,9 @@ def test_text_labels_become_classes_and_columns_can_be_chosen(tmp_path):
     frame = iris.frame.assign(species=[iris.target_names[i] for i in iris.target]).drop(columns="target")
     path = tmp_path / "iris.csv"
     frame.to_csv(path, index=False)
-    splits = load_dataset(f"csv:{path}", 0, val_size=30, test_size=30,
-                          feature_columns=["petal length (cm)", "petal width (cm)"])
+    splits = load_dataset(
+        f"csv:{path}", 0, val_size=30, test_size=30, feature_columns=["petal length (cm)", "petal width (cm)"]
+    )
     assert splits.classes == ("setosa", "versicolor", "virginica")  # the last column, by default
     assert splits.input_shape == (2,) and splits.sizes() == (90, 30, 30)
 
@@ -80,18 +83,24 @@ def test_numeric_labels_are_classes_in_numeric_order(tmp_path):
     assert [splits.classes[i] for i in y.tolist()] == [str(label) for label in labels]
 
 
-@pytest.mark.parametrize("lines, options, message", [
-    (["a,b,label", "1,2,x", "3,oops,y", "5,6,x"], {}, "line 3, column 'b': 'oops' is not a finite number"),
-    (["a,b,label", "1,2,x", "3,4,y", "5,,x"], {}, "line 4, column 'b': missing value"),
-    (["a,b,label", "1,2,x", "3,inf,y"], {}, "line 3, column 'b': 'inf' is not a finite number"),
-    (["a,b,label", "1,2,x", "3,4,", "5,6,y"], {}, "line 3: the label column 'label' is empty"),
-    (["a,b,label", "1,2,x", "3,4,x"], {}, "holds one class ('x') in all 2 rows"),
-    (["a,b,label", "1,2,x", "3,4,y"], {"label_column": "class"}, "no label column 'class'; the file's columns: "
-                                                                 "['a', 'b', 'label']"),
-    (["a,b,label", "1,2,x", "3,4,y"], {"feature_columns": ["a", "c"]}, "no feature column 'c'"),
-    (["a,b,label", "1,2,x", "3,4,y"], {"feature_columns": ["a", "label"]}, "is both the label and a feature"),
-    (["a;b;label", "1;2;x"], {}, "is the file comma-separated with a header row?"),
-])
+@pytest.mark.parametrize(
+    "lines, options, message",
+    [
+        (["a,b,label", "1,2,x", "3,oops,y", "5,6,x"], {}, "line 3, column 'b': 'oops' is not a finite number"),
+        (["a,b,label", "1,2,x", "3,4,y", "5,,x"], {}, "line 4, column 'b': missing value"),
+        (["a,b,label", "1,2,x", "3,inf,y"], {}, "line 3, column 'b': 'inf' is not a finite number"),
+        (["a,b,label", "1,2,x", "3,4,", "5,6,y"], {}, "line 3: the label column 'label' is empty"),
+        (["a,b,label", "1,2,x", "3,4,x"], {}, "holds one class ('x') in all 2 rows"),
+        (
+            ["a,b,label", "1,2,x", "3,4,y"],
+            {"label_column": "class"},
+            "no label column 'class'; the file's columns: ['a', 'b', 'label']",
+        ),
+        (["a,b,label", "1,2,x", "3,4,y"], {"feature_columns": ["a", "c"]}, "no feature column 'c'"),
+        (["a,b,label", "1,2,x", "3,4,y"], {"feature_columns": ["a", "label"]}, "is both the label and a feature"),
+        (["a;b;label", "1;2;x"], {}, "is the file comma-separated with a header row?"),
+    ],
+)
 def test_a_bad_table_is_refused_naming_its_line_and_column(tmp_path, lines, options, message):
     path = write_lines(tmp_path / "bad.csv", lines)
     with pytest.raises(ValueError) as error:
@@ -114,9 +123,31 @@ def test_image_models_refuse_feature_vectors():
 
 def test_cli_trains_slf_on_a_csv_table(wine_csv, tmp_path, capsys):
     out = tmp_path / "wine-slf"
-    assert main(["classify", "--data", f"csv:{wine_csv}", "--label-column", "target", "--loss", "slf",
-                 "--epochs", "15", "--batch-size", "32", "--seeds", "2", "--threads", "1", "--no-progress",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                "--data",
+                f"csv:{wine_csv}",
+                "--label-column",
+                "target",
+                "--loss",
+                "slf",
+                "--epochs",
+                "15",
+                "--batch-size",
+                "32",
+                "--seeds",
+                "2",
+                "--threads",
+                "1",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = capsys.readouterr().out
     assert "wine.csv" in report and "slf" in report
     results = json.loads((out / "results.json").read_text())
@@ -126,11 +157,14 @@ def test_cli_trains_slf_on_a_csv_table(wine_csv, tmp_path, capsys):
     assert (out / "selection_weights.png").is_file()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--label-column", "target"], "not a CSV"),
-    (["--data", "csv:{csv}", "--model", "lenet"], "'lenet' reads images"),
-    (["--data", "csv:{csv}", "--feature-columns", " , "], "expected comma-separated column names"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--label-column", "target"], "not a CSV"),
+        (["--data", "csv:{csv}", "--model", "lenet"], "'lenet' reads images"),
+        (["--data", "csv:{csv}", "--feature-columns", " , "], "expected comma-separated column names"),
+    ],
+)
 def test_cli_bad_table_options_are_usage_errors(argv, message, wine_csv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["classify", "--out", "unused", *[a.format(csv=wine_csv) for a in argv]])
@@ -151,20 +185,26 @@ def test_the_trainer_takes_tensors_the_user_built():
     x, y = load_breast_cancer(return_X_y=True)
     splits = splits_from_tensors(torch.tensor(x), torch.tensor(y), seed=0, name="breast_cancer")
     assert splits.sizes() == (399, 85, 85) and splits.input_shape == (30,)
-    result = train_classifier(ClassifyConfig(data="breast_cancer", loss="slf", epochs=5, batch_size=32,
-                                             num_threads=1), progress=False, data=splits)
+    result = train_classifier(
+        ClassifyConfig(data="breast_cancer", loss="slf", epochs=5, batch_size=32, num_threads=1),
+        progress=False,
+        data=splits,
+    )
     assert result["final_test_acc"] > 0.9 and result["sizes"] == {"train": 399, "val": 85, "test": 85}
     assert len(result["mean_weights"]) == 6
 
 
-@pytest.mark.parametrize("inputs, labels, message", [
-    (torch.zeros(4, 3, 2), torch.tensor([0, 1, 0, 1]), "feature vectors (N, F) or images (N, C, H, W)"),
-    (torch.zeros(4, 3), torch.tensor([0, 1, 0]), "labels must have shape (4,)"),
-    (torch.zeros(4, 3), torch.tensor([0.5, 1, 0, 1]), "class indices"),
-    (torch.zeros(4, 3), torch.tensor([-1, 1, 0, 1]), "class indices 0..C-1, got -1"),
-    (torch.zeros(4, 3), torch.tensor([1, 1, 1, 1]), "at least two"),
-    (torch.tensor([[0.0], [float("nan")], [1.0], [2.0]]), torch.tensor([0, 1, 0, 1]), "row 1"),
-])
+@pytest.mark.parametrize(
+    "inputs, labels, message",
+    [
+        (torch.zeros(4, 3, 2), torch.tensor([0, 1, 0, 1]), "feature vectors (N, F) or images (N, C, H, W)"),
+        (torch.zeros(4, 3), torch.tensor([0, 1, 0]), "labels must have shape (4,)"),
+        (torch.zeros(4, 3), torch.tensor([0.5, 1, 0, 1]), "class indices"),
+        (torch.zeros(4, 3), torch.tensor([-1, 1, 0, 1]), "class indices 0..C-1, got -1"),
+        (torch.zeros(4, 3), torch.tensor([1, 1, 1, 1]), "at least two"),
+        (torch.tensor([[0.0], [float("nan")], [1.0], [2.0]]), torch.tensor([0, 1, 0, 1]), "row 1"),
+    ],
+)
 def test_tensors_that_cannot_be_split_are_refused(inputs, labels, message):
     with pytest.raises(ValueError) as error:
         splits_from_tensors(inputs, labels, seed=0)

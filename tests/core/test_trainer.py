@@ -1,4 +1,5 @@
 """The plain-PyTorch classification trainer and the ``slf`` command line, on real digits."""
+
 import json
 import math
 import subprocess
@@ -74,8 +75,9 @@ def test_slf_validation_run_learns_its_decision_network(monkeypatch):
         return original(self, model, inputs, targets, val_inputs, val_targets)
 
     monkeypatch.setattr(StochasticLoss, "validation_step", recording_step)
-    cfg = ClassifyConfig(loss="slf", slf_mode="validation", epochs=1, max_train_samples=1500,
-                         slf_options={"history_interval": 1}, **FAST)
+    cfg = ClassifyConfig(
+        loss="slf", slf_mode="validation", epochs=1, max_train_samples=1500, slf_options={"history_interval": 1}, **FAST
+    )
     result = train_classifier(cfg, progress=False)
     assert result["sizes"]["train"] == 1500
     assert len(calls) == result["num_steps"] == math.ceil(1500 / 128)
@@ -133,24 +135,76 @@ def test_run_classify_writes_results_and_plots(tmp_path):
 
 def test_cli_classify_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["classify", "--data", "digits", "--model", "lenet", "--loss", "slf", "--slf-mode", "validation",
-                 "--slf-candidates", "ce,mae,hinge", "--slf-samples", "2", "--epochs", "1", "--seeds", "2",
-                 "--out", str(out), "--threads", "1", "--batch-size", "64", "--no-progress"])
+    code = main(
+        [
+            "classify",
+            "--data",
+            "digits",
+            "--model",
+            "lenet",
+            "--loss",
+            "slf",
+            "--slf-mode",
+            "validation",
+            "--slf-candidates",
+            "ce,mae,hinge",
+            "--slf-samples",
+            "2",
+            "--epochs",
+            "1",
+            "--seeds",
+            "2",
+            "--out",
+            str(out),
+            "--threads",
+            "1",
+            "--batch-size",
+            "64",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "slf-validation" in printed and "+-" in printed and "results.json" in printed
     results = json.loads((out / "results.json").read_text())
     config = results["config"]
-    assert (config["model"], config["slf_candidates"], config["slf_samples"], config["batch_size"]) == \
-        ("lenet", ["ce", "mae", "hinge"], 2, 64)
+    assert (config["model"], config["slf_candidates"], config["slf_samples"], config["batch_size"]) == (
+        "lenet",
+        ["ce", "mae", "hinge"],
+        2,
+        64,
+    )
     assert len(results["runs"]) == 2 and results["runs"][0]["candidates"] == ["ce", "mae", "hinge"]
     assert _is_png(out / "selection_weights.png") and _is_png(out / "accuracy.png")
 
 
 def test_cli_classify_normalized_joint_slf(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["classify", "--data", "digits", "--loss", "slf", "--slf-mode", "joint", "--slf-normalize", "mean",
-                 "--epochs", "1", "--seeds", "1", "--out", str(out), "--threads", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                "--data",
+                "digits",
+                "--loss",
+                "slf",
+                "--slf-mode",
+                "joint",
+                "--slf-normalize",
+                "mean",
+                "--epochs",
+                "1",
+                "--seeds",
+                "1",
+                "--out",
+                str(out),
+                "--threads",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "slf-joint+normalize" in capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
     assert results["config"]["slf_options"] == {"normalize": "mean"}
@@ -159,14 +213,43 @@ def test_cli_classify_normalized_joint_slf(tmp_path, capsys):
 
 def test_cli_classify_per_sample_cosine_slf_that_reads_losses(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["classify", "--data", "digits", "--loss", "slf", "--slf-mode", "validation",
-                 "--slf-selection", "sample", "--slf-hypergradient", "cosine", "--slf-decision-reads-losses",
-                 "--label-noise", "0.4", "--epochs", "1", "--seeds", "1",
-                 "--out", str(out), "--threads", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "classify",
+                "--data",
+                "digits",
+                "--loss",
+                "slf",
+                "--slf-mode",
+                "validation",
+                "--slf-selection",
+                "sample",
+                "--slf-hypergradient",
+                "cosine",
+                "--slf-decision-reads-losses",
+                "--label-noise",
+                "0.4",
+                "--epochs",
+                "1",
+                "--seeds",
+                "1",
+                "--out",
+                str(out),
+                "--threads",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert "slf-validation+cosine+per-sample+reads-losses" in capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
-    assert results["config"]["slf_options"] == {"selection": "sample", "hypergradient": "cosine",
-                                                "decision_reads_losses": True}
+    assert results["config"]["slf_options"] == {
+        "selection": "sample",
+        "hypergradient": "cosine",
+        "decision_reads_losses": True,
+    }
     run = results["runs"][0]
     assert run["method"] == "slf-validation+cosine+per-sample+reads-losses"
     assert abs(sum(run["final_weights"]) - 1) < 1e-5 and all(math.isfinite(v) for v in run["validation_loss"])
@@ -176,31 +259,37 @@ def test_cli_classify_per_sample_cosine_slf_that_reads_losses(tmp_path, capsys):
 
 
 def test_cli_demo_shows_the_default_recipe_beside_cross_entropy_and_the_best_single_loss(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--epochs", "1", "--seeds", "1", "--threads", "1",
-                 "--no-progress"]) == 0
+    assert (
+        main(["demo", "--out", str(tmp_path), "--epochs", "1", "--seeds", "1", "--threads", "1", "--no-progress"]) == 0
+    )
     printed = capsys.readouterr().out
     methods = ("ce", "mse", "mae", "hinge", "cosine", "bce", "slf-align")
     assert all(method in printed for method in methods) and str(tmp_path) in printed
     assert "40% of the training labels flipped" in printed
     for method in methods:
         assert (tmp_path / method / "results.json").is_file()
-    val = {method: json.loads((tmp_path / method / "results.json").read_text())["runs"][0]["val_acc"][-1]
-           for method in methods[:-1]}
+    val = {
+        method: json.loads((tmp_path / method / "results.json").read_text())["runs"][0]["val_acc"][-1]
+        for method in methods[:-1]
+    }
     assert f"best single loss by validation accuracy: {max(val, key=val.get)} " in printed
     assert _is_png(tmp_path / "slf-align" / "selection_weights.png")
     assert _is_png(tmp_path / "accuracy.png")
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["classify", "--model", "vgg", "--out", "x"], "resnet20"),
-    (["classify", "--loss", "nope", "--out", "x"], "large_margin_softmax"),
-    (["classify", "--data", "imagenet", "--out", "x"], "cifar10:PATH"),
-    (["classify", "--slf-mode", "greedy", "--out", "x"], "'align', 'joint', 'softmax', 'validation'"),
-    (["classify", "--epochs", "0", "--out", "x"], "positive integer"),
-    (["classify", "--loss", "slf", "--slf-candidates", "ce,nope", "--epochs", "1", "--out", "x"], "hinge"),
-    (["classify"], "--out"),
-    ([], "COMMAND"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["classify", "--model", "vgg", "--out", "x"], "resnet20"),
+        (["classify", "--loss", "nope", "--out", "x"], "large_margin_softmax"),
+        (["classify", "--data", "imagenet", "--out", "x"], "cifar10:PATH"),
+        (["classify", "--slf-mode", "greedy", "--out", "x"], "'align', 'joint', 'softmax', 'validation'"),
+        (["classify", "--epochs", "0", "--out", "x"], "positive integer"),
+        (["classify", "--loss", "slf", "--slf-candidates", "ce,nope", "--epochs", "1", "--out", "x"], "hinge"),
+        (["classify"], "--out"),
+        ([], "COMMAND"),
+    ],
+)
 def test_cli_bad_arguments_are_argparse_errors(argv, expected, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
@@ -217,8 +306,20 @@ def test_cli_loss_choices_come_from_the_registry(capsys):
 
 
 def test_cli_missing_cifar_folder_fails_cleanly(tmp_path, capsys):
-    code = main(["classify", "--data", f"cifar10:{tmp_path / 'nowhere'}", "--epochs", "1", "--seeds", "1",
-                 "--out", str(tmp_path / "run"), "--no-progress"])
+    code = main(
+        [
+            "classify",
+            "--data",
+            f"cifar10:{tmp_path / 'nowhere'}",
+            "--epochs",
+            "1",
+            "--seeds",
+            "1",
+            "--out",
+            str(tmp_path / "run"),
+            "--no-progress",
+        ]
+    )
     assert code == 2 and "nowhere" in capsys.readouterr().err
 
 
@@ -229,8 +330,14 @@ def test_cli_plot_without_results_fails_cleanly(tmp_path, capsys):
 
 def test_python_dash_m_slf():
     root = Path(__file__).resolve().parents[2]
-    completed = subprocess.run([sys.executable, "-m", "slf", "classify", "--help"], capture_output=True, text=True,
-                               cwd=root, env={"PYTHONPATH": str(root / "plugins"), "PATH": ""}, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-m", "slf", "classify", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={"PYTHONPATH": str(root / "plugins"), "PATH": ""},
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr
     assert "--slf-mode" in completed.stdout and "cifar100:PATH" in completed.stdout
 
@@ -239,8 +346,15 @@ def test_python_dash_m_slf():
 
 
 def test_mils_run_records_its_stats_and_learns():
-    cfg = ClassifyConfig(loss="mils", mils_aux=("multi_margin", "center"), mils_rate=0.3, mils_obs_size=64,
-                         epochs=1, max_train_samples=1500, **FAST)
+    cfg = ClassifyConfig(
+        loss="mils",
+        mils_aux=("multi_margin", "center"),
+        mils_rate=0.3,
+        mils_obs_size=64,
+        epochs=1,
+        max_train_samples=1500,
+        **FAST,
+    )
     assert cfg.method == "mils-ce+multi_margin+center"
     result = train_classifier(cfg, progress=False)
     stats = result["mils_stats"]
@@ -261,9 +375,32 @@ def test_fixed_weight_sum_of_losses_trains_the_extra_loss_parameters():
 
 def test_cli_mils_end_to_end(tmp_path, capsys):
     out = tmp_path / "mils"
-    code = main(["classify", "--data", "digits", "--loss", "mils", "--mils-aux", "multi_margin,center",
-                 "--mils-rate", "0.5", "--mils-obs-size", "32", "--mils-rule", "not_worse", "--epochs", "1",
-                 "--seeds", "1", "--threads", "1", "--out", str(out), "--no-progress"])
+    code = main(
+        [
+            "classify",
+            "--data",
+            "digits",
+            "--loss",
+            "mils",
+            "--mils-aux",
+            "multi_margin,center",
+            "--mils-rate",
+            "0.5",
+            "--mils-obs-size",
+            "32",
+            "--mils-rule",
+            "not_worse",
+            "--epochs",
+            "1",
+            "--seeds",
+            "1",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "mils accepted" in printed and "mils-ce+multi_margin+center" in printed
@@ -272,13 +409,16 @@ def test_cli_mils_end_to_end(tmp_path, capsys):
     assert results["summary"]["mils_attempted"] == results["runs"][0]["mils_stats"]["attempted_total"]
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["classify", "--loss", "mils", "--mils-rate", "1.5", "--out", "x"], "number in [0, 1]"),
-    (["classify", "--loss", "mils", "--mils-aux", "ce,nope", "--out", "x"], "multi_margin"),
-    (["classify", "--loss", "mils", "--mils-primary", "center", "--out", "x"], "must read logits"),
-    (["classify", "--loss", "mils", "--mils-rule", "sometimes", "--out", "x"], "not_worse"),
-    (["classify", "--loss", "mils", "--mils-obs-size", "0", "--out", "x"], "positive integer"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["classify", "--loss", "mils", "--mils-rate", "1.5", "--out", "x"], "number in [0, 1]"),
+        (["classify", "--loss", "mils", "--mils-aux", "ce,nope", "--out", "x"], "multi_margin"),
+        (["classify", "--loss", "mils", "--mils-primary", "center", "--out", "x"], "must read logits"),
+        (["classify", "--loss", "mils", "--mils-rule", "sometimes", "--out", "x"], "not_worse"),
+        (["classify", "--loss", "mils", "--mils-obs-size", "0", "--out", "x"], "positive integer"),
+    ],
+)
 def test_cli_bad_mils_arguments_are_argparse_errors(argv, expected, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)

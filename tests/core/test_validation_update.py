@@ -1,5 +1,6 @@
 """Validation mode for hosts with their own forward: ``combine`` + ``validation_update`` +
 ``directional_derivative``."""
+
 from __future__ import annotations
 
 import pytest
@@ -51,8 +52,9 @@ def test_directional_derivative_matches_autograd_and_keeps_the_graph() -> None:
     reference = torch.autograd.grad(nn.functional.cross_entropy(model(x), y), list(model.parameters()))
     for p, g in zip(model.parameters(), reference):
         torch.testing.assert_close(p.grad, g)
-    zero = directional_derivative(model, {name: torch.zeros_like(d) for name, d in direction.items()},
-                                  candidate_columns)
+    zero = directional_derivative(
+        model, {name: torch.zeros_like(d) for name, d in direction.items()}, candidate_columns
+    )
     assert torch.equal(zero, torch.zeros_like(zero))
 
 
@@ -74,7 +76,8 @@ def test_combine_and_validation_update_equal_forward_and_validation_step(selecti
 
     direction, val_loss = held_out_gradient(host, model, xv, yv)
     derivatives = directional_derivative(
-        model, direction, lambda: torch.stack(host.candidates.columns(model(x), y), dim=1)) / len(x)
+        model, direction, lambda: torch.stack(host.candidates.columns(model(x), y), dim=1)
+    ) / len(x)
     host_info = host.validation_update(derivatives, float(val_loss))
     assert host_info["validation_loss"] == pytest.approx(own_info["validation_loss"], rel=1e-6)
     assert host_info["hypergradient_norm"] == pytest.approx(own_info["hypergradient_norm"], rel=2e-2)
@@ -86,8 +89,9 @@ def test_combine_and_validation_update_equal_forward_and_validation_step(selecti
 
 
 def test_validation_update_checks_its_input_and_the_interval() -> None:
-    crit = StochasticLoss(["mse", "mae"], task="regression", decision="global", mode="validation",
-                          validation_interval=2, seed=0)
+    crit = StochasticLoss(
+        ["mse", "mae"], task="regression", decision="global", mode="validation", validation_interval=2, seed=0
+    )
     columns = [torch.ones(4), torch.full((4,), 3.0)]
     with pytest.raises(RuntimeError, match="must follow a training-mode forward"):
         crit.validation_update(torch.zeros(4, 2))

@@ -1,4 +1,5 @@
 """Clustering data of slf_dac: every image standardised, labels for evaluation, imbalanced subsets."""
+
 from __future__ import annotations
 
 import pickle
@@ -55,8 +56,9 @@ def test_digits_all_images_standardised():
     _assert_standardised(data.images)
     # Standardisation is affine: the pixel order of the raw images survives.
     raw = torch.as_tensor(bunch.images[0], dtype=torch.float32)
-    assert torch.equal(torch.argsort(data.images[0, 0].flatten(), stable=True),
-                       torch.argsort(raw.flatten(), stable=True))
+    assert torch.equal(
+        torch.argsort(data.images[0, 0].flatten(), stable=True), torch.argsort(raw.flatten(), stable=True)
+    )
 
 
 def test_parse_cluster_spec():
@@ -83,6 +85,7 @@ def test_image_size_only_for_image_folders(tmp_path):
 
 
 # --- CIFAR-10 -------------------------------------------------------------------------
+
 
 def _write_cifar10(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """Six official-format pickles with 1..6 random images each; the first red pixel encodes (file, image)."""
@@ -218,6 +221,7 @@ def test_image_folder_errors(tmp_path):
 
 
 # --- imbalanced subsets and ClusterData.subset ----------------------------------------
+
 
 def test_imbalanced_subset_full_retention_keeps_all(mnist5k):
     kept = imbalanced_subset(mnist5k.labels, 1.0, seed=3)

@@ -1,4 +1,5 @@
 """DAC: thresholds and pair selection, metrics, the network, and short runs on real digits."""
+
 from __future__ import annotations
 
 import itertools
@@ -260,8 +261,9 @@ def test_imbalanced_run_uses_a_seeded_subset(digits):
 
 
 def test_run_cluster_writes_results_and_plots(tmp_path, digits):
-    summary = run_cluster(DACConfig(data="digits", loss="slf", width=4, rounds=2, num_threads=2), 2, tmp_path,
-                          progress=False, data=digits)
+    summary = run_cluster(
+        DACConfig(data="digits", loss="slf", width=4, rounds=2, num_threads=2), 2, tmp_path, progress=False, data=digits
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["trainer"] == "dac" and len(results["runs"]) == 2
     assert {p.split("/")[-1] for p in summary["plots"]} == {"metrics.png", "confusion.png", "selection_weights.png"}
@@ -273,8 +275,29 @@ def test_run_cluster_writes_results_and_plots(tmp_path, digits):
 @pytest.mark.slow
 def test_cli_cluster_on_mnist5k_then_plot(tmp_path, capsys):
     out = tmp_path / "dac"
-    assert main(["cluster", "--data", "mnist5k", "--loss", "bce", "--seeds", "1", "--rounds", "2", "--width", "4",
-                 "--threads", "2", "--no-progress", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "cluster",
+                "--data",
+                "mnist5k",
+                "--loss",
+                "bce",
+                "--seeds",
+                "1",
+                "--rounds",
+                "2",
+                "--width",
+                "4",
+                "--threads",
+                "2",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "NMI" in printed and "mnist5k" in printed
     run = json.loads((out / "results.json").read_text())["runs"][0]
@@ -284,14 +307,17 @@ def test_cli_cluster_on_mnist5k_then_plot(tmp_path, capsys):
     assert (out / "metrics.png").is_file() and (out / "confusion.png").is_file()
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--loss", "ce"], "invalid choice 'ce'; valid choices: bce"),
-    (["--clusters", "1"], "num_clusters"),
-    (["--loss", "slf", "--slf-mode", "validation"], "clustering does not have"),
-    (["--slf-candidates", "bce,huber"], "unknown loss"),
-    (["--data", "imagenet10"], "needs"),
-    (["--min-retention", "1.5"], "min_retention"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--loss", "ce"], "invalid choice 'ce'; valid choices: bce"),
+        (["--clusters", "1"], "num_clusters"),
+        (["--loss", "slf", "--slf-mode", "validation"], "clustering does not have"),
+        (["--slf-candidates", "bce,huber"], "unknown loss"),
+        (["--data", "imagenet10"], "needs"),
+        (["--min-retention", "1.5"], "min_retention"),
+    ],
+)
 def test_cli_cluster_refuses_bad_input(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
         main(["cluster", "--out", str(tmp_path), *argv])
@@ -308,6 +334,10 @@ def test_cli_cluster_reports_a_missing_folder(tmp_path, capsys):
 def test_slf_cluster_under_torchrun_keeps_every_rank_identical(slf_torchrun):
     """Two CPU processes (gloo), each with a batch of its own; ranks step or skip together."""
     run = slf_torchrun("cluster", "--data", "digits", "--loss", "slf", "--seeds", "1", "--rounds", "2", "--width", "4")
-    assert run["distributed"] == {"world_size": 2, "backend": "gloo", "model_max_rank_difference": 0.0,
-                                  "decision_max_rank_difference": 0.0}
+    assert run["distributed"] == {
+        "world_size": 2,
+        "backend": "gloo",
+        "model_max_rank_difference": 0.0,
+        "decision_max_rank_difference": 0.0,
+    }
     assert run["steps"] > 0 and run["final"]["nmi"] > run["initial"]["nmi"]

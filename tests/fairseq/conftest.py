@@ -1,4 +1,5 @@
 """Shared fixtures of the fairseq tests: real German-English pairs and a tiny transformer over them."""
+
 from __future__ import annotations
 
 from typing import List, Tuple
@@ -30,11 +31,35 @@ def tiny_translation(ding_pairs):
         for word in en.split():
             tgt_dict.add_symbol(word)
     parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, [
-        "unused", "--task", "translation", "--arch", "transformer_iwslt_de_en", "--encoder-layers", "1",
-        "--decoder-layers", "1", "--encoder-embed-dim", "32", "--decoder-embed-dim", "32",
-        "--encoder-ffn-embed-dim", "64", "--decoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2",
-        "--decoder-attention-heads", "2", "--dropout", "0.0", "--cpu"])
+    args = options.parse_args_and_arch(
+        parser,
+        [
+            "unused",
+            "--task",
+            "translation",
+            "--arch",
+            "transformer_iwslt_de_en",
+            "--encoder-layers",
+            "1",
+            "--decoder-layers",
+            "1",
+            "--encoder-embed-dim",
+            "32",
+            "--decoder-embed-dim",
+            "32",
+            "--encoder-ffn-embed-dim",
+            "64",
+            "--decoder-ffn-embed-dim",
+            "64",
+            "--encoder-attention-heads",
+            "2",
+            "--decoder-attention-heads",
+            "2",
+            "--dropout",
+            "0.0",
+            "--cpu",
+        ],
+    )
     task = TranslationTask(args, src_dict, tgt_dict)
 
     def encode(dictionary, text):

@@ -1,4 +1,5 @@
 """fairseq-train --user-dir --criterion slf on the real Ding corpus, then resume, generate and score."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,9 @@ def criterion_state(path):
 
 def test_train_generate_score_and_resume(ding_data, tmp_path) -> None:
     out = tmp_path / "slf"
-    results = run(out, "slf", max_epoch=1, seed=1, data=ding_data, extra=[*LITERAL, "--max-update", "30"], beam=1,
-                  threads=1)
+    results = run(
+        out, "slf", max_epoch=1, seed=1, data=ding_data, extra=[*LITERAL, "--max-update", "30"], beam=1, threads=1
+    )
     assert results["test_sentences"] == 600
     assert 0.0 <= results["bleu"] <= 100.0 and results["train_wps"] > 0
     assert set(results["weights"]) == {"label_smoothed_nll", "focal", "poly1", "mse"}
@@ -44,8 +46,9 @@ def test_train_generate_score_and_resume(ding_data, tmp_path) -> None:
     first_state = StochasticLoss.read_extra_state(first["slf._extra_state"])
     assert first_state["step"] == 30
     # Resume: fairseq-train restores checkpoint_last.pt, the criterion's parameters and state included.
-    command = train_command(ding_data / "data-bin", out, "slf", 1, 1, SMALL_TRANSFORMER,
-                            [*LITERAL, "--max-update", "40"])
+    command = train_command(
+        ding_data / "data-bin", out, "slf", 1, 1, SMALL_TRANSFORMER, [*LITERAL, "--max-update", "40"]
+    )
     resumed = subprocess.run(command, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert "Loaded checkpoint" in resumed.stdout + resumed.stderr
@@ -68,8 +71,9 @@ def test_validation_mode_trains_and_resumes_its_decision_optimizer(ding_data, tm
     extra = [*CANDIDATES, "--slf-mode", "validation", "--slf-validation-max-tokens", "1024", "--log-interval", "2"]
 
     def train(max_update: int) -> str:
-        command = train_command(ding_data / "data-bin", tmp_path, "slf", 1, 1, SMALL_TRANSFORMER,
-                                [*extra, "--max-update", str(max_update)])
+        command = train_command(
+            ding_data / "data-bin", tmp_path, "slf", 1, 1, SMALL_TRANSFORMER, [*extra, "--max-update", str(max_update)]
+        )
         done = subprocess.run(command, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         return done.stdout + done.stderr
@@ -77,12 +81,14 @@ def test_validation_mode_trains_and_resumes_its_decision_optimizer(ding_data, tm
     log = train(6)
     assert '"slf_val_nll"' in log and '"w_focal"' in log
     state = StochasticLoss.read_extra_state(
-        criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"])
+        criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"]
+    )
     adam_steps = {int(s["step"]) for s in state["decision_optimizer"]["state"].values()}
     assert state["step"] == 6 and adam_steps == {6}
     assert "Loaded checkpoint" in train(9)
     state = StochasticLoss.read_extra_state(
-        criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"])
+        criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"]
+    )
     assert state["step"] == 9
     assert {int(s["step"]) for s in state["decision_optimizer"]["state"].values()} == {9}
 
@@ -97,16 +103,46 @@ def test_two_cpu_processes_with_fairseqs_own_distributed_options(ding_data, tmp_
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    extra = [*CANDIDATES, "--slf-mode", mode, "--slf-validation-max-tokens", "1024", "--max-update", "6",
-             "--log-interval", "2", "--distributed-world-size", "2", "--distributed-backend", "gloo",
-             "--distributed-init-method", f"tcp://127.0.0.1:{port}", "--distributed-no-spawn",
-             "--ddp-backend", "legacy_ddp"]
-    ranks = [subprocess.Popen(train_command(ding_data / "data-bin", tmp_path, "slf", 1, 1, SMALL_TRANSFORMER,
-                                            [*extra, "--distributed-rank", str(rank)]),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for rank in range(2)]
+    extra = [
+        *CANDIDATES,
+        "--slf-mode",
+        mode,
+        "--slf-validation-max-tokens",
+        "1024",
+        "--max-update",
+        "6",
+        "--log-interval",
+        "2",
+        "--distributed-world-size",
+        "2",
+        "--distributed-backend",
+        "gloo",
+        "--distributed-init-method",
+        f"tcp://127.0.0.1:{port}",
+        "--distributed-no-spawn",
+        "--ddp-backend",
+        "legacy_ddp",
+    ]
+    ranks = [
+        subprocess.Popen(
+            train_command(
+                ding_data / "data-bin",
+                tmp_path,
+                "slf",
+                1,
+                1,
+                SMALL_TRANSFORMER,
+                [*extra, "--distributed-rank", str(rank)],
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for rank in range(2)
+    ]
     logs = [rank.communicate(timeout=600)[0] for rank in ranks]
     assert [rank.returncode for rank in ranks] == [0, 0], logs[0][-3000:]
-    records = [json.loads(line[line.index("{"):]) for line in logs[0].splitlines() if "| train_inner |" in line]
+    records = [json.loads(line[line.index("{") :]) for line in logs[0].splitlines() if "| train_inner |" in line]
     assert len(records) == 3 and all(float(r["slf_rank_gap"]) == 0.0 for r in records)
     if mode == "align":
         # fairseq checkpoints a criterion's state only when it has parameters; the recipe has none.
@@ -116,5 +152,6 @@ def test_two_cpu_processes_with_fairseqs_own_distributed_options(ding_data, tmp_
         return
     assert all("w_focal" in r and "slf_val_nll" in r for r in records)
     state = StochasticLoss.read_extra_state(
-        criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"])
+        criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")["slf._extra_state"]
+    )
     assert state["step"] == 6

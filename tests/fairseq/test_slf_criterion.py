@@ -1,4 +1,5 @@
 """The ``slf`` criterion on fairseq's API, with a real (tiny) transformer on real German-English pairs."""
+
 from __future__ import annotations
 
 import math
@@ -23,8 +24,10 @@ def gradients(model):
 def test_one_candidate_equals_label_smoothed_cross_entropy(tiny_translation) -> None:
     task, build_model, batch = tiny_translation
     results = []
-    for criterion in (LabelSmoothedCrossEntropyCriterion(task, False, 0.1),
-                      SLFCriterion(task, False, 0.1, slf_candidates="label_smoothed_nll")):
+    for criterion in (
+        LabelSmoothedCrossEntropyCriterion(task, False, 0.1),
+        SLFCriterion(task, False, 0.1, slf_candidates="label_smoothed_nll"),
+    ):
         model = build_model(seed=0)
         loss, sample_size, log = criterion(model, batch)
         loss.backward()
@@ -41,8 +44,9 @@ def test_one_candidate_equals_label_smoothed_cross_entropy(tiny_translation) -> 
 
 def test_several_candidates_train_the_decision_network(tiny_translation) -> None:
     task, build_model, batch = tiny_translation
-    criterion = SLFCriterion(task, False, 0.1, slf_candidates="label_smoothed_nll,focal,poly1,mse,mae",
-                             slf_mode="joint")
+    criterion = SLFCriterion(
+        task, False, 0.1, slf_candidates="label_smoothed_nll,focal,poly1,mse,mae", slf_mode="joint"
+    )
     model = build_model()
     loss, sample_size, log = criterion(model, batch)
     assert torch.isfinite(loss) and sample_size == batch["ntokens"]
@@ -57,8 +61,9 @@ def test_several_candidates_train_the_decision_network(tiny_translation) -> None
         SLFCriterion.reduce_metrics([log, log])
     values = aggregated.get_smoothed_values()
     assert {"loss", "nll_loss", "ppl", "w_focal", "w_mse"} <= set(values)
-    assert math.isclose(sum(values[f"w_{n}"] for n in ("label_smoothed_nll", "focal", "poly1", "mse", "mae")), 1.0,
-                        abs_tol=5e-3)
+    assert math.isclose(
+        sum(values[f"w_{n}"] for n in ("label_smoothed_nll", "focal", "poly1", "mse", "mae")), 1.0, abs_tol=5e-3
+    )
     assert SLFCriterion.logging_outputs_can_be_summed()
 
 
@@ -92,7 +97,7 @@ def held_out_split(task, pairs):
 def test_the_default_recipe_takes_its_reference_from_the_valid_split(tiny_translation, ding_pairs) -> None:
     import warnings
 
-    from slf.alignment import flat_gradient
+    from slf.layer_gradients import flat_gradient
 
     task, build_model, batch = tiny_translation
     task.datasets["valid"] = held_out_split(task, ding_pairs[16:64])  # the batch holds pairs 0..15
@@ -114,8 +119,10 @@ def test_the_default_recipe_takes_its_reference_from_the_valid_split(tiny_transl
     reference = flat_gradient(criterion._mean_nll(model, held_out), criterion.slf.last_layer)
     lprobs, target, _ = criterion._lprobs_and_target(model, batch)
     columns, _ = criterion._candidate_columns(lprobs, target, target.ne(criterion.padding_idx))
-    expected = [float(torch.nn.functional.cosine_similarity(flat_gradient(c.sum(), criterion.slf.last_layer),
-                                                            reference, dim=0)) for c in columns]
+    expected = [
+        float(torch.nn.functional.cosine_similarity(flat_gradient(c.sum(), criterion.slf.last_layer), reference, dim=0))
+        for c in columns
+    ]
     assert criterion.slf.decision.last_cosines.tolist() == pytest.approx(expected, abs=1e-4)
     loss.backward()  # the training graph survived the held-out pass
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
@@ -138,7 +145,8 @@ def test_a_settled_hold_is_a_label_smoothing_step_with_its_column_alone(tiny_tra
     criterion(model, batch)  # the first step weighs every candidate (nothing averaged yet)
     assert modes == [True, False] and model.training  # the training forward, then the held-out one
     assert criterion.slf.holds_stock and criterion.slf.candidate_names[criterion.slf.decision.preferred] == (
-        "label_smoothed_nll")
+        "label_smoothed_nll"
+    )
     computed = []
     columns = criterion._candidate_columns
     criterion._candidate_columns = lambda *args: computed.append(columns(*args)[0]) or columns(*args)
@@ -155,8 +163,9 @@ def test_validation_mode_steps_the_decision_network_on_held_out_batches(tiny_tra
 
     task, build_model, batch = tiny_translation
     task.datasets["heldout"] = held_out_split(task, ding_pairs[16:64])  # the batch holds pairs 0..15
-    criterion = SLFCriterion(task, False, 0.1, slf_mode="validation", slf_validation_subset="heldout",
-                             slf_validation_max_tokens=256).train()
+    criterion = SLFCriterion(
+        task, False, 0.1, slf_mode="validation", slf_validation_subset="heldout", slf_validation_max_tokens=256
+    ).train()
     model = build_model().train()
     model_before = {name: p.detach().clone() for name, p in model.state_dict().items()}
     decision_before = [p.detach().clone() for p in criterion.slf.decision.parameters()]
@@ -223,7 +232,8 @@ def test_user_dir_and_import_register_once() -> None:
 
     from fairseq.utils import import_user_module
 
-    from slf.cli import fairseq_user_dir, main
+    from slf.cli import main
+    from slf.fairseq_files import fairseq_user_dir
 
     folder = fairseq_user_dir()
     assert folder.name == "slf_fairseq" and (folder / "criterion.py").is_file()
@@ -233,9 +243,16 @@ def test_user_dir_and_import_register_once() -> None:
     assert main(["fairseq-user-dir"]) == 0
 
 
-@pytest.mark.parametrize("name,core,kwargs", [("nll", "ce", {}), ("focal", "focal", {"gamma": 2.0}),
-                                              ("poly1", "poly1", {"epsilon": 1.0}), ("mse", "mse", {}),
-                                              ("mae", "mae", {})])
+@pytest.mark.parametrize(
+    "name,core,kwargs",
+    [
+        ("nll", "ce", {}),
+        ("focal", "focal", {"gamma": 2.0}),
+        ("poly1", "poly1", {"epsilon": 1.0}),
+        ("mse", "mse", {}),
+        ("mae", "mae", {}),
+    ],
+)
 def test_token_losses_equal_the_core_losses_on_log_probabilities(name, core, kwargs) -> None:
     """Each token loss, from the shared per-token statistics, against the core loss on log-probabilities."""
     from slf import losses

@@ -1,4 +1,5 @@
 """SLF's default recipe in PyTorch Lightning's own loop: ``SLFCallback`` on scikit-learn's real digits."""
+
 from __future__ import annotations
 
 import csv
@@ -43,16 +44,27 @@ class DigitClassifier(pl.LightningModule):
 @pytest.fixture(scope="module")
 def digits():
     splits = load_dataset("digits", seed=0)
-    return (DataLoader(splits.train, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0)),
-            DataLoader(splits.val, batch_size=64), splits.test.tensors)
+    return (
+        DataLoader(splits.train, batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(0)),
+        DataLoader(splits.val, batch_size=64),
+        splits.test.tensors,
+    )
 
 
 def fit(tmp_path: Path, loss_fn, train, val=None, epochs=4):
     torch.manual_seed(0)
     module = DigitClassifier(loss_fn)
-    trainer = pl.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=CSVLogger(tmp_path),
-                         log_every_n_steps=5, enable_progress_bar=False, enable_model_summary=False,
-                         enable_checkpointing=False, callbacks=[SLFCallback()])
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=CSVLogger(tmp_path),
+        log_every_n_steps=5,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        callbacks=[SLFCallback()],
+    )
     trainer.fit(module, train, val)
     return trainer, module
 

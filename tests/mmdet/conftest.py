@@ -1,4 +1,5 @@
 """Shared fixtures of the mmdet tests: the real tree-crown tiles, prepared once per session."""
+
 from __future__ import annotations
 
 from pathlib import Path

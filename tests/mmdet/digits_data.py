@@ -1,4 +1,5 @@
 """sklearn's real handwritten digits as an mmengine dataset (inputs, data_samples), for small Runner tests."""
+
 from __future__ import annotations
 
 import torch

@@ -3,6 +3,7 @@
 PASCAL VOC cannot be downloaded here, so the VOC configs read a small VOCdevkit written
 in the real layout (JPEG images, VOC XML annotations, ImageSets split files).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,15 +21,23 @@ import slf_mmdet  # noqa: E402,F401
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "mmdet"
 ALL = sorted(p.name for p in CONFIGS.glob("*.py"))
-VOC_OBJECTS = {"2007_000001": [("dog", 10, 20, 120, 140, 0)], "2007_000002": [("person", 30, 5, 90, 150, 0),
-                                                                             ("car", 100, 100, 160, 150, 1)],
-               "2012_000001": [("cat", 5, 5, 60, 60, 0)], "2012_000002": [("bus", 40, 30, 150, 120, 0)]}
+VOC_OBJECTS = {
+    "2007_000001": [("dog", 10, 20, 120, 140, 0)],
+    "2007_000002": [("person", 30, 5, 90, 150, 0), ("car", 100, 100, 160, 150, 1)],
+    "2012_000001": [("cat", 5, 5, 60, 60, 0)],
+    "2012_000002": [("bus", 40, 30, 150, 120, 0)],
+}
 
 
 def test_every_config_is_here() -> None:
-    assert {"yolov3_mobilenetv2_deepforest.py", "yolov3_mobilenetv2_slf_deepforest.py", "yolov3_d53_voc0712.py",
-            "yolov3_d53_slf_voc0712.py", "yolov3_mobilenetv2_voc0712.py",
-            "yolov3_mobilenetv2_slf_voc0712.py"} <= set(ALL)
+    assert {
+        "yolov3_mobilenetv2_deepforest.py",
+        "yolov3_mobilenetv2_slf_deepforest.py",
+        "yolov3_d53_voc0712.py",
+        "yolov3_d53_slf_voc0712.py",
+        "yolov3_mobilenetv2_voc0712.py",
+        "yolov3_mobilenetv2_slf_voc0712.py",
+    } <= set(ALL)
 
 
 def expected_head(name: str) -> str:
@@ -70,10 +79,13 @@ def write_voc_image(root: Path, year: str, image_id: str, objects) -> None:
     cv2.imwrite(str(sub / "JPEGImages" / f"{image_id}.jpg"), rng.integers(0, 255, (180, 200, 3), dtype=np.uint8))
     body = "".join(
         f"<object><name>{name}</name><difficult>{difficult}</difficult><bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin>"
-        f"<xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>" for name, x1, y1, x2, y2, difficult in objects)
+        f"<xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>"
+        for name, x1, y1, x2, y2, difficult in objects
+    )
     (sub / "Annotations" / f"{image_id}.xml").write_text(
         f"<annotation><filename>{image_id}.jpg</filename><size><width>200</width><height>180</height>"
-        f"<depth>3</depth></size>{body}</annotation>")
+        f"<depth>3</depth></size>{body}</annotation>"
+    )
 
 
 @pytest.mark.parametrize("name", ["yolov3_d53_slf_voc0712.py", "yolov3_mobilenetv2_voc0712.py"])

@@ -6,6 +6,7 @@ The expected tiles and boxes are recomputed here from the wheel's own XML with p
 integer arithmetic, independently of the module's numpy code, and compared with what
 mmdet's ``VOCDataset`` reads back.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -64,27 +65,38 @@ def test_tile_origins_rejects_nonpositive():
 def test_tile_windows_small_image_is_one_unpadded_tile():
     assert tile_windows(250, 120, TILE) == [(0, 0, 250, 120)]
     assert tile_windows(900, 500, TILE) == [
-        (0, 0, 400, 400), (400, 0, 800, 400), (500, 0, 900, 400),
-        (0, 100, 400, 500), (400, 100, 800, 500), (500, 100, 900, 500),
+        (0, 0, 400, 400),
+        (400, 0, 800, 400),
+        (500, 0, 900, 400),
+        (0, 100, 400, 500),
+        (400, 100, 800, 500),
+        (500, 100, 900, 500),
     ]
 
 
 def test_tile_boxes_clip_flag_and_drop():
-    boxes = np.array([
-        [10, 10, 30, 30],      # inside: unchanged, normal
-        [90, 0, 110, 20],      # exactly half inside: normal (>= min_visible)
-        [91, 0, 111, 20],      # 9/20 inside: difficult
-        [95, 95, 115, 115],    # a quarter inside: difficult
-        [98, 40, 120, 60],     # 2 px inside: kept (difficult)
-        [99, 40, 120, 60],     # 1 px inside: dropped
-        [100, 40, 120, 60],    # touches the border only: dropped
-        [150, 150, 170, 170],  # outside: dropped
-        [-20, -20, 10, 10],    # sticks out at the origin
-    ], dtype=float)
+    boxes = np.array(
+        [
+            [10, 10, 30, 30],  # inside: unchanged, normal
+            [90, 0, 110, 20],  # exactly half inside: normal (>= min_visible)
+            [91, 0, 111, 20],  # 9/20 inside: difficult
+            [95, 95, 115, 115],  # a quarter inside: difficult
+            [98, 40, 120, 60],  # 2 px inside: kept (difficult)
+            [99, 40, 120, 60],  # 1 px inside: dropped
+            [100, 40, 120, 60],  # touches the border only: dropped
+            [150, 150, 170, 170],  # outside: dropped
+            [-20, -20, 10, 10],  # sticks out at the origin
+        ],
+        dtype=float,
+    )
     local, difficult = tile_boxes(boxes, (0, 0, 100, 100))
     assert local.tolist() == [
-        [10, 10, 30, 30], [90, 0, 100, 20], [91, 0, 100, 20],
-        [95, 95, 100, 100], [98, 40, 100, 60], [0, 0, 10, 10],
+        [10, 10, 30, 30],
+        [90, 0, 100, 20],
+        [91, 0, 100, 20],
+        [95, 95, 100, 100],
+        [98, 40, 100, 60],
+        [0, 0, 10, 10],
     ]
     assert difficult.tolist() == [False, False, True, True, True, True]
 
@@ -129,12 +141,14 @@ def _reference(wheel: Path) -> dict[str, tuple[int, int, list[tuple[int, int, in
         for name in sorted(names):
             if not (name.startswith("deepforest/data/") and name.endswith(".xml")):
                 continue
-            stem = name[len("deepforest/data/"):-4]
+            stem = name[len("deepforest/data/") : -4]
             if not any(f"deepforest/data/{stem}{s}" in names for s in (".png", ".jpg", ".tif")):
                 continue
             root = ET.fromstring(zf.read(name))
-            boxes = [tuple(int(o.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax"))
-                     for o in root.iter("object")]
+            boxes = [
+                tuple(int(o.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax"))
+                for o in root.iter("object")
+            ]
             ref[stem] = (int(root.findtext("size/width")), int(root.findtext("size/height")), boxes)
     return ref
 
@@ -156,8 +170,15 @@ def _expected_tiles(ref):
                     ih = min(d, y0 + TILE) - max(b, y0)
                     if iw >= 2 and ih >= 2:
                         difficult = 2 * iw * ih < (c - a) * (d - b)
-                        got[(max(a, x0) - x0, max(b, y0) - y0,
-                             min(c, x0 + TILE) - x0, min(d, y0 + TILE) - y0, difficult)] += 1
+                        got[
+                            (
+                                max(a, x0) - x0,
+                                max(b, y0) - y0,
+                                min(c, x0 + TILE) - x0,
+                                min(d, y0 + TILE) - y0,
+                                difficult,
+                            )
+                        ] += 1
                         seen[(stem, k)] += 1
                 tiles[f"{stem}_{x0}_{y0}"] = got
     return tiles, seen
@@ -177,9 +198,14 @@ def loaded(prepared):
     root, _ = prepared
     out = {}
     for split, ann_file in (("train", TRAIN_ANN_FILE), ("val", VAL_ANN_FILE)):
-        ds = VOCDataset(data_root=str(root), ann_file=ann_file,
-                        data_prefix={"sub_data_root": SUB_ROOT},
-                        metainfo={"classes": CLASSES}, pipeline=[], test_mode=False)
+        ds = VOCDataset(
+            data_root=str(root),
+            ann_file=ann_file,
+            data_prefix={"sub_data_root": SUB_ROOT},
+            metainfo={"classes": CLASSES},
+            pipeline=[],
+            test_mode=False,
+        )
         out[split] = [ds.get_data_info(i) for i in range(len(ds))]
     return out
 
@@ -217,9 +243,11 @@ def test_mmdet_reads_every_tile_with_boxes_inside(loaded):
 def test_boxes_match_an_independent_tiling_of_the_source(prepared, loaded):
     root, ref = prepared
     expected, seen = _expected_tiles(ref)
-    got = {info["img_id"]: Counter((*inst["bbox"], bool(inst["ignore_flag"]))
-                                   for inst in info["instances"])
-           for infos in loaded.values() for info in infos}
+    got = {
+        info["img_id"]: Counter((*inst["bbox"], bool(inst["ignore_flag"])) for inst in info["instances"])
+        for infos in loaded.values()
+        for info in infos
+    }
     assert got == expected
 
     # Each of the 951 source boxes shows up, clipped or not, in at least one tile; a box
@@ -277,5 +305,4 @@ def test_other_parameters_rebuild(prepared, tmp_path):
         # no tiles of the previous build are left behind
         assert {p.stem for p in (sub / "JPEGImages").glob("*.jpg")} == ids
         assert {p.stem for p in (sub / "Annotations").glob("*.xml")} == ids
-        assert len(ids) == sum(math.ceil(w / tile) * math.ceil(h / tile)
-                               for w, h, _ in ref.values())
+        assert len(ids) == sum(math.ceil(w / tile) * math.ceil(h / tile) for w, h, _ in ref.values())

@@ -3,6 +3,7 @@
 A few iterations of configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py through mmengine's
 own Runner (the loop mmdet's tools/train.py runs), with mmdet's VOCDataset and VOCMetric.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,9 @@ KEY = "slf/bbox_head.part_weighting/lambda/"
 PARTS = ("cls", "obj", "noobj", "xy", "wh")
 
 
-def small_config(data_root: Path, work_dir: Path, epochs: int = 2,
-                 name: str = "yolov3_mobilenetv2_slf_deepforest.py") -> Config:
+def small_config(
+    data_root: Path, work_dir: Path, epochs: int = 2, name: str = "yolov3_mobilenetv2_slf_deepforest.py"
+) -> Config:
     """A shipped config, on 8 training and 4 validation tiles, 2 iterations per epoch."""
     cfg = Config.fromfile(CONFIGS / name)
     for loader, tiles in (("train_dataloader", 8), ("val_dataloader", 4)):
@@ -86,7 +88,7 @@ def test_cpu_config_trains_logs_and_resumes(deepforest_root: Path, tmp_path: Pat
     assert torch.equal(restored.selection.decision.scores, saved["bbox_head.part_weighting.selection.decision.scores"])
     extra = StochasticLoss.read_extra_state(saved["bbox_head.part_weighting.selection._extra_state"])
     assert restored.selection.step == extra["step"] == 2
-    assert restored.history == extra["history"] == weighting.history[:len(extra["history"])]
+    assert restored.history == extra["history"] == weighting.history[: len(extra["history"])]
     resumed.train()
     assert restored.selection.step == 4 and resumed.epoch == 2
 
@@ -94,9 +96,18 @@ def test_cpu_config_trains_logs_and_resumes(deepforest_root: Path, tmp_path: Pat
 def test_mils_loop_on_the_yolo_detector(deepforest_root: Path, tmp_path: Path) -> None:
     """MILS as the train loop of the stock YOLOv3 config: focal-loss steps, tested and kept or undone."""
     cfg = small_config(deepforest_root, tmp_path, epochs=1, name="yolov3_mobilenetv2_deepforest.py")
-    cfg.train_cfg = dict(type="MILSEpochBasedTrainLoop", max_epochs=1, val_interval=1, rate=1.0, seed=0,
-                         auxiliaries=[dict(name="focal", replace={"bbox_head.loss_cls": dict(
-                             type="FocalLoss", use_sigmoid=True, reduction="sum")})])
+    cfg.train_cfg = dict(
+        type="MILSEpochBasedTrainLoop",
+        max_epochs=1,
+        val_interval=1,
+        rate=1.0,
+        seed=0,
+        auxiliaries=[
+            dict(
+                name="focal", replace={"bbox_head.loss_cls": dict(type="FocalLoss", use_sigmoid=True, reduction="sum")}
+            )
+        ],
+    )
     runner = Runner.from_cfg(cfg)
     runner.train()
     stats = runner.train_loop.mils_stats()
@@ -110,26 +121,54 @@ def test_mils_loop_on_the_yolo_detector(deepforest_root: Path, tmp_path: Path) -
     assert 0.0 <= runner.message_hub.get_scalar("val/pascal_voc/mAP").current() <= 1.0
 
 
-def test_two_cpu_processes_through_mmdets_train_script_keep_the_slf_weights_identical(deepforest_root: Path,
-                                                                                       tmp_path: Path) -> None:
+def test_two_cpu_processes_through_mmdets_train_script_keep_the_slf_weights_identical(
+    deepforest_root: Path, tmp_path: Path
+) -> None:
     """torchrun + mmdet's tools/train.py (--launcher pytorch, gloo via slf_mmdet.train), 8 tiles, 2 epochs."""
     import subprocess
     import sys
 
     work_dir = tmp_path / "ddp"
-    options = [f"train_dataloader.dataset.data_root={deepforest_root}",
-               f"val_dataloader.dataset.data_root={deepforest_root}", "train_dataloader.dataset.indices=8",
-               "val_dataloader.dataset.indices=4", "train_dataloader.num_workers=0", "val_dataloader.num_workers=0",
-               "train_cfg.max_epochs=2", "train_cfg.val_interval=2",
-               "default_hooks.logger.interval=1", "randomness.seed=0"]
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
-               "slf_mmdet.train", str(CONFIGS / "yolov3_mobilenetv2_slf_deepforest.py"), "--launcher", "pytorch",
-               "--work-dir", str(work_dir), "--cfg-options", *options]
+    options = [
+        f"train_dataloader.dataset.data_root={deepforest_root}",
+        f"val_dataloader.dataset.data_root={deepforest_root}",
+        "train_dataloader.dataset.indices=8",
+        "val_dataloader.dataset.indices=4",
+        "train_dataloader.num_workers=0",
+        "val_dataloader.num_workers=0",
+        "train_cfg.max_epochs=2",
+        "train_cfg.val_interval=2",
+        "default_hooks.logger.interval=1",
+        "randomness.seed=0",
+    ]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "slf_mmdet.train",
+        str(CONFIGS / "yolov3_mobilenetv2_slf_deepforest.py"),
+        "--launcher",
+        "pytorch",
+        "--work-dir",
+        str(work_dir),
+        "--cfg-options",
+        *options,
+    ]
     finished = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-3000:]
     ranks = json.loads((work_dir / "slf_ranks.json").read_text())
-    assert ranks == {"bbox_head.part_weighting": {"world_size": 2, "backend": "gloo", "model_max_rank_difference": 0.0,
-                                                  "decision_max_rank_difference": 0.0}}
+    assert ranks == {
+        "bbox_head.part_weighting": {
+            "world_size": 2,
+            "backend": "gloo",
+            "model_max_rank_difference": 0.0,
+            "decision_max_rank_difference": 0.0,
+        }
+    }
     checkpoint = torch.load(work_dir / "epoch_2.pth", map_location="cpu", weights_only=False)
     state = StochasticLoss.read_extra_state(checkpoint["state_dict"]["bbox_head.part_weighting.selection._extra_state"])
     assert state["step"] == 2  # 8 tiles, 4 per process and iteration: one iteration per epoch

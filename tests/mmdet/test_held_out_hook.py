@@ -1,4 +1,5 @@
 """SLFHeldOutHook on a real mmengine Runner: the default recipe takes its reference from the val dataloader."""
+
 from __future__ import annotations
 
 import uuid
@@ -38,19 +39,29 @@ class Digits(DigitsMLP):
 def loader(start: int, stop: int) -> dict:
     dataset = DigitsDataset(stop)
     dataset.x, dataset.y = dataset.x[start:], dataset.y[start:]
-    return dict(dataset=dataset, batch_size=32, num_workers=0, sampler=dict(type="DefaultSampler", shuffle=True),
-                collate_fn=dict(type="default_collate"))
+    return dict(
+        dataset=dataset,
+        batch_size=32,
+        num_workers=0,
+        sampler=dict(type="DefaultSampler", shuffle=True),
+        collate_fn=dict(type="default_collate"),
+    )
 
 
 def runner_for(model, tmp_path, hooks, with_val=True) -> Runner:
     return Runner(
-        model=model, work_dir=str(tmp_path), experiment_name=f"held_out_{uuid.uuid4().hex}",
-        train_dataloader=loader(0, 256), train_cfg=dict(by_epoch=True, max_epochs=2),
+        model=model,
+        work_dir=str(tmp_path),
+        experiment_name=f"held_out_{uuid.uuid4().hex}",
+        train_dataloader=loader(0, 256),
+        train_cfg=dict(by_epoch=True, max_epochs=2),
         val_dataloader=loader(256, 384) if with_val else None,
         val_cfg=dict() if with_val else None,
         val_evaluator=dict(type="DigitsAccuracy") if with_val else None,
         optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1)),
-        default_hooks=dict(checkpoint=None), custom_hooks=hooks)
+        default_hooks=dict(checkpoint=None),
+        custom_hooks=hooks,
+    )
 
 
 def test_the_hook_gives_every_default_recipe_loss_its_held_out_reference(tmp_path) -> None:
@@ -101,10 +112,20 @@ def test_boxes_of_a_test_pipeline_are_brought_to_the_resized_image() -> None:
     from slf_mmdet.held_out_hook import _scaled, boxes_loaded_after_resize
 
     with DefaultScope.overwrite_default_scope("mmdet"):
-        test = Compose([dict(type="LoadImageFromFile"), dict(type="Resize", scale=(320, 320), keep_ratio=True),
-                        dict(type="LoadAnnotations", with_bbox=True)])
-        train = Compose([dict(type="LoadImageFromFile"), dict(type="LoadAnnotations", with_bbox=True),
-                         dict(type="Resize", scale=(320, 320), keep_ratio=True)])
+        test = Compose(
+            [
+                dict(type="LoadImageFromFile"),
+                dict(type="Resize", scale=(320, 320), keep_ratio=True),
+                dict(type="LoadAnnotations", with_bbox=True),
+            ]
+        )
+        train = Compose(
+            [
+                dict(type="LoadImageFromFile"),
+                dict(type="LoadAnnotations", with_bbox=True),
+                dict(type="Resize", scale=(320, 320), keep_ratio=True),
+            ]
+        )
     assert boxes_loaded_after_resize(SimpleNamespace(pipeline=test))
     assert not boxes_loaded_after_resize(SimpleNamespace(pipeline=train))
     assert boxes_loaded_after_resize(SimpleNamespace(dataset=SimpleNamespace(pipeline=test)))  # wrapped datasets

@@ -1,4 +1,5 @@
 """SLFLoggerHook on a real mmengine Runner: a digits MLP trained with mmdet's StochasticLoss."""
+
 from __future__ import annotations
 
 import json
@@ -30,9 +31,16 @@ class DigitsMLP(BaseModel):
 
         self.net = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
         with DefaultScope.overwrite_default_scope("mmdet"):
-            self.loss_cls = MODELS.build(dict(type="StochasticLoss", use_sigmoid=False, seed=0, history_interval=2,
-                                              candidates=["ce", "categorical_hinge", dict(type="CrossEntropyLoss")],
-                                              **slf_options))
+            self.loss_cls = MODELS.build(
+                dict(
+                    type="StochasticLoss",
+                    use_sigmoid=False,
+                    seed=0,
+                    history_interval=2,
+                    candidates=["ce", "categorical_hinge", dict(type="CrossEntropyLoss")],
+                    **slf_options,
+                )
+            )
 
     def forward(self, inputs, data_samples=None, mode="tensor"):
         logits = self.net(inputs)
@@ -46,10 +54,16 @@ def test_weights_reach_the_log_as_interval_means_and_a_plot(tmp_path: Path) -> N
     model = DigitsMLP(mode="joint")  # sampled weights: each logged value is an interval mean
     assert [path for path, _ in slf_modules(model)] == ["loss_cls.slf"]
     runner = Runner(
-        model=model, work_dir=str(tmp_path), experiment_name=f"hook_{uuid.uuid4().hex}",
-        train_dataloader=dict(dataset=DigitsDataset(256), batch_size=32, num_workers=0,
-                              sampler=dict(type="DefaultSampler", shuffle=True),
-                              collate_fn=dict(type="default_collate")),
+        model=model,
+        work_dir=str(tmp_path),
+        experiment_name=f"hook_{uuid.uuid4().hex}",
+        train_dataloader=dict(
+            dataset=DigitsDataset(256),
+            batch_size=32,
+            num_workers=0,
+            sampler=dict(type="DefaultSampler", shuffle=True),
+            collate_fn=dict(type="default_collate"),
+        ),
         train_cfg=dict(by_epoch=True, max_epochs=2),
         optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1)),
         default_hooks=dict(logger=dict(type="LoggerHook", interval=4), checkpoint=None),
@@ -81,12 +95,20 @@ def test_a_model_without_slf_is_logged_as_such(tmp_path: Path) -> None:
             return dict(loss=nn.functional.cross_entropy(self.net(inputs), data_samples))
 
     runner = Runner(
-        model=Plain(), work_dir=str(tmp_path), experiment_name=f"plain_{uuid.uuid4().hex}",
-        train_dataloader=dict(dataset=DigitsDataset(256), batch_size=64, num_workers=0,
-                              sampler=dict(type="DefaultSampler", shuffle=False),
-                              collate_fn=dict(type="default_collate")),
-        train_cfg=dict(by_epoch=True, max_epochs=1), optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1)),
-        default_hooks=dict(checkpoint=None), custom_hooks=[dict(type="SLFLoggerHook")],
+        model=Plain(),
+        work_dir=str(tmp_path),
+        experiment_name=f"plain_{uuid.uuid4().hex}",
+        train_dataloader=dict(
+            dataset=DigitsDataset(256),
+            batch_size=64,
+            num_workers=0,
+            sampler=dict(type="DefaultSampler", shuffle=False),
+            collate_fn=dict(type="default_collate"),
+        ),
+        train_cfg=dict(by_epoch=True, max_epochs=1),
+        optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1)),
+        default_hooks=dict(checkpoint=None),
+        custom_hooks=[dict(type="SLFLoggerHook")],
     )
     runner.train()
     hook = next(h for h in runner.hooks if type(h).__name__ == "SLFLoggerHook")

@@ -3,6 +3,7 @@
 The model's loss is the submodule ``loss_cls``; the auxiliary swaps it for a
 multi-margin loss built from mmengine's MODELS registry.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -57,9 +58,13 @@ def make_runner(tmp_path: Path, train_cfg: dict) -> Runner:
         model=model,
         work_dir=str(tmp_path / uuid.uuid4().hex[:8]),
         experiment_name=f"mils_{uuid.uuid4().hex}",
-        train_dataloader=dict(dataset=DigitsDataset(), batch_size=64, num_workers=0,
-                              sampler=dict(type="DefaultSampler", shuffle=True),
-                              collate_fn=dict(type="default_collate")),
+        train_dataloader=dict(
+            dataset=DigitsDataset(),
+            batch_size=64,
+            num_workers=0,
+            sampler=dict(type="DefaultSampler", shuffle=True),
+            collate_fn=dict(type="default_collate"),
+        ),
         train_cfg=train_cfg,
         optim_wrapper=dict(optimizer=dict(type="SGD", lr=0.1, momentum=0.9)),
         default_hooks=dict(logger=dict(type="LoggerHook", interval=1), checkpoint=None),
@@ -76,8 +81,15 @@ def train(tmp_path: Path, train_cfg: dict):
 
 
 def mils_cfg(**kw) -> dict:
-    cfg = dict(type="MILSEpochBasedTrainLoop", max_epochs=2, rate=0.5, rule="not_worse",
-               observation_batches=1, seed=0, auxiliaries=AUX)
+    cfg = dict(
+        type="MILSEpochBasedTrainLoop",
+        max_epochs=2,
+        rate=0.5,
+        rule="not_worse",
+        observation_batches=1,
+        seed=0,
+        auxiliaries=AUX,
+    )
     cfg.update(kw)
     return cfg
 
@@ -136,8 +148,10 @@ def test_not_worse_rule_mixes_and_stats_reach_message_hub_and_log(tmp_path):
 
 
 def test_mmdet_focal_loss_as_auxiliary_from_the_mmdet_registry(tmp_path):
-    aux = [dict(name="focal", replace={"loss_cls": dict(type="mmdet.FocalLoss", use_sigmoid=True)}),
-           dict(name="margin", replace={"loss_cls": dict(type="SLFTestMultiMargin")}, weight=1.0)]
+    aux = [
+        dict(name="focal", replace={"loss_cls": dict(type="mmdet.FocalLoss", use_sigmoid=True)}),
+        dict(name="margin", replace={"loss_cls": dict(type="SLFTestMultiMargin")}, weight=1.0),
+    ]
     runner, params = train(tmp_path, mils_cfg(max_epochs=1, rate=1.0, rule="better", auxiliaries=aux))
     assert type(runner.train_loop.auxiliaries["focal"]["loss_cls"]).__name__ == "FocalLoss"
     assert type(runner.model.loss_cls).__name__ == "_CrossEntropy"  # the primary loss is back in place
@@ -148,13 +162,18 @@ def test_mmdet_focal_loss_as_auxiliary_from_the_mmdet_registry(tmp_path):
     assert all(torch.isfinite(v).all() for v in params.values() if v.is_floating_point())
 
 
-@pytest.mark.parametrize("override, message", [
-    (dict(auxiliaries=[dict(name="bad", replace={"head.loss_cls": dict(type="SLFTestMultiMargin")})]),
-     r"'head.loss_cls' is not a submodule.*\['loss_cls'\]"),
-    (dict(rule="best"), r"unknown rule 'best'"),
-    (dict(rate=2.0), r"rate must be a number in \[0, 1\], got 2.0"),
-    (dict(auxiliaries=[]), r"auxiliaries must hold at least one entry"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        (
+            dict(auxiliaries=[dict(name="bad", replace={"head.loss_cls": dict(type="SLFTestMultiMargin")})]),
+            r"'head.loss_cls' is not a submodule.*\['loss_cls'\]",
+        ),
+        (dict(rule="best"), r"unknown rule 'best'"),
+        (dict(rate=2.0), r"rate must be a number in \[0, 1\], got 2.0"),
+        (dict(auxiliaries=[]), r"auxiliaries must hold at least one entry"),
+    ],
+)
 def test_bad_config_raises_clear_errors(tmp_path, override, message):
     runner = make_runner(tmp_path, mils_cfg(**override))
     with pytest.raises(ValueError, match=message):

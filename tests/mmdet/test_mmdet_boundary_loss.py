@@ -3,6 +3,7 @@
 As mmdet's ``DiceLoss``: ``forward(pred, target, weight=None, reduction_override=None, avg_factor=None)``
 with ``(N, H, W)`` mask logits and binary masks, one value per mask reduced by ``weight_reduce_loss``.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -24,7 +25,7 @@ def make_masks(n: int = 5, size: int = 12, seed: int = 0):
     for i in range(n):
         side = int(torch.randint(2, 6, (1,), generator=g))
         top, left = torch.randint(0, size - side, (2,), generator=g).tolist()
-        target[i, top:top + side, left:left + side] = 1
+        target[i, top : top + side, left : left + side] = 1
     pred = (4 * (2 * target - 1) + 3 * torch.randn(n, size, size, generator=g)).requires_grad_()
     weight = (torch.rand(n, generator=g) > 0.3).float()
     return pred, target, weight
@@ -35,8 +36,9 @@ def test_built_from_config_equals_the_core_loss() -> None:
     assert isinstance(loss, MMDetBoundaryLoss)
     pred, target, _ = make_masks()
     probability = pred.sigmoid()
-    core = boundary_loss(torch.stack([1 - probability, probability], dim=1), target.long(), from_logits=False,
-                         reduction="none")
+    core = boundary_loss(
+        torch.stack([1 - probability, probability], dim=1), target.long(), from_logits=False, reduction="none"
+    )
     torch.testing.assert_close(loss(pred, target, reduction_override="none"), core)
     torch.testing.assert_close(loss(pred, target), core.mean())
     probabilities = MODELS.build(dict(type="BoundaryLoss", activate=False))
@@ -90,8 +92,10 @@ def test_sums_with_mmdet_dice_loss_as_a_solo_mask_head() -> None:
     boundary = MODELS.build(dict(type="BoundaryLoss", use_sigmoid=True, activate=False, loss_weight=1.0))
     pred, target, _ = make_masks(n=6, size=16, seed=1)
     probability = pred.sigmoid()
-    parts = [dice(probability, target, reduction_override="none"),
-             boundary(probability, target, reduction_override="none")]
+    parts = [
+        dice(probability, target, reduction_override="none"),
+        boundary(probability, target, reduction_override="none"),
+    ]
     assert parts[0].shape == parts[1].shape == (6,)
     total = sum(part.sum() for part in parts) / 6
     (grad_total,) = torch.autograd.grad(total, pred, retain_graph=True)

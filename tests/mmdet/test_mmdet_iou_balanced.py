@@ -6,6 +6,7 @@ the losses equal ``CrossEntropyLoss`` / ``FocalLoss`` / ``SmoothL1Loss`` on the 
 and the head equals ``RetinaHead``. Then the head's IoUs and a loss step of the
 tree-crown config's RetinaNet.
 """
+
 from __future__ import annotations
 
 import copy
@@ -73,8 +74,10 @@ def test_cls_exponent_zero_equals_mmdet_cross_entropy(use_sigmoid: bool) -> None
     stock = MODELS.build(dict(type="CrossEntropyLoss", use_sigmoid=use_sigmoid, loss_weight=2.0))
     target = (labels, ious)
     for kwargs in (dict(avg_factor=7.0), dict(reduction_override="sum"), dict()):
-        torch.testing.assert_close(ours(pred, target, weight, **kwargs), stock(pred, labels, weight, **kwargs)
-                                   * (NUM_CLASSES if use_sigmoid and not kwargs else 1))
+        torch.testing.assert_close(
+            ours(pred, target, weight, **kwargs),
+            stock(pred, labels, weight, **kwargs) * (NUM_CLASSES if use_sigmoid and not kwargs else 1),
+        )
     none = ours(pred, target, weight, reduction_override="none")
     expected = stock(pred, labels, weight, reduction_override="none")
     assert none.shape == (20,)
@@ -85,10 +88,13 @@ def test_cls_exponent_zero_with_focal_terms_equals_mmdet_focal_loss() -> None:
     pred, labels, ious, weight = cls_inputs()
     ours = cls_loss(eta=0.0, gamma=2.0, alpha=0.25)
     stock = MODELS.build(dict(type="FocalLoss", use_sigmoid=True, gamma=2.0, alpha=0.25))
-    torch.testing.assert_close(ours(pred, (labels, ious), weight, avg_factor=5.0),
-                               stock(pred, labels, weight, avg_factor=5.0))
-    torch.testing.assert_close(ours(pred, (labels, ious), weight, reduction_override="none"),
-                               stock(pred, labels, weight, reduction_override="none").sum(dim=1))
+    torch.testing.assert_close(
+        ours(pred, (labels, ious), weight, avg_factor=5.0), stock(pred, labels, weight, avg_factor=5.0)
+    )
+    torch.testing.assert_close(
+        ours(pred, (labels, ious), weight, reduction_override="none"),
+        stock(pred, labels, weight, reduction_override="none").sum(dim=1),
+    )
 
 
 def test_cls_balancing_keeps_the_positive_total_and_favours_high_iou() -> None:
@@ -149,8 +155,9 @@ def test_loc_iou_is_mmdets_bbox_overlaps_and_weights_keep_their_sum() -> None:
     torch.testing.assert_close(factors.sum(), rows.sum().float())  # the positives' weights keep their sum
     assert factors[ious[rows].argmax()] == factors.max() and factors[ious[rows].argmin()] == factors.min()
     # the same IoUs given explicitly (deltas path) give the same loss
-    torch.testing.assert_close(loc_loss(lam=1.5, beta=0.5)(pred, (target, ious), weight, reduction_override="none"),
-                               ours)
+    torch.testing.assert_close(
+        loc_loss(lam=1.5, beta=0.5)(pred, (target, ious), weight, reduction_override="none"), ours
+    )
 
 
 def test_loc_gradient_skips_the_iou() -> None:
@@ -168,9 +175,14 @@ def test_loc_contract_errors_and_empty_input() -> None:
     loss = loc_loss()
     per_row = loss(pred, target, weight[:, 0], reduction_override="none")
     torch.testing.assert_close(per_row, loss(pred, target, weight, reduction_override="none"))
-    torch.testing.assert_close(loc_loss(w_loc=3.049, lam=1.5)(pred, target, reduction_override="sum"),
-                               (MODELS.build(dict(type="SmoothL1Loss"))(pred, target, reduction_override="none")
-                                * 3.049 * bbox_overlaps(pred, target, is_aligned=True).unsqueeze(1) ** 1.5).sum())
+    torch.testing.assert_close(
+        loc_loss(w_loc=3.049, lam=1.5)(pred, target, reduction_override="sum"),
+        (
+            MODELS.build(dict(type="SmoothL1Loss"))(pred, target, reduction_override="none")
+            * 3.049
+            * bbox_overlaps(pred, target, is_aligned=True).unsqueeze(1) ** 1.5
+        ).sum(),
+    )
     with pytest.raises(ValueError, match="avg_factor can not be used"):
         loss(pred, target, avg_factor=2.0, reduction_override="sum")
     with pytest.raises(ValueError, match=r"\(N, 4\)"):
@@ -189,12 +201,22 @@ def test_loc_contract_errors_and_empty_input() -> None:
 # ----------------------------------------------------------------------------- the head
 
 
-HEAD = dict(num_classes=2, in_channels=16, stacked_convs=1, feat_channels=16,
-            anchor_generator=dict(type="AnchorGenerator", octave_base_scale=4, scales_per_octave=3,
-                                  ratios=[0.5, 1.0, 2.0], strides=[8, 16, 32]),
-            train_cfg=dict(assigner=dict(type="MaxIoUAssigner", pos_iou_thr=0.5, neg_iou_thr=0.4, min_pos_iou=0,
-                                         ignore_iof_thr=-1),
-                           sampler=dict(type="PseudoSampler"), allowed_border=-1, pos_weight=-1, debug=False))
+HEAD = dict(
+    num_classes=2,
+    in_channels=16,
+    stacked_convs=1,
+    feat_channels=16,
+    anchor_generator=dict(
+        type="AnchorGenerator", octave_base_scale=4, scales_per_octave=3, ratios=[0.5, 1.0, 2.0], strides=[8, 16, 32]
+    ),
+    train_cfg=dict(
+        assigner=dict(type="MaxIoUAssigner", pos_iou_thr=0.5, neg_iou_thr=0.4, min_pos_iou=0, ignore_iof_thr=-1),
+        sampler=dict(type="PseudoSampler"),
+        allowed_border=-1,
+        pos_weight=-1,
+        debug=False,
+    ),
+)
 
 
 def head_batch(seed: int = 0, size: int = 96):
@@ -214,12 +236,24 @@ def head_batch(seed: int = 0, size: int = 96):
 def test_head_at_exponent_zero_equals_retina_head(decoded: bool) -> None:
     torch.manual_seed(0)
     extra = dict(reg_decoded_bbox=True) if decoded else {}
-    stock = MODELS.build(dict(type="RetinaHead", **HEAD, **extra,
-                              loss_cls=dict(type="FocalLoss", use_sigmoid=True, gamma=2.0, alpha=0.25),
-                              loss_bbox=dict(type="SmoothL1Loss", beta=0.11)))
-    ours = MODELS.build(dict(type="IoUBalancedRetinaHead", **HEAD, **extra,
-                             loss_cls=dict(type="IoUBalancedClsLoss", eta=0.0, gamma=2.0, alpha=0.25),
-                             loss_bbox=dict(type="IoUBalancedLocLoss", lam=0.0, beta=0.11)))
+    stock = MODELS.build(
+        dict(
+            type="RetinaHead",
+            **HEAD,
+            **extra,
+            loss_cls=dict(type="FocalLoss", use_sigmoid=True, gamma=2.0, alpha=0.25),
+            loss_bbox=dict(type="SmoothL1Loss", beta=0.11),
+        )
+    )
+    ours = MODELS.build(
+        dict(
+            type="IoUBalancedRetinaHead",
+            **HEAD,
+            **extra,
+            loss_cls=dict(type="IoUBalancedClsLoss", eta=0.0, gamma=2.0, alpha=0.25),
+            loss_bbox=dict(type="IoUBalancedLocLoss", lam=0.0, beta=0.11),
+        )
+    )
     ours.load_state_dict(stock.state_dict())
     feats, gts, metas = head_batch()
     expected = stock.loss_by_feat(*stock(feats), gts, metas)
@@ -227,9 +261,15 @@ def test_head_at_exponent_zero_equals_retina_head(decoded: bool) -> None:
     for key in ("loss_cls", "loss_bbox"):
         torch.testing.assert_close(torch.stack(got[key]), torch.stack(expected[key]))
     # the balanced head moves the losses but keeps them finite
-    balanced = MODELS.build(dict(type="IoUBalancedRetinaHead", **HEAD, **extra,
-                                 loss_cls=dict(type="IoUBalancedClsLoss", gamma=2.0, alpha=0.25),
-                                 loss_bbox=dict(type="IoUBalancedLocLoss", beta=0.11)))
+    balanced = MODELS.build(
+        dict(
+            type="IoUBalancedRetinaHead",
+            **HEAD,
+            **extra,
+            loss_cls=dict(type="IoUBalancedClsLoss", gamma=2.0, alpha=0.25),
+            loss_bbox=dict(type="IoUBalancedLocLoss", beta=0.11),
+        )
+    )
     balanced.load_state_dict(stock.state_dict())
     values = balanced.loss_by_feat(*balanced(feats), gts, metas)
     assert all(torch.isfinite(v).all() for key in values for v in values[key])
@@ -264,8 +304,14 @@ def test_head_defaults_are_the_papers_retinanet_losses() -> None:
     cls, loc = head.loss_cls, head.loss_bbox
     assert (cls.use_sigmoid, cls.eta, cls.gamma, cls.alpha) == (True, 1.5, 2.0, 0.25)
     assert (loc.lam, loc.beta, loc.w_loc) == (1.5, 0.11, None) and not head.reg_decoded_bbox
-    stock = MODELS.build(dict(type="IoUBalancedRetinaHead", **HEAD, loss_cls=dict(type="FocalLoss", use_sigmoid=True),
-                              loss_bbox=dict(type="L1Loss")))
+    stock = MODELS.build(
+        dict(
+            type="IoUBalancedRetinaHead",
+            **HEAD,
+            loss_cls=dict(type="FocalLoss", use_sigmoid=True),
+            loss_bbox=dict(type="L1Loss"),
+        )
+    )
     feats, gts, metas = head_batch()
     values = stock.loss_by_feat(*stock(feats), gts, metas)  # mmdet's losses get mmdet's calls
     assert all(torch.isfinite(v).all() for key in values for v in values[key])
@@ -287,10 +333,15 @@ def test_config_builds_and_a_loss_step_reaches_the_head() -> None:
     samples = []
     for _ in range(2):
         xy = torch.rand(3, 2, generator=g) * 40
-        sample = DetDataSample(metainfo=dict(img_shape=(size, size), pad_shape=(size, size),
-                                             batch_input_shape=(size, size), scale_factor=(1.0, 1.0)))
-        sample.gt_instances = InstanceData(bboxes=torch.cat([xy, xy + 20 + torch.rand(3, 2, generator=g) * 30], 1),
-                                           labels=torch.zeros(3, dtype=torch.long))
+        sample = DetDataSample(
+            metainfo=dict(
+                img_shape=(size, size), pad_shape=(size, size), batch_input_shape=(size, size), scale_factor=(1.0, 1.0)
+            )
+        )
+        sample.gt_instances = InstanceData(
+            bboxes=torch.cat([xy, xy + 20 + torch.rand(3, 2, generator=g) * 30], 1),
+            labels=torch.zeros(3, dtype=torch.long),
+        )
         samples.append(sample)
     losses = model.loss(inputs, samples)
     assert set(losses) == {"loss_cls", "loss_bbox"}

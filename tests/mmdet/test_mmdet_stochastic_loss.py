@@ -5,6 +5,7 @@ empty inputs, ``reduction_override``, ``avg_factor``, ``loss_weight`` and elemen
 weights; and with all the weight on one candidate it must return exactly what that
 candidate returns in mmdet.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -22,12 +23,25 @@ NUM_CLASSES = 4
 # (config, kind): sigmoid and softmax classification over core and mmdet candidates, box regression.
 FORMS = {
     "sigmoid-core": (dict(use_sigmoid=True, candidates=["bce", "mse", "mae"]), "sigmoid"),
-    "sigmoid-mmdet": (dict(use_sigmoid=True, candidates=[
-        "bce", dict(type="FocalLoss", use_sigmoid=True), dict(type="CrossEntropyLoss", use_sigmoid=True)]), "sigmoid"),
-    "softmax": (dict(use_sigmoid=False, candidates=["ce", "categorical_hinge", dict(type="CrossEntropyLoss")]),
-                "softmax"),
-    "boxes": (dict(task="regression", candidates=[dict(type="GIoULoss"), dict(type="L1Loss"), "mae", "huber"]),
-              "boxes"),
+    "sigmoid-mmdet": (
+        dict(
+            use_sigmoid=True,
+            candidates=[
+                "bce",
+                dict(type="FocalLoss", use_sigmoid=True),
+                dict(type="CrossEntropyLoss", use_sigmoid=True),
+            ],
+        ),
+        "sigmoid",
+    ),
+    "softmax": (
+        dict(use_sigmoid=False, candidates=["ce", "categorical_hinge", dict(type="CrossEntropyLoss")]),
+        "softmax",
+    ),
+    "boxes": (
+        dict(task="regression", candidates=[dict(type="GIoULoss"), dict(type="L1Loss"), "mae", "huber"]),
+        "boxes",
+    ),
 }
 # Core candidates and the mmdet loss each must equal when it holds all the weight.
 MMDET_EQUIVALENT = {
@@ -148,8 +162,17 @@ def test_all_weight_on_one_candidate_is_that_mmdet_loss(form: str) -> None:
 
 def test_sigmoid_one_hot_maps_inside_a_yolo_head_shape() -> None:
     """YOLOv3 passes (B, anchors, C) maps with one-hot targets and (B, anchors, 1) weights."""
-    loss = MODELS.build(dict(type="StochasticLoss", use_sigmoid=True, candidates=["bce", "mse"], reduction="sum",
-                             mode="softmax", decision="global", prior=[1.0, 1e-9]))
+    loss = MODELS.build(
+        dict(
+            type="StochasticLoss",
+            use_sigmoid=True,
+            candidates=["bce", "mse"],
+            reduction="sum",
+            mode="softmax",
+            decision="global",
+            prior=[1.0, 1e-9],
+        )
+    )
     reference = MODELS.build(dict(type="CrossEntropyLoss", use_sigmoid=True, reduction="sum"))
     g = torch.Generator().manual_seed(1)
     pred = torch.randn(2, 30, 3, generator=g)
@@ -177,10 +200,26 @@ def test_bad_configs_name_the_problem() -> None:
 
 
 def test_a_config_gives_a_part_as_a_dict_or_by_its_flat_options() -> None:
-    nested = MODELS.build(dict(type="StochasticLoss", candidates=["bce", "mse"], mode="joint",
-                               sampler=dict(num_samples=5, tau=0.5, seed=0), normalization="mean"))
-    flat = MODELS.build(dict(type="StochasticLoss", candidates=["bce", "mse"], mode="joint", num_samples=5, tau=0.5,
-                             seed=0, normalize="mean"))
+    nested = MODELS.build(
+        dict(
+            type="StochasticLoss",
+            candidates=["bce", "mse"],
+            mode="joint",
+            sampler=dict(num_samples=5, tau=0.5, seed=0),
+            normalization="mean",
+        )
+    )
+    flat = MODELS.build(
+        dict(
+            type="StochasticLoss",
+            candidates=["bce", "mse"],
+            mode="joint",
+            num_samples=5,
+            tau=0.5,
+            seed=0,
+            normalize="mean",
+        )
+    )
     assert nested.slf.num_samples == flat.slf.num_samples == 5 and nested.slf.normalize == flat.slf.normalize
     assert repr(nested.slf) == repr(flat.slf) and {"sampler", "normalization"} <= set(SLF_OPTIONS)
     with pytest.raises(ValueError, match="unknown option.*learner"):

@@ -1,4 +1,5 @@
 """SLFYOLOV3Head against mmdet's YOLOV3Head on the same predictions and boxes."""
+
 from __future__ import annotations
 
 import copy
@@ -14,7 +15,9 @@ from mmengine.structures import InstanceData  # noqa: E402
 import slf_mmdet  # noqa: E402,F401
 
 HEAD = dict(
-    num_classes=2, in_channels=[16, 16, 16], out_channels=[16, 16, 16],
+    num_classes=2,
+    in_channels=[16, 16, 16],
+    out_channels=[16, 16, 16],
     loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=True, loss_weight=1.0, reduction="sum"),
     loss_conf=dict(type="CrossEntropyLoss", use_sigmoid=True, loss_weight=1.0, reduction="sum"),
     loss_xy=dict(type="CrossEntropyLoss", use_sigmoid=True, loss_weight=2.0, reduction="sum"),
@@ -111,8 +114,15 @@ def test_an_mmdet_focal_loss_candidate_works_inside_the_yolo_head() -> None:
     """mmdet's FocalLoss takes (N, C) only; as a StochasticLoss candidate it gets the head's (B, P, C)
     maps as rows and, holding all the weight, gives the loss FocalLoss gives on those rows."""
     focal = dict(type="FocalLoss", use_sigmoid=True, reduction="sum")
-    slot = dict(type="StochasticLoss", use_sigmoid=True, reduction="sum", mode="softmax", decision="global",
-                candidates=["bce", focal], prior=[1e-9, 1.0])
+    slot = dict(
+        type="StochasticLoss",
+        use_sigmoid=True,
+        reduction="sum",
+        mode="softmax",
+        decision="global",
+        candidates=["bce", focal],
+        prior=[1e-9, 1.0],
+    )
     torch.manual_seed(0)
     head = MODELS.build(dict(type="YOLOV3Head", **{**HEAD, "loss_cls": slot}))
     feats, gts, metas = batch()

@@ -1,4 +1,5 @@
 """Shared fixtures of the PyG tests: real molecules from rdkit's bundled CHEMBL2321810 set."""
+
 from __future__ import annotations
 
 import csv
@@ -46,15 +47,23 @@ def pyg_merck_sample(pyg_chembl_rows) -> dict:
     from rdkit import Chem
     from rdkit.Chem import Descriptors
 
-    calcs = [(n, f) for n, f in Descriptors._descList
-             if n.startswith(("Num", "fr_")) or n in ("HeavyAtomCount", "NHOHCount", "NOCount", "RingCount")]
+    calcs = [
+        (n, f)
+        for n, f in Descriptors._descList
+        if n.startswith(("Num", "fr_")) or n in ("HeavyAtomCount", "NHOHCount", "NOCount", "RingCount")
+    ]
     calcs = calcs[:PYG_COUNT_DESCRIPTORS]
     rows = pyg_chembl_rows[::17][:60]
     mols = [Chem.MolFromSmiles(smi) for smi, _, _ in rows]
     x = np.array([[f(m) for _, f in calcs] for m in mols], dtype=np.float32)
     assert x.shape == (60, PYG_COUNT_DESCRIPTORS) and np.all(x == np.round(x)) and np.all(x >= 0)
-    return {"ids": [r[1] for r in rows], "activity": np.array([r[2] for r in rows]),
-            "descriptors": x, "names": [f"D_{n}" for n, _ in calcs], "smiles": [r[0] for r in rows]}
+    return {
+        "ids": [r[1] for r in rows],
+        "activity": np.array([r[2] for r in rows]),
+        "descriptors": x,
+        "names": [f"D_{n}" for n, _ in calcs],
+        "smiles": [r[0] for r in rows],
+    }
 
 
 @pytest.fixture

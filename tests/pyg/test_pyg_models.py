@@ -1,4 +1,5 @@
 """The DPP4 graph regression models on real data: molecular graphs and descriptor-graph signals."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,7 @@ def pyg_model_data(pyg_chembl_rows, pyg_merck_sample) -> dict:
     """``kind -> (batch, in_channels, edge_dim)``: 64 CHEMBL2321810 molecular graphs and the
     60 molecules of ``pyg_merck_sample`` as signals on their descriptor graph, standardised pIC50."""
     rows = pyg_chembl_rows[::16][:64]
-    graphs = smiles_to_graphs([r[0] for r in rows], [r[1] for r in rows],
-                              _standardise(np.array([r[2] for r in rows])))
+    graphs = smiles_to_graphs([r[0] for r in rows], [r[1] for r in rows], _standardise(np.array([r[2] for r in rows])))
     mol = next(iter(DataLoader(graphs, batch_size=len(graphs))))
     z, _ = preprocess_descriptors(pyg_merck_sample["descriptors"], min_nonzero=3)
     signals = molecule_signals(z, _standardise(pyg_merck_sample["activity"]), *descriptor_graph(z, k=4))
@@ -42,8 +42,7 @@ def pyg_model_data(pyg_chembl_rows, pyg_merck_sample) -> dict:
 
 
 def test_registry_maps_each_name_to_its_pyg_layer():
-    layers = {"gcn": GCNConv, "chebnet": ChebConv, "ecc": NNConv, "scn": TAGConv, "lcn": GraphConv,
-              "dfn": FeaStConv}
+    layers = {"gcn": GCNConv, "chebnet": ChebConv, "ecc": NNConv, "scn": TAGConv, "lcn": GraphConv, "dfn": FeaStConv}
     assert list(MODELS) == NAMES
     for name, layer in layers.items():
         model = build_model(name, in_channels=9, edge_dim=3, num_layers=3)
@@ -76,8 +75,9 @@ def test_forward_shape_embedding_and_single_graph(pyg_model_data, name, kind):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_molecule_without_bonds(name):
-    batch = Batch.from_data_list(smiles_to_graphs(["C", "CCO", "c1ccccc1N"], ids=["m", "e", "a"],
-                                                  targets=[0.0, 1.0, 2.0]))
+    batch = Batch.from_data_list(
+        smiles_to_graphs(["C", "CCO", "c1ccccc1N"], ids=["m", "e", "a"], targets=[0.0, 1.0, 2.0])
+    )
     assert batch.get_example(0).edge_index.shape == (2, 0)
     pred = build_model(name, 9, edge_dim=3, **SMALL)(batch)
     assert pred.shape == (3,) and torch.isfinite(pred).all()
@@ -148,8 +148,11 @@ def test_edge_weight_is_read_only_from_one_column_edge_attr(pyg_model_data):
 
 
 def test_build_model_errors(pyg_model_data):
-    with pytest.raises(ValueError, match=r"unknown graph model 'gat'; valid names: \['chebnet', 'dfn', 'ecc', "
-                                         r"'gcn', 'lcn', 'scn'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown graph model 'gat'; valid names: \['chebnet', 'dfn', 'ecc', "
+        r"'gcn', 'lcn', 'scn'\]",
+    ):
         build_model("gat", 9)
     with pytest.raises(ValueError, match="ECCRegressor needs edge_dim"):
         build_model("ecc", 9)
@@ -159,8 +162,11 @@ def test_build_model_errors(pyg_model_data):
         build_model("gcn", 9, hidden_channels=0)
     mol = pyg_model_data["molecules"][0]
     ecc = build_model("ecc", 9, edge_dim=3, **SMALL)
-    with pytest.raises(ValueError, match=r"ECCRegressor needs edge features: data has no edge_attr "
-                                         r"\(expected shape \(E, 3\)\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"ECCRegressor needs edge features: data has no edge_attr "
+        r"\(expected shape \(E, 3\)\)",
+    ):
         ecc(mol.clone().update({"edge_attr": None}))
     with pytest.raises(ValueError, match=r"built with edge_dim=1 but data.edge_attr has 3 column\(s\)"):
         build_model("ecc", 9, edge_dim=1, **SMALL)(mol)

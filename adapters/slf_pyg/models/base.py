@@ -3,6 +3,7 @@ r"""The shared body of the graph regression models: input encoder, message passi
 Every model of :mod:`slf_pyg.models` is a :class:`GraphRegressor`; a subclass chooses
 only its graph convolution (one PyG layer) and how that layer reads the edges.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -104,8 +105,15 @@ class GraphRegressor(torch.nn.Module):
     needs_edge_attr: ClassVar[bool] = False
     conv_type: ClassVar[Callable[[int, int], torch.nn.Module] | None] = None
 
-    def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 3,
-                 edge_dim: int | None = None, dropout: float = 0.0, batch_norm: bool = True) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int = 64,
+        num_layers: int = 3,
+        edge_dim: int | None = None,
+        dropout: float = 0.0,
+        batch_norm: bool = True,
+    ) -> None:
         super().__init__()
         self.in_channels = _positive_int(in_channels, "in_channels")
         self.hidden_channels = _positive_int(hidden_channels, "hidden_channels")
@@ -120,7 +128,8 @@ class GraphRegressor(torch.nn.Module):
         self.convs = torch.nn.ModuleList()  # filled last (below, or by the subclass): the seeded draws keep their order
         self.batch_norm = bool(batch_norm)
         self.norms = torch.nn.ModuleList(
-            torch.nn.BatchNorm1d(hidden_channels) if batch_norm else torch.nn.Identity() for _ in range(num_layers))
+            torch.nn.BatchNorm1d(hidden_channels) if batch_norm else torch.nn.Identity() for _ in range(num_layers)
+        )
         self.lin1 = torch.nn.Linear(2 * hidden_channels, hidden_channels)
         self.lin2 = torch.nn.Linear(hidden_channels, 1)
         if self.conv_type is not None:
@@ -137,8 +146,14 @@ class GraphRegressor(torch.nn.Module):
         self.lin1.reset_parameters()
         self.lin2.reset_parameters()
 
-    def conv(self, layer: torch.nn.Module, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None,
-             edge_attr: Tensor | None) -> Tensor:
+    def conv(
+        self,
+        layer: torch.nn.Module,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Tensor | None,
+        edge_attr: Tensor | None,
+    ) -> Tensor:
         r"""Apply one convolution; by default ``layer(x, edge_index, edge_weight)``."""
         return layer(x, edge_index, edge_weight)
 
@@ -150,12 +165,16 @@ class GraphRegressor(torch.nn.Module):
             edge_attr = edge_attr.view(-1, 1)
         if self.needs_edge_attr:
             if edge_attr is None:
-                raise ValueError(f"{name} needs edge features: data has no edge_attr (expected shape "
-                                 f"(E, {self.edge_dim})); use a model that does not read edge_attr, "
-                                 f"e.g. 'gcn', 'chebnet', 'scn', 'lcn' or 'dfn'")
+                raise ValueError(
+                    f"{name} needs edge features: data has no edge_attr (expected shape "
+                    f"(E, {self.edge_dim})); use a model that does not read edge_attr, "
+                    f"e.g. 'gcn', 'chebnet', 'scn', 'lcn' or 'dfn'"
+                )
             if edge_attr.size(-1) != self.edge_dim:
-                raise ValueError(f"{name} was built with edge_dim={self.edge_dim} but data.edge_attr "
-                                 f"has {edge_attr.size(-1)} column(s)")
+                raise ValueError(
+                    f"{name} was built with edge_dim={self.edge_dim} but data.edge_attr "
+                    f"has {edge_attr.size(-1)} column(s)"
+                )
         weight = edge_attr.view(-1) if edge_attr is not None and edge_attr.size(-1) == 1 else None
         return weight, edge_attr
 
@@ -164,8 +183,10 @@ class GraphRegressor(torch.nn.Module):
         x = getattr(data, "x", None)
         if x is None or x.dim() != 2 or x.size(-1) != self.in_channels:
             got = None if x is None else tuple(x.shape)
-            raise ValueError(f"{type(self).__name__} expects data.x of shape (N, {self.in_channels}) "
-                             f"(in_channels={self.in_channels}), got {got}")
+            raise ValueError(
+                f"{type(self).__name__} expects data.x of shape (N, {self.in_channels}) "
+                f"(in_channels={self.in_channels}), got {got}"
+            )
         edge_weight, edge_attr = self._edges(data)
         batch = getattr(data, "batch", None)
         if batch is None:
@@ -188,5 +209,7 @@ class GraphRegressor(torch.nn.Module):
 
     def __repr__(self) -> str:
         conv = type(self.convs[0]).__name__ if len(self.convs) else None
-        return (f"{type(self).__name__}({self.in_channels}, hidden_channels={self.hidden_channels}, "
-                f"num_layers={self.num_layers}, conv={conv})")
+        return (
+            f"{type(self).__name__}({self.in_channels}, hidden_channels={self.hidden_channels}, "
+            f"num_layers={self.num_layers}, conv={conv})"
+        )

@@ -1,4 +1,5 @@
 r"""``chebnet``: Chebyshev spectral graph convolutions (Defferrard et al., 2016), PyG's ``ChebConv``."""
+
 from __future__ import annotations
 
 import torch
@@ -47,9 +48,16 @@ class ChebNetRegressor(GraphRegressor):
         torch.Size([8])
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 3,
-                 edge_dim: int | None = None, dropout: float = 0.0,
-                 batch_norm: bool = True, K: int = 3) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int = 64,
+        num_layers: int = 3,
+        edge_dim: int | None = None,
+        dropout: float = 0.0,
+        batch_norm: bool = True,
+        K: int = 3,
+    ) -> None:
         super().__init__(in_channels, hidden_channels, num_layers, edge_dim, dropout, batch_norm)
         self.K = _positive_int(K, "K")
         self.convs = torch.nn.ModuleList(ChebConv(hidden_channels, hidden_channels, K=K) for _ in range(num_layers))

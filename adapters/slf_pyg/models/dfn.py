@@ -1,4 +1,5 @@
 r"""``dfn``: dynamic filter networks, FeaStNet (Verma, Boyer & Verbeek), PyG's ``FeaStConv``."""
+
 from __future__ import annotations
 
 import torch
@@ -42,15 +43,29 @@ class DFNRegressor(GraphRegressor):
         torch.Size([2])
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 3,
-                 edge_dim: int | None = None, dropout: float = 0.0,
-                 batch_norm: bool = True, heads: int = 4) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int = 64,
+        num_layers: int = 3,
+        edge_dim: int | None = None,
+        dropout: float = 0.0,
+        batch_norm: bool = True,
+        heads: int = 4,
+    ) -> None:
         super().__init__(in_channels, hidden_channels, num_layers, edge_dim, dropout, batch_norm)
         self.heads = _positive_int(heads, "heads")
-        self.convs = torch.nn.ModuleList(FeaStConv(hidden_channels, hidden_channels, heads=heads)
-                                         for _ in range(num_layers))
+        self.convs = torch.nn.ModuleList(
+            FeaStConv(hidden_channels, hidden_channels, heads=heads) for _ in range(num_layers)
+        )
 
-    def conv(self, layer: torch.nn.Module, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None,
-             edge_attr: Tensor | None) -> Tensor:
+    def conv(
+        self,
+        layer: torch.nn.Module,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Tensor | None,
+        edge_attr: Tensor | None,
+    ) -> Tensor:
         r"""``FeaStConv`` reads only the connectivity."""
         return layer(x, edge_index)

@@ -1,4 +1,5 @@
 r"""``ecc``: edge-conditioned convolution (Simonovsky & Komodakis, 2017), PyG's ``NNConv``."""
+
 from __future__ import annotations
 
 import torch
@@ -56,21 +57,43 @@ class ECCRegressor(GraphRegressor):
 
     needs_edge_attr = True
 
-    def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 3,
-                 edge_dim: int | None = None, dropout: float = 0.0,
-                 batch_norm: bool = True, edge_hidden: int = 32) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int = 64,
+        num_layers: int = 3,
+        edge_dim: int | None = None,
+        dropout: float = 0.0,
+        batch_norm: bool = True,
+        edge_hidden: int = 32,
+    ) -> None:
         if edge_dim is None:
-            raise ValueError(f"{type(self).__name__} needs edge_dim, the number of edge_attr columns (3 for "
-                             f"molecules from smiles_to_graphs, 1 for descriptor-graph signals)")
+            raise ValueError(
+                f"{type(self).__name__} needs edge_dim, the number of edge_attr columns (3 for "
+                f"molecules from smiles_to_graphs, 1 for descriptor-graph signals)"
+            )
         super().__init__(in_channels, hidden_channels, num_layers, edge_dim, dropout, batch_norm)
         self.edge_hidden = _positive_int(edge_hidden, "edge_hidden")
         h = hidden_channels
         self.convs = torch.nn.ModuleList(
-            NNConv(h, h, torch.nn.Sequential(torch.nn.Linear(edge_dim, edge_hidden), torch.nn.ReLU(),
-                                             torch.nn.Linear(edge_hidden, h * h)), aggr="mean")
-            for _ in range(num_layers))
+            NNConv(
+                h,
+                h,
+                torch.nn.Sequential(
+                    torch.nn.Linear(edge_dim, edge_hidden), torch.nn.ReLU(), torch.nn.Linear(edge_hidden, h * h)
+                ),
+                aggr="mean",
+            )
+            for _ in range(num_layers)
+        )
 
-    def conv(self, layer: torch.nn.Module, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None,
-             edge_attr: Tensor | None) -> Tensor:
+    def conv(
+        self,
+        layer: torch.nn.Module,
+        x: Tensor,
+        edge_index: Tensor,
+        edge_weight: Tensor | None,
+        edge_attr: Tensor | None,
+    ) -> Tensor:
         r"""``NNConv`` reads every column of ``edge_attr``."""
         return layer(x, edge_index, edge_attr.float())

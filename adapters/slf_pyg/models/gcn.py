@@ -1,4 +1,5 @@
 r"""``gcn``: graph convolutional network (Kipf & Welling, 2017) on PyG's ``GCNConv``."""
+
 from __future__ import annotations
 
 from torch_geometric.nn import GCNConv

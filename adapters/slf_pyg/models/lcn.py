@@ -1,4 +1,5 @@
 r"""``lcn``: locally connected networks (Bruna et al., 2014); PyG's ``GraphConv`` stands in."""
+
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
 r"""The graph regression models by their registry names (the ``--model`` choices of ``slf graph``)."""
+
 from __future__ import annotations
 
 import inspect
@@ -57,6 +58,8 @@ def build_model(name: str, in_channels: int, edge_dim: int | None = None, **kwar
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "in_channels", "edge_dim")]
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
-        raise TypeError(f"model {key!r} ({cls.__name__}) got unexpected argument(s) {unknown}; "
-                        f"it takes {accepted} besides in_channels and edge_dim")
+        raise TypeError(
+            f"model {key!r} ({cls.__name__}) got unexpected argument(s) {unknown}; "
+            f"it takes {accepted} besides in_channels and edge_dim"
+        )
     return cls(in_channels, edge_dim=edge_dim, **kwargs)

@@ -22,6 +22,7 @@ Tasks (see :mod:`slf.losses.base`):
 
 Every loss returns per-sample values ``(N,)`` for ``reduction='none'``.
 """
+
 from . import baselines, binary, classification, detection, gan, image, mils, regression, segmentation
 from .base import REDUCTIONS, SLF_TASKS, TASKS, BaseLoss, reduce_loss
 from .baselines import *  # noqa: F401,F403

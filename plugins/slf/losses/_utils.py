@@ -1,4 +1,5 @@
 """Helpers shared by the losses: one-hot targets, stable log-space maths, input checks."""
+
 from __future__ import annotations
 
 import math
@@ -62,9 +63,7 @@ def check_binary_inputs(input: Tensor, target: Tensor, from_logits: bool, name: 
     if target.numel():
         lo, hi = float(target.detach().min()), float(target.detach().max())
         if not (0.0 <= lo and hi <= 1.0):
-            raise ValueError(
-                f"{name}: binary targets must lie in [0, 1] (0/1 labels), got values in [{lo:g}, {hi:g}]"
-            )
+            raise ValueError(f"{name}: binary targets must lie in [0, 1] (0/1 labels), got values in [{lo:g}, {hi:g}]")
     if not from_logits and input.numel():
         lo, hi = float(input.detach().min()), float(input.detach().max())
         if not (0.0 <= lo and hi <= 1.0):

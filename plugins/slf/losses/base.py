@@ -8,6 +8,7 @@ Each loss comes as a function and a module, as in kornia; the function is the mo
 once (``mae_classification_loss(x, y, reduction)`` is ``MAEClassificationLoss(reduction=reduction)(x, y)``),
 so the checks of the options and inputs, and the maths, are written once, in the module.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar, Optional
@@ -59,9 +60,7 @@ def check_classification_inputs(logits: Tensor, target: Tensor, name: str) -> No
     if logits.dim() != 2:
         raise ValueError(f"{name}: logits must have shape (N, C), got {tuple(logits.shape)}")
     if not torch.is_tensor(target) or target.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
-        raise TypeError(
-            f"{name}: target must be an integer tensor of class indices (N,), got {_describe(target)}"
-        )
+        raise TypeError(f"{name}: target must be an integer tensor of class indices (N,), got {_describe(target)}")
     if target.dim() != 1 or target.shape[0] != logits.shape[0]:
         raise ValueError(
             f"{name}: target must have shape ({logits.shape[0]},) to match logits "
@@ -80,8 +79,7 @@ def check_same_shape_inputs(pred: Tensor, target: Tensor, name: str) -> None:
         raise TypeError(f"{name}: prediction must be a floating point tensor, got {_describe(pred)}")
     if not torch.is_tensor(target) or not target.is_floating_point():
         raise TypeError(
-            f"{name}: target must be a floating point tensor of the prediction's shape, "
-            f"got {_describe(target)}"
+            f"{name}: target must be a floating point tensor of the prediction's shape, got {_describe(target)}"
         )
     if pred.dim() < 1 or pred.shape != target.shape:
         raise ValueError(
@@ -92,8 +90,12 @@ def check_same_shape_inputs(pred: Tensor, target: Tensor, name: str) -> None:
 
 def check_feature_matrix(features: Tensor, in_features: int, name: str) -> None:
     """Features ``(N, in_features)``, floating point (for a feature loss's ``logits``)."""
-    if (not torch.is_tensor(features) or not features.is_floating_point() or features.dim() != 2
-            or features.shape[1] != in_features):
+    if (
+        not torch.is_tensor(features)
+        or not features.is_floating_point()
+        or features.dim() != 2
+        or features.shape[1] != in_features
+    ):
         raise ValueError(
             f"{name}: features must be a floating point tensor of shape (N, {in_features}), got {_describe(features)}"
         )

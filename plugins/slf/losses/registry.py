@@ -3,6 +3,7 @@
 A name may be registered for several tasks (``mse`` exists for classification,
 binary/pairwise and regression); each (task, name) pair maps to one class.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional, Tuple, Type
@@ -54,9 +55,7 @@ def resolve(name: str, task: Optional[str] = None) -> Type[nn.Module]:
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}; valid tasks: {list(TASKS)}")
         if (task, name) not in _REGISTRY:
-            raise ValueError(
-                f"unknown loss {name!r} for task {task!r}; valid names: {available(task)}"
-            )
+            raise ValueError(f"unknown loss {name!r} for task {task!r}; valid names: {available(task)}")
         return _REGISTRY[(task, name)]
     for candidate_task in _DEFAULT_TASK_ORDER:
         if (candidate_task, name) in _REGISTRY:

@@ -5,6 +5,7 @@ Every model exposes ``features(x) -> (N, feature_dim)`` (penultimate activations
 ``forward(x) == classifier(features(x))``; losses that own the last layer
 (``input_kind == 'features'``) read ``features(x)`` instead of the logits.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Dict, Tuple
@@ -50,12 +51,21 @@ def build_model(name: str, input_shape: Tuple[int, ...], num_classes: int) -> nn
         raise ValueError(f"unknown model {name!r}; valid choices: {', '.join(MODEL_CHOICES)}")
     shape = tuple(int(s) for s in input_shape)
     if key not in VECTOR_MODELS and len(shape) != 3:
-        raise ValueError(f"model {name!r} reads images (channels, height, width), got inputs of shape {shape}; "
-                         f"for feature vectors (a table) use one of: {', '.join(VECTOR_MODELS)}")
+        raise ValueError(
+            f"model {name!r} reads images (channels, height, width), got inputs of shape {shape}; "
+            f"for feature vectors (a table) use one of: {', '.join(VECTOR_MODELS)}"
+        )
     return MODEL_BUILDERS[key](shape, int(num_classes))
 
 
 __all__ = [
-    "BasicBlock", "CifarResNet", "LeNet", "MLP", "MODEL_CHOICES",
-    "build_model", "resnet8", "resnet20", "resnet32",
+    "BasicBlock",
+    "CifarResNet",
+    "LeNet",
+    "MLP",
+    "MODEL_CHOICES",
+    "build_model",
+    "resnet8",
+    "resnet20",
+    "resnet32",
 ]

@@ -1,4 +1,5 @@
 """LeNet-5 style convolutional network for small 1- or 3-channel images."""
+
 from __future__ import annotations
 
 from typing import Tuple

@@ -1,4 +1,5 @@
 """Multi-layer perceptron over flattened images."""
+
 from __future__ import annotations
 
 import math
@@ -30,9 +31,7 @@ class MLP(nn.Module):
         (torch.Size([4, 10]), torch.Size([4, 128]))
     """
 
-    def __init__(
-        self, input_shape: Tuple[int, ...], num_classes: int, hidden: Sequence[int] = (256, 128)
-    ) -> None:
+    def __init__(self, input_shape: Tuple[int, ...], num_classes: int, hidden: Sequence[int] = (256, 128)) -> None:
         super().__init__()
         if not hidden:
             raise ValueError("MLP needs at least one hidden layer")

@@ -1,4 +1,5 @@
 """CIFAR-style residual networks with 6n+2 layers (He et al. 2016, section 4.2)."""
+
 from __future__ import annotations
 
 from typing import Tuple

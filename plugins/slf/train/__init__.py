@@ -1,5 +1,6 @@
 """Trainers for plain PyTorch: ``ClassifyConfig``, ``train_classifier``, ``run_classify``, and the
 helpers every trainer shares (:mod:`slf.train.common`)."""
+
 from ..intervals import mean_interval, mean_std
 from .classify import (
     PAPER_CANDIDATES,

@@ -4,6 +4,7 @@ One function trains one seed (:func:`train_classifier`); :func:`run_classify` re
 it over seeds, writes ``results.json`` and PNGs, and summarises test accuracy as
 the mean over seeds with its 95% interval.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,29 +36,50 @@ from .criteria import (
 from .harness import interval_cell, run_seeds, summarize_seeds
 
 # Imported from here by the adapters' trainers and the command line, as before the split.
-__all__ = ["MILS_RULES", "OPTIMIZERS", "PAPER_CANDIDATES", "ClassifyConfig", "batches", "build_criterion",
-           "build_extra_losses", "build_mils", "build_optimizer", "cycle_batches", "evaluate_accuracy",
-           "format_summary_table", "loss_parameters_for_optimizer", "noisy_training_labels", "print_summary_table",
-           "run_classify", "steps_per_epoch", "summarize_runs", "train_classifier", "write_run_plots"]
+__all__ = [
+    "MILS_RULES",
+    "OPTIMIZERS",
+    "PAPER_CANDIDATES",
+    "ClassifyConfig",
+    "batches",
+    "build_criterion",
+    "build_extra_losses",
+    "build_mils",
+    "build_optimizer",
+    "cycle_batches",
+    "evaluate_accuracy",
+    "format_summary_table",
+    "loss_parameters_for_optimizer",
+    "noisy_training_labels",
+    "print_summary_table",
+    "run_classify",
+    "steps_per_epoch",
+    "summarize_runs",
+    "train_classifier",
+    "write_run_plots",
+]
+
 
 @torch.no_grad()
-def evaluate_accuracy(model: nn.Module, criterion: nn.Module, kind: str, inputs: Tensor, targets: Tensor,
-                      batch_size: int = 1000) -> float:
+def evaluate_accuracy(
+    model: nn.Module, criterion: nn.Module, kind: str, inputs: Tensor, targets: Tensor, batch_size: int = 1000
+) -> float:
     """Top-1 accuracy of ``model`` (through ``criterion.logits`` for feature losses)."""
     was_training = model.training
     model.eval()
     correct = 0
     for start in range(0, len(targets), batch_size):
-        x = inputs[start:start + batch_size]
+        x = inputs[start : start + batch_size]
         logits = criterion.logits(model.features(x)) if kind == "features" else model(x)
-        correct += int((logits.argmax(dim=1) == targets[start:start + batch_size]).sum())
+        correct += int((logits.argmax(dim=1) == targets[start : start + batch_size]).sum())
     model.train(was_training)
     return correct / max(len(targets), 1)
 
 
 # ---------------------------------------------------------------------- one seed
-def train_classifier(cfg: ClassifyConfig, progress: bool = True,
-                     data: Optional[DatasetSplits] = None) -> Dict[str, Any]:
+def train_classifier(
+    cfg: ClassifyConfig, progress: bool = True, data: Optional[DatasetSplits] = None
+) -> Dict[str, Any]:
     """Train and evaluate one seed.
 
     Args:
@@ -90,9 +112,19 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True,
         world, rank = distributed.world_size(), distributed.rank()
         device = distributed.local_device(cfg.device)
         data_seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
-        splits: DatasetSplits = data if data is not None else load_dataset(
-            cfg.data, data_seed, cfg.val_size, cfg.test_size, cfg.max_train_samples, cfg.label_column,
-            cfg.feature_columns)
+        splits: DatasetSplits = (
+            data
+            if data is not None
+            else load_dataset(
+                cfg.data,
+                data_seed,
+                cfg.val_size,
+                cfg.test_size,
+                cfg.max_train_samples,
+                cfg.label_column,
+                cfg.feature_columns,
+            )
+        )
         train_x, train_y = (t.to(device) for t in splits.train.tensors)
         noise_record = None
         if cfg.label_noise > 0:
@@ -102,8 +134,9 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True,
         test_x, test_y = (t.to(device) for t in splits.test.tensors)
 
         model = build_model(cfg.model, splits.input_shape, splits.num_classes).to(device)
-        criterion, kind = build_criterion(cfg, model, splits.num_classes,
-                                          held_out=_held_out_shards(val_x, val_y, cfg, world, rank))
+        criterion, kind = build_criterion(
+            cfg, model, splits.num_classes, held_out=_held_out_shards(val_x, val_y, cfg, world, rank)
+        )
         criterion = criterion.to(device)
         extras = build_extra_losses(cfg, model, splits.num_classes, device)
         extra_parameters = [p for module, _ in extras.values() for p in module.parameters() if p.requires_grad]
@@ -111,18 +144,29 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True,
         optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters])
         # DDP where the step is model(x); feature-reading losses average their gradients explicitly.
         trained = distributed.data_parallel(model) if reads_logits_only(cfg, kind, extras) else model
-        mils = build_mils(cfg, trained, optimizer, criterion, train_x, train_y, splits.num_classes) \
-            if kind == "mils" else None
+        mils = (
+            build_mils(cfg, trained, optimizer, criterion, train_x, train_y, splits.num_classes)
+            if kind == "mils"
+            else None
+        )
         validation_mode = kind == "slf" and criterion.mode == "validation"
         if validation_mode and len(val_y) == 0:
             raise ValueError("SLF validation mode needs a non-empty validation split (val_size > 0)")
 
         shuffle = torch.Generator().manual_seed(cfg.seed)
-        held_out = (cycle_batches(val_x, val_y, cfg.batch_size, torch.Generator().manual_seed(cfg.seed + 1))
-                    if validation_mode else None)
+        held_out = (
+            cycle_batches(val_x, val_y, cfg.batch_size, torch.Generator().manual_seed(cfg.seed + 1))
+            if validation_mode
+            else None
+        )
         per_epoch = steps_per_epoch(len(train_y), cfg.batch_size)
-        bar = tqdm(total=per_epoch * cfg.epochs, disable=not progress or rank != 0, unit="step",
-                   desc=f"{cfg.method} seed {cfg.seed}", dynamic_ncols=True)
+        bar = tqdm(
+            total=per_epoch * cfg.epochs,
+            disable=not progress or rank != 0,
+            unit="step",
+            desc=f"{cfg.method} seed {cfg.seed}",
+            dynamic_ncols=True,
+        )
         result: Dict[str, Any] = {"train_loss": [], "val_acc": [], "test_acc": []}
         if validation_mode:
             result["validation_loss"] = []
@@ -146,8 +190,9 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True,
                     loss = loss_with_extras(trained, criterion, kind, extras, x, y)
                     loss.backward()
                     if world > 1:
-                        distributed.average_gradients(loss_parameters if trained is not model
-                                                      else [*model.parameters(), *loss_parameters])
+                        distributed.average_gradients(
+                            loss_parameters if trained is not model else [*model.parameters(), *loss_parameters]
+                        )
                     optimizer.step()
                 if validation_mode:
                     held_x, held_y = next(held_out)
@@ -176,12 +221,15 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True,
             result["train_loss"].append(loss_sum / max(loss_count, 1))
             if validation_mode:
                 result["validation_loss"].append(val_loss_sum / val_loss_count if val_loss_count else float("nan"))
-            result["val_acc"].append(evaluate_accuracy(model, criterion, kind, val_x, val_y, cfg.eval_batch_size)
-                                     if len(val_y) else float("nan"))
-            result["test_acc"].append(evaluate_accuracy(model, criterion, kind, test_x, test_y,
-                                                        cfg.eval_batch_size))
-            bar.set_postfix({"loss": f"{result['train_loss'][-1]:.4f}", "val": f"{result['val_acc'][-1]:.3f}"},
-                            refresh=True)
+            result["val_acc"].append(
+                evaluate_accuracy(model, criterion, kind, val_x, val_y, cfg.eval_batch_size)
+                if len(val_y)
+                else float("nan")
+            )
+            result["test_acc"].append(evaluate_accuracy(model, criterion, kind, test_x, test_y, cfg.eval_batch_size))
+            bar.set_postfix(
+                {"loss": f"{result['train_loss'][-1]:.4f}", "val": f"{result['val_acc'][-1]:.3f}"}, refresh=True
+            )
         bar.close()
 
     val_acc = [v if math.isfinite(v) else -1.0 for v in result["val_acc"]]
@@ -210,8 +258,9 @@ def train_classifier(cfg: ClassifyConfig, progress: bool = True,
     return result
 
 
-def _held_out_shards(val_x: Tensor, val_y: Tensor, cfg: ClassifyConfig, world: int, rank: int
-                     ) -> Optional[Iterator[Tuple[Tensor, Tensor]]]:
+def _held_out_shards(
+    val_x: Tensor, val_y: Tensor, cfg: ClassifyConfig, world: int, rank: int
+) -> Optional[Iterator[Tuple[Tensor, Tensor]]]:
     """Endless validation batches for SLF's reference (each rank its shard), or None without a validation split."""
     if len(val_y) == 0:
         return None
@@ -232,9 +281,15 @@ def noisy_training_labels(cfg: ClassifyConfig, splits: DatasetSplits) -> Tuple[T
     seed = cfg.seed if cfg.noise_seed is None else cfg.noise_seed
     clean = splits.train.tensors[1]
     noisy, flipped = corrupt_labels(clean, cfg.label_noise, cfg.noise_type, splits.num_classes, seed)
-    record = {"rate": cfg.label_noise, "type": cfg.noise_type, "seed": seed, "flipped": int(flipped.sum()),
-              "actual_rate": float(flipped.mean()) if len(flipped) else 0.0,
-              "clean_labels": clean.tolist(), "noisy_labels": noisy.tolist()}
+    record = {
+        "rate": cfg.label_noise,
+        "type": cfg.noise_type,
+        "seed": seed,
+        "flipped": int(flipped.sum()),
+        "actual_rate": float(flipped.mean()) if len(flipped) else 0.0,
+        "clean_labels": clean.tolist(),
+        "noisy_labels": noisy.tolist(),
+    }
     return torch.from_numpy(noisy), record
 
 
@@ -251,9 +306,11 @@ def summarize_runs(runs: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
         >>> round(summary["test_acc_mean"], 3), round(summary["test_acc_std"], 4), round(summary["test_acc_ci95"], 4)
         (0.85, 0.0707, 0.6353)
     """
-    summary = summarize_seeds(runs, {"test_acc": lambda run: run["final_test_acc"],
-                                     "best_val_test_acc": lambda run: run["best_val_test_acc"]},
-                              fields=("data", "model"))
+    summary = summarize_seeds(
+        runs,
+        {"test_acc": lambda run: run["final_test_acc"], "best_val_test_acc": lambda run: run["best_val_test_acc"]},
+        fields=("data", "model"),
+    )
     if all(run.get("mils_stats") for run in runs):
         attempted = sum(run["mils_stats"]["attempted_total"] for run in runs)
         accepted = sum(run["mils_stats"]["accepted_total"] for run in runs)
@@ -278,8 +335,9 @@ def write_run_plots(run_dir: Union[str, Path]) -> List[Path]:
     return paths + plot_run_weights(results, run_dir, title)
 
 
-def run_classify(cfg: ClassifyConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True,
-                 overwrite: bool = False) -> Dict[str, Any]:
+def run_classify(
+    cfg: ClassifyConfig, seeds: int, out_dir: Union[str, Path], progress: bool = True, overwrite: bool = False
+) -> Dict[str, Any]:
     """Train seeds ``0, ..., seeds-1``, write ``out_dir/results.json`` and PNGs, and summarise
     (:func:`slf.train.harness.run_seeds`: finished seeds are kept and resumed; another run's
     results in ``out_dir`` are refused unless ``overwrite``).
@@ -298,8 +356,15 @@ def run_classify(cfg: ClassifyConfig, seeds: int, out_dir: Union[str, Path], pro
         >>> summary = run_classify(ClassifyConfig(data="digits", epochs=1), 2, "runs/ce", False)  # doctest: +SKIP
         >>> print(format_summary_table([summary]))  # doctest: +SKIP
     """
-    return run_seeds(cfg, seeds, out_dir, lambda seed_cfg: train_classifier(seed_cfg, progress=progress),
-                     summarize_runs, write_run_plots, overwrite=overwrite)
+    return run_seeds(
+        cfg,
+        seeds,
+        out_dir,
+        lambda seed_cfg: train_classifier(seed_cfg, progress=progress),
+        summarize_runs,
+        write_run_plots,
+        overwrite=overwrite,
+    )
 
 
 def format_summary_table(summaries: Sequence[Mapping[str, Any]]) -> str:
@@ -312,19 +377,24 @@ def format_summary_table(summaries: Sequence[Mapping[str, Any]]) -> str:
         method  data    model  seeds  test acc (final)  test acc (best val)  ms/step  mean weights
         ce      digits  mlp        2  0.9000 +- 0.0100  0.9100 +- 0.0200         3.0
     """
-    header = ["method", "data", "model", "seeds", "test acc (final)", "test acc (best val)", "ms/step",
-              "mean weights"]
+    header = ["method", "data", "model", "seeds", "test acc (final)", "test acc (best val)", "ms/step", "mean weights"]
     with_mils = any("mils_attempted" in s for s in summaries)
     if with_mils:
         header.insert(7, "mils accepted")
     rows = []
     for s in summaries:
-        rows.append([
-            str(s["method"]), str(s["data"]), str(s["model"]), str(s["seeds"]),
-            interval_cell(s, "test_acc", 4), interval_cell(s, "best_val_test_acc", 4),
-            f"{s['ms_per_step']:.1f}",
-            format_top_weights(s.get("mean_weights")),
-        ])
+        rows.append(
+            [
+                str(s["method"]),
+                str(s["data"]),
+                str(s["model"]),
+                str(s["seeds"]),
+                interval_cell(s, "test_acc", 4),
+                interval_cell(s, "best_val_test_acc", 4),
+                f"{s['ms_per_step']:.1f}",
+                format_top_weights(s.get("mean_weights")),
+            ]
+        )
         if with_mils:
             rows[-1].insert(7, _mils_cell(s))
     return format_table(header, rows, right=(3, 6))
@@ -334,8 +404,9 @@ def _mils_cell(summary: Mapping[str, Any]) -> str:
     if "mils_attempted" not in summary:
         return ""
     rate = summary.get("mils_success_rate")
-    return f"{summary['mils_accepted']}/{summary['mils_attempted']}" + (f" ({100 * rate:.0f}%)" if rate is not None
-                                                                         else "")
+    return f"{summary['mils_accepted']}/{summary['mils_attempted']}" + (
+        f" ({100 * rate:.0f}%)" if rate is not None else ""
+    )
 
 
 def print_summary_table(summaries: Sequence[Mapping[str, Any]]) -> None:

@@ -1,5 +1,6 @@
 """What one ``slf classify`` run trains: data, model, loss (registry loss, baseline, SLF or MILS),
 optimiser and budget, checked when the configuration is made."""
+
 from __future__ import annotations
 
 import math
@@ -104,8 +105,9 @@ class ClassifyConfig(TrainingSettings):
     def __post_init__(self) -> None:
         self.slf_candidates = tuple(self.slf_candidates)
         if self.feature_columns is not None:
-            self.feature_columns = ((self.feature_columns,) if isinstance(self.feature_columns, str)
-                                    else tuple(self.feature_columns))
+            self.feature_columns = (
+                (self.feature_columns,) if isinstance(self.feature_columns, str) else tuple(self.feature_columns)
+            )
         self.mils_aux = (self.mils_aux,) if isinstance(self.mils_aux, str) else tuple(self.mils_aux)
         if self.mils_aux_weights is not None:
             self.mils_aux_weights = tuple(float(w) for w in self.mils_aux_weights)
@@ -123,8 +125,12 @@ class ClassifyConfig(TrainingSettings):
         self.check_training_settings()
         if self.slf_mode not in SLF_MODES:
             raise ValueError(f"slf_mode must be one of {list(SLF_MODES)}, got {self.slf_mode!r}")
-        for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size),
-                            ("slf_samples", self.slf_samples), ("eval_batch_size", self.eval_batch_size)):
+        for name, value in (
+            ("epochs", self.epochs),
+            ("batch_size", self.batch_size),
+            ("slf_samples", self.slf_samples),
+            ("eval_batch_size", self.eval_batch_size),
+        ):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
         if self.noise_type not in NOISE_TYPES:
@@ -143,10 +149,13 @@ class ClassifyConfig(TrainingSettings):
         if not self.is_slf:
             return self.loss + "".join(f"+{weight:g}*{name}" for name, weight in self.extra_losses.items())
         options = self.slf_options
-        return (f"slf-{self.slf_mode}" + ("+normalize" if options.get("normalize") else "")
-                + ("+cosine" if options.get("hypergradient") == "cosine" else "")
-                + ("+per-sample" if options.get("selection") == "sample" else "")
-                + ("+reads-losses" if options.get("decision_reads_losses") else ""))
+        return (
+            f"slf-{self.slf_mode}"
+            + ("+normalize" if options.get("normalize") else "")
+            + ("+cosine" if options.get("hypergradient") == "cosine" else "")
+            + ("+per-sample" if options.get("selection") == "sample" else "")
+            + ("+reads-losses" if options.get("decision_reads_losses") else "")
+        )
 
     @property
     def is_slf(self) -> bool:

@@ -4,6 +4,7 @@ The classification trainer (:mod:`slf.train.classify`) and the hosts' trainers (
 regression trainer of ``slf_pyg``, ...) record a StochasticLoss run the same way, so
 ``slf plot`` and the benchmarks read one format.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,7 +37,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-
 @contextlib.contextmanager
 def run_setup(seed: int, device: str, num_threads: Optional[int]) -> Iterator[None]:
     """The process state of one training run: torch's CPU threads (``None``: as they are; restored
@@ -60,6 +60,7 @@ def run_setup(seed: int, device: str, num_threads: Optional[int]) -> Iterator[No
         yield
     finally:
         torch.set_num_threads(previous_threads)
+
 
 def thin_history(history: Sequence[Mapping[str, Any]], max_rows: int = MAX_HISTORY_ROWS) -> List[Dict[str, Any]]:
     """At most about ``max_rows`` evenly spaced rows of a weight history, the last row kept.
@@ -147,8 +148,9 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Se
     widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-                         ).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     return "\n".join([line(header), *(line(row) for row in rows)])
 

@@ -1,6 +1,7 @@
 """The losses and optimiser of an ``slf classify`` run, built from its :class:`ClassifyConfig`:
 the training criterion (a registry loss, a feature loss with its own classifier, SLF or MILS's
 primary), fixed-weight extra losses, MILS and the optimiser."""
+
 from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -13,8 +14,9 @@ from .classify_config import ClassifyConfig
 from .settings import TrainingSettings
 
 
-def build_criterion(cfg: ClassifyConfig, model: nn.Module, num_classes: int,
-                    held_out: Optional[Iterable[Tuple[Tensor, Tensor]]] = None) -> Tuple[nn.Module, str]:
+def build_criterion(
+    cfg: ClassifyConfig, model: nn.Module, num_classes: int, held_out: Optional[Iterable[Tuple[Tensor, Tensor]]] = None
+) -> Tuple[nn.Module, str]:
     """The training loss for ``cfg`` and what it reads: ``'logits'``, ``'features'``, ``'slf'`` or ``'mils'``.
 
     ``held_out`` batches (the validation split's) give SLF's default recipe its reference.
@@ -37,8 +39,11 @@ def build_criterion(cfg: ClassifyConfig, model: nn.Module, num_classes: int,
         from ..stochastic_loss import StochasticLoss
 
         options: Dict[str, Any] = dict(
-            candidates=list(cfg.slf_candidates), task="classification", num_samples=cfg.slf_samples,
-            tau=cfg.slf_tau, mode=cfg.slf_mode,
+            candidates=list(cfg.slf_candidates),
+            task="classification",
+            num_samples=cfg.slf_samples,
+            tau=cfg.slf_tau,
+            mode=cfg.slf_mode,
         )
         if cfg.slf_decision_lr is not None:
             options["decision_lr"] = cfg.slf_decision_lr
@@ -86,8 +91,9 @@ def build_optimizer(cfg: TrainingSettings, parameters: Sequence[nn.Parameter]) -
     return torch.optim.SGD(parameters, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def build_extra_losses(cfg: ClassifyConfig, model: nn.Module, num_classes: int, device: Any
-                       ) -> Dict[str, Tuple[nn.Module, float]]:
+def build_extra_losses(
+    cfg: ClassifyConfig, model: nn.Module, num_classes: int, device: Any
+) -> Dict[str, Tuple[nn.Module, float]]:
     """``cfg.extra_losses`` built as ``{name: (module, weight)}`` (feature losses sized for ``model``)."""
     extras: Dict[str, Tuple[nn.Module, float]] = {}
     for name, weight in cfg.extra_losses.items():
@@ -105,13 +111,20 @@ def reads_logits_only(cfg: ClassifyConfig, kind: str, extras: Mapping[str, Tuple
         return False
     if kind == "mils":
         names = (cfg.mils_primary, *cfg.mils_aux)
-        return all(getattr(losses.resolve(name, "classification"), "input_kind", "logits") == "logits"
-                   for name in names)
+        return all(
+            getattr(losses.resolve(name, "classification"), "input_kind", "logits") == "logits" for name in names
+        )
     return True
 
 
-def loss_with_extras(model: nn.Module, criterion: nn.Module, kind: str,
-                      extras: Mapping[str, Tuple[nn.Module, float]], x: Tensor, y: Tensor) -> Tensor:
+def loss_with_extras(
+    model: nn.Module,
+    criterion: nn.Module,
+    kind: str,
+    extras: Mapping[str, Tuple[nn.Module, float]],
+    x: Tensor,
+    y: Tensor,
+) -> Tensor:
     """The criterion's loss plus the fixed-weight extra losses (features computed once)."""
     if not extras:
         output = model.features(x) if kind == "features" else model(x)
@@ -128,8 +141,15 @@ def loss_with_extras(model: nn.Module, criterion: nn.Module, kind: str,
     return loss
 
 
-def build_mils(cfg: ClassifyConfig, model: nn.Module, optimizer: torch.optim.Optimizer, primary: nn.Module,
-               train_x: Tensor, train_y: Tensor, num_classes: int):
+def build_mils(
+    cfg: ClassifyConfig,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    primary: nn.Module,
+    train_x: Tensor,
+    train_y: Tensor,
+    num_classes: int,
+):
     """:class:`slf.MILS` for ``cfg``; its observation set is ``cfg.mils_obs_size`` random training samples.
 
     ``train_y`` are the labels the model trains on, so under ``cfg.label_noise`` the observation
@@ -139,7 +159,16 @@ def build_mils(cfg: ClassifyConfig, model: nn.Module, optimizer: torch.optim.Opt
 
     order = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(cfg.seed + 2))
     # Under torch.distributed each rank observes its shard; MILS sums the counts over ranks.
-    index = order[:cfg.mils_obs_size][distributed.rank()::distributed.world_size()].to(train_y.device)
-    return MILS(model, optimizer, primary=primary, auxiliaries=list(cfg.mils_aux), rate=cfg.mils_rate,
-                observation=(train_x[index], train_y[index]), aux_weights=cfg.mils_aux_weights,
-                rule=cfg.mils_rule, seed=cfg.seed, num_classes=num_classes)
+    index = order[: cfg.mils_obs_size][distributed.rank() :: distributed.world_size()].to(train_y.device)
+    return MILS(
+        model,
+        optimizer,
+        primary=primary,
+        auxiliaries=list(cfg.mils_aux),
+        rate=cfg.mils_rate,
+        observation=(train_x[index], train_y[index]),
+        aux_weights=cfg.mils_aux_weights,
+        rule=cfg.mils_rule,
+        seed=cfg.seed,
+        num_classes=num_classes,
+    )

@@ -10,6 +10,7 @@ atomically (a temporary file, then a rename) with the runs so far and ``"complet
   ``--overwrite``) unless the caller says to replace them;
 - under torchrun every rank trains, rank 0 writes.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,9 @@ def _compared(config: Mapping[str, Any]) -> Dict[str, Any]:
     return json.loads(json.dumps({key: value for key, value in config.items() if key not in NOT_COMPARED}))
 
 
-def finished_runs(out_dir: Union[str, Path], config: Mapping[str, Any], replace_other: bool = False
-                  ) -> Dict[int, Dict[str, Any]]:
+def finished_runs(
+    out_dir: Union[str, Path], config: Mapping[str, Any], replace_other: bool = False
+) -> Dict[int, Dict[str, Any]]:
     """The runs by seed that ``out_dir/results.json`` holds for ``config`` (empty when there is none).
 
     Raises:
@@ -48,20 +50,27 @@ def finished_runs(out_dir: Union[str, Path], config: Mapping[str, Any], replace_
     except (ValueError, KeyError, TypeError) as error:
         if replace_other:
             return {}
-        raise FileExistsError(f"{path} is not a results file of this trainer ({error}); choose another --out, or "
-                              f"pass --overwrite to replace it") from None
+        raise FileExistsError(
+            f"{path} is not a results file of this trainer ({error}); choose another --out, or "
+            f"pass --overwrite to replace it"
+        ) from None
     before, now = _compared(written), _compared(config)
     if before == now:
         return runs
     if replace_other:
         return {}
     differences = sorted(key for key in set(before) | set(now) if before.get(key) != now.get(key))
-    raise FileExistsError(f"{path} holds another run ({results.get('method', '?')}; its settings differ in "
-                          f"{', '.join(differences)}); choose another --out, or pass --overwrite to replace it")
+    raise FileExistsError(
+        f"{path} holds another run ({results.get('method', '?')}; its settings differ in "
+        f"{', '.join(differences)}); choose another --out, or pass --overwrite to replace it"
+    )
 
 
-def summarize_seeds(runs: Sequence[Mapping[str, Any]], metrics: Mapping[str, Callable[[Mapping[str, Any]], float]],
-                    fields: Sequence[str] = ()) -> Dict[str, Any]:
+def summarize_seeds(
+    runs: Sequence[Mapping[str, Any]],
+    metrics: Mapping[str, Callable[[Mapping[str, Any]], float]],
+    fields: Sequence[str] = (),
+) -> Dict[str, Any]:
     """The summary every trainer writes: ``method``, the config ``fields``, ``seeds``,
     ``ms_per_step``, SLF's ``mean_weights``, and per metric its ``<name>_mean``, ``<name>_std``
     (n - 1) and ``<name>_ci95``, the half-width of the mean's 95% Student-t interval.
@@ -76,12 +85,16 @@ def summarize_seeds(runs: Sequence[Mapping[str, Any]], metrics: Mapping[str, Cal
     if not runs:
         raise ValueError("no runs to summarise")
     first = runs[0]
-    summary: Dict[str, Any] = {"method": first["method"], **{field: first["config"][field] for field in fields},
-                               "seeds": len(runs),
-                               "ms_per_step": 1000 * sum(run["time_per_step_s"] for run in runs) / len(runs)}
+    summary: Dict[str, Any] = {
+        "method": first["method"],
+        **{field: first["config"][field] for field in fields},
+        "seeds": len(runs),
+        "ms_per_step": 1000 * sum(run["time_per_step_s"] for run in runs) / len(runs),
+    }
     for name, value in metrics.items():
         summary[f"{name}_mean"], summary[f"{name}_std"], summary[f"{name}_ci95"] = mean_interval(
-            [value(run) for run in runs])
+            [value(run) for run in runs]
+        )
     weights = mean_selection_weights(runs)
     if weights is not None:
         summary["mean_weights"] = weights
@@ -98,10 +111,17 @@ def interval_cell(summary: Mapping[str, Any], name: str, digits: int = 3) -> str
     return f"{summary[f'{name}_mean']:.{digits}f} +- {summary.get(f'{name}_ci95', 0.0):.{digits}f}"
 
 
-def run_seeds(cfg: Any, seeds: int, out_dir: Union[str, Path], train: Callable[[Any], Dict[str, Any]],
-              summarize: Callable[[Sequence[Mapping[str, Any]]], Dict[str, Any]],
-              write_plots: Callable[[Path], Sequence[Path]], trainer: Optional[str] = None,
-              overwrite: bool = False, method: Optional[str] = None) -> Dict[str, Any]:
+def run_seeds(
+    cfg: Any,
+    seeds: int,
+    out_dir: Union[str, Path],
+    train: Callable[[Any], Dict[str, Any]],
+    summarize: Callable[[Sequence[Mapping[str, Any]]], Dict[str, Any]],
+    write_plots: Callable[[Path], Sequence[Path]],
+    trainer: Optional[str] = None,
+    overwrite: bool = False,
+    method: Optional[str] = None,
+) -> Dict[str, Any]:
     """Train ``cfg`` (a dataclass with a ``seed`` field) for seeds ``0, ..., seeds-1`` and summarise.
 
     Args:
@@ -156,7 +176,8 @@ def run_seeds(cfg: Any, seeds: int, out_dir: Union[str, Path], train: Callable[[
     return {**summary, "out_dir": str(out_dir), "plots": [str(p) for p in plots]}
 
 
-def _write(out_dir: Path, header: Mapping[str, Any], runs: List[Dict[str, Any]], summary: Dict[str, Any],
-           complete: bool) -> None:
+def _write(
+    out_dir: Path, header: Mapping[str, Any], runs: List[Dict[str, Any]], summary: Dict[str, Any], complete: bool
+) -> None:
     results = {**header, "seeds": list(range(len(runs))), "complete": complete, "summary": summary, "runs": runs}
     atomic_write_text(out_dir / RESULTS_FILE, json.dumps(results, indent=1, allow_nan=True))

@@ -1,5 +1,6 @@
 """What every plain trainer's configuration holds besides its data, model and loss: the
 model's optimiser and the process the run is in (seed, device, CPU threads)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Baseline losses from the literature for classification (logits ``(N, C)``, or features for L-Softmax)."""
+
 from .label_smoothing import LabelSmoothingLoss, label_smoothing_loss
 from .large_margin_softmax import LargeMarginSoftmaxLoss, large_margin_softmax_loss
 from .smooth01 import Smooth01Loss, smooth01_loss

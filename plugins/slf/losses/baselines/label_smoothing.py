@@ -1,4 +1,5 @@
 """Cross-entropy against label-smoothed targets (``label_smoothing``, classification)."""
+
 from __future__ import annotations
 
 import torch  # noqa: F401  (the shared docstring examples use it)
@@ -23,9 +24,7 @@ def _label_smoothing(logits: Tensor, target: Tensor, epsilon: float) -> Tensor:
 
 
 @shared_sections
-def label_smoothing_loss(
-    logits: Tensor, target: Tensor, epsilon: float = 0.1, reduction: str = "mean"
-) -> Tensor:
+def label_smoothing_loss(logits: Tensor, target: Tensor, epsilon: float = 0.1, reduction: str = "mean") -> Tensor:
     r"""Cross-entropy against the smoothed target :math:`(1 - \epsilon)\, \operatorname{onehot}(y) + \epsilon / C`.
 
     .. math::

@@ -3,6 +3,7 @@
 W. Liu, Y. Wen, Z. Yu, M. Yang, "Large-Margin Softmax Loss for Convolutional Neural
 Networks", ICML 2016. The loss owns the last (bias-free) linear layer.
 """
+
 from __future__ import annotations
 
 import math

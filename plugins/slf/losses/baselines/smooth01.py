@@ -1,4 +1,5 @@
 """Smooth 0-1 loss of Nguyen & Sanner (2013) on the multi-class margin (``smooth01``, classification)."""
+
 from __future__ import annotations
 
 import torch

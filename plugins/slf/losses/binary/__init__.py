@@ -3,6 +3,7 @@
 Every loss takes ``from_logits``: ``True`` applies a sigmoid to the input, ``False``
 means the input already holds probabilities in ``[0, 1]``.
 """
+
 from ._base import BinaryLoss
 from .bce import BCEBinaryLoss, bce_binary_loss
 from .bi_tempered import BiTemperedBinaryLoss, bi_tempered_binary_loss, tempered_sigmoid

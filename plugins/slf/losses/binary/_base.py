@@ -1,4 +1,5 @@
 """Common base of the binary / pairwise losses: the ``from_logits`` switch and input checks."""
+
 from __future__ import annotations
 
 from torch import Tensor

@@ -1,4 +1,5 @@
 """Binary cross-entropy for 0/1 (or pairwise) targets (``bce``, task ``binary``)."""
+
 from __future__ import annotations
 
 import torch  # noqa: F401  (the shared docstring examples use it)
@@ -21,9 +22,7 @@ def _bce_binary(input: Tensor, target: Tensor, from_logits: bool) -> Tensor:
 
 
 @shared_sections
-def bce_binary_loss(
-    input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean"
-) -> Tensor:
+def bce_binary_loss(input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean") -> Tensor:
     r"""Binary cross-entropy against 0/1 targets, from logits or from probabilities.
 
     .. math::

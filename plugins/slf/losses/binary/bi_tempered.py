@@ -3,22 +3,15 @@
 The two-class form of :mod:`slf.losses.classification.bi_tempered` with activations
 ``[x, 0]``, as the reference implementation's binary variant (Amid et al., NeurIPS 2019).
 """
+
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
 from ..base import per_sample_mean
-from ..classification.bi_tempered import (
-    _bi_tempered,
-    _bregman_divergence,
-    _check_num_iters,
-    _check_t2,
-    _check_tempered,
-    _smooth,
-    _tempered_log_softmax,
-    _tempered_repr,
-)
+from ..classification.bi_tempered import _bi_tempered, _bregman_divergence, _check_tempered, _smooth, _tempered_repr
+from ..classification.tempered import _check_num_iters, _check_t2, _tempered_log_softmax
 from ..registry import register
 from ..shared_docs import shared_sections
 from ._base import BinaryLoss
@@ -148,11 +141,19 @@ class BiTemperedBinaryLoss(BinaryLoss):
         tensor([0.1792, 0.5394])
     """
 
-    def __init__(self, t1: float = 0.8, t2: float = 1.2, label_smoothing: float = 0.0, num_iters: int = 5,
-                 from_logits: bool = True, reduction: str = "mean") -> None:
+    def __init__(
+        self,
+        t1: float = 0.8,
+        t2: float = 1.2,
+        label_smoothing: float = 0.0,
+        num_iters: int = 5,
+        from_logits: bool = True,
+        reduction: str = "mean",
+    ) -> None:
         super().__init__(from_logits, reduction)
-        self.t1, self.t2, self.label_smoothing, self.num_iters = _check_tempered(t1, t2, label_smoothing, num_iters,
-                                                                                self.name)
+        self.t1, self.t2, self.label_smoothing, self.num_iters = _check_tempered(
+            t1, t2, label_smoothing, num_iters, self.name
+        )
 
     def per_sample(self, input: Tensor, target: Tensor) -> Tensor:
         return _bi_tempered_binary(

@@ -1,4 +1,5 @@
 """Cosine proximity of a probability and a 0/1 target read as 2-vectors (``cosine``, task ``binary``)."""
+
 from __future__ import annotations
 
 import torch
@@ -21,9 +22,7 @@ def _cosine_binary(input: Tensor, target: Tensor, from_logits: bool) -> Tensor:
 
 
 @shared_sections
-def cosine_binary_loss(
-    input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean"
-) -> Tensor:
+def cosine_binary_loss(input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean") -> Tensor:
     r"""Cosine proximity of a scalar probability and a 0/1 target, each read as a 2-vector.
 
     A scalar probability :math:`q` is read as the two-class distribution

@@ -1,4 +1,5 @@
 """Sigmoid focal loss of Lin et al. (2017) for 0/1 targets (``focal``, task ``binary``)."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Hinge loss for 0/1 targets (``hinge``, task ``binary``)."""
+
 from __future__ import annotations
 
 import torch
@@ -17,9 +18,7 @@ def _hinge_binary(input: Tensor, target: Tensor, from_logits: bool) -> Tensor:
 
 
 @shared_sections
-def hinge_binary_loss(
-    input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean"
-) -> Tensor:
+def hinge_binary_loss(input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean") -> Tensor:
     r"""Hinge loss with labels mapped to :math:`s = 2t - 1 \in \{-1, +1\}`.
 
     .. math::

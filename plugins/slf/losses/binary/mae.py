@@ -1,4 +1,5 @@
 """Absolute error between a probability and a 0/1 target (``mae``, task ``binary``)."""
+
 from __future__ import annotations
 
 import torch  # noqa: F401  (the shared docstring examples use it)
@@ -17,9 +18,7 @@ def _mae_binary(input: Tensor, target: Tensor, from_logits: bool) -> Tensor:
 
 
 @shared_sections
-def mae_binary_loss(
-    input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean"
-) -> Tensor:
+def mae_binary_loss(input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean") -> Tensor:
     r"""Absolute error between the predicted probability and the 0/1 target.
 
     .. math::

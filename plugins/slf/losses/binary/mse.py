@@ -1,4 +1,5 @@
 """Squared error between a probability and a 0/1 target (``mse``, task ``binary``)."""
+
 from __future__ import annotations
 
 import torch  # noqa: F401  (the shared docstring examples use it)
@@ -17,9 +18,7 @@ def _mse_binary(input: Tensor, target: Tensor, from_logits: bool) -> Tensor:
 
 
 @shared_sections
-def mse_binary_loss(
-    input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean"
-) -> Tensor:
+def mse_binary_loss(input: Tensor, target: Tensor, from_logits: bool = True, reduction: str = "mean") -> Tensor:
     r"""Squared error between the predicted probability and the 0/1 target (Brier score).
 
     .. math::

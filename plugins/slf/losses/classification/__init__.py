@@ -1,13 +1,7 @@
 """Classification losses: logits ``(N, C)`` against integer class indices ``(N,)``."""
+
 from .bce import BCEClassificationLoss, bce_classification_loss
-from .bi_tempered import (
-    BiTemperedLoss,
-    bi_tempered_logistic_loss,
-    exp_t,
-    log_t,
-    tempered_normalization,
-    tempered_softmax,
-)
+from .bi_tempered import BiTemperedLoss, bi_tempered_logistic_loss
 from .categorical_hinge import CategoricalHingeLoss, categorical_hinge_loss
 from .cosine import CosineClassificationLoss, cosine_classification_loss
 from .cross_entropy import CrossEntropyLoss, cross_entropy_loss
@@ -17,6 +11,7 @@ from .mae import MAEClassificationLoss, mae_classification_loss
 from .mse import MSEClassificationLoss, mse_classification_loss
 from .poly1 import Poly1Loss, poly1_loss
 from .sce import SymmetricCrossEntropyLoss, symmetric_cross_entropy_loss
+from .tempered import exp_t, log_t, tempered_normalization, tempered_softmax
 
 __all__ = [
     "BCEClassificationLoss",

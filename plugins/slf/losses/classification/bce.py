@@ -1,4 +1,5 @@
 """Binary cross-entropy per class on softmax probabilities (``bce``, classification)."""
+
 from __future__ import annotations
 
 import torch  # noqa: F401  (the shared docstring examples use it)

@@ -1,4 +1,5 @@
 """Crammer-Singer multi-class hinge loss on logits (``categorical_hinge``, classification)."""
+
 from __future__ import annotations
 
 import torch

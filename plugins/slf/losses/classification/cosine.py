@@ -1,4 +1,5 @@
 """Cosine proximity between softmax probabilities and one-hot targets (``cosine``, classification)."""
+
 from __future__ import annotations
 
 import torch

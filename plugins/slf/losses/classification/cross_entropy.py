@@ -1,4 +1,5 @@
 """Cross-entropy on logits (registry: ``ce``, task ``classification``)."""
+
 from __future__ import annotations
 
 import torch  # noqa: F401  (the shared docstring examples use it)

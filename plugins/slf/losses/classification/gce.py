@@ -4,6 +4,7 @@ Zhang and Sabuncu, "Generalized Cross Entropy Loss for Training Deep Neural Netw
 Noisy Labels", NeurIPS 2018. The negative Box-Cox transform of :math:`p_y`: cross-entropy
 as :math:`q \\to 0`, the noise-robust MAE at :math:`q = 1`; the paper uses :math:`q = 0.7`.
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """One-vs-all hinge loss on logits, Keras style (``hinge``, classification)."""
+
 from __future__ import annotations
 
 import torch

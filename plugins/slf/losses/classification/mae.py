@@ -1,4 +1,5 @@
 """Mean absolute error between softmax probabilities and one-hot targets (``mae``, classification)."""
+
 from __future__ import annotations
 
 import torch  # noqa: F401  (the shared docstring examples use it)

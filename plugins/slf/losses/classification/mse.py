@@ -1,4 +1,5 @@
 """Mean squared error between softmax probabilities and one-hot targets (``mse``, classification)."""
+
 from __future__ import annotations
 
 import torch  # noqa: F401  (the shared docstring examples use it)

@@ -1,4 +1,5 @@
 """Poly-1 cross-entropy on logits (registry: ``poly1``, task ``classification``)."""
+
 from __future__ import annotations
 
 import torch  # noqa: F401  (the shared docstring examples use it)

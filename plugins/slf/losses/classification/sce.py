@@ -4,6 +4,7 @@ Wang, Ma, Chen, Luo, Yi and Bailey, "Symmetric Cross Entropy for Robust Learning
 Labels", ICCV 2019. Cross-entropy plus its reverse, the cross-entropy of the one-hot label
 under the model's distribution, with :math:`\\log 0` truncated to a constant :math:`A < 0`.
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Detection losses that read the IoU of each predicted box with its ground truth."""
+
 from .iou import aligned_box_iou, iou_balanced_weights
 from .iou_balanced_cls import IoUBalancedClsLoss, iou_balanced_cls_loss
 from .iou_balanced_loc import IoUBalancedLocLoss, iou_balanced_loc_loss

@@ -1,4 +1,5 @@
 """IoU of aligned box pairs, and the normalised IoU weights of the IoU-balanced losses (Wu et al.)."""
+
 from __future__ import annotations
 
 import math
@@ -14,15 +15,18 @@ IOU_EPS = 1e-6  # mmdet's bbox_overlaps floors the union at the same value
 
 def check_boxes(boxes: Tensor, what: str, name: str) -> None:
     if not torch.is_tensor(boxes) or not boxes.is_floating_point() or boxes.dim() < 1 or boxes.shape[-1] != 4:
-        raise ValueError(f"{name}: {what} must be a floating point tensor of (x1, y1, x2, y2) boxes of shape (*, 4), "
-                         f"got {_describe(boxes)}")
+        raise ValueError(
+            f"{name}: {what} must be a floating point tensor of (x1, y1, x2, y2) boxes of shape (*, 4), "
+            f"got {_describe(boxes)}"
+        )
 
 
 def check_ious(ious: Tensor, n: int, name: str) -> None:
     """IoUs ``(n,)``, floating point, in ``[0, 1]``."""
     if not torch.is_tensor(ious) or not ious.is_floating_point() or ious.shape != (n,):
-        raise ValueError(f"{name}: ious must be a floating point tensor of shape ({n},), one IoU per sample, "
-                         f"got {_describe(ious)}")
+        raise ValueError(
+            f"{name}: ious must be a floating point tensor of shape ({n},), one IoU per sample, got {_describe(ious)}"
+        )
     if n and not bool(((ious >= 0) & (ious <= 1)).all()):
         bad = ious[~((ious >= 0) & (ious <= 1))]
         raise ValueError(f"{name}: ious must lie in [0, 1], got {float(bad[0])!r}")
@@ -33,8 +37,9 @@ def check_sample_weight(weight: Optional[Tensor], n: int, name: str) -> None:
     if weight is None:
         return
     if not torch.is_tensor(weight) or not weight.is_floating_point() or weight.shape != (n,):
-        raise ValueError(f"{name}: weight must be None or a floating point tensor of shape ({n},), "
-                         f"got {_describe(weight)}")
+        raise ValueError(
+            f"{name}: weight must be None or a floating point tensor of shape ({n},), got {_describe(weight)}"
+        )
     if n and not bool((torch.isfinite(weight) & (weight >= 0)).all()):
         raise ValueError(f"{name}: weight must hold finite values >= 0")
 
@@ -74,8 +79,10 @@ def aligned_box_iou(boxes1: Tensor, boxes2: Tensor, eps: float = IOU_EPS) -> Ten
     check_boxes(boxes1, "boxes1", "aligned_box_iou")
     check_boxes(boxes2, "boxes2", "aligned_box_iou")
     if boxes1.shape != boxes2.shape:
-        raise ValueError(f"aligned_box_iou: boxes1 and boxes2 must have the same shape (*, 4), "
-                         f"got {tuple(boxes1.shape)} and {tuple(boxes2.shape)}")
+        raise ValueError(
+            f"aligned_box_iou: boxes1 and boxes2 must have the same shape (*, 4), "
+            f"got {tuple(boxes1.shape)} and {tuple(boxes2.shape)}"
+        )
     if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
         raise ValueError(f"aligned_box_iou: eps must be a finite number > 0, got {eps!r}")
     area1 = (boxes1[..., 2] - boxes1[..., 0]).clamp(min=0) * (boxes1[..., 3] - boxes1[..., 1]).clamp(min=0)

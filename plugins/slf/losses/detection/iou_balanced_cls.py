@@ -3,6 +3,7 @@
 Wu, Yang, Wang, Li, "IoU-balanced Loss Functions for Single-stage Object Detection"
 (arXiv:1908.05641, 2019; revised 2020).
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,10 @@ def _check_alpha(alpha: Optional[float], use_sigmoid: bool, name: str) -> Option
     if alpha is None:
         return None
     if not use_sigmoid:
-        raise ValueError(f"{name}: alpha applies to the sigmoid form only (use_sigmoid=True); got alpha={alpha!r} "
-                         "with use_sigmoid=False")
+        raise ValueError(
+            f"{name}: alpha applies to the sigmoid form only (use_sigmoid=True); got alpha={alpha!r} "
+            "with use_sigmoid=False"
+        )
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not (math.isfinite(alpha) and 0 <= alpha <= 1):
         raise ValueError(f"{name}: alpha must be None or a number in [0, 1], got {alpha!r}")
     return float(alpha)
@@ -33,16 +36,19 @@ def _check_alpha(alpha: Optional[float], use_sigmoid: bool, name: str) -> Option
 
 def _check_use_sigmoid(use_sigmoid: bool, name: str) -> bool:
     if not isinstance(use_sigmoid, bool):
-        raise TypeError(f"{name}: use_sigmoid must be True (one-vs-all sigmoid) or False (softmax), "
-                        f"got {use_sigmoid!r}")
+        raise TypeError(
+            f"{name}: use_sigmoid must be True (one-vs-all sigmoid) or False (softmax), got {use_sigmoid!r}"
+        )
     return use_sigmoid
 
 
 def split_target(target: ClsTarget, name: str) -> Tuple[Tensor, Tensor]:
     """``(labels, ious)`` from a target pair, as mmdet's ``QualityFocalLoss`` takes it."""
     if torch.is_tensor(target) or not isinstance(target, (tuple, list)) or len(target) != 2:
-        raise TypeError(f"{name}: target must be a pair (labels, ious) of tensors of shape (N,), got "
-                        f"{_describe(target) if torch.is_tensor(target) else repr(type(target).__name__)}")
+        raise TypeError(
+            f"{name}: target must be a pair (labels, ious) of tensors of shape (N,), got "
+            f"{_describe(target) if torch.is_tensor(target) else repr(type(target).__name__)}"
+        )
     return target[0], target[1]
 
 
@@ -52,17 +58,23 @@ def check_cls_inputs(logits: Tensor, labels: Tensor, ious: Tensor, use_sigmoid: 
         raise ValueError(f"{name}: logits must be a floating point tensor of shape (N, C), got {_describe(logits)}")
     n, c = logits.shape
     if not use_sigmoid and c < 2:
-        raise ValueError(f"{name}: the softmax form needs C >= 2 columns (the classes, then the background), "
-                         f"got C = {c}")
+        raise ValueError(
+            f"{name}: the softmax form needs C >= 2 columns (the classes, then the background), got C = {c}"
+        )
     if not torch.is_tensor(labels) or labels.dtype not in _INDEX_DTYPES or labels.shape != (n,):
-        raise ValueError(f"{name}: labels must be an integer tensor of class indices of shape ({n},), "
-                         f"got {_describe(labels)}")
+        raise ValueError(
+            f"{name}: labels must be an integer tensor of class indices of shape ({n},), got {_describe(labels)}"
+        )
     top = c if use_sigmoid else c - 1
     if n and (int(labels.min()) < 0 or int(labels.max()) > top):
-        form = (f"sigmoid form: classes 0..{c - 1}, background {c}" if use_sigmoid
-                else f"softmax form: classes 0..{c - 2}, background {c - 1} (the last column)")
-        raise ValueError(f"{name}: labels must lie in [0, {top}] ({form}), got min {int(labels.min())}, "
-                         f"max {int(labels.max())}")
+        form = (
+            f"sigmoid form: classes 0..{c - 1}, background {c}"
+            if use_sigmoid
+            else f"softmax form: classes 0..{c - 2}, background {c - 1} (the last column)"
+        )
+        raise ValueError(
+            f"{name}: labels must lie in [0, {top}] ({form}), got min {int(labels.min())}, max {int(labels.max())}"
+        )
     check_ious(ious, n, name)
 
 
@@ -73,8 +85,14 @@ def positive_mask(logits: Tensor, labels: Tensor, use_sigmoid: bool) -> Tensor:
 
 
 def _iou_balanced_cls(
-    logits: Tensor, labels: Tensor, ious: Tensor, eta: float, use_sigmoid: bool, gamma: float,
-    alpha: Optional[float], weight: Optional[Tensor],
+    logits: Tensor,
+    labels: Tensor,
+    ious: Tensor,
+    eta: float,
+    use_sigmoid: bool,
+    gamma: float,
+    alpha: Optional[float],
+    weight: Optional[Tensor],
 ) -> Tensor:
     labels = labels.long()
     positive = positive_mask(logits, labels, use_sigmoid)
@@ -215,8 +233,14 @@ class IoUBalancedClsLoss(BaseLoss):
 
     task = "detection"
 
-    def __init__(self, eta: float = 1.5, use_sigmoid: bool = True, gamma: float = 0.0,
-                 alpha: Optional[float] = None, reduction: str = "mean") -> None:
+    def __init__(
+        self,
+        eta: float = 1.5,
+        use_sigmoid: bool = True,
+        gamma: float = 0.0,
+        alpha: Optional[float] = None,
+        reduction: str = "mean",
+    ) -> None:
         super().__init__(reduction)
         self.eta = check_exponent(eta, "eta", self.name)
         self.gamma = check_exponent(gamma, "gamma", self.name)
@@ -232,5 +256,7 @@ class IoUBalancedClsLoss(BaseLoss):
         return _iou_balanced_cls(input, labels, ious, self.eta, self.use_sigmoid, self.gamma, self.alpha, None)
 
     def extra_repr(self) -> str:
-        return (f"eta={self.eta}, use_sigmoid={self.use_sigmoid}, gamma={self.gamma}, alpha={self.alpha}, "
-                + super().extra_repr())
+        return (
+            f"eta={self.eta}, use_sigmoid={self.use_sigmoid}, gamma={self.gamma}, alpha={self.alpha}, "
+            + super().extra_repr()
+        )

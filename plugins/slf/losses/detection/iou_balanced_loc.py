@@ -3,6 +3,7 @@
 Wu, Yang, Wang, Li, "IoU-balanced Loss Functions for Single-stage Object Detection"
 (arXiv:1908.05641, 2019; revised 2020).
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,10 @@ def check_loc_inputs(pred: Tensor, target: Tensor, ious: Optional[Tensor], name:
         if not torch.is_tensor(value) or not value.is_floating_point() or value.dim() != 2 or value.shape[1] != 4:
             raise ValueError(f"{name}: {what} must be a floating point tensor of shape (N, 4), got {_describe(value)}")
     if pred.shape != target.shape:
-        raise ValueError(f"{name}: pred and target must have the same shape (N, 4), "
-                         f"got {tuple(pred.shape)} and {tuple(target.shape)}")
+        raise ValueError(
+            f"{name}: pred and target must have the same shape (N, 4), "
+            f"got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
     if ious is not None:
         check_ious(ious, pred.shape[0], name)
 
@@ -49,12 +52,19 @@ def split_loc_target(target: LocTarget, name: str) -> Tuple[Tensor, Optional[Ten
         return target, None
     if isinstance(target, (tuple, list)) and len(target) == 2:
         return target[0], target[1]
-    raise TypeError(f"{name}: target must be ground-truth boxes (N, 4) or a pair (target (N, 4), ious (N,)), "
-                    f"got {type(target).__name__}")
+    raise TypeError(
+        f"{name}: target must be ground-truth boxes (N, 4) or a pair (target (N, 4), ious (N,)), "
+        f"got {type(target).__name__}"
+    )
 
 
 def _iou_balanced_loc(
-    pred: Tensor, target: Tensor, ious: Optional[Tensor], lam: float, beta: float, w_loc: Optional[float],
+    pred: Tensor,
+    target: Tensor,
+    ious: Optional[Tensor],
+    lam: float,
+    beta: float,
+    w_loc: Optional[float],
     weight: Optional[Tensor],
 ) -> Tensor:
     if ious is None:
@@ -158,8 +168,9 @@ class IoUBalancedLocLoss(BaseLoss):
 
     task = "detection"
 
-    def __init__(self, lam: float = 1.5, beta: float = 1.0, w_loc: Optional[float] = None,
-                 reduction: str = "mean") -> None:
+    def __init__(
+        self, lam: float = 1.5, beta: float = 1.0, w_loc: Optional[float] = None, reduction: str = "mean"
+    ) -> None:
         super().__init__(reduction)
         self.lam = check_exponent(lam, "lam", self.name)
         self.beta = _check_beta(beta, self.name)

@@ -30,6 +30,7 @@ The gradient penalty reads the critic and the two batches of samples instead:
 Registered names: ``gan_minimax``, ``gan_non_saturating``, ``gan_least_squares``,
 ``gan_wasserstein``, ``gradient_penalty``.
 """
+
 import torch  # noqa: F401  (used by the doctests)
 
 from ._base import ROLES as GAN_ROLES

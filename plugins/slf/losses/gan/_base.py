@@ -1,4 +1,5 @@
 """Common base of the GAN score losses: the ``role`` switch and the checks on discriminator scores."""
+
 from __future__ import annotations
 
 from typing import Optional, Tuple

@@ -1,4 +1,5 @@
 """The WGAN-GP gradient penalty of Gulrajani et al. (2017) (registry: ``gradient_penalty``, task ``gan``)."""
+
 from __future__ import annotations
 
 from typing import Callable, Optional
@@ -16,8 +17,10 @@ Critic = Callable[[Tensor], Tensor]
 
 def _check_inputs(critic: object, real: object, fake: object, generator: object, name: str) -> None:
     if not callable(critic):
-        raise TypeError(f"{name}: critic must be callable (a module mapping samples (N, *) to scores (N,)), "
-                        f"got {type(critic).__name__}")
+        raise TypeError(
+            f"{name}: critic must be callable (a module mapping samples (N, *) to scores (N,)), "
+            f"got {type(critic).__name__}"
+        )
     for what, value in (("real", real), ("fake", fake)):
         if not torch.is_tensor(value) or not value.is_floating_point():
             raise TypeError(f"{name}: {what} must be a floating point tensor of samples (N, *), got {_describe(value)}")

@@ -1,4 +1,5 @@
 """The least-squares GAN loss of Mao et al. (2017) (registry: ``gan_least_squares``, task ``gan``)."""
+
 from __future__ import annotations
 
 import math

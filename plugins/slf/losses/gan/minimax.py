@@ -1,4 +1,5 @@
 """The minimax GAN loss of Goodfellow et al. (2014) (registry: ``gan_minimax``, task ``gan``)."""
+
 from __future__ import annotations
 
 from typing import Optional

@@ -1,4 +1,5 @@
 """The non-saturating GAN loss (registry: ``gan_non_saturating``, task ``gan``)."""
+
 from __future__ import annotations
 
 from typing import Optional

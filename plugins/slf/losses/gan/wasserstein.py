@@ -1,4 +1,5 @@
 """The Wasserstein GAN loss of Arjovsky et al. (2017) (registry: ``gan_wasserstein``, task ``gan``)."""
+
 from __future__ import annotations
 
 from typing import Optional

@@ -1,4 +1,5 @@
 """Activations of named submodules of any network, read through forward hooks."""
+
 from __future__ import annotations
 
 from typing import Dict, List, Sequence, Union
@@ -75,9 +76,7 @@ def layer_modules(network: nn.Module, layers: Layers, name: str = "feature_extra
     return {n: modules[n] for n in names}
 
 
-def extract_features(
-    network: nn.Module, input: Tensor, layers: Layers, stop_early: bool = True
-) -> Dict[str, Tensor]:
+def extract_features(network: nn.Module, input: Tensor, layers: Layers, stop_early: bool = True) -> Dict[str, Tensor]:
     """Run ``network`` on ``input`` and return the outputs of the named submodules.
 
     A forward hook on each requested module records its output; the hooks are removed

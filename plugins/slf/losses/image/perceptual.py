@@ -3,6 +3,7 @@
 J. Johnson, A. Alahi, L. Fei-Fei, "Perceptual Losses for Real-Time Style Transfer and
 Super-Resolution", ECCV 2016, section 3.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,8 +79,12 @@ def _check_weights(weights: Optional[Sequence[float]], count: int, what: str, na
 
 
 def _check_pixel_weight(pixel_weight: float, name: str) -> float:
-    if isinstance(pixel_weight, bool) or not isinstance(pixel_weight, (int, float)) or not math.isfinite(pixel_weight) \
-            or pixel_weight < 0:
+    if (
+        isinstance(pixel_weight, bool)
+        or not isinstance(pixel_weight, (int, float))
+        or not math.isfinite(pixel_weight)
+        or pixel_weight < 0
+    ):
         raise ValueError(f"{name}: pixel_weight must be a finite number >= 0, got {pixel_weight!r}")
     return float(pixel_weight)
 
@@ -105,8 +110,13 @@ def _check_statistics(normalize_input: Optional[Statistics], name: str) -> Optio
         raise ValueError(
             f"{name}: normalize_input must be None or (mean, std) with one value per channel, got {normalize_input!r}"
         ) from None
-    if (mean.numel() == 0 or mean.shape != std.shape or not torch.isfinite(mean).all()
-            or not torch.isfinite(std).all() or (std <= 0).any()):
+    if (
+        mean.numel() == 0
+        or mean.shape != std.shape
+        or not torch.isfinite(mean).all()
+        or not torch.isfinite(std).all()
+        or (std <= 0).any()
+    ):
         raise ValueError(
             f"{name}: normalize_input must be (mean, std) of equal lengths, finite, with std > 0, "
             f"got {normalize_input!r}"
@@ -223,8 +233,16 @@ def perceptual_loss(
     statistics = _check_statistics(normalize_input, name)
     _check_images(input, target, name)
     values = _perceptual(
-        input, target, lambda x: extract_features(network, x, all_layers), layer_names, weight_list,
-        style_names, style_weight_list, pixel, statistics, name,
+        input,
+        target,
+        lambda x: extract_features(network, x, all_layers),
+        layer_names,
+        weight_list,
+        style_names,
+        style_weight_list,
+        pixel,
+        statistics,
+        name,
     )
     return reduce_loss(values, reduction)
 
@@ -378,8 +396,16 @@ class PerceptualLoss(BaseLoss):
     def per_sample(self, input: Tensor, target: Tensor) -> Tensor:
         statistics = None if self.input_mean is None else (self.input_mean, self.input_std)
         return _perceptual(
-            input, target, lambda x: extract_features(self.network, x, self._all_layers), self.layers,
-            self.weights, self.style_layers, self.style_weights, self.pixel_weight, statistics, self.name,
+            input,
+            target,
+            lambda x: extract_features(self.network, x, self._all_layers),
+            self.layers,
+            self.weights,
+            self.style_layers,
+            self.style_weights,
+            self.pixel_weight,
+            statistics,
+            self.name,
         )
 
     def extra_repr(self) -> str:

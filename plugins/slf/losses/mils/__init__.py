@@ -4,6 +4,7 @@
 penultimate features ``(N, D)`` (``input_kind = "features"``) and own learnable
 per-class vectors (centers, means).
 """
+
 from .center import CenterLoss, center_loss
 from .focal import FocalLoss, focal_loss
 from .lgm import LGMLoss, lgm_loss

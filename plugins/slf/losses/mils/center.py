@@ -5,6 +5,7 @@ Face Recognition", ECCV 2016. The loss owns one learnable center per class and r
 penultimate features; it has no classifier of its own (no ``.logits``), so it serves as
 an auxiliary next to a loss that trains the model's classifier (e.g. in MILS).
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """Softmax focal loss of Lin et al. (2017) (registry: ``focal``, task ``classification``)."""
+
 from __future__ import annotations
 
 import math
@@ -32,11 +33,13 @@ def _check_alpha(alpha: Alpha, name: str) -> Optional[Union[float, Tensor]]:
     try:
         values = torch.as_tensor(alpha, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError):
-        raise ValueError(f"{name}: alpha must be None, a number or a list of per-class weights, "
-                         f"got {alpha!r}") from None
+        raise ValueError(
+            f"{name}: alpha must be None, a number or a list of per-class weights, got {alpha!r}"
+        ) from None
     if values.dim() != 1 or values.numel() == 0 or not torch.isfinite(values).all() or (values < 0).any():
-        raise ValueError(f"{name}: alpha must be None, a number >= 0 or a 1-D list of finite weights >= 0, "
-                         f"got {alpha!r}")
+        raise ValueError(
+            f"{name}: alpha must be None, a number >= 0 or a 1-D list of finite weights >= 0, got {alpha!r}"
+        )
     return values
 
 

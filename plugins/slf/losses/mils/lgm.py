@@ -4,6 +4,7 @@ W. Wan, Y. Zhong, T. Li, J. Chen, "Rethinking Feature Distribution for Loss Func
 in Image Classification", CVPR 2018. Identity-covariance variant with equal priors:
 the loss owns one learnable mean per class and reads penultimate features.
 """
+
 from __future__ import annotations
 
 import math

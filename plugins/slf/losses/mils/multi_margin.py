@@ -1,4 +1,5 @@
 """Multi-class margin loss on logits (registry: ``multi_margin``, task ``classification``)."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Regression losses: predictions and targets of one shape ``(N, *)``; per sample = mean over non-batch dims."""
+
 from .adaptive_robust import (
     AdaptiveRobustLoss,
     adaptive_robust_loss,

@@ -2,6 +2,7 @@
 
 J. T. Barron, "A General and Adaptive Robust Loss Function", CVPR 2019, section 2.
 """
+
 from __future__ import annotations
 
 import math
@@ -63,7 +64,11 @@ def log_partition_table() -> Tuple[np.ndarray, np.ndarray]:
             for i, alpha in enumerate(nodes):
                 half, _ = integrate.quad(
                     lambda x, a=alpha: float(np.exp(-_rho_numpy(np.asarray(x), a))),
-                    0.0, np.inf, epsabs=0.0, epsrel=1e-12, limit=200,
+                    0.0,
+                    np.inf,
+                    epsabs=0.0,
+                    epsrel=1e-12,
+                    limit=200,
                 )
                 values[i] = math.log(2.0 * half)
             _TABLE_NUMPY = (nodes, values)
@@ -147,9 +152,7 @@ def _check_params_shape(pred: Tensor, alpha: Tensor, scale: Tensor, name: str) -
             )
 
 
-def adaptive_robust_loss(
-    pred: Tensor, target: Tensor, alpha: Tensor, scale: Tensor, reduction: str = "mean"
-) -> Tensor:
+def adaptive_robust_loss(pred: Tensor, target: Tensor, alpha: Tensor, scale: Tensor, reduction: str = "mean") -> Tensor:
     r"""Negative log-likelihood of Barron's distribution for given shape(s) and scale(s).
 
     .. math::

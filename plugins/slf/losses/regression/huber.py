@@ -1,4 +1,5 @@
 """Huber loss for regression (``huber``, task ``regression``)."""
+
 from __future__ import annotations
 
 import torch  # noqa: F401  (the shared docstring examples use it)

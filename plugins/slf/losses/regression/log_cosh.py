@@ -1,4 +1,5 @@
 """Log-cosh loss for regression (``log_cosh``, task ``regression``)."""
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Mean squared error for regression (``mse``, task ``regression``)."""
+
 from __future__ import annotations
 
 import torch  # noqa: F401  (the shared docstring examples use it)

@@ -2,6 +2,7 @@
 
 J. T. Barron, "A General and Adaptive Robust Loss Function", CVPR 2019.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,9 +29,7 @@ def _rho_general(squared: Tensor, alpha: Tensor) -> Tensor:
     eps = torch.finfo(squared.dtype).eps
     alpha = alpha.to(squared.dtype)
     beta_safe = (alpha - 2.0).abs().clamp(min=eps)
-    alpha_safe = torch.where(alpha >= 0, torch.ones_like(alpha), -torch.ones_like(alpha)) * alpha.abs().clamp(
-        min=eps
-    )
+    alpha_safe = torch.where(alpha >= 0, torch.ones_like(alpha), -torch.ones_like(alpha)) * alpha.abs().clamp(min=eps)
     general = beta_safe / alpha_safe * torch.expm1(0.5 * alpha_safe * torch.log1p(squared / beta_safe))
     general = torch.where(alpha == 0, torch.log1p(0.5 * squared), general)
     return torch.where(alpha == 2, 0.5 * squared, general)

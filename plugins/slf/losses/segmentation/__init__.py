@@ -10,6 +10,7 @@ labels are integer class indices. Every loss gives one value per image for ``red
 - ``regional_boundary``: ``dice`` or ``ce`` plus ``boundary`` with the paper's per-epoch
   schedules (:func:`schedule_weights`).
 """
+
 from .boundary import BoundaryLoss, boundary_loss
 from .boundary_schedule import RegionalBoundaryLoss, schedule_weights
 from .cross_entropy import SegmentationCrossEntropyLoss, segmentation_cross_entropy_loss

@@ -5,6 +5,7 @@ prediction and of the ground truth, written as a regional integral of the softma
 weighted by the ground truth's signed distance map
 (:func:`~slf.losses.segmentation.distance_maps.signed_distance_maps`).
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -30,11 +31,15 @@ from .distance_maps import distance_maps_numpy
 
 def _check_distance_maps(distance_maps: Tensor, input: Tensor, name: str) -> None:
     if not torch.is_tensor(distance_maps) or not distance_maps.is_floating_point():
-        raise TypeError(f"{name}: distance_maps must be a floating point tensor (N, C, *spatial) from "
-                        f"signed_distance_maps(labels, C), got {_describe(distance_maps)}")
+        raise TypeError(
+            f"{name}: distance_maps must be a floating point tensor (N, C, *spatial) from "
+            f"signed_distance_maps(labels, C), got {_describe(distance_maps)}"
+        )
     if distance_maps.shape != input.shape:
-        raise ValueError(f"{name}: distance_maps must have the input's shape {tuple(input.shape)} (one map per class, "
-                         f"as signed_distance_maps(labels, C) gives), got {tuple(distance_maps.shape)}")
+        raise ValueError(
+            f"{name}: distance_maps must have the input's shape {tuple(input.shape)} (one map per class, "
+            f"as signed_distance_maps(labels, C) gives), got {tuple(distance_maps.shape)}"
+        )
 
 
 def _boundary(
@@ -180,5 +185,4 @@ class BoundaryLoss(BaseLoss):
 
     def extra_repr(self) -> str:
         classes = "all but 0" if self.classes is None else list(self.classes)
-        return (f"classes={classes}, from_logits={self.from_logits}, spacing={self.spacing}, "
-                + super().extra_repr())
+        return f"classes={classes}, from_logits={self.from_logits}, spacing={self.spacing}, " + super().extra_repr()

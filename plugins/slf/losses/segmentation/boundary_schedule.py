@@ -4,6 +4,7 @@ Kervadec et al. train with a regional loss first and shift the weight to the bou
 epoch by epoch: the boundary loss alone gives a poor start (a random prediction's contour
 is far from the ground truth's, and a class whose region is absent gives no signal).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,21 +47,27 @@ def _resolve_schedule(
     alpha = _check_number(default_alpha if alpha is None else alpha, "alpha", 0.0, name)
     if schedule == "constant":
         if alpha_step not in (None, 0, 0.0) or alpha_limit is not None:
-            raise ValueError(f"{name}: schedule 'constant' keeps alpha fixed; alpha_step and alpha_limit do not "
-                             f"apply (got {alpha_step!r}, {alpha_limit!r}); use 'increase' or 'rebalance'")
+            raise ValueError(
+                f"{name}: schedule 'constant' keeps alpha fixed; alpha_step and alpha_limit do not "
+                f"apply (got {alpha_step!r}, {alpha_limit!r}); use 'increase' or 'rebalance'"
+            )
         return alpha, 0.0, None
     step = _check_number(default_step if alpha_step is None else alpha_step, "alpha_step", 0.0, name)
     limit = default_limit if alpha_limit is None else _check_number(alpha_limit, "alpha_limit", 0.0, name)
     if schedule == "rebalance":
         if alpha > 1:
-            raise ValueError(f"{name}: with schedule 'rebalance' alpha weighs the regional loss against 1 - alpha: "
-                             f"it must lie in [0, 1], got {alpha!r}")
+            raise ValueError(
+                f"{name}: with schedule 'rebalance' alpha weighs the regional loss against 1 - alpha: "
+                f"it must lie in [0, 1], got {alpha!r}"
+            )
         if limit > alpha:
-            raise ValueError(f"{name}: alpha_limit (the floor alpha decreases to) must be <= alpha = {alpha:g}, "
-                             f"got {limit!r}")
+            raise ValueError(
+                f"{name}: alpha_limit (the floor alpha decreases to) must be <= alpha = {alpha:g}, got {limit!r}"
+            )
     elif limit is not None and limit < alpha:
-        raise ValueError(f"{name}: alpha_limit (the cap alpha increases to) must be >= alpha = {alpha:g}, "
-                         f"got {limit!r}")
+        raise ValueError(
+            f"{name}: alpha_limit (the cap alpha increases to) must be >= alpha = {alpha:g}, got {limit!r}"
+        )
     return alpha, step, limit
 
 
@@ -181,11 +188,13 @@ class RegionalBoundaryLoss(BaseLoss):
         kwargs = dict(regional_kwargs or {})
         for fixed in ("from_logits", "reduction"):
             if fixed in kwargs:
-                raise ValueError(f"{self.name}: regional_kwargs must not set {fixed!r}; pass it to "
-                                 f"RegionalBoundaryLoss itself")
+                raise ValueError(
+                    f"{self.name}: regional_kwargs must not set {fixed!r}; pass it to RegionalBoundaryLoss itself"
+                )
         self.schedule = schedule
         self.alpha0, self.alpha_step, self.alpha_limit = _resolve_schedule(
-            schedule, alpha, alpha_step, alpha_limit, self.name)
+            schedule, alpha, alpha_step, alpha_limit, self.name
+        )
         self.regional_name = regional
         self.regional = REGIONAL[regional](from_logits=from_logits, reduction="none", **kwargs)
         self.boundary = BoundaryLoss(classes=classes, from_logits=from_logits, spacing=spacing, reduction="none")
@@ -219,5 +228,7 @@ class RegionalBoundaryLoss(BaseLoss):
 
     def extra_repr(self) -> str:
         limit = "" if self.alpha_limit is None else f", alpha_limit={self.alpha_limit:g}"
-        return (f"regional={self.regional_name!r}, schedule={self.schedule!r}, alpha={self.alpha0:g}, "
-                f"alpha_step={self.alpha_step:g}{limit}, epoch={int(self.epoch)}, " + super().extra_repr())
+        return (
+            f"regional={self.regional_name!r}, schedule={self.schedule!r}, alpha={self.alpha0:g}, "
+            f"alpha_step={self.alpha_step:g}{limit}, epoch={int(self.epoch)}, " + super().extra_repr()
+        )

@@ -1,4 +1,5 @@
 r"""Pixel-wise cross-entropy of label maps (registry: ``ce``, task ``segmentation``)."""
+
 from __future__ import annotations
 
 import torch

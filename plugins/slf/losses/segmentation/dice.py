@@ -4,6 +4,7 @@ The generalized Dice loss of Sudre et al. (DLMIA 2017), the regional loss the bo
 loss paper combines with, and the plain soft Dice loss (Milletari et al. 2016, first
 powers in the denominator).
 """
+
 from __future__ import annotations
 
 import math
@@ -50,7 +51,12 @@ def _generalized_weights(counts: Tensor) -> Tensor:
 
 
 def _dice(
-    input: Tensor, target: Tensor, variant: str, classes: Optional[Tuple[int, ...]], from_logits: bool, eps: float,
+    input: Tensor,
+    target: Tensor,
+    variant: str,
+    classes: Optional[Tuple[int, ...]],
+    from_logits: bool,
+    eps: float,
     name: str = "dice",
 ) -> Tensor:
     selected = list(resolve_classes(classes, input.shape[1], 0, name))
@@ -172,5 +178,7 @@ class DiceLoss(BaseLoss):
 
     def extra_repr(self) -> str:
         classes = "all" if self.classes is None else list(self.classes)
-        return (f"variant={self.variant!r}, classes={classes}, from_logits={self.from_logits}, eps={self.eps:g}, "
-                + super().extra_repr())
+        return (
+            f"variant={self.variant!r}, classes={classes}, from_logits={self.from_logits}, eps={self.eps:g}, "
+            + super().extra_repr()
+        )

@@ -4,6 +4,7 @@ Kervadec et al., "Boundary loss for highly unbalanced segmentation" (MIDL 2019; 
 weight each pixel's softmax output by :math:`\phi_G`, the signed distance to the ground
 truth's boundary :math:`\partial G`: positive outside :math:`G`, negative inside.
 """
+
 from __future__ import annotations
 
 from numbers import Integral
