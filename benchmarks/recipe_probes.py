@@ -108,12 +108,24 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     "gap125": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, gap=1.25),
     # gap10 whose gate stays open for good once it has been open for 50 steps in a row (label noise seen).
     "gap10p50": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, gap=1.0, gap_patience=50),
+    # kin: every candidate gets a head start of kin times the cosine of its training gradient with the stock
+    # loss's (averaged with beta; the stock loss's own is 1, the margin): when the scores lie close, the
+    # candidate nearest cross-entropy is kept (GCE, SCE before MAE under mild noise).
+    "kin03": dict(T=0.001, beta=0.9, ref_beta=0.95, gap=1.0, gap_patience=50, kin=0.03),
+    "kin05": dict(T=0.001, beta=0.9, ref_beta=0.95, gap=1.0, gap_patience=50, kin=0.05),
+    "kin10": dict(T=0.001, beta=0.9, ref_beta=0.95, gap=1.0, gap_patience=50, kin=0.1),
+    # stick: the candidate that led at the last step gets a head start of this much (hysteresis), so the
+    # weights stop flipping between candidates whose scores lie within it.
+    "stick02": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, gap=1.0, gap_patience=50, stick=0.02),
+    "stick05": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, gap=1.0, gap_patience=50, stick=0.05),
 }
 COLUMNS = (
     ("mlp", "clean"),
+    ("mlp", "sym0.2"),
     ("mlp", "sym0.4"),
     ("mlp", "pair0.4"),
     ("lenet", "clean"),
+    ("lenet", "sym0.2"),
     ("lenet", "sym0.4"),
     ("lenet", "pair0.4"),
 )
@@ -140,11 +152,15 @@ class AlignedMixture:
         plateau: Optional[int] = None,
         gap: Optional[float] = None,
         gap_patience: Optional[int] = None,
+        kin: float = 0.0,
+        stick: float = 0.0,
     ) -> None:
         self.candidates = [losses.build(name, task="classification", reduction="none") for name in CANDIDATES]
         self.T, self.beta, self.ref_beta, self.ref_batch, self.interval = T, beta, ref_beta, ref_batch, interval
         self.params, self.margin, self.balance, self.grad_beta, self.gate = params, margin, balance, grad_beta, gate
         self.lcb, self.cone, self.weight_beta = lcb, cone, weight_beta
+        self.kin, self.kinship = kin, torch.zeros(len(CANDIDATES))
+        self.stick, self.incumbent = stick, None
         self.plateau, self.reference_loss, self.lowest_loss, self.since_lowest = plateau, None, math.inf, 0
         self.opened_at: Optional[int] = None if plateau else 0
         self.smoothed_weights: Optional[torch.Tensor] = None
@@ -183,7 +199,12 @@ class AlignedMixture:
             variance = (self.lead_squares - lead**2).clamp_min(0.0)
             scores = scores - self.lcb * (variance * (1 - self.beta) / (1 + self.beta)).sqrt()
         scores[0] += self.margin  # ce, the reference loss
-        return torch.softmax(scores / self.T, dim=0)
+        scores += self.kin * self.kinship
+        if self.stick and self.incumbent is not None:
+            scores[self.incumbent] += self.stick
+        weights = torch.softmax(scores / self.T, dim=0)
+        self.incumbent = int(weights.argmax())
+        return weights
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor, layer: List[torch.Tensor]) -> torch.Tensor:
         values = torch.stack([candidate(logits, target) for candidate in self.candidates], dim=1)
@@ -197,6 +218,8 @@ class AlignedMixture:
             ]
         )
         norms = gradients.norm(dim=1)
+        kinship = gradients @ gradients[0] / (norms * norms[0] + 1e-12)
+        self.kinship = kinship if self.steps == 0 else self.beta * self.kinship + (1 - self.beta) * kinship
         if self.grad_beta:
             self.averaged_gradients = (
                 gradients
@@ -236,6 +259,10 @@ class AlignedMixture:
                     "weights": weights.tolist(),
                     "scores": self.scores.tolist(),
                     "norms": self.norms.tolist(),
+                    "kinship": self.kinship.tolist(),
+                    "gap_ratio": (
+                        self.train_loss / self.reference_loss if self.train_loss and self.reference_loss else None
+                    ),
                 }
             )
         self.steps += 1
