@@ -63,7 +63,9 @@ class Headline:
     then over seeds); ``baseline_candidate`` is the best single's name among those candidates
     (``None`` where it is not one of them, as mmdet's stock head); ``stock_scores`` are
     cross-entropy's or the host's stock loss's and ``singles`` every single candidate's scores
-    (the stock among them), for the check "ahead of the stock wherever some single candidate is".
+    (the stock among them), for the check "ahead of the stock wherever some single candidate is";
+    ``peers`` are the scores of other methods (the paper's baselines, learned losses) by their label,
+    each compared with the default recipe in the headline's peer rows.
     """
 
     task: str
@@ -80,6 +82,7 @@ class Headline:
     stock_scores: Optional[List[float]] = None
     singles: Optional[Dict[str, List[float]]] = None
     label_noise: bool = False
+    peers: Optional[Dict[str, List[float]]] = None
 
     def versus(self, ours: Sequence[float]) -> str:
         difference = _mean(ours) - _mean(self.baseline_scores)
@@ -277,6 +280,54 @@ CLASSIFY_SLF = {
 }
 
 
+# The other baselines of the SLF paper's Table 1, each trained alone, by method and by the paper's column.
+CLASSIFY_PEERS = {"smooth01": "Smooth", "large_margin_softmax": "L-M Softmax", "adaptive_robust": "ARLF"}
+PEER_LABELS = {
+    "Smooth": "Smooth 0-1 (Nguyen & Sanner)",
+    "L-M Softmax": "L-M Softmax (Liu et al.)",
+    "ARLF": "ARLF (Barron), on the softmax's residuals",
+}
+
+
+def _peer_table(results: Dict[str, Dict[str, List[Dict[str, Any]]]]) -> List[str]:
+    """The paper's other Table 1 baselines beside the default recipe: ours, the paper's, and the paired test."""
+    lines = [
+        "| model | peer | paper (paper C-E) | ours | default recipe - peer: difference, p, verdict | ms/step |",
+        "|---|---|---|---|---|---|",
+    ]
+    for model, by_method in results.items():
+        paper = SLF_TABLE1_MNIST.get(model, {})
+        default = _by_seed(by_method.get(CLASSIFY_DEFAULT, []), "final_test_acc")
+        for method, column in CLASSIFY_PEERS.items():
+            rows = by_method.get(method)
+            if not rows:
+                continue
+            scores = _by_seed(rows, "final_test_acc")
+            if default:
+                p = paired_p(default, scores)
+                versus = f"{_mean(default) - _mean(scores):+.4f}, p {_p(p)}, {verdict(default, scores)}"
+            else:
+                versus = NOT_RUN
+            step_ms = 1e3 * _mean([row["time_per_step_s"] for row in rows])
+            lines.append(
+                f"| {model} | {PEER_LABELS[column]} | {paper.get(column, '-')} ({paper.get('C-E', '-')}) | "
+                f"{ci_cell(scores, 4)} | {versus} | {step_ms:.1f} |"
+            )
+    if len(lines) == 2:
+        return []
+    steps = [
+        f"{model}: cross-entropy {1e3 * _mean([r['time_per_step_s'] for r in by_method['ce']]):.1f}, the default "
+        f"recipe {1e3 * _mean([r['time_per_step_s'] for r in by_method[CLASSIFY_DEFAULT]]):.1f}"
+        for model, by_method in results.items()
+        if "ce" in by_method and CLASSIFY_DEFAULT in by_method
+    ]
+    return lines + (
+        [""] + ["ms/step beside them (the same runs, two at a time on the 2 cores): " + "; ".join(steps) + "."]
+        if steps
+        else []
+    )
+
+
 def classification(ctx: Context) -> Rendered:
     data = ctx.json("classify_seeds.json")
     if data is None:
@@ -345,9 +396,11 @@ def classification(ctx: Context) -> Rendered:
                 baseline_candidate=best,
                 stock_scores=scores.get("ce"),
                 singles={m: scores[m] for m in singles},
+                peers={CLASSIFY_PEERS[m]: scores[m] for m in CLASSIFY_PEERS if m in scores},
             )
         )
     seeds = max(len(rows) for by_method in results.values() for rows in by_method.values())
+    peers = _peer_table(results)
     pick_note = (
         "*best single* is the candidate with the best mean validation accuracy at the last epoch (the choice "
         "a user makes without the test set)"
@@ -373,6 +426,16 @@ def classification(ctx: Context) -> Rendered:
         "SLF's mean selection weights (largest two): " + "; ".join(weights) + ".",
         "",
     ]
+    if peers:
+        text += [
+            "The paper's other Table 1 baselines, each trained alone with the same split, seeds and budget (ARLF: "
+            "Barron's adaptive loss, shape and scale learnt with the model, on the softmax probabilities' residuals "
+            "against the one-hot label, as the paper does not say how it applied it to classification), against "
+            "the default recipe (paired t-test over seeds):",
+            "",
+            *peers,
+            "",
+        ]
     for model in results:
         text.append(ctx.figure(f"classify_seeds_{model}.png", f"MNIST-5k {model}: accuracy per method"))
     text.append(ctx.figure("classify_default_weights.png", "MNIST-5k: the default recipe's weights over training"))
@@ -1359,6 +1422,14 @@ def headline(headlines: Sequence[Headline]) -> List[str]:
             f"{len(verdicts) - wins - losses} and significantly behind in {losses} of {len(verdicts)} "
             f"comparisons (paired t-test, p < {SIGNIFICANCE})"
             + (f"; {missing} of the {len(slf)} tasks have no such run yet." if missing else ".")
+        )
+    for peer in dict.fromkeys(name for h in slf for name in (h.peers or {})):
+        verdicts = [verdict(h.default_scores, h.peers[peer]) for h in slf if h.has_default and peer in (h.peers or {})]
+        wins, losses = sum("ahead" in v for v in verdicts), sum("loses" in v for v in verdicts)
+        lines.append(
+            f"Against {PEER_LABELS.get(peer, peer)}, run alone: the default recipe is significantly ahead in {wins}, "
+            f"level in {len(verdicts) - wins - losses} and significantly behind in {losses} of {len(verdicts)} "
+            f"comparisons (paired t-test, p < {SIGNIFICANCE})."
         )
     stock = [h.stock_check() for h in slf]
     applicable = [s for s in stock if s is not None]

@@ -1,6 +1,7 @@
 """Seeds x losses on the 5,000 real MNIST digits: every single candidate vs the SLF modes.
 
-For each model (MLP, LeNet) and method (cross-entropy, each paper candidate alone,
+For each model (MLP, LeNet) and method (cross-entropy, each paper candidate alone, the
+paper's other Table 1 baselines alone (``smooth01``, ``large_margin_softmax``, ``adaptive_robust``),
 SLF's default recipe ``slf-align``, SLF joint / softmax / validation) trains ``--seeds``
 seeds and prints test accuracy as mean +- std and a 95% confidence interval (Student t),
 best-validation-epoch test accuracy, and SLF's final mean weights; the best single candidate
@@ -29,6 +30,8 @@ from slf.plots import plot_method_comparison, plot_selection_weight_grid
 from slf.train import ClassifyConfig, train_classifier
 
 CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
+# The other baselines of the SLF paper's Table 1, each trained alone: Smooth 0-1, L-M Softmax, ARLF.
+PEERS = ("smooth01", "large_margin_softmax", "adaptive_robust")
 SLF_MODES = ("align", "joint", "softmax", "validation")  # align: the default recipe
 DEFAULT_METHOD = "slf-align"
 
@@ -47,7 +50,7 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
 
 
 def methods() -> List[Tuple[str, Dict[str, Any]]]:
-    rows: List[Tuple[str, Dict[str, Any]]] = [(name, {"loss": name}) for name in CANDIDATES]
+    rows: List[Tuple[str, Dict[str, Any]]] = [(name, {"loss": name}) for name in CANDIDATES + PEERS]
     rows += [(f"slf-{mode}", {"loss": "slf", "slf_mode": mode}) for mode in SLF_MODES]
     rows += list(VARIANTS.items())
     return rows

@@ -94,7 +94,7 @@ class Section:
 # cheap), so a new method is added here. The first SLF method of each is SLF's default recipe (align).
 CLASSIFY_METHODS = (
     "ce,mse,mae,hinge,cosine,bce,slf-align,slf-joint,slf-softmax,slf-validation,slf-joint+normalize,"
-    "slf-validation+sample,slf-validation+smooth01,slf-validation+every4"
+    "slf-validation+sample,slf-validation+smooth01,slf-validation+every4,smooth01,large_margin_softmax,adaptive_robust"
 )
 NOISY_METHODS = (
     "ce",
@@ -128,7 +128,8 @@ SECTIONS: Tuple[Section, ...] = (
             "--workers",
             "2",
             "--only",
-            "ce,mse,mae,hinge,cosine,bce,slf-align,slf-joint,slf-softmax,slf-validation,slf-joint+normalize",
+            "ce,mse,mae,hinge,cosine,bce,slf-align,slf-joint,slf-softmax,slf-validation,slf-joint+normalize,"
+            "smooth01,large_margin_softmax,adaptive_robust",
         ),
         out=("--out", "{out}/classify_seeds.json"),
     ),

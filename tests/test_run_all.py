@@ -56,6 +56,27 @@ def test_table_1_cells_are_the_mean_and_95_percent_interval_of_the_saved_runs(qu
     assert len(CELL.findall(row)) == 2 + 5  # CE, best single, the default recipe and the four SLF modes run here
 
 
+def test_the_paper_baselines_stand_beside_the_default_recipe_with_a_paired_test(quick):
+    base, report = quick
+    saved = json.loads((base / "archive/classify/classify_seeds.json").read_text())["results"]["mlp"]
+    default = [r["final_test_acc"] for r in sorted(saved["slf-align"], key=lambda r: r["seed"])]
+    for method, label in (
+        ("smooth01", "Smooth 0-1"),
+        ("large_margin_softmax", "L-M Softmax"),
+        ("adaptive_robust", "ARLF"),
+    ):
+        peer = [r["final_test_acc"] for r in sorted(saved[method], key=lambda r: r["seed"])]
+        row = next(line for line in report.splitlines() if line.startswith(f"| mlp | {label}"))
+        assert float(CELL.findall(row)[0][0]) == pytest.approx(statistics.fmean(peer), abs=5e-5)
+        difference = re.search(r"\| ([+-]\d\.\d{4}), p (\S+), ", row)
+        assert float(difference.group(1)) == pytest.approx(statistics.fmean(default) - statistics.fmean(peer), abs=5e-5)
+        p = stats.ttest_rel(default, peer).pvalue
+        assert difference.group(2) == ("-" if p != p else f"{p:.2f}")
+        line = next(text for text in report.splitlines() if text.startswith(f"Against {label}"))
+        counts = [int(n) for n in re.findall(r"(?:in|behind in) (\d+)", line)]
+        assert sum(counts) == 1 and line.endswith("of 1 comparisons (paired t-test, p < 0.05).")
+
+
 def test_every_core_section_is_rendered_with_its_command_and_figures(quick):
     base, report = quick
     for title in (

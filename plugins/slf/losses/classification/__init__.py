@@ -1,5 +1,6 @@
 """Classification losses: logits ``(N, C)`` against integer class indices ``(N,)``."""
 
+from .adaptive_robust import AdaptiveRobustClassificationLoss, adaptive_robust_classification_loss
 from .bce import BCEClassificationLoss, bce_classification_loss
 from .bi_tempered import BiTemperedLoss, bi_tempered_logistic_loss
 from .categorical_hinge import CategoricalHingeLoss, categorical_hinge_loss
@@ -14,6 +15,8 @@ from .sce import SymmetricCrossEntropyLoss, symmetric_cross_entropy_loss
 from .tempered import exp_t, log_t, tempered_normalization, tempered_softmax
 
 __all__ = [
+    "AdaptiveRobustClassificationLoss",
+    "adaptive_robust_classification_loss",
     "BCEClassificationLoss",
     "BiTemperedLoss",
     "CategoricalHingeLoss",
