@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from slf.data import load_dataset
-from slf.models import MODEL_CHOICES, BasicBlock, CifarResNet, LeNet, build_model
+from slf.models import MODEL_CHOICES, BasicBlock, CifarResNet, DenseNetBC, LeNet, WideResNet, build_model
 
 SHAPES = [(1, 28, 28), (3, 32, 32), (1, 8, 8)]
 
@@ -21,8 +21,8 @@ def digits_batch():
     return images[:64], labels[:64]
 
 
-def test_choices_are_the_documented_five():
-    assert set(MODEL_CHOICES) == {"mlp", "lenet", "resnet8", "resnet20", "resnet32"}
+def test_choices_are_the_documented_seven():
+    assert set(MODEL_CHOICES) == {"mlp", "lenet", "resnet8", "resnet20", "resnet32", "wrn28_10", "densenet_bc100"}
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -65,7 +65,7 @@ def test_gradients_reach_every_parameter(digits_batch):
 
 
 def test_unknown_model_lists_choices():
-    with pytest.raises(ValueError, match="mlp, lenet, resnet8, resnet20, resnet32"):
+    with pytest.raises(ValueError, match="mlp, lenet, resnet8, resnet20, resnet32, wrn28_10, densenet_bc100"):
         build_model("vgg16", (3, 32, 32), 10)
 
 
@@ -100,3 +100,26 @@ def test_lenet_classic_path_on_mnist_and_rejects_tiny_images():
     assert model.fc[1].in_features == 16 * 5 * 5
     with pytest.raises(ValueError, match="8x8"):
         LeNet((1, 7, 7), 10)
+
+
+def test_wide_resnet_and_densenet_bc_have_the_papers_sizes():
+    wrn = build_model("wrn28_10", (3, 32, 32), 10)
+    dense = build_model("densenet_bc100", (3, 32, 32), 10)
+    count = lambda model: sum(p.numel() for p in model.parameters())  # noqa: E731
+    # Zagoruyko & Komodakis 2016, table 4: WRN-28-10 has 36.5M parameters; Huang et al. 2017, table 2:
+    # DenseNet-BC (L = 100, k = 12) 0.8M.
+    assert 36.4e6 < count(wrn) < 36.6e6 and wrn.feature_dim == 640
+    assert 0.75e6 < count(dense) < 0.85e6 and dense.feature_dim == 342
+    # WRN-28: n = (28 - 4) / 6 = 4 blocks of two 3x3 convolutions per stage and the stem, a 1x1 shortcut where
+    # each stage changes the shape; DenseNet-BC-100: 16 bottleneck layers of two convolutions per block, the
+    # stem, the two transitions and the classifier make the 100 layers.
+    kernels = [m.kernel_size for m in wrn.modules() if isinstance(m, nn.Conv2d)]
+    assert kernels.count((3, 3)) == 6 * 4 + 1 and kernels.count((1, 1)) == 3
+    dense_convs = [m for m in dense.modules() if isinstance(m, nn.Conv2d)]
+    assert len(dense_convs) + 1 == 100
+    with pytest.raises(ValueError, match="6n\\+4"):
+        WideResNet((3, 32, 32), 10, depth=27)
+    with pytest.raises(ValueError, match="widen_factor"):
+        WideResNet((3, 32, 32), 10, depth=10, widen_factor=0)
+    with pytest.raises(ValueError, match="6n\\+4"):
+        DenseNetBC((3, 32, 32), 10, depth=99)

@@ -12,9 +12,11 @@ from typing import Callable, Dict, Tuple
 
 from torch import nn
 
+from .densenet import DenseNetBC, densenet_bc100
 from .lenet import LeNet
 from .mlp import MLP
 from .resnet import BasicBlock, CifarResNet, resnet8, resnet20, resnet32
+from .wide_resnet import WideResNet, wrn28_10
 
 MODEL_BUILDERS: Dict[str, Callable[[Tuple[int, ...], int], nn.Module]] = {
     "mlp": MLP,
@@ -22,6 +24,8 @@ MODEL_BUILDERS: Dict[str, Callable[[Tuple[int, ...], int], nn.Module]] = {
     "resnet8": resnet8,
     "resnet20": resnet20,
     "resnet32": resnet32,
+    "wrn28_10": wrn28_10,
+    "densenet_bc100": densenet_bc100,
 }
 MODEL_CHOICES = tuple(MODEL_BUILDERS)
 VECTOR_MODELS = ("mlp",)  # the models that also read a table's feature vectors
@@ -31,7 +35,8 @@ def build_model(name: str, input_shape: Tuple[int, ...], num_classes: int) -> nn
     """Build a classifier by name.
 
     Args:
-        name: one of ``mlp``, ``lenet``, ``resnet8``, ``resnet20``, ``resnet32``.
+        name: one of ``mlp``, ``lenet``, ``resnet8``, ``resnet20``, ``resnet32``, ``wrn28_10`` (WRN-28-10),
+            ``densenet_bc100`` (DenseNet-BC, L = 100, k = 12).
         input_shape: ``(channels, height, width)`` of one image, or ``(features,)`` of a
             table's row (``mlp`` only).
         num_classes: number of output logits.
@@ -61,11 +66,15 @@ def build_model(name: str, input_shape: Tuple[int, ...], num_classes: int) -> nn
 __all__ = [
     "BasicBlock",
     "CifarResNet",
+    "DenseNetBC",
     "LeNet",
     "MLP",
     "MODEL_CHOICES",
+    "WideResNet",
     "build_model",
+    "densenet_bc100",
     "resnet8",
     "resnet20",
     "resnet32",
+    "wrn28_10",
 ]
