@@ -62,6 +62,13 @@ def _configure(graph: argparse.ArgumentParser) -> None:
     graph.add_argument("--hidden", type=positive_int, default=64, help="hidden channels (default: 64)")
     graph.add_argument("--layers", type=positive_int, default=3, help="graph convolutions (default: 3)")
     graph.add_argument(
+        "--readout",
+        choices=("pool", "flatten"),
+        default="pool",
+        help="how a graph is read out: pool (mean and max over the nodes) or flatten (the nodes in order, for "
+        "descriptor graphs of one size, dpp4:PATH, as Hechtlinger et al.'s models) (default: pool)",
+    )
+    graph.add_argument(
         "--loss", default="mse", metavar="{NAME,slf}", help="a regression registry loss or slf (default: mse)"
     )
     add_slf_options(
@@ -107,6 +114,7 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             model=args.model,
             hidden_channels=args.hidden,
             num_layers=args.layers,
+            model_options={"readout": "flatten"} if args.readout == "flatten" else {},
             loss=args.loss,
             slf_mode=args.slf_mode,
             slf_candidates=tuple(loss_names(parser, args.slf_candidates, "--slf-candidates", regression)),

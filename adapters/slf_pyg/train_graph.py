@@ -188,6 +188,27 @@ class GraphRegressionConfig(TrainingSettings):
 
 
 # ---------------------------------------------------------------------- building blocks
+def flatten_readout_size(model_options: Dict[str, Any], data: GraphSplits) -> Dict[str, Any]:
+    """``model_options`` with ``num_nodes`` filled in from the data for the flatten readout (``readout='flatten'``).
+
+    Raises:
+        ValueError: the flatten readout on graphs of more than one size (molecules), naming the sizes.
+
+    Example:
+        >>> flatten_readout_size({"K": 2}, None)
+        {'K': 2}
+    """
+    if model_options.get("readout") != "flatten" or "num_nodes" in model_options:
+        return dict(model_options)
+    sizes = sorted({int(graph.num_nodes) for graph in (*data.train, *data.val, *data.test)})
+    if len(sizes) != 1:
+        raise ValueError(
+            f"readout 'flatten' reads graphs of one size, node by node (descriptor-graph signals, dpp4:PATH); "
+            f"{data.name} has graphs of {len(sizes)} sizes ({sizes[0]} to {sizes[-1]} nodes): use readout 'pool'"
+        )
+    return {**model_options, "num_nodes": sizes[0]}
+
+
 def regression_metrics(predictions: Sequence[float], targets: Sequence[float]) -> Dict[str, float]:
     """``r2`` (squared Pearson correlation), ``rmse`` and ``coefficient_of_determination``.
 
@@ -368,7 +389,7 @@ def train_graph_regression(
             hidden_channels=cfg.hidden_channels,
             num_layers=cfg.num_layers,
             dropout=cfg.dropout,
-            **cfg.model_options,
+            **flatten_readout_size(cfg.model_options, data),
         ).to(device)
         mean, std = data.y_mean, data.y_std
 

@@ -132,12 +132,46 @@ class GraphRegressor(torch.nn.Module):
         )
         self.lin1 = torch.nn.Linear(2 * hidden_channels, hidden_channels)
         self.lin2 = torch.nn.Linear(hidden_channels, 1)
+        self.readout = "pool"  # or 'flatten': use_flatten_readout()
         if self.conv_type is not None:
             self.convs.extend(self.conv_type(hidden_channels, hidden_channels) for _ in range(num_layers))
+
+    def use_flatten_readout(self, num_nodes: int, channels: int = 8) -> GraphRegressor:
+        r"""Read a graph out by flattening its nodes in order instead of pooling them (graphs of one size).
+
+        On descriptor-graph signals (:func:`~slf_pyg.descriptor_graph.molecule_signals`) every graph has the
+        same :math:`D` nodes, one per descriptor, in the same order, and mean/max pooling forgets which
+        descriptor is which. Hechtlinger et al.'s models keep it: each node's last hidden state is projected
+        to ``channels`` values and the nodes are concatenated in order,
+
+        .. math::
+
+            \mathbf{z}_b = \mathrm{ReLU}\big(\mathbf{W}_1 [\mathbf{P}\mathbf{h}_{b,1} \,\|\, \cdots
+                \,\|\, \mathbf{P}\mathbf{h}_{b,D}] + \mathbf{b}_1\big),
+            \qquad \mathbf{P} \in \mathbb{R}^{c \times H},\ \mathbf{W}_1 \in \mathbb{R}^{H \times Dc}.
+
+        Args:
+            num_nodes: :math:`D`, the nodes of every graph.
+            channels: :math:`c`, the values kept per node (the head then has :math:`D c H` weights).
+
+        Returns:
+            the model itself, with new (freshly initialised) ``node_projection`` and ``lin1``.
+
+        Raises:
+            ValueError: ``num_nodes`` or ``channels`` not a positive integer.
+        """
+        self.num_nodes = _positive_int(num_nodes, "num_nodes")
+        self.readout_channels = _positive_int(channels, "readout channels")
+        self.node_projection = torch.nn.Linear(self.hidden_channels, self.readout_channels)
+        self.lin1 = torch.nn.Linear(self.num_nodes * self.readout_channels, self.hidden_channels)
+        self.readout = "flatten"
+        return self
 
     def reset_parameters(self) -> None:
         r"""Resets all learnable parameters of the module."""
         self.encoder.reset_parameters()
+        if self.readout == "flatten":
+            self.node_projection.reset_parameters()
         for conv in self.convs:
             conv.reset_parameters()
         for norm in self.norms:
@@ -197,6 +231,14 @@ class GraphRegressor(torch.nn.Module):
         for layer, norm in zip(self.convs, self.norms, strict=True):
             h = F.relu(norm(self.conv(layer, h, data.edge_index, edge_weight, edge_attr)))
             h = F.dropout(h, p=self.dropout, training=self.training)
+        if self.readout == "flatten":
+            if h.size(0) != num_graphs * self.num_nodes:
+                raise ValueError(
+                    f"{type(self).__name__} reads graphs out by flattening their {self.num_nodes} nodes, but this "
+                    f"batch of {num_graphs} graph(s) has {h.size(0)} nodes; the flatten readout is for graphs of "
+                    f"one size (descriptor-graph signals), use readout 'pool' for molecules"
+                )
+            return F.relu(self.lin1(self.node_projection(h).reshape(num_graphs, -1)))
         pooled = torch.cat([global_mean_pool(h, batch, num_graphs), global_max_pool(h, batch, num_graphs)], dim=-1)
         return F.relu(self.lin1(pooled))
 

@@ -13,7 +13,11 @@ from .gcn import GCNRegressor
 from .lcn import LCNRegressor
 from .scn import SCNRegressor
 
-__all__ = ["MODELS", "build_model"]
+__all__ = ["MODELS", "READOUTS", "build_model"]
+
+#: How a model reads a graph out: ``pool`` (mean and max over the nodes) or ``flatten`` (the nodes in order,
+#: for graphs of one size: :meth:`GraphRegressor.use_flatten_readout`).
+READOUTS = ("pool", "flatten")
 
 #: Registry name -> model class, the six models of the SLF paper's DPP4 experiment.
 MODELS: dict[str, type[GraphRegressor]] = {
@@ -36,7 +40,8 @@ def build_model(name: str, in_channels: int, edge_dim: int | None = None, **kwar
         edge_dim: ``edge_attr`` columns; required by ``ecc``, accepted (unread) by the others.
         **kwargs: the model's other arguments (``hidden_channels``, ``num_layers``,
             ``dropout``, and ``K`` for ``chebnet`` / ``scn``, ``heads`` for ``dfn``,
-            ``edge_hidden`` for ``ecc``).
+            ``edge_hidden`` for ``ecc``), and for any model ``readout`` (``'pool'``, the default, or
+            ``'flatten'`` with ``num_nodes`` and optionally ``readout_channels``, 8).
 
     Raises:
         ValueError: unknown ``name`` (the message lists the valid names), or ``ecc``
@@ -54,6 +59,12 @@ def build_model(name: str, in_channels: int, edge_dim: int | None = None, **kwar
     key = name.lower() if isinstance(name, str) else name
     if key not in MODELS:
         raise ValueError(f"unknown graph model {name!r}; valid names: {sorted(MODELS)}")
+    readout = kwargs.pop("readout", "pool")
+    num_nodes, readout_channels = kwargs.pop("num_nodes", None), kwargs.pop("readout_channels", 8)
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {list(READOUTS)}, got {readout!r}")
+    if readout == "flatten" and num_nodes is None:
+        raise ValueError("readout 'flatten' needs num_nodes, the nodes of every graph (the descriptors)")
     cls = MODELS[key]
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "in_channels", "edge_dim")]
     unknown = sorted(set(kwargs) - set(accepted))
@@ -62,4 +73,5 @@ def build_model(name: str, in_channels: int, edge_dim: int | None = None, **kwar
             f"model {key!r} ({cls.__name__}) got unexpected argument(s) {unknown}; "
             f"it takes {accepted} besides in_channels and edge_dim"
         )
-    return cls(in_channels, edge_dim=edge_dim, **kwargs)
+    model = cls(in_channels, edge_dim=edge_dim, **kwargs)
+    return model.use_flatten_readout(num_nodes, readout_channels) if readout == "flatten" else model
