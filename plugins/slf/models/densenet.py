@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .initialization import he_initialize
+
 
 class BottleneckLayer(nn.Module):
     """One layer of a dense block: ``BN-ReLU-conv1x1 (4k channels)-BN-ReLU-conv3x3 (k channels)``, its k new
@@ -98,12 +100,7 @@ class DenseNetBC(nn.Module):
         self.feature_dim = channels
         self.classifier = nn.Linear(channels, num_classes)
         self.depth, self.growth_rate = depth, growth_rate
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        he_initialize(self)
         nn.init.zeros_(self.classifier.bias)
 
     def features(self, x: Tensor) -> Tensor:

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .initialization import he_initialize
+
 RESNET_DEPTHS = {"resnet8": 8, "resnet20": 20, "resnet32": 32}
 
 
@@ -109,14 +111,7 @@ class CifarResNet(nn.Module):
 
     def reset_parameters(self) -> None:
         """Kaiming-normal convolutions and linear layer, BatchNorm at weight 1, bias 0."""
-        for module in self.modules():
-            if isinstance(module, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        he_initialize(self, linear=True)
 
     def features(self, x: Tensor) -> Tensor:
         """Globally pooled activations of the last stage, shape ``(N, 64)``."""

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .initialization import he_initialize
+
 
 class WideBasicBlock(nn.Module):
     """A pre-activation block of two 3x3 convolutions, ``BN-ReLU-conv-(dropout)-BN-ReLU-conv``, plus its input.
@@ -99,12 +101,7 @@ class WideResNet(nn.Module):
         self.feature_dim = width
         self.classifier = nn.Linear(width, num_classes)
         self.depth, self.widen_factor = depth, widen_factor
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            elif isinstance(module, nn.BatchNorm2d):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        he_initialize(self)
         nn.init.zeros_(self.classifier.bias)
 
     def features(self, x: Tensor) -> Tensor:
