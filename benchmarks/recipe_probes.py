@@ -114,6 +114,9 @@ VARIANTS: Dict[str, Dict[str, Any]] = {
     "kin03": dict(T=0.001, beta=0.9, ref_beta=0.95, gap=1.0, gap_patience=50, kin=0.03),
     "kin05": dict(T=0.001, beta=0.9, ref_beta=0.95, gap=1.0, gap_patience=50, kin=0.05),
     "kin10": dict(T=0.001, beta=0.9, ref_beta=0.95, gap=1.0, gap_patience=50, kin=0.1),
+    # kin only while the training loss lies at least kin_gate times above the held-out one: mild and strong
+    # symmetric noise (ratios about 4-8 on the probes) but not pairflip (about 1.5-3), where MAE must win.
+    "kin03g3": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, gap=1.0, gap_patience=50, kin=0.03, kin_gate=3.0),
     # stick: the candidate that led at the last step gets a head start of this much (hysteresis), so the
     # weights stop flipping between candidates whose scores lie within it.
     "stick02": dict(T=0.001, beta=0.9, ref_beta=0.95, margin=0.03, gap=1.0, gap_patience=50, stick=0.02),
@@ -154,6 +157,7 @@ class AlignedMixture:
         gap_patience: Optional[int] = None,
         kin: float = 0.0,
         stick: float = 0.0,
+        kin_gate: float = 0.0,
     ) -> None:
         self.candidates = [losses.build(name, task="classification", reduction="none") for name in CANDIDATES]
         self.T, self.beta, self.ref_beta, self.ref_batch, self.interval = T, beta, ref_beta, ref_batch, interval
@@ -161,6 +165,7 @@ class AlignedMixture:
         self.lcb, self.cone, self.weight_beta = lcb, cone, weight_beta
         self.kin, self.kinship = kin, torch.zeros(len(CANDIDATES))
         self.stick, self.incumbent = stick, None
+        self.kin_gate = kin_gate
         self.plateau, self.reference_loss, self.lowest_loss, self.since_lowest = plateau, None, math.inf, 0
         self.opened_at: Optional[int] = None if plateau else 0
         self.smoothed_weights: Optional[torch.Tensor] = None
@@ -199,7 +204,13 @@ class AlignedMixture:
             variance = (self.lead_squares - lead**2).clamp_min(0.0)
             scores = scores - self.lcb * (variance * (1 - self.beta) / (1 + self.beta)).sqrt()
         scores[0] += self.margin  # ce, the reference loss
-        scores += self.kin * self.kinship
+        ratio = self.train_loss / self.reference_loss if self.train_loss and self.reference_loss else 0.0
+        if ratio >= self.kin_gate:
+            # With a gate, ce keeps its margin and the others get the kinship head start (as kin03 inside it).
+            others = torch.ones_like(scores)
+            if self.kin_gate:
+                others[0] = 0.0
+            scores += self.kin * self.kinship * others
         if self.stick and self.incumbent is not None:
             scores[self.incumbent] += self.stick
         weights = torch.softmax(scores / self.T, dim=0)
