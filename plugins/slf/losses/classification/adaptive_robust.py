@@ -4,7 +4,7 @@ column of the SLF paper's Table 1.
 J. T. Barron, "A General and Adaptive Robust Loss Function", CVPR 2019. Barron defines the loss on real-valued
 residuals; the SLF paper applies it to classification without saying how. Here the residual of a class is its
 softmax probability less its one-hot target, the same residual as the classification ``mse`` candidate, so that
-with :math:`\\alpha = 2` and a fixed scale the loss is that MSE up to constants.
+with :math:`\\alpha = 2` and a fixed scale the loss is that MSE up to a factor and a constant.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch import Tensor
 from .._utils import one_hot_like
 from ..base import check_classification_inputs, check_reduction, per_sample_mean, reduce_loss
 from ..registry import register
-from ..regression.adaptive_robust import AdaptiveRobustLoss, _adaptive_nll, _check_params_shape
+from ..regression.adaptive_robust import AdaptiveRobustLoss, _adaptive_nll, _check_params
 
 
 def _probability_residual_nll(logits: Tensor, target: Tensor, alpha: Tensor, scale: Tensor) -> Tensor:
@@ -52,11 +52,7 @@ def adaptive_robust_classification_loss(
     """
     check_reduction(reduction)
     check_classification_inputs(logits, target, "adaptive_robust")
-    _check_params_shape(logits, alpha, scale, "adaptive_robust")
-    if not bool(((alpha >= 0) & (alpha <= 2)).all()):
-        raise ValueError(f"adaptive_robust: alpha must lie in [0, 2], got {alpha.tolist()}")
-    if not bool((scale > 0).all()):
-        raise ValueError(f"adaptive_robust: scale must be > 0, got {scale.tolist()}")
+    _check_params(logits, alpha, scale, "adaptive_robust")
     return reduce_loss(_probability_residual_nll(logits, target, alpha, scale), reduction)
 
 

@@ -152,6 +152,15 @@ def _check_params_shape(pred: Tensor, alpha: Tensor, scale: Tensor, name: str) -
             )
 
 
+def _check_params(pred: Tensor, alpha: Tensor, scale: Tensor, name: str) -> None:
+    """Shapes (one per output dimension or shared), alpha in [0, 2] and scale > 0."""
+    _check_params_shape(pred, alpha, scale, name)
+    if not bool(((alpha >= 0) & (alpha <= 2)).all()):
+        raise ValueError(f"{name}: alpha must lie in [0, 2], got {alpha.tolist()}")
+    if not bool((scale > 0).all()):
+        raise ValueError(f"{name}: scale must be > 0, got {scale.tolist()}")
+
+
 def adaptive_robust_loss(pred: Tensor, target: Tensor, alpha: Tensor, scale: Tensor, reduction: str = "mean") -> Tensor:
     r"""Negative log-likelihood of Barron's distribution for given shape(s) and scale(s).
 
@@ -185,11 +194,7 @@ def adaptive_robust_loss(pred: Tensor, target: Tensor, alpha: Tensor, scale: Ten
     """
     check_reduction(reduction)
     check_same_shape_inputs(pred, target, "adaptive_robust")
-    _check_params_shape(pred, alpha, scale, "adaptive_robust")
-    if not bool(((alpha >= 0) & (alpha <= 2)).all()):
-        raise ValueError(f"adaptive_robust: alpha must lie in [0, 2], got {alpha.tolist()}")
-    if not bool((scale > 0).all()):
-        raise ValueError(f"adaptive_robust: scale must be > 0, got {scale.tolist()}")
+    _check_params(pred, alpha, scale, "adaptive_robust")
     return reduce_loss(per_sample_mean(_adaptive_nll(pred - target, alpha, scale)), reduction)
 
 
