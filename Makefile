@@ -52,8 +52,13 @@ $(VENV)/.fairseq: $(VENV)/.torch
 	$(PIP) install --no-deps --no-build-isolation $(FAIRSEQ)
 	touch $@
 
-$(VENV)/.test: $(VENV)/.core $(VENV)/.mmcv $(VENV)/.fairseq setup.py
+# LibMTL is the reference the peer weightings are tested against; it declares torchvision (a CUDA
+# build here, and its ops are broken on CPU), which its weighting modules do not use.
+LIBMTL := LibMTL==1.1.5
+
+$(VENV)/.test: $(VENV)/.core $(VENV)/.mmcv $(VENV)/.fairseq setup.py Makefile
 	$(PIP) install -e ".[all,test,docs]"
+	$(PIP) install --no-deps $(LIBMTL)
 	touch $@
 
 clean-venv:

@@ -21,6 +21,10 @@ SLF_TABLE2_CIFAR10: Dict[str, Dict[str, float]] = {
     "bce": {"row": "DAC+C-E", "nmi": 0.3959, "ari": 0.3059, "acc": 0.5218},
     "mae": {"row": "DAC+L1", "nmi": 0.4186, "ari": 0.3367, "acc": 0.4584},
     "mse": {"row": "DAC+L2", "nmi": 0.4379, "ari": 0.3399, "acc": 0.4778},
+    "l4": {"row": "DAC+L4", "nmi": 0.4062, "ari": 0.3015, "acc": 0.4516},
+    "smooth01": {"row": "DAC+Smooth", "nmi": 0.4349, "ari": 0.3274, "acc": 0.4538},
+    "adaptive_robust": {"row": "DAC+ARLF", "nmi": 0.3987, "ari": 0.2744, "acc": 0.4607},
+    "curriculum": {"row": "DAC+curriculum learning", "nmi": 0.3793, "ari": 0.2802, "acc": 0.4982},
     "slf-softmax": {"row": "DAC+softmax", "nmi": 0.4065, "ari": 0.3135, "acc": 0.5013},
     "slf-joint": {"row": "DAC+SLF", "nmi": 0.4454, "ari": 0.3457, "acc": 0.5400},
 }

@@ -54,9 +54,20 @@ SLF_METHODS = {
 }
 DEFAULT_METHOD = "slf-align"
 METRICS = ("nmi", "ari", "acc")
+MNIST5K_IMAGES = 5000
+
+
+def curriculum(base: DACConfig) -> Dict[str, Any]:
+    """DAC + curriculum learning, as self-paced learning over DAC's own BCE: each step keeps the easiest half of
+    the selected similar pairs and of the dissimilar ones at first, every pair from the run's midpoint on
+    (``slf.losses.binary.self_paced``)."""
+    steps = base.rounds * base.epochs_per_round * -(-MNIST5K_IMAGES // base.batch_size)
+    return dict(loss="self_paced", loss_options={"base": "bce", "start_fraction": 0.5, "growth_steps": steps // 2})
 
 
 def method_config(base: DACConfig, method: str, **changes: Any) -> DACConfig:
+    if method == "curriculum":
+        return replace(base, **curriculum(base), **changes)
     return replace(base, **SLF_METHODS.get(method, {"loss": method}), **changes)
 
 

@@ -13,7 +13,10 @@ Two measurements, both on configs/mmdet/yolov3_mobilenetv2{,_slf}_deepforest.py:
    ``SLFHeldOutHook``), ``slf`` (the paper's joint update: the shipped config as it was
    before the default recipe, ``LITERAL``), ``slf_normalized`` (the same with
    ``normalize='mean'``) and ``slf_softmax_normalized`` (no Gumbel noise:
-   ``mode='softmax'``, normalised). Writes JSON, a PNG (mAP per method with 95% CI) and
+   ``mode='softmax'``, normalised); and SLF's peers weighing the same five parts, each from the
+   shipped SLF config with ``slf_weighting=dict(type=...)`` and no held-out hook: ``uncertainty``
+   (Kendall et al.), ``gradnorm`` (GradNorm, alpha 1.5) and ``dwa`` (DWA, T 2, mmengine's epochs as
+   its periods). Writes JSON, a PNG (mAP per method with 95% CI) and
    ``mmdet_default_weights.png`` (the default recipe's lambdas over training) to ``--out``.
 
     python -m slf_mmdet.deepforest_tiles data/deepforest        # once
@@ -45,13 +48,19 @@ CONFIGS = {
     "slf": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
     "slf_normalized": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
     "slf_softmax_normalized": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
+    "uncertainty": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
+    "gradnorm": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
+    "dwa": ROOT / "configs/mmdet/yolov3_mobilenetv2_slf_deepforest.py",
 }
+# SLF's peers for the same five parts (slf.part_weightings): the shipped SLF config with another weighting.
+PEERS = ("uncertainty", "gradnorm", "dwa")
 OVERRIDES = {
     "slf_normalized": {"model.bbox_head.slf_weighting.normalize": "mean"},
     "slf_softmax_normalized": {
         "model.bbox_head.slf_weighting.normalize": "mean",
         "model.bbox_head.slf_weighting.mode": "softmax",
     },
+    **{peer: {"model.bbox_head.slf_weighting": {"type": peer}} for peer in PEERS},
 }
 # The literal methods: the shipped SLF config as it was when their runs were archived (the paper's joint
 # update, no held-out hook, weight decay on the decision logits as on every parameter). Applied on top of
@@ -66,6 +75,9 @@ LABELS = {
     "slf": "SLF joint",
     "slf_normalized": "SLF joint\nnormalised",
     "slf_softmax_normalized": "SLF softmax\nnormalised",
+    "uncertainty": "uncertainty\nweighting",
+    "gradnorm": "GradNorm",
+    "dwa": "DWA",
 }
 
 
@@ -78,6 +90,8 @@ def load_config(method: str, data_root: str, work_dir: Path, epochs: int, seed: 
         cfg.custom_hooks = [hook for hook in cfg.get("custom_hooks", []) if hook["type"] != "SLFHeldOutHook"]
         cfg.optim_wrapper.pop("paramwise_cfg", None)
     cfg.merge_from_dict(OVERRIDES.get(method, {}))
+    if method in PEERS:  # no held-out data: the peers learn from the training batches alone
+        cfg.custom_hooks = [hook for hook in cfg.get("custom_hooks", []) if hook["type"] != "SLFHeldOutHook"]
     for loader in ("train_dataloader", "val_dataloader"):
         cfg[loader].dataset.data_root = data_root
     cfg.train_cfg.max_epochs = epochs
@@ -141,8 +155,12 @@ def time_iterations(data_root: str, rounds: int, warmup: int) -> Dict[str, Any]:
     from mmengine.registry import init_default_scope
 
     init_default_scope("mmdet")  # the Runner does this from the config; here datasets are built by hand
+    from mmengine.logging import MessageHub
+
+    # DWA reads its period from the runner's epoch, as its head does in training: here, one epoch.
+    MessageHub.get_current_instance().update_info("epoch", 0)
     models, batch, held_out, hook_options, source = {}, None, None, None, None
-    for method in ("stock", DEFAULT_METHOD, "slf"):
+    for method in ("stock", DEFAULT_METHOD, "slf", *PEERS):
         cfg = load_config(method, data_root, Path("/tmp"), 1, 0)
         torch.manual_seed(0)
         models[method] = MODELS.build(cfg.model).train()
@@ -163,7 +181,7 @@ def time_iterations(data_root: str, rounds: int, warmup: int) -> Dict[str, Any]:
                 loader = cfg.train_dataloader if hook_options.get("source") == "train" else cfg.val_dataloader
                 source = DATASETS.build(loader.dataset)
                 held_out = pseudo_collate([source[(i + 1) % len(source)] for i in range(loader.batch_size)])
-    for method in (DEFAULT_METHOD, "slf"):
+    for method in (DEFAULT_METHOD, "slf", *PEERS):
         models[method].load_state_dict(models["stock"].state_dict(), strict=False)
     steps = {
         method: iteration_step(model, batch, held_out if method == DEFAULT_METHOD else None, hook_options, source)
@@ -177,6 +195,7 @@ def time_iterations(data_root: str, rounds: int, warmup: int) -> Dict[str, Any]:
         "slf_literal_s": statistics.median(times["slf"]),
         "ratio": median_ratio(times[DEFAULT_METHOD], times["stock"]),
         "ratio_literal": median_ratio(times["slf"], times["stock"]),
+        "ratio_peers": {peer: median_ratio(times[peer], times["stock"]) for peer in PEERS},
         "rounds": rounds,
         "batch_size": len(batch["inputs"]),
     }
@@ -199,15 +218,14 @@ def train_once(
         "train_s": time.perf_counter() - start,
         "iterations": runner.iter,
     }
-    head = runner.model.bbox_head
-    if hasattr(head, "part_weighting"):
-        result["lambdas"] = dict(zip(head.part_weighting.part_names, head.part_weighting.lambdas.tolist()))
-        mean = head.part_weighting.selection.mean_weights * head.part_weighting.total
-        result["mean_lambdas"] = dict(zip(head.part_weighting.part_names, mean.tolist()))
-        # Shares of the total (the lambdas divided by it), every history_interval iterations.
-        result["candidates"] = list(head.part_weighting.part_names)
+    weighting = getattr(runner.model.bbox_head, "part_weighting", None)
+    if weighting is not None:
+        result["lambdas"] = dict(zip(weighting.part_names, weighting.lambdas.tolist()))
+        result["mean_lambdas"] = dict(zip(weighting.part_names, weighting.mean_lambdas.tolist()))
+        # The lambdas divided by the configured weights' total, every history_interval iterations.
+        result["candidates"] = list(weighting.part_names)
         result["weights_history"] = [
-            {"step": int(row["step"]), "weights": list(row["weights"])} for row in head.part_weighting.selection.history
+            {"step": int(row["step"]), "weights": list(row["weights"])} for row in weighting.history
         ]
     return result
 
@@ -255,7 +273,8 @@ def main() -> None:
             f"iteration time (batch {timing['batch_size']}, median of {timing['rounds']} interleaved rounds): "
             f"stock {timing['stock_s'] * 1e3:.0f} ms, SLF default recipe {timing['slf_s'] * 1e3:.0f} ms, "
             f"SLF literal {timing['slf_literal_s'] * 1e3:.0f} ms; ratio SLF default/stock {timing['ratio']:.4f} "
-            f"(goal <= 1.02), literal/stock {timing['ratio_literal']:.4f}"
+            f"(goal <= 1.02), literal/stock {timing['ratio_literal']:.4f}; "
+            + ", ".join(f"{peer}/stock {ratio:.4f}" for peer, ratio in timing["ratio_peers"].items())
         )
 
     if not args.skip_training:

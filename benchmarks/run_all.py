@@ -112,7 +112,21 @@ NOISY_METHODS = (
     "slf-validation-cosine",
     "slf-validation-sample-losses-cosine",
 )
-DAC_METHODS = ("bce", "mse", "mae", "hinge", "cosine", "slf-align", "slf-joint", "slf-joint-norm", "slf-softmax")
+DAC_METHODS = (
+    "bce",
+    "mse",
+    "mae",
+    "hinge",
+    "cosine",
+    "slf-align",
+    "slf-joint",
+    "slf-joint-norm",
+    "slf-softmax",
+    "l4",
+    "smooth01",
+    "adaptive_robust",
+    "curriculum",
+)
 SECTIONS: Tuple[Section, ...] = (
     Section(
         "classify",
@@ -222,8 +236,11 @@ SECTIONS: Tuple[Section, ...] = (
             "slf",
             "slf_normalized",
             "slf_softmax_normalized",
+            "uncertainty",
+            "gradnorm",
+            "dwa",
         ),
-        ("--seeds", "2", "--epochs", "1", "--rounds", "3", "--methods", "stock", "slf_align", "slf"),
+        ("--seeds", "2", "--epochs", "1", "--rounds", "3", "--methods", "stock", "slf_align", "slf", "gradnorm"),
         saved_runs=("*_seed*/result.json",),
     ),
     Section(

@@ -52,7 +52,11 @@ def _configure(cluster: argparse.ArgumentParser) -> None:
         "--clusters", type=int, default=None, metavar="K", help="number of clusters k (default: the number of classes)"
     )
     cluster.add_argument(
-        "--loss", default="bce", metavar="{NAME,slf}", help="bce (DAC), mse, mae, hinge, cosine or slf (default: bce)"
+        "--loss",
+        default="bce",
+        metavar="{NAME,slf}",
+        help="bce (DAC), mse, mae, hinge, cosine, the paper's other baselines (l4, smooth01, adaptive_robust, "
+        "self_paced) or slf (default: bce)",
     )
     add_slf_options(
         cluster,

@@ -9,7 +9,8 @@ StochasticLoss([...])``, called in ``training_step``) gets, from this callback:
   on data the model does not train on. Without a validation dataloader it warns and the
   losses use the previous training batch, as they do anywhere without held-out data;
 - **logged weights**: after every training batch, ``slf/<module path>/weight/<candidate>``
-  (and ``lambda/<part>`` for a :class:`slf.LossPartWeighting`) through ``LightningModule.log``,
+  (and ``lambda/<part>`` for a weighting of a loss's parts,
+  :class:`slf.LossPartWeighting` or a peer's) through ``LightningModule.log``,
   so they reach whichever logger the trainer has (TensorBoard, CSV, ...);
 - **a plot**: at the end of training, the weights over training to
   ``<trainer.log_dir>/slf_<module path>.png``.
@@ -30,8 +31,9 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
-from slf import HeldOut, LossPartWeighting
+from slf import HeldOut
 from slf.model_losses import SLFModule, default_recipe_losses, slf_modules, slf_scalars
+from slf.part_weighting_base import PartWeighting
 from slf.plots import plot_selection_weights
 
 Forward = Callable[[nn.Module, Any], Tuple[Tensor, Tensor]]
@@ -60,7 +62,9 @@ class SLFCallback(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.modules = list(slf_modules(pl_module))
         if not self.modules:
-            rank_zero_warn("SLFCallback: the LightningModule has no StochasticLoss or LossPartWeighting; nothing to do")
+            rank_zero_warn(
+                "SLFCallback: the LightningModule has no StochasticLoss or weighting of loss parts; nothing to do"
+            )
             return
         losses = default_recipe_losses(pl_module)
         if not losses:
@@ -110,7 +114,7 @@ class SLFCallback(pl.Callback):
         for path, module in self.modules:
             if not module.history:
                 continue
-            names = module.part_names if isinstance(module, LossPartWeighting) else module.candidate_names
+            names = module.part_names if isinstance(module, PartWeighting) else module.candidate_names
             plot_selection_weights(
                 module.history, names, folder / f"slf_{path}.png", title=f"{path}: selection weight over training"
             )

@@ -2,11 +2,11 @@
 
 Every training iteration the hook reads each SLF module in the model,
 :class:`slf.StochasticLoss` (``weight/<candidate>``, e.g. inside an mmdet
-``type='StochasticLoss'`` loss) and :class:`slf.LossPartWeighting` (``lambda/<part>``,
-e.g. ``SLFYOLOV3Head``), and writes the values to the message hub under
-``train/slf/<module path>/...``. mmengine's ``LoggerHook`` then prints them every
-logging interval (as the mean over that interval) and hands them to the visualizer,
-so they reach TensorBoard when ``visualizer.vis_backends`` has ``TensorboardVisBackend``.
+``type='StochasticLoss'`` loss) and each weighting of a loss's parts, SLF's
+:class:`slf.LossPartWeighting` or a peer's (``lambda/<part>``, e.g. ``SLFYOLOV3Head``), and
+writes the values to the message hub under ``train/slf/<module path>/...``. mmengine's
+``LoggerHook`` then prints them every logging interval (as the mean over that interval) and
+hands them to the visualizer, so they reach TensorBoard when ``visualizer.vis_backends`` has ``TensorboardVisBackend``.
 After each training epoch the weight history is drawn to ``<work_dir>/slf_<path>.png``.
 
 Config::
@@ -24,8 +24,8 @@ from mmengine.hooks import Hook, LoggerHook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from slf import LossPartWeighting
 from slf.model_losses import SLFModule, slf_modules, slf_scalars
+from slf.part_weighting_base import PartWeighting
 
 
 @HOOKS.register_module()
@@ -88,8 +88,8 @@ class SLFLoggerHook(Hook):
         for path, module in self.modules:
             if not module.history:
                 continue
-            names = module.part_names if isinstance(module, LossPartWeighting) else module.candidate_names
-            what = "lambda / sum of lambdas" if isinstance(module, LossPartWeighting) else "selection weight"
+            names = module.part_names if isinstance(module, PartWeighting) else module.candidate_names
+            what = "lambda / sum of configured weights" if isinstance(module, PartWeighting) else "selection weight"
             plot_selection_weights(
                 module.history,
                 names,

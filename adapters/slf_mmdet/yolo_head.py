@@ -12,6 +12,11 @@ YOLOv3 loss parts with objectness split into positives and negatives,
 with :math:`w` the configured ``loss_weight`` of ``loss_cls``, ``loss_conf`` (twice),
 ``loss_xy`` and ``loss_wh`` as the start and the total (:class:`slf.LossPartWeighting`).
 Everything else (targets, prediction, the per-part losses themselves) is mmdet's.
+
+The same five parts can be weighted by SLF's peers instead (:mod:`slf.part_weightings`):
+``slf_weighting=dict(type='uncertainty')`` (Kendall et al.), ``dict(type='gradnorm')``
+(GradNorm, its shared layer the head's output convolutions, as the default recipe's) or
+``dict(type='dwa')`` (DWA, its periods mmengine's epochs).
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 
 from mmdet.models.dense_heads import YOLOV3Head
 from mmdet.registry import MODELS
+from mmengine.logging import MessageHub
 from torch import Tensor
 
-from slf import LossPartWeighting
+from slf.part_weightings import DynamicWeightAverage, build_part_weighting
 from slf.stochastic_loss import DEFAULT_MODE
 
 PARTS = ("cls", "obj", "noobj", "xy", "wh")
@@ -33,7 +39,9 @@ class SLFYOLOV3Head(YOLOV3Head):
     r"""YOLOv3 head whose total loss is an SLF-learned weighting of its five parts.
 
     Args:
-        slf_weighting: options of :class:`slf.LossPartWeighting`: ``mode`` (``'align'``,
+        slf_weighting: ``type`` (``'slf'``, the default; ``'uncertainty'``, ``'gradnorm'`` or
+            ``'dwa'``: SLF's peers, with their options, see :mod:`slf.part_weightings`) and for
+            SLF the options of :class:`slf.LossPartWeighting`: ``mode`` (``'align'``,
             the default recipe, which compares each part's gradient at the head's output
             convolutions with the stock total loss's on held-out data, given by
             :class:`slf_mmdet.SLFHeldOutHook`; ``'joint'``, the paper's literal update;
@@ -72,9 +80,12 @@ class SLFYOLOV3Head(YOLOV3Head):
             getattr(self.loss_wh, "loss_weight", 1.0),
         ]
         options = dict(slf_weighting or {})
-        if options.get("mode", DEFAULT_MODE) == "align":
+        kind = options.pop("type", "slf")
+        if kind == "slf" and options.get("mode", DEFAULT_MODE) == "align":
             options.setdefault("last_layer", list(self.convs_pred.parameters()))
-        self.part_weighting = LossPartWeighting(PARTS, prior, **options)
+        if kind == "gradnorm":
+            options.setdefault("shared_parameters", list(self.convs_pred.parameters()))
+        self.part_weighting = build_part_weighting(PARTS, prior, type=kind, **options)
 
     def loss_by_feat_single(self, pred_map: Tensor, target_map: Tensor, neg_map: Tensor) -> tuple:
         """mmdet's per-level loss with objectness split: ``(cls, (obj, noobj), xy, wh)``.
@@ -104,4 +115,8 @@ class SLFYOLOV3Head(YOLOV3Head):
             "xy": sum(levels["loss_xy"]),
             "wh": sum(levels["loss_wh"]),
         }
-        return {f"loss_{name}": value for name, value in self.part_weighting(parts).items()}
+        if isinstance(self.part_weighting, DynamicWeightAverage) and self.part_weighting.period is None:
+            weighted = self.part_weighting(parts, epoch=MessageHub.get_current_instance().get_info("epoch"))
+        else:
+            weighted = self.part_weighting(parts)
+        return {f"loss_{name}": value for name, value in weighted.items()}

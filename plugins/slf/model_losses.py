@@ -1,8 +1,9 @@
 """The SLF modules inside a model, found the same way by every host's logger and held-out step.
 
 A host's hook or callback walks the model once: :func:`slf_modules` gives each
-:class:`slf.StochasticLoss` and :class:`slf.LossPartWeighting` with its path (a StochasticLoss
-inside a LossPartWeighting belongs to its parent), :func:`slf_scalars` the values to log, and
+:class:`slf.StochasticLoss` and each weighting of a loss's parts (:class:`slf.LossPartWeighting`
+or a peer of :mod:`slf.part_weightings`) with its path (a StochasticLoss inside a
+LossPartWeighting belongs to its parent), :func:`slf_scalars` the values to log, and
 :func:`default_recipe_losses` the losses that want held-out batches.
 
 Example:
@@ -23,10 +24,10 @@ from typing import Dict, Iterator, List, Tuple, Union
 
 from torch import nn
 
-from .part_weighting import LossPartWeighting
+from .part_weighting_base import PartWeighting
 from .stochastic_loss import StochasticLoss
 
-SLFModule = Union[StochasticLoss, LossPartWeighting]
+SLFModule = Union[StochasticLoss, PartWeighting]
 
 
 def slf_modules(model: nn.Module) -> Iterator[Tuple[str, SLFModule]]:
@@ -36,7 +37,7 @@ def slf_modules(model: nn.Module) -> Iterator[Tuple[str, SLFModule]]:
         model = model.module
     owners: List[str] = []
     for path, module in model.named_modules():
-        if isinstance(module, (StochasticLoss, LossPartWeighting)):
+        if isinstance(module, (StochasticLoss, PartWeighting)):
             if any(path.startswith(owner + ".") for owner in owners):
                 continue
             owners.append(path)
@@ -46,7 +47,7 @@ def slf_modules(model: nn.Module) -> Iterator[Tuple[str, SLFModule]]:
 def slf_scalars(module: SLFModule) -> Dict[str, float]:
     """The logged scalars of one module: its part lambdas (``lambda/<part>``) or its candidates'
     weights in the last training call (``weight/<candidate>``)."""
-    if isinstance(module, LossPartWeighting):
+    if isinstance(module, PartWeighting):
         return {f"lambda/{name}": float(value) for name, value in zip(module.part_names, module.lambdas)}
     return {f"weight/{name}": float(value) for name, value in zip(module.candidate_names, module.weights)}
 

@@ -47,6 +47,7 @@ import torch
 from torch import Tensor, nn
 
 from .loss_options import PART_OPTIONS
+from .part_weighting_base import PartWeighting
 from .stochastic_loss import DEFAULT_MODE, StochasticLoss
 
 PART_TEMPERATURE = 1.0
@@ -75,7 +76,7 @@ class _HostPart(nn.Module):
         raise RuntimeError(f"loss part {self.registry_name!r} is computed by the host; use LossPartWeighting")
 
 
-class LossPartWeighting(nn.Module):
+class LossPartWeighting(PartWeighting):
     r"""Learned, scale-keeping weights :math:`\lambda` for the named parts of a loss.
 
     Args:
@@ -121,22 +122,9 @@ class LossPartWeighting(nn.Module):
         learner: Optional[Mapping[str, Any]] = None,
         **options: Any,
     ) -> None:
-        super().__init__()
-        parts = list(parts)
-        if len(set(parts)) != len(parts) or not parts:
-            raise ValueError(f"parts must be distinct names, at least one, got {parts}")
-        if len(prior_weights) != len(parts):
-            raise ValueError(f"prior_weights needs one weight per part {parts}, got {list(prior_weights)}")
-        if any(not float(w) > 0 for w in prior_weights):
-            raise ValueError(
-                f"every prior weight must be > 0 (a part with weight 0 cannot be learned; drop it "
-                f"instead), got {dict(zip(parts, prior_weights))}"
-            )
+        super().__init__(parts, prior_weights)
         if mode not in PART_MODES:
             raise ValueError(f"mode must be one of {list(PART_MODES)}, got {mode!r}")
-        self.part_names: List[str] = parts
-        self.register_buffer("prior_weights", torch.tensor([float(w) for w in prior_weights]))
-        self.total = float(self.prior_weights.sum())
         unsupported = sorted(set(options) - set(PART_WEIGHTING_OPTIONS))
         if unsupported:
             raise TypeError(
@@ -190,14 +178,8 @@ class LossPartWeighting(nn.Module):
         return self.selection.history
 
     def forward(self, parts: Mapping[str, Tensor]) -> Dict[str, Tensor]:
-        missing = [name for name in self.part_names if name not in parts]
-        extra = [name for name in parts if name not in self.part_names]
-        if missing or extra:
-            raise ValueError(
-                f"LossPartWeighting expects parts {self.part_names}; missing {missing}, unexpected {extra}"
-            )
+        unweighted = self.unweighted(parts)
         values = [parts[name].reshape(-1) for name in self.part_names]
-        unweighted = [value / weight for value, weight in zip(values, self.prior_weights.to(values[0].dtype))]
         if self.selection.mode == "align":
             # The host's own loss (the configured weights) is the reference.
             _, weights = self.selection.combine(unweighted, reference=sum(values))
@@ -217,14 +199,11 @@ class LossPartWeighting(nn.Module):
             for i, name in enumerate(self.part_names)
         }
 
+    @property
+    def mean_lambdas(self) -> Tensor:
+        r""":math:`\lambda` averaged over the training steps so far, shape ``(n,)``."""
+        return self.selection.mean_weights * self.total
+
     def stats(self) -> Dict[str, float]:
         """Scalars for a logger: ``lambda/<part>`` (last step), ``mean_lambda/<part>`` and ``tau``."""
-        out: Dict[str, float] = {"tau": self.selection.tau}
-        mean = self.selection.mean_weights * self.total
-        for i, name in enumerate(self.part_names):
-            out[f"lambda/{name}"] = float(self.lambdas[i])
-            out[f"mean_lambda/{name}"] = float(mean[i])
-        return out
-
-    def extra_repr(self) -> str:
-        return f"parts={self.part_names}, prior_weights={self.prior_weights.tolist()}"
+        return {"tau": self.selection.tau, **super().stats()}

@@ -59,7 +59,19 @@ EXPECTED = {
         "gce",
         "sce",
     },
-    "binary": {"bce", "mse", "mae", "hinge", "cosine", "bi_tempered", "focal"},
+    "binary": {
+        "bce",
+        "mse",
+        "mae",
+        "hinge",
+        "cosine",
+        "bi_tempered",
+        "focal",
+        "l4",
+        "smooth01",
+        "adaptive_robust",
+        "self_paced",
+    },
     "regression": {"mse", "mae", "huber", "log_cosh", "robust", "adaptive_robust"},
 }
 
@@ -133,6 +145,9 @@ def call_functional(task, name, loss, input, target, reduction):
         ("binary", "mae"): L.mae_binary_loss,
         ("binary", "hinge"): L.hinge_binary_loss,
         ("binary", "cosine"): L.cosine_binary_loss,
+        ("binary", "l4"): L.l4_binary_loss,
+        # Outside training (no input needing a gradient) self-paced learning keeps every sample: its base, bce.
+        ("binary", "self_paced"): L.bce_binary_loss,
         ("regression", "mse"): L.mse_regression_loss,
         ("regression", "mae"): L.mae_regression_loss,
         ("regression", "huber"): L.huber_loss,
@@ -166,6 +181,14 @@ def call_functional(task, name, loss, input, target, reduction):
         return L.center_loss(input, target, loss.centers, reduction=reduction)
     if name == "lgm":
         return L.lgm_loss(input, target, loss.means, alpha=loss.alpha, lambda_lkd=loss.lambda_lkd, reduction=reduction)
+    if name == "smooth01" and task == "binary":
+        return L.smooth01_binary_loss(
+            input, target, from_logits=loss.from_logits, sharpness=loss.sharpness, reduction=reduction
+        )
+    if name == "adaptive_robust" and task == "binary":
+        return L.adaptive_robust_binary_loss(
+            input, target, loss.alpha(), loss.scale(), from_logits=loss.from_logits, reduction=reduction
+        )
     if name == "adaptive_robust" and task == "classification":
         return L.adaptive_robust_classification_loss(input, target, loss.alpha(), loss.scale(), reduction=reduction)
     if name == "adaptive_robust":
@@ -234,7 +257,9 @@ def test_build_resolves_tasks_and_passes_arguments():
 
 @pytest.mark.parametrize("task,name,kwargs", CASES)
 def test_gradcheck(task, name, kwargs):
-    loss = make_loss(task, name, kwargs, reduction="none")
+    # Self-paced learning keeps a share of the batch that grows a step at each call: held still here.
+    paced = {"growth_steps": 10**9} if name == "self_paced" else {}
+    loss = make_loss(task, name, kwargs, reduction="none", **paced)
     input, target = make_inputs(task, name, kwargs, n=4)
     input.requires_grad_(True)
     assert gradcheck(lambda x: loss(x, target), (input,), eps=1e-6, atol=1e-6, rtol=1e-4)
@@ -344,6 +369,9 @@ def test_binary_minimum_at_perfect_prediction(task, name, kwargs):
         perfect = 1e3 * perfect
     best = loss(perfect, target)
     minimum = -1.0 if name == "cosine" else 0.0
+    if name == "adaptive_robust":  # a negative log-likelihood: its floor is that of a zero residual
+        zero = torch.zeros(1, dtype=target.dtype)
+        minimum = float(L.adaptive_robust_loss(zero, zero, loss.alpha(), loss.scale()))
     torch.testing.assert_close(best, torch.full_like(best, minimum), atol=1e-6, rtol=0)
     other = loss(input, target)
     assert (best <= other).all() and best.sum() < other.sum()

@@ -205,6 +205,38 @@ def test_short_dac_run_on_real_digits_improves_nmi(digits):
     assert np.asarray(run["confusion"]).sum() == len(digits) == sum(run["cluster_sizes"])
 
 
+@pytest.mark.parametrize("loss", ["l4", "smooth01", "adaptive_robust"])
+def test_the_papers_other_pairwise_baselines_train_dac_on_real_digits(digits, loss):
+    """The SLF paper's DAC + L4, Smooth and ARLF: each trains DAC alone; ARLF's shape and scale learn with it."""
+    run = train_dac(DACConfig(data="digits", loss=loss, **FAST), progress=False, data=digits)
+    assert run["final"]["nmi"] > run["initial"]["nmi"] + 0.1, (loss, run["initial"], run["final"])
+    criterion = build_pairwise_criterion(DACConfig(loss=loss))
+    similarity = torch.tensor([0.99, 0.6, 0.02, 0.4], requires_grad=True)
+    per_pair = criterion(similarity, torch.tensor([1.0, 1.0, 0.0, 0.0]))
+    per_pair.sum().backward()
+    assert per_pair.shape == (4,) and bool(similarity.grad[1] < 0) and bool(similarity.grad[3] > 0)
+    if loss == "adaptive_robust":
+        assert criterion.latent_alpha.grad is not None and criterion.latent_scale.grad is not None
+
+
+def test_curriculum_keeps_the_easiest_pairs_first_then_all_of_them(digits):
+    """DAC + curriculum learning as self-paced bce: the kept share of each kind of pair grows from half to all."""
+    cfg = DACConfig(data="digits", loss="self_paced", loss_options={"start_fraction": 0.5, "growth_steps": 2}, **FAST)
+    criterion = build_pairwise_criterion(cfg)
+    similarity = torch.tensor([0.99, 0.6, 0.02, 0.4], requires_grad=True)
+    targets = torch.tensor([1.0, 1.0, 0.0, 0.0])
+    first = criterion(similarity, targets)
+    expected = losses.build("bce", task="binary", from_logits=False, reduction="none")(similarity, targets)
+    # The easiest similar pair and the easiest dissimilar one: half of each kind, not the batch's easiest half.
+    assert first.count_nonzero() == 2 and torch.equal(first[[0, 2]], expected[[0, 2]])
+    criterion(similarity, targets)
+    assert torch.equal(criterion(similarity, targets), expected) and criterion.fraction == 1.0
+    with torch.no_grad():
+        assert criterion(similarity, targets).count_nonzero() == 4 and criterion.steps == 3  # evaluation: all, no step
+    run = train_dac(cfg, progress=False, data=digits)
+    assert run["final"]["nmi"] > run["initial"]["nmi"] + 0.1
+
+
 def test_slf_weights_move_and_the_same_seed_repeats(digits):
     cfg = DACConfig(data="digits", loss="slf", slf_mode="joint", **FAST)
     run = train_dac(cfg, progress=False, data=digits)
@@ -310,7 +342,7 @@ def test_cli_cluster_on_mnist5k_then_plot(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["--loss", "ce"], "invalid choice 'ce'; valid choices: bce"),
+        (["--loss", "ce"], "invalid choice 'ce'; valid choices: adaptive_robust, bce"),
         (["--clusters", "1"], "num_clusters"),
         (["--loss", "slf", "--slf-mode", "validation"], "clustering does not have"),
         (["--slf-candidates", "bce,huber"], "unknown loss"),

@@ -93,6 +93,33 @@ def test_cpu_config_trains_logs_and_resumes(deepforest_root: Path, tmp_path: Pat
     assert restored.selection.step == 4 and resumed.epoch == 2
 
 
+@pytest.mark.parametrize("kind", ["uncertainty", "gradnorm", "dwa"])
+def test_each_peer_weighting_trains_through_mmengines_runner(deepforest_root: Path, tmp_path: Path, kind) -> None:
+    """Three epochs of two iterations on real tiles: the peer's lambdas move (DWA from the third epoch,
+    mmengine's epochs as its periods) and SLFLoggerHook logs them every iteration."""
+    cfg = small_config(deepforest_root, tmp_path / kind, epochs=3)
+    cfg.model.bbox_head.slf_weighting = dict(type=kind)
+    cfg.custom_hooks = [hook for hook in cfg.custom_hooks if hook["type"] != "SLFHeldOutHook"]
+    cfg.visualizer.name = f"visualizer_{kind}"  # mmengine reuses a visualizer of the same name, and its folder
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    weighting = part_weighting(runner)
+    assert type(weighting).__name__ == {"uncertainty": "UncertaintyWeighting", "gradnorm": "GradNormWeighting"}.get(
+        kind, "DynamicWeightAverage"
+    )
+    assert weighting.step == 6 and weighting.history
+    assert not torch.allclose(weighting.lambdas, torch.tensor([1.0, 1, 1, 2, 2]), atol=1e-5)
+    if kind == "dwa":
+        assert weighting.finished_means and len(weighting.finished_means) == 2
+        assert weighting.period_index == 2
+    run_dir = next(p for p in (tmp_path / kind).iterdir() if p.is_dir())
+    logged = [json.loads(line) for line in (run_dir / "vis_data" / "scalars.json").read_text().splitlines()]
+    train_rows = [row for row in logged if KEY + "cls" in row]
+    assert len(train_rows) == 6
+    last = {p: train_rows[-1][KEY + p] for p in PARTS}
+    assert all(math.isfinite(v) and v > 0 for v in last.values())
+
+
 def test_mils_loop_on_the_yolo_detector(deepforest_root: Path, tmp_path: Path) -> None:
     """MILS as the train loop of the stock YOLOv3 config: focal-loss steps, tested and kept or undone."""
     cfg = small_config(deepforest_root, tmp_path, epochs=1, name="yolov3_mobilenetv2_deepforest.py")

@@ -138,3 +138,35 @@ def test_an_mmdet_focal_loss_candidate_works_inside_the_yolo_head() -> None:
         rows(pred, target, weight=weight)  # why the candidate needs rows: mmdet's own loss refuses this shape
     expected = rows(pred.reshape(-1, 2), target.reshape(-1, 2), weight=weight.reshape(-1, 1))
     assert torch.allclose(head.loss_cls(pred, target, weight=weight), expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["uncertainty", "gradnorm", "dwa"])
+def test_a_peer_weighs_the_same_five_parts_from_the_configured_weights(kind) -> None:
+    """SLF's peers in the head: the parts equal the stock head's at the start; their learned state moves."""
+    torch.manual_seed(0)
+    stock = MODELS.build(dict(type="YOLOV3Head", **HEAD))
+    options = dict(type=kind, period=1) if kind == "dwa" else dict(type=kind)
+    head = MODELS.build(dict(type="SLFYOLOV3Head", slf_weighting=options, **HEAD))
+    head.load_state_dict(stock.state_dict(), strict=False)
+    assert torch.allclose(head.part_weighting.lambdas, torch.tensor([1.0, 1.0, 1.0, 2.0, 2.0]), atol=1e-5)
+    feats, gts, metas = batch(seed=2)
+    expected = {k: sum(v) for k, v in losses(stock, feats, gts, metas).items()}
+    got = losses(head, feats, gts, metas)
+    shift = float(head.part_weighting.log_variances[0].detach()) / 2 if kind == "uncertainty" else 0.0
+    assert torch.allclose(got["loss_cls"] - shift, expected["loss_cls"], rtol=1e-5)
+    assert torch.allclose(got["loss_obj"] + got["loss_noobj"] - 2 * shift, expected["loss_conf"], rtol=1e-5)
+    optimizer = torch.optim.SGD(head.parameters(), lr=1e-4)
+    for _ in range(4):
+        optimizer.zero_grad()
+        total = sum(losses(head, feats, gts, metas).values())
+        total.backward()
+        optimizer.step()
+    assert head.part_weighting.step == 5
+    assert not torch.allclose(head.part_weighting.lambdas, torch.tensor([1.0, 1.0, 1.0, 2.0, 2.0]), atol=1e-4)
+    if kind != "uncertainty":  # GradNorm and DWA keep the configured total
+        assert abs(float(head.part_weighting.lambdas.sum()) - 7.0) < 1e-4
+
+
+def test_an_unknown_weighting_type_is_refused_with_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown part weighting type 'mgda'; valid: \['dwa', 'gradnorm', 'slf', "):
+        MODELS.build(dict(type="SLFYOLOV3Head", slf_weighting=dict(type="mgda"), **HEAD))

@@ -1,0 +1,102 @@
+"""The report's peer rows for clustering (Table 2) and detection (Table 5), rendered from the committed runs.
+
+Each peer's cells and paired tests against the default recipe are recomputed here from the saved
+per-seed scores with scipy, so a row that drifted from its runs, or a peer counted as one of SLF's
+own variants, fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import _report  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def context(name: str) -> "_report.Context":
+    return _report.Context(name, RESULTS / name, ["python", "benchmarks/run_all.py"], ROOT / "RESULTS.md", "full")
+
+
+def verdict_of(default, peer) -> str:
+    p = stats.ttest_rel(default, peer).pvalue
+    if p < 0.05:
+        return "**SLF ahead**" if statistics.fmean(default) > statistics.fmean(peer) else "**SLF loses**"
+    return "level"
+
+
+def test_clustering_peers_are_compared_with_the_default_recipe_not_picked_as_its_best_single() -> None:
+    data = json.loads((RESULTS / "dac" / "dac_seeds.json").read_text())
+    everything = data["scores"]["all"]
+    peers = [method for method in _report.DAC_PEERS if method in everything]
+    assert peers, "the archived DAC section has no peer runs"
+    rendered = _report.clustering(context("dac"))
+    (headline,) = rendered.headlines
+    candidates = {"bce", "mse", "mae", "hinge", "cosine"}
+    assert set(headline.singles) <= candidates and headline.baseline.split()[0] in candidates
+    for method in peers:
+        label = _report.DAC_PEERS[method]
+        assert headline.peers[label] == everything[method]["acc"]
+        row = next(
+            line for line in rendered.markdown.splitlines() if line.startswith(f"| {_report.DAC_LABELS[method]} |")
+        )
+        nmi, _, acc = (float(mean) for mean, _ in re.findall(r"(\d\.\d{3}) \+- (\d\.\d{3})", row)[:3])
+        assert acc == pytest.approx(statistics.fmean(everything[method]["acc"]), abs=5e-4)
+        assert nmi == pytest.approx(statistics.fmean(everything[method]["nmi"]), abs=5e-4)
+        p_bce = row.split(" | ")[4]
+        assert p_bce == f"{stats.ttest_rel(everything[method]['acc'], everything['bce']['acc']).pvalue:.2f}"
+
+
+def detection_runs_with_peers(folder: Path) -> Dict[str, List[Dict[str, Any]]]:
+    """The archived detection runs and every archived peer run, over the seeds that every method has."""
+    data = json.loads((RESULTS / "mmdet" / "mmdet_yolo.json").read_text())
+    runs = {method: list(rows) for method, rows in data["runs"].items()}
+    for method in _report.MMDET_PEERS:
+        rows = [
+            json.loads(path.read_text()) for path in sorted((RESULTS / "mmdet").glob(f"{method}_seed*/result.json"))
+        ]
+        if rows:
+            runs[method] = sorted(rows, key=lambda row: row["config"]["seed"])
+    seeds = set.intersection(*({row["config"]["seed"] for row in rows} for rows in runs.values()))
+    runs = {method: [row for row in rows if row["config"]["seed"] in seeds] for method, rows in runs.items()}
+    (folder / "mmdet_yolo.json").write_text(json.dumps({**data, "runs": runs, "seeds": len(seeds)}))
+    return runs
+
+
+def test_detection_peers_carry_the_paired_test_against_the_default_recipe(tmp_path: Path) -> None:
+    runs = detection_runs_with_peers(tmp_path)
+    peers = [method for method in _report.MMDET_PEERS if method in runs]
+    assert peers, "the archive holds no run of SLF's peers for the YOLO parts"
+    assert len(runs[_report.MMDET_DEFAULT]) >= 2, "too few seeds shared by every method for a paired test"
+    rendered = _report.detection(
+        _report.Context("mmdet", tmp_path, ["python", "benchmarks/run_all.py"], ROOT / "RESULTS.md", "full")
+    )
+    (headline,) = rendered.headlines
+    assert headline.slf not in {_report.MMDET_LABELS[m] for m in peers}  # a peer is not an SLF variant
+    default = [r["mAP"] for r in runs[_report.MMDET_DEFAULT]]
+    sentence = next(line for line in rendered.markdown.splitlines() if "The default recipe minus each peer" in line)
+    for method in peers:
+        scores = [r["mAP"] for r in runs[method]]
+        label = _report.PEER_LABELS[_report.MMDET_PEERS[method]]
+        assert headline.peers[_report.MMDET_PEERS[method]] == scores
+        found = re.search(re.escape(label) + r" ([+-]\d\.\d{4}) \(p (\S+), ([^)]+)\)", sentence)
+        assert found, (label, sentence)
+        assert float(found.group(1)) == pytest.approx(statistics.fmean(default) - statistics.fmean(scores), abs=5e-5)
+        p = stats.ttest_rel(default, scores).pvalue
+        assert found.group(2) == ("-" if p != p else f"{p:.2f}")
+        assert found.group(3) == ("level" if not p < 0.05 else verdict_of(default, scores))
+        row = next(
+            line for line in rendered.markdown.splitlines() if line.startswith(f"| {_report.MMDET_LABELS[method]} |")
+        )
+        assert float(re.findall(r"(\d\.\d{4}) \+-", row)[0]) == pytest.approx(statistics.fmean(scores), abs=5e-5)
