@@ -30,6 +30,20 @@ BUFFERS_BEFORE_PARTS = {
 }
 
 
+def encode_state(state: Mapping[str, Any]) -> Tensor:
+    """A plain state dict as one byte tensor, the form of a ``state_dict``'s ``_extra_state`` entry here."""
+    buffer = io.BytesIO()
+    torch.save(dict(state), buffer)
+    return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
+
+
+def decode_state(state: Union[Tensor, Mapping[str, Any]]) -> Dict[str, Any]:
+    """The plain dict that :func:`encode_state` wrote (a mapping, as older checkpoints hold, is returned as is)."""
+    if isinstance(state, Mapping):
+        return dict(state)
+    return torch.load(io.BytesIO(state.cpu().numpy().tobytes()), weights_only=True)
+
+
 class CheckpointStateMethods:
     """The state-dict hooks of a :class:`slf.StochasticLoss` (mixed in before ``nn.Module``)."""
 
@@ -41,9 +55,7 @@ class CheckpointStateMethods:
         optimizer), serialised into one byte tensor, so the ``state_dict`` holds tensors only
         (mmengine broadcasts every entry at distributed start-up). :meth:`read_extra_state`
         decodes it."""
-        buffer = io.BytesIO()
-        torch.save(self._plain_extra_state(), buffer)
-        return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
+        return encode_state(self._plain_extra_state())
 
     @staticmethod
     def read_extra_state(state: Union[Tensor, Mapping[str, Any]]) -> Dict[str, Any]:
@@ -55,9 +67,7 @@ class CheckpointStateMethods:
             >>> StochasticLoss.read_extra_state(crit.state_dict()["_extra_state"])["step"]
             0
         """
-        if isinstance(state, Mapping):  # written before the state was serialised
-            return dict(state)
-        return torch.load(io.BytesIO(state.cpu().numpy().tobytes()), weights_only=True)
+        return decode_state(state)  # a mapping: written before the state was serialised
 
     def _plain_extra_state(self) -> Dict[str, Any]:
         state: Dict[str, Any] = {

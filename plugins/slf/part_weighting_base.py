@@ -16,12 +16,12 @@ is the loss, and they show :attr:`PartWeighting.lambdas` to a logger.
 
 from __future__ import annotations
 
-import io
 from typing import Any, Dict, List, Mapping, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
+from .checkpoint_state import decode_state, encode_state
 from .selection_record import SelectionRecord
 
 
@@ -158,11 +158,7 @@ class RecordedPartWeighting(PartWeighting):
         self.record.load_extra_state(dict(state))
 
     def get_extra_state(self) -> Tensor:
-        buffer = io.BytesIO()
-        torch.save(self.plain_state(), buffer)
-        return torch.frombuffer(bytearray(buffer.getvalue()), dtype=torch.uint8)
+        return encode_state(self.plain_state())
 
     def set_extra_state(self, state: Union[Tensor, Mapping[str, Any]]) -> None:
-        if not isinstance(state, Mapping):
-            state = torch.load(io.BytesIO(state.cpu().numpy().tobytes()), weights_only=True)
-        self.load_plain_state(state)
+        self.load_plain_state(decode_state(state))
