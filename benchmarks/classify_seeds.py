@@ -1,7 +1,8 @@
 """Seeds x losses on the 5,000 real MNIST digits: every single candidate vs the SLF modes.
 
 For each model (MLP, LeNet) and method (cross-entropy, each paper candidate alone, the
-paper's other Table 1 baselines alone (``smooth01``, ``large_margin_softmax``, ``adaptive_robust``),
+paper's other Table 1 baselines alone (``smooth01``, ``large_margin_softmax``, ``adaptive_robust``,
+the learned losses ``l2t_dlf`` and ``adalfl``),
 SLF's default recipe ``slf-align``, SLF joint / softmax / validation) trains ``--seeds``
 seeds and prints test accuracy as mean +- std and a 95% confidence interval (Student t),
 best-validation-epoch test accuracy, and SLF's final mean weights; the best single candidate
@@ -30,8 +31,9 @@ from slf.plots import plot_method_comparison, plot_selection_weight_grid
 from slf.train import ClassifyConfig, train_classifier
 
 CANDIDATES = ("ce", "mse", "mae", "hinge", "cosine", "bce")
-# The other baselines of the SLF paper's Table 1, each trained alone: Smooth 0-1, L-M Softmax, ARLF.
-PEERS = ("smooth01", "large_margin_softmax", "adaptive_robust")
+# The other baselines of the SLF paper's Table 1, each trained alone: Smooth 0-1, L-M Softmax, ARLF, L2T-DLF;
+# and AdaLFL, a learned loss of today.
+PEERS = ("smooth01", "large_margin_softmax", "adaptive_robust", "l2t_dlf", "adalfl")
 SLF_MODES = ("align", "joint", "softmax", "validation")  # align: the default recipe
 DEFAULT_METHOD = "slf-align"
 

@@ -21,7 +21,8 @@ Parts (``--parts``; each is optional):
 - ``memory``: the peak resident memory (VmHWM) of LeNet's training at batch 128, each variant in
   a fresh process (the peak reset after set-up), against cross-entropy's.
 - ``dac``: one DAC step (its network at the report's width 16, the pair loss of the first round's
-  thresholds, RMSprop) on a real MNIST batch of 128, SLF (``held_out='previous_batch'``) against BCE.
+  thresholds, RMSprop) on a real MNIST batch of 128, SLF (``held_out='previous_batch'``) against BCE,
+  and the SLF paper's other DAC baselines (``DAC_PEERS``: L4, Smooth, ARLF, curriculum) against BCE.
 - ``mmdet``: one YOLOv3 training iteration (``benchmarks/mmdet_yolo.py``'s timing, the shipped
   configs, ``SLFHeldOutHook`` included).
 - ``fairseq``: words per second of ``--criterion slf`` against ``label_smoothed_cross_entropy``
@@ -68,13 +69,8 @@ DEFAULT_SETTLED, DEFAULT_WEIGHING, JOINT = "SLF default, settled", "SLF default,
 
 
 def logit_candidates() -> List[str]:
-    """Every classification loss that reads logits, the paper's six first."""
-    others = [
-        name
-        for name in losses.available("classification")
-        if getattr(losses.resolve(name, "classification"), "input_kind", "logits") == "logits" and name not in PAPER
-    ]
-    return [*PAPER, *others]
+    """Every classification loss that can be an SLF candidate (``losses.candidate_names``), the paper's six first."""
+    return [*PAPER, *(name for name in losses.candidate_names("classification") if name not in PAPER)]
 
 
 def candidate_pool() -> Tuple[List[Union[str, nn.Module]], List[str]]:
@@ -217,6 +213,16 @@ def memory_part(steps: int, threads: int) -> Dict[str, Dict[str, float]]:
     return peaks
 
 
+# The SLF paper's other DAC baselines as the report's DAC section trains them (benchmarks/dac_seeds.py); the
+# curriculum's growth over the run's first half does not change a step's work (a k-th value per batch).
+DAC_PEERS: Dict[str, Dict[str, Any]] = {
+    "DAC + L4": dict(loss="l4"),
+    "DAC + Smooth": dict(loss="smooth01"),
+    "DAC + ARLF": dict(loss="adaptive_robust"),
+    "DAC + curriculum": dict(loss="self_paced", loss_options={"base": "bce", "start_fraction": 0.5}),
+}
+
+
 def dac_part(rounds: int, warmup: int) -> Dict[str, float]:
     """One DAC training step (augmentation aside) of SLF against BCE on a real MNIST batch."""
     from slf_dac.cluster_data import load_cluster_data
@@ -233,6 +239,7 @@ def dac_part(rounds: int, warmup: int) -> Dict[str, float]:
         DEFAULT_SETTLED: DACConfig(width=width, loss="slf", slf_options={"alignment": SETTLED}),
         DEFAULT_WEIGHING: DACConfig(width=width, loss="slf", slf_options={"alignment": WEIGHING}),
         JOINT: DACConfig(width=width, loss="slf", slf_mode="joint"),
+        **{label: DACConfig(width=width, **options) for label, options in DAC_PEERS.items()},
     }
     schedule = DACConfig().thresholds()
     upper, lower = schedule.upper(0), schedule.lower(0)

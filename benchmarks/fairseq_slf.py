@@ -39,6 +39,7 @@ import torch
 from tqdm import tqdm
 
 from slf.stochastic_loss import DEFAULT_MODE
+from slf_fairseq.ding_translate import SMALL_TRANSFORMER
 
 from _comparison import current_recipe, paired_t_tests, recipe_signature, runs_to_fill, summary
 from _timing import interleaved_times, median_ratio
@@ -74,6 +75,25 @@ LABELS = {
     "slf_softmax_mean": "SLF softmax+mean",
     "slf_validation": "SLF validation",
 }
+# The SLF paper's Table 4 LSTM rows: fairseq's Wiseman-Rush LSTM with attention at the transformer's width
+# (128), one or two layers; each trained with label smoothing and with SLF's default recipe.
+LSTM_ARCH = (
+    "--arch lstm_wiseman_iwslt_de_en --encoder-embed-dim 128 --encoder-hidden-size 128 --decoder-embed-dim 128 "
+    "--decoder-hidden-size 128 --decoder-out-embed-dim 128 --share-decoder-input-output-embed --dropout 0.1"
+)
+# Method name -> fairseq-train model options, where not the transformer (``ding_translate.SMALL_TRANSFORMER``).
+METHOD_ARCH: Dict[str, str] = {}
+# Method name -> the method its paired test is against, where not the transformer's label smoothing.
+BASELINES: Dict[str, str] = {}
+for _layers in (1, 2):
+    _smoothed, _default = f"lstm{_layers}_label_smoothed", f"lstm{_layers}_slf_align"
+    METHODS[_smoothed], METHODS[_default] = METHODS["label_smoothed"], METHODS["slf_align"]
+    LABELS[_smoothed], LABELS[_default] = f"LSTM-{_layers}\nlabel smoothed CE", f"LSTM-{_layers}\nSLF default"
+    METHOD_ARCH[_smoothed] = METHOD_ARCH[_default] = (
+        f"{LSTM_ARCH} --encoder-layers {_layers} --decoder-layers {_layers}"
+    )
+    BASELINES[_default] = _smoothed
+LSTM_METHODS = tuple(METHOD_ARCH)
 
 
 def training_step(model, criterion, optimizer, batch) -> float:
@@ -90,7 +110,6 @@ def words_per_second(data_bin: Path, rounds: int, warmup: int) -> Dict[str, Any]
     from fairseq import options, tasks
 
     import slf_fairseq
-    from slf_fairseq.ding_translate import SMALL_TRANSFORMER
 
     base = [
         str(data_bin),
@@ -159,8 +178,11 @@ def settled(criterion: str, extra: Sequence[str], default_mode: str) -> Tuple[st
     return criterion, extra
 
 
-def finished_run(folder: Path, criterion: str, extra: List[str], epochs: int, seed: int) -> Optional[Dict[str, Any]]:
-    """The results.json of an earlier run with these settings, if there is one.
+def finished_run(
+    folder: Path, criterion: str, extra: List[str], epochs: int, seed: int, arch_args: Optional[str] = None
+) -> Optional[Dict[str, Any]]:
+    """The results.json of an earlier run with these settings (``arch_args``: the model options, by default
+    the transformer's, as every run saved before the LSTM rows had), if there is one.
 
     A run without ``--slf-mode`` ran the criterion's default of its day: the one it saved as
     ``slf_default_mode``, or ``ARCHIVED_DEFAULT_MODE`` (joint) for runs made before align was the default.
@@ -171,6 +193,7 @@ def finished_run(folder: Path, criterion: str, extra: List[str], epochs: int, se
     results = json.loads(path.read_text())
     saved = settled(results["criterion"], results["extra"], results.get("slf_default_mode", ARCHIVED_DEFAULT_MODE))
     same = (*saved, results["max_epoch"], results["seed"]) == (*settled(criterion, extra, DEFAULT_MODE), epochs, seed)
+    same = same and results.get("arch_args", SMALL_TRANSFORMER) == (arch_args or SMALL_TRANSFORMER)
     # A default-recipe run made under other recipe constants is stale; no other run depends on them.
     criterion_now, extra_now = settled(criterion, extra, DEFAULT_MODE)
     mode = extra_now[extra_now.index("--slf-mode") + 1] if "--slf-mode" in extra_now else None
@@ -274,9 +297,12 @@ def main() -> None:
             method, seed = job
             criterion, extra = METHODS[method]
             folder = args.out / f"{method}_seed{seed}"
-            finished = finished_run(folder, criterion, extra, args.epochs, seed) if args.keep_finished else None
+            arch_args = METHOD_ARCH.get(method, SMALL_TRANSFORMER)
+            finished = (
+                finished_run(folder, criterion, extra, args.epochs, seed, arch_args) if args.keep_finished else None
+            )
             if finished is None:
-                finished = run(folder, criterion, args.epochs, seed, data=args.data, extra=extra, threads=threads)
+                finished = run(folder, criterion, args.epochs, seed, args.data, arch_args, extra=extra, threads=threads)
                 finished = record_history(folder, finished)
                 if not args.keep_checkpoints:  # about 30 MB a run; BLEU and the weights are in results.json
                     shutil.rmtree(folder / "checkpoints", ignore_errors=True)
@@ -298,7 +324,12 @@ def main() -> None:
                 f"  {method:18s} {summary(values)}   per seed {[round(v, 2) for v in values]}   "
                 f"valid nll {nll:.2f}   fairseq train wps {wps:.0f}"
             )
-        report["paired_t_p"] = paired_t_tests(scores, "label_smoothed", "BLEU")
+        transformer = {method: values for method, values in scores.items() if method not in METHOD_ARCH}
+        report["paired_t_p"] = paired_t_tests(transformer, "label_smoothed", "BLEU")
+        for method, baseline in BASELINES.items():
+            if method in scores:
+                pair = {name: scores[name] for name in (baseline, method) if name in scores}
+                report["paired_t_p"].update(paired_t_tests(pair, baseline, "BLEU"))
         for method, method_runs in runs.items():
             for candidate in method_runs[0].get("weights") or {}:
                 print(

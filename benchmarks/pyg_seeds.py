@@ -50,6 +50,8 @@ SLF_METHODS = {
     "slf_validation": dict(loss="slf", slf_mode="validation"),
 }
 DEFAULT_METHOD = "slf_align"
+# SLF's peers, each trained alone and compared with the default recipe, never picked as the best single.
+PEERS = ("adalfl",)
 
 
 def method_config(base: GraphRegressionConfig, model: str, method: str) -> GraphRegressionConfig:
@@ -94,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(SLF_METHODS),
         help="SLF methods beside the candidates (default: all)",
     )
+    parser.add_argument(
+        "--peers", nargs="*", default=list(PEERS), choices=list(PEERS), help="SLF's peers, each alone (default: all)"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/pyg_seeds"))
     return parser
 
@@ -114,7 +119,7 @@ def main() -> None:
     args = build_parser().parse_args()
     base = base_config(args)
     data = load_graph_data(base.data, base.root, base.split)
-    methods = [*args.candidates, *args.slf_methods]
+    methods = [*args.candidates, *args.slf_methods, *args.peers]
     print(
         f"CHEMBL2321810 scaffold split {data.sizes()}, width {args.hidden}, {args.epochs} epochs, "
         f"seeds 0..{args.seeds - 1}, "
@@ -170,6 +175,11 @@ def main() -> None:
             short = {"slf_align": "align", "slf_validation": "slf"}.get(method, method)
             row[f"p_{short}_vs_mse"] = paired_p(ours, mse) if ran and mse else float("nan")
             row[f"p_{short}_vs_best"] = paired_p(ours, scores(model, best)) if ran else float("nan")
+        # Each peer's test R², ms per step and the paired test of the default recipe against it.
+        for peer in args.peers:
+            row[peer] = scores(model, peer)
+            row[f"{peer}_ms_per_step"] = 1e3 * statistics.fmean(run["time_per_step_s"] for run in runs[model][peer])
+            row[f"p_align_vs_{peer}"] = paired_p(row["slf_align"], row[peer]) if row.get("slf_align") else float("nan")
         table[model] = row
 
     def cell(values: Optional[List[float]]) -> str:

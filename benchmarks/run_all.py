@@ -94,7 +94,8 @@ class Section:
 # cheap), so a new method is added here. The first SLF method of each is SLF's default recipe (align).
 CLASSIFY_METHODS = (
     "ce,mse,mae,hinge,cosine,bce,slf-align,slf-joint,slf-softmax,slf-validation,slf-joint+normalize,"
-    "slf-validation+sample,slf-validation+smooth01,slf-validation+every4,smooth01,large_margin_softmax,adaptive_robust"
+    "slf-validation+sample,slf-validation+smooth01,slf-validation+every4,smooth01,large_margin_softmax,adaptive_robust,"
+    "l2t_dlf,adalfl"
 )
 NOISY_METHODS = (
     "ce",
@@ -143,7 +144,7 @@ SECTIONS: Tuple[Section, ...] = (
             "2",
             "--only",
             "ce,mse,mae,hinge,cosine,bce,slf-align,slf-joint,slf-softmax,slf-validation,slf-joint+normalize,"
-            "smooth01,large_margin_softmax,adaptive_robust",
+            "smooth01,large_margin_softmax,adaptive_robust,l2t_dlf,adalfl",
         ),
         out=("--out", "{out}/classify_seeds.json"),
     ),
@@ -190,7 +191,18 @@ SECTIONS: Tuple[Section, ...] = (
     Section(
         "pyg",
         "pyg_seeds.py",
-        ("--seeds", "5", "--epochs", "20", "--slf-methods", "slf_align", "slf_joint", "slf_validation"),
+        (
+            "--seeds",
+            "5",
+            "--epochs",
+            "20",
+            "--slf-methods",
+            "slf_align",
+            "slf_joint",
+            "slf_validation",
+            "--peers",
+            "adalfl",
+        ),
         ("--models", "gcn", "--seeds", "2", "--epochs", "2"),
         saved_runs=("*/*/seed*.json",),
     ),
@@ -259,6 +271,8 @@ SECTIONS: Tuple[Section, ...] = (
             "slf_align",
             "slf_joint",
             "slf_validation",
+            "lstm1_label_smoothed",
+            "lstm1_slf_align",
         ),
         (
             "--seeds",

@@ -1,4 +1,5 @@
-"""The report's peer rows for clustering (Table 2) and detection (Table 5), rendered from the committed runs.
+"""The report's peer rows beyond Table 1: clustering (Table 2), graph regression (Table 3), detection (Table 5),
+and translation's LSTM rows (Table 4), rendered from the committed runs.
 
 Each peer's cells and paired tests against the default recipe are recomputed here from the saved
 per-seed scores with scipy, so a row that drifted from its runs, or a peer counted as one of SLF's
@@ -100,3 +101,52 @@ def test_detection_peers_carry_the_paired_test_against_the_default_recipe(tmp_pa
             line for line in rendered.markdown.splitlines() if line.startswith(f"| {_report.MMDET_LABELS[method]} |")
         )
         assert float(re.findall(r"(\d\.\d{4}) \+-", row)[0]) == pytest.approx(statistics.fmean(scores), abs=5e-5)
+
+
+def test_graph_regression_peers_carry_the_paired_test_against_the_default_recipe() -> None:
+    table = json.loads((RESULTS / "pyg" / "pyg_seeds.json").read_text())["table"]
+    rendered = _report.graph_regression(context("pyg"))
+    checked = 0
+    for (model, row), headline in zip(table.items(), rendered.headlines):
+        for method, key in _report.GRAPH_PEERS.items():
+            if not row.get(method):
+                continue
+            scores, default = row[method], row["slf_align"]
+            assert headline.peers[key] == scores and headline.slf != key  # a peer is not an SLF variant
+            line = next(
+                text
+                for text in rendered.markdown.splitlines()
+                if text.startswith(f"| {model} | {_report.PEER_LABELS[key]} |")
+            )
+            difference = re.search(r"\| ([+-]\d\.\d{3}), p (\S+), ([^|]+) \|", line)
+            assert float(difference.group(1)) == pytest.approx(
+                statistics.fmean(default) - statistics.fmean(scores), abs=5e-4
+            )
+            p = stats.ttest_rel(default, scores).pvalue
+            assert difference.group(2) == ("-" if p != p else f"{p:.2f}")
+            assert difference.group(3) == ("level" if not p < 0.05 else verdict_of(default, scores))
+            checked += 1
+    assert checked == len(table), "every graph model has its AdaLFL runs in the archive"
+
+
+def test_the_lstm_rows_stand_against_their_own_label_smoothing() -> None:
+    runs = json.loads((RESULTS / "fairseq" / "fairseq_slf.json").read_text())["runs"]
+    rendered = _report.translation(context("fairseq"))
+    lstm_headlines = [h for h in rendered.headlines if "LSTM" in h.task]
+    assert lstm_headlines, "the archived fairseq section has no LSTM runs"
+    for headline in lstm_headlines:
+        row = headline.task.split(", ")[-1].split(" ")[0]  # 'LSTM-1'
+        prefix = _report.FAIRSEQ_LSTM[row]
+        smoothed = [r["bleu"] for r in sorted(runs[f"{prefix}_label_smoothed"], key=lambda r: r["seed"])]
+        default = [r["bleu"] for r in sorted(runs[f"{prefix}_slf_align"], key=lambda r: r["seed"])]
+        assert headline.stock_scores == smoothed and headline.default_scores == default
+        line = next(
+            text
+            for text in rendered.markdown.splitlines()
+            if text.startswith(f"| {row} | {_report.FAIRSEQ_LABELS[_report.FAIRSEQ_DEFAULT]} |")
+        )
+        bleu, p = line.split(" | ")[2:4]
+        assert float(bleu.split(" +- ")[0]) == pytest.approx(statistics.fmean(default), abs=5e-3)
+        assert p == f"{stats.ttest_rel(default, smoothed).pvalue:.2f}"
+    (transformer,) = [h for h in rendered.headlines if "LSTM" not in h.task]  # the LSTM runs stay out of it
+    assert transformer.stock_scores == [r["bleu"] for r in sorted(runs["label_smoothed"], key=lambda r: r["seed"])]

@@ -64,6 +64,8 @@ def test_the_paper_baselines_stand_beside_the_default_recipe_with_a_paired_test(
         ("smooth01", "Smooth 0-1"),
         ("large_margin_softmax", "L-M Softmax"),
         ("adaptive_robust", "ARLF"),
+        ("l2t_dlf", "L2T-DLF"),
+        ("adalfl", "AdaLFL"),
     ):
         peer = [r["final_test_acc"] for r in sorted(saved[method], key=lambda r: r["seed"])]
         row = next(line for line in report.splitlines() if line.startswith(f"| mlp | {label}"))

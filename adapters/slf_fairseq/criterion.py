@@ -91,12 +91,7 @@ FEATURE_TOKENS = 512
 
 def valid_candidates() -> List[str]:
     """Names ``--slf-candidates`` accepts: the token losses and the other core losses that read the output."""
-    core = [
-        name
-        for name in losses.available("classification")
-        if name not in TOKEN_LOSSES
-        and getattr(losses.resolve(name, "classification"), "input_kind", "logits") == "logits"
-    ]
+    core = [name for name in losses.candidate_names("classification") if name not in TOKEN_LOSSES]
     return list(TOKEN_LOSSES) + core
 
 

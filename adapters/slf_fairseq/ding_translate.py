@@ -182,6 +182,7 @@ def run(
         "seed": seed,
         "max_epoch": max_epoch,
         "extra": list(extra),
+        "arch_args": arch_args,
         "bleu": bleu([hypotheses[i] for i in order], [references[i] for i in order]),
         "test_sentences": len(order),
         "valid_loss": float(valid_log.get("valid_loss", "nan")),

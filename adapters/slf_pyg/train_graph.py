@@ -42,8 +42,21 @@ from torch import Tensor, nn
 from slf import HeldOut, distributed, losses
 from slf.stochastic_loss import DEFAULT_MODE
 from slf.stochastic_loss import MODES as SLF_MODES
-from slf.train.classify import build_optimizer, loss_parameters_for_optimizer
-from slf.train.common import format_table, format_top_weights, load_run_results, run_setup, slf_run_record, top_weight
+from slf.train.common import (
+    format_table,
+    format_top_weights,
+    load_run_results,
+    online_loss_record,
+    run_setup,
+    slf_run_record,
+    top_weight,
+)
+from slf.train.criteria import (
+    build_optimizer,
+    check_online_loss_world,
+    loss_options_with_lr,
+    loss_parameters_for_optimizer,
+)
 from slf.train.harness import interval_cell, run_seeds, summarize_seeds
 from slf.train.settings import TrainingSettings
 
@@ -245,7 +258,8 @@ def build_graph_criterion(
     (validation batches) gives the default recipe its reference.
     """
     if not cfg.is_slf:
-        return losses.build(cfg.loss, task="regression", **cfg.loss_options)
+        loss_cls = losses.resolve(cfg.loss, "regression")
+        return losses.build(cfg.loss, task="regression", **loss_options_with_lr(loss_cls, cfg.loss_options, cfg.lr))
     from slf import StochasticLoss
     from slf.decision import DecisionMLP, feature_size
 
@@ -410,6 +424,7 @@ def train_graph_regression(
         optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters])
         trained = distributed.data_parallel(model)
         validation_mode = cfg.is_slf and cfg.slf_mode == "validation"
+        learns_online = check_online_loss_world(criterion, cfg.loss, world)
         with_embedding = cfg.is_slf and cfg.slf_decision_input == "prediction+embedding"
 
         loader = _graph_loader(data.train, cfg.batch_size, cfg.seed)
@@ -436,8 +451,10 @@ def train_graph_regression(
             for batch in loader:
                 batch = batch.to(device)
                 started = time.perf_counter()
-                optimizer.zero_grad(set_to_none=True)
                 target = standardized(batch.y)
+                if learns_online:  # AdaLFL: the loss network's look-ahead update, then the model's step
+                    criterion.meta_step(model, batch, target)
+                optimizer.zero_grad(set_to_none=True)
                 if cfg.is_slf:
                     prediction, embedding = trained(batch, return_embedding=True)
                     loss = _slf_loss(criterion, prediction, target, embedding if with_embedding else None)
@@ -502,6 +519,8 @@ def train_graph_regression(
     )
     if cfg.is_slf:
         result.update(slf_run_record(criterion))
+    if learns_online:
+        result.update(online_loss_record(criterion))
     if world > 1:
         result["distributed"] = distributed.rank_agreement(model, criterion.decision if cfg.is_slf else None)
     return result

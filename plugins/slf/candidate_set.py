@@ -40,6 +40,11 @@ def build_candidate(
     """
     options = dict(kwargs or {})
     if isinstance(candidate, str):
+        if getattr(loss_registry.resolve(candidate, task), "learns_online", False):
+            raise ValueError(
+                f"candidate {candidate!r} learns its own parameters online (its trainer calls its meta_step); "
+                "it cannot be an SLF candidate: train with it alone"
+            )
         if task == "binary":
             options.setdefault("from_logits", from_logits)
         module = loss_registry.build(candidate, task=task, reduction="none", **options)

@@ -220,6 +220,8 @@ class MILS:
             raise ValueError(
                 f"MILS: unknown loss {spec!r}; valid names: {loss_registry.available('classification')}"
             ) from None
+        if getattr(cls, "learns_online", False):
+            raise ValueError(f"MILS: loss {spec!r} learns online and trains alone; it cannot be one of MILS's losses")
         options: Dict[str, Any] = {}
         if getattr(cls, "input_kind", "logits") == "features":
             if not hasattr(model, "features") or not hasattr(model, "feature_dim"):

@@ -101,11 +101,13 @@ Builder = Callable[[Draw], Dict[str, Any]]
 NO_KWARGS: Builder = lambda draw: {}  # noqa: E731
 FEATURE_KWARGS: Builder = lambda draw: {"in_features": D, "num_classes": draw["c"]}  # noqa: E731
 CASES: Dict[Tuple[str, str], Tuple[Builder, Callable[[Draw], Tuple[Any, Any]]]] = {}
+CLASS_KWARGS: Builder = lambda draw: {"num_classes": draw["c"], "pretrain_steps": 0}  # noqa: E731
 for _name in L.available("classification"):
+    _cls = L.resolve(_name, "classification")
     CASES[("classification", _name)] = (
         (FEATURE_KWARGS, _features)
-        if L.resolve(_name, "classification").input_kind == "features"
-        else (NO_KWARGS, _classification)
+        if _cls.input_kind == "features"
+        else (CLASS_KWARGS if getattr(_cls, "sized_by_classes", False) else NO_KWARGS, _classification)
     )
 for _name in L.available("regression"):
     CASES[("regression", _name)] = (NO_KWARGS, _regression)

@@ -26,6 +26,8 @@ C, D, N = 5, 6, 7  # classes, feature dim (large_margin_softmax), batch size
 # lambda_base=0: lambda stays 0, the full margin acts (the annealing is tested separately).
 LMS_KW = dict(in_features=D, num_classes=C, margin=2, lambda_base=0.0)
 # Losses over penultimate features (N, D) that own per-class parameters (C, D).
+# Losses sized by the number of classes (L2T-DLF's C x C coefficients; its teacher's loss from the first step).
+CLASS_KW = {"l2t_dlf": {"num_classes": C, "pretrain_steps": 0}}
 FEATURE_KW = {
     "large_margin_softmax": LMS_KW,
     "center": dict(in_features=D, num_classes=C),
@@ -58,6 +60,8 @@ EXPECTED = {
         "bi_tempered",
         "gce",
         "sce",
+        "adalfl",
+        "l2t_dlf",
     },
     "binary": {
         "bce",
@@ -72,7 +76,7 @@ EXPECTED = {
         "adaptive_robust",
         "self_paced",
     },
-    "regression": {"mse", "mae", "huber", "log_cosh", "robust", "adaptive_robust"},
+    "regression": {"mse", "mae", "huber", "log_cosh", "robust", "adaptive_robust", "adalfl"},
 }
 
 
@@ -86,7 +90,7 @@ def _cases():
                     tag = "logits" if from_logits else "probs"
                     cases.append(pytest.param(task, name, {"from_logits": from_logits}, id=f"binary-{name}-{tag}"))
             else:
-                kwargs = dict(FEATURE_KW.get(name, {}))
+                kwargs = dict(FEATURE_KW.get(name, CLASS_KW.get(name, {})))
                 cases.append(pytest.param(task, name, kwargs, id=f"{task}-{name}"))
     return cases
 
@@ -191,6 +195,13 @@ def call_functional(task, name, loss, input, target, reduction):
         )
     if name == "adaptive_robust" and task == "classification":
         return L.adaptive_robust_classification_loss(input, target, loss.alpha(), loss.scale(), reduction=reduction)
+    if name == "l2t_dlf":  # cross-entropy while the student pretrains, then the teacher's loss
+        if not loss.teaching:
+            return L.cross_entropy_loss(input, target, reduction=reduction)
+        signal = loss.teacher_signal(input, target)
+        return L.l2t_dlf_loss(input, target, loss.weight, loss.bias, signal, loss.dynamic_weight, reduction=reduction)
+    if name == "adalfl":
+        return L.adalfl_loss(input, target, loss.network, task=task, reduction=reduction)
     if name == "adaptive_robust":
         return L.adaptive_robust_loss(input, target, loss.alpha(), loss.scale(), reduction=reduction)
     if task == "binary":
@@ -320,6 +331,8 @@ def test_extreme_logits_give_finite_values_and_gradients(task, name, kwargs, dty
 def _minimum_value(name, loss):
     if name == "cosine":
         return -1.0
+    if name == "l2t_dlf":  # W = I, b = 0: -sigmoid(log p_y), at p_y = 1
+        return -0.5
     if name == "adaptive_robust":  # a negative log-likelihood: at a zero residual, log c + log Z(alpha)
         from slf.losses.regression.adaptive_robust import robust_log_partition
 

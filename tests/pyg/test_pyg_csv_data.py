@@ -176,3 +176,16 @@ def test_a_last_batch_of_one_graph_is_dropped_so_batch_norm_can_train(pyg_chembl
         data=splits,
     )
     assert run["num_steps"] == 2 and math.isfinite(run["final"]["r2"])
+
+
+def test_the_graph_trainer_learns_adalfl_online(pyg_chembl_rows):
+    """AdaLFL's loss network takes a look-ahead update before each step of a GCN on real molecules."""
+    rows = pyg_chembl_rows[:200]
+    graphs = smiles_to_graphs([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+    run = train_graph_regression(
+        GraphRegressionConfig(model="gcn", hidden_channels=16, epochs=2, loss="adalfl", num_threads=2),
+        progress=False,
+        data=split_graphs(graphs, "random", seed=0),
+    )
+    assert run["loss_learning"]["meta_steps"] == run["num_steps"] > 0
+    assert math.isfinite(run["loss_learning"]["meta_loss_last"]) and math.isfinite(run["final"]["r2"])

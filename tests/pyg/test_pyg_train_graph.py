@@ -272,7 +272,7 @@ def test_slf_graph_command(tmp_path, pyg_graph_root, capsys):
     "argv, message",
     [
         (["--model", "gat"], "invalid choice 'gat'; valid choices: gcn, chebnet, ecc, scn, lcn, dfn"),
-        (["--loss", "ce"], "invalid choice 'ce'; valid choices: adaptive_robust"),
+        (["--loss", "ce"], "invalid choice 'ce'; valid choices: adalfl, adaptive_robust"),
         (["--loss", "slf", "--slf-candidates", "mse,cosine"], "unknown loss(es) ['cosine']"),
         (["--data", "qm9"], "unknown graph data set 'qm9'"),
     ],

@@ -39,7 +39,7 @@ from .image import *  # noqa: F401,F403
 from .image import __all__ as _image_all
 from .mils import *  # noqa: F401,F403
 from .mils import __all__ as _mils_all
-from .registry import available, build, register, resolve, tasks_of
+from .registry import available, build, candidate_names, register, resolve, tasks_of
 from .regression import *  # noqa: F401,F403
 from .regression import __all__ as _regression_all
 from .segmentation import *  # noqa: F401,F403
@@ -51,6 +51,7 @@ __all__ = [
     "SLF_TASKS",
     "TASKS",
     "available",
+    "candidate_names",
     "baselines",
     "binary",
     "build",

@@ -49,6 +49,22 @@ def available(task: Optional[str] = None) -> List[str]:
     return sorted({name for (t, name) in _REGISTRY if task is None or t == task})
 
 
+def candidate_names(task: str) -> List[str]:
+    """Sorted names of ``task``'s losses that can be SLF candidates: those over the model's output
+    (not penultimate features) that do not learn their own parameters online (AdaLFL, L2T-DLF).
+
+    Example:
+        >>> "ce" in candidate_names("classification"), "adalfl" in candidate_names("classification")
+        (True, False)
+    """
+    return [
+        name
+        for name in available(task)
+        if getattr(resolve(name, task), "input_kind", "logits") == "logits"
+        and not getattr(resolve(name, task), "learns_online", False)
+    ]
+
+
 def resolve(name: str, task: Optional[str] = None) -> Type[nn.Module]:
     """The class registered as ``name`` for ``task`` (or the first task that has it)."""
     if task is not None:

@@ -23,12 +23,21 @@ from ..data import DatasetSplits, corrupt_labels, load_dataset
 from ..models import build_model
 from .batching import batches, cycle_batches, steps_per_epoch
 from .classify_config import MILS_RULES, OPTIMIZERS, PAPER_CANDIDATES, ClassifyConfig
-from .common import format_table, format_top_weights, load_run_results, run_setup, slf_run_record, top_weight
+from .common import (
+    format_table,
+    format_top_weights,
+    load_run_results,
+    online_loss_record,
+    run_setup,
+    slf_run_record,
+    top_weight,
+)
 from .criteria import (
     build_criterion,
     build_extra_losses,
     build_mils,
     build_optimizer,
+    check_online_loss_world,
     loss_parameters_for_optimizer,
     loss_with_extras,
     reads_logits_only,
@@ -150,13 +159,17 @@ def train_classifier(
             else None
         )
         validation_mode = kind == "slf" and criterion.mode == "validation"
+        learns_online = check_online_loss_world(criterion, cfg.loss, world)
         if validation_mode and len(val_y) == 0:
             raise ValueError("SLF validation mode needs a non-empty validation split (val_size > 0)")
 
         shuffle = torch.Generator().manual_seed(cfg.seed)
+        online_held_out = learns_online and getattr(criterion, "needs_held_out", False)
+        if online_held_out and len(val_y) == 0:
+            raise ValueError(f"loss {cfg.loss!r} learns on held-out data: it needs a validation split (val_size > 0)")
         held_out = (
             cycle_batches(val_x, val_y, cfg.batch_size, torch.Generator().manual_seed(cfg.seed + 1))
-            if validation_mode
+            if validation_mode or online_held_out
             else None
         )
         per_epoch = steps_per_epoch(len(train_y), cfg.batch_size)
@@ -186,6 +199,8 @@ def train_classifier(
                 if mils is not None:
                     loss = torch.tensor(mils.step(x, y)["loss"])
                 else:
+                    if learns_online:  # AdaLFL, L2T-DLF: the loss's look-ahead update, then the model's step
+                        criterion.meta_step(model, x, y, *(next(held_out) if online_held_out else ()))
                     optimizer.zero_grad(set_to_none=True)
                     loss = loss_with_extras(trained, criterion, kind, extras, x, y)
                     loss.backward()
@@ -249,6 +264,8 @@ def train_classifier(
     )
     if kind == "slf":
         result.update(slf_run_record(criterion))
+    if learns_online:
+        result.update(online_loss_record(criterion))
     if world > 1:
         result["distributed"] = distributed.rank_agreement(model, criterion.decision if kind == "slf" else None)
     if mils is not None:

@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import random
+import statistics
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
@@ -105,6 +106,28 @@ def slf_run_record(criterion: nn.Module) -> Dict[str, Any]:
         "final_weights": [float(w) for w in criterion.weights],
         "mean_weights": [float(w) for w in getattr(criterion, "mean_weights", criterion.weights)],
         "slf_stats": {key: float(value) for key, value in criterion.stats().items()},
+    }
+
+
+def online_loss_record(criterion: nn.Module) -> Dict[str, Any]:
+    """The ``loss_learning`` field of a run whose loss learns online (AdaLFL): its look-ahead updates
+    (``meta_steps``) and the task loss after each look-ahead step, averaged over the first and the
+    last tenth of them (``meta_loss_first``, ``meta_loss_last``).
+
+    Example:
+        >>> from slf.losses import AdaLFLClassificationLoss
+        >>> online_loss_record(AdaLFLClassificationLoss())["loss_learning"]["meta_steps"]
+        0
+    """
+    values = list(criterion.meta_losses)
+    tenth = max(1, len(values) // 10)
+    mean = statistics.fmean
+    return {
+        "loss_learning": {
+            "meta_steps": int(criterion.meta_steps),
+            "meta_loss_first": mean(values[:tenth]) if values else float("nan"),
+            "meta_loss_last": mean(values[-tenth:]) if values else float("nan"),
+        }
     }
 
 

@@ -52,6 +52,8 @@ def build_criterion(
         options.update(cfg.slf_options)
         return StochasticLoss(**options), "slf"
     if cfg.is_mils:
+        if getattr(losses.resolve(cfg.mils_primary, "classification"), "learns_online", False):
+            raise ValueError(f"loss {cfg.mils_primary!r} learns online and trains alone; it cannot be MILS's primary")
         return losses.build(cfg.mils_primary, task="classification"), "mils"
     loss_cls = losses.resolve(cfg.loss, "classification")
     options = dict(cfg.loss_options)
@@ -64,7 +66,37 @@ def build_criterion(
         options.setdefault("in_features", int(model.feature_dim))
         options.setdefault("num_classes", int(num_classes))
         return losses.build(cfg.loss, task="classification", **options), "features"
+    options = loss_options_with_lr(loss_cls, options, cfg.lr)
+    if getattr(loss_cls, "sized_by_classes", False):  # L2T-DLF's C x C coefficients
+        options.setdefault("num_classes", int(num_classes))
     return losses.build(cfg.loss, task="classification", **options), "logits"
+
+
+def loss_options_with_lr(loss_cls: type, options: Mapping[str, Any], lr: float) -> Dict[str, Any]:
+    """``options`` of a registry loss; one that learns online (AdaLFL) takes the model's learning rate
+    as its look-ahead step unless ``options`` sets ``lookahead_lr``.
+
+    Example:
+        >>> loss_options_with_lr(losses.resolve("adalfl", "classification"), {}, 0.01)
+        {'lookahead_lr': 0.01}
+    """
+    options = dict(options)
+    if getattr(loss_cls, "learns_online", False):
+        options.setdefault("lookahead_lr", lr)
+    return options
+
+
+def check_online_loss_world(criterion: nn.Module, name: str, world: int) -> bool:
+    """Whether ``criterion`` learns online: its trainer calls ``criterion.meta_step(model, x, y)`` before
+    each step, with a held-out batch (``held_x, held_y``) where the loss ``needs_held_out`` (L2T-DLF);
+    refused on more than one process, whose loss networks would drift apart."""
+    learns_online = bool(getattr(criterion, "learns_online", False))
+    if learns_online and world > 1:
+        raise ValueError(
+            f"loss {name!r} learns its loss network from each step's look-ahead, which is not "
+            f"synchronised across processes; run it on one process (world size is {world})"
+        )
+    return learns_online
 
 
 def loss_parameters_for_optimizer(criterion: nn.Module, kind: str) -> List[nn.Parameter]:
@@ -75,7 +107,7 @@ def loss_parameters_for_optimizer(criterion: nn.Module, kind: str) -> List[nn.Pa
     softmax modes; in validation mode the decision network has its own optimizer and
     only parameters of the candidates themselves (if any) are returned.
     """
-    if kind == "mils":  # MILS updates its loss modules' parameters with its own optimizer
+    if kind == "mils" or getattr(criterion, "learns_online", False):  # MILS, AdaLFL: their own optimizers
         return []
     parameters = criterion.parameters_for_model_optimizer() if kind == "slf" else criterion.parameters()
     return [p for p in parameters if p.requires_grad]
@@ -98,6 +130,8 @@ def build_extra_losses(
     extras: Dict[str, Tuple[nn.Module, float]] = {}
     for name, weight in cfg.extra_losses.items():
         cls = losses.resolve(name, "classification")
+        if getattr(cls, "learns_online", False):
+            raise ValueError(f"loss {name!r} learns online and trains alone; it cannot be an extra loss")
         options: Dict[str, Any] = {}
         if getattr(cls, "input_kind", "logits") == "features":
             options = dict(in_features=int(model.feature_dim), num_classes=int(num_classes))

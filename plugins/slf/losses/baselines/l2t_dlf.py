@@ -1,0 +1,213 @@
+"""L2T-DLF, learning to teach with dynamic loss functions (Wu et al., NeurIPS 2018): ``l2t_dlf``, classification.
+
+A teacher sets the coefficients of a parametric loss from the student's state, and learns them
+by reverse-mode differentiation through the student's updates, towards a smooth measure of the
+student's error on held-out (development) data. What follows the authors and what is ours (their
+paper's method section could not be read here; their public MNIST demo, which they say differs a
+little from the paper, could):
+
+- **The loss** (the demo's): :math:`\\ell(z, y) = -\\sigma\\big([\\log \\operatorname{softmax}(z)^\\top
+  (W + h\\,W_2)]_y + b_y\\big)`, W a :math:`C \\times C` matrix starting at the identity, b, W_2 at zero.
+- **The teacher** (the demo's dynamic form): :math:`h = 2 \\sigma(\\theta_1 t + \\theta_2 e + b_2) - 1`,
+  from the student's state: its step t (divided by ``step_scale``) and its error e on the training
+  batch. Its parameters :math:`\\phi = (W, b, W_2, \\theta, b_2)` are the teacher's.
+- **The teacher's objective** (the demo's): the held-out batch's smoothed error
+  :math:`\\frac{1}{N} \\sum_n 2 \\sigma(k (\\max_c p_{nc} - p_{n y_n})) - 1`, k = 50.
+- **The teacher's training** (ours): the authors train the teacher over whole episodes of student
+  training, restarted from a student pretrained with cross-entropy, by reverse mode through every
+  update of an episode. With one run's budget, as every method here has, the teacher learns
+  online instead: before each student step, one Adam step (lr ``meta_lr``) on the objective after
+  a one-step look-ahead :math:`w' = w - \\alpha \\nabla_w \\ell_\\phi` (:mod:`slf.unrolled_step`,
+  :math:`\\alpha` = ``lookahead_lr``), reverse mode truncated to one update. As in the demo, the
+  student first trains with cross-entropy (``pretrain_steps`` steps), the teacher waiting.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ...unrolled_step import OnlineLookahead
+from .._utils import check_positive, gather_target
+from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..registry import register
+
+
+def smoothed_error(logits: Tensor, target: Tensor, sharpness: float = 50.0) -> Tensor:
+    r"""A differentiable error rate: the mean of :math:`2 \sigma(k (\max_c p_c - p_y)) - 1` over the batch.
+
+    0 where the target class has the largest probability by a wide margin, near 1 where
+    another class leads it by one.
+
+    Example:
+        >>> smoothed_error(torch.tensor([[5.0, 0.0], [0.0, 5.0]]), torch.tensor([0, 0]))
+        tensor(0.5000)
+    """
+    p = F.softmax(logits, dim=1)
+    return (2 * torch.sigmoid(sharpness * (p.max(dim=1).values - gather_target(p, target))) - 1).mean()
+
+
+@register("l2t_dlf", "classification")
+class L2TDLFLoss(BaseLoss):
+    """The L2T-DLF student loss and its teacher's online update (:meth:`meta_step`); see the module.
+
+    Before each student step the trainer calls ``meta_step(model, x, y, held_x, held_y)`` with a
+    held-out batch (``slf classify --loss l2t_dlf`` does, from the validation split). The teacher's
+    parameters are not the model's: leave them out of the model's optimiser.
+
+    Args:
+        num_classes: C, the size of W (``slf classify`` passes it).
+        meta_lr: Adam's learning rate for the teacher, > 0.
+        lookahead_lr: the look-ahead SGD step's size, > 0.
+        pretrain_steps: student steps with cross-entropy before the teacher's loss takes over.
+        sharpness: k of the teacher's smoothed error, > 0.
+        step_scale: the state's step is ``step / step_scale``, > 0.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Example:
+        >>> loss = L2TDLFLoss(num_classes=3, pretrain_steps=0)  # W = I: -sigmoid(log p_y)
+        >>> loss(torch.tensor([[0.0, 0.0, 0.0]]), torch.tensor([0]))
+        tensor(-0.2500, grad_fn=<DivBackward0>)
+    """
+
+    task = "classification"
+    minimum: ClassVar[Optional[float]] = None  # -sigmoid(...) lies in (-1, 0) once the teacher's loss is on
+    learns_online: ClassVar[bool] = True
+    needs_held_out: ClassVar[bool] = True
+    sized_by_classes: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        num_classes: int,
+        meta_lr: float = 1e-3,
+        lookahead_lr: float = 1e-3,
+        pretrain_steps: int = 100,
+        sharpness: float = 50.0,
+        step_scale: float = 1000.0,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(reduction)
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"{self.name}: num_classes must be an integer >= 2, got {num_classes!r}")
+        if not isinstance(pretrain_steps, int) or pretrain_steps < 0:
+            raise ValueError(f"{self.name}: pretrain_steps must be an integer >= 0, got {pretrain_steps!r}")
+        for value, what in ((meta_lr, "meta_lr"), (lookahead_lr, "lookahead_lr"), (sharpness, "sharpness")):
+            check_positive(value, what, self.name)
+        check_positive(step_scale, "step_scale", self.name)
+        self.num_classes, self.pretrain_steps = num_classes, pretrain_steps
+        self.meta_lr, self.lookahead_lr = float(meta_lr), float(lookahead_lr)
+        self.sharpness, self.step_scale = float(sharpness), float(step_scale)
+        self.weight = nn.Parameter(torch.eye(num_classes))
+        self.bias = nn.Parameter(torch.zeros(num_classes))
+        self.dynamic_weight = nn.Parameter(torch.zeros(num_classes, num_classes))
+        self.state_weight = nn.Parameter(torch.zeros(2))
+        self.state_bias = nn.Parameter(torch.zeros(()))
+        self.steps = 0
+        self.online = OnlineLookahead(self.meta_lr)
+
+    @property
+    def meta_steps(self) -> int:
+        """The teacher's online updates so far."""
+        return len(self.online.losses)
+
+    @property
+    def meta_losses(self) -> List[float]:
+        """The held-out smoothed error after each update's look-ahead step."""
+        return self.online.losses
+
+    @property
+    def teaching(self) -> bool:
+        """Whether the teacher's loss is on (after ``pretrain_steps`` student steps)."""
+        return self.steps >= self.pretrain_steps
+
+    def validate(self, input: Tensor, target: Tensor) -> None:
+        super().validate(input, target)
+        if input.shape[1] != self.num_classes:
+            raise ValueError(
+                f"{self.name}: built for num_classes={self.num_classes}, got logits of shape {tuple(input.shape)}"
+            )
+
+    def teacher_signal(self, input: Tensor, target: Tensor) -> Tensor:
+        """h in (-1, 1), from the student's step and its error on this batch."""
+        error = (input.detach().argmax(dim=1) != target).to(input.dtype).mean() if len(target) else input.new_zeros(())
+        state = torch.stack((input.new_tensor(self.steps / self.step_scale), error))
+        return 2 * torch.sigmoid(state @ self.state_weight + self.state_bias) - 1
+
+    def per_sample(self, input: Tensor, target: Tensor) -> Tensor:
+        if not self.teaching:
+            return F.cross_entropy(input, target, reduction="none")
+        coefficients = self.weight + self.teacher_signal(input, target) * self.dynamic_weight
+        scores = F.log_softmax(input, dim=1) @ coefficients + self.bias
+        return -torch.sigmoid(gather_target(scores, target))
+
+    def meta_step(
+        self,
+        model: nn.Module,
+        inputs: Any,
+        target: Tensor,
+        held_inputs: Optional[Any] = None,
+        held_target: Optional[Tensor] = None,
+    ) -> Dict[str, float]:
+        """The teacher's update from a one-step look-ahead of ``model`` on the training batch, judged on
+        the held-out batch; then the student's step count advances. Returns ``{'meta_loss': ...}`` (the
+        held-out smoothed error after the look-ahead) once the teacher's loss is on, else ``{}``.
+
+        Example:
+            >>> _ = torch.manual_seed(0)
+            >>> model, loss = nn.Linear(4, 3), L2TDLFLoss(num_classes=3, pretrain_steps=0)
+            >>> x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+            >>> info = loss.meta_step(model, x, y, torch.randn(8, 4), torch.randint(0, 3, (8,)))
+            >>> bool((loss.weight != torch.eye(3)).any()), loss.meta_steps
+            (True, 1)
+        """
+        if held_inputs is None or held_target is None:
+            raise ValueError(f"{self.name}: the teacher learns on held-out data; pass held_inputs and held_target")
+        info: Dict[str, float] = {}
+        if self.teaching:
+            info["meta_loss"] = self.online.step(
+                self.parameters,
+                model,
+                lambda output: self(output, target, reduction="mean"),
+                inputs,
+                self.lookahead_lr,
+                lambda output: smoothed_error(output, held_target, self.sharpness),
+                held_inputs,
+            )
+        self.steps += 1
+        return info
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_classes={self.num_classes}, meta_lr={self.meta_lr}, lookahead_lr={self.lookahead_lr}, "
+            f"pretrain_steps={self.pretrain_steps}, reduction={self.reduction!r}"
+        )
+
+
+def l2t_dlf_loss(
+    logits: Tensor,
+    target: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    signal: float = 0.0,
+    dynamic_weight: Optional[Tensor] = None,
+    reduction: str = "mean",
+) -> Tensor:
+    r"""The L2T-DLF student loss with given coefficients: :math:`-\sigma([\log p^\top (W + h W_2)]_y + b_y)`.
+
+    Args:
+        logits: :math:`(N, C)`; target: class indices :math:`(N,)`.
+        weight: W, :math:`(C, C)`; bias: b, :math:`(C,)`.
+        signal: the teacher's h in (-1, 1); dynamic_weight: :math:`W_2` (``None``: zero).
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Example:
+        >>> l2t_dlf_loss(torch.tensor([[0.0, 0.0]]), torch.tensor([1]), torch.eye(2), torch.zeros(2))
+        tensor(-0.3333)
+    """
+    check_classification_inputs(logits, target, "l2t_dlf")
+    coefficients = weight if dynamic_weight is None else weight + signal * dynamic_weight
+    scores = F.log_softmax(logits, dim=1) @ coefficients + bias
+    return reduce_loss(-torch.sigmoid(gather_target(scores, target)), check_reduction(reduction))
