@@ -134,6 +134,11 @@ class OnlineLookahead:
         self.optimizer: Optional[torch.optim.Optimizer] = None
         self.losses: List[float] = []
 
+    @property
+    def steps(self) -> int:
+        """Updates so far."""
+        return len(self.losses)
+
     def step(
         self,
         parameters: Callable[[], Iterable[Tensor]],

@@ -100,7 +100,7 @@ def test_meta_step_is_one_adam_step_on_the_lookahead_gradient_and_leaves_the_mod
     for key, value in model.state_dict().items():  # parameters and batch-norm statistics as they were
         torch.testing.assert_close(value, model_before[key], rtol=0, atol=0)
     assert all(p.grad is None for p in model.parameters())
-    assert loss.meta_steps == 1 and loss.meta_losses == [info["meta_loss"]]
+    assert loss.online.steps == 1 and loss.online.losses == [info["meta_loss"]]
 
 
 def test_every_layer_of_a_fresh_loss_network_learns_and_it_starts_at_cross_entropy():
@@ -212,7 +212,7 @@ def test_teacher_hypergradient_matches_finite_differences_and_meta_step_takes_ad
     assert info["meta_loss"] == pytest.approx(_teacher_objective(model, loss, *batch).item(), rel=0.05)
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, model_before[key], rtol=0, atol=0)
-    assert loss.meta_steps == loss.steps == 1
+    assert loss.online.steps == loss.steps == 1
 
 
 def test_the_student_pretrains_with_cross_entropy_and_the_teacher_waits():
@@ -225,7 +225,7 @@ def test_the_student_pretrains_with_cross_entropy_and_the_teacher_waits():
         torch.testing.assert_close(loss(logits, y), F.cross_entropy(logits, y))
         assert loss.meta_step(model, x[:24], y[:24], x[24:], y[24:]) == {}
     assert all(torch.equal(v, start[k]) for k, v in loss.state_dict().items())
-    assert loss.teaching and loss.steps == 2 and loss.meta_steps == 0
+    assert loss.teaching and loss.steps == 2 and loss.online.steps == 0
     signal = loss.teacher_signal(logits, y)
     expected = l2t_dlf_loss(logits, y, loss.weight, loss.bias, signal, loss.dynamic_weight)
     torch.testing.assert_close(loss(logits, y), expected)  # -sigmoid(log p_y) at the start: W = I

@@ -110,21 +110,22 @@ def slf_run_record(criterion: nn.Module) -> Dict[str, Any]:
 
 
 def online_loss_record(criterion: nn.Module) -> Dict[str, Any]:
-    """The ``loss_learning`` field of a run whose loss learns online (AdaLFL): its look-ahead updates
-    (``meta_steps``) and the task loss after each look-ahead step, averaged over the first and the
-    last tenth of them (``meta_loss_first``, ``meta_loss_last``).
+    """The ``loss_learning`` field of a run whose loss learns online (AdaLFL, L2T-DLF; its ``online``, a
+    :class:`slf.unrolled_step.OnlineLookahead`): its look-ahead updates (``meta_steps``) and the outer loss
+    after each look-ahead step, averaged over the first and the last tenth of them (``meta_loss_first``,
+    ``meta_loss_last``).
 
     Example:
         >>> from slf.losses import AdaLFLClassificationLoss
         >>> online_loss_record(AdaLFLClassificationLoss())["loss_learning"]["meta_steps"]
         0
     """
-    values = list(criterion.meta_losses)
+    values = list(criterion.online.losses)
     tenth = max(1, len(values) // 10)
     mean = statistics.fmean
     return {
         "loss_learning": {
-            "meta_steps": int(criterion.meta_steps),
+            "meta_steps": criterion.online.steps,
             "meta_loss_first": mean(values[:tenth]) if values else float("nan"),
             "meta_loss_last": mean(values[-tenth:]) if values else float("nan"),
         }

@@ -24,7 +24,7 @@ that of the authors' public meta-learning code):
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Optional, Tuple
+from typing import Any, ClassVar, Dict, Optional, Tuple
 
 import torch  # noqa: F401  (the docstring examples use it)
 import torch.nn.functional as F
@@ -99,16 +99,6 @@ class AdaLFLLoss(BaseLoss):
         self.meta_lr, self.lookahead_lr = float(meta_lr), float(lookahead_lr)
         self.online = OnlineLookahead(self.meta_lr)
 
-    @property
-    def meta_steps(self) -> int:
-        """Online updates so far."""
-        return len(self.online.losses)
-
-    @property
-    def meta_losses(self) -> List[float]:
-        """The task loss after each update's look-ahead step."""
-        return self.online.losses
-
     def task_loss(self, input: Tensor, target: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -128,7 +118,7 @@ class AdaLFLLoss(BaseLoss):
             >>> model, loss = nn.Linear(4, 3), AdaLFLClassificationLoss(hidden=8)
             >>> before = loss.network.layers[-1].weight.detach().clone()
             >>> info = loss.meta_step(model, torch.randn(16, 4), torch.randint(0, 3, (16,)))
-            >>> bool((loss.network.layers[-1].weight != before).any()), loss.meta_steps
+            >>> bool((loss.network.layers[-1].weight != before).any()), loss.online.steps
             (True, 1)
         """
         meta_loss = self.online.step(

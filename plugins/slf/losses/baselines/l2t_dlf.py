@@ -24,7 +24,7 @@ little from the paper, could):
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Optional
+from typing import Any, ClassVar, Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -109,16 +109,6 @@ class L2TDLFLoss(BaseLoss):
         self.online = OnlineLookahead(self.meta_lr)
 
     @property
-    def meta_steps(self) -> int:
-        """The teacher's online updates so far."""
-        return len(self.online.losses)
-
-    @property
-    def meta_losses(self) -> List[float]:
-        """The held-out smoothed error after each update's look-ahead step."""
-        return self.online.losses
-
-    @property
     def teaching(self) -> bool:
         """Whether the teacher's loss is on (after ``pretrain_steps`` student steps)."""
         return self.steps >= self.pretrain_steps
@@ -160,7 +150,7 @@ class L2TDLFLoss(BaseLoss):
             >>> model, loss = nn.Linear(4, 3), L2TDLFLoss(num_classes=3, pretrain_steps=0)
             >>> x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
             >>> info = loss.meta_step(model, x, y, torch.randn(8, 4), torch.randint(0, 3, (8,)))
-            >>> bool((loss.weight != torch.eye(3)).any()), loss.meta_steps
+            >>> bool((loss.weight != torch.eye(3)).any()), loss.online.steps
             (True, 1)
         """
         if held_inputs is None or held_target is None:
