@@ -108,6 +108,7 @@ def recipe_signature() -> Dict[str, float]:
         "gap": alignment.DEFAULT_GAP,
         "gap_patience": alignment.DEFAULT_GAP_PATIENCE,
         "held_interval": alignment.DEFAULT_HELD_INTERVAL,
+        "gap_z": alignment.DEFAULT_GAP_Z,
     }
 
 
@@ -127,31 +128,47 @@ def uses_default_recipe(config: Dict[str, Any]) -> bool:
 
 
 # Constants recorded only since they were added, at the value that runs saved before then had.
-RECIPE_CONSTANTS_ADDED = {"held_interval": 1}
+RECIPE_CONSTANTS_ADDED = {"held_interval": 1, "gap_z": 0.0}
+# The constants of the recipe's gap (step 5 of docs/recipe.md).
+GAP_CONSTANTS = ("gap", "gap_patience", "gap_z")
 
 
-def current_recipe(config: Dict[str, Any], saved: Dict[str, Any]) -> bool:
+def current_recipe(config: Dict[str, Any], saved: Dict[str, Any], gap_acts: bool = True) -> bool:
     """Whether a saved run is current as to the recipe: it does not use it, or it recorded the same
     constants (a default-recipe run that recorded none predates the record, and is stale).
+    ``gap_acts=False``: a host where the recipe's gap can never act (no stock candidate, as the
+    YOLO head's parts, or no held-out losses, as DAC), whose runs the gap's constants leave
+    as they were (``GAP_CONSTANTS`` are not compared).
 
     Example:
         >>> config = {"loss": "slf", "slf_mode": "align"}
         >>> current_recipe(config, {"recipe": recipe_signature()}), current_recipe(config, {})
         (True, False)
+        >>> other_gap = {"recipe": {**recipe_signature(), "gap_z": 9.0}}
+        >>> current_recipe(config, other_gap), current_recipe(config, other_gap, gap_acts=False)
+        (False, True)
     """
     if not uses_default_recipe(config):
         return True
     recorded = saved.get("recipe")
-    return recorded is not None and {**RECIPE_CONSTANTS_ADDED, **recorded} == recipe_signature()
+    if recorded is None:
+        return False
+    recorded, signature = {**RECIPE_CONSTANTS_ADDED, **recorded}, recipe_signature()
+    if not gap_acts:
+        recorded, signature = ({k: v for k, v in d.items() if k not in GAP_CONSTANTS} for d in (recorded, signature))
+    return recorded == signature
 
 
-def cached_run(path: Path, config: Dict[str, Any], train: Callable[[], Dict[str, Any]]) -> Dict[str, Any]:
+def cached_run(
+    path: Path, config: Dict[str, Any], train: Callable[[], Dict[str, Any]], gap_acts: bool = True
+) -> Dict[str, Any]:
     """One seed's run, read back from ``path`` when an earlier run with the same ``config`` (and the
-    same recipe constants, where the saved run records them) saved it, else ``train()`` saved
-    there: an interrupted benchmark continues where it stopped."""
+    same recipe constants, where the saved run records them; see :func:`current_recipe` for
+    ``gap_acts``) saved it, else ``train()`` saved there: an interrupted benchmark continues where
+    it stopped."""
     if path.is_file():
         saved = json.loads(path.read_text())
-        if comparable_config(saved["config"]) == comparable_config(config) and current_recipe(config, saved):
+        if comparable_config(saved["config"]) == comparable_config(config) and current_recipe(config, saved, gap_acts):
             return saved
     result = {**train(), "recipe": recipe_signature()}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -242,6 +242,21 @@ def test_a_saved_default_recipe_run_is_stale_only_under_other_recipe_constants(t
     path.write_text(json.dumps({**saved, "recipe": {**saved["recipe"], "gap": 1.25}}))
     cached_run(path, config, train)
     assert len(trained) == 3  # another gap: stale, trained again
+    # Saved before gap_z was recorded, when the gap had no noise allowance: current under 0 only.
+    saved = json.loads(path.read_text())
+    path.write_text(json.dumps({**saved, "recipe": {n: v for n, v in saved["recipe"].items() if n != "gap_z"}}))
+    monkeypatch.setattr(alignment, "DEFAULT_GAP_Z", 0.0)
+    cached_run(path, config, train)
+    assert len(trained) == 3
+    monkeypatch.setattr(alignment, "DEFAULT_GAP_Z", 1.0)
+    cached_run(path, config, train, gap_acts=False)  # a host where the gap cannot act (DAC, the YOLO head)
+    assert len(trained) == 3
+    cached_run(path, config, train)
+    assert len(trained) == 4
+    saved = json.loads(path.read_text())
+    path.write_text(json.dumps({**saved, "recipe": {**saved["recipe"], "margin": 0.05}}))
+    cached_run(path, config, train, gap_acts=False)  # other constants than the gap's: stale there too
+    assert len(trained) == 5
     single = {"loss": "ce", "seed": 0}
     path = tmp_path / "ce.json"
     cached_run(path, single, lambda: {"config": single})

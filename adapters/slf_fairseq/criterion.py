@@ -32,7 +32,9 @@ which, nor on the vocabulary size.
 output layer with the gradient of the held-out NLL on a batch of ``--slf-validation-subset``
 (default ``valid``; batches of ``--slf-validation-max-tokens``, cycled; in eval mode) and
 weighs the candidates by a sharp softmax of the smoothed cosines, with the margin's head
-start for ``label_smoothed_nll`` (fairseq's stock criterion) when it is a candidate. With the decoder's
+start for ``label_smoothed_nll`` (fairseq's stock criterion) when it is a candidate, and all of
+them on it while its training NLL lies no more than ``--slf-gap-z`` standard errors above the
+held-out NLL (the recipe's gate, docs/recipe.md). With the decoder's
 input and output embeddings shared, the compared layer is the one before the output
 projection (the shared matrix's gradient would run through the whole decoder). Without a
 validation split the reference is the previous training batch's NLL, with a warning.
@@ -79,6 +81,7 @@ from fairseq.logging import metrics
 from torch import Tensor, nn
 
 from slf import DecisionMLP, GlobalDecision, StochasticLoss, distributed, losses
+from slf.alignment import DEFAULT_GAP_Z
 from slf.layer_gradients import last_layer_parameters
 from slf.lookahead import directional_derivative
 from slf.stochastic_loss import DEFAULT_MODE, MODES
@@ -139,6 +142,13 @@ class SLFCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig):
     slf_decision_lr: float = field(
         default=1e-2, metadata={"help": "validation mode: Adam learning rate of the decision network"}
     )
+    slf_gap_z: float = field(
+        default=DEFAULT_GAP_Z,
+        metadata={
+            "help": "align mode: the training NLL is a sign of label noise only when it lies above the "
+            "held-out NLL by more than this many standard errors"
+        },
+    )
 
 
 @register_criterion("slf", dataclass=SLFCriterionConfig)
@@ -182,12 +192,15 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         slf_validation_max_tokens: int = 2048,
         slf_validation_interval: int = 1,
         slf_decision_lr: float = 1e-2,
+        slf_gap_z: float = DEFAULT_GAP_Z,
     ) -> None:
         super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
         if slf_mode not in MODES:
             raise ValueError(f"--slf-mode must be one of {list(MODES)}, got {slf_mode!r}")
         if slf_validation_max_tokens < 1:
             raise ValueError(f"--slf-validation-max-tokens must be >= 1, got {slf_validation_max_tokens}")
+        if not slf_gap_z >= 0:
+            raise ValueError(f"--slf-gap-z must be a number >= 0 (standard errors), got {slf_gap_z!r}")
         if slf_normalize not in ("none", "mean"):
             raise ValueError(f"--slf-normalize must be 'none' or 'mean', got {slf_normalize!r}")
         names = [name.strip() for name in slf_candidates.split(",") if name.strip()]
@@ -203,7 +216,7 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         # The recipe leaves the stock criterion's loss only for a clearly better aligned candidate.
         stock = next((name for name in ("label_smoothed_nll", "nll") if name in names), None)
         learned = (
-            dict(alignment={"preferred": stock})
+            dict(alignment={"preferred": stock, "gap_z": slf_gap_z})
             if slf_mode == "align"
             else dict(
                 selection=slf_selection,

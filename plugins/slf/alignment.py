@@ -34,6 +34,8 @@ than held-out ones, so there is no sign of label noise to leave the stock loss f
 data the cosines of the candidates lie close together and their lead changes from step to
 step, and a switch to a bounded loss slows learning); under label noise the training loss
 lies above the held-out one from the first steps and the comparison of the gradients decides.
+"Above" means by more than ``gap_z`` standard errors of the two averages' difference: before a
+model has learned anything its two losses are equal, and such a tie is no sign of label noise.
 Once it has lain above for ``gap_patience`` steps in a row, label noise is taken as seen for
 the rest of the run: memorising the wrong labels later brings the training loss down to the
 held-out one, and that must not send the weights back to the stock loss.
@@ -73,6 +75,8 @@ DEFAULT_REFERENCE_MOMENTUM = 0.95
 DEFAULT_MARGIN = 0.03
 DEFAULT_GAP = 1.0
 DEFAULT_GAP_PATIENCE = 50
+# The training loss counts as above the gap by more than this many standard errors only (docs/recipe.md).
+DEFAULT_GAP_Z = 2.0
 DEFAULT_HELD_INTERVAL = 4
 
 
@@ -111,6 +115,15 @@ class GradientAlignment(nn.Module):
         gap_patience: after this many steps in a row with the training loss above ``gap``
             times the held-out loss, label noise is taken as seen (:attr:`noise_seen`) and
             the weight no longer returns to the stock loss in this run.
+        gap_z: :math:`z`: the training loss counts as above the gap only when its average exceeds
+            ``gap`` times the held-out one by more than z standard errors of that difference,
+            :math:`\bar L_{train} - \gamma \bar L_{held-out} > z\, \hat\sigma_d \sqrt{\sum_k w_k^2}`,
+            with :math:`\hat\sigma_d^2` the moving average (:math:`\rho`) of the squared deviations of
+            each step's difference :math:`d_t = L_{train,t} - \gamma L_{held-out,t}` from the averages'
+            and :math:`w_k` the averages' weights. Before a model has learned anything its two losses
+            are equal, and a tie read as "above" for ``gap_patience`` steps took a fairseq LSTM for
+            label noise at step 50 (docs/recipe.md, where 2 was chosen on validation scores);
+            0: above as soon as the average is.
 
     Example:
         >>> alignment = GradientAlignment(2)
@@ -136,6 +149,7 @@ class GradientAlignment(nn.Module):
         gap: Optional[float] = DEFAULT_GAP,
         gap_patience: int = DEFAULT_GAP_PATIENCE,
         held_interval: int = DEFAULT_HELD_INTERVAL,
+        gap_z: float = DEFAULT_GAP_Z,
     ) -> None:
         super().__init__()
         if isinstance(num_candidates, bool) or not isinstance(num_candidates, int) or num_candidates < 1:
@@ -160,6 +174,8 @@ class GradientAlignment(nn.Module):
             raise ValueError(f"gap must be a number > 0 (a ratio of training to held-out loss) or None, got {gap!r}")
         if isinstance(gap_patience, bool) or not isinstance(gap_patience, int) or gap_patience < 1:
             raise ValueError(f"gap_patience must be an integer >= 1 (steps), got {gap_patience!r}")
+        if isinstance(gap_z, bool) or not (isinstance(gap_z, (int, float)) and math.isfinite(gap_z) and gap_z >= 0):
+            raise ValueError(f"gap_z must be a number >= 0 (standard errors), got {gap_z!r}")
         if prior is None:
             prior = [1.0] * num_candidates
         prior = [float(p) for p in prior]
@@ -174,6 +190,7 @@ class GradientAlignment(nn.Module):
         self.preferred = preferred
         self.gap = None if gap is None else float(gap)
         self.gap_patience = gap_patience
+        self.gap_z = float(gap_z)
         total = sum(prior)
         self.register_buffer("log_prior", torch.tensor([math.log(p / total) for p in prior]))
         self.register_buffer("scores", torch.zeros(num_candidates))
@@ -193,6 +210,10 @@ class GradientAlignment(nn.Module):
         self.steps_above_gap = 0
         self.noise_seen = False
         self.steps_within_gap = 0  # in a row, for :attr:`settled`
+        # For gap_z: the average squared deviation of a step's difference, and the sum of the squared
+        # weights of the averages (the variance of a moving average of independent steps).
+        self.gap_deviation_square = 0.0
+        self.gap_weight_square = 1.0
 
     @property
     def has_reference(self) -> bool:
@@ -279,7 +300,10 @@ class GradientAlignment(nn.Module):
         if self.preferred is None or self.gap is None or self.train_loss is None or self.held_out_loss is None:
             return False
         # numpy's float32 scalars here and in _average_losses: the tensors' arithmetic, without dispatching.
-        return bool(np.float32(self.train_loss) <= np.float32(self.gap) * np.float32(self.held_out_loss))
+        bound = np.float32(self.gap) * np.float32(self.held_out_loss)
+        if self.gap_z:
+            bound += np.float32(self.gap_z * math.sqrt(self.gap_deviation_square * self.gap_weight_square))
+        return bool(np.float32(self.train_loss) <= bound)
 
     @property
     def keeps_preferred(self) -> bool:
@@ -317,6 +341,8 @@ class GradientAlignment(nn.Module):
         sums = [float(losses[name]) if name in losses else 0.0 for name in names] + [float(n in losses) for n in names]
         if distributed.world_size() > 1:
             sums = distributed.all_reduce_sum(torch.tensor(sums, dtype=torch.float64)).tolist()
+        if self.gap_z and sums[2] and sums[3] and self.train_loss is not None and self.held_out_loss is not None:
+            self._track_gap_deviation(sums[0] / sums[2] - self.gap * sums[1] / sums[3])
         for i, name in enumerate(names):
             self._loss_ages[name] += 1
             if sums[2 + i] == 0:
@@ -333,6 +359,13 @@ class GradientAlignment(nn.Module):
             self.steps_above_gap = 0 if within else self.steps_above_gap + 1
             self.steps_within_gap = self.steps_within_gap + 1 if within else 0
             self.noise_seen = self.noise_seen or self.steps_above_gap >= self.gap_patience
+
+    def _track_gap_deviation(self, difference: float) -> None:
+        # A step with both losses, before the averages adopt it: its difference's deviation from theirs.
+        rho = self.reference_momentum
+        deviation = difference - (float(self.train_loss) - self.gap * float(self.held_out_loss))
+        self.gap_deviation_square = rho * self.gap_deviation_square + (1 - rho) * deviation**2
+        self.gap_weight_square = rho**2 * self.gap_weight_square + (1 - rho) ** 2
 
     def probabilities(self, available: Optional[Iterable[int]] = None) -> Tensor:
         """:math:`\\hat p = \\operatorname{softmax}(\\log\\pi + a / T)`, over ``available`` candidates only
@@ -356,5 +389,5 @@ class GradientAlignment(nn.Module):
             f"temperature={self.temperature:g}, momentum={self.momentum:g}, "
             f"reference_momentum={self.reference_momentum:g}, interval={self.interval}, margin={self.margin:g}, "
             f"preferred={self.preferred}, gap={self.gap}, gap_patience={self.gap_patience}, "
-            f"held_interval={self.held_interval}"
+            f"held_interval={self.held_interval}" + (f", gap_z={self.gap_z:g}" if self.gap_z else "")
         )

@@ -182,7 +182,8 @@ def test_the_stock_loss_keeps_the_weight_until_another_is_clearly_better_aligned
 
 
 def test_the_weights_stay_on_the_stock_loss_while_training_labels_fit_no_worse_than_held_out_ones():
-    alignment = GradientAlignment(2, preferred=0, momentum=0.0, reference_momentum=0.5)
+    # gap_z=0: the comparison of the two averages alone (the noise allowance is tested below).
+    alignment = GradientAlignment(2, preferred=0, momentum=0.0, reference_momentum=0.5, gap_z=0)
     key = (0,)
     alignment.set_reference(key, torch.tensor([1.0, 0.0]))
     alignment.track(key, torch.tensor([[0.6, 0.8], [1.0, 0.0]]))
@@ -207,7 +208,7 @@ def test_label_noise_once_seen_for_long_keeps_the_gate_open():
     """Memorising wrong labels late brings the training loss down to the held-out one: after
     ``gap_patience`` steps above it, the weights do not return to the stock loss (and a checkpoint
     keeps that)."""
-    crit = StochasticLoss(["ce", "mae"], alignment=dict(gap_patience=3, reference_momentum=0.0))
+    crit = StochasticLoss(["ce", "mae"], alignment=dict(gap_patience=3, reference_momentum=0.0, gap_z=0))
     alignment = crit.decision
 
     def step(train: float) -> None:
@@ -223,6 +224,26 @@ def test_label_noise_once_seen_for_long_keeps_the_gate_open():
     restored = StochasticLoss(["ce", "mae"])
     restored.load_state_dict(crit.state_dict())
     assert restored.decision.noise_seen
+
+
+@pytest.mark.parametrize("excess, z, latched", [(0.01, 0.0, True), (0.01, 2.0, False), (0.5, 2.0, True)])
+def test_gap_z_asks_the_training_loss_to_lie_above_by_more_than_its_noise(excess, z, latched):
+    """A training loss above the held-out one by less than the noise of the two averages is a tie
+    (an untrained model's two losses are equal), not label noise; a clear excess still is."""
+    alignment = GradientAlignment(2, preferred=0, gap_z=z)
+    for step in range(80):
+        noise = -0.2 if step % 2 else 0.2  # alternating: the averages' wobble stays below the excess
+        alignment.track_losses(train=torch.tensor(1.0 + excess + noise), held_out=torch.tensor(1.0))
+        alignment.finish_step()
+    assert alignment.noise_seen is latched
+    if z:  # (z = 0 tracks no deviation: the recipe as the report ran it)
+        # The squared deviations of each step's difference average to about 0.2^2; the weights of
+        # the averages square-sum to (1 - rho) / (1 + rho) once the first step's weight has decayed.
+        assert alignment.gap_deviation_square == pytest.approx(0.04, rel=0.1)
+        assert alignment.gap_weight_square == pytest.approx(0.05 / 1.95, rel=0.05)
+        assert f"gap_z={z:g}" in repr(alignment)
+    with pytest.raises(ValueError, match="gap_z must be a number >= 0"):
+        GradientAlignment(2, gap_z=-1)
 
 
 def test_the_gap_compares_the_stock_loss_on_training_and_held_out_batches():

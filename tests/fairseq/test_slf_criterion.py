@@ -14,6 +14,7 @@ from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEn
 from fairseq.logging import metrics  # noqa: E402
 
 import slf_fairseq  # noqa: E402
+from slf.alignment import DEFAULT_GAP_Z  # noqa: E402
 from slf_fairseq.criterion import SLFCriterion  # noqa: E402
 
 
@@ -103,6 +104,8 @@ def test_the_default_recipe_takes_its_reference_from_the_valid_split(tiny_transl
     task.datasets["valid"] = held_out_split(task, ding_pairs[16:64])  # the batch holds pairs 0..15
     criterion = SLFCriterion(task, False, 0.1).train()  # --criterion slf, nothing else
     assert criterion.slf.mode == "align" and not list(criterion.parameters())
+    assert criterion.slf.decision.gap_z == DEFAULT_GAP_Z > 0  # the gate's noise allowance
+    assert SLFCriterion(task, False, 0.1, slf_gap_z=0.5).slf.decision.gap_z == 0.5
     model = build_model().train()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -220,6 +223,8 @@ def test_registered_once_and_bad_options_name_the_choices(tiny_translation) -> N
         SLFCriterion(task, False, 0.1, slf_candidates="nll,no_such_loss")
     with pytest.raises(ValueError, match=r"--slf-mode must be one of \['align', 'joint', 'softmax', 'validation'\]"):
         SLFCriterion(task, False, 0.1, slf_mode="lookahead")
+    with pytest.raises(ValueError, match=r"--slf-gap-z must be a number >= 0 \(standard errors\), got -1.0"):
+        SLFCriterion(task, False, 0.1, slf_gap_z=-1.0)
     # Losses that read penultimate features (center, lgm) cannot weigh a model's output.
     with pytest.raises(ValueError, match=r"unknown \['center'\]"):
         SLFCriterion(task, False, 0.1, slf_candidates="nll,center")
