@@ -593,7 +593,7 @@ def clustering(ctx: Context) -> Rendered:
 
 
 # SLF's peers in graph regression, each trained alone (benchmarks/pyg_seeds.py, PEERS), by their key in PEER_LABELS.
-GRAPH_PEERS = {"adalfl": "AdaLFL"}
+GRAPH_PEERS = {"adalfl": "AdaLFL", "l2t_dlf": "L2T-DLF"}
 
 
 def graph_regression(ctx: Context) -> Rendered:
@@ -667,9 +667,9 @@ def graph_regression(ctx: Context) -> Rendered:
         lines += [
             "",
             "SLF's peers, each trained alone with the same split, seeds and budget, against the default recipe "
-            "(paired t-test over seeds; AdaLFL: docs/losses.md says what of it is ours). Their ms/step is their "
-            "own runs'; the other methods' runs were read back from earlier sittings, timed under other loads, so "
-            "no ratio is drawn from them:",
+            "(paired t-test over seeds; AdaLFL and L2T-DLF: docs/losses.md says what of each is ours). Their "
+            "ms/step is their own runs'; the other methods' runs were read back from earlier sittings, timed under "
+            "other loads, so no ratio is drawn from them:",
             "",
             *peer_lines,
         ]

@@ -11,6 +11,8 @@ on the scaffold split (813 / 102 / 102). For each model it trains, with seeds 0.
   candidate's gradient at the output layer aligns with MSE's on validation batches);
 - SLF over those candidates, literal joint update (the paper's Algorithm 1);
 - SLF with the validation-driven decision network (one-step look-ahead).
+- SLF's peers, each alone: the learned losses AdaLFL and L2T-DLF (``--peers``), compared with the
+  default recipe.
 
 Each cell is the test R^2 at the epoch of best validation R^2, mean +- std over seeds,
 and a paired t-test (same seeds) of SLF's default recipe and of SLF validation against MSE
@@ -19,7 +21,7 @@ settings reuses them, so an interrupted benchmark continues where it stopped. Wr
 ``pyg_seeds.json``, ``pyg_seeds.md`` (the table), ``pyg_seeds.png`` and
 ``pyg_default_weights.png`` (the default recipe's weights over training, per model).
 
-    python benchmarks/pyg_seeds.py                          # 6 models x 8 methods x 5 seeds, 20 epochs
+    python benchmarks/pyg_seeds.py                          # 6 models x 10 methods x 5 seeds, 20 epochs
     python benchmarks/pyg_seeds.py --models gcn --seeds 2 --epochs 3    # a smoke run
 """
 
@@ -51,7 +53,7 @@ SLF_METHODS = {
 }
 DEFAULT_METHOD = "slf_align"
 # SLF's peers, each trained alone and compared with the default recipe, never picked as the best single.
-PEERS = ("adalfl",)
+PEERS = ("adalfl", "l2t_dlf")
 
 
 def method_config(base: GraphRegressionConfig, model: str, method: str) -> GraphRegressionConfig:

@@ -202,6 +202,7 @@ SECTIONS: Tuple[Section, ...] = (
             "slf_validation",
             "--peers",
             "adalfl",
+            "l2t_dlf",
         ),
         ("--models", "gcn", "--seeds", "2", "--epochs", "2"),
         saved_runs=("*/*/seed*.json",),
@@ -273,6 +274,8 @@ SECTIONS: Tuple[Section, ...] = (
             "slf_validation",
             "lstm1_label_smoothed",
             "lstm1_slf_align",
+            "lstm2_label_smoothed",
+            "lstm2_slf_align",
         ),
         (
             "--seeds",

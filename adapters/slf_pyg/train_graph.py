@@ -427,8 +427,15 @@ def train_graph_regression(
         learns_online = check_online_loss_world(criterion, cfg.loss, world)
         with_embedding = cfg.is_slf and cfg.slf_decision_input == "prediction+embedding"
 
+        online_held_out = learns_online and getattr(criterion, "needs_held_out", False)
+        if online_held_out and not len(data.val):
+            raise ValueError(f"loss {cfg.loss!r} learns on held-out data: it needs a non-empty validation split")
         loader = _graph_loader(data.train, cfg.batch_size, cfg.seed)
-        held_out = _endless(_graph_loader(data.val, cfg.batch_size, cfg.seed + 1)) if validation_mode else None
+        held_out = (
+            _endless(_graph_loader(data.val, cfg.batch_size, cfg.seed + 1))
+            if validation_mode or online_held_out
+            else None
+        )
         bar = tqdm(
             total=len(loader) * cfg.epochs,
             disable=not progress or distributed.rank() != 0,
@@ -452,8 +459,12 @@ def train_graph_regression(
                 batch = batch.to(device)
                 started = time.perf_counter()
                 target = standardized(batch.y)
-                if learns_online:  # AdaLFL: the loss network's look-ahead update, then the model's step
-                    criterion.meta_step(model, batch, target)
+                if learns_online:  # AdaLFL, L2T-DLF: the loss's look-ahead update, then the model's step
+                    if online_held_out:
+                        held = next(held_out).to(device)
+                        criterion.meta_step(model, batch, target, held, standardized(held.y))
+                    else:
+                        criterion.meta_step(model, batch, target)
                 optimizer.zero_grad(set_to_none=True)
                 if cfg.is_slf:
                     prediction, embedding = trained(batch, return_embedding=True)

@@ -14,7 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from slf.losses import AdaLFLClassificationLoss, AdaLFLRegressionLoss, L2TDLFLoss, l2t_dlf_loss, smoothed_error
+from slf.losses import (
+    AdaLFLClassificationLoss,
+    AdaLFLRegressionLoss,
+    L2TDLFLoss,
+    L2TDLFRegressionLoss,
+    l2t_dlf_loss,
+    smoothed_error,
+)
 from slf.train.classify import ClassifyConfig, train_classifier
 from slf.train.criteria import check_online_loss_world
 from slf.unrolled_step import call_with_parameters, unrolled_sgd_step
@@ -196,12 +203,11 @@ def _teacher_objective(model, loss, x, y, held_x, held_y):
     return smoothed_error(call_with_parameters(model, stepped, held_x), held_y, loss.sharpness)
 
 
-def test_teacher_hypergradient_matches_finite_differences_and_meta_step_takes_adam_on_it():
-    x, y = _digits(40)
-    batch = (x[:24], y[:24], x[24:], y[24:])  # train on the first 24 digits, judge on the other 16
-    model, loss = _student(), _teacher(meta_lr=1e-3)
-    analytic = torch.autograd.grad(_teacher_objective(model, loss, *batch), list(loss.parameters()))
-    numeric = _central_differences(loss.parameters(), lambda: _teacher_objective(model, loss, *batch))
+def _assert_teacher_update(model: nn.Module, loss: nn.Module, batch: tuple, objective: Callable) -> None:
+    """The teacher's hypergradient of ``objective(model, loss, *batch)`` against central differences, and
+    its meta step as Adam's first step on it (lr 1e-3), the model untouched."""
+    analytic = torch.autograd.grad(objective(model, loss, *batch), list(loss.parameters()))
+    numeric = _central_differences(loss.parameters(), lambda: objective(model, loss, *batch))
     for a, n in zip(analytic, numeric):
         assert n.abs().max() > 1e-7
         torch.testing.assert_close(a, n, rtol=1e-4, atol=1e-9)
@@ -209,10 +215,16 @@ def test_teacher_hypergradient_matches_finite_differences_and_meta_step_takes_ad
     model_before = {k: v.clone() for k, v in model.state_dict().items()}
     info = loss.meta_step(model, *batch)
     _assert_first_adam_step(before, loss.parameters(), numeric, 1e-3)
-    assert info["meta_loss"] == pytest.approx(_teacher_objective(model, loss, *batch).item(), rel=0.05)
+    assert info["meta_loss"] == pytest.approx(objective(model, loss, *batch).item(), rel=0.05)
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, model_before[key], rtol=0, atol=0)
     assert loss.online.steps == loss.steps == 1
+
+
+def test_teacher_hypergradient_matches_finite_differences_and_meta_step_takes_adam_on_it():
+    x, y = _digits(40)
+    batch = (x[:24], y[:24], x[24:], y[24:])  # train on the first 24 digits, judge on the other 16
+    _assert_teacher_update(_student(), _teacher(meta_lr=1e-3), batch, _teacher_objective)
 
 
 def test_the_student_pretrains_with_cross_entropy_and_the_teacher_waits():
@@ -259,3 +271,60 @@ def test_slf_classify_teaches_with_l2t_dlf_on_real_digits():
     assert record["meta_steps"] == result["num_steps"] - 10 > 0  # the teacher learns once the student pretrained
     assert 0.0 <= record["meta_loss_last"] < 1.0
     assert result["final_test_acc"] > 0.7
+
+
+# --------------------------------------------------------------------------- L2T-DLF, regression
+
+
+def _diabetes(n: int):
+    """The first n patients of scikit-learn's diabetes table, features and target standardised."""
+    from sklearn.datasets import load_diabetes
+
+    x, y = load_diabetes(return_X_y=True)
+    x, y = torch.tensor(x[:n]), torch.tensor(y[:n])
+    return (x - x.mean(0)) / x.std(0), (y - y.mean()) / y.std()
+
+
+def _regressor() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(10, 8), nn.Tanh(), nn.Linear(8, 1), nn.Flatten(0)).double()
+
+
+def _regression_teacher(**options) -> L2TDLFRegressionLoss:
+    """A regression teacher whose every parameter is away from its start, so each has a hypergradient."""
+    torch.manual_seed(3)
+    loss = L2TDLFRegressionLoss(pretrain_steps=0, lookahead_lr=LOOKAHEAD_LR, **options).double()
+    with torch.no_grad():
+        for parameter in loss.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    return loss
+
+
+def _regression_objective(model, loss, x, y, held_x, held_y):
+    stepped = unrolled_sgd_step(model, lambda output: loss(output, y), x, LOOKAHEAD_LR)
+    return (call_with_parameters(model, stepped, held_x) - held_y).pow(2).mean()
+
+
+def test_regression_teacher_hypergradient_matches_finite_differences_and_meta_step_takes_adam_on_it():
+    x, y = _diabetes(60)
+    batch = (x[:40], y[:40], x[40:], y[40:])  # train on 40 patients, judge on the other 20
+    _assert_teacher_update(_regressor(), _regression_teacher(meta_lr=1e-3), batch, _regression_objective)
+
+
+def test_the_regression_student_pretrains_with_mse_then_starts_at_the_bounded_squared_error():
+    x, y = _diabetes(60)
+    model = _regressor()
+    loss = L2TDLFRegressionLoss(pretrain_steps=2).double()
+    prediction = model(x)
+    for _ in range(2):
+        torch.testing.assert_close(loss(prediction, y), F.mse_loss(prediction, y))
+        assert loss.meta_step(model, x[:40], y[:40], x[40:], y[40:]) == {}
+    assert loss.teaching and loss.online.steps == 0
+    residual = prediction - y
+    per_sample = loss(prediction, y, reduction="none")
+    torch.testing.assert_close(per_sample, 0.5 - torch.sigmoid(-residual.pow(2)))  # w = (1, 0), b = 0
+    small = residual.abs() < 0.1
+    assert small.any()
+    torch.testing.assert_close(per_sample[small], residual[small].pow(2) / 4, rtol=0.01, atol=1e-6)
+    assert (per_sample < 0.5).all()  # bounded where the residual is large
+    assert "meta_loss" in loss.meta_step(model, x[:40], y[:40], x[40:], y[40:])

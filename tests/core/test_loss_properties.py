@@ -109,8 +109,13 @@ for _name in L.available("classification"):
         if _cls.input_kind == "features"
         else (CLASS_KWARGS if getattr(_cls, "sized_by_classes", False) else NO_KWARGS, _classification)
     )
+TEACHING_KWARGS: Builder = lambda draw: {"pretrain_steps": 0}  # noqa: E731  (L2T-DLF's teacher's loss at once)
 for _name in L.available("regression"):
-    CASES[("regression", _name)] = (NO_KWARGS, _regression)
+    _cls = L.resolve(_name, "regression")
+    CASES[("regression", _name)] = (
+        TEACHING_KWARGS if getattr(_cls, "needs_held_out", False) else NO_KWARGS,
+        _regression,
+    )
 CASES.update(
     {
         ("segmentation", "boundary"): (NO_KWARGS, _segmentation),

@@ -26,8 +26,12 @@ C, D, N = 5, 6, 7  # classes, feature dim (large_margin_softmax), batch size
 # lambda_base=0: lambda stays 0, the full margin acts (the annealing is tested separately).
 LMS_KW = dict(in_features=D, num_classes=C, margin=2, lambda_base=0.0)
 # Losses over penultimate features (N, D) that own per-class parameters (C, D).
-# Losses sized by the number of classes (L2T-DLF's C x C coefficients; its teacher's loss from the first step).
-CLASS_KW = {"l2t_dlf": {"num_classes": C, "pretrain_steps": 0}}
+# Per (task, name): L2T-DLF sized by the number of classes (its C x C coefficients), and its teacher's loss
+# from the first step.
+TASK_KW = {
+    ("classification", "l2t_dlf"): {"num_classes": C, "pretrain_steps": 0},
+    ("regression", "l2t_dlf"): {"pretrain_steps": 0},
+}
 FEATURE_KW = {
     "large_margin_softmax": LMS_KW,
     "center": dict(in_features=D, num_classes=C),
@@ -76,7 +80,7 @@ EXPECTED = {
         "adaptive_robust",
         "self_paced",
     },
-    "regression": {"mse", "mae", "huber", "log_cosh", "robust", "adaptive_robust", "adalfl"},
+    "regression": {"mse", "mae", "huber", "log_cosh", "robust", "adaptive_robust", "adalfl", "l2t_dlf"},
 }
 
 
@@ -90,7 +94,7 @@ def _cases():
                     tag = "logits" if from_logits else "probs"
                     cases.append(pytest.param(task, name, {"from_logits": from_logits}, id=f"binary-{name}-{tag}"))
             else:
-                kwargs = dict(FEATURE_KW.get(name, CLASS_KW.get(name, {})))
+                kwargs = dict(FEATURE_KW.get(name, TASK_KW.get((task, name), {})))
                 cases.append(pytest.param(task, name, kwargs, id=f"{task}-{name}"))
     return cases
 
@@ -195,6 +199,13 @@ def call_functional(task, name, loss, input, target, reduction):
         )
     if name == "adaptive_robust" and task == "classification":
         return L.adaptive_robust_classification_loss(input, target, loss.alpha(), loss.scale(), reduction=reduction)
+    if name == "l2t_dlf" and task == "regression":  # MSE while the student pretrains, then the teacher's loss
+        if not loss.teaching:
+            return L.mse_regression_loss(input, target, reduction=reduction)
+        signal = loss.teacher_signal(input, target)
+        return L.l2t_dlf_regression_loss(
+            input, target, loss.weight, loss.bias, signal, loss.dynamic_weight, reduction=reduction
+        )
     if name == "l2t_dlf":  # cross-entropy while the student pretrains, then the teacher's loss
         if not loss.teaching:
             return L.cross_entropy_loss(input, target, reduction=reduction)

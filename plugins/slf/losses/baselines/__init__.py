@@ -1,8 +1,16 @@
 """Baseline losses from the literature for classification (logits ``(N, C)``, or features for L-Softmax),
-and the learned losses of AdaLFL (classification and regression) and L2T-DLF (classification)."""
+and the learned losses of AdaLFL and L2T-DLF (classification and regression)."""
 
 from .adalfl import AdaLFLClassificationLoss, AdaLFLLoss, AdaLFLRegressionLoss, adalfl_loss
-from .l2t_dlf import L2TDLFLoss, l2t_dlf_loss, smoothed_error
+from .l2t_dlf import (
+    L2TDLFLoss,
+    L2TDLFRegressionLoss,
+    L2TDLFTeacher,
+    l2t_dlf_loss,
+    l2t_dlf_regression_loss,
+    residual_features,
+    smoothed_error,
+)
 from .label_smoothing import LabelSmoothingLoss, label_smoothing_loss
 from .large_margin_softmax import LargeMarginSoftmaxLoss, large_margin_softmax_loss
 from .loss_network import ElementwiseLossNetwork, SmoothLeakyReLU
@@ -14,7 +22,11 @@ __all__ = [
     "AdaLFLRegressionLoss",
     "adalfl_loss",
     "L2TDLFLoss",
+    "L2TDLFRegressionLoss",
+    "L2TDLFTeacher",
     "l2t_dlf_loss",
+    "l2t_dlf_regression_loss",
+    "residual_features",
     "smoothed_error",
     "LabelSmoothingLoss",
     "ElementwiseLossNetwork",

@@ -1,4 +1,5 @@
-"""L2T-DLF, learning to teach with dynamic loss functions (Wu et al., NeurIPS 2018): ``l2t_dlf``, classification.
+"""L2T-DLF, learning to teach with dynamic loss functions (Wu et al., NeurIPS 2018): ``l2t_dlf``, for
+classification and regression.
 
 A teacher sets the coefficients of a parametric loss from the student's state, and learns them
 by reverse-mode differentiation through the student's updates, towards a smooth measure of the
@@ -20,6 +21,14 @@ little from the paper, could):
   a one-step look-ahead :math:`w' = w - \\alpha \\nabla_w \\ell_\\phi` (:mod:`slf.unrolled_step`,
   :math:`\\alpha` = ``lookahead_lr``), reverse mode truncated to one update. As in the demo, the
   student first trains with cross-entropy (``pretrain_steps`` steps), the teacher waiting.
+- **Regression** (ours; the paper and the demo classify): the same form over the log-likelihoods of
+  the residual r under Gaussian and Laplace noise, :math:`\\phi(r) = (r^2, |r|)`,
+  :math:`\\ell(r) = \\sigma(b) - \\sigma\\big(b - (w + h\\,w_2)^\\top \\phi(r)\\big)`, averaged over the
+  outputs, w starting at (1, 0) and b, :math:`w_2` at zero: a bounded loss, :math:`r^2/4` near zero and
+  saturating where the residual is large (the constant :math:`\\sigma(b)` puts the minimum at 0 and
+  changes no gradient of the student's). The teacher's state error is the training batch's MSE, its
+  objective the held-out batch's MSE (smooth already, and R² is affine in it), and the student
+  pretrains with MSE.
 """
 
 from __future__ import annotations
@@ -32,7 +41,14 @@ from torch import Tensor, nn
 
 from ...unrolled_step import OnlineLookahead
 from .._utils import check_positive, gather_target
-from ..base import BaseLoss, check_classification_inputs, check_reduction, reduce_loss
+from ..base import (
+    BaseLoss,
+    check_classification_inputs,
+    check_reduction,
+    check_same_shape_inputs,
+    per_sample_mean,
+    reduce_loss,
+)
 from ..registry import register
 
 
@@ -50,88 +66,75 @@ def smoothed_error(logits: Tensor, target: Tensor, sharpness: float = 50.0) -> T
     return (2 * torch.sigmoid(sharpness * (p.max(dim=1).values - gather_target(p, target))) - 1).mean()
 
 
-@register("l2t_dlf", "classification")
-class L2TDLFLoss(BaseLoss):
-    """The L2T-DLF student loss and its teacher's online update (:meth:`meta_step`); see the module.
+class L2TDLFTeacher(BaseLoss):
+    """What both tasks' L2T-DLF losses share: the teacher's state signal h, the student's pretraining
+    steps and the teacher's online update (:meth:`meta_step`); see the module.
 
     Before each student step the trainer calls ``meta_step(model, x, y, held_x, held_y)`` with a
-    held-out batch (``slf classify --loss l2t_dlf`` does, from the validation split). The teacher's
-    parameters are not the model's: leave them out of the model's optimiser.
-
-    Args:
-        num_classes: C, the size of W (``slf classify`` passes it).
-        meta_lr: Adam's learning rate for the teacher, > 0.
-        lookahead_lr: the look-ahead SGD step's size, > 0.
-        pretrain_steps: student steps with cross-entropy before the teacher's loss takes over.
-        sharpness: k of the teacher's smoothed error, > 0.
-        step_scale: the state's step is ``step / step_scale``, > 0.
-        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-
-    Example:
-        >>> loss = L2TDLFLoss(num_classes=3, pretrain_steps=0)  # W = I: -sigmoid(log p_y)
-        >>> loss(torch.tensor([[0.0, 0.0, 0.0]]), torch.tensor([0]))
-        tensor(-0.2500, grad_fn=<DivBackward0>)
+    held-out batch (``slf classify --loss l2t_dlf`` and ``slf graph --loss l2t_dlf`` do, from the
+    validation split). The teacher's parameters are not the model's: leave them out of the model's
+    optimiser.
     """
 
-    task = "classification"
-    minimum: ClassVar[Optional[float]] = None  # -sigmoid(...) lies in (-1, 0) once the teacher's loss is on
+    minimum: ClassVar[Optional[float]] = None  # the teacher's coefficients may move below zero
     learns_online: ClassVar[bool] = True
     needs_held_out: ClassVar[bool] = True
-    sized_by_classes: ClassVar[bool] = True
 
     def __init__(
         self,
-        num_classes: int,
         meta_lr: float = 1e-3,
         lookahead_lr: float = 1e-3,
         pretrain_steps: int = 100,
-        sharpness: float = 50.0,
         step_scale: float = 1000.0,
         reduction: str = "mean",
     ) -> None:
         super().__init__(reduction)
-        if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"{self.name}: num_classes must be an integer >= 2, got {num_classes!r}")
         if not isinstance(pretrain_steps, int) or pretrain_steps < 0:
             raise ValueError(f"{self.name}: pretrain_steps must be an integer >= 0, got {pretrain_steps!r}")
-        for value, what in ((meta_lr, "meta_lr"), (lookahead_lr, "lookahead_lr"), (sharpness, "sharpness")):
+        for value, what in ((meta_lr, "meta_lr"), (lookahead_lr, "lookahead_lr"), (step_scale, "step_scale")):
             check_positive(value, what, self.name)
-        check_positive(step_scale, "step_scale", self.name)
-        self.num_classes, self.pretrain_steps = num_classes, pretrain_steps
-        self.meta_lr, self.lookahead_lr = float(meta_lr), float(lookahead_lr)
-        self.sharpness, self.step_scale = float(sharpness), float(step_scale)
-        self.weight = nn.Parameter(torch.eye(num_classes))
-        self.bias = nn.Parameter(torch.zeros(num_classes))
-        self.dynamic_weight = nn.Parameter(torch.zeros(num_classes, num_classes))
+        self.pretrain_steps = pretrain_steps
+        self.meta_lr, self.lookahead_lr, self.step_scale = float(meta_lr), float(lookahead_lr), float(step_scale)
         self.state_weight = nn.Parameter(torch.zeros(2))
         self.state_bias = nn.Parameter(torch.zeros(()))
         self.steps = 0
         self.online = OnlineLookahead(self.meta_lr)
+        self.build_coefficients()
+
+    def build_coefficients(self) -> None:
+        """Make the student loss's coefficients, the teacher's parameters beside the state's (a task's own)."""
 
     @property
     def teaching(self) -> bool:
         """Whether the teacher's loss is on (after ``pretrain_steps`` student steps)."""
         return self.steps >= self.pretrain_steps
 
-    def validate(self, input: Tensor, target: Tensor) -> None:
-        super().validate(input, target)
-        if input.shape[1] != self.num_classes:
-            raise ValueError(
-                f"{self.name}: built for num_classes={self.num_classes}, got logits of shape {tuple(input.shape)}"
-            )
+    def student_error(self, input: Tensor, target: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """The student's error on the training batch, the second entry of the teacher's state."""
+        raise NotImplementedError
+
+    def pretrain_loss(self, input: Tensor, target: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """The per-sample loss while the student pretrains (cross-entropy, MSE)."""
+        raise NotImplementedError
+
+    def taught_loss(self, input: Tensor, target: Tensor, signal: Tensor) -> Tensor:  # pragma: no cover
+        """The per-sample loss the teacher sets, for its signal h."""
+        raise NotImplementedError
+
+    def held_out_objective(self, output: Tensor, target: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """The teacher's objective on the held-out batch, a scalar to lower."""
+        raise NotImplementedError
 
     def teacher_signal(self, input: Tensor, target: Tensor) -> Tensor:
         """h in (-1, 1), from the student's step and its error on this batch."""
-        error = (input.detach().argmax(dim=1) != target).to(input.dtype).mean() if len(target) else input.new_zeros(())
-        state = torch.stack((input.new_tensor(self.steps / self.step_scale), error))
+        error = self.student_error(input.detach(), target) if len(target) else input.new_zeros(())
+        state = torch.stack((input.new_tensor(self.steps / self.step_scale), error.to(input.dtype)))
         return 2 * torch.sigmoid(state @ self.state_weight + self.state_bias) - 1
 
     def per_sample(self, input: Tensor, target: Tensor) -> Tensor:
         if not self.teaching:
-            return F.cross_entropy(input, target, reduction="none")
-        coefficients = self.weight + self.teacher_signal(input, target) * self.dynamic_weight
-        scores = F.log_softmax(input, dim=1) @ coefficients + self.bias
-        return -torch.sigmoid(gather_target(scores, target))
+            return self.pretrain_loss(input, target)
+        return self.taught_loss(input, target, self.teacher_signal(input, target))
 
     def meta_step(
         self,
@@ -143,7 +146,7 @@ class L2TDLFLoss(BaseLoss):
     ) -> Dict[str, float]:
         """The teacher's update from a one-step look-ahead of ``model`` on the training batch, judged on
         the held-out batch; then the student's step count advances. Returns ``{'meta_loss': ...}`` (the
-        held-out smoothed error after the look-ahead) once the teacher's loss is on, else ``{}``.
+        held-out objective after the look-ahead) once the teacher's loss is on, else ``{}``.
 
         Example:
             >>> _ = torch.manual_seed(0)
@@ -163,7 +166,7 @@ class L2TDLFLoss(BaseLoss):
                 lambda output: self(output, target, reduction="mean"),
                 inputs,
                 self.lookahead_lr,
-                lambda output: smoothed_error(output, held_target, self.sharpness),
+                lambda output: self.held_out_objective(output, held_target),
                 held_inputs,
             )
         self.steps += 1
@@ -171,9 +174,158 @@ class L2TDLFLoss(BaseLoss):
 
     def extra_repr(self) -> str:
         return (
-            f"num_classes={self.num_classes}, meta_lr={self.meta_lr}, lookahead_lr={self.lookahead_lr}, "
+            f"meta_lr={self.meta_lr}, lookahead_lr={self.lookahead_lr}, "
             f"pretrain_steps={self.pretrain_steps}, reduction={self.reduction!r}"
         )
+
+
+@register("l2t_dlf", "classification")
+class L2TDLFLoss(L2TDLFTeacher):
+    """The L2T-DLF student loss for classification, :func:`l2t_dlf_loss`, and its teacher (:class:`L2TDLFTeacher`).
+
+    Args:
+        num_classes: C, the size of W (``slf classify`` passes it).
+        meta_lr: Adam's learning rate for the teacher, > 0.
+        lookahead_lr: the look-ahead SGD step's size, > 0.
+        pretrain_steps: student steps with cross-entropy before the teacher's loss takes over.
+        sharpness: k of the teacher's smoothed error, > 0.
+        step_scale: the state's step is ``step / step_scale``, > 0.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Example:
+        >>> loss = L2TDLFLoss(num_classes=3, pretrain_steps=0)  # W = I: -sigmoid(log p_y)
+        >>> loss(torch.tensor([[0.0, 0.0, 0.0]]), torch.tensor([0]))
+        tensor(-0.2500, grad_fn=<DivBackward0>)
+    """
+
+    task = "classification"
+    sized_by_classes: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        num_classes: int,
+        meta_lr: float = 1e-3,
+        lookahead_lr: float = 1e-3,
+        pretrain_steps: int = 100,
+        sharpness: float = 50.0,
+        step_scale: float = 1000.0,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(meta_lr, lookahead_lr, pretrain_steps, step_scale, reduction)
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(f"{self.name}: num_classes must be an integer >= 2, got {num_classes!r}")
+        check_positive(sharpness, "sharpness", self.name)
+        self.num_classes, self.sharpness = num_classes, float(sharpness)
+        self.weight = nn.Parameter(torch.eye(num_classes))
+        self.bias = nn.Parameter(torch.zeros(num_classes))
+        self.dynamic_weight = nn.Parameter(torch.zeros(num_classes, num_classes))
+
+    def validate(self, input: Tensor, target: Tensor) -> None:
+        super().validate(input, target)
+        if input.shape[1] != self.num_classes:
+            raise ValueError(
+                f"{self.name}: built for num_classes={self.num_classes}, got logits of shape {tuple(input.shape)}"
+            )
+
+    def student_error(self, input: Tensor, target: Tensor) -> Tensor:
+        return (input.argmax(dim=1) != target).to(input.dtype).mean()
+
+    def pretrain_loss(self, input: Tensor, target: Tensor) -> Tensor:
+        return F.cross_entropy(input, target, reduction="none")
+
+    def taught_loss(self, input: Tensor, target: Tensor, signal: Tensor) -> Tensor:
+        coefficients = self.weight + signal * self.dynamic_weight
+        scores = F.log_softmax(input, dim=1) @ coefficients + self.bias
+        return -torch.sigmoid(gather_target(scores, target))
+
+    def held_out_objective(self, output: Tensor, target: Tensor) -> Tensor:
+        return smoothed_error(output, target, self.sharpness)
+
+    def extra_repr(self) -> str:
+        return f"num_classes={self.num_classes}, " + super().extra_repr()
+
+
+def residual_features(input: Tensor, target: Tensor) -> Tensor:
+    r"""The regression form's features of each residual :math:`r`, :math:`\phi(r) = (r^2, |r|)`: shape ``(*, 2)``.
+
+    Example:
+        >>> residual_features(torch.tensor([2.0]), torch.tensor([0.5]))
+        tensor([[2.2500, 1.5000]])
+    """
+    residual = input - target
+    return torch.stack((residual.pow(2), residual.abs()), dim=-1)
+
+
+@register("l2t_dlf", "regression")
+class L2TDLFRegressionLoss(L2TDLFTeacher):
+    """The L2T-DLF student loss for regression, :func:`l2t_dlf_regression_loss`, and its teacher
+    (:class:`L2TDLFTeacher`); the module says which parts are ours.
+
+    Args:
+        meta_lr: Adam's learning rate for the teacher, > 0.
+        lookahead_lr: the look-ahead SGD step's size, > 0.
+        pretrain_steps: student steps with MSE before the teacher's loss takes over.
+        step_scale: the state's step is ``step / step_scale``, > 0.
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Example:
+        >>> loss = L2TDLFRegressionLoss(pretrain_steps=0)  # w = (1, 0): 1/2 - sigmoid(-r^2)
+        >>> loss(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 0.0]), reduction="none")
+        tensor([0.2311, 0.0000], grad_fn=<SubBackward0>)
+    """
+
+    task = "regression"
+
+    def build_coefficients(self) -> None:
+        self.weight = nn.Parameter(torch.tensor([1.0, 0.0]))
+        self.bias = nn.Parameter(torch.zeros(()))
+        self.dynamic_weight = nn.Parameter(torch.zeros(2))
+
+    def student_error(self, input: Tensor, target: Tensor) -> Tensor:
+        return (input - target).pow(2).mean()
+
+    def pretrain_loss(self, input: Tensor, target: Tensor) -> Tensor:
+        return per_sample_mean((input - target).pow(2))
+
+    def taught_loss(self, input: Tensor, target: Tensor, signal: Tensor) -> Tensor:
+        return _bounded_residual_loss(input, target, self.weight + signal * self.dynamic_weight, self.bias)
+
+    def held_out_objective(self, output: Tensor, target: Tensor) -> Tensor:
+        return (output - target).pow(2).mean()
+
+
+def _bounded_residual_loss(input: Tensor, target: Tensor, coefficients: Tensor, bias: Tensor) -> Tensor:
+    r"""Per sample, the mean over the outputs of :math:`\sigma(b) - \sigma(b - c^\top \phi(r))`."""
+    scores = residual_features(input, target) @ coefficients
+    return per_sample_mean(torch.sigmoid(bias) - torch.sigmoid(bias - scores))
+
+
+def l2t_dlf_regression_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor,
+    bias: Tensor,
+    signal: float = 0.0,
+    dynamic_weight: Optional[Tensor] = None,
+    reduction: str = "mean",
+) -> Tensor:
+    r"""The L2T-DLF regression loss with given coefficients:
+    :math:`\sigma(b) - \sigma\big(b - (w + h w_2)^\top (r^2, |r|)\big)`, averaged over each sample's outputs.
+
+    Args:
+        input, target: predictions and targets of one shape :math:`(N, *)`.
+        weight: w, shape (2,); bias: b, a scalar.
+        signal: the teacher's h in (-1, 1); dynamic_weight: :math:`w_2`, shape (2,) (``None``: zero).
+        reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+
+    Example:
+        >>> l2t_dlf_regression_loss(torch.tensor([0.0, 3.0]), torch.zeros(2), torch.tensor([0.0, 1.0]),
+        ...                         torch.tensor(0.0), reduction="none")  # w = (0, 1): 1/2 - sigmoid(-|r|)
+        tensor([0.0000, 0.4526])
+    """
+    check_same_shape_inputs(input, target, "l2t_dlf")
+    coefficients = weight if dynamic_weight is None else weight + signal * dynamic_weight
+    return reduce_loss(_bounded_residual_loss(input, target, coefficients, bias), check_reduction(reduction))
 
 
 def l2t_dlf_loss(
