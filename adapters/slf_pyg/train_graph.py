@@ -53,6 +53,7 @@ from slf.train.common import (
 )
 from slf.train.criteria import (
     build_optimizer,
+    check_online_held_out,
     check_online_loss_world,
     loss_options_with_lr,
     loss_parameters_for_optimizer,
@@ -427,9 +428,7 @@ def train_graph_regression(
         learns_online = check_online_loss_world(criterion, cfg.loss, world)
         with_embedding = cfg.is_slf and cfg.slf_decision_input == "prediction+embedding"
 
-        online_held_out = learns_online and getattr(criterion, "needs_held_out", False)
-        if online_held_out and not len(data.val):
-            raise ValueError(f"loss {cfg.loss!r} learns on held-out data: it needs a non-empty validation split")
+        online_held_out = check_online_held_out(criterion, cfg.loss, len(data.val), "a non-empty validation split")
         loader = _graph_loader(data.train, cfg.batch_size, cfg.seed)
         held_out = (
             _endless(_graph_loader(data.val, cfg.batch_size, cfg.seed + 1))

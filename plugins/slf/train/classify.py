@@ -37,6 +37,7 @@ from .criteria import (
     build_extra_losses,
     build_mils,
     build_optimizer,
+    check_online_held_out,
     check_online_loss_world,
     loss_parameters_for_optimizer,
     loss_with_extras,
@@ -164,9 +165,7 @@ def train_classifier(
             raise ValueError("SLF validation mode needs a non-empty validation split (val_size > 0)")
 
         shuffle = torch.Generator().manual_seed(cfg.seed)
-        online_held_out = learns_online and getattr(criterion, "needs_held_out", False)
-        if online_held_out and len(val_y) == 0:
-            raise ValueError(f"loss {cfg.loss!r} learns on held-out data: it needs a validation split (val_size > 0)")
+        online_held_out = check_online_held_out(criterion, cfg.loss, len(val_y), "a validation split (val_size > 0)")
         held_out = (
             cycle_batches(val_x, val_y, cfg.batch_size, torch.Generator().manual_seed(cfg.seed + 1))
             if validation_mode or online_held_out

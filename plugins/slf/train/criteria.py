@@ -99,6 +99,21 @@ def check_online_loss_world(criterion: nn.Module, name: str, world: int) -> bool
     return learns_online
 
 
+def check_online_held_out(criterion: nn.Module, name: str, held_out_size: int, needs: str) -> bool:
+    """Whether ``criterion`` learns online on held-out batches (L2T-DLF: its trainer passes ``held_x,
+    held_y`` to ``meta_step``); refused, saying it ``needs`` (the trainer's option), where the
+    held-out split is empty.
+
+    Example:
+        >>> check_online_held_out(nn.MSELoss(), "mse", 0, "a validation split")
+        False
+    """
+    held = bool(getattr(criterion, "learns_online", False) and getattr(criterion, "needs_held_out", False))
+    if held and held_out_size == 0:
+        raise ValueError(f"loss {name!r} learns on held-out data: it needs {needs}")
+    return held
+
+
 def loss_parameters_for_optimizer(criterion: nn.Module, kind: str) -> List[nn.Parameter]:
     """The loss's parameters that the model's optimizer must update.
 
