@@ -109,6 +109,7 @@ def recipe_signature() -> Dict[str, float]:
         "gap_patience": alignment.DEFAULT_GAP_PATIENCE,
         "held_interval": alignment.DEFAULT_HELD_INTERVAL,
         "gap_z": alignment.DEFAULT_GAP_Z,
+        "interval": alignment.DEFAULT_INTERVAL,
     }
 
 
@@ -128,7 +129,7 @@ def uses_default_recipe(config: Dict[str, Any]) -> bool:
 
 
 # Constants recorded only since they were added, at the value that runs saved before then had.
-RECIPE_CONSTANTS_ADDED = {"held_interval": 1, "gap_z": 0.0}
+RECIPE_CONSTANTS_ADDED = {"held_interval": 1, "gap_z": 0.0, "interval": 1}
 # The constants of the recipe's gap (step 5 of docs/recipe.md).
 GAP_CONSTANTS = ("gap", "gap_patience", "gap_z")
 

@@ -1340,14 +1340,31 @@ COST_VARIANTS = ("SLF default, settled", "SLF default, weighing", "SLF joint")
 def _sweep_table(
     rows: Dict[str, Dict[str, float]], first: str, key: Callable[[str, Dict[str, float]], str]
 ) -> List[str]:
+    variants = [v for v in next(iter(rows.values())) if v not in ("ce_ms", "parameters")]
     lines = [
-        f"| {first} | CE step (ms) | " + " | ".join(f"{v} / CE" for v in COST_VARIANTS) + " |",
-        "|---|---|" + "---|" * len(COST_VARIANTS),
+        f"| {first} | CE step (ms) | " + " | ".join(f"{v} / CE" for v in variants) + " |",
+        "|---|---|" + "---|" * len(variants),
     ]
     return lines + [
-        f"| {key(x, row)} | {row['ce_ms']:.2f} | " + " | ".join(f"{row[v]:.2f}" for v in COST_VARIANTS) + " |"
+        f"| {key(x, row)} | {row['ce_ms']:.2f} | " + " | ".join(f"{row[v]:.2f}" for v in variants) + " |"
         for x, row in rows.items()
     ]
+
+
+def _cost_rounds(settings: Dict[str, Any]) -> str:
+    """How ``benchmarks/cost.py`` took its medians: blocks of steps in a shuffled order, or (before
+    ``--block``) one step per variant and round in a fixed order."""
+    block, host_block = settings.get("block", 1), settings.get("host_block", 1)
+    if block == 1:
+        return (
+            f"the median over {settings['rounds']} interleaved rounds, {settings['host_rounds']} for mmdet and fairseq"
+        )
+    return (
+        f"each round runs every variant for {block} steps in a row, the variants in a new order each round, and "
+        f"takes the mean of each run's last {block - 1} steps (its first pays for the switch); a ratio is the "
+        f"median over {settings['rounds']} rounds of the round's ratio ({settings['host_rounds']} rounds of "
+        f"{host_block} iterations for mmdet and fairseq)"
+    )
 
 
 def cost_table(report: Dict[str, Any]) -> str:
@@ -1357,8 +1374,9 @@ def cost_table(report: Dict[str, Any]) -> str:
     """
     parts, settings = report["parts"], report["settings"]
     text = [
-        f"Measured by `benchmarks/cost.py` ({settings['threads']} threads, {report['machine']}; the median over "
-        f"{settings['rounds']} interleaved rounds, {settings['host_rounds']} for mmdet and fairseq). "
+        f"Measured by `benchmarks/cost.py` ({settings['threads']} threads, {report['machine']}; "
+        + _cost_rounds(settings)
+        + "). "
         "*default* is the default recipe (`align`): *settled* once it has held the stock loss for 50 steps "
         "(clean data), *weighing* while it weighs the candidates (label noise, a run's first 50 steps); "
         "*joint* is the literal Algorithm 1 (K = 3).",

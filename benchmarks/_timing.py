@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import time
 from pathlib import Path
@@ -33,19 +34,47 @@ def synthetic_mnist_batch(args: argparse.Namespace) -> Tuple[torch.Tensor, torch
     return torch.randn(args.batch_size, 1, 28, 28), torch.randint(0, 10, (args.batch_size,))
 
 
-def interleaved_times(steps: Mapping[str, Callable[[], float]], rounds: int, warmup: int) -> Dict[str, List[float]]:
-    """Run every step once per round, in turn, so all variants see the same machine state.
+def interleaved_times(
+    steps: Mapping[str, Callable[[], float]],
+    rounds: int,
+    warmup: int,
+    block: int = 1,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> Dict[str, List[float]]:
+    """Run every step in turn, round after round, so all variants see the same machine state.
 
-    Each step returns its own duration in seconds; ``warmup`` rounds (compilation, caches)
-    are discarded.
+    Each step returns its own figure (its duration in seconds, or seconds per word); ``warmup``
+    rounds (compilation, caches) are discarded. With ``block`` 1 and no ``shuffle`` a round runs
+    each step once, in the order given. A step's time depends on what ran just before it
+    (caches, the allocator's pools), so a fixed order charges each variant for its neighbour;
+    with ``shuffle`` the variants take their turns in a new order each round (seeded by
+    ``seed``), and with ``block`` > 1 each turn runs ``block`` steps in a row, as training does,
+    and records the mean of its steps after the first (the one that pays for the switch). Make
+    ``block - 1`` a multiple of any period in a variant's work (a held-out batch every 4th
+    step): the mean over whole periods is its cost per step, where a median over single steps
+    would leave the periodic step out.
+
+    Example:
+        >>> ticks = {"a": lambda: 1.0, "b": lambda: 2.0}
+        >>> interleaved_times(ticks, rounds=2, warmup=1, block=3, shuffle=True)
+        {'a': [1.0, 1.0], 'b': [2.0, 2.0]}
     """
+    if block < 1:
+        raise ValueError(f"block must be at least 1 step, got {block}")
+    order = random.Random(seed)
+    labels = list(steps)
     for _ in range(warmup):
         for step in steps.values():
-            step()
+            for _ in range(block):
+                step()
     times: Dict[str, List[float]] = {label: [] for label in steps}
     for _ in range(rounds):
-        for label, step in steps.items():
-            times[label].append(step())
+        if shuffle:
+            order.shuffle(labels)
+        for label in labels:
+            figures = [steps[label]() for _ in range(block)]
+            times[label].append(statistics.fmean(figures[1:]) if block > 1 else figures[0])
     return times
 
 

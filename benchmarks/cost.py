@@ -1,8 +1,11 @@
 """What SLF costs against its stock loss: every step-time, throughput and memory ratio, in one run.
 
-Each part times SLF's steps beside the stock loss's, interleaved (a stock step, then each SLF
-step, round after round) so that all see the same machine state; a ratio is the median over
-rounds of the per-round ratio. The default recipe (``align``) is timed in its two states:
+Each part times SLF's steps beside the stock loss's, interleaved round after round so that all
+see the same machine state: each round runs every variant for ``--block`` steps in a row, as
+training does, the variants in a new (seeded) order each round, and keeps the median of each
+block's steps after its first (``_timing.interleaved_times``: a step costs more right after
+another model's, so a fixed order would charge each variant for its neighbour); a ratio is the
+median over rounds of the per-round ratio. The default recipe (``align``) is timed in its two states:
 *settled* on the stock loss (clean data: the stock loss's column alone and a held-out batch
 every ``held_interval`` steps; forced by a gap no loss exceeds) and *weighing* the candidates
 (label noise seen, and the first ``gap_patience`` steps of any run: every candidate, their
@@ -33,7 +36,7 @@ Writes ``--out/cost.json`` (every ratio, with the issue's goal and whether it is
 batch size, candidates and model size). ``python benchmarks/run_all.py --only cost`` archives it
 in ``benchmarks/results/cost/`` and renders RESULTS.md's and the docs' cost tables from it.
 
-    python benchmarks/cost.py --threads 2 --rounds 100
+    python benchmarks/cost.py --threads 2 --rounds 30 --host-rounds 16
 """
 
 from __future__ import annotations
@@ -66,6 +69,9 @@ PARTS = ("lenet", "batch", "candidates", "model", "memory", "dac", "mmdet", "fai
 SETTLED = {"gap": 1e9, "gap_patience": 1}
 WEIGHING = {"gap": 1e-9, "gap_patience": 1}
 DEFAULT_SETTLED, DEFAULT_WEIGHING, JOINT = "SLF default, settled", "SLF default, weighing", "SLF joint"
+# Not the default: the recipe scoring the candidates and drawing a held-out batch every 4th step while it weighs
+# (GradientAlignment's interval), the lever that amortises the weighing step's work.
+WEIGHING_EVERY_4 = "SLF default, weighing, scoring every 4th step (interval=4)"
 
 
 def logit_candidates() -> List[str]:
@@ -97,7 +103,7 @@ def slf_criterion(
     ``held_out``), or the literal update."""
     if label == JOINT:
         return StochasticLoss(list(candidates), mode="joint", num_samples=3, seed=0)
-    state = {DEFAULT_SETTLED: SETTLED, DEFAULT_WEIGHING: WEIGHING}[label]
+    state = {DEFAULT_SETTLED: SETTLED, DEFAULT_WEIGHING: WEIGHING, WEIGHING_EVERY_4: {**WEIGHING, "interval": 4}}[label]
     return StochasticLoss(list(candidates), held_out=HeldOut(model, [held_out]), alignment=state)
 
 
@@ -108,6 +114,7 @@ def step_ratios(
     rounds: int,
     warmup: int,
     variants: Sequence[str] = (DEFAULT_SETTLED, DEFAULT_WEIGHING, JOINT),
+    block: int = 1,
 ) -> Dict[str, float]:
     """Each SLF variant's median step-time ratio to cross-entropy, one model per variant, interleaved."""
     inputs, targets = mnist_batch(batch_size)
@@ -120,14 +127,14 @@ def step_ratios(
             nn.CrossEntropyLoss() if label == "cross-entropy" else slf_criterion(label, candidates, model, held_out)
         )
         steps[label] = timed_training_step(model, criterion, inputs, targets)
-    times = interleaved_times(steps, rounds, warmup)
+    times = interleaved_times(steps, rounds, warmup, block, shuffle=True)
     return {
         "ce_ms": 1e3 * statistics.median(times["cross-entropy"]),
         **{label: median_ratio(times[label], times["cross-entropy"]) for label in variants},
     }
 
 
-def lenet_part(rounds: int, warmup: int, compile_too: bool) -> Dict[str, Dict[str, float]]:
+def lenet_part(rounds: int, warmup: int, compile_too: bool, block: int = 1) -> Dict[str, Dict[str, float]]:
     """LeNet, batch 128: the variants of the goals and the ones that show where the time goes."""
     inputs, targets = mnist_batch(128)
     held_out = mnist_batch(128, seed=1)
@@ -146,6 +153,7 @@ def lenet_part(rounds: int, warmup: int, compile_too: bool) -> Dict[str, Dict[st
         "SLF default, weighing, one backward per candidate": lambda model: per_candidate_backward(
             slf_criterion(DEFAULT_WEIGHING, PAPER, model, held_out)
         ),
+        WEIGHING_EVERY_4: lambda model: slf_criterion(WEIGHING_EVERY_4, PAPER, model, held_out),
         JOINT: lambda model: slf_criterion(JOINT, PAPER, model, held_out),
         "SLF joint, unfused candidates": lambda model: StochasticLoss(
             list(PAPER), mode="joint", num_samples=3, seed=0, fused=False
@@ -160,7 +168,7 @@ def lenet_part(rounds: int, warmup: int, compile_too: bool) -> Dict[str, Dict[st
         torch.manual_seed(0)
         model = build_model("lenet", (1, 28, 28), 10)
         steps[label] = timed_training_step(model, build(model), inputs, targets)
-    times = interleaved_times(steps, rounds, warmup)  # the warm-up includes compilation
+    times = interleaved_times(steps, rounds, warmup, block, shuffle=True)  # the warm-up includes compilation
     return {
         label: {"median_ms": 1e3 * statistics.median(values), "ratio": median_ratio(values, times["cross-entropy"])}
         for label, values in times.items()
@@ -223,7 +231,7 @@ DAC_PEERS: Dict[str, Dict[str, Any]] = {
 }
 
 
-def dac_part(rounds: int, warmup: int) -> Dict[str, float]:
+def dac_part(rounds: int, warmup: int, block: int = 1) -> Dict[str, float]:
     """One DAC training step (augmentation aside) of SLF against BCE on a real MNIST batch."""
     from slf_dac.cluster_data import load_cluster_data
     from slf_dac.model import DACNet
@@ -263,30 +271,30 @@ def dac_part(rounds: int, warmup: int) -> Dict[str, float]:
             return time.perf_counter() - start
 
         steps[label] = step
-    times = interleaved_times(steps, rounds, warmup)
+    times = interleaved_times(steps, rounds, warmup, block, shuffle=True)
     return {
         "bce_ms": 1e3 * statistics.median(times["BCE"]),
         **{label: median_ratio(times[label], times["BCE"]) for label in configs if label != "BCE"},
     }
 
 
-def mmdet_part(rounds: int, warmup: int) -> Dict[str, Any]:
+def mmdet_part(rounds: int, warmup: int, block: int = 1) -> Dict[str, Any]:
     """``benchmarks/mmdet_yolo.py``'s iteration timing on the DeepForest tiles (the shipped configs)."""
     from mmdet_yolo import time_iterations
 
     import slf_mmdet  # noqa: F401  (registers the SLF head and hook)
     from slf_mmdet.deepforest_tiles import prepare_deepforest_voc
 
-    return time_iterations(str(prepare_deepforest_voc(ROOT / "data/deepforest")) + "/", rounds, warmup)
+    return time_iterations(str(prepare_deepforest_voc(ROOT / "data/deepforest")) + "/", rounds, warmup, block)
 
 
-def fairseq_part(rounds: int, warmup: int) -> Dict[str, Any]:
+def fairseq_part(rounds: int, warmup: int, block: int = 1) -> Dict[str, Any]:
     """``benchmarks/fairseq_slf.py``'s words-per-second timing on the Ding corpus."""
     from fairseq_slf import words_per_second
 
     from slf_fairseq.ding_prepare import prepare_ding
 
-    return words_per_second(prepare_ding(ROOT / "data/ding"), rounds, warmup)
+    return words_per_second(prepare_ding(ROOT / "data/ding"), rounds, warmup, block)
 
 
 def per_candidate_slopes(by_count: Mapping[str, Mapping[str, float]]) -> Dict[str, float]:
@@ -415,6 +423,16 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--rounds", type=int, default=100, help="interleaved rounds of the CPU parts")
     parser.add_argument("--host-rounds", type=int, default=40, help="interleaved rounds of mmdet and fairseq")
+    parser.add_argument(
+        "--block",
+        type=int,
+        default=9,
+        help="steps in a row per variant and round in the CPU parts (the mean of all but the first is kept; "
+        "8 hold whole periods of the held-out batch every 4th step)",
+    )
+    parser.add_argument(
+        "--host-block", type=int, default=5, help="steps in a row per variant and round in mmdet and fairseq"
+    )
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 512, 2048, 4096])
@@ -434,7 +452,7 @@ def main() -> None:
     wrong = [n for n in args.candidate_counts if not 1 <= n <= len(pool)]
     if wrong:
         parser.error(f"--candidate-counts {wrong}: choose from 1 to {len(pool)} ({', '.join(names)})")
-    for option in ("rounds", "host_rounds", "memory_steps", "threads"):
+    for option in ("rounds", "host_rounds", "block", "host_block", "memory_steps", "threads"):
         if getattr(args, option) < 1:
             parser.error(f"--{option.replace('_', '-')} must be at least 1, got {getattr(args, option)}")
     if min(args.batch_sizes + args.widths) < 2:
@@ -446,16 +464,29 @@ def main() -> None:
     for part in bar:
         bar.set_postfix(part=part)
         if part == "lenet":
-            parts["lenet"] = lenet_part(args.rounds, args.warmup, not args.no_compile)
+            parts["lenet"] = lenet_part(args.rounds, args.warmup, not args.no_compile, args.block)
         elif part == "batch":
             parts["batch"] = {
-                str(b): step_ratios(lambda: build_model("mlp", (1, 28, 28), 10), PAPER, b, args.rounds, args.warmup)
+                str(b): step_ratios(
+                    lambda: build_model("mlp", (1, 28, 28), 10),
+                    PAPER,
+                    b,
+                    args.rounds,
+                    args.warmup,
+                    (DEFAULT_SETTLED, DEFAULT_WEIGHING, WEIGHING_EVERY_4, JOINT),
+                    args.block,
+                )
                 for b in args.batch_sizes
             }
         elif part == "candidates":
             parts["candidates"] = {
                 str(n): step_ratios(
-                    lambda: build_model("mlp", (1, 28, 28), 10), pool[:n], 128, args.rounds, args.warmup
+                    lambda: build_model("mlp", (1, 28, 28), 10),
+                    pool[:n],
+                    128,
+                    args.rounds,
+                    args.warmup,
+                    block=args.block,
                 )
                 for n in args.candidate_counts
             }
@@ -464,18 +495,20 @@ def main() -> None:
             parts["model"] = {}
             for width in args.widths:
                 hidden = (width, width // 2)
-                row = step_ratios(lambda: MLP((1, 28, 28), 10, hidden), PAPER, 128, args.rounds, args.warmup)
+                row = step_ratios(
+                    lambda: MLP((1, 28, 28), 10, hidden), PAPER, 128, args.rounds, args.warmup, block=args.block
+                )
                 row["parameters"] = sum(p.numel() for p in MLP((1, 28, 28), 10, hidden).parameters())
                 parts["model"][str(width)] = row
         elif part == "memory":
             parts["memory"] = memory_part(args.memory_steps, args.threads)
         elif part == "dac":
-            parts["dac"] = dac_part(args.rounds, args.warmup)
+            parts["dac"] = dac_part(args.rounds, args.warmup, args.block)
         elif part == "mmdet":
-            parts["mmdet"] = mmdet_part(args.host_rounds, 3)
+            parts["mmdet"] = mmdet_part(args.host_rounds, 3, args.host_block)
             torch.set_num_threads(args.threads)
         elif part == "fairseq":
-            parts["fairseq"] = fairseq_part(args.host_rounds, 3)
+            parts["fairseq"] = fairseq_part(args.host_rounds, 3, args.host_block)
             torch.set_num_threads(args.threads)
     report = {
         "settings": {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()},

@@ -97,16 +97,17 @@ LSTM_METHODS = tuple(METHOD_ARCH)
 
 
 def training_step(model, criterion, optimizer, batch) -> float:
-    """One step; returns the batch's target words per second."""
+    """One step; returns its seconds per target word (a block's mean of these is its time over its
+    words, where a mean of words per second would favour the fast steps)."""
     start = time.perf_counter()
     loss, _, _ = criterion(model, batch)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return batch["ntokens"] / (time.perf_counter() - start)
+    return (time.perf_counter() - start) / batch["ntokens"]
 
 
-def words_per_second(data_bin: Path, rounds: int, warmup: int) -> Dict[str, Any]:
+def words_per_second(data_bin: Path, rounds: int, warmup: int, block: int = 1) -> Dict[str, Any]:
     from fairseq import options, tasks
 
     import slf_fairseq
@@ -149,17 +150,19 @@ def words_per_second(data_bin: Path, rounds: int, warmup: int) -> Dict[str, Any]
             return training_step(model, criterion, optimizer, batch)
 
         steps[name] = step
-    # Each step returns words per second; interleaved_times collects whatever the steps return.
-    wps = interleaved_times(steps, rounds, warmup)
+    # Each step returns seconds per word; a variant's words per second over label smoothing's is
+    # the inverse ratio of those.
+    per_word = interleaved_times(steps, rounds, warmup, block, shuffle=True)
+    base = per_word["label_smoothed_cross_entropy"]
     # "slf" (ratio) is the default recipe; "slf_joint" (ratio_joint) the literal update.
     return {
-        "label_smoothed_wps": statistics.median(wps["label_smoothed_cross_entropy"]),
-        "slf_wps": statistics.median(wps["slf"]),
-        "slf_joint_wps": statistics.median(wps["slf_joint"]),
-        "ratio": median_ratio(wps["slf"], wps["label_smoothed_cross_entropy"]),
-        "ratio_joint": median_ratio(wps["slf_joint"], wps["label_smoothed_cross_entropy"]),
-        "slf_held_wps": statistics.median(wps["slf_held"]),
-        "ratio_held": median_ratio(wps["slf_held"], wps["label_smoothed_cross_entropy"]),
+        "label_smoothed_wps": 1 / statistics.median(base),
+        "slf_wps": 1 / statistics.median(per_word["slf"]),
+        "slf_joint_wps": 1 / statistics.median(per_word["slf_joint"]),
+        "ratio": median_ratio(base, per_word["slf"]),
+        "ratio_joint": median_ratio(base, per_word["slf_joint"]),
+        "slf_held_wps": 1 / statistics.median(per_word["slf_held"]),
+        "ratio_held": median_ratio(base, per_word["slf_held"]),
         "slf_mode": DEFAULT_MODE,
         "rounds": rounds,
     }

@@ -47,6 +47,15 @@ SLF_CANDIDATES = SINGLES
 SLF_METHODS: Dict[str, Dict[str, Any]] = {
     "slf-align": {"loss": "slf", "slf_mode": "align"},
     "slf-joint": {"loss": "slf", "slf_mode": "joint"},
+    # The default recipe scoring the candidates and drawing a held-out batch every 4th step only (issue 26's cost).
+    "slf-align-interval4": {"loss": "slf", "slf_mode": "align", "slf_options": {"alignment": {"interval": 4}}},
+    # The same, each draw and score weighing as one step did (beta and rho per draw as at interval 1, so the
+    # averages span 4x the steps; the gap's loss averages too).
+    "slf-align-interval4-per-draw": {
+        "loss": "slf",
+        "slf_mode": "align",
+        "slf_options": {"alignment": {"interval": 4, "momentum": 0.9**0.25, "reference_momentum": 0.95**0.25}},
+    },
     "slf-validation": {"loss": "slf", "slf_mode": "validation"},
     "slf-validation-lr10": {"loss": "slf", "slf_mode": "validation", "slf_decision_lr": 0.1},
     "slf-validation-normalize": {"loss": "slf", "slf_mode": "validation", "slf_options": {"normalize": "mean"}},

@@ -295,7 +295,7 @@ SECTIONS: Tuple[Section, ...] = (
     Section(
         "cost",
         "cost.py",
-        ("--threads", "2", "--rounds", "100"),
+        ("--threads", "2", "--rounds", "30", "--host-rounds", "16"),
         (
             "--parts",
             "lenet",
@@ -305,6 +305,8 @@ SECTIONS: Tuple[Section, ...] = (
             "memory",
             "--rounds",
             "3",
+            "--block",
+            "2",
             "--warmup",
             "1",
             "--batch-sizes",

@@ -7,6 +7,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable, List
 
 import pytest
 from scipy import stats
@@ -262,3 +263,41 @@ def test_a_saved_default_recipe_run_is_stale_only_under_other_recipe_constants(t
     cached_run(path, single, lambda: {"config": single})
     path.write_text(json.dumps({"config": single, "recipe": {"gap": 9.0}}))
     assert cached_run(path, single, lambda: pytest.fail("a single loss's run does not depend on the recipe"))
+
+
+def test_interleaved_times_runs_blocks_in_a_new_order_each_round_and_averages_each_block_past_its_switch():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _timing import interleaved_times
+
+    # A step that costs 5 right after another variant ran (a cold cache), 1 when its own step ran last.
+    history: List[str] = []
+
+    def variant(label: str) -> Callable[[], float]:
+        def step() -> float:
+            cold = bool(history) and history[-1] != label
+            history.append(label)
+            return 5.0 if cold else 1.0
+
+        return step
+
+    steps = {label: variant(label) for label in "abc"}
+    blocks = interleaved_times(steps, rounds=20, warmup=1, block=3, shuffle=True, seed=0)
+    assert blocks == {label: [1.0] * 20 for label in "abc"}  # each block's first step paid for the switch
+    timed = history[3 * 3 :]  # after the warm-up
+    orders = {tuple(timed[r * 9 : (r + 1) * 9 : 3]) for r in range(20)}
+    assert len(orders) > 1 and all(sorted(order) == ["a", "b", "c"] for order in orders)
+
+    # A held-out batch every 4th step: a block of 1 + 4 steps holds one whole period past its switch.
+    calls = {"n": 0}
+
+    def periodic() -> float:
+        calls["n"] += 1
+        return 3.0 if calls["n"] % 4 == 0 else 1.0
+
+    assert interleaved_times({"periodic": periodic}, rounds=7, warmup=2, block=5)["periodic"] == [1.5] * 7
+
+    history.clear()
+    one_each = interleaved_times(steps, rounds=4, warmup=0)  # the fixed order: every step follows another
+    assert history == list("abc") * 4 and one_each["b"] == [5.0] * 4
+    with pytest.raises(ValueError, match="block must be at least 1"):
+        interleaved_times(steps, rounds=1, warmup=0, block=0)

@@ -146,7 +146,8 @@ class AlignmentLearner:
         if begins and self.step_key is not None:
             self.alignment.finish_step()  # the previous iteration, all its calls together
         self._track_losses(begins, step, train_loss)
-        layer = self.last_layer or last_layer_parameters(roots)
+        # Between the steps that score (every `interval`), the weights stand as they are: no gradients.
+        layer = (self.last_layer or last_layer_parameters(roots)) if self.alignment.scores_due(step) else None
         if layer:
             kept = self._candidate_gradients(columns, layer)
             gradients = kept.new_zeros((num_candidates, kept.shape[1]))

@@ -60,7 +60,7 @@ The last layer is found from the output's autograd graph
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterable, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -78,6 +78,23 @@ DEFAULT_GAP_PATIENCE = 50
 # The training loss counts as above the gap by more than this many standard errors only (docs/recipe.md).
 DEFAULT_GAP_Z = 2.0
 DEFAULT_HELD_INTERVAL = 4
+# Score the candidates, and draw a held-out batch, every this many steps while weighing.
+DEFAULT_INTERVAL = 1
+
+
+def _gate_value(name: str, doc: str) -> property:
+    """A read-only view of one of the gate's values, kept in a plain dict (set every step)."""
+    return property(lambda self: self._gate[name], doc=doc)
+
+
+def _loss_average(name: str, doc: str) -> property:
+    """A read-only view of one of the gate's loss averages, as a tensor (None before the first value)."""
+
+    def read(self: "GradientAlignment") -> Optional[Tensor]:
+        value = self._loss_averages[name]
+        return None if value is None else torch.tensor(value)
+
+    return property(read, doc=doc)
 
 
 class GradientAlignment(nn.Module):
@@ -98,11 +115,16 @@ class GradientAlignment(nn.Module):
         momentum: :math:`\beta` of the scores' moving average (0: the last step only).
         reference_momentum: :math:`\rho` of the reference gradient's moving average over
             held-out batches (0: the last batch only).
-        interval: draw a new held-out batch for the reference every this many steps.
+        interval: k: draw a new held-out batch for the reference, and score the candidates, on
+            every k-th step only (:meth:`reference_due`); the steps between train with the
+            weights as they stand, so a weighing step costs about a settled one on k - 1 of
+            every k steps. Each reference draw and each score then stands for k steps:
+            :math:`\rho^k` and :math:`\beta^k` in the moving averages, so that they span as
+            many steps as with k = 1.
         held_interval: the same once the weights have been held on the stock loss for
             ``gap_patience`` steps in a row (:attr:`settled`), where the gap needs only the
             held-out loss's level; its average counts the steps between draws
-            (:math:`\rho^k` after k steps). LeNet, batch 128: a settled step costs 1.12x a
+            (:math:`\rho^k` after k steps). LeNet, batch 128: a settled step costs 1.19x a
             cross-entropy step at 4, 1.9x at 1 (the held-out forward is most of it).
         prior: positive weights :math:`\pi` (normalised; default uniform), the start and
             the tie-breaker.
@@ -142,7 +164,7 @@ class GradientAlignment(nn.Module):
         temperature: float = DEFAULT_TEMPERATURE,
         momentum: float = DEFAULT_MOMENTUM,
         reference_momentum: float = DEFAULT_REFERENCE_MOMENTUM,
-        interval: int = 1,
+        interval: int = DEFAULT_INTERVAL,
         prior: Optional[Sequence[float]] = None,
         margin: float = DEFAULT_MARGIN,
         preferred: Optional[int] = None,
@@ -200,20 +222,39 @@ class GradientAlignment(nn.Module):
         self.last_cosines = torch.zeros(num_candidates)
         self._pending_gradients: Dict[LayerKey, Tensor] = {}
         self._pending_references: Dict[LayerKey, Tensor] = {}
-        # The stock loss's averages on training and held-out batches (the gap's test), and this step's sums.
-        self.train_loss: Optional[Tensor] = None
-        self.held_out_loss: Optional[Tensor] = None
+        # The stock loss's averages on training and held-out batches (the gap's test, float32 scalars), and
+        # this step's sums.
+        self._loss_averages: Dict[str, Optional[np.float32]] = {"train_loss": None, "held_out_loss": None}
         self._pending_losses: Dict[str, Tensor] = {}
         self._loss_ages = {"train_loss": 0, "held_out_loss": 0}  # steps since each average last moved
-        # Steps in a row with the training loss above the gap, and whether label noise has been seen
-        # (kept in the loss's checkpoint).
-        self.steps_above_gap = 0
-        self.noise_seen = False
-        self.steps_within_gap = 0  # in a row, for :attr:`settled`
-        # For gap_z: the average squared deviation of a step's difference, and the sum of the squared
-        # weights of the averages (the variance of a moving average of independent steps).
-        self.gap_deviation_square = 0.0
-        self.gap_weight_square = 1.0
+        # The gate's counters, set every step: a plain dict, past nn.Module's attribute bookkeeping.
+        self._gate: Dict[str, Any] = {
+            "steps_above_gap": 0,  # in a row
+            "noise_seen": False,  # kept in the loss's checkpoint
+            "steps_within_gap": 0,  # in a row, for :attr:`settled`
+            # For gap_z: the average squared deviation of a step's difference, and the sum of the squared
+            # weights of the averages (the variance of a moving average of independent steps).
+            "gap_deviation_square": 0.0,
+            "gap_weight_square": 1.0,
+        }
+        self._all_on_preferred: Optional[tuple] = None  # (its key, the weights while the gate holds), made once
+
+    train_loss = _loss_average("train_loss", "The stock loss's average on training batches (None before one).")
+    held_out_loss = _loss_average("held_out_loss", "The stock loss's average on held-out batches (None before one).")
+    steps_above_gap = _gate_value("steps_above_gap", "Steps in a row with the training loss above the gap.")
+    steps_within_gap = _gate_value("steps_within_gap", "Steps in a row with it within the gap (:attr:`settled`).")
+    gap_deviation_square = _gate_value("gap_deviation_square", "``gap_z``'s mean squared deviation of a difference.")
+    gap_weight_square = _gate_value("gap_weight_square", "The sum of the averages' squared weights (``gap_z``).")
+
+    @property
+    def noise_seen(self) -> bool:
+        """Whether the training loss has lain above the gap for ``gap_patience`` steps in a row
+        (label noise seen: the weights no longer return to the stock loss in this run)."""
+        return self._gate["noise_seen"]
+
+    @noise_seen.setter
+    def noise_seen(self, seen: bool) -> None:
+        self._gate["noise_seen"] = bool(seen)
 
     @property
     def has_reference(self) -> bool:
@@ -225,13 +266,19 @@ class GradientAlignment(nn.Module):
         gradient = gradient.detach().reshape(-1).float()
         previous = self.references.get(key)
         if previous is not None and previous.shape == gradient.shape:
-            gradient = previous.to(gradient.device) * self.reference_momentum + gradient * (1 - self.reference_momentum)
+            rho = self.reference_momentum**self.interval  # a draw stands for `interval` steps
+            gradient = previous.to(gradient.device) * rho + gradient * (1 - rho)
         self.references[key] = gradient
 
     def reference_due(self, step: int) -> bool:
         """Whether training step ``step`` (0-based) draws a new held-out batch (every ``interval``
         steps, every ``held_interval`` while the hold has :attr:`settled`)."""
         return step % (self.held_interval if self.settled else self.interval) == 0
+
+    def scores_due(self, step: int) -> bool:
+        """Whether training step ``step`` (0-based) scores the candidates: every ``interval`` steps,
+        and on every step until a reference is there to score against."""
+        return self.interval == 1 or step % self.interval == 0 or not self.references
 
     def observe(self, gradients: Mapping[LayerKey, Tensor]) -> Tensor:
         """Score the candidates' gradients ``{layer: (n, P_layer)}`` against the references and
@@ -273,7 +320,8 @@ class GradientAlignment(nn.Module):
             if int(self.observations) == 0:
                 self.scores.copy_(cosines)
             else:
-                self.scores.mul_(self.momentum).add_(cosines, alpha=1 - self.momentum)
+                beta = self.momentum**self.interval  # a score stands for `interval` steps
+                self.scores.mul_(beta).add_(cosines, alpha=1 - beta)
             self.observations += 1
         self.last_cosines = cosines.detach().cpu()
         return cosines
@@ -297,13 +345,15 @@ class GradientAlignment(nn.Module):
             self._pending_losses[name] = self._pending_losses[name] + value if name in self._pending_losses else value
 
     def _within_gap(self) -> bool:
-        if self.preferred is None or self.gap is None or self.train_loss is None or self.held_out_loss is None:
+        train, held_out = self._loss_averages["train_loss"], self._loss_averages["held_out_loss"]
+        if self.preferred is None or self.gap is None or train is None or held_out is None:
             return False
         # numpy's float32 scalars here and in _average_losses: the tensors' arithmetic, without dispatching.
-        bound = np.float32(self.gap) * np.float32(self.held_out_loss)
+        bound = np.float32(self.gap) * held_out
         if self.gap_z:
-            bound += np.float32(self.gap_z * math.sqrt(self.gap_deviation_square * self.gap_weight_square))
-        return bool(np.float32(self.train_loss) <= bound)
+            gate = self._gate
+            bound += np.float32(self.gap_z * math.sqrt(gate["gap_deviation_square"] * gate["gap_weight_square"]))
+        return bool(train <= bound)
 
     @property
     def keeps_preferred(self) -> bool:
@@ -320,13 +370,16 @@ class GradientAlignment(nn.Module):
         and open again; the scores go on being taken there, so that they are current when it
         opens (scores from the first steps point at a bounded loss that an untrained network
         cannot learn with)."""
-        return self.keeps_preferred and self.steps_within_gap >= self.gap_patience
+        return self.keeps_preferred and self._gate["steps_within_gap"] >= self.gap_patience
 
     def finish_step(self) -> Tensor:
         """Score the step's tracked gradients (:meth:`observe`; none on a step held on the stock
         loss, whose scores keep their average), then adopt its tracked references and losses."""
-        gradients, references, losses = self._pending_gradients, self._pending_references, self._pending_losses
-        self._pending_gradients, self._pending_references, self._pending_losses = {}, {}, {}
+        gradients, references, losses = (
+            dict(pending) for pending in (self._pending_gradients, self._pending_references, self._pending_losses)
+        )
+        for pending in (self._pending_gradients, self._pending_references, self._pending_losses):
+            pending.clear()
         cosines = self.observe(gradients)
         for key, reference in references.items():
             self.set_reference(key, reference)
@@ -341,7 +394,9 @@ class GradientAlignment(nn.Module):
         sums = [float(losses[name]) if name in losses else 0.0 for name in names] + [float(n in losses) for n in names]
         if distributed.world_size() > 1:
             sums = distributed.all_reduce_sum(torch.tensor(sums, dtype=torch.float64)).tolist()
-        if self.gap_z and sums[2] and sums[3] and self.train_loss is not None and self.held_out_loss is not None:
+        averages, gate = self._loss_averages, self._gate
+        both = averages["train_loss"] is not None and averages["held_out_loss"] is not None
+        if self.gap_z and sums[2] and sums[3] and both:
             self._track_gap_deviation(sums[0] / sums[2] - self.gap * sums[1] / sums[3])
         for i, name in enumerate(names):
             self._loss_ages[name] += 1
@@ -350,30 +405,32 @@ class GradientAlignment(nn.Module):
             # After k steps without a value (held-out batches every few steps), the old average
             # decays as over k steps: rho^k.
             momentum, self._loss_ages[name] = self.reference_momentum ** self._loss_ages[name], 0
-            value, previous = np.float32(sums[i] / sums[2 + i]), getattr(self, name)
+            value, previous = np.float32(sums[i] / sums[2 + i]), averages[name]
             if previous is not None:
-                value = np.float32(previous) * np.float32(momentum) + value * np.float32(1 - momentum)
-            setattr(self, name, torch.tensor(value, dtype=torch.float32))
-        if sums[2] + sums[3] > 0 and self.train_loss is not None and self.held_out_loss is not None:
+                value = previous * np.float32(momentum) + value * np.float32(1 - momentum)
+            averages[name] = np.float32(value)
+        if sums[2] + sums[3] > 0 and averages["train_loss"] is not None and averages["held_out_loss"] is not None:
             within = self._within_gap()
-            self.steps_above_gap = 0 if within else self.steps_above_gap + 1
-            self.steps_within_gap = self.steps_within_gap + 1 if within else 0
-            self.noise_seen = self.noise_seen or self.steps_above_gap >= self.gap_patience
+            gate["steps_above_gap"] = 0 if within else gate["steps_above_gap"] + 1
+            gate["steps_within_gap"] = gate["steps_within_gap"] + 1 if within else 0
+            gate["noise_seen"] = gate["noise_seen"] or gate["steps_above_gap"] >= self.gap_patience
 
     def _track_gap_deviation(self, difference: float) -> None:
         # A step with both losses, before the averages adopt it: its difference's deviation from theirs.
-        rho = self.reference_momentum
-        deviation = difference - (float(self.train_loss) - self.gap * float(self.held_out_loss))
-        self.gap_deviation_square = rho * self.gap_deviation_square + (1 - rho) * deviation**2
-        self.gap_weight_square = rho**2 * self.gap_weight_square + (1 - rho) ** 2
+        rho, averages, gate = self.reference_momentum, self._loss_averages, self._gate
+        deviation = difference - (float(averages["train_loss"]) - self.gap * float(averages["held_out_loss"]))
+        gate["gap_deviation_square"] = rho * gate["gap_deviation_square"] + (1 - rho) * deviation**2
+        gate["gap_weight_square"] = rho**2 * gate["gap_weight_square"] + (1 - rho) ** 2
 
     def probabilities(self, available: Optional[Iterable[int]] = None) -> Tensor:
         """:math:`\\hat p = \\operatorname{softmax}(\\log\\pi + a / T)`, over ``available`` candidates only
         when given (the others get 0); all on the stock loss while :attr:`keeps_preferred`."""
         if self.keeps_preferred and (available is None or self.preferred in list(available)):
-            return torch.nn.functional.one_hot(torch.tensor(self.preferred), self.scores.numel()).to(
-                self.scores.device, self.scores.dtype
-            )
+            key = (self.preferred, self.scores.device, self.scores.dtype)
+            if self._all_on_preferred is None or self._all_on_preferred[0] != key:
+                held = torch.nn.functional.one_hot(torch.tensor(self.preferred), self.scores.numel())
+                self._all_on_preferred = (key, held.to(self.scores.device, self.scores.dtype))
+            return self._all_on_preferred[1].clone()
         scores = self.scores.clone()
         if self.preferred is not None:
             scores[self.preferred] += self.margin

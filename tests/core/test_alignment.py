@@ -271,20 +271,27 @@ def test_the_gap_compares_the_stock_loss_on_training_and_held_out_batches():
     assert not crit.decision.keeps_preferred
 
 
+class _Counted(list):
+    """Held-out batches that count each one drawn into ``drawn``."""
+
+    def __init__(self, batches: list, drawn: list) -> None:
+        super().__init__(batches)
+        self.drawn = drawn
+
+    def __iter__(self):
+        for batch in super().__iter__():
+            self.drawn.append(1)
+            yield batch
+
+
 def test_a_step_held_on_the_stock_loss_is_a_cross_entropy_step(monkeypatch):
     """Once the gap has held cross-entropy for ``gap_patience`` steps, a step computes it alone: the
     same loss and gradients, no other candidate evaluated and no scores taken; held-out batches
     for the gap every ``held_interval`` steps."""
     model = _mlp()
-    drawn = []
+    drawn: list = []
 
-    class Counted(list):
-        def __iter__(self):
-            for batch in super().__iter__():
-                drawn.append(1)
-                yield batch
-
-    held_out = HeldOut(model, Counted([_batch(16, seed=1)]))
+    held_out = HeldOut(model, _Counted([_batch(16, seed=1)], drawn))
     crit = StochasticLoss(CANDIDATES, held_out=held_out, alignment={"gap": 1e9, "gap_patience": 2, "held_interval": 3})
     x, y = _batch()
     crit(model(x), y)  # the first step weighs: nothing is averaged yet
@@ -405,6 +412,38 @@ def test_the_reference_is_averaged_over_held_out_batches():
     alignment.set_reference((0,), torch.tensor([4.0]))
     alignment.set_reference((0,), torch.tensor([0.0]))
     assert alignment.references[(0,)].item() == pytest.approx(3.0)
+
+
+def test_an_interval_scores_and_draws_on_every_kth_step_each_standing_for_k_steps(monkeypatch):
+    """``interval`` k (the weighing step's cost lever, not the default): a held-out batch and the
+    candidates' gradients on every k-th step only, the weights standing between; each draw and each
+    score weighs as k steps did (rho^k, beta^k)."""
+    alignment = GradientAlignment(1, reference_momentum=0.75, interval=2)
+    alignment.set_reference((0,), torch.tensor([4.0]))
+    alignment.set_reference((0,), torch.tensor([0.0]))
+    assert alignment.references[(0,)].item() == pytest.approx(4.0 * 0.75**2)
+    assert [alignment.scores_due(step) for step in range(4)] == [True, False, True, False]
+
+    model = _mlp()
+    drawn: list = []
+
+    crit = StochasticLoss(
+        CANDIDATES,
+        held_out=HeldOut(model, _Counted([_batch(16, seed=1), _batch(16, seed=2)], drawn)),
+        alignment={"gap": 1e-9, "gap_patience": 1, "interval": 3, "momentum": 0.5},
+    )
+    scored, gradients = [], crit.learner._candidate_gradients
+    monkeypatch.setattr(crit.learner, "_candidate_gradients", lambda *a: scored.append(crit.step) or gradients(*a))
+    x, y = _batch()
+    standing = []
+    for _ in range(7):
+        crit(model(x), y).backward()
+        standing.append(crit.decision.scores.clone())
+    assert scored == [0, 3, 6] and len(drawn) == 3 and int(crit.decision.observations) == 3
+    assert torch.equal(standing[3], standing[5]) and not torch.equal(standing[5], standing[6])
+    # The last score blended in with beta^3 = 1/8, as three steps at beta = 1/2 would have.
+    expected = 0.125 * standing[5] + (1 - 0.125) * crit.decision.last_cosines
+    assert torch.allclose(standing[6], expected, atol=1e-6)
 
 
 def test_calls_that_share_a_step_key_make_one_step():
