@@ -1123,6 +1123,8 @@ NOISY_SLF = {
     "slf-validation-sample-losses-cosine": "SLF validation, per-sample",
 }
 NOISY_SINGLES = ("ce", "mse", "mae", "hinge", "cosine", "bce", "gce", "sce", "bi_tempered")
+# SLF's peers under label noise, each trained alone (benchmarks/noisy_labels.py, PEERS), by their key in PEER_LABELS.
+NOISY_PEERS = {"adalfl": "AdaLFL", "l2t_dlf": "L2T-DLF"}
 
 
 def label_noise(ctx: Context) -> Rendered:
@@ -1141,6 +1143,10 @@ def label_noise(ctx: Context) -> Rendered:
         "|---|---|---|---|" + "---|" * (len(slf) + 1),
     ]
     headlines = []
+    peer_lines = [
+        "| model | noise | peer | clean test accuracy | default recipe - peer: difference, p, verdict | ms/step |",
+        "|---|---|---|---|---|---|",
+    ]
     for model, by_setting in test.items():
         for setting, scores in by_setting.items():
             singles = [m for m in NOISY_SINGLES if m in scores]
@@ -1164,7 +1170,23 @@ def label_noise(ctx: Context) -> Rendered:
                 stock_scores=scores.get("ce"),
                 singles={m: scores[m] for m in singles},
                 label_noise=True,
+                peers={NOISY_PEERS[m]: scores[m] for m in NOISY_PEERS if m in scores} or None,
             )
+            default = scores.get(NOISY_DEFAULT)
+            for method, label in NOISY_PEERS.items():
+                if method not in scores:
+                    continue
+                versus = (
+                    f"{_mean(default) - _mean(scores[method]):+.3f}, p {_p(paired_p(default, scores[method]))}, "
+                    f"{verdict(default, scores[method])}"
+                    if default
+                    else NOT_RUN
+                )
+                ms = data.get("ms_per_step", {}).get(model, {}).get(setting, {}).get(method)
+                peer_lines.append(
+                    f"| {model} | {setting} | {PEER_LABELS[label]} | {ci_cell(scores[method])} | {versus} | "
+                    f"{'-' if ms is None else f'{ms:.1f}'} |"
+                )
             within = headline.within_interval()
             lines.append(
                 f"| {model} | {setting} | {ci_cell(scores['ce'])} | {best} {ci_cell(scores[best])} | "
@@ -1185,6 +1207,16 @@ def label_noise(ctx: Context) -> Rendered:
         "",
         *lines,
     ]
+    if len(peer_lines) > 2:
+        text += [
+            "",
+            "SLF's peers, each trained alone with the same splits, noise, seeds and budget, their meta step on the "
+            "clean validation batches (as the default recipe's reference), against the default recipe (paired "
+            "t-test over seeds; docs/losses.md says what of each is ours). ms/step is each peer's own runs', one "
+            "torch thread, two runs side by side:",
+            "",
+            *peer_lines,
+        ]
     text.append(
         ctx.figure(
             "noisy_labels_default_weights.png",

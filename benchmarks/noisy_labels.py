@@ -7,7 +7,8 @@ update, the validation-driven update (one-step look-ahead on a clean held-out ba
 same with a direction-only (cosine) hypergradient, and per-sample decisions that read the
 candidates' values with the cosine hypergradient. ``--methods`` also takes the other
 variants tried on the way (``SLF_METHODS``: a 10x decision learning rate, scale
-normalisation, an MAE held-out objective, per-sample with the inner product). Only the
+normalisation, an MAE held-out objective, per-sample with the inner product) and SLF's peers,
+the learned losses ``adalfl`` and ``l2t_dlf`` (``PEERS``), each trained alone. Only the
 3,500 training labels are corrupted; the 500 validation and 1,000 test labels stay clean.
 
 Each cell is the clean test accuracy at the last epoch, mean +- std over seeds; the best
@@ -43,6 +44,9 @@ from slf.train import ClassifyConfig, train_classifier
 from _comparison import cached_run, paired_p, summary
 
 SINGLES = ("ce", "mse", "mae", "hinge", "cosine", "bce", "gce", "sce", "bi_tempered")
+# SLF's peers, learned losses each trained alone (their meta step on the clean validation batches, as the
+# default recipe's reference): compared with the default recipe, never picked as the best single loss.
+PEERS = ("adalfl", "l2t_dlf")
 SLF_CANDIDATES = SINGLES
 SLF_METHODS: Dict[str, Dict[str, Any]] = {
     "slf-align": {"loss": "slf", "slf_mode": "align"},
@@ -138,16 +142,17 @@ def main() -> None:
         "--methods",
         nargs="+",
         default=[*SINGLES, *DEFAULT_SLF_METHODS],
-        help=f"single losses ({', '.join(SINGLES)}) and SLF methods ({', '.join(SLF_METHODS)})",
+        help=f"single losses ({', '.join(SINGLES)}), SLF methods ({', '.join(SLF_METHODS)}) and SLF's peers "
+        f"({', '.join(PEERS)})",
     )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--workers", type=int, default=1, help="parallel runs (processes, one torch thread each)")
     parser.add_argument("--out", type=Path, default=Path("runs/noisy_labels"))
     args = parser.parse_args()
-    unknown = [m for m in args.methods if m not in SINGLES and m not in SLF_METHODS]
+    unknown = [m for m in args.methods if m not in SINGLES and m not in SLF_METHODS and m not in PEERS]
     if unknown:
-        parser.error(f"unknown methods {unknown}; valid choices: {', '.join([*SINGLES, *SLF_METHODS])}")
+        parser.error(f"unknown methods {unknown}; valid choices: {', '.join([*SINGLES, *SLF_METHODS, *PEERS])}")
 
     work = []
     for model in args.models:
@@ -188,9 +193,10 @@ def main() -> None:
 
     singles = [m for m in args.methods if m in SINGLES]
     slf = [m for m in args.methods if m in SLF_METHODS]
+    peers = [m for m in args.methods if m in PEERS]
     lines = [
-        "| model | setting | CE | best single (by val) | " + " | ".join(slf) + " |",
-        "|---|---|---|---|" + "---|" * len(slf),
+        "| model | setting | CE | best single (by val) | " + " | ".join(slf + peers) + " |",
+        "|---|---|---|---|" + "---|" * len(slf + peers),
     ]
     for model in args.models:
         for setting in args.settings:
@@ -210,6 +216,7 @@ def main() -> None:
                     + ", ".join(f"{n} {w:.2f}" for n, w in top)
                     + ")"
                 )
+            cells += [summary(test(model, setting, method), 3) for method in peers]
             best_cell = f"{best} {summary(test(model, setting, best), 3)}" if best else "-"
             lines.append(f"| {model} | {setting} | {ce} | {best_cell} | " + " | ".join(cells) + " |")
     lines += [
@@ -264,6 +271,18 @@ def main() -> None:
                 "val_acc": final_val,
                 "candidates": list(SLF_CANDIDATES),
                 "mean_weights": weights,
+                # Each method's time per step in its own runs (read-back runs keep the load of their sitting).
+                "ms_per_step": {
+                    model: {
+                        setting: {
+                            method: 1e3
+                            * statistics.fmean(run["time_per_step_s"] for run in runs[model][setting][method])
+                            for method in args.methods
+                        }
+                        for setting in args.settings
+                    }
+                    for model in args.models
+                },
                 "minutes": minutes,
             },
             indent=1,

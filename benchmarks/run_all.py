@@ -112,6 +112,8 @@ NOISY_METHODS = (
     "slf-validation",
     "slf-validation-cosine",
     "slf-validation-sample-losses-cosine",
+    "adalfl",
+    "l2t_dlf",
 )
 DAC_METHODS = (
     "bce",

@@ -37,6 +37,24 @@ def verdict_of(default, peer) -> str:
     return "level"
 
 
+def peer_row(
+    rendered: "_report.Rendered", headline: Any, key: str, prefix: str, default: List[float], peer: List[float]
+) -> str:
+    """The row of peer ``key`` under ``prefix``, checked: the headline holds the peer's scores as a peer (not as
+    an SLF variant) and its "default recipe - peer" cell has the difference of means, the paired p and the
+    verdict."""
+    assert headline.peers[key] == peer and headline.slf != key
+    line = next(
+        text for text in rendered.markdown.splitlines() if text.startswith(f"{prefix} {_report.PEER_LABELS[key]} |")
+    )
+    difference = re.search(r"\| ([+-]\d\.\d{3}), p (\S+), ([^|]+) \|", line)
+    assert float(difference.group(1)) == pytest.approx(statistics.fmean(default) - statistics.fmean(peer), abs=5e-4)
+    p = stats.ttest_rel(default, peer).pvalue
+    assert difference.group(2) == ("-" if p != p else f"{p:.2f}")
+    assert difference.group(3) == ("level" if not p < 0.05 else verdict_of(default, peer))
+    return line
+
+
 def test_clustering_peers_are_compared_with_the_default_recipe_not_picked_as_its_best_single() -> None:
     data = json.loads((RESULTS / "dac" / "dac_seeds.json").read_text())
     everything = data["scores"]["all"]
@@ -112,19 +130,7 @@ def test_graph_regression_peers_carry_the_paired_test_against_the_default_recipe
             if not row.get(method):
                 continue
             scores, default = row[method], row["slf_align"]
-            assert headline.peers[key] == scores and headline.slf != key  # a peer is not an SLF variant
-            line = next(
-                text
-                for text in rendered.markdown.splitlines()
-                if text.startswith(f"| {model} | {_report.PEER_LABELS[key]} |")
-            )
-            difference = re.search(r"\| ([+-]\d\.\d{3}), p (\S+), ([^|]+) \|", line)
-            assert float(difference.group(1)) == pytest.approx(
-                statistics.fmean(default) - statistics.fmean(scores), abs=5e-4
-            )
-            p = stats.ttest_rel(default, scores).pvalue
-            assert difference.group(2) == ("-" if p != p else f"{p:.2f}")
-            assert difference.group(3) == ("level" if not p < 0.05 else verdict_of(default, scores))
+            peer_row(rendered, headline, key, f"| {model} |", default, scores)
             checked += 1
     assert checked == len(table) * len(_report.GRAPH_PEERS), "every graph model has each peer's runs in the archive"
 
@@ -150,3 +156,21 @@ def test_the_lstm_rows_stand_against_their_own_label_smoothing() -> None:
         assert p == f"{stats.ttest_rel(default, smoothed).pvalue:.2f}"
     (transformer,) = [h for h in rendered.headlines if "LSTM" not in h.task]  # the LSTM runs stay out of it
     assert transformer.stock_scores == [r["bleu"] for r in sorted(runs["label_smoothed"], key=lambda r: r["seed"])]
+
+
+def test_label_noise_peers_carry_the_paired_test_against_the_default_recipe() -> None:
+    data = json.loads((RESULTS / "noisy_labels" / "noisy_labels.json").read_text())
+    rendered = _report.label_noise(context("noisy_labels"))
+    settings = [(model, setting) for model, by_setting in data["test_acc"].items() for setting in by_setting]
+    checked = 0
+    for (model, setting), headline in zip(settings, rendered.headlines):
+        scores = data["test_acc"][model][setting]
+        default = scores[_report.NOISY_DEFAULT]
+        assert headline.baseline not in _report.NOISY_PEERS  # a peer is never the best single loss
+        for method, key in _report.NOISY_PEERS.items():
+            peer = scores[method]
+            line = peer_row(rendered, headline, key, f"| {model} | {setting} |", default, peer)
+            ms = float(re.search(r"\| (\d+\.\d) \|$", line).group(1))
+            assert ms == pytest.approx(data["ms_per_step"][model][setting][method], abs=0.05)
+            checked += 1
+    assert checked == 8 * len(_report.NOISY_PEERS), "every model and noise setting has each peer's runs in the archive"
