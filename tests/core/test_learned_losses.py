@@ -188,14 +188,20 @@ def _student() -> nn.Module:
     return nn.Sequential(nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 10)).double()
 
 
-def _teacher(**options) -> L2TDLFLoss:
-    """A teacher whose every parameter is away from its start, so each has a hypergradient."""
-    torch.manual_seed(2)
-    loss = L2TDLFLoss(num_classes=10, pretrain_steps=0, lookahead_lr=LOOKAHEAD_LR, sharpness=5.0, **options).double()
+def _away_from_start(loss: nn.Module) -> nn.Module:
+    """Move every parameter of ``loss`` off its start (seeded by the caller), so each has a hypergradient."""
     with torch.no_grad():
         for parameter in loss.parameters():
             parameter.add_(0.3 * torch.randn_like(parameter))
     return loss
+
+
+def _teacher(**options) -> L2TDLFLoss:
+    """A teacher whose every parameter is away from its start, so each has a hypergradient."""
+    torch.manual_seed(2)
+    return _away_from_start(
+        L2TDLFLoss(num_classes=10, pretrain_steps=0, lookahead_lr=LOOKAHEAD_LR, sharpness=5.0, **options).double()
+    )
 
 
 def _teacher_objective(model, loss, x, y, held_x, held_y):
@@ -293,11 +299,7 @@ def _regressor() -> nn.Module:
 def _regression_teacher(**options) -> L2TDLFRegressionLoss:
     """A regression teacher whose every parameter is away from its start, so each has a hypergradient."""
     torch.manual_seed(3)
-    loss = L2TDLFRegressionLoss(pretrain_steps=0, lookahead_lr=LOOKAHEAD_LR, **options).double()
-    with torch.no_grad():
-        for parameter in loss.parameters():
-            parameter.add_(0.3 * torch.randn_like(parameter))
-    return loss
+    return _away_from_start(L2TDLFRegressionLoss(pretrain_steps=0, lookahead_lr=LOOKAHEAD_LR, **options).double())
 
 
 def _regression_objective(model, loss, x, y, held_x, held_y):
