@@ -475,9 +475,17 @@ DAC_LABELS = {
     "smooth01": "smooth01 (the paper's Smooth)",
     "adaptive_robust": "adaptive_robust (the paper's ARLF, on the pair's residual)",
     "curriculum": "curriculum: self-paced bce (the paper's DAC + curriculum learning)",
+    "adalfl": "adalfl (AdaLFL, learned online on the selected pairs)",
 }
-# The paper's other Table 2 baselines, not SLF candidates: compared with the default recipe as peers.
-DAC_PEERS = {"l4": "L4", "smooth01": "Smooth", "adaptive_robust": "ARLF (pairs)", "curriculum": "curriculum"}
+# The paper's other Table 2 baselines and SLF's learned-loss peer, not SLF candidates: compared with the
+# default recipe as peers.
+DAC_PEERS = {
+    "l4": "L4",
+    "smooth01": "Smooth",
+    "adaptive_robust": "ARLF (pairs)",
+    "curriculum": "curriculum",
+    "adalfl": "AdaLFL",
+}
 
 
 def clustering(ctx: Context) -> Rendered:
@@ -560,9 +568,26 @@ def clustering(ctx: Context) -> Rendered:
             "(the paper's DAC + curriculum learning, which it does not define: here self-paced learning with "
             "diversity over DAC's bce, each step keeping the easiest half of the selected similar pairs and of the "
             "dissimilar ones at first and every pair from the run's midpoint on; the batch's easiest half alone put "
-            "every image in one cluster). The headline compares the default recipe with each of them; their "
-            "cost per step against bce's, timed side by side, is in the cost section.",
+            "every image in one cluster)"
+            + (
+                ", and adalfl (AdaLFL: bce plus a small network of each selected pair's (similarity, 0/1 target), "
+                "the network learning before each step from a one-step look-ahead on the batch's selected pairs, "
+                "judged by bce on them; L2T-DLF's teacher learns on a labelled development set, which clustering "
+                "does not have, so it has no row)"
+                if "adalfl" in peers
+                else ""
+            )
+            + ". The headline compares the default recipe with each of them; their cost per step against bce's, "
+            "timed side by side, is in the cost section.",
         ]
+        step_ms = data.get("ms_per_step", {}).get("all", {})
+        if "adalfl" in peers and "adalfl" in step_ms:
+            text[-1] += (
+                f" AdaLFL's steps took {_mean(step_ms['adalfl']):.1f} ms in its own runs (two side by side, one "
+                "thread each)"
+                + (f", bce's {_mean(step_ms['bce']):.1f} ms in its runs of another sitting" if "bce" in step_ms else "")
+                + "."
+            )
     if imbalanced:
         present = list(scores[imbalanced[0]])
         base = present[0]
@@ -696,7 +721,11 @@ FAIRSEQ_LABELS = {
     "slf_joint": "SLF joint (literal)",
     "slf_softmax_mean": "SLF softmax + normalize",
     "slf_validation": "SLF validation, every 4th step",
+    "l2t_dlf": "L2T-DLF (Wu et al.), online",
 }
+# SLF's peer in translation, trained alone (benchmarks/fairseq_slf.py, ``--criterion l2t_dlf``), by its key in
+# PEER_LABELS.
+FAIRSEQ_PEERS = {"l2t_dlf": "L2T-DLF"}
 
 
 def _host_methods(
@@ -747,6 +776,33 @@ def _lstm_runs(runs: Dict[str, List[Dict[str, Any]]], prefix: str) -> Dict[str, 
     }
 
 
+def _translation_peers(runs: Dict[str, List[Dict[str, Any]]]) -> List[str]:
+    """The translation peers beside the default recipe: the paired test over seeds and fairseq's words per
+    second in the peer's own runs against label smoothing's (runs of other sittings, so a rough ratio)."""
+    default = _by_seed(runs.get(FAIRSEQ_DEFAULT, []), "bleu")
+    versus = []
+    for method, key in FAIRSEQ_PEERS.items():
+        if method not in runs or not default:
+            continue
+        scores = _by_seed(runs[method], "bleu")
+        difference = _mean(default) - _mean(scores)
+        wps = statistics.fmean(r["train_wps"] for r in runs[method])
+        stock_wps = statistics.fmean(r["train_wps"] for r in runs.get("label_smoothed", runs[method]))
+        versus.append(
+            f"{PEER_LABELS[key]}: {difference:+.2f} BLEU, p {_p(paired_p(default, scores))}, "
+            f"{verdict(default, scores)} ({wps:.0f} words/s in its runs, label smoothing's {stock_wps:.0f})"
+        )
+    if not versus:
+        return []
+    return [
+        "",
+        "SLF's peer, trained alone with the same model, data, seeds and budget (`--criterion l2t_dlf "
+        "--l2t-interval 4`: label smoothing until update 100, then the teacher's loss over the vocabulary's "
+        "diagonal coefficients, the teacher updating on every 4th update from batches of the valid split; "
+        "docs/losses.md says what of it is ours). The default recipe minus the peer: " + "; ".join(versus) + ".",
+    ]
+
+
 def translation(ctx: Context) -> Rendered:
     data = ctx.json("fairseq_slf.json")
     if data is None or "runs" not in data:
@@ -777,7 +833,7 @@ def translation(ctx: Context) -> Rendered:
     def headline(task: str, rows: Dict[str, List[Dict[str, Any]]], mean_weights: Optional[Dict[str, float]]):
         smoothed = ("label_smoothed", "label smoothing", "label_smoothed_nll")
         return _host_headline(
-            task, rows, "bleu", smoothed, "slf_joint", FAIRSEQ_DEFAULT, FAIRSEQ_LABELS, 2, mean_weights
+            task, rows, "bleu", smoothed, "slf_joint", FAIRSEQ_DEFAULT, FAIRSEQ_LABELS, 2, mean_weights, FAIRSEQ_PEERS
         )
 
     headlines = headline("fairseq translation, Ding de-en (BLEU)", runs, weights)
@@ -792,6 +848,7 @@ def translation(ctx: Context) -> Rendered:
         "",
         *lines,
     ]
+    text += _translation_peers(runs)
     lstm_lines = []
     for row, prefix in FAIRSEQ_LSTM.items():
         lstm = _lstm_runs(every_run, prefix)
@@ -1213,7 +1270,8 @@ def label_noise(ctx: Context) -> Rendered:
             "SLF's peers, each trained alone with the same splits, noise, seeds and budget, their meta step on the "
             "clean validation batches (as the default recipe's reference), against the default recipe (paired "
             "t-test over seeds; docs/losses.md says what of each is ours). ms/step is each peer's own runs', one "
-            "torch thread, two runs side by side:",
+            "torch thread, two runs side by side; the peers may have run in different sittings, on machines of "
+            "different speed, so compare ms/step within a peer's rows only:",
             "",
             *peer_lines,
         ]

@@ -240,6 +240,11 @@ def main() -> None:
         (rows[0]["candidates"] for methods in runs.values() for rows in methods.values() if rows[0].get("candidates")),
         None,
     )
+    # Each run's training time per step (the network's and the loss's, no evaluation), in ms.
+    step_ms = {
+        folder: {method: [1000 * run["time_per_step_s"] for run in rows] for method, rows in methods.items()}
+        for folder, methods in runs.items()
+    }
     (args.out / "dac_seeds.json").write_text(
         json.dumps(
             {
@@ -247,6 +252,7 @@ def main() -> None:
                 "scores": table,
                 "candidates": candidates,
                 "mean_weights": weights,
+                "ms_per_step": step_ms,
                 "minutes": minutes,
             },
             indent=1,

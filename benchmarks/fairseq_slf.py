@@ -67,6 +67,9 @@ METHODS = {
         ["--slf-candidates", CANDIDATES, "--slf-mode", "validation", "--slf-validation-interval", "4"],
     ),
 }
+# SLF's peer in the paper's Table 4 (``--criterion l2t_dlf``: its teacher learns on the valid split's batches).
+# Its update costs about two steps; every 4th step, as SLF's validation mode in this table.
+METHODS["l2t_dlf"] = ("l2t_dlf", ["--l2t-interval", "4"])
 DEFAULT_METHOD = "slf_align"
 LABELS = {
     "label_smoothed": "label smoothed CE",
@@ -74,6 +77,7 @@ LABELS = {
     "slf_joint": "SLF joint",
     "slf_softmax_mean": "SLF softmax+mean",
     "slf_validation": "SLF validation",
+    "l2t_dlf": "L2T-DLF\n(online)",
 }
 # The SLF paper's Table 4 LSTM rows: fairseq's Wiseman-Rush LSTM with attention at the transformer's width
 # (128), one or two layers; each trained with label smoothing and with SLF's default recipe.

@@ -17,8 +17,9 @@ After the last round each image's cluster is :math:`\arg\max_h l_{ih}`.
 
 **The pairwise loss** L is DAC's binary cross-entropy ``bce``, any other core pairwise
 loss (``slf.losses.available('binary')`` on probabilities: ``mse``, ``mae``, ``hinge``,
-``cosine``), or SLF over them (the SLF paper's clustering experiment): a
-:class:`slf.StochasticLoss` with task ``'binary'``. Clustering has no labels, so no
+``cosine``; ``adalfl``, whose loss network learns from a look-ahead on each batch's selected
+pairs, judged by DAC's BCE on them: :class:`SelectedPairSimilarities`), or SLF over them
+(the SLF paper's clustering experiment): a :class:`slf.StochasticLoss` with task ``'binary'``. Clustering has no labels, so no
 held-out score: the default recipe (``align``) compares each candidate's gradient at the
 network's last layer with DAC's own loss (BCE) on the *previous* batch's selected pairs,
 a batch the step does not train on (``held_out='previous_batch'``), and keeps the
@@ -46,10 +47,12 @@ from slf.train.common import (
     format_table,
     format_top_weights,
     load_run_results,
+    online_loss_record,
     seed_everything,
     slf_run_record,
     top_weight,
 )
+from slf.train.criteria import check_online_loss_world, loss_options_with_lr
 from slf.train.harness import interval_cell, run_seeds, summarize_seeds
 from slf.train.settings import TrainingSettings
 
@@ -202,7 +205,38 @@ def build_pairwise_criterion(cfg: DACConfig) -> nn.Module:
         if cfg.slf_mode == "align":
             options.setdefault("held_out", "previous_batch")
         return StochasticLoss(list(cfg.slf_candidates), task="binary", from_logits=False, reduction="none", **options)
-    return losses.build(cfg.loss, task="binary", from_logits=False, reduction="none", **cfg.loss_options)
+    options = loss_options_with_lr(losses.resolve(cfg.loss, "binary"), cfg.loss_options, cfg.lr)
+    return losses.build(cfg.loss, task="binary", from_logits=False, reduction="none", **options)
+
+
+class SelectedPairSimilarities(nn.Module):
+    """DAC's network as a module of a batch of images: the similarities of the pairs ``selected`` (a
+    ``(B, B)`` mask fixed for the step), clamped as :func:`dac_pair_loss` clamps them. A learned loss's
+    look-ahead (AdaLFL, ``meta_step``) calls it with the network's parameters substituted.
+
+    Example:
+        >>> net, selected = DACNet(1, 3, 28, 4), torch.eye(4, dtype=torch.bool).logical_not()
+        >>> SelectedPairSimilarities(net, selected)(torch.rand(4, 1, 28, 28)).shape
+        torch.Size([12])
+    """
+
+    def __init__(self, model: nn.Module, selected: Tensor) -> None:
+        super().__init__()
+        self.model, self.selected = model, selected
+
+    def forward(self, images: Tensor) -> Tensor:
+        similarity = pair_similarities(torch.softmax(self.model(images), dim=1))
+        return similarity[self.selected].clamp(SIMILARITY_EPS, 1.0 - SIMILARITY_EPS)
+
+
+def online_loss_step(
+    criterion: nn.Module, model: nn.Module, images: Tensor, label_features: Tensor, upper: float, lower: float
+) -> None:
+    """A loss that learns online (AdaLFL): its look-ahead update on this batch's selected pairs, before
+    the network's step (nothing where no pair is selected)."""
+    targets, selected = select_pairs(pair_similarities(label_features.detach()), upper, lower)
+    if bool(selected.any()):
+        criterion.meta_step(SelectedPairSimilarities(model, selected), images, targets[selected])
 
 
 def dac_pair_loss(
@@ -302,6 +336,7 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
     criterion = build_pairwise_criterion(cfg).to(device)
     kind = "slf" if cfg.loss == "slf" else "single"
     loss_parameters = list(loss_parameters_for_optimizer(criterion, kind))
+    learns_online = check_online_loss_world(criterion, cfg.loss, world)
     optimizer = build_optimizer(cfg, [*model.parameters(), *loss_parameters])
     trained = distributed.data_parallel(model)
     schedule = cfg.thresholds()
@@ -343,6 +378,8 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
                 if world > 1 and not _every_rank_has_pairs(features, upper, lower):
                     loss, stats = None, {"selected": 0.0}  # all ranks skip together (SLF's statistics are shared)
                 else:
+                    if learns_online:  # AdaLFL: the loss's look-ahead update, then the network's step
+                        online_loss_step(criterion, model, images.to(device), features, upper, lower)
                     loss, stats = dac_pair_loss(criterion, features, upper, lower)
                 selected_seen.append(stats["selected"])
                 if loss is None:  # no similar pair yet: nothing to learn from this batch
@@ -400,6 +437,8 @@ def train_dac(cfg: DACConfig, progress: bool = True, data: Optional[ClusterData]
     }
     if kind == "slf":
         record.update(slf_run_record(criterion))
+    if learns_online:
+        record.update(online_loss_record(criterion))
     if world > 1:
         record["distributed"] = distributed.rank_agreement(model, criterion.decision if kind == "slf" else None)
     return record

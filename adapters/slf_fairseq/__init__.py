@@ -1,6 +1,6 @@
-"""slf_fairseq: the ``slf`` criterion for fairseq (a ``--user-dir`` package).
+"""slf_fairseq: the ``slf`` criterion for fairseq, and SLF's peer ``l2t_dlf`` (a ``--user-dir`` package).
 
-Either way registers the criterion once::
+Either way registers the criteria once::
 
     fairseq-train DATA --user-dir "$(slf fairseq-user-dir)" --criterion slf --slf-candidates ...
     python -c "import slf_fairseq"   # then fairseq's Python API sees --criterion slf
@@ -17,6 +17,7 @@ import argparse
 import torch
 
 from .criterion import SLFCriterion, SLFCriterionConfig
+from .l2t_dlf_criterion import L2TDLFCriterion, L2TDLFCriterionConfig
 
 # torch >= 2.6 loads with weights_only=True, and fairseq's checkpoints hold the run's
 # argparse.Namespace (a plain attribute bag; the criterion's own state is tensors and
@@ -24,4 +25,4 @@ from .criterion import SLFCriterion, SLFCriterionConfig
 # them without turning the safe loader off.
 torch.serialization.add_safe_globals([argparse.Namespace])
 
-__all__ = ["SLFCriterion", "SLFCriterionConfig"]
+__all__ = ["L2TDLFCriterion", "L2TDLFCriterionConfig", "SLFCriterion", "SLFCriterionConfig"]

@@ -71,7 +71,6 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
-from fairseq import utils
 from fairseq.criterions import register_criterion
 from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterion,
@@ -86,6 +85,7 @@ from slf.layer_gradients import last_layer_parameters
 from slf.lookahead import directional_derivative
 from slf.stochastic_loss import DEFAULT_MODE, MODES
 
+from .held_out_batches import HeldOutBatches
 from .token_losses import TOKEN_FEATURES, TOKEN_LOSSES, TokenLoss, token_decision_features, token_statistics
 
 WEIGHT_PREFIX = "slf_weight_"
@@ -242,11 +242,7 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
         )
         self._no_held_out = False
         self._reference_step: Optional[int] = None
-        self.validation_subset = slf_validation_subset
-        self.validation_max_tokens = slf_validation_max_tokens
-        self.held_out_seed = slf_seed
-        self._held_out_batches: Any = None
-        self._held_out_epoch: Any = None
+        self.held_out = HeldOutBatches(task, slf_validation_subset, slf_validation_max_tokens, slf_seed)
 
     def _align_reference(self, model: nn.Module, lprobs: Tensor) -> None:
         """``align`` mode: find the compared layer once; on a step that is due, the held-out NLL's
@@ -394,27 +390,7 @@ class SLFCriterion(LabelSmoothedCrossEntropyCriterion):
 
     def _held_out_sample(self, model: nn.Module) -> Dict[str, Any]:
         """The next held-out batch, on the model's device; the split is reshuffled each time it runs out."""
-        if self._held_out_batches is None:
-            subset = self.validation_subset
-            if subset not in self.task.datasets:
-                try:
-                    self.task.load_dataset(subset, combine=False, epoch=1)
-                except FileNotFoundError as error:
-                    raise ValueError(
-                        f"--slf-validation-subset {subset!r}: no such split in the data directory ({error})"
-                    ) from error
-            self._held_out_batches = self.task.get_batch_iterator(
-                dataset=self.task.dataset(subset),
-                max_tokens=self.validation_max_tokens,
-                max_positions=utils.resolve_max_positions(self.task.max_positions(), model.max_positions()),
-                ignore_invalid_inputs=True,
-                seed=self.held_out_seed,
-                disable_iterator_cache=True,
-            )
-        if self._held_out_epoch is None or not self._held_out_epoch.has_next():
-            self._held_out_epoch = self._held_out_batches.next_epoch_itr(shuffle=True)
-        device = next(model.parameters()).device
-        return utils.apply_to_sample(lambda tensor: tensor.to(device), next(self._held_out_epoch))
+        return self.held_out.next(model)
 
     @classmethod
     def reduce_metrics(cls, logging_outputs: List[Dict[str, Any]]) -> None:

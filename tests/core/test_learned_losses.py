@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from slf.losses import (
+    AdaLFLBinaryLoss,
     AdaLFLClassificationLoss,
     AdaLFLRegressionLoss,
     L2TDLFLoss,
@@ -134,6 +135,34 @@ def test_regression_form_starts_at_the_squared_error_and_learns():
     assert math.isfinite(first) and loss.network.layers[-1].weight.abs().sum() > 0
 
 
+def test_binary_form_starts_at_bce_from_probabilities_or_logits_and_its_hypergradient_matches():
+    """The pairwise form (DAC's ``--loss adalfl``): BCE at the start, either input; its look-ahead
+    hypergradient against central differences on real digits (odd against even)."""
+    x, y = _digits(24)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 8), nn.Tanh(), nn.Linear(8, 1), nn.Flatten(0)).double()
+    target = (y % 2).double()
+    logits = model(x)
+    for from_logits, input in ((True, logits), (False, torch.sigmoid(logits))):
+        loss = AdaLFLBinaryLoss(from_logits=from_logits, hidden=4).double()
+        torch.testing.assert_close(loss(input, target), F.binary_cross_entropy_with_logits(logits, target))
+    torch.manual_seed(1)
+    loss = AdaLFLBinaryLoss(hidden=4, lookahead_lr=LOOKAHEAD_LR).double()
+    with torch.no_grad():
+        loss.network.layers[-1].weight.normal_(0.0, 1.0)
+
+    def meta_loss():
+        stepped = unrolled_sgd_step(model, lambda output: loss(output, target), x, LOOKAHEAD_LR)
+        return F.binary_cross_entropy_with_logits(call_with_parameters(model, stepped, x), target)
+
+    analytic = torch.autograd.grad(meta_loss(), list(loss.network.parameters()))
+    for a, n in zip(analytic, _central_differences(loss.network.parameters(), meta_loss)):
+        assert n.abs().max() > 1e-7
+        torch.testing.assert_close(a, n, rtol=1e-5, atol=1e-9)
+    with pytest.raises(TypeError, match="from_logits must be True or False"):
+        AdaLFLBinaryLoss(from_logits="no")
+
+
 def test_bad_options_and_several_processes_are_refused():
     with pytest.raises(ValueError, match="adalfl: meta_lr must be a finite number > 0, got 0"):
         AdaLFLClassificationLoss(meta_lr=0)
@@ -251,13 +280,49 @@ def test_the_student_pretrains_with_cross_entropy_and_the_teacher_waits():
     assert "meta_loss" in loss.meta_step(model, x[:24], y[:24], x[24:], y[24:])
 
 
+def test_every_parameter_of_a_fresh_teacher_learns_and_an_interval_spaces_its_updates():
+    """From its start (theta random, W_2 at zero) the state's reading and the dynamic coefficients move too;
+    with interval 2 the teacher updates on every other step, its step count advancing every call."""
+    x, y = _digits(40)
+    torch.manual_seed(0)
+    model, loss = _student(), L2TDLFLoss(num_classes=10, pretrain_steps=1, interval=2, lookahead_lr=0.5).double()
+    start = {name: p.detach().clone() for name, p in loss.named_parameters()}
+    updated = [bool(loss.meta_step(model, x[:24], y[:24], x[24:], y[24:])) for _ in range(7)]
+    assert updated == [False, True, False, True, False, True, False] and loss.steps == 7 and loss.online.steps == 3
+    assert all(not torch.equal(start[name], p) for name, p in loss.named_parameters()), [
+        name for name, p in loss.named_parameters() if torch.equal(start[name], p)
+    ]
+
+
+def test_diagonal_coefficients_are_the_full_form_with_w_its_diagonal_plus_one_shared_value():
+    """W = diag(w) + (u / C) 1 1^T, and W_2 alike: the full form's loss, and the same hypergradient check."""
+    x, y = _digits(40)
+    diagonal = _teacher(coefficients="diagonal")
+    assert diagonal.weight.shape == diagonal.dynamic_weight.shape == (10,) and diagonal.shared_weight.shape == (2,)
+    full = L2TDLFLoss(num_classes=10, pretrain_steps=0).double()
+    with torch.no_grad():
+        full.weight.copy_(torch.diag(diagonal.weight) + diagonal.shared_weight[0] / 10)
+        full.dynamic_weight.copy_(torch.diag(diagonal.dynamic_weight) + diagonal.shared_weight[1] / 10)
+        full.bias.copy_(diagonal.bias)
+        full.state_weight.copy_(diagonal.state_weight)
+        full.state_bias.copy_(diagonal.state_bias)
+    logits = _student()(x)
+    torch.testing.assert_close(diagonal(logits, y, reduction="none"), full(logits, y, reduction="none"))
+    batch = (x[:24], y[:24], x[24:], y[24:])
+    _assert_teacher_update(_student(), diagonal, batch, _teacher_objective)
+
+
 def test_bad_options_and_a_missing_held_out_batch_are_refused():
     with pytest.raises(ValueError, match="l2t_dlf: num_classes must be an integer >= 2, got 1"):
         L2TDLFLoss(num_classes=1)
     with pytest.raises(ValueError, match="l2t_dlf: pretrain_steps must be an integer >= 0"):
         L2TDLFLoss(num_classes=3, pretrain_steps=-1)
+    with pytest.raises(ValueError, match="l2t_dlf: interval must be an integer >= 1, got 0"):
+        L2TDLFLoss(num_classes=3, interval=0)
     with pytest.raises(ValueError, match="l2t_dlf: sharpness must be a finite number > 0"):
         L2TDLFLoss(num_classes=3, sharpness=0.0)
+    with pytest.raises(ValueError, match=r"coefficients must be one of \['full', 'diagonal'\], got 'low_rank'"):
+        L2TDLFLoss(num_classes=3, coefficients="low_rank")
     with pytest.raises(ValueError, match=r"built for num_classes=3, got logits of shape \(2, 4\)"):
         L2TDLFLoss(num_classes=3)(torch.zeros(2, 4), torch.zeros(2, dtype=torch.long))
     with pytest.raises(ValueError, match="learns on held-out data; pass held_inputs and held_target"):

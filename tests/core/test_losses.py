@@ -212,7 +212,9 @@ def call_functional(task, name, loss, input, target, reduction):
         signal = loss.teacher_signal(input, target)
         return L.l2t_dlf_loss(input, target, loss.weight, loss.bias, signal, loss.dynamic_weight, reduction=reduction)
     if name == "adalfl":
-        return L.adalfl_loss(input, target, loss.network, task=task, reduction=reduction)
+        return L.adalfl_loss(
+            input, target, loss.network, task=task, reduction=reduction, from_logits=getattr(loss, "from_logits", True)
+        )
     if name == "adaptive_robust":
         return L.adaptive_robust_loss(input, target, loss.alpha(), loss.scale(), reduction=reduction)
     if task == "binary":

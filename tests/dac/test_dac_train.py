@@ -219,6 +219,59 @@ def test_the_papers_other_pairwise_baselines_train_dac_on_real_digits(digits, lo
         assert criterion.latent_alpha.grad is not None and criterion.latent_scale.grad is not None
 
 
+def test_adalfl_learns_its_pairwise_loss_online_while_dac_trains_on_real_digits(digits):
+    """AdaLFL as DAC's only pairwise loss: BCE at the start; before each step its network takes one update
+    from a look-ahead on the batch's selected pairs, judged by BCE on them; it stays out of the network's
+    optimiser, and DAC still learns."""
+    cfg = DACConfig(data="digits", loss="adalfl", **FAST)
+    criterion = build_pairwise_criterion(cfg)
+    assert criterion.lookahead_lr == cfg.lr and not criterion.from_logits
+    similarity, targets = torch.tensor([0.99, 0.6, 0.02, 0.4]), torch.tensor([1.0, 1.0, 0.0, 0.0])
+    bce = losses.build("bce", task="binary", from_logits=False, reduction="none")
+    torch.testing.assert_close(criterion(similarity, targets), bce(similarity, targets))
+    run = train_dac(cfg, progress=False, data=digits)
+    assert run["final"]["nmi"] > run["initial"]["nmi"] + 0.1, (run["initial"], run["final"])
+    assert run["loss_learning"]["meta_steps"] == run["steps"] > 0
+
+
+def test_the_look_ahead_through_dacs_selected_pairs_matches_finite_differences(digits):
+    """d/dphi of BCE on the selected pairs after one SGD step of DAC's network on AdaLFL's loss, through
+    :class:`SelectedPairSimilarities`, against central differences (float64)."""
+    from slf.unrolled_step import call_with_parameters, unrolled_sgd_step
+    from slf_dac.train_dac import SelectedPairSimilarities
+
+    torch.manual_seed(0)
+    net = DACNet(1, num_clusters=10, image_size=digits.input_shape[-1], width=4).double()
+    images = digits.images[:16].double()
+    targets, selected = select_pairs(pair_similarities(net.label_features(images)), 0.6, 0.4)
+    assert 0 < int(selected.sum()) < 16 * 15
+    pairs = SelectedPairSimilarities(net, selected)
+    loss = build_pairwise_criterion(DACConfig(loss="adalfl", loss_options={"hidden": 4})).double()
+    with torch.no_grad():
+        loss.network.layers[-1].weight.normal_(0.0, 1.0)
+    chosen = targets[selected].double()
+
+    def meta_loss():
+        stepped = unrolled_sgd_step(pairs, lambda out: loss(out, chosen).mean(), images, 0.5)
+        return torch.nn.functional.binary_cross_entropy(call_with_parameters(pairs, stepped, images), chosen)
+
+    parameter = loss.network.layers[-1].weight
+    (analytic,) = torch.autograd.grad(meta_loss(), [parameter])
+    numeric = torch.zeros_like(parameter)
+    for index in itertools.product(*map(range, parameter.shape)):
+        with torch.no_grad():
+            parameter[index] += 1e-6
+        up = meta_loss().item()
+        with torch.no_grad():
+            parameter[index] -= 2e-6
+        down = meta_loss().item()
+        with torch.no_grad():
+            parameter[index] += 1e-6
+        numeric[index] = (up - down) / 2e-6
+    assert numeric.abs().max() > 1e-8
+    torch.testing.assert_close(analytic, numeric, rtol=1e-4, atol=1e-9)
+
+
 def test_curriculum_keeps_the_easiest_pairs_first_then_all_of_them(digits):
     """DAC + curriculum learning as self-paced bce: the kept share of each kind of pair grows from half to all."""
     cfg = DACConfig(data="digits", loss="self_paced", loss_options={"start_fraction": 0.5, "growth_steps": 2}, **FAST)
@@ -342,7 +395,7 @@ def test_cli_cluster_on_mnist5k_then_plot(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["--loss", "ce"], "invalid choice 'ce'; valid choices: adaptive_robust, bce"),
+        (["--loss", "ce"], "invalid choice 'ce'; valid choices: adalfl, adaptive_robust, bce"),
         (["--clusters", "1"], "num_clusters"),
         (["--loss", "slf", "--slf-mode", "validation"], "clustering does not have"),
         (["--slf-candidates", "bce,huber"], "unknown loss"),

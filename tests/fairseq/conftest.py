@@ -78,6 +78,22 @@ def tiny_translation(ding_pairs):
 
 
 @pytest.fixture(scope="session")
+def held_out_pairs(tiny_translation, ding_pairs):
+    """Real pairs that ``tiny_translation``'s batch (pairs 0..15) does not hold, pairs 16..63, as a dataset
+    of its task, for a criterion's held-out batches."""
+    from fairseq.data import LanguagePairDataset
+
+    task = tiny_translation[0]
+
+    def encode(dictionary, text):
+        return dictionary.encode_line(text, add_if_not_exist=False, append_eos=True).long()
+
+    src = [encode(task.src_dict, de) for de, _ in ding_pairs[16:64]]
+    tgt = [encode(task.tgt_dict, en) for _, en in ding_pairs[16:64]]
+    return LanguagePairDataset(src, [len(s) for s in src], task.src_dict, tgt, [len(t) for t in tgt], task.tgt_dict)
+
+
+@pytest.fixture(scope="session")
 def ding_data(tmp_path_factory):
     """The Ding corpus tokenised, BPE-segmented and binarised (about 30 s)."""
     from slf_fairseq.ding_prepare import prepare_ding

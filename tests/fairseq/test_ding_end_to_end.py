@@ -93,6 +93,36 @@ def test_validation_mode_trains_and_resumes_its_decision_optimizer(ding_data, tm
     assert {int(s["step"]) for s in state["decision_optimizer"]["state"].values()} == {9}
 
 
+def test_l2t_dlf_teaches_under_fairseq_train_and_its_teacher_resumes(ding_data, tmp_path) -> None:
+    """--criterion l2t_dlf: label smoothing for 3 updates, then the teacher's loss and its updates on valid
+    batches (logged); its coefficients and step count saved in the checkpoint and restored on resume."""
+    extra = ["--l2t-pretrain-steps", "3", "--l2t-validation-max-tokens", "1024", "--log-interval", "1"]
+
+    def train(max_update: int) -> str:
+        command = train_command(
+            ding_data / "data-bin",
+            tmp_path,
+            "l2t_dlf",
+            1,
+            1,
+            SMALL_TRANSFORMER,
+            [*extra, "--max-update", str(max_update)],
+        )
+        done = subprocess.run(command, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout + done.stderr
+
+    log = train(5)
+    assert '"l2t_meta_loss"' in log and '"l2t_h"' in log and '"nll_loss"' in log
+    first = criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")
+    assert int(first["teacher_steps"]) == 5
+    assert not torch.equal(first["teacher.weight"], torch.ones_like(first["teacher.weight"]))  # two updates
+    assert "Loaded checkpoint" in train(7)
+    second = criterion_state(tmp_path / "checkpoints" / "checkpoint_last.pt")
+    assert int(second["teacher_steps"]) == 7
+    assert not torch.equal(second["teacher.weight"], first["teacher.weight"])
+
+
 @pytest.mark.parametrize("mode", ["align", "validation"])
 def test_two_cpu_processes_with_fairseqs_own_distributed_options(ding_data, tmp_path, mode) -> None:
     """fairseq-train twice, ranks 0 and 1 (--distributed-init-method tcp://, gloo, legacy_ddp on CPU): the

@@ -83,25 +83,13 @@ def test_padding_is_ignored(tiny_translation) -> None:
     assert int(tokens.sum()) == log["ntokens"] < target.numel()
 
 
-def held_out_split(task, pairs):
-    """Real pairs the training batch does not hold, as a split of the task."""
-    from fairseq.data import LanguagePairDataset
-
-    def encode(dictionary, text):
-        return dictionary.encode_line(text, add_if_not_exist=False, append_eos=True).long()
-
-    src = [encode(task.src_dict, de) for de, _ in pairs]
-    tgt = [encode(task.tgt_dict, en) for _, en in pairs]
-    return LanguagePairDataset(src, [len(s) for s in src], task.src_dict, tgt, [len(t) for t in tgt], task.tgt_dict)
-
-
-def test_the_default_recipe_takes_its_reference_from_the_valid_split(tiny_translation, ding_pairs) -> None:
+def test_the_default_recipe_takes_its_reference_from_the_valid_split(tiny_translation, held_out_pairs) -> None:
     import warnings
 
     from slf.layer_gradients import flat_gradient
 
     task, build_model, batch = tiny_translation
-    task.datasets["valid"] = held_out_split(task, ding_pairs[16:64])  # the batch holds pairs 0..15
+    task.datasets["valid"] = held_out_pairs  # the batch holds pairs 0..15
     criterion = SLFCriterion(task, False, 0.1).train()  # --criterion slf, nothing else
     assert criterion.slf.mode == "align" and not list(criterion.parameters())
     assert criterion.slf.decision.gap_z == DEFAULT_GAP_Z > 0  # the gate's noise allowance
@@ -133,12 +121,12 @@ def test_the_default_recipe_takes_its_reference_from_the_valid_split(tiny_transl
     assert sum(weights) == pytest.approx(1.0, abs=1e-5) and max(weights) > 0.9
 
 
-def test_a_settled_hold_is_a_label_smoothing_step_with_its_column_alone(tiny_translation, ding_pairs) -> None:
+def test_a_settled_hold_is_a_label_smoothing_step_with_its_column_alone(tiny_translation, held_out_pairs) -> None:
     """Once the gap has held the stock loss, a step is label_smoothed_cross_entropy's, and the
     other candidates are not computed; the held-out pass runs without dropout and leaves the
     model in training mode."""
     task, build_model, batch = tiny_translation
-    task.datasets["valid"] = held_out_split(task, ding_pairs[16:64])
+    task.datasets["valid"] = held_out_pairs
     criterion = SLFCriterion(task, False, 0.1).train()
     criterion.slf.decision.gap = 1e9  # a training NLL never above the held-out one
     criterion.slf.decision.gap_patience = 1  # and the hold settles after one step
@@ -161,11 +149,11 @@ def test_a_settled_hold_is_a_label_smoothing_step_with_its_column_alone(tiny_tra
     assert log["slf_weight_label_smoothed_nll"] == log["ntokens"]
 
 
-def test_validation_mode_steps_the_decision_network_on_held_out_batches(tiny_translation, ding_pairs) -> None:
+def test_validation_mode_steps_the_decision_network_on_held_out_batches(tiny_translation, held_out_pairs) -> None:
     from slf.lookahead import directional_derivative
 
     task, build_model, batch = tiny_translation
-    task.datasets["heldout"] = held_out_split(task, ding_pairs[16:64])  # the batch holds pairs 0..15
+    task.datasets["heldout"] = held_out_pairs  # the batch holds pairs 0..15
     criterion = SLFCriterion(
         task, False, 0.1, slf_mode="validation", slf_validation_subset="heldout", slf_validation_max_tokens=256
     ).train()

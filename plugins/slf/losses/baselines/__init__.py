@@ -1,7 +1,7 @@
 """Baseline losses from the literature for classification (logits ``(N, C)``, or features for L-Softmax),
-and the learned losses of AdaLFL and L2T-DLF (classification and regression)."""
+and the learned losses of AdaLFL (classification, regression, binary) and L2T-DLF (classification and regression)."""
 
-from .adalfl import AdaLFLClassificationLoss, AdaLFLLoss, AdaLFLRegressionLoss, adalfl_loss
+from .adalfl import AdaLFLBinaryLoss, AdaLFLClassificationLoss, AdaLFLLoss, AdaLFLRegressionLoss, adalfl_loss
 from .l2t_dlf import (
     L2TDLFLoss,
     L2TDLFRegressionLoss,
@@ -20,6 +20,7 @@ __all__ = [
     "AdaLFLClassificationLoss",
     "AdaLFLLoss",
     "AdaLFLRegressionLoss",
+    "AdaLFLBinaryLoss",
     "adalfl_loss",
     "L2TDLFLoss",
     "L2TDLFRegressionLoss",

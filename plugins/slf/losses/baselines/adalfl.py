@@ -1,5 +1,5 @@
 """AdaLFL, online loss-function learning (Raymond, Chen, Xue, Zhang, TMLR 2025): ``adalfl``, for
-classification and regression.
+classification, regression and binary (DAC's pairwise) targets.
 
 The loss is a small network, learned online: after every step of the model, one step of the
 loss's parameters on the task loss that the model would reach by one SGD step on the learned
@@ -26,12 +26,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Dict, Optional, Tuple
 
-import torch  # noqa: F401  (the docstring examples use it)
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ...unrolled_step import OnlineLookahead
-from .._utils import check_positive
+from .._utils import check_binary_inputs, check_positive
 from ..base import BaseLoss, per_sample_mean
 from ..registry import register
 from .loss_network import ElementwiseLossNetwork
@@ -43,6 +43,7 @@ def adalfl_loss(
     network: ElementwiseLossNetwork,
     task: str = "classification",
     reduction: str = "mean",
+    from_logits: bool = True,
 ) -> Tensor:
     r"""The AdaLFL loss with the loss network ``network``: the task loss plus the network's term.
 
@@ -57,8 +58,9 @@ def adalfl_loss(
         input: logits :math:`(N, C)` (classification) or predictions of the target's shape (regression).
         target: class indices :math:`(N,)`, or targets of the input's shape.
         network: the learned term :math:`g_\phi`.
-        task: ``'classification'`` or ``'regression'``.
+        task: ``'classification'``, ``'regression'`` or ``'binary'`` (logits and 0/1 targets: binary cross-entropy).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+        from_logits: binary task only: ``True`` for logits, ``False`` for probabilities.
 
     Example:
         >>> network = ElementwiseLossNetwork(hidden=4)  # starts at zero: the loss is cross-entropy
@@ -67,7 +69,7 @@ def adalfl_loss(
     """
     if task not in ADALFL_TASKS:
         raise ValueError(f"adalfl: task must be one of {list(ADALFL_TASKS)}, got {task!r}")
-    loss = ADALFL_TASKS[task](reduction=reduction)
+    loss = ADALFL_TASKS[task](reduction=reduction, **({"from_logits": from_logits} if task == "binary" else {}))
     loss.network = network
     return loss(input, target)
 
@@ -175,4 +177,56 @@ class AdaLFLRegressionLoss(AdaLFLLoss):
         return input.flatten(1), target.flatten(1)
 
 
-ADALFL_TASKS = {"classification": AdaLFLClassificationLoss, "regression": AdaLFLRegressionLoss}
+@register("adalfl", "binary")
+class AdaLFLBinaryLoss(AdaLFLLoss):
+    """AdaLFL for binary or pairwise targets (DAC's pairs, ``slf dac --loss adalfl``): binary
+    cross-entropy plus the learned term of each (probability, 0/1 target) pair; see :class:`AdaLFLLoss`.
+
+    Args:
+        from_logits: ``True``: the input holds logits; ``False``: probabilities in (0, 1), as DAC's
+            pair similarities.
+        hidden, meta_lr, lookahead_lr, reduction: as :class:`AdaLFLLoss`.
+
+    Example:
+        >>> AdaLFLBinaryLoss(from_logits=False)(torch.tensor([0.8, 0.5]), torch.tensor([1.0, 0.0]))  # BCE at first
+        tensor(0.4581, grad_fn=<DivBackward0>)
+    """
+
+    task = "binary"
+
+    def __init__(
+        self,
+        from_logits: bool = True,
+        hidden: int = 50,
+        meta_lr: float = 1e-3,
+        lookahead_lr: float = 1e-3,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(hidden, meta_lr, lookahead_lr, reduction)
+        if not isinstance(from_logits, bool):
+            raise TypeError(f"{self.name}: from_logits must be True or False, got {from_logits!r}")
+        self.from_logits = from_logits
+
+    def validate(self, input: Tensor, target: Tensor) -> None:
+        check_binary_inputs(input, target, self.from_logits, self.name)
+
+    def task_loss(self, input: Tensor, target: Tensor) -> Tensor:
+        if self.from_logits:
+            return per_sample_mean(F.binary_cross_entropy_with_logits(input, target, reduction="none"))
+        return per_sample_mean(F.binary_cross_entropy(input, target, reduction="none"))
+
+    def network_inputs(self, input: Tensor, target: Tensor) -> Tuple[Tensor, Tensor]:
+        probability = torch.sigmoid(input) if self.from_logits else input
+        if input.dim() == 1:
+            return probability.unsqueeze(1), target.unsqueeze(1)
+        return probability.flatten(1), target.flatten(1)
+
+    def extra_repr(self) -> str:
+        return f"from_logits={self.from_logits}, " + super().extra_repr()
+
+
+ADALFL_TASKS = {
+    "classification": AdaLFLClassificationLoss,
+    "regression": AdaLFLRegressionLoss,
+    "binary": AdaLFLBinaryLoss,
+}

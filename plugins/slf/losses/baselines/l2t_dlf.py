@@ -11,7 +11,13 @@ little from the paper, could):
   (W + h\\,W_2)]_y + b_y\\big)`, W a :math:`C \\times C` matrix starting at the identity, b, W_2 at zero.
 - **The teacher** (the demo's dynamic form): :math:`h = 2 \\sigma(\\theta_1 t + \\theta_2 e + b_2) - 1`,
   from the student's state: its step t (divided by ``step_scale``) and its error e on the training
-  batch. Its parameters :math:`\\phi = (W, b, W_2, \\theta, b_2)` are the teacher's.
+  batch. Its parameters :math:`\\phi = (W, b, W_2, \\theta, b_2)` are the teacher's; :math:`\\theta` starts
+  from N(0, 1) (ours: at zero, with W_2 at zero, neither would ever move), b_2 at zero.
+- **A large vocabulary** (ours): with ``coefficients='diagonal'`` W is its diagonal plus one value
+  shared off it, :math:`W = \\operatorname{diag}(w) + \\tfrac{u}{C} \\mathbf{1}\\mathbf{1}^\\top` (and W_2
+  alike), so the score is :math:`(w_y + h w_{2,y}) \\log p_y + (u + h u_2) \\overline{\\log p} + b_y`:
+  3C + 2 parameters instead of :math:`2C^2 + C`, for a translation model's vocabulary
+  (``--criterion l2t_dlf`` in fairseq), where a :math:`C \\times C` matrix would outweigh the model.
 - **The teacher's objective** (the demo's): the held-out batch's smoothed error
   :math:`\\frac{1}{N} \\sum_n 2 \\sigma(k (\\max_c p_{nc} - p_{n y_n})) - 1`, k = 50.
 - **The teacher's training** (ours): the authors train the teacher over whole episodes of student
@@ -20,7 +26,8 @@ little from the paper, could):
   online instead: before each student step, one Adam step (lr ``meta_lr``) on the objective after
   a one-step look-ahead :math:`w' = w - \\alpha \\nabla_w \\ell_\\phi` (:mod:`slf.unrolled_step`,
   :math:`\\alpha` = ``lookahead_lr``), reverse mode truncated to one update. As in the demo, the
-  student first trains with cross-entropy (``pretrain_steps`` steps), the teacher waiting.
+  student first trains with cross-entropy (``pretrain_steps`` steps), the teacher waiting. With
+  ``interval`` k the teacher updates on every k-th step only (a look-ahead costs about two steps).
 - **Regression** (ours; the paper and the demo classify): the same form over the log-likelihoods of
   the residual r under Gaussian and Laplace noise, :math:`\\phi(r) = (r^2, |r|)`,
   :math:`\\ell(r) = \\sigma(b) - \\sigma\\big(b - (w + h\\,w_2)^\\top \\phi(r)\\big)`, averaged over the
@@ -50,6 +57,9 @@ from ..base import (
     reduce_loss,
 )
 from ..registry import register
+
+# The classification form's W: C x C, or its diagonal and one value shared off it.
+COEFFICIENTS = ("full", "diagonal")
 
 
 def smoothed_error(logits: Tensor, target: Tensor, sharpness: float = 50.0) -> Tensor:
@@ -87,15 +97,19 @@ class L2TDLFTeacher(BaseLoss):
         pretrain_steps: int = 100,
         step_scale: float = 1000.0,
         reduction: str = "mean",
+        interval: int = 1,
     ) -> None:
         super().__init__(reduction)
-        if not isinstance(pretrain_steps, int) or pretrain_steps < 0:
-            raise ValueError(f"{self.name}: pretrain_steps must be an integer >= 0, got {pretrain_steps!r}")
+        for value, what, least in ((pretrain_steps, "pretrain_steps", 0), (interval, "interval", 1)):
+            if not isinstance(value, int) or value < least:
+                raise ValueError(f"{self.name}: {what} must be an integer >= {least}, got {value!r}")
         for value, what in ((meta_lr, "meta_lr"), (lookahead_lr, "lookahead_lr"), (step_scale, "step_scale")):
             check_positive(value, what, self.name)
-        self.pretrain_steps = pretrain_steps
+        self.pretrain_steps, self.interval = pretrain_steps, interval
         self.meta_lr, self.lookahead_lr, self.step_scale = float(meta_lr), float(lookahead_lr), float(step_scale)
-        self.state_weight = nn.Parameter(torch.zeros(2))
+        # theta from N(0, 1) (torch's generator, which the trainers seed): at zero, with W_2 at zero, h would
+        # stay 0 and neither would ever move (each one's gradient is proportional to the other).
+        self.state_weight = nn.Parameter(torch.randn(2))
         self.state_bias = nn.Parameter(torch.zeros(()))
         self.steps = 0
         self.online = OnlineLookahead(self.meta_lr)
@@ -145,8 +159,9 @@ class L2TDLFTeacher(BaseLoss):
         held_target: Optional[Tensor] = None,
     ) -> Dict[str, float]:
         """The teacher's update from a one-step look-ahead of ``model`` on the training batch, judged on
-        the held-out batch; then the student's step count advances. Returns ``{'meta_loss': ...}`` (the
-        held-out objective after the look-ahead) once the teacher's loss is on, else ``{}``.
+        the held-out batch, once the teacher's loss is on and on every ``interval``-th step from then; then the
+        student's step count advances. Returns ``{'meta_loss': ...}`` (the held-out objective after the
+        look-ahead) where the teacher updated, else ``{}``.
 
         Example:
             >>> _ = torch.manual_seed(0)
@@ -159,7 +174,7 @@ class L2TDLFTeacher(BaseLoss):
         if held_inputs is None or held_target is None:
             raise ValueError(f"{self.name}: the teacher learns on held-out data; pass held_inputs and held_target")
         info: Dict[str, float] = {}
-        if self.teaching:
+        if self.teaching and (self.steps - self.pretrain_steps) % self.interval == 0:
             info["meta_loss"] = self.online.step(
                 self.parameters,
                 model,
@@ -175,7 +190,7 @@ class L2TDLFTeacher(BaseLoss):
     def extra_repr(self) -> str:
         return (
             f"meta_lr={self.meta_lr}, lookahead_lr={self.lookahead_lr}, "
-            f"pretrain_steps={self.pretrain_steps}, reduction={self.reduction!r}"
+            f"pretrain_steps={self.pretrain_steps}, interval={self.interval}, reduction={self.reduction!r}"
         )
 
 
@@ -187,14 +202,22 @@ class L2TDLFLoss(L2TDLFTeacher):
         num_classes: C, the size of W (``slf classify`` passes it).
         meta_lr: Adam's learning rate for the teacher, > 0.
         lookahead_lr: the look-ahead SGD step's size, > 0.
-        pretrain_steps: student steps with cross-entropy before the teacher's loss takes over.
+        pretrain_steps: the teacher's loss takes over once :meth:`meta_step` has run this many times;
+            the trainer calls it before each student step, so the first ``pretrain_steps - 1`` steps
+            use cross-entropy.
         sharpness: k of the teacher's smoothed error, > 0.
         step_scale: the state's step is ``step / step_scale``, > 0.
+        coefficients: ``'full'`` (W and W_2 are :math:`C \\times C`) or ``'diagonal'`` (each its
+            diagonal plus one shared value off it; the module says why).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
+        interval: the teacher updates on every ``interval``-th step only (1: every step).
 
     Example:
         >>> loss = L2TDLFLoss(num_classes=3, pretrain_steps=0)  # W = I: -sigmoid(log p_y)
         >>> loss(torch.tensor([[0.0, 0.0, 0.0]]), torch.tensor([0]))
+        tensor(-0.2500, grad_fn=<DivBackward0>)
+        >>> L2TDLFLoss(num_classes=3, pretrain_steps=0, coefficients="diagonal")(  # the same start
+        ...     torch.tensor([[0.0, 0.0, 0.0]]), torch.tensor([0]))
         tensor(-0.2500, grad_fn=<DivBackward0>)
     """
 
@@ -209,16 +232,23 @@ class L2TDLFLoss(L2TDLFTeacher):
         pretrain_steps: int = 100,
         sharpness: float = 50.0,
         step_scale: float = 1000.0,
+        coefficients: str = "full",
         reduction: str = "mean",
+        interval: int = 1,
     ) -> None:
-        super().__init__(meta_lr, lookahead_lr, pretrain_steps, step_scale, reduction)
+        super().__init__(meta_lr, lookahead_lr, pretrain_steps, step_scale, reduction, interval)
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"{self.name}: num_classes must be an integer >= 2, got {num_classes!r}")
+        if coefficients not in COEFFICIENTS:
+            raise ValueError(f"{self.name}: coefficients must be one of {list(COEFFICIENTS)}, got {coefficients!r}")
         check_positive(sharpness, "sharpness", self.name)
-        self.num_classes, self.sharpness = num_classes, float(sharpness)
-        self.weight = nn.Parameter(torch.eye(num_classes))
+        self.num_classes, self.sharpness, self.coefficients = num_classes, float(sharpness), coefficients
+        full = coefficients == "full"
+        self.weight = nn.Parameter(torch.eye(num_classes) if full else torch.ones(num_classes))
         self.bias = nn.Parameter(torch.zeros(num_classes))
-        self.dynamic_weight = nn.Parameter(torch.zeros(num_classes, num_classes))
+        self.dynamic_weight = nn.Parameter(torch.zeros((num_classes,) * (2 if full else 1)))
+        if not full:
+            self.shared_weight = nn.Parameter(torch.zeros(2))  # u and u_2, off the diagonal
 
     def validate(self, input: Tensor, target: Tensor) -> None:
         super().validate(input, target)
@@ -234,15 +264,20 @@ class L2TDLFLoss(L2TDLFTeacher):
         return F.cross_entropy(input, target, reduction="none")
 
     def taught_loss(self, input: Tensor, target: Tensor, signal: Tensor) -> Tensor:
-        coefficients = self.weight + signal * self.dynamic_weight
-        scores = F.log_softmax(input, dim=1) @ coefficients + self.bias
-        return -torch.sigmoid(gather_target(scores, target))
+        log_p = F.log_softmax(input, dim=1)
+        if self.coefficients == "full":
+            scores = gather_target(log_p @ (self.weight + signal * self.dynamic_weight) + self.bias, target)
+        else:
+            diagonal = self.weight[target] + signal * self.dynamic_weight[target]
+            shared = self.shared_weight[0] + signal * self.shared_weight[1]
+            scores = diagonal * gather_target(log_p, target) + shared * log_p.mean(dim=1) + self.bias[target]
+        return -torch.sigmoid(scores)
 
     def held_out_objective(self, output: Tensor, target: Tensor) -> Tensor:
         return smoothed_error(output, target, self.sharpness)
 
     def extra_repr(self) -> str:
-        return f"num_classes={self.num_classes}, " + super().extra_repr()
+        return f"num_classes={self.num_classes}, coefficients={self.coefficients!r}, " + super().extra_repr()
 
 
 def residual_features(input: Tensor, target: Tensor) -> Tensor:
@@ -264,7 +299,8 @@ class L2TDLFRegressionLoss(L2TDLFTeacher):
     Args:
         meta_lr: Adam's learning rate for the teacher, > 0.
         lookahead_lr: the look-ahead SGD step's size, > 0.
-        pretrain_steps: student steps with MSE before the teacher's loss takes over.
+        pretrain_steps: the teacher's loss takes over once :meth:`meta_step` has run this many times (the
+            first ``pretrain_steps - 1`` student steps use MSE).
         step_scale: the state's step is ``step / step_scale``, > 0.
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
 
