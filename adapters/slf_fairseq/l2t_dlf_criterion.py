@@ -167,7 +167,7 @@ class L2TDLFCriterion(LabelSmoothedCrossEntropyCriterion):
                 "sample_size": sample_size,
             }
             if self.training:
-                logging_output["l2t_h"] = float(self.teacher.teacher_signal(lprobs.detach(), target))
+                logging_output["l2t_h"] = float(self.teacher.last_signal)
                 logging_output["l2t_steps"] = 1
             if self.report_accuracy:
                 n_correct, total = self.compute_accuracy(model, net_output, sample)

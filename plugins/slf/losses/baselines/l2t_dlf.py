@@ -112,6 +112,7 @@ class L2TDLFTeacher(BaseLoss):
         self.state_weight = nn.Parameter(torch.randn(2))
         self.state_bias = nn.Parameter(torch.zeros(()))
         self.steps = 0
+        self.last_signal: Optional[Tensor] = None  # h of the last call of the teacher's loss
         self.online = OnlineLookahead(self.meta_lr)
         self.build_coefficients()
 
@@ -148,7 +149,9 @@ class L2TDLFTeacher(BaseLoss):
     def per_sample(self, input: Tensor, target: Tensor) -> Tensor:
         if not self.teaching:
             return self.pretrain_loss(input, target)
-        return self.taught_loss(input, target, self.teacher_signal(input, target))
+        signal = self.teacher_signal(input, target)
+        self.last_signal = signal.detach()  # for the host's log, without a second pass over the batch
+        return self.taught_loss(input, target, signal)
 
     def meta_step(
         self,
