@@ -580,8 +580,15 @@ def clustering(ctx: Context) -> Rendered:
             + ". The headline compares the default recipe with each of them; their cost per step against bce's, "
             "timed side by side, is in the cost section.",
         ]
+        timed = (data.get("peer_step_ratios") or {}).get("ratios", {})
         step_ms = data.get("ms_per_step", {}).get("all", {})
-        if "adalfl" in peers and "adalfl" in step_ms:
+        if "adalfl" in peers and "adalfl" in timed:
+            rounds, threads = data["peer_step_ratios"]["rounds"], data["peer_step_ratios"]["threads"]
+            text[-1] += (
+                f" AdaLFL's step (its look-ahead and DAC's step) costs {timed['adalfl']:.2f}x bce's, timed side by "
+                f"side after the runs ({rounds} interleaved rounds, {threads} thread{'s' if threads != 1 else ''})."
+            )
+        elif "adalfl" in peers and "adalfl" in step_ms:
             text[-1] += (
                 f" AdaLFL's steps took {_mean(step_ms['adalfl']):.1f} ms in its own runs (two side by side, one "
                 "thread each)"
@@ -776,9 +783,10 @@ def _lstm_runs(runs: Dict[str, List[Dict[str, Any]]], prefix: str) -> Dict[str, 
     }
 
 
-def _translation_peers(runs: Dict[str, List[Dict[str, Any]]]) -> List[str]:
-    """The translation peers beside the default recipe: the paired test over seeds and fairseq's words per
-    second in the peer's own runs against label smoothing's (runs of other sittings, so a rough ratio)."""
+def _translation_peers(runs: Dict[str, List[Dict[str, Any]]], timing: Dict[str, Any]) -> List[str]:
+    """The translation peers beside the default recipe: the paired test over seeds and the peer's step in
+    label smoothing's steps, timed side by side in the section's own timing (``timing["peers"]``; without it,
+    fairseq's words per second in the peer's runs against label smoothing's, runs of other sittings)."""
     default = _by_seed(runs.get(FAIRSEQ_DEFAULT, []), "bleu")
     versus = []
     for method, key in FAIRSEQ_PEERS.items():
@@ -786,11 +794,19 @@ def _translation_peers(runs: Dict[str, List[Dict[str, Any]]]) -> List[str]:
             continue
         scores = _by_seed(runs[method], "bleu")
         difference = _mean(default) - _mean(scores)
-        wps = statistics.fmean(r["train_wps"] for r in runs[method])
-        stock_wps = statistics.fmean(r["train_wps"] for r in runs.get("label_smoothed", runs[method]))
+        timed = (timing.get("peers") or {}).get(method)
+        if timed:
+            cost = (
+                f"its step {timed['ratio']:.2f}x label smoothing's, timed side by side in turns of "
+                f"{timed['block']} steps ({timed['wps']:.0f} against {timed['label_smoothed_wps']:.0f} words/s)"
+            )
+        else:
+            wps = statistics.fmean(r["train_wps"] for r in runs[method])
+            stock_wps = statistics.fmean(r["train_wps"] for r in runs.get("label_smoothed", runs[method]))
+            cost = f"{wps:.0f} words/s in its runs, label smoothing's {stock_wps:.0f}, runs of other sittings"
         versus.append(
             f"{PEER_LABELS[key]}: {difference:+.2f} BLEU, p {_p(paired_p(default, scores))}, "
-            f"{verdict(default, scores)} ({wps:.0f} words/s in its runs, label smoothing's {stock_wps:.0f})"
+            f"{verdict(default, scores)} ({cost})"
         )
     if not versus:
         return []
@@ -848,7 +864,7 @@ def translation(ctx: Context) -> Rendered:
         "",
         *lines,
     ]
-    text += _translation_peers(runs)
+    text += _translation_peers(runs, data.get("timing") or {})
     lstm_lines = []
     for row, prefix in FAIRSEQ_LSTM.items():
         lstm = _lstm_runs(every_run, prefix)

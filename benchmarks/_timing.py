@@ -8,7 +8,7 @@ import random
 import statistics
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -110,3 +110,43 @@ def write_timing_json(args: argparse.Namespace, name: str, figures: Mapping[str,
     path = args.out / f"{name}.json"
     path.write_text(json.dumps({"settings": settings, "variants": figures}, indent=1))
     return path
+
+
+def dac_training_steps(
+    configs: Mapping[str, Any], batches: Sequence[torch.Tensor], num_clusters: int
+) -> Dict[str, Callable[[], float]]:
+    """One DAC training step (augmentation aside) per configuration of ``configs`` (label -> ``DACConfig``), each
+    on its own copy of DAC's network with ``num_clusters`` outputs, cycling through ``batches``; each step returns
+    its seconds. A loss that
+    learns online (AdaLFL) takes its look-ahead update first, as ``train_dac`` does."""
+    from slf.train.criteria import check_online_loss_world
+    from slf_dac.model import DACNet
+    from slf_dac.train_dac import build_optimizer, build_pairwise_criterion, dac_pair_loss, online_loss_step
+
+    steps = {}
+    for label, cfg in configs.items():
+        schedule = cfg.thresholds()
+        upper, lower = schedule.upper(0), schedule.lower(0)
+        torch.manual_seed(0)
+        channels, height, width = batches[0].shape[1:]
+        model = DACNet(channels, num_clusters, max(height, width), cfg.width)
+        criterion = build_pairwise_criterion(cfg)
+        learns_online = check_online_loss_world(criterion, cfg.loss, 1)
+        optimizer = build_optimizer(cfg, [*model.parameters(), *criterion.parameters()])
+        position = {"i": 0}
+
+        def step(model=model, criterion=criterion, optimizer=optimizer, position=position, online=learns_online):
+            images = batches[position["i"] % len(batches)]  # a new batch each step: the previous one is held out
+            position["i"] += 1
+            start = time.perf_counter()
+            features = torch.softmax(model(images), dim=1)
+            if online:
+                online_loss_step(criterion, model, images, features, upper, lower)
+            loss, _ = dac_pair_loss(criterion, features, upper, lower)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            return time.perf_counter() - start
+
+        steps[label] = step
+    return steps

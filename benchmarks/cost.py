@@ -46,7 +46,6 @@ import json
 import multiprocessing
 import platform
 import statistics
-import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -59,7 +58,7 @@ from slf import HeldOut, StochasticLoss, losses
 from slf.models import build_model
 from slf.models.mlp import MLP
 
-from _timing import interleaved_times, median_ratio, timed_training_step
+from _timing import dac_training_steps, interleaved_times, median_ratio, timed_training_step
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ("ce", "mse", "mae", "hinge", "cosine", "bce")
@@ -234,8 +233,7 @@ DAC_PEERS: Dict[str, Dict[str, Any]] = {
 def dac_part(rounds: int, warmup: int, block: int = 1) -> Dict[str, float]:
     """One DAC training step (augmentation aside) of SLF against BCE on a real MNIST batch."""
     from slf_dac.cluster_data import load_cluster_data
-    from slf_dac.model import DACNet
-    from slf_dac.train_dac import DACConfig, build_optimizer, build_pairwise_criterion, dac_pair_loss
+    from slf_dac.train_dac import DACConfig
 
     data = load_cluster_data("mnist5k")
     generator = torch.Generator().manual_seed(0)
@@ -249,28 +247,7 @@ def dac_part(rounds: int, warmup: int, block: int = 1) -> Dict[str, float]:
         JOINT: DACConfig(width=width, loss="slf", slf_mode="joint"),
         **{label: DACConfig(width=width, **options) for label, options in DAC_PEERS.items()},
     }
-    schedule = DACConfig().thresholds()
-    upper, lower = schedule.upper(0), schedule.lower(0)
-    steps = {}
-    for label, cfg in configs.items():
-        torch.manual_seed(0)
-        channels, height, width = data.input_shape
-        model = DACNet(channels, data.num_clusters, max(height, width), cfg.width)
-        criterion = build_pairwise_criterion(cfg)
-        optimizer = build_optimizer(cfg, [*model.parameters(), *criterion.parameters()])
-        position = {"i": 0}
-
-        def step(model=model, criterion=criterion, optimizer=optimizer, position=position) -> float:
-            images = batches[position["i"] % len(batches)]  # a new batch each step: the previous one is held out
-            position["i"] += 1
-            start = time.perf_counter()
-            loss, _ = dac_pair_loss(criterion, torch.softmax(model(images), dim=1), upper, lower)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            return time.perf_counter() - start
-
-        steps[label] = step
+    steps = dac_training_steps(configs, batches, data.num_clusters)
     times = interleaved_times(steps, rounds, warmup, block, shuffle=True)
     return {
         "bce_ms": 1e3 * statistics.median(times["BCE"]),

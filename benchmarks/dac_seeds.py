@@ -38,12 +38,14 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import matplotlib
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from slf.plots import plot_selection_weight_grid
 from slf_dac import PAIRWISE_CANDIDATES, ClusterData, DACConfig, load_cluster_data, train_dac
 
 from _comparison import cached_run, paired_p, summary
+from _timing import dac_training_steps, interleaved_times, median_ratio
 
 # Every mode explicit: DACConfig's default changed from 'joint' to 'align', and the archived runs are joint.
 SLF_METHODS = {
@@ -55,6 +57,9 @@ SLF_METHODS = {
 DEFAULT_METHOD = "slf-align"
 METRICS = ("nmi", "ari", "acc")
 MNIST5K_IMAGES = 5000
+# Peers whose step is timed against bce's side by side once the runs are done (their look-ahead is more than a
+# step's work; the cost section times the other baselines).
+TIMED_PEERS = ("adalfl",)
 
 
 def curriculum(base: DACConfig) -> Dict[str, Any]:
@@ -85,6 +90,25 @@ def run_job(job: Tuple[str, str, DACConfig, Path]) -> Tuple[str, str, Dict[str, 
         # DAC has no held-out labels, so the recipe's gap never acts: its constants leave these runs as they were.
         cached_run(path, cfg.__dict__, lambda: train_dac(cfg, progress=False, data=_LOADED[cfg.data]), gap_acts=False),
     )
+
+
+def peer_step_ratios(args: argparse.Namespace, peers: List[str], rounds: int = 20, warmup: int = 3) -> Dict[str, Any]:
+    """Each of ``peers``' DAC step (augmentation aside) over bce's, timed side by side on the runs' network and
+    ``--threads``: the median over ``rounds`` shuffled, interleaved rounds of the per-round ratio, on four
+    batches of real digits."""
+    torch.set_num_threads(args.threads)
+    data = load_cluster_data("mnist5k")
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
+    base = base_config(args)
+    batches = [data.images[order[i * base.batch_size : (i + 1) * base.batch_size]] for i in range(4)]
+    configs = {method: method_config(base, method) for method in ("bce", *peers)}
+    times = interleaved_times(dac_training_steps(configs, batches, data.num_clusters), rounds, warmup, shuffle=True)
+    return {
+        "bce_ms": 1e3 * statistics.median(times["bce"]),
+        "ratios": {method: median_ratio(times[method], times["bce"]) for method in peers},
+        "rounds": rounds,
+        "threads": args.threads,
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,6 +269,13 @@ def main() -> None:
         folder: {method: [1000 * run["time_per_step_s"] for run in rows] for method, rows in methods.items()}
         for folder, methods in runs.items()
     }
+    timed = [method for method in TIMED_PEERS if method in args.methods]
+    peer_steps = peer_step_ratios(args, timed) if timed else None
+    if peer_steps:
+        print(
+            f"step over bce's, side by side ({peer_steps['rounds']} rounds, bce {peer_steps['bce_ms']:.1f} ms): "
+            + ", ".join(f"{method} {ratio:.2f}x" for method, ratio in peer_steps["ratios"].items())
+        )
     (args.out / "dac_seeds.json").write_text(
         json.dumps(
             {
@@ -253,6 +284,7 @@ def main() -> None:
                 "candidates": candidates,
                 "mean_weights": weights,
                 "ms_per_step": step_ms,
+                "peer_step_ratios": peer_steps,
                 "minutes": minutes,
             },
             indent=1,

@@ -33,7 +33,7 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from tqdm import tqdm
@@ -111,7 +111,12 @@ def training_step(model, criterion, optimizer, batch) -> float:
     return (time.perf_counter() - start) / batch["ntokens"]
 
 
-def words_per_second(data_bin: Path, rounds: int, warmup: int, block: int = 1) -> Dict[str, Any]:
+def _timed_steps(
+    data_bin: Path, criteria: Dict[str, Tuple[str, List[str]]], rounds: int, warmup: int
+) -> Dict[str, Callable[[], float]]:
+    """One training step per criterion of ``criteria`` (name -> (criterion, extra arguments)), each on its
+    own copy of one transformer, cycling through the same ``rounds + warmup`` training batches; each step
+    returns its seconds per target word."""
     from fairseq import options, tasks
 
     import slf_fairseq
@@ -129,7 +134,7 @@ def words_per_second(data_bin: Path, rounds: int, warmup: int, block: int = 1) -
     ]
     steps, batches = {}, None
     model = None
-    for name, (criterion_name, extra) in CRITERIA.items():
+    for name, (criterion_name, extra) in criteria.items():
         args = options.parse_args_and_arch(
             options.get_training_parser(), [*base, "--criterion", criterion_name, *extra]
         )
@@ -154,6 +159,11 @@ def words_per_second(data_bin: Path, rounds: int, warmup: int, block: int = 1) -
             return training_step(model, criterion, optimizer, batch)
 
         steps[name] = step
+    return steps
+
+
+def words_per_second(data_bin: Path, rounds: int, warmup: int, block: int = 1) -> Dict[str, Any]:
+    steps = _timed_steps(data_bin, CRITERIA, rounds, warmup)
     # Each step returns seconds per word; a variant's words per second over label smoothing's is
     # the inverse ratio of those.
     per_word = interleaved_times(steps, rounds, warmup, block, shuffle=True)
@@ -169,6 +179,35 @@ def words_per_second(data_bin: Path, rounds: int, warmup: int, block: int = 1) -
         "ratio_held": median_ratio(base, per_word["slf_held"]),
         "slf_mode": DEFAULT_MODE,
         "rounds": rounds,
+    }
+
+
+# The peers timed against label smoothing (``--methods`` that name them): method -> the arguments added to
+# its run's so that its teacher works from the first timed step (its pretraining is label smoothing's step).
+TIMED_PEERS = {"l2t_dlf": ["--l2t-pretrain-steps", "1"]}
+
+
+def peer_words_per_second(data_bin: Path, method: str, rounds: int, warmup: int, block: int = 5) -> Dict[str, Any]:
+    """The peer ``method``'s words per second against label smoothing's, interleaved in turns of ``block``
+    steps, each turn's figure the mean of its steps after the first: with ``block - 1`` a multiple of the
+    peer's ``--l2t-interval`` (4), every figure holds its teacher's update in proportion.
+
+    ``ratio`` is the median over turns of the peer's seconds per word over label smoothing's: its step's cost
+    in label smoothing's steps.
+    """
+    criterion, extra = METHODS[method]
+    criteria = {
+        "label_smoothed_cross_entropy": CRITERIA["label_smoothed_cross_entropy"],
+        method: (criterion, [*extra, *TIMED_PEERS[method]]),
+    }
+    per_word = interleaved_times(_timed_steps(data_bin, criteria, rounds, warmup), rounds, warmup, block, shuffle=True)
+    base = per_word["label_smoothed_cross_entropy"]
+    return {
+        "label_smoothed_wps": 1 / statistics.median(base),
+        "wps": 1 / statistics.median(per_word[method]),
+        "ratio": median_ratio(per_word[method], base),
+        "rounds": rounds,
+        "block": block,
     }
 
 
@@ -295,6 +334,13 @@ def main() -> None:
             f"(goal >= 0.95), settled on label smoothing {timing['ratio_held']:.3f}, "
             f"joint / label_smoothed {timing['ratio_joint']:.3f}"
         )
+        for method in (m for m in TIMED_PEERS if m in args.methods):
+            peer = peer_words_per_second(data_bin, method, max(1, args.rounds // 2), args.warmup)
+            timing.setdefault("peers", {})[method] = peer
+            print(
+                f"{method}: {peer['wps']:.0f} words/s against label smoothing's {peer['label_smoothed_wps']:.0f} "
+                f"(turns of {peer['block']} steps, median of {peer['rounds']}): its step {peer['ratio']:.2f}x"
+            )
     if not args.skip_training:
         runs = runs_to_fill(args.reuse and Path(args.reuse), args.epochs, args.seeds, args.methods, report)
         jobs = [(method, seed) for seed in range(1, args.seeds + 1) for method in args.methods]

@@ -129,6 +129,7 @@ DAC_METHODS = (
     "smooth01",
     "adaptive_robust",
     "curriculum",
+    "adalfl",
 )
 SECTIONS: Tuple[Section, ...] = (
     Section(

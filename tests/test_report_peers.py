@@ -75,6 +75,11 @@ def test_clustering_peers_are_compared_with_the_default_recipe_not_picked_as_its
         assert nmi == pytest.approx(statistics.fmean(everything[method]["nmi"]), abs=5e-4)
         p_bce = row.split(" | ")[4]
         assert p_bce == f"{stats.ttest_rel(everything[method]['acc'], everything['bce']['acc']).pvalue:.2f}"
+    for method, ratio in (data.get("peer_step_ratios") or {}).get("ratios", {}).items():
+        assert ratio > 1  # a look-ahead through the network on top of DAC's step
+        assert f"{_report.DAC_PEERS[method]}'s step (its look-ahead and DAC's step) costs {ratio:.2f}x bce's" in (
+            rendered.markdown
+        )
 
 
 def detection_runs_with_peers(folder: Path) -> Dict[str, List[Dict[str, Any]]]:
