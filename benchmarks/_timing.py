@@ -117,8 +117,7 @@ def dac_training_steps(
 ) -> Dict[str, Callable[[], float]]:
     """One DAC training step (augmentation aside) per configuration of ``configs`` (label -> ``DACConfig``), each
     on its own copy of DAC's network with ``num_clusters`` outputs, cycling through ``batches``; each step returns
-    its seconds. A loss that
-    learns online (AdaLFL) takes its look-ahead update first, as ``train_dac`` does."""
+    its seconds. A loss that learns online (AdaLFL) takes its look-ahead update first, as ``train_dac`` does."""
     from slf.train.criteria import check_online_loss_world
     from slf_dac.model import DACNet
     from slf_dac.train_dac import build_optimizer, build_pairwise_criterion, dac_pair_loss, online_loss_step
