@@ -804,9 +804,13 @@ def _translation_peers(runs: Dict[str, List[Dict[str, Any]]], timing: Dict[str, 
             wps = statistics.fmean(r["train_wps"] for r in runs[method])
             stock_wps = statistics.fmean(r["train_wps"] for r in runs.get("label_smoothed", runs[method]))
             cost = f"{wps:.0f} words/s in its runs, label smoothing's {stock_wps:.0f}, runs of other sittings"
+        nll = statistics.fmean(r["valid_nll_loss"] for r in runs[method])
+        stock_nll = statistics.fmean(r["valid_nll_loss"] for r in runs.get("label_smoothed", runs[method]))
         versus.append(
             f"{PEER_LABELS[key]}: {difference:+.2f} BLEU, p {_p(paired_p(default, scores))}, "
-            f"{verdict(default, scores)} ({cost})"
+            f"{verdict(default, scores)} ({cost}; its last epoch's validation NLL {nll:.2f} against label "
+            f"smoothing's {stock_nll:.2f}, and the scored checkpoint is each run's best by validation NLL, as "
+            "for every row)"
         )
     if not versus:
         return []

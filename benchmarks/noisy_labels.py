@@ -60,6 +60,25 @@ SLF_METHODS: Dict[str, Dict[str, Any]] = {
         "slf_mode": "align",
         "slf_options": {"alignment": {"interval": 4, "momentum": 0.9**0.25, "reference_momentum": 0.95**0.25}},
     },
+    # The default recipe scoring every step against a reference drawn from a held-out batch on every 8th step only
+    # (issue 26's cost: the held-out forward is most of a weighing step's work).
+    "slf-align-reference8": {
+        "loss": "slf",
+        "slf_mode": "align",
+        "slf_options": {"alignment": {"interval": [1, 8]}},
+    },
+    # The same every 4th step; and every 8th with each draw weighing as one step did (rho per draw as at every
+    # step, so the reference averages as many held-out batches, over 8x the steps).
+    "slf-align-reference4": {
+        "loss": "slf",
+        "slf_mode": "align",
+        "slf_options": {"alignment": {"interval": [1, 4]}},
+    },
+    "slf-align-reference8-per-draw": {
+        "loss": "slf",
+        "slf_mode": "align",
+        "slf_options": {"alignment": {"interval": [1, 8], "reference_momentum": 0.95**0.125}},
+    },
     "slf-validation": {"loss": "slf", "slf_mode": "validation"},
     "slf-validation-lr10": {"loss": "slf", "slf_mode": "validation", "slf_decision_lr": 0.1},
     "slf-validation-normalize": {"loss": "slf", "slf_mode": "validation", "slf_options": {"normalize": "mean"}},

@@ -275,6 +275,7 @@ SECTIONS: Tuple[Section, ...] = (
             "slf_align",
             "slf_joint",
             "slf_validation",
+            "l2t_dlf",
             "lstm1_label_smoothed",
             "lstm1_slf_align",
             "lstm2_label_smoothed",

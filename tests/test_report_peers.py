@@ -1,5 +1,5 @@
 """The report's peer rows beyond Table 1: clustering (Table 2), graph regression (Table 3), detection (Table 5),
-and translation's LSTM rows (Table 4), rendered from the committed runs.
+and translation (Table 4: L2T-DLF and the LSTM rows), rendered from the committed runs.
 
 Each peer's cells and paired tests against the default recipe are recomputed here from the saved
 per-seed scores with scipy, so a row that drifted from its runs, or a peer counted as one of SLF's
@@ -161,6 +161,38 @@ def test_the_lstm_rows_stand_against_their_own_label_smoothing() -> None:
         assert p == f"{stats.ttest_rel(default, smoothed).pvalue:.2f}"
     (transformer,) = [h for h in rendered.headlines if "LSTM" not in h.task]  # the LSTM runs stay out of it
     assert transformer.stock_scores == [r["bleu"] for r in sorted(runs["label_smoothed"], key=lambda r: r["seed"])]
+
+
+def test_the_translation_peer_carries_the_paired_test_against_the_default_recipe_and_its_timed_cost() -> None:
+    data = json.loads((RESULTS / "fairseq" / "fairseq_slf.json").read_text())
+    runs = data["runs"]
+    peers = [method for method in _report.FAIRSEQ_PEERS if method in runs]
+    assert peers, "the archived fairseq section has no peer runs"
+    rendered = _report.translation(context("fairseq"))
+    (transformer,) = [h for h in rendered.headlines if "LSTM" not in h.task]
+    default = [r["bleu"] for r in sorted(runs[_report.FAIRSEQ_DEFAULT], key=lambda r: r["seed"])]
+    for method in peers:
+        key = _report.FAIRSEQ_PEERS[method]
+        scores = [r["bleu"] for r in sorted(runs[method], key=lambda r: r["seed"])]
+        assert transformer.peers[key] == scores and transformer.slf != _report.FAIRSEQ_LABELS[method]
+        found = re.search(
+            re.escape(_report.PEER_LABELS[key])
+            + r": ([+-]\d+\.\d\d) BLEU, p (\S+), ([^(]+?) \(its step (\S+)x .*?validation NLL (\S+) against",
+            rendered.markdown,
+        )
+        assert found, f"no paired test and timed cost for {key}"
+        assert float(found.group(1)) == pytest.approx(statistics.fmean(default) - statistics.fmean(scores), abs=5e-3)
+        p = stats.ttest_rel(default, scores).pvalue
+        assert found.group(2) == ("-" if p != p else f"{p:.2f}")
+        assert found.group(3) == ("level" if not p < 0.05 else verdict_of(default, scores))
+        timed = data["timing"]["peers"][method]
+        assert float(found.group(4)) == pytest.approx(timed["ratio"], abs=5e-3) and timed["ratio"] > 1
+        nll = statistics.fmean(r["valid_nll_loss"] for r in runs[method])
+        assert float(found.group(5)) == pytest.approx(nll, abs=5e-3)
+        row = next(
+            line for line in rendered.markdown.splitlines() if line.startswith(f"| {_report.FAIRSEQ_LABELS[method]} |")
+        )
+        assert float(row.split(" | ")[1].split(" +- ")[0]) == pytest.approx(statistics.fmean(scores), abs=5e-3)
 
 
 def test_label_noise_peers_carry_the_paired_test_against_the_default_recipe() -> None:

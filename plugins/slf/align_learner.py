@@ -152,7 +152,11 @@ class AlignmentLearner:
             kept = self._candidate_gradients(columns, layer)
             gradients = kept.new_zeros((num_candidates, kept.shape[1]))
             gradients[torch.tensor(keep if keep is not None else range(num_candidates))] = kept
-            fallback = self.reference_source in ("none", "previous_batch") and reference is not None
+            fallback = (
+                self.reference_source in ("none", "previous_batch")
+                and reference is not None
+                and (self.alignment.reference_due(step) or not self.alignment.has_reference)
+            )
             if fallback:
                 self._warn_no_held_out()
                 self.reference_source = "previous_batch"

@@ -446,6 +446,48 @@ def test_an_interval_scores_and_draws_on_every_kth_step_each_standing_for_k_step
     assert torch.allclose(standing[6], expected, atol=1e-6)
 
 
+def test_an_interval_pair_draws_every_jth_score_and_scores_against_the_reference_as_it_stands(monkeypatch):
+    """``interval=(1, j)`` (the held-out forward's cost lever, not the default): the candidates'
+    gradients on every step, a held-out batch on every j-th only; the steps between score against the
+    reference as the last draw left it, and a draw weighs as j steps did (rho^j)."""
+    alignment = GradientAlignment(1, reference_momentum=0.75, interval=(1, 2))
+    alignment.set_reference((0,), torch.tensor([4.0]))
+    alignment.set_reference((0,), torch.tensor([0.0]))
+    assert alignment.references[(0,)].item() == pytest.approx(4.0 * 0.75**2)
+    assert [alignment.scores_due(step) for step in range(4)] == [True] * 4
+    assert [alignment.reference_due(step) for step in range(4)] == [True, False, True, False]
+    assert GradientAlignment(1, interval=[2, 3]).draw_interval == 6
+    assert GradientAlignment(1, interval=2).draw_interval == 2
+    for wrong in (0, (1, 0), (1, 2, 3), (1.5, 2)):
+        with pytest.raises(ValueError, match=r"interval must be an integer k >= 1 .* or a pair \(k, j\)"):
+            GradientAlignment(2, interval=wrong)
+
+    model = _mlp()
+    drawn: list = []
+    crit = StochasticLoss(
+        CANDIDATES,
+        held_out=HeldOut(model, _Counted([_batch(16, seed=1), _batch(16, seed=2)], drawn)),
+        alignment={"gap": 1e-9, "gap_patience": 1, "interval": (1, 3)},
+    )
+    scored, gradients = [], crit.learner._candidate_gradients
+    monkeypatch.setattr(crit.learner, "_candidate_gradients", lambda *a: scored.append(crit.step) or gradients(*a))
+    references = []
+    for seed in range(7):
+        x, y = _batch(seed=seed)
+        crit(model(x), y).backward()
+        references.append(crit.decision.references[layer_key(last_layer_parameters([model(x)]))].clone())
+    assert scored == list(range(7)) and len(drawn) == 3 and int(crit.decision.observations) == 7
+    assert torch.equal(references[3], references[5]) and not torch.equal(references[5], references[6])
+    # Without held-out data the reference comes from the previous training batch, on the draw steps alone.
+    fallback = StochasticLoss(CANDIDATES, held_out="previous_batch", alignment={"interval": (1, 2)})
+    taken, adopt = [], fallback.decision.set_reference
+    monkeypatch.setattr(fallback.decision, "set_reference", lambda *args: taken.append(fallback.step) or adopt(*args))
+    for seed in range(5):
+        x, y = _batch(seed=seed)
+        fallback(model(x), y).backward()
+    assert taken == [0, 2, 4]
+
+
 def test_calls_that_share_a_step_key_make_one_step():
     """A head that calls the loss once per feature level: one step, gradients summed, weights fixed within it."""
     model = nn.Linear(12, 5)
